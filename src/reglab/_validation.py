@@ -1,0 +1,145 @@
+"""The few ``check_*`` helpers that build every validation message.
+
+All messages read: ``<Who>: `<param>` must be <expected>; got <received>.`` Helpers either
+return the validated value or raise :class:`~reglab.errors.ConfigError`; ``collect`` gathers
+several problems so a constructor can report them all at once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from reglab.errors import ConfigError
+
+__all__ = [
+    "Problems",
+    "check_choice",
+    "check_fraction",
+    "check_in_range",
+    "check_int",
+    "check_nonnegative",
+    "check_positive",
+    "message",
+    "suggest",
+]
+
+
+def message(who: str, param: str, expected: str, got: Any) -> str:
+    """Format the standard error message.
+
+    >>> message("Dropout", "p", "a float in [0, 1)", 1.5)
+    'Dropout: `p` must be a float in [0, 1); got 1.5.'
+    """
+    return f"{who}: `{param}` must be {expected}; got {got!r}."
+
+
+def suggest(name: str, choices: Iterable[str]) -> str:
+    """Return a did-you-mean suffix for an unknown ``name`` ('' when nothing is close).
+
+    >>> suggest("dropuot", ["dropout", "l1", "l2"])
+    " Did you mean 'dropout'?"
+    """
+    close = difflib.get_close_matches(str(name), list(choices), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def check_nonnegative(who: str, param: str, value: Any) -> float:
+    """A finite float >= 0 (a regularization strength).
+
+    >>> check_nonnegative("L1", "l1", -1.0)
+    Traceback (most recent call last):
+    ...
+    reglab.errors.ConfigError: L1: `l1` must be a finite float >= 0; got -1.0.
+    """
+    if not _is_real(value) or not math.isfinite(value) or value < 0:
+        raise ConfigError(message(who, param, "a finite float >= 0", value))
+    return float(value)
+
+
+def check_positive(who: str, param: str, value: Any) -> float:
+    """A finite float > 0."""
+    if not _is_real(value) or not math.isfinite(value) or value <= 0:
+        raise ConfigError(message(who, param, "a finite float > 0", value))
+    return float(value)
+
+
+def check_fraction(who: str, param: str, value: Any, *, closed: bool = False) -> float:
+    """A probability in [0, 1) (or [0, 1] with ``closed=True``).
+
+    >>> check_fraction("Dropout", "p", 1.0)
+    Traceback (most recent call last):
+    ...
+    reglab.errors.ConfigError: Dropout: `p` must be a float in [0, 1); got 1.0.
+    """
+    upper_ok = value <= 1 if closed else value < 1
+    if not _is_real(value) or not math.isfinite(value) or value < 0 or not upper_ok:
+        expected = "a float in [0, 1]" if closed else "a float in [0, 1)"
+        raise ConfigError(message(who, param, expected, value))
+    return float(value)
+
+
+def check_in_range(
+    who: str, param: str, value: Any, low: float, high: float, *, text: str | None = None
+) -> float:
+    """A finite float in the closed interval [low, high]."""
+    if not _is_real(value) or not math.isfinite(value) or not low <= value <= high:
+        raise ConfigError(message(who, param, text or f"a float in [{low}, {high}]", value))
+    return float(value)
+
+
+def check_int(who: str, param: str, value: Any, *, minimum: int = 0) -> int:
+    """An integer >= ``minimum`` (bools are rejected)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(message(who, param, f"an integer >= {minimum}", value))
+    return int(value)
+
+
+def check_choice(who: str, param: str, value: Any, choices: Sequence[str]) -> str:
+    """One of ``choices``, with a did-you-mean for near misses.
+
+    >>> check_choice("L1", "mode", "proximl", ["penalty", "proximal"])
+    Traceback (most recent call last):
+    ...
+    reglab.errors.ConfigError: L1: `mode` must be one of 'penalty', 'proximal'; got 'proximl'. Did you mean 'proximal'?
+    """  # noqa: E501
+    if value not in choices:
+        expected = "one of " + ", ".join(repr(c) for c in choices)
+        raise ConfigError(message(who, param, expected, value) + suggest(str(value), choices))
+    return str(value)
+
+
+class Problems:
+    """Collect every problem of a constructor, then raise them together.
+
+    >>> p = Problems()
+    >>> p.check(check_nonnegative, "L1L2", "l1", -1)
+    >>> p.check(check_nonnegative, "L1L2", "l2", float("nan"))
+    >>> p.raise_if_any()
+    Traceback (most recent call last):
+    ...
+    reglab.errors.ConfigError: L1L2: `l1` must be a finite float >= 0; got -1. L1L2: `l2` ...
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    def check(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as err:
+            self.messages.append(str(err))
+            return None
+
+    def add(self, text: str) -> None:
+        self.messages.append(text)
+
+    def raise_if_any(self) -> None:
+        if self.messages:
+            raise ConfigError(" ".join(self.messages))
