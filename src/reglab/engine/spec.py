@@ -1,0 +1,218 @@
+"""What a member is: an architecture, a strategy, a training set-up, its indices and its seed.
+
+These frozen dataclasses are the contract between the study layer (which plans members) and the
+engine (which trains them). Strengths follow Keras semantics (DESIGN §1): ``l1·Σ|w| + l2·Σw²``
+added to the batch-mean data loss, on the kernels of the layers named by ``penalty_layers``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from reglab._validation import (
+    Problems,
+    check_choice,
+    check_fraction,
+    check_int,
+    check_nonnegative,
+    check_positive,
+)
+
+__all__ = ["Architecture", "MemberSpec", "Strategy", "TrainConfig"]
+
+TASKS = ("multiclass", "binary", "regression")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "leaky_relu", "identity")
+BLOCK_ORDERS = ("bn-act-drop", "act-bn-drop")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+L1_MODES = ("penalty", "proximal")
+DROPOUT_KINDS = ("standard", "gaussian")
+PENALTY_LAYERS = ("hidden", "all", "first")
+MONITORS = ("val_loss", "val_metric")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """An MLP shape. Members with equal architectures can share a stack.
+
+    ``batch_norm`` inserts batch normalization in every hidden block in ``block_order``.
+    """
+
+    in_features: int
+    out_features: int
+    hidden: tuple[int, ...] = (50, 25)
+    activation: str = "relu"
+    batch_norm: bool = False
+    block_order: str = "bn-act-drop"
+    task: str = "multiclass"
+
+    def __post_init__(self) -> None:
+        p = Problems()
+        p.check(check_int, "Architecture", "in_features", self.in_features, minimum=1)
+        p.check(check_int, "Architecture", "out_features", self.out_features, minimum=1)
+        for h in self.hidden:
+            p.check(check_int, "Architecture", "hidden", h, minimum=1)
+        p.check(check_choice, "Architecture", "activation", self.activation, ACTIVATIONS)
+        p.check(check_choice, "Architecture", "block_order", self.block_order, BLOCK_ORDERS)
+        p.check(check_choice, "Architecture", "task", self.task, TASKS)
+        p.raise_if_any()
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """``(in, *hidden, out)``."""
+        return (self.in_features, *self.hidden, self.out_features)
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """One regularization strategy, as per-member strengths.
+
+    ``dropout`` is a rate applied after every hidden block, or one rate per hidden block;
+    ``input_dropout`` drops input features. ``dropout_kind="gaussian"`` uses multiplicative
+    Gaussian noise N(1, p/(1−p)) at the same places. ``drop_connect`` masks hidden-layer weights.
+    ``max_norm`` (0 = off) bounds every unit's incoming weight norm after each step.
+    ``weight_decay`` is decoupled (AdamW-style), never mixed into ``l2``. ``lr`` overrides the
+    training set-up's learning rate. ``batch_norm`` asks the study to build the member's
+    :class:`Architecture` with batch norm (the architecture is what the engine reads).
+    """
+
+    name: str = "none"
+    l1: float = 0.0
+    l2: float = 0.0
+    l1_mode: str = "penalty"
+    penalty_layers: str = "hidden"
+    dropout: float | tuple[float, ...] = 0.0
+    input_dropout: float = 0.0
+    dropout_kind: str = "standard"
+    drop_connect: float = 0.0
+    max_norm: float = 0.0
+    weight_decay: float = 0.0
+    lr: float | None = None
+    batch_norm: bool = False
+
+    def __post_init__(self) -> None:
+        who = f"Strategy {self.name!r}"
+        p = Problems()
+        for name in ("l1", "l2", "max_norm", "weight_decay"):
+            p.check(check_nonnegative, who, name, getattr(self, name))
+        rates = self.dropout if isinstance(self.dropout, tuple | list) else (self.dropout,)
+        for rate in rates:
+            p.check(check_fraction, who, "dropout", rate)
+        p.check(check_fraction, who, "input_dropout", self.input_dropout)
+        p.check(check_fraction, who, "drop_connect", self.drop_connect)
+        if self.lr is not None:
+            p.check(check_positive, who, "lr", self.lr)
+        p.check(check_choice, who, "l1_mode", self.l1_mode, L1_MODES)
+        p.check(check_choice, who, "dropout_kind", self.dropout_kind, DROPOUT_KINDS)
+        p.check(check_choice, who, "penalty_layers", self.penalty_layers, PENALTY_LAYERS)
+        p.raise_if_any()
+        if isinstance(self.dropout, list):
+            object.__setattr__(self, "dropout", tuple(self.dropout))
+
+    def dropout_rates(self, n_hidden: int) -> tuple[float, ...]:
+        """One dropout rate per hidden block."""
+        if isinstance(self.dropout, tuple):
+            if len(self.dropout) != n_hidden:
+                from reglab.errors import ConfigError
+
+                raise ConfigError(
+                    f"Strategy {self.name!r}: `dropout` must have one rate per hidden layer "
+                    f"({n_hidden}); got {len(self.dropout)} rates."
+                )
+            return self.dropout
+        return (float(self.dropout),) * n_hidden
+
+    def penalized(self, n_layers: int) -> tuple[bool, ...]:
+        """Which of the ``n_layers`` linear layers (output last) carry the l1/l2 penalty."""
+        if self.penalty_layers == "all":
+            return (True,) * n_layers
+        if self.penalty_layers == "first":
+            return (True,) + (False,) * (n_layers - 1)
+        return (True,) * (n_layers - 1) + (False,)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Strategy:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How members are trained. ``patience=None`` disables early stopping (fixed epochs)."""
+
+    epochs: int = 100
+    batch_size: int = 32
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    patience: int | None = 10
+    min_delta: float = 0.0
+    monitor: str = "val_loss"
+
+    def __post_init__(self) -> None:
+        p = Problems()
+        p.check(check_int, "TrainConfig", "epochs", self.epochs, minimum=1)
+        p.check(check_int, "TrainConfig", "batch_size", self.batch_size, minimum=1)
+        p.check(check_positive, "TrainConfig", "lr", self.lr)
+        p.check(check_choice, "TrainConfig", "optimizer", self.optimizer, OPTIMIZERS)
+        if self.patience is not None:
+            p.check(check_int, "TrainConfig", "patience", self.patience, minimum=0)
+        p.check(check_nonnegative, "TrainConfig", "min_delta", self.min_delta)
+        p.check(check_choice, "TrainConfig", "monitor", self.monitor, MONITORS)
+        p.raise_if_any()
+
+    @property
+    def early_stopping(self) -> bool:
+        return self.patience is not None
+
+
+@dataclass(frozen=True)
+class MemberSpec:
+    """One model to train: architecture, strategy, set-up, row indices into the data, seed.
+
+    ``val_idx`` is the inner validation split (carved from the outer training part) used for
+    early stopping; it may be empty when early stopping is off. ``test_idx`` is scored once,
+    after training, with the restored best weights.
+    """
+
+    arch: Architecture
+    strategy: Strategy
+    train: TrainConfig
+    train_idx: np.ndarray = field(repr=False)
+    val_idx: np.ndarray = field(repr=False)
+    test_idx: np.ndarray = field(repr=False)
+    seed: int = 0
+    split_id: int = 0
+    tags: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def lr(self) -> float:
+        return self.strategy.lr if self.strategy.lr is not None else self.train.lr
+
+    @property
+    def stack_key(self) -> tuple[Any, ...]:
+        """Members with equal keys are trained in one stack."""
+        return (self.arch, self.train.batch_size, self.train.optimizer)
+
+    def key(self) -> str:
+        """A content hash: equal specs (same data indices included) give equal keys."""
+        h = hashlib.sha256()
+        payload = {
+            "arch": dataclasses.asdict(self.arch),
+            "strategy": self.strategy.to_dict(),
+            "train": dataclasses.asdict(self.train),
+            "seed": self.seed,
+            "split_id": self.split_id,
+        }
+        h.update(json.dumps(payload, sort_keys=True, default=str).encode())
+        for idx in (self.train_idx, self.val_idx, self.test_idx):
+            h.update(np.ascontiguousarray(idx, dtype=np.int64).tobytes())
+            h.update(b"|")
+        return h.hexdigest()[:32]
