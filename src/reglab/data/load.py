@@ -1,0 +1,466 @@
+"""Load a table (file, DataFrame or arrays) into a :class:`Dataset`: typed columns, encoded target.
+
+Rules, applied in this order and reported in ``Dataset.notices``:
+
+* **Missing values.** Empty cells and the tokens ``NA``, ``?``, ``nan``, ``NaN``, ``null`` (after
+  stripping surrounding whitespace) are missing.
+* **Column types.** A column is *numeric* when every non-missing value parses as a number (so
+  ``"00202"`` is 202); every other column is *categorical* (kept as strings). Booleans are
+  numeric 0/1.
+* **Refused.** Duplicate column names, a column with infinite values, a column with no values
+  at all, and a target with fewer than two classes raise :class:`~reglab.errors.DataError`.
+* **Target rows.** Rows whose target is missing are dropped.
+* **Task.** With ``task=None`` a non-numeric target is classification; a numeric target whose
+  values are all integers, with at most 20 distinct values and at least 5 rows per distinct value
+  on average (``5·n_distinct <= n_rows``), is classification; any other numeric target is
+  regression. Classification is ``"binary"`` with two classes and ``"multiclass"`` otherwise;
+  ``task="classification"`` asks for classification and lets the class count decide.
+* **Id-like columns are dropped.** A categorical column with more distinct values than half the
+  rows (one-hot encoding would give mostly one-row columns: names, ids), and an integer column
+  named like an id (``id``, ``index``, ``idx``, ``row``, ``…_id``, ``Unnamed: 0``) whose values
+  are a permutation of a consecutive range.
+* **Leakage hint.** When categorical columns, alone or together, determine the target exactly
+  (each combination of their values occurs with one class only), a notice says so; they are kept.
+
+Classes are encoded ``0..C-1`` in sorted order (numerically for numeric labels), and
+``Dataset.classes`` holds the original labels as strings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reglab._validation import check_choice, suggest
+from reglab.data._read import read_path
+from reglab.errors import DataError
+
+__all__ = ["MISSING_TOKENS", "TASKS", "Dataset", "from_arrays", "load_table"]
+
+TASKS = ("multiclass", "binary", "regression")
+TASK_CHOICES = (*TASKS, "classification")
+MISSING_TOKENS = frozenset({"", "NA", "?", "nan", "NaN", "null"})
+MAX_CLASSES_FOR_INTEGER_TARGET = 20
+MIN_ROWS_PER_CLASS = 5
+_ID_TOKENS = frozenset({"id", "idx", "index", "row", "rowid", "rownum", "rownumber"})
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """A loaded table: feature columns in their original form and an encoded target.
+
+    Attributes:
+        name: Short name (the file stem, the builtin name or ``"arrays"``).
+        X: Feature columns, numeric ones as float64 (NaN = missing), categorical ones as
+            strings (``None``/NaN = missing). Not yet imputed, encoded or scaled: that is fit
+            per split by :class:`~reglab.data.preprocess.Preprocessor`.
+        y: Class ids ``0..C-1`` (int64) for classification, float64 values for regression.
+        task: ``"multiclass"``, ``"binary"`` or ``"regression"``.
+        classes: Original class labels as strings, ``classes[k]`` for class id ``k``; ``()``
+            for regression.
+        feature_names: The columns of ``X``.
+        numeric_columns: Numeric feature columns.
+        categorical_columns: Categorical feature columns.
+        dropped_columns: ``(column, reason)`` for every column left out.
+        notices: Sentences describing what loading decided (dropped rows, inferred task …).
+        source: Where the data came from (a path, ``"builtin:NAME"``, ``"DataFrame"``).
+        target: Name of the target column.
+        ground_truth: For synthetic data, the feature names by role (``"informative"``,
+            ``"redundant"``, ``"noise"`` …); ``None`` when unknown.
+        coefficients: For synthetic regression, the true coefficient of every feature in
+            ``feature_names`` order; ``None`` otherwise.
+
+    >>> ds = from_arrays([[1.0, 2.0], [3.0, 4.0]] * 5, ["a", "b"] * 5)
+    >>> ds.task, ds.classes, ds.n_rows, ds.n_features, ds.y[:2].tolist()
+    ('binary', ('a', 'b'), 10, 2, [0, 1])
+    """
+
+    name: str
+    X: pd.DataFrame = field(repr=False)
+    y: np.ndarray = field(repr=False)
+    task: str
+    classes: tuple[str, ...] = ()
+    feature_names: tuple[str, ...] = ()
+    numeric_columns: tuple[str, ...] = ()
+    categorical_columns: tuple[str, ...] = ()
+    dropped_columns: tuple[tuple[str, str], ...] = ()
+    notices: tuple[str, ...] = ()
+    source: str = ""
+    target: str = "y"
+    ground_truth: Mapping[str, tuple[str, ...]] | None = None
+    coefficients: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        check_choice("Dataset", "task", self.task, TASKS)
+        if len(self.y) != len(self.X):
+            raise DataError(
+                f"Dataset: `y` must have one value per row of `X` ({len(self.X)}); "
+                f"got {len(self.y)}."
+            )
+        if tuple(self.X.columns) != tuple(self.feature_names):
+            raise DataError(
+                f"Dataset: `feature_names` must equal the columns of `X`; "
+                f"got {list(self.feature_names)} for {list(self.X.columns)}."
+            )
+        if set(self.numeric_columns) | set(self.categorical_columns) != set(self.feature_names):
+            raise DataError(
+                "Dataset: `numeric_columns` and `categorical_columns` must together be "
+                f"`feature_names`; got {list(self.numeric_columns)} and "
+                f"{list(self.categorical_columns)}."
+            )
+
+    @property
+    def n_rows(self) -> int:
+        """Number of rows."""
+        return len(self.y)
+
+    @property
+    def n_features(self) -> int:
+        """Number of feature columns (before one-hot encoding)."""
+        return len(self.feature_names)
+
+    @property
+    def n_classes(self) -> int:
+        """Number of classes (0 for regression)."""
+        return len(self.classes)
+
+    @property
+    def is_classification(self) -> bool:
+        """Whether the task is binary or multiclass classification."""
+        return self.task != "regression"
+
+    @property
+    def informative(self) -> tuple[str, ...] | None:
+        """Names of the truly informative features, when known (synthetic data)."""
+        return None if self.ground_truth is None else self.ground_truth.get("informative")
+
+
+def load_table(
+    source: str | Path | pd.DataFrame, target: str, *, task: str | None = None
+) -> Dataset:
+    """Load a ``.csv``/``.tsv``/``.txt`` (separator sniffed) or ``.parquet`` file, or a DataFrame.
+
+    Args:
+        source: Path of the file, or a DataFrame holding features and target.
+        target: Name of the target column.
+        task: ``"multiclass"``, ``"binary"``, ``"regression"``, ``"classification"`` (binary or
+            multiclass by class count) or ``None`` to infer it (see the module docstring).
+
+    Returns:
+        The :class:`Dataset`.
+
+    Raises:
+        DataError: The file or a column is unusable (one line naming it).
+        ConfigError: ``task`` is not a known task.
+
+    >>> frame = pd.DataFrame({"x": [1.0, 2.0, None, 4.0] * 3, "y": ["a", "b", "a", "b"] * 3})
+    >>> ds = load_table(frame, "y")
+    >>> ds.task, ds.classes, ds.numeric_columns, int(ds.X["x"].isna().sum())
+    ('binary', ('a', 'b'), ('x',), 3)
+    """
+    if task is not None:
+        check_choice("load_table", "task", task, TASK_CHOICES)
+    notices: list[str] = []
+    if isinstance(source, pd.DataFrame):
+        frame, where, name, src = source, "the DataFrame", "DataFrame", "DataFrame"
+    else:
+        path = Path(source)
+        frame, notices = read_path(path)
+        where, name, src = repr(path.name), path.stem, str(path)
+    return _build("load_table", frame, target, task, where=where, name=name, source=src,
+                  notices=notices)  # fmt: skip
+
+
+def from_arrays(
+    X: Any,
+    y: Any,
+    *,
+    feature_names: Sequence[str] | None = None,
+    task: str | None = None,
+    name: str = "arrays",
+) -> Dataset:
+    """Build a :class:`Dataset` from a 2-D array or DataFrame ``X`` and a 1-D target ``y``.
+
+    Columns are named ``feature_names``, else the DataFrame's columns, else ``x0, x1, …``.
+    Missing values, column types, the task and id-like columns follow the same rules as
+    :func:`load_table`.
+
+    >>> ds = from_arrays(np.arange(20.0).reshape(10, 2), np.linspace(0, 1, 10))
+    >>> ds.task, ds.feature_names, ds.y.dtype
+    ('regression', ('x0', 'x1'), dtype('float64'))
+    """
+    who = "from_arrays"
+    if task is not None:
+        check_choice(who, "task", task, TASK_CHOICES)
+    if isinstance(X, pd.DataFrame):
+        frame = X.reset_index(drop=True)
+    else:
+        arr = np.asarray(X, dtype=object if _is_text_array(X) else None)
+        if arr.ndim != 2:
+            raise DataError(f"{who}: `X` must be a 2-D array; got shape {arr.shape}.")
+        frame = pd.DataFrame(arr, columns=[f"x{j}" for j in range(arr.shape[1])])
+    if feature_names is not None:
+        names = [str(n) for n in feature_names]
+        if len(names) != frame.shape[1]:
+            raise DataError(
+                f"{who}: `feature_names` must have one name per column of `X` "
+                f"({frame.shape[1]}); got {len(names)}."
+            )
+        frame.columns = pd.Index(names, dtype=object)
+    yy = y.reset_index(drop=True) if isinstance(y, pd.Series) else pd.Series(np.asarray(y))
+    if yy.ndim != 1 or np.ndim(y) != 1:
+        raise DataError(f"{who}: `y` must be 1-D; got shape {np.shape(y)}.")
+    if len(yy) != len(frame):
+        raise DataError(
+            f"{who}: `y` must have one value per row of `X` ({len(frame)}); got {len(yy)}."
+        )
+    target = str(yy.name) if yy.name is not None else "target"
+    while target in frame.columns:
+        target = f"_{target}"
+    frame = frame.copy()
+    frame[target] = yy.to_numpy()
+    return _build(who, frame, target, task, where="the arrays", name=name, source="arrays")
+
+
+def _is_text_array(X: Any) -> bool:
+    try:
+        arr = np.asarray(X)
+    except ValueError:
+        return True
+    return arr.dtype.kind in "OUS"
+
+
+# --- building --------------------------------------------------------------------------------
+
+
+def _build(
+    who: str,
+    frame: pd.DataFrame,
+    target: str,
+    task: str | None,
+    *,
+    where: str,
+    name: str,
+    source: str,
+    notices: list[str] | None = None,
+) -> Dataset:
+    notices = list(notices or [])
+    columns = [str(c) for c in frame.columns]
+    counts = pd.Series(columns).value_counts()
+    dupes = counts[counts > 1]
+    if len(dupes):
+        listed = ", ".join(f"{c!r} {n} times" for c, n in dupes.items())
+        raise DataError(f"{who}: column names of {where} must be unique; got {listed}.")
+    if target not in columns:
+        shown = ", ".join(columns[:12]) + (", …" if len(columns) > 12 else "")
+        raise DataError(
+            f"{who}: `target` must be a column of {where} ({shown}); got {target!r}."
+            + suggest(target, columns)
+        )
+    if len(frame) == 0:
+        raise DataError(f"{who}: {where} must have at least one data row; got none.")
+    frame = frame.set_axis(columns, axis=1)
+    typed = {c: _typed_column(frame[c]) for c in columns}
+    _refuse_bad_columns(who, where, typed, len(frame))
+
+    y_raw = typed[target]
+    keep = y_raw.notna().to_numpy()
+    if not keep.all():
+        n_missing = int((~keep).sum())
+        notices.append(
+            f"dropped {n_missing} of {len(keep)} rows whose target {target!r} is missing"
+        )
+        if not keep.any():
+            raise DataError(f"{who}: target `{target}` of {where} must have values; got none.")
+    y_raw = y_raw[keep].reset_index(drop=True)
+    task, y, classes, why = _encode_target(who, where, target, y_raw, task)
+    if why:
+        notices.append(why)
+
+    features = {c: s[keep].reset_index(drop=True) for c, s in typed.items() if c != target}
+    dropped: list[tuple[str, str]] = []
+    for col, series in list(features.items()):
+        reason = _id_like(col, series)
+        if reason:
+            dropped.append((col, reason))
+            notices.append(f"dropped id-like column {col!r} ({reason})")
+            del features[col]
+    if not features:
+        raise DataError(
+            f"{who}: {where} must have at least one usable feature column besides the target "
+            f"{target!r}; got none" + (f" (dropped {[c for c, _ in dropped]})." if dropped else ".")
+        )
+    X = pd.DataFrame(features)
+    numeric = tuple(c for c in X.columns if X[c].dtype.kind == "f")
+    categorical = tuple(c for c in X.columns if X[c].dtype.kind != "f")
+    hint = _leakage_hint(X, categorical, y) if task != "regression" else None
+    if hint:
+        notices.append(hint)
+    return Dataset(
+        name=name, X=X, y=y, task=task, classes=classes, feature_names=tuple(X.columns),
+        numeric_columns=numeric, categorical_columns=categorical, dropped_columns=tuple(dropped),
+        notices=tuple(notices), source=source, target=target,
+    )  # fmt: skip
+
+
+def _typed_column(series: pd.Series) -> pd.Series:
+    """Float64 when every non-missing value is a number, else object strings (NaN = missing)."""
+    if series.dtype.kind == "b":
+        return series.astype("float64")
+    if series.dtype.kind in "iuf":
+        return series.astype("float64")
+    values = series.astype(object).to_numpy()
+    out = np.empty(len(values), dtype=object)
+    for i, v in enumerate(values):
+        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
+            out[i] = np.nan
+        else:
+            text = v.strip() if isinstance(v, str) else str(v)
+            out[i] = np.nan if text in MISSING_TOKENS else text
+    strings = pd.Series(out, dtype=object, name=series.name)
+    numbers = pd.to_numeric(strings, errors="coerce")
+    if numbers.notna().sum() == strings.notna().sum():
+        return numbers.astype("float64")
+    return strings
+
+
+def _refuse_bad_columns(who: str, where: str, typed: dict[str, pd.Series], n: int) -> None:
+    problems = []
+    for col, s in typed.items():
+        if s.dtype.kind == "f":
+            n_inf = int(np.isinf(s.to_numpy()).sum())
+            if n_inf:
+                problems.append(
+                    f"{who}: column `{col}` of {where} must hold finite numbers; "
+                    f"got {n_inf} infinite value{'s' if n_inf > 1 else ''}."
+                )
+        if s.isna().all():
+            problems.append(
+                f"{who}: column `{col}` of {where} must have at least one value; "
+                f"got all {n} values missing."
+            )
+    if problems:
+        raise DataError(" ".join(problems))
+
+
+def _infer_task(target: str, y: pd.Series) -> tuple[str, str]:
+    """``("regression" | "classification", why)`` for a target when no task is given."""
+    if y.dtype.kind != "f":
+        return "classification", ""
+    values = y.to_numpy(dtype=np.float64)
+    if not np.all(values == np.round(values)):
+        return "regression", ""
+    n_distinct = len(np.unique(values))
+    if n_distinct > MAX_CLASSES_FOR_INTEGER_TARGET:
+        return "regression", (
+            f"inferred task 'regression': target {target!r} is numeric with {n_distinct} "
+            f"distinct values (more than {MAX_CLASSES_FOR_INTEGER_TARGET})"
+        )
+    if MIN_ROWS_PER_CLASS * n_distinct > len(values):
+        return "regression", (
+            f"inferred task 'regression': target {target!r} has {n_distinct} distinct values "
+            f"in {len(values)} rows (fewer than {MIN_ROWS_PER_CLASS} rows each)"
+        )
+    return "classification", (
+        f"inferred classification: target {target!r} holds integers with {n_distinct} "
+        "distinct values"
+    )
+
+
+def _encode_target(
+    who: str, where: str, target: str, y: pd.Series, task: str | None
+) -> tuple[str, np.ndarray, tuple[str, ...], str]:
+    numeric = y.dtype.kind == "f"
+    why = ""
+    if task is None:
+        task, why = _infer_task(target, y)
+    if task == "regression":
+        if not numeric:
+            examples = ", ".join(repr(v) for v in pd.unique(y)[:3])
+            raise DataError(
+                f"{who}: target `{target}` of {where} must be numeric for task 'regression'; "
+                f"got text values such as {examples}."
+            )
+        return "regression", y.to_numpy(dtype=np.float64), (), why
+    if numeric:
+        uniq, codes = np.unique(y.to_numpy(dtype=np.float64), return_inverse=True)
+        classes = tuple(_label(v) for v in uniq)
+    else:
+        uniq, codes = np.unique(y.to_numpy(dtype=object).astype(str), return_inverse=True)
+        classes = tuple(str(v) for v in uniq)
+    if len(classes) < 2:
+        raise DataError(
+            f"{who}: target `{target}` of {where} must have at least 2 classes; "
+            f"got only {classes[0]!r}."
+        )
+    if task == "binary" and len(classes) != 2:
+        shown = ", ".join(repr(c) for c in classes[:5]) + (", …" if len(classes) > 5 else "")
+        raise DataError(
+            f"{who}: target `{target}` of {where} must have exactly 2 classes for task "
+            f"'binary'; got {len(classes)} ({shown})."
+        )
+    if task not in ("binary", "multiclass"):
+        task = "binary" if len(classes) == 2 else "multiclass"
+    return task, codes.astype(np.int64).reshape(-1), classes, why
+
+
+def _label(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def _id_like(name: str, series: pd.Series) -> str:
+    values = series.dropna()
+    n_rows = len(series)
+    if series.dtype.kind != "f":
+        n_distinct = values.nunique()
+        if n_distinct > n_rows / 2:
+            return f"{n_distinct} distinct text values in {n_rows} rows"
+        return ""
+    if not _named_like_id(name) or len(values) != n_rows or n_rows < 2:
+        return ""
+    v = values.to_numpy()
+    if not np.all(v == np.round(v)):
+        return ""
+    if len(np.unique(v)) == n_rows and v.max() - v.min() == n_rows - 1:
+        return f"integer row numbers {int(v.min())}..{int(v.max())}"
+    return ""
+
+
+def _named_like_id(name: str) -> bool:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    tokens = [t.lower() for t in re.split(r"[^A-Za-z0-9]+", spaced) if t]
+    if not tokens:
+        return True
+    if name.lower().startswith("unnamed"):
+        return True
+    return "".join(tokens) in _ID_TOKENS or tokens[-1] in {"id", "idx", "index"}
+
+
+def _leakage_hint(X: pd.DataFrame, categorical: Sequence[str], y: np.ndarray) -> str | None:
+    """A notice when categorical columns (alone, else all together) fix the target exactly."""
+    if not categorical:
+        return None
+    codes = pd.Series(y)
+
+    def determines(cols: list[str]) -> bool:
+        keys = X[cols].astype(str)
+        groups = codes.groupby([keys[c] for c in cols]).nunique()
+        return bool(len(groups) < len(codes) / 2 and (groups == 1).all())
+
+    single = [c for c in categorical if determines([c])]
+    if single:
+        verb = "each determine" if len(single) > 1 else "determines"
+        cols = ", ".join(repr(c) for c in single)
+        return f"{cols} {verb} the target exactly (possible target leakage); kept"
+    if len(categorical) > 1 and determines(list(categorical)):
+        cols = ", ".join(repr(c) for c in categorical)
+        return (
+            f"columns {cols} together determine the target exactly (possible target leakage); kept"
+        )
+    return None

@@ -1,0 +1,207 @@
+"""Per-split preprocessing: impute, one-hot encode and standardize, fit on training rows only.
+
+:meth:`Preprocessor.fit` receives the whole table and the indices of the training rows, and
+computes every statistic from those rows alone; the validation and test rows of a split never
+influence what is learned (a leakage test pins this). :meth:`Preprocessor.transform` then maps
+*all* rows with the fitted statistics:
+
+* numeric column ``c``: missing → ``median_c`` (median of the training rows), then
+  ``(x − mean_c) / scale_c`` with ``mean_c`` and ``scale_c`` the mean and population standard
+  deviation (ddof=0) of the imputed training values; ``scale_c = 1`` for a constant column. A
+  column with no training values imputes 0 and is left unscaled.
+* categorical column ``c``: missing → the most frequent training value (ties: the smallest
+  label), then one 0/1 column ``c=v`` for every value ``v`` seen in the training rows, in sorted
+  order. A value not seen in training encodes as all zeros.
+
+This equals scikit-learn's ``ColumnTransformer([SimpleImputer('median') + StandardScaler,
+SimpleImputer('most_frequent') + OneHotEncoder(handle_unknown='ignore')])`` fit on the
+training rows (numeric columns first, then categorical), which the tests use as an oracle.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reglab.errors import ConfigError, DataError
+
+__all__ = ["Preprocessor"]
+
+
+class Preprocessor:
+    """Impute, one-hot encode and standardize a table, learning only from given rows.
+
+    Args:
+        numeric_columns: Columns to impute with the median and standardize.
+        categorical_columns: Columns to impute with the mode and one-hot encode.
+
+    Attributes (after :meth:`fit`):
+        medians_, means_, scales_: Per numeric column, float64 arrays.
+        modes_: Per categorical column, the imputed value.
+        categories_: Per categorical column, the sorted training values (one output each).
+
+    >>> X = pd.DataFrame({"h": [1.0, None, 3.0, 100.0], "c": ["a", "b", None, "z"]})
+    >>> pre = Preprocessor(["h"], ["c"]).fit(X, rows=np.array([0, 1, 2]))
+    >>> pre.feature_names_out
+    ('h', 'c=a', 'c=b')
+    >>> pre.medians_.tolist(), pre.modes_
+    ([2.0], ['a'])
+    >>> pre.transform(X).astype(float).round(3).tolist()
+    [[-1.225, 1.0, 0.0], [0.0, 0.0, 1.0], [1.225, 1.0, 0.0], [120.025, 0.0, 0.0]]
+    """
+
+    def __init__(
+        self, numeric_columns: Sequence[str] = (), categorical_columns: Sequence[str] = ()
+    ) -> None:
+        self.numeric_columns = numeric_columns
+        self.categorical_columns = categorical_columns
+
+    @classmethod
+    def for_dataset(cls, dataset: Any) -> Preprocessor:
+        """A preprocessor for the column types of a :class:`~reglab.data.load.Dataset`."""
+        return cls(dataset.numeric_columns, dataset.categorical_columns)
+
+    def fit(self, X: pd.DataFrame, rows: np.ndarray) -> Preprocessor:
+        """Learn imputation values, categories and scaling from ``X.iloc[rows]`` only.
+
+        Args:
+            X: The whole table (all rows); only ``rows`` are read.
+            rows: Integer positions of the training rows (duplicates allowed, as in a
+                bootstrap sample, and weigh as often as they occur).
+
+        Returns:
+            ``self``.
+        """
+        numeric = [str(c) for c in self.numeric_columns]
+        categorical = [str(c) for c in self.categorical_columns]
+        both = set(numeric) & set(categorical)
+        if both:
+            raise ConfigError(
+                "Preprocessor: `numeric_columns` and `categorical_columns` must not overlap; "
+                f"got {sorted(both)} in both."
+            )
+        missing = [c for c in (*numeric, *categorical) if c not in X.columns]
+        if missing:
+            raise DataError(
+                f"Preprocessor: `X` must have the columns it was given; got no {missing}."
+            )
+        idx = self._check_rows(rows, len(X))
+        train = X.iloc[idx]
+
+        self.medians_ = np.zeros(len(numeric))
+        self.means_ = np.zeros(len(numeric))
+        self.scales_ = np.ones(len(numeric))
+        for j, col in enumerate(numeric):
+            values = pd.to_numeric(train[col], errors="coerce").to_numpy(dtype=np.float64)
+            seen = values[~np.isnan(values)]
+            if seen.size == 0:
+                continue
+            self.medians_[j] = np.median(seen)
+            filled = np.where(np.isnan(values), self.medians_[j], values)
+            self.means_[j] = filled.mean()
+            std = filled.std()
+            self.scales_[j] = std if std > 1e-12 * max(1.0, abs(self.means_[j])) else 1.0
+
+        self.modes_: list[str | None] = []
+        self.categories_: list[tuple[str, ...]] = []
+        for col in categorical:
+            counts = _as_labels(train[col]).dropna().value_counts()
+            if counts.empty:
+                self.modes_.append(None)
+                self.categories_.append(())
+                continue
+            top = counts.max()
+            mode = min(str(v) for v in counts.index[counts == top])
+            self.modes_.append(mode)
+            self.categories_.append(tuple(sorted(str(v) for v in counts.index)))
+        self.numeric_: tuple[str, ...] = tuple(numeric)
+        self.categorical_: tuple[str, ...] = tuple(categorical)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> np.ndarray:
+        """Map every row of ``X`` with the fitted statistics; float32 ``[n_rows, n_out]``."""
+        self._check_fitted()
+        blocks: list[np.ndarray] = []
+        if self.numeric_:
+            num = X[list(self.numeric_)].apply(pd.to_numeric, errors="coerce")
+            values = num.to_numpy(dtype=np.float64)
+            values = np.where(np.isnan(values), self.medians_, values)
+            blocks.append((values - self.means_) / self.scales_)
+        for col, mode, cats in zip(self.categorical_, self.modes_, self.categories_, strict=True):
+            labels = _as_labels(X[col])
+            if mode is not None:
+                labels = labels.fillna(mode)
+            onehot = np.zeros((len(X), len(cats)))
+            pos = pd.Index(cats).get_indexer(pd.Index(labels.to_numpy(dtype=object)))
+            hit = pos >= 0
+            onehot[np.flatnonzero(hit), pos[hit]] = 1.0
+            blocks.append(onehot)
+        if not blocks:
+            return np.zeros((len(X), 0), dtype=np.float32)
+        return np.hstack(blocks).astype(np.float32)
+
+    def fit_transform(self, X: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+        """:meth:`fit` on ``rows``, then :meth:`transform` all rows."""
+        return self.fit(X, rows).transform(X)
+
+    @property
+    def feature_names_out(self) -> tuple[str, ...]:
+        """Output column names: ``"col"`` for numeric, ``"col=value"`` for one-hot columns."""
+        self._check_fitted()
+        names = list(self.numeric_)
+        for col, cats in zip(self.categorical_, self.categories_, strict=True):
+            names.extend(f"{col}={v}" for v in cats)
+        return tuple(names)
+
+    @property
+    def feature_groups(self) -> tuple[str, ...]:
+        """For every output column, the original column it came from (feature-selection reports)."""
+        self._check_fitted()
+        groups = list(self.numeric_)
+        for col, cats in zip(self.categorical_, self.categories_, strict=True):
+            groups.extend([col] * len(cats))
+        return tuple(groups)
+
+    @property
+    def n_features_out(self) -> int:
+        """Number of output columns."""
+        return len(self.feature_names_out)
+
+    @staticmethod
+    def _check_rows(rows: np.ndarray, n: int) -> np.ndarray:
+        idx = np.asarray(rows)
+        if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu":
+            raise DataError(
+                "Preprocessor: `rows` must be a non-empty 1-D array of integer row positions; "
+                f"got dtype {idx.dtype} and shape {idx.shape}."
+            )
+        if idx.min() < 0 or idx.max() >= n:
+            raise DataError(
+                f"Preprocessor: `rows` must lie in [0, {n}); got values from {idx.min()} "
+                f"to {idx.max()}."
+            )
+        return idx.astype(np.int64)
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "numeric_"):
+            raise ConfigError(
+                "Preprocessor: `fit` must be called before `transform`; got an unfitted one."
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"Preprocessor(numeric_columns={list(self.numeric_columns)!r}, "
+            f"categorical_columns={list(self.categorical_columns)!r})"
+        )
+
+
+def _as_labels(series: pd.Series) -> pd.Series:
+    """Strings with NaN for missing, so numbers and text compare as labels."""
+    return (
+        series.astype(object)
+        .where(series.notna(), np.nan)
+        .map(lambda v: v if isinstance(v, float) and np.isnan(v) else str(v))
+    )
