@@ -78,7 +78,7 @@ def check_fraction(who: str, param: str, value: Any, *, closed: bool = False) ->
     ...
     reglab.errors.ConfigError: Dropout: `p` must be a float in [0, 1); got 1.0.
     """
-    upper_ok = value <= 1 if closed else value < 1
+    upper_ok = _is_real(value) and (value <= 1 if closed else value < 1)
     if not _is_real(value) or not math.isfinite(value) or value < 0 or not upper_ok:
         expected = "a float in [0, 1]" if closed else "a float in [0, 1)"
         raise ConfigError(message(who, param, expected, value))
