@@ -1,0 +1,701 @@
+"""Strategies by name: presets, the compact command-line grammar and strategy files.
+
+A strategy is a :class:`~reglab.engine.spec.Strategy`: per-member strengths with Keras semantics
+(``l1·Σ|w| + l2·Σw²`` added to the batch-mean data loss). This module turns what a practitioner
+types into strategies.
+
+**Grammar.** Strategies are separated by commas; a strategy is *terms* joined by ``+``; a term is
+a preset name (:data:`PRESETS`, e.g. ``dropout``, ``l2``, ``batchnorm``), the flag ``proximal``,
+or ``name=value``:
+
+=====================  ====================================================================
+term                   sets
+=====================  ====================================================================
+``l1=1e-4``            ``l1`` (Keras: ``l1·Σ|w|``)
+``l2=1e-4``            ``l2`` (Keras: ``l2·Σw²``, no ½)
+``elasticnet=A:R``     scikit-learn ``alpha=A, l1_ratio=R``: ``l1 = A·R``, ``l2 = ½·A·(1−R)``
+``dropout=0.3``        dropout after every hidden block; ``dropout=0.2/0.5``: one per block
+``gaussian-dropout=p`` multiplicative noise N(1, p/(1−p)) at the dropout places
+``input-dropout=0.1``  dropout on the input features
+``dropconnect=0.3``    DropConnect on hidden-layer weights
+``maxnorm=3``          max-norm constraint on every unit's incoming weights
+``weight-decay=1e-2``  decoupled (AdamW) weight decay, never mixed into ``l2``
+``lr=3e-3``            learning rate for this strategy
+``proximal``           ``l1_mode="proximal"`` (soft-threshold: exact zeros); ``l1-mode=...``
+``penalty-layers=X``   which kernels carry l1/l2: ``hidden`` (default), ``all``, ``first``
+=====================  ====================================================================
+
+A preset term fills its defaults and explicit values override them (``dropout+dropout=0.5``);
+one parameter given twice explicitly, or by two presets, is an error. Names are
+case-insensitive and ``_`` reads as ``-`` (``max_norm=3``). A strategy's name is its canonical
+text: aliases resolved, numbers shortest (``0.0001`` → ``1e-4``), terms in a fixed order, so
+``l2+dropout`` is named ``dropout+l2``.
+
+**Files** (:func:`load_strategy_file`) give full control with the :class:`Strategy` fields.
+
+>>> [s.name for s in parse_strategies("none, l2+dropout, dropout=0.2/0.5+l2=0.0001")]
+['none', 'dropout+l2', 'dropout=0.2/0.5+l2=1e-4']
+>>> parse_strategy("elasticnet=1e-3:0.5+proximal").l1_mode
+'proximal'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NamedTuple
+
+import yaml
+
+from reglab._validation import (
+    Problems,
+    check_choice,
+    check_in_range,
+    check_nonnegative,
+    message,
+    suggest,
+)
+from reglab.engine.spec import L1_MODES, PENALTY_LAYERS, Strategy
+from reglab.errors import ConfigError
+from reglab.regularizers.penalties import ElasticNet
+
+__all__ = [
+    "ALIASES",
+    "DEFAULT_PRESETS",
+    "PRESETS",
+    "Preset",
+    "describe",
+    "format_number",
+    "is_combination",
+    "load_strategy_file",
+    "parse_strategies",
+    "parse_strategy",
+    "parts",
+    "preset",
+    "resolve_strategies",
+    "strategy_to_text",
+]
+
+FIELDS = tuple(f.name for f in dataclasses.fields(Strategy) if f.name != "name")
+_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Strategy)}
+
+
+# ---------------------------------------------------------------------------------- presets
+@dataclass(frozen=True)
+class Preset:
+    """A named strategy with practitioner defaults and a one-line description."""
+
+    name: str
+    description: str
+    strategy: Strategy
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The :class:`Strategy` fields this preset sets (those differing from the defaults)."""
+        return {k: getattr(self.strategy, k) for k in FIELDS if _differs(self.strategy, k)}
+
+
+def _differs(s: Strategy, field: str) -> bool:
+    value = getattr(s, field)
+    return isinstance(value, tuple) or value != _DEFAULTS[field]
+
+
+def _make(name: str, description: str, *combine: str, **fields: Any) -> Preset:
+    for part in combine:
+        fields.update(_PRESET_LIST[part].settings)
+    return Preset(name, description, Strategy(name=name, **fields))
+
+
+_PRESET_LIST: dict[str, Preset] = {}
+for _p in (
+    _make("none", "No regularization: the baseline every strategy is compared with."),
+    _make("l1", "L1 penalty 1e-4 on hidden kernels (Keras l1·Σ|w|): sparse weights.", l1=1e-4),
+    _make("l2", "L2 penalty 1e-4 on hidden kernels (Keras l2·Σw², no ½).", l2=1e-4),
+    _make("elasticnet", "Elastic net: L1 5e-5 + L2 5e-5 (Keras L1L2).", l1=5e-5, l2=5e-5),
+    _make("dropout", "Dropout 0.3 after every hidden block (inverted scaling).", dropout=0.3),
+    _make(
+        "maxnorm", "Max-norm 3 on every unit's incoming weights (Srivastava 2014).", max_norm=3.0
+    ),
+    _make("batchnorm", "Batch normalization in every hidden block.", batch_norm=True),
+    _make("dropconnect", "DropConnect: drop 30% of hidden-layer weights.", drop_connect=0.3),
+    _make(
+        "gaussian-dropout",
+        "Gaussian dropout 0.3: multiplicative noise N(1, p/(1−p)) after hidden blocks.",
+        dropout=0.3,
+        dropout_kind="gaussian",
+    ),
+    _make(
+        "weight-decay", "Decoupled (AdamW) weight decay 1e-2, PyTorch's default.", weight_decay=1e-2
+    ),
+):
+    _PRESET_LIST[_p.name] = _p
+for _name, _desc in (
+    ("dropout+l1", "Dropout 0.3 with L1 1e-4."),
+    ("dropout+l2", "Dropout 0.3 with L2 1e-4."),
+    ("dropout+elasticnet", "Dropout 0.3 with elastic net (L1 5e-5 + L2 5e-5)."),
+    ("dropout+maxnorm", "Dropout 0.3 with max-norm 3, as in Srivastava et al. (2014)."),
+    ("batchnorm+dropout", "Batch normalization with dropout 0.3."),
+):
+    _PRESET_LIST[_name] = _make(_name, _desc, *_name.split("+"))
+
+_ORDERED = (
+    "none", "l1", "l2", "elasticnet", "dropout", "dropout+l1", "dropout+l2", "dropout+elasticnet",
+    "maxnorm", "dropout+maxnorm", "batchnorm", "batchnorm+dropout", "dropconnect",
+    "gaussian-dropout", "weight-decay",
+)  # fmt: skip
+PRESETS: Mapping[str, Preset] = MappingProxyType({n: _PRESET_LIST[n] for n in _ORDERED})
+"""Every preset by name, in the order practitioners meet them."""
+
+ALIASES: Mapping[str, str] = MappingProxyType(
+    {
+        "baseline": "none",
+        "en": "elasticnet",
+        "elastic-net": "elasticnet",
+        "max-norm": "maxnorm",
+        "batch-norm": "batchnorm",
+        "bn": "batchnorm",
+        "drop-connect": "dropconnect",
+        "adamw": "weight-decay",
+    }
+)
+"""Other names accepted for presets and parameters (after lower-casing and ``_`` → ``-``)."""
+
+DEFAULT_PRESETS: tuple[str, ...] = (
+    "none", "l1", "l2", "elasticnet", "dropout", "maxnorm", "batchnorm",
+    "dropout+l1", "dropout+l2", "dropout+maxnorm",
+)  # fmt: skip
+"""What ``reglab bench`` runs without ``--strategies``: the baseline, each main technique alone,
+and the three classic combinations, whose parts are all present so every combination gets its
+verdicts. Ten strategies keep a 5-fold study at 50 members."""
+
+
+def preset(name: str) -> Strategy:
+    """The strategy of a preset (aliases accepted), named by the preset.
+
+    >>> preset("dropout+l2")
+    Strategy(name='dropout+l2', l1=0.0, l2=0.0001, ..., dropout=0.3, ...)
+    """
+    key = _normalize(name) if isinstance(name, str) else name
+    key = ALIASES.get(key, key)
+    if key not in PRESETS:
+        raise ConfigError(
+            message("preset", "name", "a preset name", name) + suggest(str(key), _preset_names())
+        )
+    return PRESETS[key].strategy
+
+
+def _preset_names() -> list[str]:
+    return [*PRESETS, *ALIASES]
+
+
+# ---------------------------------------------------------------------------------- numbers
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def format_number(x: float) -> str:
+    """The shortest text that reads back as exactly ``x`` (small numbers in ``1e-4`` form).
+
+    >>> [format_number(v) for v in (1e-4, 0.3, 3.0, 0.01, 5e-05, 0.00015, 1e20)]
+    ['1e-4', '0.3', '3', '0.01', '5e-5', '1.5e-4', '1e20']
+    """
+    plain = repr(float(x)).replace("e+", "e")
+    plain = re.sub(r"e(-?)0+(\d)", r"e\1\2", plain)
+    if plain.endswith(".0"):
+        plain = plain[:-2]
+    if x == 0 or abs(x) >= 1 or "e" in plain:
+        return plain
+    sign, digits, _ = Decimal(repr(float(x))).normalize().as_tuple()
+    exp = Decimal(repr(float(x))).adjusted()
+    mantissa = "".join(map(str, digits))
+    sci = f"{'-' if sign else ''}{mantissa[0]}{'.' + mantissa[1:] if mantissa[1:] else ''}e{exp}"
+    return sci if len(sci) < len(plain) else plain
+
+
+def _number(who: str, param: str, text: str) -> float:
+    if not _NUMBER.fullmatch(text.strip()):
+        raise ConfigError(message(who, param, "a number such as 1e-4", text))
+    return float(text)
+
+
+def _rates(who: str, param: str, text: str) -> float | tuple[float, ...]:
+    values = tuple(_number(who, param, v) for v in text.split("/"))
+    return values if len(values) > 1 else values[0]
+
+
+def _rates_text(value: float | tuple[float, ...]) -> str:
+    seq = value if isinstance(value, tuple) else (value,)
+    return "/".join(format_number(v) for v in seq)
+
+
+# ---------------------------------------------------------------------------------- terms
+class _Term(NamedTuple):
+    text: str  # canonical
+    order: int
+    explicit: bool  # name=value or a flag (presets only fill defaults)
+    fields: dict[str, Any]
+    role: str  # "technique", "modifier" or "none"
+
+
+# name → (order in canonical text, role)
+_PARAMS: dict[str, tuple[int, str]] = {
+    "batchnorm": (10, "technique"),
+    "input-dropout": (20, "technique"),
+    "dropout": (30, "technique"),
+    "gaussian-dropout": (30, "technique"),
+    "dropconnect": (40, "technique"),
+    "l1": (50, "technique"),
+    "l2": (60, "technique"),
+    "elasticnet": (45, "technique"),
+    "proximal": (70, "modifier"),
+    "l1-mode": (70, "modifier"),
+    "penalty-layers": (75, "modifier"),
+    "maxnorm": (80, "technique"),
+    "weight-decay": (90, "technique"),
+    "lr": (100, "modifier"),
+}
+_VALUED = [n for n in _PARAMS if n not in ("batchnorm", "proximal")]
+_FIELD_OF = {
+    "l1": "l1", "l2": "l2", "input-dropout": "input_dropout", "dropconnect": "drop_connect",
+    "maxnorm": "max_norm", "weight-decay": "weight_decay", "lr": "lr",
+}  # fmt: skip
+_PARAM_ALIASES = {**ALIASES, "learning-rate": "lr"}
+
+
+def _normalize(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+def _value_term(who: str, key: str, raw: str) -> tuple[dict[str, Any], str]:
+    """Fields set by ``key=raw`` and the term's canonical value text."""
+    if key in _FIELD_OF:
+        value = _number(who, key, raw)
+        return {_FIELD_OF[key]: value}, format_number(value)
+    if key in ("dropout", "gaussian-dropout"):
+        rates = _rates(who, key, raw)
+        extra = {"dropout_kind": "gaussian"} if key == "gaussian-dropout" else {}
+        return {"dropout": rates, **extra}, _rates_text(rates)
+    if key == "elasticnet":
+        if ":" not in raw:
+            raise ConfigError(message(who, key, "ALPHA:L1_RATIO such as 1e-3:0.5", raw))
+        alpha, ratio = (_number(who, key, v) for v in raw.split(":", 1))
+        p = Problems()
+        p.check(check_nonnegative, who, "alpha", alpha)
+        p.check(check_in_range, who, "l1_ratio", ratio, 0.0, 1.0, text="a float in [0, 1]")
+        p.raise_if_any()
+        en = ElasticNet(alpha=alpha, l1_ratio=ratio)
+        return {"l1": en.l1, "l2": en.l2}, f"{format_number(alpha)}:{format_number(ratio)}"
+    choices = L1_MODES if key == "l1-mode" else PENALTY_LAYERS
+    choice = check_choice(who, key, _normalize(raw), choices)
+    return {key.replace("-", "_"): choice}, choice
+
+
+def _term(who: str, raw: str) -> _Term:
+    text = raw.strip()
+    if not text:
+        raise ConfigError(f"{who}: every term must be non-empty; got an empty term.")
+    key, eq, value = text.partition("=")
+    key = _normalize(key)
+    key = _PARAM_ALIASES.get(key, key)
+    if not eq:
+        if key in PRESETS and "+" not in key:
+            order, role = _PARAMS.get(key, (0, "none"))
+            return _Term(key, order, False, PRESETS[key].settings, role)
+        if key == "proximal":
+            return _Term(key, 70, True, {"l1_mode": "proximal"}, "modifier")
+        if key in _VALUED:
+            raise ConfigError(message(who, key, f"given a value, as {key}=VALUE", text))
+        atomic = [n for n in PRESETS if "+" not in n]
+        expected = f"a preset ({', '.join(atomic)}), 'proximal' or NAME=VALUE"
+        known = [*atomic, *ALIASES, "proximal", *_VALUED]
+        raise ConfigError(message(who, "term", expected, text) + suggest(key, known))
+    if key == "name":
+        raise ConfigError(message(who, "name", "set in a strategy file, not in the grammar", text))
+    if key not in _VALUED:
+        if key in PRESETS or key == "proximal":
+            raise ConfigError(message(who, key, "given without a value", text))
+        raise ConfigError(
+            message(who, "parameter", "one of " + ", ".join(_VALUED), key) + suggest(key, _VALUED)
+        )
+    fields, canonical = _value_term(who, key, value.strip())
+    if key == "l1-mode" and canonical == "proximal":
+        return _Term("proximal", 70, True, fields, "modifier")
+    order, role = _PARAMS[key]
+    return _Term(f"{key}={canonical}", order, True, fields, role)
+
+
+_SPLIT = re.compile(r"(?<![0-9.][eE])\+")
+
+
+def _terms(text: str) -> tuple[str, list[_Term], dict[str, Any]]:
+    """The stripped text, its terms and the merged Strategy fields (grammar checks only)."""
+    raw = text.strip() if isinstance(text, str) else text
+    who = f"Strategy {raw!r}"
+    if not isinstance(raw, str) or not raw:
+        raise ConfigError(message("parse_strategy", "text", "a non-empty strategy text", text))
+    terms = [_term(who, piece) for piece in _SPLIT.split(raw)]
+    by: dict[bool, dict[str, str]] = {False: {}, True: {}}
+    merged: dict[bool, dict[str, Any]] = {False: {}, True: {}}
+    for t in terms:
+        for field, value in t.fields.items():
+            if field in by[t.explicit]:
+                expected = "given once" if t.explicit else "set by one preset"
+                raise ConfigError(
+                    f"{who}: `{field}` must be {expected}; got {by[t.explicit][field]!r} "
+                    f"and {t.text!r}."
+                )
+            by[t.explicit][field] = t.text
+            merged[t.explicit][field] = value
+    return raw, terms, {**merged[False], **merged[True]}
+
+
+def _name_of(terms: Sequence[_Term]) -> str:
+    kept = [t for t in terms if t.role != "none"] or list(terms[:1])
+    return "+".join(t.text for t in sorted(kept, key=lambda t: (t.order, t.explicit)))
+
+
+# ---------------------------------------------------------------------------------- parsing
+def parse_strategy(text: str) -> Strategy:
+    """One strategy from its grammar text (see the module docstring), named canonically.
+
+    Errors are :class:`~reglab.errors.ConfigError` naming the text; range checks are the
+    :class:`Strategy` constructor's own.
+
+    >>> s = parse_strategy("dropout+l2=1e-3+penalty-layers=all")
+    >>> (s.name, s.dropout, s.l2, s.penalty_layers)
+    ('dropout+l2=1e-3+penalty-layers=all', 0.3, 0.001, 'all')
+    >>> parse_strategy("dropuot")
+    Traceback (most recent call last):
+    ...
+    reglab.errors.ConfigError: Strategy 'dropuot': `term` must be ...; got 'dropuot'. Did you mean 'dropout'?
+    """  # noqa: E501
+    raw, terms, fields = _terms(text)
+    strategy = Strategy(name=raw, **fields)  # the constructor's messages name the user's text
+    return dataclasses.replace(strategy, name=_name_of(terms))
+
+
+def parse_strategies(text: str) -> list[Strategy]:
+    """Comma-separated strategies; names (and settings) must be distinct.
+
+    >>> [s.name for s in parse_strategies("l2=1e-3, l2=1e-2, en=1e-3:0.5")]
+    ['l2=1e-3', 'l2=0.01', 'elasticnet=1e-3:0.5']
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ConfigError(
+            message("parse_strategies", "text", "a comma-separated list of strategies", text)
+        )
+    pieces = text.split(",")
+    if any(not p.strip() for p in pieces):
+        raise ConfigError(
+            message("parse_strategies", "text", "strategies separated by single commas", text)
+        )
+    return _unique([parse_strategy(p) for p in pieces], "parse_strategies")
+
+
+def _same_settings(a: Strategy, b: Strategy) -> bool:
+    return dataclasses.replace(a, name="") == dataclasses.replace(b, name="")
+
+
+def _unique(strategies: list[Strategy], who: str) -> list[Strategy]:
+    seen: dict[str, Strategy] = {}
+    for s in strategies:
+        if s.name in seen:
+            raise ConfigError(f"{who}: strategy names must be distinct; got {s.name!r} twice.")
+        twin = next((t for t in seen.values() if _same_settings(s, t)), None)
+        if twin is not None:
+            raise ConfigError(
+                f"{who}: strategies must differ; got {twin.name!r} and {s.name!r}, "
+                "which have the same settings."
+            )
+        seen[s.name] = s
+    return strategies
+
+
+def strategy_to_text(strategy: Strategy) -> str:
+    """Canonical grammar text of a strategy's settings: ``parse_strategy`` reads it back equal.
+
+    Every setting is written explicitly (a preset's name is not used), so the text is a pure
+    function of the settings; its name is ignored.
+
+    >>> strategy_to_text(preset("dropout+l2"))
+    'dropout=0.3+l2=1e-4'
+    >>> strategy_to_text(Strategy(l1=1e-3, l1_mode="proximal", batch_norm=True, lr=3e-3))
+    'batchnorm+l1=1e-3+proximal+lr=3e-3'
+    """
+    s = strategy
+    terms = ["batchnorm"] if s.batch_norm else []
+    if s.input_dropout:
+        terms.append(f"input-dropout={format_number(s.input_dropout)}")
+    if s.dropout_kind == "gaussian":
+        terms.append(f"gaussian-dropout={_rates_text(s.dropout)}")
+    elif isinstance(s.dropout, tuple) or s.dropout:
+        terms.append(f"dropout={_rates_text(s.dropout)}")
+    for label, value in (("dropconnect", s.drop_connect), ("l1", s.l1), ("l2", s.l2)):
+        if value:
+            terms.append(f"{label}={format_number(value)}")
+    if s.l1_mode != _DEFAULTS["l1_mode"]:
+        terms.append("proximal")
+    if s.penalty_layers != _DEFAULTS["penalty_layers"]:
+        terms.append(f"penalty-layers={s.penalty_layers}")
+    for label, value in (("maxnorm", s.max_norm), ("weight-decay", s.weight_decay)):
+        if value:
+            terms.append(f"{label}={format_number(value)}")
+    if s.lr is not None:
+        terms.append(f"lr={format_number(s.lr)}")
+    return "+".join(terms) or "none"
+
+
+# ---------------------------------------------------------------------------------- parts
+def parts(strategy: str | Strategy) -> tuple[str, ...]:
+    """The names of the component strategies of a combination (one name when it is not one).
+
+    Techniques whose terms set the same parameters form one part (``dropout+dropout=0.5``);
+    modifiers join the parts they modify: ``proximal`` the parts with L1, ``penalty-layers``
+    those with L1 or L2, ``lr`` every part. Each part's name is what typing it alone gives, so
+    the parts of a combination can be looked up among a study's strategies by name. A name that
+    is not grammar text (a file's own name) is one part; pass the :class:`Strategy` to use its
+    settings instead.
+
+    >>> parts("dropout+l2")
+    ('dropout', 'l2')
+    >>> parts("dropout=0.3+l2=1e-4+lr=3e-3")
+    ('dropout=0.3+lr=3e-3', 'l2=1e-4+lr=3e-3')
+    >>> parts("elasticnet+proximal")
+    ('elasticnet+proximal',)
+    """
+    text = strategy if isinstance(strategy, str) else _text_for(strategy)
+    try:
+        _, terms, _ = _terms(text)
+    except ConfigError:
+        return (text,)
+    techs = [t for t in terms if t.role == "technique"]
+    groups: list[list[_Term]] = []
+    for t in techs:  # merge techniques that share a parameter
+        hit = [g for g in groups if any(set(u.fields) & set(t.fields) for u in g)]
+        merged = [t] + [u for g in hit for u in g]
+        groups = [g for g in groups if g not in hit] + [merged]
+    if len(groups) <= 1:
+        return (_name_of(terms),)
+    for m in (t for t in terms if t.role == "modifier"):
+        wanted = {"l1_mode": {"l1"}, "penalty_layers": {"l1", "l2"}}.get(next(iter(m.fields)))
+        targets = [g for g in groups if wanted is None or any(wanted & set(u.fields) for u in g)]
+        for g in targets or groups:
+            g.append(m)
+    names = sorted((min(u.order for u in g), _name_of(g)) for g in groups)
+    return tuple(name for _, name in names)
+
+
+def _text_for(strategy: Strategy) -> str:
+    try:
+        if _same_settings(parse_strategy(strategy.name), strategy):
+            return strategy.name
+    except ConfigError:
+        pass
+    return strategy_to_text(strategy)
+
+
+def is_combination(strategy: str | Strategy) -> bool:
+    """Whether ``strategy`` combines several techniques (see :func:`parts`).
+
+    >>> is_combination("dropout+l2"), is_combination("l2=1e-3+penalty-layers=all")
+    (True, False)
+    """
+    return len(parts(strategy)) > 1
+
+
+# ---------------------------------------------------------------------------------- describe
+def describe(strategy: Strategy) -> str:
+    """A short human phrase for a strategy.
+
+    >>> describe(parse_strategy("dropout=0.3+l2=1e-4"))
+    'dropout 0.3 + L2 1e-4'
+    >>> describe(parse_strategy("l1=1e-3+proximal+penalty-layers=all+lr=3e-3"))
+    'L1 1e-3 (proximal) on all layers, lr 3e-3'
+    """
+    s, f = strategy, format_number
+    gaussian = "Gaussian " if s.dropout_kind == "gaussian" else ""
+    phrases = ["batch norm"] if s.batch_norm else []
+    if s.input_dropout:
+        phrases.append(f"{gaussian}input dropout {f(s.input_dropout)}")
+    rates = s.dropout if isinstance(s.dropout, tuple) else (s.dropout,)
+    if any(rates):
+        phrases.append(f"{gaussian}dropout {_rates_text(s.dropout)}")
+    if s.drop_connect:
+        phrases.append(f"DropConnect {f(s.drop_connect)}")
+    penalty = []
+    if s.l1:
+        penalty.append(f"L1 {f(s.l1)}" + (" (proximal)" if s.l1_mode == "proximal" else ""))
+    if s.l2:
+        penalty.append(f"L2 {f(s.l2)}")
+    if penalty:
+        where = {"all": " on all layers", "first": " on the first layer"}
+        phrases.append(" + ".join(penalty) + where.get(s.penalty_layers, ""))
+    if s.max_norm:
+        phrases.append(f"max-norm {f(s.max_norm)}")
+    if s.weight_decay:
+        phrases.append(f"weight decay {f(s.weight_decay)}")
+    text = " + ".join(phrases) or "no regularization"
+    return text + (f", lr {f(s.lr)}" if s.lr is not None else "")
+
+
+# ---------------------------------------------------------------------------------- files
+_NUMERIC = ("l1", "l2", "input_dropout", "drop_connect", "max_norm", "weight_decay", "lr")
+
+
+def _coerce(who: str, key: str, value: Any) -> Any:
+    """File values as Strategy fields (YAML reads ``1e-4`` as a string: numbers accepted)."""
+    if key == "dropout" and isinstance(value, list | tuple):
+        return tuple(_coerce(who, key, v) for v in value)
+    if key == "dropout" and isinstance(value, str):
+        return _rates(who, key, value)
+    if key in (*_NUMERIC, "dropout") and isinstance(value, str):
+        return _number(who, key, value)
+    if key in (*_NUMERIC, "dropout") and type(value) is int:
+        return float(value)
+    if key == "batch_norm" and not isinstance(value, bool):
+        raise ConfigError(message(who, key, "true or false", value))
+    return value
+
+
+def _entry(who: str, entry: Mapping[str, Any], name: str | None) -> Strategy:
+    allowed = [*(["name"] if name is None else []), "preset", "grammar", *FIELDS]
+    for key in entry:
+        if key == "name" and name is not None:
+            raise ConfigError(f"{who}: `name` must not be given; the mapping key names the entry.")
+        if key not in allowed:
+            expected = "one of " + ", ".join(allowed)
+            raise ConfigError(message(who, "key", expected, key) + suggest(str(key), allowed))
+    if "preset" in entry and "grammar" in entry:
+        raise ConfigError(f"{who}: `preset` and `grammar` must not both be given.")
+    name = entry.get("name", name)
+    if name is not None and (not isinstance(name, str) or not name.strip()):
+        raise ConfigError(message(who, "name", "a non-empty string", name))
+    overrides = {k: _coerce(who, k, v) for k, v in entry.items() if k in FIELDS}
+    try:
+        base = None
+        if "preset" in entry:
+            base = preset(entry["preset"])
+        elif "grammar" in entry:
+            base = parse_strategy(entry["grammar"])
+        fields = {**({k: getattr(base, k) for k in FIELDS} if base else {}), **overrides}
+        strategy = Strategy(name=name or (base.name if base else "unnamed"), **fields)
+    except ConfigError as err:
+        raise ConfigError(f"{who}: {err}") from None
+    if name is None and (base is None or overrides):
+        return dataclasses.replace(strategy, name=strategy_to_text(strategy))
+    return strategy
+
+
+def _from_data(data: Any, source: str) -> list[Strategy]:
+    """Strategies from a file's parsed content: a list of entries or a mapping name → entry."""
+    if isinstance(data, Mapping):
+        items: list[tuple[str, Any, str | None]] = [
+            (f"{source}, entry {k!r}", v, str(k)) for k, v in data.items()
+        ]
+    elif isinstance(data, list):
+        items = [(f"{source}, entry {i}", v, None) for i, v in enumerate(data, 1)]
+    else:
+        items = []
+    if not items:
+        expected = "a non-empty list or mapping of strategies"
+        got = data if data is None or isinstance(data, list | dict) else type(data).__name__
+        raise ConfigError(message(source, "strategies", expected, got))
+    out = []
+    for who, value, key in items:
+        if value is None and key is not None:
+            value = key  # `dropout+l2:` with no settings reads the key as grammar
+        if isinstance(value, str):
+            try:
+                s = parse_strategy(value)
+            except ConfigError as err:
+                raise ConfigError(f"{who}: {err}") from None
+            out.append(s if key is None or value == key else dataclasses.replace(s, name=key))
+        elif isinstance(value, Mapping):
+            out.append(_entry(who, value, key))
+        else:
+            expected = "a mapping of Strategy fields or a grammar string"
+            raise ConfigError(message(who, "entry", expected, type(value).__name__))
+    return _unique(out, source)
+
+
+def load_strategy_file(path: str | os.PathLike[str]) -> list[Strategy]:
+    """Strategies from a YAML (``.yaml``/``.yml``) or JSON (``.json``) file.
+
+    The file holds a list of entries or a mapping ``name → entry``. An entry is a mapping of
+    :class:`Strategy` fields (``name`` too in a list), optionally based on ``preset:`` or
+    ``grammar:`` whose settings the fields override; or a plain grammar string. Numbers may be
+    strings (YAML reads ``1e-4`` as one). Without a name an entry is named by its preset or
+    grammar, or by :func:`strategy_to_text` when it sets fields.
+
+    Example (YAML)::
+
+        - preset: dropout+l2
+        - {name: wide-dropout, dropout: [0.5, 0.2], input_dropout: 0.1, penalty_layers: all}
+        - {grammar: l1=1e-3+proximal, lr: 3e-3}
+    """
+    p = Path(path)
+    who = "load_strategy_file"
+    if p.suffix.lower() not in (".yaml", ".yml", ".json"):
+        raise ConfigError(message(who, "path", "a .yaml, .yml or .json file", str(p)))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise ConfigError(
+            f"{who}: `path` must be a readable file; got {str(p)!r} ({reason})."
+        ) from None
+    try:
+        data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as err:
+        where = f"{err.msg} at line {err.lineno}, column {err.colno}"
+        raise ConfigError(f"{who}: {str(p)!r} must hold valid JSON; got {where}.") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = getattr(err, "problem", None) or type(err).__name__
+        if mark is not None:
+            where += f" at line {mark.line + 1}, column {mark.column + 1}"
+        raise ConfigError(f"{who}: {str(p)!r} must hold valid YAML; got {where}.") from None
+    return _from_data(data, f"Strategy file {str(p)!r}")
+
+
+def resolve_strategies(spec: Any = None) -> list[Strategy]:
+    """Strategies from whatever a user passed: the one entry point for the CLI and Python API.
+
+    ``None`` → :data:`DEFAULT_PRESETS`; a :class:`Strategy`; a path (``Path`` or a string ending
+    in ``.yaml``/``.yml``/``.json``) → :func:`load_strategy_file`; other text →
+    :func:`parse_strategies`; a mapping → file content; an iterable of any of these, flattened.
+    Names and settings must be distinct overall.
+
+    >>> [s.name for s in resolve_strategies(["dropout", preset("l2"), {"name": "x", "l1": 1e-3}])]
+    ['dropout', 'l2', 'x']
+    """
+    if spec is None:
+        return [preset(n) for n in DEFAULT_PRESETS]
+    if isinstance(spec, Strategy):
+        return [spec]
+    if isinstance(spec, os.PathLike) or (
+        isinstance(spec, str) and spec.strip().lower().endswith((".yaml", ".yml", ".json"))
+    ):
+        return load_strategy_file(spec)
+    if isinstance(spec, str):
+        return parse_strategies(spec)
+    if isinstance(spec, Mapping):
+        return _from_data(spec, "resolve_strategies")
+    if isinstance(spec, Iterable):
+        out: list[Strategy] = []
+        for i, item in enumerate(spec, 1):
+            if isinstance(item, Mapping):
+                out.extend(_from_data([item], f"resolve_strategies, item {i}"))
+            else:
+                out.extend(resolve_strategies(item))
+        if not out:
+            raise ConfigError(message("resolve_strategies", "strategies", "non-empty", spec))
+        return _unique(out, "resolve_strategies")
+    expected = "strategy text, a Strategy, a file path or a list of these"
+    raise ConfigError(message("resolve_strategies", "strategies", expected, spec))
