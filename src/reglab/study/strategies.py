@@ -186,13 +186,10 @@ def preset(name: str) -> Strategy:
     key = ALIASES.get(key, key)
     if key not in PRESETS:
         raise ConfigError(
-            message("preset", "name", "a preset name", name) + suggest(str(key), _preset_names())
+            message("preset", "name", "a preset name", name)
+            + suggest(str(key), [*PRESETS, *ALIASES])
         )
     return PRESETS[key].strategy
-
-
-def _preset_names() -> list[str]:
-    return [*PRESETS, *ALIASES]
 
 
 # ---------------------------------------------------------------------------------- numbers
