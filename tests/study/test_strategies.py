@@ -166,7 +166,7 @@ ERRORS = [
      "got 'dropuot'. Did you mean 'dropout'?"),
     ("unknown-parameter", "dropuot=0.3",
      "Strategy 'dropuot=0.3': `parameter` must be one of input-dropout, dropout, "
-     "gaussian-dropout, dropconnect, l1, l2, elasticnet, l1-mode, penalty-layers, maxnorm, "
+     "gaussian-dropout, dropconnect, elasticnet, l1, l2, l1-mode, penalty-layers, maxnorm, "
      "weight-decay, lr; got 'dropuot'. Did you mean 'dropout'?"),
     ("malformed-number", "l2=1e-4x",
      "Strategy 'l2=1e-4x': `l2` must be a number such as 1e-4; got '1e-4x'."),
