@@ -1,0 +1,75 @@
+"""reglab: which regularization should my neural network use? Evidence, fast.
+
+The three layers (DESIGN): the techniques as PyTorch building blocks
+(:mod:`reglab.regularizers`, :mod:`reglab.layers`, :mod:`reglab.training`), the engine that
+trains many members at once (:mod:`reglab.engine`), and cross-validated studies
+(:func:`bench`, :mod:`reglab.study`).
+
+>>> import reglab
+>>> reglab.L1(1e-4)
+L1(l1=0.0001)
+"""
+
+from reglab.api import bench
+from reglab.layers import (
+    MLP,
+    AlphaDropout,
+    Dense,
+    DropConnectLinear,
+    Dropout,
+    GaussianDropout,
+    GaussianNoise,
+    SpatialDropout1d,
+    SpatialDropout2d,
+    drop_connect,
+)
+from reglab.regularizers import (
+    L1,
+    L1L2,
+    L2,
+    ElasticNet,
+    MaxNorm,
+    MinMaxNorm,
+    NonNeg,
+    UnitNorm,
+    add_constraint,
+    add_regularizer,
+    regularization_loss,
+    sparsity,
+)
+from reglab.study.results import StudyResult
+from reglab.study.run import Study
+from reglab.training import EarlyStopping, fit
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "L1",
+    "L1L2",
+    "L2",
+    "MLP",
+    "AlphaDropout",
+    "Dense",
+    "DropConnectLinear",
+    "Dropout",
+    "EarlyStopping",
+    "ElasticNet",
+    "GaussianDropout",
+    "GaussianNoise",
+    "MaxNorm",
+    "MinMaxNorm",
+    "NonNeg",
+    "SpatialDropout1d",
+    "SpatialDropout2d",
+    "Study",
+    "StudyResult",
+    "UnitNorm",
+    "__version__",
+    "add_constraint",
+    "add_regularizer",
+    "bench",
+    "drop_connect",
+    "fit",
+    "regularization_loss",
+    "sparsity",
+]

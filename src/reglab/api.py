@@ -1,0 +1,71 @@
+"""``reglab.bench``: the Python entry point of a study, the same one the CLI uses."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pandas as pd
+
+from reglab.data.builtin import load_source
+from reglab.data.load import Dataset, from_arrays, load_table
+from reglab.store import Store
+from reglab.study.results import StudyResult
+from reglab.study.run import Study
+
+__all__ = ["bench", "load_data"]
+
+
+def load_data(
+    data: Any, y: Any = None, *, target: str | None = None, task: str | None = None
+) -> Dataset:
+    """A :class:`~reglab.data.load.Dataset` from a path, ``"builtin:NAME"``, a frame or arrays."""
+    if isinstance(data, Dataset):
+        return data
+    if isinstance(data, str | os.PathLike) and y is None:
+        return load_source(os.fspath(data), target, task=task)
+    if isinstance(data, pd.DataFrame) and y is None:
+        if target is None:
+            from reglab.errors import ConfigError
+
+            raise ConfigError("bench: `target` must name the target column of the DataFrame.")
+        return load_table(data, target, task=task)
+    return from_arrays(data, y, task=task)
+
+
+def bench(
+    X: Any,
+    y: Any = None,
+    *,
+    target: str | None = None,
+    task: str | None = None,
+    strategies: Any = None,
+    cv: int = 5,
+    store: str | os.PathLike[str] | Store | None = None,
+    **options: Any,
+) -> StudyResult:
+    """Cross-validate regularization strategies and compare them.
+
+    Args:
+        X: Features (array or DataFrame, with ``y``), or a DataFrame / file path /
+            ``"builtin:NAME"`` holding the target column ``target``.
+        y: Target values when ``X`` holds only features.
+        target, task: Target column and task (inferred when ``None``).
+        strategies: Presets, grammar text (``"none,l2=1e-4,dropout=0.3+l2=1e-4"``), a strategy
+            file, or :class:`~reglab.engine.spec.Strategy` objects; ``None`` → the defaults.
+        cv: Number of outer folds.
+        store: Where results are kept: a path, an SQLAlchemy URL or a Store; ``None`` keeps
+            them in memory.
+        **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs``,
+            ``early_stopping``, ``seed``, ``device`` ...).
+
+    Returns:
+        The :class:`~reglab.study.results.StudyResult` (``.table()``, ``.compare()``,
+        ``.report(path)``).
+    """
+    dataset = load_data(X, y, target=target, task=task)
+    study = Study(strategies, n_splits=cv, **options)
+    if isinstance(store, Store):
+        return study.run(dataset, store)
+    with Store("sqlite://" if store is None else store) as st:
+        return study.run(dataset, st)

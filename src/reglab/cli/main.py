@@ -1,0 +1,171 @@
+"""The ``reglab`` command: a thin adapter over the Python API.
+
+Usage and input errors exit 2 with one line, failures exit 1, tracebacks only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from reglab.cli._errors import guarded
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Which regularization should my neural network use? Evidence, fast.",
+)
+
+DEFAULT_STORE = "reglab.db"
+
+StoreOpt = Annotated[str, typer.Option("--store", help="SQLite file or SQLAlchemy URL.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+
+
+@app.command()
+def bench(
+    data: Annotated[str, typer.Argument(help=".csv/.parquet path or builtin:NAME")],
+    target: Annotated[str | None, typer.Option(help="Target column.")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="multiclass, binary, regression (default: inferred).")
+    ] = None,
+    strategies: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated presets or terms, e.g. none,l2=1e-4,dropout=0.3+l2."),
+    ] = None,
+    strategy_file: Annotated[
+        Path | None, typer.Option(help="YAML/JSON strategy file (full control).")
+    ] = None,
+    cv: Annotated[int, typer.Option(help="Outer folds (or draws for shuffle/bootstrap).")] = 5,
+    repeats: Annotated[int, typer.Option(help="Repetitions of the outer splits.")] = 1,
+    split: Annotated[
+        str,
+        typer.Option(
+            help="auto, stratified-kfold, kfold, repeated-kfold, repeated-stratified-kfold, "
+            "shuffle, bootstrap."
+        ),
+    ] = "auto",
+    test_size: Annotated[float, typer.Option(help="Test fraction for shuffle splits.")] = 0.2,
+    val_fraction: Annotated[
+        float, typer.Option(help="Inner validation fraction for early stopping.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Root seed of every random choice.")] = 0,
+    hidden: Annotated[str, typer.Option(help="Hidden layer sizes, e.g. 50,25.")] = "64,32",
+    activation: Annotated[str, typer.Option()] = "relu",
+    block_order: Annotated[str, typer.Option(help="bn-act-drop or act-bn-drop.")] = "bn-act-drop",
+    epochs: Annotated[int, typer.Option()] = 100,
+    batch_size: Annotated[int, typer.Option()] = 32,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    optimizer: Annotated[str, typer.Option(help="adam, adamw or sgd.")] = "adam",
+    early_stopping: Annotated[
+        bool, typer.Option(help="Early stopping on the inner validation split.")
+    ] = True,
+    patience: Annotated[int, typer.Option()] = 10,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    memory_budget_mb: Annotated[float, typer.Option(help="Memory bound per stack.")] = 1024.0,
+    name: Annotated[str | None, typer.Option(help="Study name (default: derived).")] = None,
+    store: StoreOpt = DEFAULT_STORE,
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="HTML report path (default: <study>.html).")
+    ] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Cross-validate regularization strategies on DATA and rank them."""
+    from reglab.cli.bench import run_bench
+
+    guarded(
+        lambda: run_bench(
+            data,
+            target=target,
+            task=task,
+            strategies=strategies,
+            strategy_file=strategy_file,
+            study_options={
+                "n_splits": cv,
+                "n_repeats": repeats,
+                "method": split,
+                "test_size": test_size,
+                "val_fraction": val_fraction,
+                "seed": seed,
+                "hidden": hidden,
+                "activation": activation,
+                "block_order": block_order,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "optimizer": optimizer,
+                "early_stopping": early_stopping,
+                "patience": patience,
+                "device": device,
+                "memory_budget_mb": memory_budget_mb,
+                "name": name,
+            },
+            store=store,
+            json_path=json_path,
+            report=None if no_report else report,
+            write_report=not no_report,
+        ),
+        debug=debug,
+    )
+
+
+@app.command()
+def demo(
+    store: StoreOpt = DEFAULT_STORE,
+    report: Annotated[Path, typer.Option(help="HTML report path.")] = Path("reglab-demo.html"),
+    debug: DebugOpt = False,
+) -> None:
+    """Run the default strategies on a built-in data set and write a report."""
+    from reglab.cli.bench import run_demo
+
+    guarded(lambda: run_demo(store=store, report=report), debug=debug)
+
+
+@app.command()
+def show(
+    study: Annotated[str | None, typer.Argument(help="Study name (default: list studies).")] = None,
+    store: StoreOpt = DEFAULT_STORE,
+    debug: DebugOpt = False,
+) -> None:
+    """List stored studies, or print one study's ranked table and verdicts."""
+    from reglab.cli.show import run_show
+
+    guarded(lambda: run_show(study, store=store), debug=debug)
+
+
+@app.command("report")
+def report_cmd(
+    study: Annotated[str, typer.Argument(help="Study name.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="HTML file to write.")] = Path(
+        "report.html"
+    ),
+    store: StoreOpt = DEFAULT_STORE,
+    debug: DebugOpt = False,
+) -> None:
+    """Write the self-contained HTML report of a stored study."""
+    from reglab.cli.show import run_report
+
+    guarded(lambda: run_report(study, output, store=store), debug=debug)
+
+
+@app.command()
+def datasets(debug: DebugOpt = False) -> None:
+    """List the built-in data sets (use them as builtin:NAME)."""
+    from reglab.cli.show import run_datasets
+
+    guarded(run_datasets, debug=debug)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""``reglab show``, ``reglab report`` and ``reglab datasets``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from reglab.cli.render import print_result
+from reglab.store import Store
+from reglab.study.run import load_result
+
+__all__ = ["run_datasets", "run_report", "run_show"]
+
+
+def _open_existing(store: str) -> Store:
+    return Store(store, create=False)
+
+
+def run_show(study: str | None, *, store: str) -> None:
+    console = Console()
+    with _open_existing(store) as st:
+        if study is None:
+            studies = st.list_studies()
+            if not studies:
+                console.print(f"No studies in {store}.")
+                return
+            table = Table(title=f"Studies in {store}", title_justify="left")
+            for col in ("study", "created", "status", "strategies", "done", "failed"):
+                table.add_column(col)
+            for info in studies:
+                table.add_row(
+                    info.name,
+                    info.created_at.strftime("%Y-%m-%d %H:%M"),
+                    info.status,
+                    str(len(info.strategies)),
+                    str(info.counts.get("done", 0)),
+                    str(info.counts.get("failed", 0)),
+                )
+            console.print(table)
+            console.print("Show one with: reglab show STUDY", highlight=False)
+            return
+        print_result(load_result(st, study), console)
+
+
+def run_report(study: str, output: Path, *, store: str) -> None:
+    with _open_existing(store) as st:
+        result = load_result(st, study)
+    path = result.report(output)
+    print(f"Report written to {path}")
+
+
+def run_datasets() -> None:
+    from reglab.data.builtin import list_builtin
+
+    table = Table(title="Built-in data sets (use as builtin:NAME)", title_justify="left")
+    for col in ("name", "task", "rows", "features", "classes", "description"):
+        table.add_column(col)
+    for info in list_builtin():
+        table.add_row(
+            info.name,
+            info.task,
+            str(info.n_rows),
+            str(info.n_features),
+            str(info.n_classes or "–"),
+            info.description,
+        )
+    Console().print(table)

@@ -1,0 +1,399 @@
+"""Run a study: strategies × outer splits → members, trained by the engine, kept in the store.
+
+A :class:`Study` is a runner with scikit-learn's contract: ``__init__`` stores its arguments
+unchanged, :meth:`Study.run` validates them and does the work. The protocol (DESIGN §3):
+
+* the outer splits give the test scores; early stopping uses an inner validation split carved
+  from each outer training part, never the test part;
+* imputation, one-hot encoding and standardization are fit on each outer training part only
+  (the category vocabulary, i.e. which one-hot columns exist, comes from the whole table so all
+  splits share one architecture);
+* every seed derives from one root seed; all strategies on a split share its member seed
+  (same initial weights and batch order), so paired comparisons see less noise;
+* each finished member is written to the store at once, keyed by a content hash, so a re-run
+  of an interrupted study trains only what is missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from reglab._seeding import derive
+from reglab._validation import Problems, check_choice, check_int, check_positive
+from reglab.data.load import Dataset
+from reglab.data.preprocess import Preprocessor
+from reglab.engine.spec import ACTIVATIONS, BLOCK_ORDERS, Architecture, MemberSpec, TrainConfig
+from reglab.errors import ConfigError
+from reglab.store import Store
+from reglab.store.records import MemberRecord
+from reglab.study.results import StudyResult, analyze
+from reglab.study.splits import Split, SplitPlan
+from reglab.study.strategies import resolve_strategies
+
+__all__ = ["Study", "StudyPlan", "default_study_name", "load_result", "to_record"]
+
+Progress = Callable[[int, int], None]
+
+
+def default_study_name(dataset: Dataset, config: dict[str, Any]) -> str:
+    """``<data name>-<6 hex of the config hash>``: the same command resumes the same study."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    return f"{dataset.name}-{digest.hexdigest()[:6]}"
+
+
+class Study:
+    """Cross-validated comparison of regularization strategies on one data set.
+
+    Args:
+        strategies: Anything :func:`~reglab.study.strategies.resolve_strategies` accepts
+            (``None`` → the default presets; grammar text; a file path; Strategy objects).
+        name: Study name in the store (default: data name + config hash).
+        hidden, activation, block_order: The MLP (batch norm comes from each strategy).
+        epochs, batch_size, lr, optimizer: Training set-up.
+        early_stopping, patience, min_delta: Early stopping on the inner validation split.
+        method, n_splits, n_repeats, test_size, val_fraction, seed: The split protocol
+            (:class:`~reglab.study.splits.SplitPlan`); without early stopping no validation
+            rows are carved out.
+        device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+        memory_budget_mb: Bound on one stack's memory; larger studies run in chunks.
+    """
+
+    def __init__(
+        self,
+        strategies: Any = None,
+        *,
+        name: str | None = None,
+        hidden: Sequence[int] = (64, 32),
+        activation: str = "relu",
+        block_order: str = "bn-act-drop",
+        epochs: int = 100,
+        batch_size: int = 32,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        early_stopping: bool = True,
+        patience: int = 10,
+        min_delta: float = 0.0,
+        method: str = "auto",
+        n_splits: int = 5,
+        n_repeats: int = 1,
+        test_size: float = 0.2,
+        val_fraction: float = 0.2,
+        seed: int = 0,
+        device: str = "auto",
+        memory_budget_mb: float = 1024.0,
+    ) -> None:
+        self.strategies = strategies
+        self.name = name
+        self.hidden = hidden
+        self.activation = activation
+        self.block_order = block_order
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.early_stopping = early_stopping
+        self.patience = patience
+        self.min_delta = min_delta
+        self.method = method
+        self.n_splits = n_splits
+        self.n_repeats = n_repeats
+        self.test_size = test_size
+        self.val_fraction = val_fraction
+        self.seed = seed
+        self.device = device
+        self.memory_budget_mb = memory_budget_mb
+
+    # --- planning -------------------------------------------------------------------------
+
+    def _validate(self) -> None:
+        p = Problems()
+        hidden = list(self.hidden)
+        if not hidden:
+            p.add("Study: `hidden` must list at least one layer size; got [].")
+        for h in hidden:
+            p.check(check_int, "Study", "hidden", h, minimum=1)
+        p.check(check_choice, "Study", "activation", self.activation, ACTIVATIONS)
+        p.check(check_choice, "Study", "block_order", self.block_order, BLOCK_ORDERS)
+        p.check(check_int, "Study", "seed", self.seed, minimum=0)
+        p.check(check_positive, "Study", "memory_budget_mb", self.memory_budget_mb)
+        p.check(check_choice, "Study", "device", self.device, ("auto", "cpu", "cuda"))
+        p.raise_if_any()
+
+    def plan(self, dataset: Dataset) -> StudyPlan:
+        """Validate everything and lay out the members (no training)."""
+        self._validate()
+        strategies = resolve_strategies(self.strategies)
+        train = TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            optimizer=self.optimizer,
+            patience=self.patience if self.early_stopping else None,
+            min_delta=self.min_delta,
+        )
+        split_plan = SplitPlan(
+            self.method,
+            self.n_splits,
+            self.n_repeats,
+            self.test_size,
+            self.val_fraction if self.early_stopping else 0.0,
+            self.seed,
+        )
+        if self.early_stopping and split_plan.val_fraction <= 0:
+            raise ConfigError(
+                "Study: `val_fraction` must be > 0 when early stopping is on (it needs "
+                "validation rows); got 0. Use --no-early-stopping for fixed-epoch studies."
+            )
+        splits = split_plan.split(dataset.y, dataset.task, class_names=dataset.classes or None)
+        data, feature_names = _preprocess(dataset, splits)
+        n_out = dataset.n_classes if dataset.task == "multiclass" else 1
+        members: list[tuple[MemberSpec, Split]] = []
+        for split in splits:
+            member_seed = derive(self.seed, "split", split.split_id)
+            for strategy in strategies:
+                arch = Architecture(
+                    in_features=len(feature_names),
+                    out_features=n_out,
+                    hidden=tuple(int(h) for h in self.hidden),
+                    activation=self.activation,
+                    batch_norm=strategy.batch_norm,
+                    block_order=self.block_order,
+                    task=dataset.task,
+                )
+                spec = MemberSpec(
+                    arch,
+                    strategy,
+                    train,
+                    split.train_idx,
+                    split.val_idx,
+                    split.test_idx,
+                    seed=member_seed,
+                    split_id=split.split_id,
+                )
+                members.append((spec, split))
+        config = {
+            "data": {
+                "name": dataset.name,
+                "source": dataset.source,
+                "target": dataset.target,
+                "task": dataset.task,
+                "rows": dataset.n_rows,
+                "columns": dataset.n_features,
+                "classes": list(dataset.classes),
+                "inputs": len(feature_names),
+            },
+            "strategies": [s.to_dict() for s in strategies],
+            "model": {
+                "hidden": [int(h) for h in self.hidden],
+                "activation": self.activation,
+                "block_order": self.block_order,
+            },
+            "train": dataclasses.asdict(train),
+            "splits": split_plan.get_config(),
+        }
+        name = self.name or default_study_name(dataset, config)
+        return StudyPlan(name, dataset, strategies, splits, members, data, feature_names, config)
+
+    # --- running --------------------------------------------------------------------------
+
+    def run(
+        self,
+        dataset: Dataset,
+        store: Store,
+        *,
+        progress: Progress | None = None,
+        on_config_change: str = "error",
+        on_start: Callable[[StudyPlan, int], None] | None = None,
+    ) -> StudyResult:
+        """Train every member not yet in ``store`` and return the study's results.
+
+        Each finished member is saved at once, so an interrupted run keeps what finished and
+        a re-run (same study name and config) trains only what is missing. ``on_start`` is
+        called with the plan and the number of members already stored before training.
+        """
+        from reglab.engine import train_members
+
+        plan = self.plan(dataset)
+        device = _resolve_device(self.device)
+        metadata = {
+            "environment": environment(),
+            "data": plan.describe_data(),
+            "protocol": {
+                "splits": len(plan.splits),
+                "method": plan.config["splits"]["method"],
+                "validation": "inner split of each outer training part"
+                if self.early_stopping
+                else "none (fixed epochs)",
+                "root seed": self.seed,
+            },
+            "device": device,
+        }
+        store.create_study(
+            plan.name,
+            plan.config,
+            metadata,
+            feature_names=plan.feature_names,
+            on_config_change=on_config_change,
+        )
+        done = store.done_keys(plan.name, include_failed=True)
+        todo = [(spec, split) for spec, split in plan.members if spec.key() not in done]
+        if on_start is not None:
+            on_start(plan, len(plan.members) - len(todo))
+        by_key = {spec.key(): (spec, split) for spec, split in todo}
+        started = now()
+        if todo:
+            store.set_status(plan.name, "running")
+            store.mark_running(plan.name, list(by_key))
+
+            def save(result: Any) -> None:
+                spec, split = by_key[result.key]
+                store.save_member(plan.name, to_record(result, spec, split))
+
+            train_members(
+                [spec for spec, _ in todo],
+                plan.data,
+                device=device,
+                memory_budget_mb=self.memory_budget_mb,
+                on_result=save,
+                progress=progress,
+            )
+        wall = now() - started
+        store.update_metadata(
+            plan.name,
+            {"timings": {"last run wall s": round(wall, 3), "members trained": len(todo)}},
+        )
+        store.set_status(plan.name, "done")
+        return load_result(store, plan.name)
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("Study: `device` must be available; got 'cuda' but no GPU is visible.")
+    return device
+
+
+def to_record(result: Any, spec: MemberSpec, split: Split) -> MemberRecord:
+    """An engine result plus the member's place in the study → a stored record."""
+    return MemberRecord(
+        key=result.key,
+        strategy=spec.strategy.name,
+        split_id=split.split_id,
+        seed=spec.seed,
+        n_train=split.n_train,
+        n_test=split.n_test,
+        status="done" if result.status == "ok" else "failed",
+        error=result.error,
+        strategy_config=spec.strategy.to_dict(),
+        config={"arch": dataclasses.asdict(spec.arch), "lr": spec.lr},
+        repeat=split.repeat,
+        fold=split.fold,
+        curves=dict(result.curves),
+        best_epoch=result.best_epoch,
+        stopped_epoch=result.stopped_epoch,
+        epochs_run=result.epochs_run,
+        test_scores=dict(result.test_scores),
+        train_scores=dict(result.train_scores),
+        sparsity=dict(result.sparsity),
+        weight_hist=dict(result.weight_hist),
+        feature_norms=None if result.feature_norms is None else tuple(result.feature_norms),
+        test_pred=result.test_pred,
+        wall_s=float(result.wall_s),
+    )
+
+
+def load_result(store: Store, name: str) -> StudyResult:
+    """The analyzed results of a stored study."""
+    info = store.get_study(name)
+    records = store.load_members(name)
+    order = [s["name"] for s in info.config.get("strategies", [])]
+    return analyze(
+        name,
+        records,
+        task=info.config.get("data", {}).get("task", "multiclass"),
+        config=info.config,
+        metadata={**info.metadata, "feature_names": list(info.feature_names or ())},
+        strategy_order=order,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyPlan:
+    """Everything a run needs, computed before training starts."""
+
+    name: str
+    dataset: Dataset
+    strategies: list[Any]
+    splits: list[Split]
+    members: list[tuple[MemberSpec, Split]]
+    data: dict[int, tuple[np.ndarray, np.ndarray]]
+    feature_names: tuple[str, ...]
+    config: dict[str, Any]
+
+    def describe_data(self) -> dict[str, Any]:
+        ds = self.dataset
+        return {
+            "data set": ds.name,
+            "source": ds.source,
+            "target": ds.target,
+            "task": ds.task,
+            "shape": f"{ds.n_rows} rows x {ds.n_features} columns",
+            "inputs after encoding": len(self.feature_names),
+            "classes": ", ".join(ds.classes) if ds.classes else "(regression)",
+            "dropped columns": ", ".join(f"{c} ({why})" for c, why in ds.dropped_columns) or "none",
+            "notices": " ".join(ds.notices) or "none",
+            "preprocessing": "fit on each outer training part: median imputation + "
+            "standardization (numeric), mode imputation + one-hot (categorical)",
+        }
+
+
+def _preprocess(
+    dataset: Dataset, splits: Sequence[Split]
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], tuple[str, ...]]:
+    """Per split: fit on the outer training part (train + validation rows), transform all rows."""
+    vocabulary = Preprocessor.for_dataset(dataset).fit(dataset.X, np.arange(dataset.n_rows))
+    data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    y = dataset.y
+    for split in splits:
+        rows = np.concatenate([split.train_idx, split.val_idx])
+        pre = Preprocessor.for_dataset(dataset).fit(dataset.X, rows)
+        pre.categories_ = list(vocabulary.categories_)
+        data[split.split_id] = (np.ascontiguousarray(pre.transform(dataset.X)), y)
+    return data, tuple(vocabulary.feature_names_out)
+
+
+def environment() -> dict[str, Any]:
+    """Versions and hardware, for the study's metadata."""
+    import sklearn
+    import torch
+
+    from reglab import __version__
+
+    return {
+        "reglab": __version__,
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "platform": platform.platform(),
+        "cpu count": os.cpu_count(),
+        "torch threads": torch.get_num_threads(),
+        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none",
+    }
+
+
+def now() -> float:
+    return time.perf_counter()
