@@ -2,14 +2,14 @@
 
 ``MLP(in, out, hidden=(h1, ..., hk))`` is an ``nn.Sequential`` with named modules::
 
-    [input_dropout]                      if input_dropout > 0
+    [dropout_in]                         if input_dropout > 0
     dense0 → [bn0] → act0 → [dropout0]   block_order="bn-act-drop" (default)
     dense0 → act0 → [bn0] → [dropout0]   block_order="act-bn-drop"
     ...                                  one block per hidden layer (dense1, ..., dense{k-1})
     output                               a plain Dense: no activation, no dropout
 
 ``bn{i}`` (``BatchNorm1d``) is present with ``batch_norm=True``; ``dropout{i}`` and
-``input_dropout`` only when their rate is > 0. Every ``dense{i}`` and ``output`` is a
+``dropout_in`` only when their rate is > 0. Every ``dense{i}`` and ``output`` is a
 :class:`~reglab.layers.Dense` (weight ``[out, in]``), so ``state_dict`` keys read
 ``dense0.weight``, ``bn0.running_mean``, ``output.bias``. The kernel penalty goes on the hidden
 kernels (and on the output kernel with ``regularize_output=True``), the kernel constraint on
@@ -139,7 +139,7 @@ class MLP(nn.Sequential, Configurable):
         make_dropout = _DROPOUT_CLASSES[dropout_kind]
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         if input_dropout > 0:
-            layers["input_dropout"] = make_dropout(input_dropout, generator=generator)
+            layers["dropout_in"] = make_dropout(input_dropout, generator=generator)
         for i, (fan_in, units) in enumerate(itertools.pairwise(sizes[:-1])):
             dense = Dense(
                 fan_in,
