@@ -3,8 +3,10 @@
 **Protocol** (reglab's own layers follow it, and any module may):
 
 * ``module._reglab_regularizers: dict[str, Regularizer]`` — the module's *own* parameters
-  (``module.named_parameters(recurse=False)`` names, e.g. ``"weight"``) and their penalties;
-* ``module._reglab_constraints: dict[str, Constraint]`` — likewise for constraints;
+  (``module.named_parameters(recurse=False)`` names, e.g. ``"weight"``) and their penalties
+  (a plain callable ``w -> 0-d tensor`` works too; it is always in penalty mode);
+* ``module._reglab_constraints: dict[str, Constraint]`` — likewise for constraints (or any
+  callable ``w -> projected w``);
 * ``module.activity_loss`` — a module with an activity regularizer stores the penalty of its
   last training forward pass there (already divided by the batch size, as Keras), a 0-d tensor
   or ``None``.

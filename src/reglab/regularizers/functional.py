@@ -49,11 +49,16 @@ def as_member_tensor(value: Strength, like: Tensor) -> Tensor:
 def per_member(value: Strength, like: Tensor) -> Tensor:
     """Reshape a strength of shape ``[M]`` (or a float) to broadcast against ``like: [M, ...]``.
 
+    A tensor already shaped like ``like`` (one strength per element, as the engine's flat
+    parameter buffers use) is returned as is.
+
     >>> per_member(torch.tensor([1.0, 2.0]), torch.zeros(2, 3, 4)).shape
     torch.Size([2, 1, 1])
+    >>> per_member(torch.ones(2, 3), torch.zeros(2, 3)).shape
+    torch.Size([2, 3])
     """
     t = as_member_tensor(value, like)
-    if t.dim() == 0:
+    if t.dim() == 0 or t.shape == like.shape:
         return t
     return t.reshape(t.shape[0], *([1] * (like.dim() - 1)))
 

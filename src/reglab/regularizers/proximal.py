@@ -25,6 +25,7 @@ from reglab._validation import message
 from reglab.errors import ConfigError
 from reglab.regularizers import functional as F
 from reglab.regularizers.attach import iter_regularized
+from reglab.regularizers.penalties import Regularizer
 
 __all__ = ["SUPPORTED_OPTIMIZERS", "proximal_step", "proximal_threshold"]
 
@@ -102,8 +103,8 @@ def proximal_step(model: nn.Module, optimizer: torch.optim.Optimizer) -> list[st
     """
     names = []
     for name, param, reg in iter_regularized(model):
-        if not reg.proximal:
-            continue
+        if not (isinstance(reg, Regularizer) and reg.proximal):
+            continue  # penalty mode, or a plain callable penalty (layers accept those too)
         threshold = proximal_threshold(optimizer, param, reg.l1)
         if threshold is None:
             continue
