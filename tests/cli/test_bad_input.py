@@ -1,0 +1,201 @@
+"""Every bad input to ``reglab bench`` is one clear line, exit 2, and leaves the store intact."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from reglab.cli.main import app
+from reglab.store import MemberRecord, Store
+
+runner = CliRunner()
+
+
+@pytest.fixture()
+def store(tmp_path: Path) -> Path:
+    """A store holding one study, so tests can check it is left intact."""
+    path = tmp_path / "existing.db"
+    with Store(path) as st:
+        st.create_study("kept", {"strategies": ["none"]})
+        st.save_member(
+            "kept",
+            MemberRecord(
+                "k", "none", split_id=0, seed=1, n_train=8, n_test=2, test_scores={"accuracy": 0.5}
+            ),
+        )
+    return path
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def good_frame(n: int = 40) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    return pd.DataFrame(
+        {"a": rng.normal(size=n), "b": rng.normal(size=n), "label": ["x", "y"] * (n // 2)}
+    )
+
+
+def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    return str(frame.to_csv(index=False))
+
+
+def case_files(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
+    """name → (arguments, regex the one-line message must match)."""
+    good = write(tmp_path, "good.csv", csv_text(good_frame()))
+    one_class = good_frame()
+    one_class["label"] = "x"
+    few = good_frame()
+    few.loc[:2, "label"] = "z"  # class 'z' with 3 rows < 5 folds
+    few.loc[3:, "label"] = ["x", "y"] * 18 + ["x"]
+    allmiss = good_frame()
+    allmiss["a"] = np.nan
+    inf = good_frame()
+    inf.loc[3, "b"] = np.inf
+    text_target = good_frame()
+    tiny = good_frame(4)
+    return {
+        "missing file": ([str(tmp_path / "nope.csv"), "--target", "label"], r"nope\.csv"),
+        "binary file": (
+            [str(write(tmp_path, "data.csv", gzip.compress(b"a,b\n1,2\n"))), "--target", "a"],
+            r"data\.csv",
+        ),
+        "empty file": ([str(write(tmp_path, "empty.csv", "")), "--target", "a"], r"empty"),
+        "header only": (
+            [str(write(tmp_path, "header.csv", "a,b,label\n")), "--target", "label"],
+            r"header\.csv",
+        ),
+        "target missing": ([str(good), "--target", "lable"], r"Did you mean 'label'"),
+        "one class": (
+            [str(write(tmp_path, "one.csv", csv_text(one_class))), "--target", "label"],
+            r"class",
+        ),
+        "class smaller than folds": (
+            [str(write(tmp_path, "few.csv", csv_text(few))), "--target", "label"],
+            r"'z'",
+        ),
+        "text target as regression": (
+            [
+                str(write(tmp_path, "txt.csv", csv_text(text_target))),
+                "--target",
+                "label",
+                "--task",
+                "regression",
+            ],
+            r"regression",
+        ),
+        "all-missing column": (
+            [str(write(tmp_path, "allmiss.csv", csv_text(allmiss))), "--target", "label"],
+            r"[`']a[`']",
+        ),
+        "infinite values": (
+            [str(write(tmp_path, "inf.csv", csv_text(inf))), "--target", "label"],
+            r"[`']b[`']",
+        ),
+        "duplicate columns": (
+            [
+                str(write(tmp_path, "dup.csv", "a,a,label\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n")),
+                "--target",
+                "label",
+            ],
+            r"[`']a[`']",
+        ),
+        "more folds than rows": (
+            [
+                str(write(tmp_path, "tiny.csv", csv_text(tiny))),
+                "--target",
+                "label",
+                "--split",
+                "kfold",
+                "--cv",
+                "10",
+            ],
+            r"fold|row",
+        ),
+        "malformed grammar": ([str(good), "--target", "label", "--strategies", "l2=abc"], r"l2"),
+        "unknown preset": (
+            [str(good), "--target", "label", "--strategies", "none,dropuot"],
+            r"Did you mean 'dropout'",
+        ),
+        "negative strength": (
+            [str(good), "--target", "label", "--strategies", "l1=-1e-4"],
+            r"l1",
+        ),
+        "dropout of one": ([str(good), "--target", "label", "--strategies", "dropout=1"], r"1"),
+        "bad hidden sizes": ([str(good), "--target", "label", "--hidden", "50,x"], r"--hidden"),
+    }
+
+
+CASES = [
+    "missing file", "binary file", "empty file", "header only", "target missing", "one class",
+    "class smaller than folds", "text target as regression", "all-missing column",
+    "infinite values", "duplicate columns", "more folds than rows", "malformed grammar",
+    "unknown preset", "negative strength", "dropout of one", "bad hidden sizes",
+]  # fmt: skip
+
+
+def assert_one_line_error(result: object, pattern: str) -> str:
+    import re
+
+    output = result.output  # type: ignore[attr-defined]
+    assert result.exit_code == 2, output  # type: ignore[attr-defined]
+    errors = [line for line in output.splitlines() if line.startswith("reglab: error:")]
+    assert len(errors) == 1, output
+    assert "Traceback" not in output
+    assert re.search(pattern, errors[0]), errors[0]
+    return errors[0]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_is_one_line_exit_2_and_store_intact(
+    case: str, tmp_path: Path, store: Path
+) -> None:
+    args, pattern = case_files(tmp_path)[case]
+    before = digest(store)
+    result = runner.invoke(app, ["bench", *args, "--store", str(store), "--no-report"])
+    assert_one_line_error(result, pattern)
+    assert digest(store) == before
+
+
+def test_unwritable_store_path(tmp_path: Path) -> None:
+    good = write(tmp_path, "good.csv", csv_text(good_frame()))
+    target = tmp_path / "no-such-dir" / "r.db"
+    result = runner.invoke(app, ["bench", str(good), "--target", "label", "--store", str(target)])
+    assert_one_line_error(result, r"no-such-dir")
+    assert not target.parent.exists()
+
+
+def test_corrupted_store_is_refused_and_untouched(tmp_path: Path) -> None:
+    good = write(tmp_path, "good.csv", csv_text(good_frame()))
+    bad = write(tmp_path, "bad.db", b"this is not a database" * 50)
+    before = digest(bad)
+    result = runner.invoke(app, ["bench", str(good), "--target", "label", "--store", str(bad)])
+    assert_one_line_error(result, r"bad\.db")
+    assert digest(bad) == before
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["bench", str(tmp_path / "nope.csv"), "--target", "y", "--debug"])
+    assert result.exit_code == 2
+    assert "Traceback" in result.output
+
+
+def test_show_unknown_study_suggests(store: Path) -> None:
+    result = runner.invoke(app, ["show", "kep", "--store", str(store)])
+    assert_one_line_error(result, r"kept")
