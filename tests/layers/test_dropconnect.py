@@ -245,3 +245,14 @@ def test_drop_connect_linear_config_round_trip() -> None:
     assert isinstance(rebuilt, DropConnectLinear)
     assert rebuilt.bias is None and rebuilt.p == 0.3 and rebuilt.weight.shape == (3, 4)
     assert repr(rebuilt) == "DropConnectLinear(in_features=4, out_features=3, bias=False, p=0.3)"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("factory", FACTORIES)
+def test_cuda_module_with_cpu_generator_matches_cpu(factory) -> None:
+    x = torch.randn(4, 5, generator=_gen(1))
+    on_cpu = factory(0.5, seed=2)(x)
+    layer = factory(0.5, seed=2).cuda()
+    on_cuda = layer(x.cuda())
+    torch.testing.assert_close(on_cuda.cpu(), on_cpu)
+    assert isinstance(layer.weight, nn.Parameter) and layer.weight.is_cuda

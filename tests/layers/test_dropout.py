@@ -242,3 +242,22 @@ def test_layers_are_interchangeable_with_torch_modules() -> None:
     net.eval()
     x = _input((5, 3))
     torch.testing.assert_close(net(x), net[3](torch.relu(net[0](x))))
+
+
+@pytest.mark.parametrize(("cls", "param", "shape"), LAYERS)
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
+def test_low_precision_inputs_keep_their_dtype(cls, param, shape, dtype) -> None:
+    y = cls(**{param: 0.5}, generator=_gen(0))(torch.ones(shape, dtype=dtype))
+    assert y.dtype == dtype and torch.isfinite(y).all()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize(("cls", "param", "shape"), LAYERS)
+def test_cpu_generator_gives_the_same_noise_on_cuda(cls, param, shape) -> None:
+    x = _input(shape)
+    on_cpu = cls(**{param: 0.4}, generator=_gen(3))(x)
+    on_cuda = cls(**{param: 0.4}, generator=_gen(3))(x.cuda())
+    assert on_cuda.device.type == "cuda"
+    torch.testing.assert_close(on_cuda.cpu(), on_cpu)
+    default = cls(**{param: 0.4})(x.cuda())  # torch's default CUDA generator
+    assert default.device.type == "cuda"
