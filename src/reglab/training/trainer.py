@@ -1,0 +1,586 @@
+"""The single-model trainer: ``reglab.fit(model, X, y, ...)`` trains one model in place.
+
+Each step minimizes the batch-mean data loss plus every attached penalty
+(:func:`reglab.regularizers.regularization_loss`), then applies the proximal L1 step and the
+constraints; every measurement is taken in evaluation mode without gradients.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from reglab._seeding import derive
+from reglab._validation import (
+    Problems,
+    check_choice,
+    check_fraction,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    message,
+    suggest,
+)
+from reglab.errors import ConfigError, DataError, TrainingError
+from reglab.layers.dropconnect import _RATES as DROP_CONNECT_RATES
+from reglab.regularizers import (
+    apply_constraints,
+    iter_regularized,
+    penalty_breakdown,
+    proximal_step,
+    regularization_loss,
+)
+from reglab.training import _data
+from reglab.training.early_stopping import EarlyStopping
+from reglab.training.history import History
+from reglab.training.metrics import Metric, default_metric, get_metric
+
+__all__ = ["OPTIMIZERS", "TASKS", "fit"]
+
+TASKS = ("regression", "binary", "multiclass")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+_EVAL_CHUNK = 8192
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+OptimizerFactory = Callable[..., torch.optim.Optimizer]
+
+
+def fit(
+    model: nn.Module,
+    X: Any,
+    y: Any,
+    *,
+    task: str | None = None,
+    loss: LossFn | None = None,
+    optimizer: str | OptimizerFactory = "adam",
+    lr: float = 1e-3,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    epochs: int = 100,
+    batch_size: int | str | None = 32,
+    validation_data: tuple[Any, Any] | None = None,
+    validation_split: float = 0.0,
+    early_stopping: EarlyStopping | bool | None = None,
+    metric: str | Metric | None = None,
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    shuffle: bool = True,
+    verbose: bool = False,
+) -> History:
+    """Train ``model`` in place on ``(X, y)`` with its attached regularization.
+
+    Every step minimizes ``L_data(batch) + Σ_j R_j(w_j)``: the **batch-mean** data loss plus
+    each attached penalty (Keras semantics; see :mod:`reglab.regularizers`). After
+    ``optimizer.step()`` the proximal L1 step soft-thresholds parameters whose regularizer is in
+    ``mode="proximal"``, then constraints (``MaxNorm`` …) project their parameters.
+
+    Losses by task (outputs are logits for classification):
+
+    * ``"regression"``: mean squared error ``mean((f(x) − y)²)`` (no ½);
+    * ``"binary"``: a model with **one** output logit trains with
+      ``BCEWithLogits``; a model with two outputs trains with cross-entropy (both work);
+    * ``"multiclass"``: cross-entropy over ``C`` logits.
+
+    ``task=None`` infers it from ``y``: float targets with a non-integer value (or several
+    target columns) mean regression; otherwise two distinct labels mean binary, more mean
+    multiclass (pass ``task="regression"`` for integer-valued targets). Integer labels are
+    class indices ``0..C−1`` as they are; other labels (strings) are numbered in sorted order.
+
+    Measurements (recorded in the returned :class:`~reglab.training.history.History`) are
+    taken with ``model.eval()`` under ``torch.no_grad()`` after each epoch: the data loss on the
+    whole training set (without penalty), on the validation set, the validation ``metric``, and
+    the penalty of every regularized parameter (proximal L1 parts included; activity penalties
+    depend on the batch and only appear in the running loss).
+
+    ``weight_decay`` is **decoupled** (Loshchilov & Hutter): ``w ← w − lr·wd·w`` on weights
+    with two or more dimensions (not biases or normalization parameters), never added to the
+    loss. ``"adam"`` with ``weight_decay > 0`` is therefore ``torch.optim.AdamW``; ``"sgd"``
+    and optimizer factories get the decay applied before each step.
+
+    Randomness is injected, never global: the batch order is
+    ``torch.randperm(n_train, generator=g)`` per epoch with ``g`` seeded by ``seed``; layers
+    with a ``generator`` attribute left ``None`` (reglab's dropout family, DropConnect) draw
+    their noise during training from one generator seeded by
+    ``reglab._seeding.derive(seed, "noise")``. ``validation_split`` takes a seeded random
+    (stratified for classification) share of the rows, unlike Keras's last rows. The model is
+    moved to ``device`` and left in evaluation mode, holding the best weights when early
+    stopping is used.
+
+    Args:
+        model: Any ``nn.Module`` mapping a batch of ``X`` rows to outputs.
+        X: Features, shape ``(n_samples, ...)``; array, tensor or DataFrame, finite values.
+        y: Targets, one per row of ``X``.
+        task: ``"regression"``, ``"binary"``, ``"multiclass"`` or None (inferred).
+        loss: A callable ``(output, target) -> batch-mean loss`` replacing the default; it
+            receives the raw output and float targets of shape ``[batch, k]`` (regression; a
+            1-d ``y`` is one column) or class indices ``[batch]`` (classification).
+        optimizer: ``"adam"``, ``"adamw"``, ``"sgd"``, or a factory called as
+            ``factory(param_groups, lr=lr)`` (a ``torch.optim`` class works).
+        lr: Learning rate.
+        weight_decay: Decoupled weight decay (see above).
+        momentum: SGD momentum (only with ``optimizer="sgd"``).
+        epochs: Maximum number of passes over the training data.
+        batch_size: Rows per step; ``None`` or ``"full"`` for full-batch training. With batch
+            normalization, a last batch of a single row is skipped.
+        validation_data: ``(X_val, y_val)`` for the validation curves and early stopping.
+        validation_split: Fraction of the rows held out for validation instead.
+        early_stopping: An :class:`EarlyStopping` (used and updated in place), True for
+            ``EarlyStopping()`` (patience 10 on ``val_loss``), or None/False.
+        metric: The validation metric: a name (``"accuracy"``, ``"error_rate"``; ``"r2"``,
+            ``"mse"``, ``"rmse"``, ``"mae"``), a :class:`~reglab.training.metrics.Metric`,
+            or None (accuracy, or R² for regression).
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, … .
+        seed: Seed of the batch order and the layers' noise.
+        shuffle: Shuffle the rows every epoch.
+        verbose: Print one line per epoch.
+
+    Returns:
+        The per-epoch :class:`~reglab.training.history.History`.
+
+    Raises:
+        ConfigError: for invalid options. DataError: for unusable data.
+        TrainingError: when the training loss becomes NaN or infinite (names the epoch).
+
+    Example:
+        >>> import torch
+        >>> from reglab.regularizers import L2, add_regularizer
+        >>> X = torch.randn(64, 3, generator=torch.Generator().manual_seed(0))
+        >>> y = X @ torch.tensor([1.0, -2.0, 0.5]) + 0.3
+        >>> model = torch.nn.Linear(3, 1)
+        >>> add_regularizer(model, L2(1e-3))
+        ['weight']
+        >>> history = fit(model, X, y, optimizer="sgd", lr=0.1, epochs=50, batch_size=16)
+        >>> history.train_loss[-1] < 0.01, len(history)
+        (True, 50)
+    """
+    who = "fit"
+    _check_options(
+        model=model,
+        task=task,
+        loss=loss,
+        optimizer=optimizer,
+        lr=lr,
+        weight_decay=weight_decay,
+        momentum=momentum,
+        epochs=epochs,
+        batch_size=batch_size,
+        validation_data=validation_data,
+        validation_split=validation_split,
+        early_stopping=early_stopping,
+        metric=metric,
+        seed=seed,
+        shuffle=shuffle,
+        verbose=verbose,
+    )
+    dev = _resolve_device(device)
+
+    # ---- data
+    x_np = _data.as_features(who, "X", X)
+    y_np = _data.as_targets(who, "y", y, x_np.shape[0])
+    if task is None:
+        task = _data.infer_task(who, y_np)
+    targets = _data.encode_targets(who, "y", y_np, task)
+    if validation_data is not None:
+        xv_np = _data.as_features(who, "validation_data[0]", validation_data[0])
+        if xv_np.shape[1:] != x_np.shape[1:]:
+            raise DataError(
+                message(
+                    who,
+                    "validation_data[0]",
+                    f"rows shaped like those of `X` {x_np.shape[1:]}",
+                    xv_np.shape[1:],
+                )
+            )
+        yv_np = _data.as_targets(
+            who, "validation_data[1]", validation_data[1], xv_np.shape[0], "validation_data[0]"
+        )
+        val_targets: _data.Targets | None = _data.encode_targets(
+            who, "validation_data[1]", yv_np, task, targets.classes
+        )
+        x_train, t_train, x_val = x_np, targets.values, xv_np
+    elif validation_split > 0:
+        labels = None if task == "regression" else targets.values
+        tr, va = _data.split(x_np.shape[0], validation_split, derive(seed, "validation"), labels)
+        x_train, t_train, x_val = x_np[tr], targets.values[tr], x_np[va]
+        val_targets = _data.Targets(targets.values[va], targets.classes)
+    else:
+        x_train, t_train, x_val, val_targets = x_np, targets.values, None, None
+
+    # ---- model, tensors, loss, metric
+    model.to(dev)
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    Xt = torch.as_tensor(x_train, dtype=dtype, device=dev)
+    Yt = _target_tensor(t_train, task, dtype, dev)
+    Xv = Yv = None
+    if x_val is not None and val_targets is not None:
+        Xv = torch.as_tensor(x_val, dtype=dtype, device=dev)
+        Yv = _target_tensor(val_targets.values, task, dtype, dev)
+    n_outputs = _probe(model, Xt)
+    if loss is None:
+        _check_outputs(who, task, n_outputs, Yt, Yv)
+    loss_fn: LossFn = loss if loss is not None else _default_loss(task, n_outputs)
+    the_metric = (
+        default_metric(task)
+        if metric is None
+        else get_metric(metric, task)
+        if isinstance(metric, str)
+        else metric
+    )
+
+    # ---- early stopping
+    es = EarlyStopping() if early_stopping is True else early_stopping or None
+    if es is not None:
+        es.reset()
+        monitor = _monitor_key(es.monitor, the_metric.name)
+        if monitor != "train_loss" and Xv is None:
+            raise ConfigError(
+                message(
+                    who,
+                    "validation_data",
+                    f"given (or validation_split > 0) when early stopping monitors {es.monitor!r}",
+                    None,
+                )
+            )
+        es.resolve(the_metric.higher_is_better if monitor == "val_metric" else False)
+
+    # ---- optimizer
+    opt, decayed = _build_optimizer(model, optimizer, lr, weight_decay, momentum)
+    manual_decay = weight_decay > 0 and not isinstance(opt, torch.optim.AdamW)
+
+    n = Xt.shape[0]
+    bs = n if batch_size is None or batch_size == "full" else min(int(batch_size), n)
+    skip_single = n > 1 and any(
+        isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()
+    )
+    order_gen = torch.Generator().manual_seed(seed)
+    history = History(metric=the_metric.name)
+
+    with _seeded_noise(model, derive(seed, "noise"), dev):
+        for epoch in range(1, epochs + 1):
+            running = _train_epoch(
+                model, Xt, Yt, loss_fn, opt, bs, shuffle, order_gen, skip_single,
+                decayed if manual_decay else None, weight_decay,
+            )  # fmt: skip
+            train_loss, _ = _evaluate(model, Xt, Yt, loss_fn, None)
+            if not (math.isfinite(running) and math.isfinite(train_loss)):
+                bad = running if not math.isfinite(running) else train_loss
+                raise TrainingError(
+                    f"fit: the training loss must stay finite; got {bad} at epoch {epoch} "
+                    "(lower `lr`, scale the features or weaken the penalties)."
+                )
+            val_loss = val_metric = None
+            if Xv is not None and Yv is not None:
+                val_loss, val_metric = _evaluate(model, Xv, Yv, loss_fn, the_metric)
+            shares = _penalty_shares(model)
+            history.append(
+                epoch=epoch,
+                train_loss=train_loss,
+                running_loss=running,
+                penalty=sum(shares.values()),
+                penalty_shares=shares,
+                val_loss=val_loss,
+                val_metric=val_metric,
+                lr=float(opt.param_groups[0]["lr"]),
+            )
+            if verbose:
+                _print_epoch(history, epochs)
+            if es is not None:
+                key = _monitor_key(es.monitor, the_metric.name)
+                value = {"val_loss": val_loss, "val_metric": val_metric}.get(key, train_loss)
+                if es.step(
+                    math.nan if value is None else value, model=model, train_loss=train_loss
+                ):
+                    break
+
+    history.best_epoch = history.epoch[-1]
+    if es is not None:
+        history.stopped_epoch = es.stopped_epoch_
+        if es.restore(model):
+            history.best_epoch = es.best_epoch_
+    model.eval()
+    return history
+
+
+# --------------------------------------------------------------------------- checks
+def _check_options(**kw: Any) -> None:
+    who = "fit"
+    p = Problems()
+    if not isinstance(kw["model"], nn.Module):
+        p.add(message(who, "model", "a torch.nn.Module", type(kw["model"]).__name__))
+    if kw["task"] is not None:
+        p.check(check_choice, who, "task", kw["task"], TASKS)
+    if kw["loss"] is not None and not callable(kw["loss"]):
+        p.add(message(who, "loss", "a callable (output, target) -> loss, or None", kw["loss"]))
+    opt = kw["optimizer"]
+    if isinstance(opt, str):
+        p.check(check_choice, who, "optimizer", opt, OPTIMIZERS)
+    elif not callable(opt):
+        p.add(message(who, "optimizer", "'adam', 'adamw', 'sgd' or an optimizer factory", opt))
+    p.check(check_positive, who, "lr", kw["lr"])
+    p.check(check_nonnegative, who, "weight_decay", kw["weight_decay"])
+    p.check(check_fraction, who, "momentum", kw["momentum"])
+    if kw["momentum"] and opt != "sgd":
+        p.add(message(who, "momentum", f"0 with optimizer {opt!r} (SGD only)", kw["momentum"]))
+    p.check(check_int, who, "epochs", kw["epochs"], minimum=1)
+    bs = kw["batch_size"]
+    if bs is not None and bs != "full":
+        p.check(check_int, who, "batch_size", bs, minimum=1)
+    vd = kw["validation_data"]
+    if vd is not None and not (isinstance(vd, tuple | list) and len(vd) == 2):
+        p.add(message(who, "validation_data", "a pair (X_val, y_val) or None", type(vd).__name__))
+    p.check(check_fraction, who, "validation_split", kw["validation_split"])
+    if vd is not None and kw["validation_split"]:
+        p.add(
+            message(
+                who, "validation_split", "0 when `validation_data` is given", kw["validation_split"]
+            )
+        )
+    es = kw["early_stopping"]
+    if es is not None and not isinstance(es, bool | EarlyStopping):
+        p.add(message(who, "early_stopping", "an EarlyStopping, a bool or None", es))
+    m = kw["metric"]
+    if m is not None and not isinstance(m, str | Metric):
+        p.add(message(who, "metric", "a metric name, a Metric or None", m))
+    p.check(check_int, who, "seed", kw["seed"], minimum=0)
+    for flag in ("shuffle", "verbose"):
+        if not isinstance(kw[flag], bool):
+            p.add(message(who, flag, "a bool", kw[flag]))
+    p.raise_if_any()
+
+
+def _resolve_device(device: str | torch.device) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ConfigError(
+            message("fit", "device", "'auto', 'cpu', 'cuda' or a torch.device", device)
+            + suggest(str(device), ["auto", "cpu", "cuda"])
+        ) from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            message("fit", "device", "'auto' or 'cpu' (CUDA is not available here)", device)
+        )
+    return dev
+
+
+def _monitor_key(monitor: str, metric_name: str) -> str:
+    choices = {"val_loss": "val_loss", "train_loss": "train_loss", "val_metric": "val_metric"}
+    choices[f"val_{metric_name}"] = "val_metric"
+    if monitor not in choices:
+        raise ConfigError(
+            message("fit", "early_stopping.monitor", "one of " + ", ".join(map(repr, choices)),
+                    monitor)
+            + suggest(monitor, choices)
+        )  # fmt: skip
+    return choices[monitor]
+
+
+def _target_tensor(values: np.ndarray, task: str, dtype: torch.dtype, dev: torch.device) -> Tensor:
+    if task == "regression":  # always [n, k]: a 1-d target is one column, like the output
+        return torch.as_tensor(values.reshape(len(values), -1), dtype=dtype, device=dev)
+    return torch.as_tensor(values, dtype=torch.long, device=dev)
+
+
+@torch.no_grad()
+def _probe(model: nn.Module, X: Tensor) -> int:
+    """Number of outputs per sample, from one evaluation-mode forward pass on two rows."""
+    model.eval()
+    out = model(X[:2])
+    return 1 if out.dim() == 1 else int(out[0].numel())
+
+
+def _check_outputs(who: str, task: str, n_outputs: int, *targets: Tensor | None) -> None:
+    if task == "regression":
+        for t in targets:
+            if t is None:
+                continue
+            width = int(t[0].numel())
+            if width != n_outputs:
+                raise DataError(
+                    f"{who}: `model` must be a model with {width} output(s) per sample "
+                    f"(the width of `y`); got {n_outputs}."
+                )
+        return
+    if task == "binary":
+        if n_outputs not in (1, 2):
+            raise DataError(
+                f"{who}: `model` must be a model with 1 logit (or 2) per sample for task "
+                f"'binary'; got {n_outputs}."
+            )
+        return
+    for t in targets:
+        if t is not None and int(t.max()) >= n_outputs:
+            raise DataError(
+                f"{who}: `model` must be a model with one logit per class "
+                f"({int(t.max()) + 1} or more) for task 'multiclass'; got {n_outputs}."
+            )
+
+
+def _default_loss(task: str, n_outputs: int) -> LossFn:
+    if task == "regression":
+
+        def mse(output: Tensor, target: Tensor) -> Tensor:
+            return F.mse_loss(output.reshape(target.shape), target)
+
+        return mse
+    if task == "binary" and n_outputs == 1:
+
+        def bce(output: Tensor, target: Tensor) -> Tensor:
+            return F.binary_cross_entropy_with_logits(output.reshape(-1), target.to(output.dtype))
+
+        return bce
+
+    def cross_entropy(output: Tensor, target: Tensor) -> Tensor:
+        return F.cross_entropy(output, target)
+
+    return cross_entropy
+
+
+# ------------------------------------------------------------------------- the loop
+def _build_optimizer(
+    model: nn.Module,
+    optimizer: str | OptimizerFactory,
+    lr: float,
+    weight_decay: float,
+    momentum: float,
+) -> tuple[torch.optim.Optimizer, list[nn.Parameter]]:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ConfigError(message("fit", "model", "a module with trainable parameters", model))
+    decayed = [p for p in params if p.dim() >= 2]
+    others = [p for p in params if p.dim() < 2]
+    if optimizer in ("adam", "adamw") and (weight_decay > 0 or optimizer == "adamw"):
+        groups = [
+            {"params": decayed, "weight_decay": weight_decay},
+            {"params": others, "weight_decay": 0.0},
+        ]
+        return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr), decayed
+    if optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr), decayed
+    if optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum), decayed
+    if isinstance(optimizer, str):  # unreachable: names are checked in _check_options
+        raise ConfigError(message("fit", "optimizer", f"one of {OPTIMIZERS}", optimizer))
+    groups = [{"params": g} for g in (decayed, others) if g]
+    opt = optimizer(groups, lr=lr)
+    if not isinstance(opt, torch.optim.Optimizer):
+        raise ConfigError(
+            message("fit", "optimizer", "a factory returning a torch.optim.Optimizer", opt)
+        )
+    return opt, decayed
+
+
+@contextmanager
+def _seeded_noise(model: nn.Module, seed: int, dev: torch.device) -> Iterator[None]:
+    """Give random layers without a generator of their own a seeded one while training.
+
+    Covers modules with a ``generator`` attribute (reglab's dropout family) and parameters
+    given DropConnect by :func:`reglab.layers.drop_connect`.
+    """
+    gen = torch.Generator(device=dev)
+    gen.manual_seed(seed)
+    patched = [m for m in model.modules() if "generator" in vars(m) and m.generator is None]
+    connected: list[tuple[dict[str, Any], str, float]] = []
+    for m in model.modules():
+        rates = vars(m).get(DROP_CONNECT_RATES, {})
+        connected += [(rates, name, p) for name, (p, g) in rates.items() if g is None]
+    for m in patched:
+        setattr(m, "generator", gen)  # noqa: B010  (nn.Module's typed __setattr__)
+    for rates, name, p in connected:
+        rates[name] = (p, gen)
+    try:
+        yield
+    finally:
+        for m in patched:
+            setattr(m, "generator", None)  # noqa: B010
+        for rates, name, p in connected:
+            rates[name] = (p, None)
+
+
+def _batches(
+    n: int, bs: int, shuffle: bool, gen: torch.Generator, skip_single: bool, device: torch.device
+) -> list[Tensor]:
+    order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
+    batches = list(order.to(device).split(bs))
+    if skip_single and len(batches) > 1 and len(batches[-1]) == 1:
+        batches.pop()
+    return batches
+
+
+def _train_epoch(
+    model: nn.Module,
+    X: Tensor,
+    Y: Tensor,
+    loss_fn: LossFn,
+    opt: torch.optim.Optimizer,
+    bs: int,
+    shuffle: bool,
+    gen: torch.Generator,
+    skip_single: bool,
+    decayed: list[nn.Parameter] | None,
+    weight_decay: float,
+) -> float:
+    """One pass in training mode; returns the mean objective (data loss + penalty)."""
+    model.train()
+    total = torch.zeros((), dtype=torch.float64, device=X.device)
+    seen = 0
+    decay_ids = {id(p) for p in decayed} if decayed else set()
+    for idx in _batches(X.shape[0], bs, shuffle, gen, skip_single, X.device):
+        opt.zero_grad(set_to_none=True)
+        objective = loss_fn(model(X[idx]), Y[idx]) + regularization_loss(model)
+        objective.backward()
+        if decay_ids:
+            with torch.no_grad():
+                for group in opt.param_groups:
+                    for p in group["params"]:
+                        if id(p) in decay_ids:
+                            p.mul_(1.0 - group["lr"] * weight_decay)
+        opt.step()
+        proximal_step(model, opt)
+        apply_constraints(model)
+        total += objective.detach().double() * len(idx)
+        seen += len(idx)
+    return float(total) / max(seen, 1)
+
+
+@torch.no_grad()
+def _evaluate(
+    model: nn.Module, X: Tensor, Y: Tensor, loss_fn: LossFn, metric: Metric | None
+) -> tuple[float, float | None]:
+    """Data loss (and metric) over a whole data set, in evaluation mode."""
+    model.eval()
+    output = torch.cat([model(chunk) for chunk in X.split(_EVAL_CHUNK)])
+    value = float(loss_fn(output, Y))
+    return value, (metric(output, Y) if metric is not None else None)
+
+
+@torch.no_grad()
+def _penalty_shares(model: nn.Module) -> dict[str, float]:
+    """Each penalty's value, proximal L1 parts included (they are part of the objective)."""
+    shares = {name: float(v) for name, v in penalty_breakdown(model).items()}
+    for name, param, reg in iter_regularized(model):
+        if getattr(reg, "proximal", False):
+            shares[name] = shares.get(name, 0.0) + float(reg.l1) * float(param.abs().sum())
+    return shares
+
+
+def _print_epoch(history: History, epochs: int) -> None:
+    i = len(history) - 1
+    parts = [
+        f"epoch {history.epoch[i]}/{epochs}",
+        f"train_loss {history.train_loss[i]:.4g}",
+        f"penalty {history.penalty[i]:.4g}",
+    ]
+    if not math.isnan(history.val_loss[i]):
+        parts.append(f"val_loss {history.val_loss[i]:.4g}")
+        parts.append(f"val_{history.metric} {history.val_metric[i]:.4g}")
+    print(" - ".join(parts))
