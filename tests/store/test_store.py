@@ -26,16 +26,27 @@ CONFIG = {"strategies": ["none", "l2", "dropout+l2"], "cv": {"kind": "kfold", "k
 def full_record(key: str = "m0", *, strategy: str = "dropout+l2", split_id: int = 3, **change):
     rng = np.random.default_rng(zlib.crc32(key.encode()))
     fields = dict(
-        key=key, strategy=strategy, split_id=split_id, seed=2**62 + 5, n_train=1600, n_test=400,
-        status="done", error=None, strategy_config={"l2": 1e-4, "dropout": 0.3, "name": strategy},
-        config={"hidden": [50, 25], "epochs": 100}, repeat=1, fold=2,
+        key=key,
+        strategy=strategy,
+        split_id=split_id,
+        seed=2**62 + 5,
+        n_train=1600,
+        n_test=400,
+        status="done",
+        error=None,
+        strategy_config={"l2": 1e-4, "dropout": 0.3, "name": strategy},
+        config={"hidden": [50, 25], "epochs": 100},
+        repeat=1,
+        fold=2,
         curves={
             "train_loss": [1.5, 0.75, float("nan")],
             "penalty": [0.01, 0.02, 0.03],
             "val_loss": [1.25, float("inf"), 0.5],
             "val_metric": [0.5, 0.625, 0.75],
         },
-        best_epoch=2, stopped_epoch=2, epochs_run=3,
+        best_epoch=2,
+        stopped_epoch=2,
+        epochs_run=3,
         test_scores={"accuracy": 0.875, "log_loss": float("nan")},
         train_scores={"accuracy": 0.9375, "log_loss": 0.25},
         sparsity={"dense_0": 0.125, "dense_1": 0.0},
@@ -43,8 +54,10 @@ def full_record(key: str = "m0", *, strategy: str = "dropout+l2", split_id: int 
             "dense_1": (np.linspace(-1, 1, 5), np.array([1, 4, 6, 2])),
             "dense_0": (np.linspace(-2, 2, 3), np.array([10, 30])),
         },
-        feature_norms=rng.random(6), test_pred=rng.random((4, 3)).astype(np.float32), wall_s=1.25,
-    )  # fmt: skip
+        feature_norms=rng.random(6),
+        test_pred=rng.random((4, 3)).astype(np.float32),
+        wall_s=1.25,
+    )
     fields.update(change)
     return MemberRecord(**fields)
 

@@ -20,6 +20,7 @@ from reglab.stats.ttest import (
     SplitSizes,
     StrategySummary,
     TTestResult,
+    as_split_scores,
     corrected_resampled_ttest,
     summarize,
 )
@@ -192,9 +193,11 @@ def rank(
     return ranked
 
 
-def _unit(scores: Mapping[str, Scores], higher_is_better: bool) -> tuple[float, str]:
-    values = [v for s in scores.values() for v in (s.values() if isinstance(s, Mapping) else s)]
-    if higher_is_better and all(0.0 <= float(v) <= 1.0 for v in values):
+def _unit(
+    scores: Mapping[str, Mapping[Hashable, float]], higher_is_better: bool
+) -> tuple[float, str]:
+    values = [v for split_scores in scores.values() for v in split_scores.values()]
+    if higher_is_better and all(0.0 <= v <= 1.0 for v in values):
         return 100.0, "points"
     return 1.0, ""
 
@@ -242,12 +245,13 @@ def _family(
 ) -> list[Any]:
     if not (isinstance(alpha, int | float) and 0 < alpha < 1):
         raise ConfigError(message(who, "alpha", "a float in (0, 1)", alpha))
-    auto_scale, auto_unit = _unit(scores, higher_is_better)
+    used = {name: as_split_scores(who, "scores", scores[name]) for pair in pairs for name in pair}
+    auto_scale, auto_unit = _unit(used, higher_is_better)
     scale = auto_scale if scale is None else scale
     unit = auto_unit if unit is None else unit
     tests = [
-        corrected_resampled_ttest(scores[s], scores[r], n_train, n_test, confidence=confidence)
-        if _n_common(scores[s], scores[r]) >= 2
+        corrected_resampled_ttest(used[s], used[r], n_train, n_test, confidence=confidence)
+        if len(used[s].keys() & used[r].keys()) >= 2
         else None
         for s, r in pairs
     ]
@@ -265,14 +269,6 @@ def _family(
         sentence = _sentence(s, r, test, p_adj, outcome, scale, unit)
         out.append(cls(s, r, test, p_adj, significant, outcome, sentence))
     return out
-
-
-def _n_common(a: Scores, b: Scores) -> int:
-    if isinstance(a, Mapping) and isinstance(b, Mapping):
-        return len(set(a) & set(b))
-    ka: set[Hashable] = set(a) if isinstance(a, Mapping) else set(range(len(a)))
-    kb: set[Hashable] = set(b) if isinstance(b, Mapping) else set(range(len(b)))
-    return len(ka & kb)
 
 
 def compare(

@@ -35,6 +35,7 @@ __all__ = [
     "SplitSizes",
     "StrategySummary",
     "TTestResult",
+    "as_split_scores",
     "corrected_resampled_ttest",
     "summarize",
 ]
@@ -103,7 +104,12 @@ class TTestResult:
         return asdict(self)
 
 
-def _as_mapping(who: str, param: str, scores: Scores) -> dict[Hashable, float]:
+def as_split_scores(who: str, param: str, scores: Scores) -> dict[Hashable, float]:
+    """``{split_id: score}`` as floats (a sequence is indexed by position); all finite.
+
+    >>> as_split_scores("demo", "scores", [0.5, 0.75])
+    {0: 0.5, 1: 0.75}
+    """
     if isinstance(scores, Mapping):
         items = dict(scores)
     elif isinstance(scores, Sequence | np.ndarray) and not isinstance(scores, str):
@@ -194,7 +200,7 @@ def summarize(
     (0.82, 0.0316, 0.761, 0.879)
     """
     who = "summarize"
-    values = _as_mapping(who, "scores", scores)
+    values = as_split_scores(who, "scores", scores)
     if not values:
         raise ConfigError(message(who, "scores", "at least one score", scores))
     confidence = _check_confidence(who, confidence)
@@ -240,8 +246,8 @@ def corrected_resampled_ttest(
     (0.02, 1.8856, 4, 0.1324)
     """
     who = "corrected_resampled_ttest"
-    da = _as_mapping(who, "a", a)
-    db = _as_mapping(who, "b", b)
+    da = as_split_scores(who, "a", a)
+    db = as_split_scores(who, "b", b)
     if not isinstance(a, Mapping) and not isinstance(b, Mapping) and len(da) != len(db):
         raise ConfigError(message(who, "b", f"as many scores as `a` ({len(da)})", len(db)))
     splits = [s for s in da if s in db]

@@ -12,36 +12,21 @@ another application, or a store of another schema version is refused with a
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Select,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    inspect,
-    select,
-    update,
-)
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.pool import StaticPool
+from sqlalchemy import Connection, Select, delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from reglab._validation import check_choice, message, suggest
 from reglab.errors import ConfigError, StoreError
+from reglab.store import connection as c
+from reglab.store import rows
 from reglab.store import schema as s
 from reglab.store.records import (
-    CURVE_NAMES,
     MEMBER_STATUSES,
     RECORD_STATUSES,
     MemberRecord,
@@ -53,24 +38,6 @@ from reglab.store.records import (
 __all__ = ["ON_CONFIG_CHANGE", "Store"]
 
 ON_CONFIG_CHANGE = ("error", "extend", "replace")
-SQLITE_HEADER = b"SQLite format 3\x00"
-BUSY_TIMEOUT_S = 30.0
-_DETAILS = (s.curves, s.histograms, s.feature_norms, s.predictions)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(getattr(err, "orig", None) or err)
-    return text.strip().splitlines()[0] if text.strip() else type(err).__name__
 
 
 class Store:
@@ -98,11 +65,11 @@ class Store:
     """
 
     def __init__(self, url_or_path: str | os.PathLike[str], *, create: bool = True) -> None:
-        self._url, self._path = _resolve(url_or_path)
+        self._url, self._path = c.resolve(url_or_path)
         self._where = repr(str(self._path) if self._path else self.url)
         if self._path is not None:
-            _check_file(self._path, self._where, create=create)
-        self._engine = _make_engine(self._url, memory=self._is_memory)
+            c.check_file(self._path, self._where, create=create)
+        self._engine = c.make_engine(self._url, memory=self._is_memory)
         try:
             self._prepare(create)
         except BaseException:
@@ -147,56 +114,21 @@ class Store:
                 with conn.begin():
                     yield conn
         except SQLAlchemyError as err:
-            raise StoreError(f"Store {self._where}: {doing} failed: {_one_line(err)}") from err
-
-    def _refuse(self, expected: str, got: str) -> StoreError:
-        return StoreError(f"Store: `url_or_path` must be {expected}; got {self._where}, {got}.")
-
-    def _schema_state(self, conn: Connection) -> str:
-        names = set(inspect(conn).get_table_names())
-        if s.info.name not in names:
-            if names:
-                listed = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
-                raise self._refuse(
-                    "a reglab store or a new database",
-                    f"a database of another application (tables: {listed}); it was left unchanged",
-                )
-            return "empty"
-        version = conn.execute(
-            select(s.info.c.value).where(s.info.c.key == "schema_version")
-        ).scalar_one_or_none()
-        if version != str(s.SCHEMA_VERSION):
-            raise self._refuse(
-                f"a reglab store of schema version {s.SCHEMA_VERSION}",
-                f"a store of schema version {version} (another reglab version wrote it); "
-                "it was left unchanged",
-            )
-        missing = sorted({t.name for t in s.TABLES} - names)
-        if missing:
-            raise self._refuse("a complete reglab store", f"one missing tables {missing}")
-        return "ours"
+            raise StoreError(f"Store {self._where}: {doing} failed: {c.one_line(err)}") from err
 
     def _prepare(self, create: bool) -> None:
         with self._tx("reading the schema") as conn:
-            state = self._schema_state(conn)
+            state = c.schema_state(conn, self._where)
         if state == "empty":
             if not create:
-                raise self._refuse("an existing reglab store", "an empty database (create=False)")
+                raise c.refusal(
+                    self._where, "an existing reglab store", "an empty database (create=False)"
+                )
             with self._tx("creating the schema", write=True) as conn:
-                if self._schema_state(conn) == "empty":
-                    s.metadata.create_all(conn)
-                    conn.execute(
-                        s.info.insert(),
-                        [
-                            {"key": "schema_version", "value": str(s.SCHEMA_VERSION)},
-                            {"key": "created_at", "value": _now().isoformat()},
-                        ],
-                    )
+                if c.schema_state(conn, self._where) == "empty":  # no other process was faster
+                    c.create_schema(conn, rows.now().isoformat())
         if self._path is not None:
-            with self._engine.connect() as conn:  # outside a transaction, as SQLite requires
-                cursor = conn.connection.cursor()
-                cursor.execute("PRAGMA journal_mode = WAL")
-                cursor.close()
+            c.use_wal(self._engine, self._where)
 
     # -- studies -------------------------------------------------------------------------------
 
@@ -226,19 +158,24 @@ class Store:
         who = "Store.create_study"
         check_name(who, "name", name)
         check_choice(who, "on_config_change", on_config_change, ON_CONFIG_CHANGE)
-        config = _json_dict(who, "config", config)
-        metadata = _json_dict(who, "metadata", metadata or {})
+        config = rows.json_dict(who, "config", config)
+        metadata = rows.json_dict(who, "metadata", metadata or {})
         names = None if feature_names is None else [str(n) for n in feature_names]
-        now = _now()
+        now = rows.now()
         with self._tx(f"creating study {name!r}", write=True) as conn:
             row = conn.execute(select(s.studies).where(s.studies.c.name == name)).first()
             if row is None:
                 conn.execute(
                     insert(s.studies).values(
-                        name=name, created_at=now, updated_at=now, status="created",
-                        config=config, run_metadata=metadata, feature_names=names,
+                        name=name,
+                        created_at=now,
+                        updated_at=now,
+                        status="created",
+                        config=config,
+                        run_metadata=metadata,
+                        feature_names=names,
                     )
-                )  # fmt: skip
+                )
                 return self._infos(conn, [name])[0]
             if not exist_ok:
                 raise StoreError(
@@ -246,7 +183,7 @@ class Store:
                     f"got {name!r}, which exists."
                 )
             values: dict[str, Any] = {"updated_at": now}
-            changed = _changed_keys(row.config, config)
+            changed = rows.changed_keys(row.config, config)
             if changed:
                 if on_config_change == "error":
                     raise StoreError(
@@ -256,7 +193,7 @@ class Store:
                         "start it over."
                     )
                 if on_config_change == "replace":
-                    _delete_members(conn, row.id)
+                    rows.delete_members(conn, row.id)
                     values["status"] = "created"
                 values["config"] = config
             values["run_metadata"] = {**row.run_metadata, **metadata}
@@ -280,14 +217,14 @@ class Store:
         """Delete a study and everything stored for its members."""
         with self._tx(f"deleting study {name!r}", write=True) as conn:
             sid = self._study_id(conn, name)
-            _delete_members(conn, sid)
+            rows.delete_members(conn, sid)
             conn.execute(delete(s.studies).where(s.studies.c.id == sid))
 
     def update_metadata(
         self, study: str | StudyInfo, metadata: Mapping[str, Any], *, replace: bool = False
     ) -> None:
         """Merge ``metadata`` into the study's metadata (top-level keys), or ``replace`` it."""
-        metadata = _json_dict("Store.update_metadata", "metadata", metadata)
+        metadata = rows.json_dict("Store.update_metadata", "metadata", metadata)
         with self._tx("updating metadata", write=True) as conn:
             sid = self._study_id(conn, study)
             if not replace:
@@ -298,7 +235,7 @@ class Store:
             conn.execute(
                 update(s.studies)
                 .where(s.studies.c.id == sid)
-                .values(run_metadata=metadata, updated_at=_now())
+                .values(run_metadata=metadata, updated_at=rows.now())
             )
 
     def set_status(self, study: str | StudyInfo, status: str) -> None:
@@ -309,7 +246,7 @@ class Store:
             conn.execute(
                 update(s.studies)
                 .where(s.studies.c.id == sid)
-                .values(status=status, updated_at=_now())
+                .values(status=status, updated_at=rows.now())
             )
 
     def _study_id(self, conn: Connection, study: str | StudyInfo) -> int:
@@ -327,28 +264,31 @@ class Store:
         query = select(s.studies).order_by(s.studies.c.created_at, s.studies.c.id)
         if names is not None:
             query = query.where(s.studies.c.name.in_(names))
-        rows = conn.execute(query).all()
-        counts: dict[int, dict[str, int]] = {r.id: dict.fromkeys(MEMBER_STATUSES, 0) for r in rows}
+        found = conn.execute(query).all()
+        ids = [r.id for r in found]
+        counts = {sid: dict.fromkeys(MEMBER_STATUSES, 0) for sid in ids}
+        strategies: dict[int, list[str]] = {sid: [] for sid in ids}
         m = s.members
-        for sid, status, n in conn.execute(
-            select(m.c.study_id, m.c.status, func.count()).group_by(m.c.study_id, m.c.status)
-        ):
-            if sid in counts:
-                counts[sid][status] = n
-        strategies: dict[int, list[str]] = {r.id: [] for r in rows}
+        by_status = (
+            select(m.c.study_id, m.c.status, func.count())
+            .where(m.c.study_id.in_(ids))
+            .group_by(m.c.study_id, m.c.status)
+        )
+        for sid, status, n in conn.execute(by_status):
+            counts[sid][status] = n
         first = func.min(m.c.id).label("first")
-        for sid, strategy, _ in conn.execute(
+        by_strategy = (
             select(m.c.study_id, m.c.strategy, first)
-            .where(m.c.strategy.is_not(None))
+            .where(m.c.study_id.in_(ids), m.c.strategy.is_not(None))
             .group_by(m.c.study_id, m.c.strategy)
             .order_by(first)
-        ):
-            if sid in strategies:
-                strategies[sid].append(strategy)
+        )
+        for sid, strategy, _ in conn.execute(by_strategy):
+            strategies[sid].append(strategy)
         return [
             StudyInfo(
                 name=r.name,
-                created_at=_utc(r.created_at) or r.created_at,
+                created_at=rows.utc(r.created_at) or r.created_at,
                 status=r.status,
                 config=r.config,
                 metadata=r.run_metadata,
@@ -356,7 +296,7 @@ class Store:
                 counts=counts[r.id],
                 strategies=tuple(strategies[r.id]),
             )
-            for r in rows
+            for r in found
         ]
 
     # -- members -------------------------------------------------------------------------------
@@ -382,7 +322,7 @@ class Store:
         keys = list(dict.fromkeys(keys))
         for key in keys:
             check_name("Store.mark_running", "keys", key)
-        now = _now()
+        now = rows.now()
         m = s.members
         with self._tx("marking members running", write=True) as conn:
             sid = self._study_id(conn, study)
@@ -410,7 +350,7 @@ class Store:
         """Store a finished member in its own transaction, replacing any row with its key."""
         if not isinstance(record, MemberRecord):
             raise ConfigError(message("Store.save_member", "record", "a MemberRecord", record))
-        values = _member_values(record)
+        values = rows.member_values(record)
         m = s.members
         with self._tx(f"saving member {record.key!r}", write=True) as conn:
             sid = self._study_id(conn, study)
@@ -424,9 +364,9 @@ class Store:
                 mid = int(row.id)
                 values["started_at"] = values["started_at"] or row.started_at
                 conn.execute(update(m).where(m.c.id == mid).values(**values))
-                for table in _DETAILS:
+                for table in rows.DETAILS:
                     conn.execute(delete(table).where(table.c.member_id == mid))
-            _insert_details(conn, mid, record)
+            rows.insert_details(conn, mid, record)
 
     def load_members(
         self,
@@ -456,7 +396,7 @@ class Store:
             where = [m.c.study_id == sid, m.c.status.in_(list(statuses))]
             if strategies is not None:
                 where.append(m.c.strategy.in_(list(strategies)))
-            rows = conn.execute(select(m).where(*where).order_by(m.c.id)).all()
+            found = conn.execute(select(m).where(*where).order_by(m.c.id)).all()
 
             def details(table: Any) -> Select[Any]:
                 return select(table).join(m, m.c.id == table.c.member_id).where(*where)
@@ -477,211 +417,8 @@ class Store:
                 else {}
             )
         return [
-            _record(row, curves.get(row.id), hists.get(row.id, {}), norms.get(row.id),
-                    preds.get(row.id))
-            for row in rows
-        ]  # fmt: skip
-
-
-# -- opening helpers -----------------------------------------------------------------------------
-
-
-def _resolve(url_or_path: str | os.PathLike[str]) -> tuple[URL, Path | None]:
-    if isinstance(url_or_path, str) and "://" in url_or_path:
-        try:
-            url = make_url(url_or_path)
-        except ArgumentError as err:
-            raise StoreError(
-                message("Store", "url_or_path", "a path or an SQLAlchemy URL", url_or_path)
-            ) from err
-        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-            return url, None
-        path = Path(url.database).expanduser().resolve()
-        return url.set(database=str(path)), path
-    if not isinstance(url_or_path, str | os.PathLike) or not str(url_or_path):
-        raise StoreError(
-            message("Store", "url_or_path", "a path or an SQLAlchemy URL", url_or_path)
-        )
-    path = Path(url_or_path).expanduser().resolve()
-    return URL.create("sqlite", database=str(path)), path
-
-
-def _check_file(path: Path, where: str, *, create: bool) -> None:
-    def refuse(expected: str, got: str) -> StoreError:
-        return StoreError(f"Store: `url_or_path` must be {expected}; got {where}, {got}.")
-
-    parent = path.parent
-    if not path.exists():
-        if not create:
-            raise refuse("an existing reglab store", "which does not exist (create=False)")
-        if not parent.is_dir():
-            state = "does not exist" if not parent.exists() else "is not a directory"
-            raise refuse("a file in an existing, writable directory", f"whose directory {state}")
-        if not os.access(parent, os.W_OK | os.X_OK):
-            raise refuse(
-                "a file in an existing, writable directory", "whose directory is not writable"
+            rows.to_record(
+                row, curves.get(row.id), hists.get(row.id, {}), norms.get(row.id), preds.get(row.id)
             )
-        return
-    if path.is_dir():
-        raise refuse("a database file", "which is a directory")
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(len(SQLITE_HEADER))
-    except OSError as err:
-        raise refuse("a readable database file", f"which cannot be read ({err.strerror})") from err
-    if header and header != SQLITE_HEADER:
-        raise refuse(
-            "a reglab store or a new file",
-            "a file that is not an SQLite database; it was left unchanged",
-        )
-
-
-def _make_engine(url: URL, *, memory: bool) -> Engine:
-    if url.get_backend_name() != "sqlite":
-        try:
-            return create_engine(url, json_serializer=s.dumps, pool_pre_ping=True)
-        except (ArgumentError, ImportError) as err:
-            raise StoreError(
-                message("Store", "url_or_path", "a usable SQLAlchemy URL", url.render_as_string())
-                + f" ({_one_line(err)})"
-            ) from err
-    options: dict[str, Any] = {"json_serializer": s.dumps}
-    if memory:
-        options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
-    else:
-        options.update(connect_args={"timeout": BUSY_TIMEOUT_S})
-    engine = create_engine(url, **options)
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN
-        dbapi_connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        dbapi_connection.execute("PRAGMA foreign_keys = ON")
-        dbapi_connection.execute("PRAGMA synchronous = NORMAL")
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get("reglab_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-    return engine
-
-
-# -- row helpers ---------------------------------------------------------------------------------
-
-
-def _json_dict(who: str, param: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(message(who, param, "a mapping", value))
-    try:
-        return dict(json.loads(s.dumps(value)))
-    except (TypeError, ValueError) as err:
-        raise ConfigError(message(who, param, "JSON-serializable", f"{err}")) from err
-
-
-def _changed_keys(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    def canon(v: Any) -> str:
-        return json.dumps(v, sort_keys=True, default=s.json_default)
-
-    keys = list(dict.fromkeys([*stored, *new]))
-    return [k for k in keys if k not in stored or k not in new or canon(stored[k]) != canon(new[k])]
-
-
-def _delete_members(conn: Connection, study_id: int) -> None:
-    ids = select(s.members.c.id).where(s.members.c.study_id == study_id).scalar_subquery()
-    for table in _DETAILS:
-        conn.execute(delete(table).where(table.c.member_id.in_(ids)))
-    conn.execute(delete(s.members).where(s.members.c.study_id == study_id))
-
-
-def _member_values(r: MemberRecord) -> dict[str, Any]:
-    return {
-        "key": r.key,
-        "status": r.status,
-        "strategy": r.strategy,
-        "strategy_config": _json_dict("MemberRecord", "strategy_config", r.strategy_config),
-        "split_id": r.split_id,
-        "repeat": r.repeat,
-        "fold": r.fold,
-        "seed": r.seed,
-        "n_train": r.n_train,
-        "n_test": r.n_test,
-        "error": r.error,
-        "best_epoch": r.best_epoch,
-        "stopped_epoch": r.stopped_epoch,
-        "epochs_run": r.epochs_run,
-        "test_scores": s.encode_float_map(r.test_scores),
-        "train_scores": s.encode_float_map(r.train_scores),
-        "sparsity": s.encode_float_map(r.sparsity),
-        "config": _json_dict("MemberRecord", "config", r.config),
-        "wall_s": r.wall_s,
-        "started_at": r.started_at,
-        "finished_at": r.finished_at or _now(),
-    }
-
-
-def _insert_details(conn: Connection, member_id: int, r: MemberRecord) -> None:
-    if r.curves:
-        conn.execute(
-            insert(s.curves).values(
-                member_id=member_id,
-                **{
-                    name: s.encode_floats(r.curves[name])
-                    for name in CURVE_NAMES
-                    if name in r.curves
-                },
-            )
-        )
-    if r.weight_hist:
-        conn.execute(
-            insert(s.histograms),
-            [
-                {"member_id": member_id, "layer": layer, "position": i,
-                 "edges": s.encode_floats(edges), "counts": list(counts)}
-                for i, (layer, (edges, counts)) in enumerate(r.weight_hist.items())
-            ],
-        )  # fmt: skip
-    if r.feature_norms is not None:
-        conn.execute(
-            insert(s.feature_norms).values(
-                member_id=member_id, norms=s.encode_floats(r.feature_norms)
-            )
-        )
-    if r.test_pred is not None:
-        conn.execute(
-            insert(s.predictions).values(member_id=member_id, npy=s.array_to_npy(r.test_pred))
-        )
-
-
-def _record(row: Any, curves: Any, hists: Mapping[str, Any], norms: Any, pred: Any) -> MemberRecord:
-    return MemberRecord(
-        key=row.key,
-        strategy=row.strategy,
-        split_id=row.split_id,
-        seed=row.seed,
-        n_train=row.n_train,
-        n_test=row.n_test,
-        status=row.status,
-        error=row.error,
-        strategy_config=row.strategy_config or {},
-        config=row.config or {},
-        repeat=row.repeat,
-        fold=row.fold,
-        curves={
-            name: s.decode_floats(getattr(curves, name))
-            for name in CURVE_NAMES
-            if curves is not None and getattr(curves, name) is not None
-        },
-        best_epoch=row.best_epoch,
-        stopped_epoch=row.stopped_epoch,
-        epochs_run=row.epochs_run,
-        test_scores=s.decode_float_map(row.test_scores),
-        train_scores=s.decode_float_map(row.train_scores),
-        sparsity=s.decode_float_map(row.sparsity),
-        weight_hist={k: (s.decode_floats(e), tuple(c)) for k, (e, c) in hists.items()},
-        feature_norms=None if norms is None else s.decode_floats(norms),
-        test_pred=pred,
-        wall_s=row.wall_s,
-        started_at=_utc(row.started_at),
-        finished_at=_utc(row.finished_at),
-    )
+            for row in found
+        ]

@@ -1,0 +1,198 @@
+"""Opening a store safely: where it lives, whether it may be touched, how SQLite is set up.
+
+Nothing here writes to an existing file before it is known to be a reglab store of this schema
+version: the SQLite header is read first, then the tables, and only then is the WAL journal
+switched on. Every refusal is one line in the library's error shape and names the path.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.pool import StaticPool
+
+from reglab._validation import message
+from reglab.errors import StoreError
+from reglab.store import schema as s
+
+__all__ = [
+    "BUSY_TIMEOUT_S",
+    "SQLITE_HEADER",
+    "check_file",
+    "create_schema",
+    "make_engine",
+    "one_line",
+    "refusal",
+    "resolve",
+    "schema_state",
+    "use_wal",
+]
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_S = 30.0
+
+
+def one_line(err: BaseException) -> str:
+    """The first line of a database error (the driver's message when there is one)."""
+    text = str(getattr(err, "orig", None) or err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def refusal(where: str, expected: str, got: str) -> StoreError:
+    """``Store: `url_or_path` must be <expected>; got <where>, <got>.``"""
+    return StoreError(f"Store: `url_or_path` must be {expected}; got {where}, {got}.")
+
+
+def resolve(url_or_path: str | os.PathLike[str]) -> tuple[URL, Path | None]:
+    """The database URL and, for an SQLite file, its absolute path.
+
+    >>> url, path = resolve("sqlite://")
+    >>> url.get_backend_name(), path
+    ('sqlite', None)
+    """
+    if isinstance(url_or_path, str) and "://" in url_or_path:
+        try:
+            url = make_url(url_or_path)
+        except ArgumentError as err:
+            raise StoreError(
+                message("Store", "url_or_path", "a path or an SQLAlchemy URL", url_or_path)
+            ) from err
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+            return url, None
+        path = Path(url.database).expanduser().resolve()
+        return url.set(database=str(path)), path
+    if not isinstance(url_or_path, str | os.PathLike) or not str(url_or_path):
+        raise StoreError(
+            message("Store", "url_or_path", "a path or an SQLAlchemy URL", url_or_path)
+        )
+    path = Path(url_or_path).expanduser().resolve()
+    return URL.create("sqlite", database=str(path)), path
+
+
+def check_file(path: Path, where: str, *, create: bool) -> None:
+    """Refuse a path SQLite cannot use, or a file that is not an SQLite database (unread)."""
+    parent = path.parent
+    if not path.exists():
+        if not create:
+            raise refusal(where, "an existing reglab store", "which does not exist (create=False)")
+        expected = "a file in an existing, writable directory"
+        if not parent.is_dir():
+            state = "does not exist" if not parent.exists() else "is not a directory"
+            raise refusal(where, expected, f"whose directory {state}")
+        if not os.access(parent, os.W_OK | os.X_OK):
+            raise refusal(where, expected, "whose directory is not writable")
+        return
+    if path.is_dir():
+        raise refusal(where, "a database file", "which is a directory")
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(SQLITE_HEADER))
+    except OSError as err:
+        raise refusal(
+            where, "a readable database file", f"which cannot be read ({err.strerror})"
+        ) from err
+    if header and header != SQLITE_HEADER:  # an empty file is a new SQLite database
+        raise refusal(
+            where,
+            "a reglab store or a new file",
+            "a file that is not an SQLite database; it was left unchanged",
+        )
+
+
+def make_engine(url: URL, *, memory: bool) -> Engine:
+    """An engine; for SQLite with a busy timeout, foreign keys, and explicit transactions.
+
+    pysqlite's own transaction handling is switched off so that SQLAlchemy's ``begin`` issues
+    ``BEGIN`` itself: DDL becomes transactional, and a connection with the execution option
+    ``reglab_write=True`` takes the write lock up front (``BEGIN IMMEDIATE``), so concurrent
+    writers wait for each other (busy timeout) instead of failing on a lock upgrade.
+    """
+    if url.get_backend_name() != "sqlite":
+        try:
+            return create_engine(url, json_serializer=s.dumps, pool_pre_ping=True)
+        except (ArgumentError, ImportError) as err:
+            raise StoreError(
+                message("Store", "url_or_path", "a usable SQLAlchemy URL", url.render_as_string())
+                + f" ({one_line(err)})"
+            ) from err
+    options: dict[str, Any] = {"json_serializer": s.dumps}
+    if memory:
+        options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    else:
+        options.update(connect_args={"timeout": BUSY_TIMEOUT_S})
+    engine = create_engine(url, **options)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        dbapi_connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        dbapi_connection.execute("PRAGMA foreign_keys = ON")
+        dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get("reglab_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def schema_state(conn: Connection, where: str) -> str:
+    """``"ours"`` for a store of this schema version, ``"empty"`` for an empty database.
+
+    Anything else (another application's tables, another schema version) is refused.
+    """
+    names = set(inspect(conn).get_table_names())
+    if s.info.name not in names:
+        if names:
+            listed = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+            raise refusal(
+                where,
+                "a reglab store or a new database",
+                f"a database of another application (tables: {listed}); it was left unchanged",
+            )
+        return "empty"
+    version = conn.execute(
+        select(s.info.c.value).where(s.info.c.key == "schema_version")
+    ).scalar_one_or_none()
+    if version != str(s.SCHEMA_VERSION):
+        raise refusal(
+            where,
+            f"a reglab store of schema version {s.SCHEMA_VERSION}",
+            f"a store of schema version {version} (another reglab version wrote it); "
+            "it was left unchanged",
+        )
+    missing = sorted({t.name for t in s.TABLES} - names)
+    if missing:
+        raise refusal(where, "a complete reglab store", f"one missing tables {missing}")
+    return "ours"
+
+
+def create_schema(conn: Connection, created_at: str) -> None:
+    """Create every table and record the schema version (inside the caller's transaction)."""
+    s.metadata.create_all(conn)
+    conn.execute(
+        s.info.insert(),
+        [
+            {"key": "schema_version", "value": str(s.SCHEMA_VERSION)},
+            {"key": "created_at", "value": created_at},
+        ],
+    )
+
+
+def use_wal(engine: Engine, where: str) -> None:
+    """Switch an SQLite file to the WAL journal (persistent; outside any transaction)."""
+    with engine.connect() as conn:
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.Error as err:
+            raise StoreError(f"Store {where}: switching to the WAL journal failed: {err}") from err
+        finally:
+            cursor.close()

@@ -1,0 +1,177 @@
+"""Between records and rows: one member is one ``members`` row plus its detail rows.
+
+Per-epoch arrays and float maps go through :func:`~reglab.store.schema.encode_floats` so that
+NaN and infinities survive as standard JSON; test predictions are ``.npy`` blobs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select
+
+from reglab._validation import message
+from reglab.errors import ConfigError
+from reglab.store import schema as s
+from reglab.store.records import CURVE_NAMES, MemberRecord
+
+__all__ = [
+    "DETAILS",
+    "changed_keys",
+    "delete_members",
+    "insert_details",
+    "json_dict",
+    "member_values",
+    "now",
+    "to_record",
+    "utc",
+]
+
+DETAILS = (s.curves, s.histograms, s.feature_norms, s.predictions)
+"""The per-member tables, replaced whole when a member is saved again."""
+
+
+def now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC time (SQLite returns naive ones)."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def json_dict(who: str, param: str, value: Any) -> dict[str, Any]:
+    """A JSON-serializable mapping as plain JSON values (NumPy values, paths converted)."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(message(who, param, "a mapping", value))
+    try:
+        return dict(json.loads(s.dumps(value)))
+    except (TypeError, ValueError) as err:
+        raise ConfigError(message(who, param, "JSON-serializable", f"{err}")) from err
+
+
+def changed_keys(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """Top-level keys whose values differ between two configs (compared as canonical JSON)."""
+
+    def canon(v: Any) -> str:
+        return json.dumps(v, sort_keys=True, default=s.json_default)
+
+    keys = list(dict.fromkeys([*stored, *new]))
+    return [k for k in keys if k not in stored or k not in new or canon(stored[k]) != canon(new[k])]
+
+
+def delete_members(conn: Connection, study_id: int) -> None:
+    """Delete a study's members and their detail rows."""
+    ids = select(s.members.c.id).where(s.members.c.study_id == study_id).scalar_subquery()
+    for table in DETAILS:
+        conn.execute(delete(table).where(table.c.member_id.in_(ids)))
+    conn.execute(delete(s.members).where(s.members.c.study_id == study_id))
+
+
+def member_values(r: MemberRecord) -> dict[str, Any]:
+    """The ``members`` row of a record (without ``study_id``)."""
+    return {
+        "key": r.key,
+        "status": r.status,
+        "strategy": r.strategy,
+        "strategy_config": json_dict("MemberRecord", "strategy_config", r.strategy_config),
+        "split_id": r.split_id,
+        "repeat": r.repeat,
+        "fold": r.fold,
+        "seed": r.seed,
+        "n_train": r.n_train,
+        "n_test": r.n_test,
+        "error": r.error,
+        "best_epoch": r.best_epoch,
+        "stopped_epoch": r.stopped_epoch,
+        "epochs_run": r.epochs_run,
+        "test_scores": s.encode_float_map(r.test_scores),
+        "train_scores": s.encode_float_map(r.train_scores),
+        "sparsity": s.encode_float_map(r.sparsity),
+        "config": json_dict("MemberRecord", "config", r.config),
+        "wall_s": r.wall_s,
+        "started_at": r.started_at,
+        "finished_at": r.finished_at or now(),
+    }
+
+
+def insert_details(conn: Connection, member_id: int, r: MemberRecord) -> None:
+    """Insert a record's curves, histograms, feature norms and predictions."""
+    if r.curves:
+        conn.execute(
+            insert(s.curves).values(
+                member_id=member_id,
+                **{
+                    name: s.encode_floats(r.curves[name])
+                    for name in CURVE_NAMES
+                    if name in r.curves
+                },
+            )
+        )
+    if r.weight_hist:
+        conn.execute(
+            insert(s.histograms),
+            [
+                {
+                    "member_id": member_id,
+                    "layer": layer,
+                    "position": i,
+                    "edges": s.encode_floats(edges),
+                    "counts": list(counts),
+                }
+                for i, (layer, (edges, counts)) in enumerate(r.weight_hist.items())
+            ],
+        )
+    if r.feature_norms is not None:
+        conn.execute(
+            insert(s.feature_norms).values(
+                member_id=member_id, norms=s.encode_floats(r.feature_norms)
+            )
+        )
+    if r.test_pred is not None:
+        conn.execute(
+            insert(s.predictions).values(member_id=member_id, npy=s.array_to_npy(r.test_pred))
+        )
+
+
+def to_record(
+    row: Any, curves: Any, hists: Mapping[str, Any], norms: Any, pred: Any
+) -> MemberRecord:
+    """A :class:`MemberRecord` from a ``members`` row and its detail rows."""
+    return MemberRecord(
+        key=row.key,
+        strategy=row.strategy,
+        split_id=row.split_id,
+        seed=row.seed,
+        n_train=row.n_train,
+        n_test=row.n_test,
+        status=row.status,
+        error=row.error,
+        strategy_config=row.strategy_config or {},
+        config=row.config or {},
+        repeat=row.repeat,
+        fold=row.fold,
+        curves={
+            name: s.decode_floats(getattr(curves, name))
+            for name in CURVE_NAMES
+            if curves is not None and getattr(curves, name) is not None
+        },
+        best_epoch=row.best_epoch,
+        stopped_epoch=row.stopped_epoch,
+        epochs_run=row.epochs_run,
+        test_scores=s.decode_float_map(row.test_scores),
+        train_scores=s.decode_float_map(row.train_scores),
+        sparsity=s.decode_float_map(row.sparsity),
+        weight_hist={k: (s.decode_floats(e), tuple(c)) for k, (e, c) in hists.items()},
+        feature_norms=None if norms is None else s.decode_floats(norms),
+        test_pred=pred,
+        wall_s=row.wall_s,
+        started_at=utc(row.started_at),
+        finished_at=utc(row.finished_at),
+    )
