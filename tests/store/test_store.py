@@ -431,6 +431,22 @@ def test_kill_9_keeps_every_committed_member(tmp_path: Path) -> None:
         assert all(m.curves["train_loss"] == (0.5,) * 100 for m in members)
 
 
+def test_readers_are_not_blocked_by_a_writer_in_progress(store: Store) -> None:
+    store.create_study("w1", CONFIG)
+    store.save_member("w1", full_record())
+    writer = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        writer.execute("UPDATE studies SET status = 'running'")
+        start = time.perf_counter()
+        assert [m.key for m in store.load_members("w1")] == ["m0"]  # WAL: readers go on
+        assert store.get_study("w1").status == "created"  # and see the last commit
+        assert time.perf_counter() - start < 5.0
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+
+
 def test_writing_a_w1_sized_study_adds_little_time(store: Store) -> None:
     names = ("train_loss", "penalty", "val_loss", "val_metric")
     curves = {name: np.linspace(1, 0, 100) for name in names}

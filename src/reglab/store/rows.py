@@ -21,6 +21,7 @@ from reglab.store.records import CURVE_NAMES, MemberRecord
 __all__ = [
     "DETAILS",
     "changed_keys",
+    "delete_details",
     "delete_members",
     "insert_details",
     "json_dict",
@@ -66,11 +67,17 @@ def changed_keys(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]
     return [k for k in keys if k not in stored or k not in new or canon(stored[k]) != canon(new[k])]
 
 
+def delete_details(conn: Connection, member_ids: Any) -> None:
+    """Delete the detail rows of ``member_ids`` (a list or a subquery of member ids)."""
+    for table in DETAILS:
+        conn.execute(delete(table).where(table.c.member_id.in_(member_ids)))
+
+
 def delete_members(conn: Connection, study_id: int) -> None:
     """Delete a study's members and their detail rows."""
-    ids = select(s.members.c.id).where(s.members.c.study_id == study_id).scalar_subquery()
-    for table in DETAILS:
-        conn.execute(delete(table).where(table.c.member_id.in_(ids)))
+    delete_details(
+        conn, select(s.members.c.id).where(s.members.c.study_id == study_id).scalar_subquery()
+    )
     conn.execute(delete(s.members).where(s.members.c.study_id == study_id))
 
 

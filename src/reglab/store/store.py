@@ -364,8 +364,7 @@ class Store:
                 mid = int(row.id)
                 values["started_at"] = values["started_at"] or row.started_at
                 conn.execute(update(m).where(m.c.id == mid).values(**values))
-                for table in rows.DETAILS:
-                    conn.execute(delete(table).where(table.c.member_id == mid))
+                rows.delete_details(conn, [mid])
             rows.insert_details(conn, mid, record)
 
     def load_members(
