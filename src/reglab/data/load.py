@@ -213,9 +213,9 @@ def from_arrays(
                 f"({frame.shape[1]}); got {len(names)}."
             )
         frame.columns = pd.Index(names, dtype=object)
-    yy = y.reset_index(drop=True) if isinstance(y, pd.Series) else pd.Series(np.asarray(y))
-    if yy.ndim != 1 or np.ndim(y) != 1:
+    if np.ndim(y) != 1:
         raise DataError(f"{who}: `y` must be 1-D; got shape {np.shape(y)}.")
+    yy = y.reset_index(drop=True) if isinstance(y, pd.Series) else pd.Series(np.asarray(y))
     if len(yy) != len(frame):
         raise DataError(
             f"{who}: `y` must have one value per row of `X` ({len(frame)}); got {len(yy)}."

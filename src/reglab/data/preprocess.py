@@ -7,7 +7,8 @@ influence what is learned (a leakage test pins this). :meth:`Preprocessor.transf
 
 * numeric column ``c``: missing → ``median_c`` (median of the training rows), then
   ``(x − mean_c) / scale_c`` with ``mean_c`` and ``scale_c`` the mean and population standard
-  deviation (ddof=0) of the imputed training values; ``scale_c = 1`` for a constant column. A
+  deviation (ddof=0) of the imputed training values; ``scale_c = 1`` for a constant column
+  (variance within rounding error of zero: ``var <= n·ε·var + (n·mean·ε)²``, as scikit-learn). A
   column with no training values imputes 0 and is left unscaled.
 * categorical column ``c``: missing → the most frequent training value (ties: the smallest
   label), then one 0/1 column ``c=v`` for every value ``v`` seen in the training rows, in sorted
@@ -102,8 +103,8 @@ class Preprocessor:
             self.medians_[j] = np.median(seen)
             filled = np.where(np.isnan(values), self.medians_[j], values)
             self.means_[j] = filled.mean()
-            std = filled.std()
-            self.scales_[j] = std if std > 1e-12 * max(1.0, abs(self.means_[j])) else 1.0
+            var = filled.var()
+            self.scales_[j] = 1.0 if _is_constant(var, self.means_[j], len(filled)) else var**0.5
 
         self.modes_: list[str | None] = []
         self.categories_: list[tuple[str, ...]] = []
@@ -196,6 +197,12 @@ class Preprocessor:
             f"Preprocessor(numeric_columns={list(self.numeric_columns)!r}, "
             f"categorical_columns={list(self.categorical_columns)!r})"
         )
+
+
+def _is_constant(var: float, mean: float, n: int) -> bool:
+    """Variance within float rounding of zero (scikit-learn's ``StandardScaler`` rule)."""
+    eps = np.finfo(np.float64).eps
+    return bool(var <= n * eps * var + (n * mean * eps) ** 2)
 
 
 def _as_labels(series: pd.Series) -> pd.Series:

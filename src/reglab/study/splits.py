@@ -193,7 +193,12 @@ class SplitPlan(Configurable):
                 f"make_splits: `n_splits` must be at most the number of rows ({n}); got {k}."
             )
         if method == "stratified-kfold" and labels is not None:
-            labels.require_each(k, f"`n_splits` must be at most the rows of every class; got {k}")
+            name, count = labels.smallest()
+            if count < k:
+                raise DataError(
+                    f"make_splits: `n_splits` must be at most the number of rows of every class "
+                    f"for stratified k-fold (class {name!r} has {count}); got {k}."
+                )
         if method == "shuffle":
             n_test = math.ceil(self.test_size * n)
             if n_test >= n:
@@ -202,7 +207,12 @@ class SplitPlan(Configurable):
                     f"{self.test_size} ({n_test} test rows)."
                 )
             if labels is not None:
-                labels.require_each(2, "every class must have at least 2 rows for 'shuffle'")
+                name, count = labels.smallest()
+                if count < 2:
+                    raise DataError(
+                        f"make_splits: `y` must have at least 2 rows of every class for "
+                        f"'shuffle'; got class {name!r} with {count} row."
+                    )
                 c = labels.n_classes
                 if n_test < c or n - n_test < c:
                     raise DataError(
@@ -312,13 +322,10 @@ class _Labels:
                 f"make_splits: `y` must have at least 2 classes; got only {self.names[0]!r}."
             )
 
-    def require_each(self, minimum: int, what: str) -> None:
+    def smallest(self) -> tuple[str, int]:
+        """The name and row count of the least populated class."""
         k = int(np.argmin(self.counts))
-        if self.counts[k] < minimum:
-            raise DataError(
-                f"make_splits: {what}; got class {self.names[k]!r} with {self.counts[k]} "
-                f"row{'s' if self.counts[k] != 1 else ''}."
-            )
+        return self.names[k], int(self.counts[k])
 
 
 def _class_ids(y: np.ndarray, class_names: Sequence[str] | None) -> _Labels:
