@@ -124,6 +124,35 @@ def test_one_hot_names_groups_and_unseen_values() -> None:
     assert out[4, 1:].tolist() == [0, 0, 0]
 
 
+def test_fixed_vocabulary_keeps_output_columns_equal_across_splits() -> None:
+    X = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "c": ["a", "b", "c", None]})
+    vocab = Preprocessor.vocabulary(X, ["c"])
+    assert vocab == {"c": ("a", "b", "c")}
+    first = Preprocessor(["x"], ["c"], categories=vocab).fit(X, np.array([0, 1]))
+    second = Preprocessor(["x"], ["c"], categories=vocab).fit(X, np.array([2, 3]))
+    assert first.feature_names_out == second.feature_names_out == ("x", "c=a", "c=b", "c=c")
+    # statistics still come from the training rows only
+    assert (first.medians_.tolist(), second.medians_.tolist()) == ([1.5], [3.5])
+    assert (first.modes_, second.modes_) == (["a"], ["c"])
+    assert first.transform(X)[:, 1:].tolist() == [[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 0, 0]]
+    assert second.transform(X)[3, 1:].tolist() == [0, 0, 1]  # missing → training mode 'c'
+
+
+def test_for_dataset_with_fixed_categories() -> None:
+    ds = load_table(shared("crx.csv"), "a16")
+    pre = Preprocessor.for_dataset(ds, fixed_categories=True).fit(ds.X, np.arange(50))
+    full = Preprocessor.for_dataset(ds).fit(ds.X, np.arange(ds.n_rows))
+    assert pre.feature_names_out == full.feature_names_out
+    assert Preprocessor.for_dataset(ds).fit(ds.X, np.arange(50)).n_features_out < pre.n_features_out
+
+
+def test_fixed_vocabulary_must_name_categorical_columns() -> None:
+    X = pd.DataFrame({"x": [1.0, 2.0]})
+    with pytest.raises(ConfigError, match=r"`categories` must only name categorical columns; "
+                       r"got \['x'\]\.$"):  # fmt: skip
+        Preprocessor(["x"], [], categories={"x": ["a"]}).fit(X, np.arange(2))
+
+
 def test_missing_categories_take_the_mode_with_ties_to_the_smallest_label() -> None:
     X = pd.DataFrame({"c": ["b", "a", "b", "a", None, "c"]})
     pre = Preprocessor([], ["c"]).fit(X, np.arange(6))

@@ -12,7 +12,8 @@ influence what is learned (a leakage test pins this). :meth:`Preprocessor.transf
   column with no training values imputes 0 and is left unscaled.
 * categorical column ``c``: missing → the most frequent training value (ties: the smallest
   label), then one 0/1 column ``c=v`` for every value ``v`` seen in the training rows, in sorted
-  order. A value not seen in training encodes as all zeros.
+  order (or a fixed vocabulary, see ``categories``). A value outside the vocabulary encodes as
+  all zeros.
 
 This equals scikit-learn's ``ColumnTransformer([SimpleImputer('median') + StandardScaler,
 SimpleImputer('most_frequent') + OneHotEncoder(handle_unknown='ignore')])`` fit on the
@@ -21,7 +22,7 @@ training rows (numeric columns first, then categorical), which the tests use as 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -38,11 +39,17 @@ class Preprocessor:
     Args:
         numeric_columns: Columns to impute with the median and standardize.
         categorical_columns: Columns to impute with the mode and one-hot encode.
+        categories: Optional fixed one-hot vocabulary per categorical column (in output
+            order) instead of the values seen in the training rows. The vocabulary is schema,
+            like the column names: fixing it (e.g. from :meth:`vocabulary` over all rows) gives
+            every split the same output columns, so members of different splits can share a
+            stack. Imputation and scaling statistics still come from the training rows only.
 
     Attributes (after :meth:`fit`):
         medians_, means_, scales_: Per numeric column, float64 arrays.
         modes_: Per categorical column, the imputed value.
-        categories_: Per categorical column, the sorted training values (one output each).
+        categories_: Per categorical column, the one-hot values in output order (the sorted
+            training values unless ``categories`` fixes them).
 
     >>> X = pd.DataFrame({"h": [1.0, None, 3.0, 100.0], "c": ["a", "b", None, "z"]})
     >>> pre = Preprocessor(["h"], ["c"]).fit(X, rows=np.array([0, 1, 2]))
@@ -55,15 +62,37 @@ class Preprocessor:
     """
 
     def __init__(
-        self, numeric_columns: Sequence[str] = (), categorical_columns: Sequence[str] = ()
+        self,
+        numeric_columns: Sequence[str] = (),
+        categorical_columns: Sequence[str] = (),
+        *,
+        categories: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.numeric_columns = numeric_columns
         self.categorical_columns = categorical_columns
+        self.categories = categories
 
     @classmethod
-    def for_dataset(cls, dataset: Any) -> Preprocessor:
-        """A preprocessor for the column types of a :class:`~reglab.data.load.Dataset`."""
-        return cls(dataset.numeric_columns, dataset.categorical_columns)
+    def for_dataset(cls, dataset: Any, *, fixed_categories: bool = False) -> Preprocessor:
+        """A preprocessor for the column types of a :class:`~reglab.data.load.Dataset`.
+
+        With ``fixed_categories=True`` the one-hot vocabulary is every value of each
+        categorical column over all rows (:meth:`vocabulary`), so the output columns do not
+        depend on the split.
+        """
+        categories = None
+        if fixed_categories:
+            categories = cls.vocabulary(dataset.X, dataset.categorical_columns)
+        return cls(dataset.numeric_columns, dataset.categorical_columns, categories=categories)
+
+    @staticmethod
+    def vocabulary(X: pd.DataFrame, columns: Sequence[str]) -> dict[str, tuple[str, ...]]:
+        """The sorted distinct non-missing values of each column, as strings.
+
+        >>> Preprocessor.vocabulary(pd.DataFrame({"c": ["b", None, "a", "b"]}), ["c"])
+        {'c': ('a', 'b')}
+        """
+        return {str(c): tuple(sorted({str(v) for v in _as_labels(X[c]).dropna()})) for c in columns}
 
     def fit(self, X: pd.DataFrame, rows: np.ndarray) -> Preprocessor:
         """Learn imputation values, categories and scaling from ``X.iloc[rows]`` only.
@@ -83,6 +112,12 @@ class Preprocessor:
             raise ConfigError(
                 "Preprocessor: `numeric_columns` and `categorical_columns` must not overlap; "
                 f"got {sorted(both)} in both."
+            )
+        fixed = {str(k): tuple(str(v) for v in vs) for k, vs in (self.categories or {}).items()}
+        unknown = sorted(set(fixed) - set(categorical))
+        if unknown:
+            raise ConfigError(
+                f"Preprocessor: `categories` must only name categorical columns; got {unknown}."
             )
         missing = [c for c in (*numeric, *categorical) if c not in X.columns]
         if missing:
@@ -110,14 +145,13 @@ class Preprocessor:
         self.categories_: list[tuple[str, ...]] = []
         for col in categorical:
             counts = _as_labels(train[col]).dropna().value_counts()
+            seen = tuple(sorted(str(v) for v in counts.index))
+            self.categories_.append(fixed.get(col, seen))
             if counts.empty:
                 self.modes_.append(None)
-                self.categories_.append(())
                 continue
             top = counts.max()
-            mode = min(str(v) for v in counts.index[counts == top])
-            self.modes_.append(mode)
-            self.categories_.append(tuple(sorted(str(v) for v in counts.index)))
+            self.modes_.append(min(str(v) for v in counts.index[counts == top]))
         self.numeric_: tuple[str, ...] = tuple(numeric)
         self.categorical_: tuple[str, ...] = tuple(categorical)
         return self
@@ -193,9 +227,10 @@ class Preprocessor:
             )
 
     def __repr__(self) -> str:
+        fixed = "" if self.categories is None else ", categories=..."
         return (
             f"Preprocessor(numeric_columns={list(self.numeric_columns)!r}, "
-            f"categorical_columns={list(self.categorical_columns)!r})"
+            f"categorical_columns={list(self.categorical_columns)!r}{fixed})"
         )
 
 
