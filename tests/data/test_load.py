@@ -439,6 +439,22 @@ def test_bad_columns_and_options(
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "column",
+    [
+        pytest.param([None] * 4, id="none-objects"),
+        pytest.param(np.array([np.nan] * 4, dtype=object), id="nan-objects"),
+        pytest.param([np.nan] * 4, id="nan-floats"),
+        pytest.param(["", " NA", "?", "null"], id="missing-tokens"),
+    ],
+)
+def test_all_missing_dataframe_column(column: object) -> None:
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "z": column, "y": ["a", "b"] * 2})
+    with pytest.raises(DataError, match=r"^load_table: column `z` of the DataFrame must have at "
+                       r"least one value; got all 4 values missing\.$"):  # fmt: skip
+        load_table(frame, "y")
+
+
 def test_several_bad_columns_are_reported_together(tmp_path: Path) -> None:
     path = write(tmp_path, "t.csv", "a,b,y\ninf,,u\n1,,v\n")
     with pytest.raises(DataError, match=r"column `a` .* 1 infinite value\. .*column `b` .*"):

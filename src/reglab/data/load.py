@@ -28,7 +28,6 @@ Classes are encoded ``0..C-1`` in sorted order (numerically for numeric labels),
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,16 +38,19 @@ import pandas as pd
 
 from reglab._validation import check_choice, suggest
 from reglab.data._read import read_path
+from reglab.data._schema import (
+    MISSING_TOKENS,
+    TASKS,
+    encode_target,
+    id_like,
+    leakage_hint,
+    typed_column,
+)
 from reglab.errors import DataError
 
 __all__ = ["MISSING_TOKENS", "TASKS", "Dataset", "from_arrays", "load_table"]
 
-TASKS = ("multiclass", "binary", "regression")
 TASK_CHOICES = (*TASKS, "classification")
-MISSING_TOKENS = frozenset({"", "NA", "?", "nan", "NaN", "null"})
-MAX_CLASSES_FOR_INTEGER_TARGET = 20
-MIN_ROWS_PER_CLASS = 5
-_ID_TOKENS = frozenset({"id", "idx", "index", "row", "rowid", "rownum", "rownumber"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -266,7 +268,7 @@ def _build(
     if len(frame) == 0:
         raise DataError(f"{who}: {where} must have at least one data row; got none.")
     frame = frame.set_axis(columns, axis=1)
-    typed = {c: _typed_column(frame[c]) for c in columns}
+    typed = {c: typed_column(frame[c]) for c in columns}
     _refuse_bad_columns(who, where, typed, len(frame))
 
     y_raw = typed[target]
@@ -276,17 +278,15 @@ def _build(
         notices.append(
             f"dropped {n_missing} of {len(keep)} rows whose target {target!r} is missing"
         )
-        if not keep.any():
-            raise DataError(f"{who}: target `{target}` of {where} must have values; got none.")
     y_raw = y_raw[keep].reset_index(drop=True)
-    task, y, classes, why = _encode_target(who, where, target, y_raw, task)
+    task, y, classes, why = encode_target(who, where, target, y_raw, task)
     if why:
         notices.append(why)
 
     features = {c: s[keep].reset_index(drop=True) for c, s in typed.items() if c != target}
     dropped: list[tuple[str, str]] = []
     for col, series in list(features.items()):
-        reason = _id_like(col, series)
+        reason = id_like(col, series)
         if reason:
             dropped.append((col, reason))
             notices.append(f"dropped id-like column {col!r} ({reason})")
@@ -299,7 +299,7 @@ def _build(
     X = pd.DataFrame(features)
     numeric = tuple(c for c in X.columns if X[c].dtype.kind == "f")
     categorical = tuple(c for c in X.columns if X[c].dtype.kind != "f")
-    hint = _leakage_hint(X, categorical, y) if task != "regression" else None
+    hint = leakage_hint(X, categorical, y) if task != "regression" else None
     if hint:
         notices.append(hint)
     return Dataset(
@@ -307,27 +307,6 @@ def _build(
         numeric_columns=numeric, categorical_columns=categorical, dropped_columns=tuple(dropped),
         notices=tuple(notices), source=source, target=target,
     )  # fmt: skip
-
-
-def _typed_column(series: pd.Series) -> pd.Series:
-    """Float64 when every non-missing value is a number, else object strings (NaN = missing)."""
-    if series.dtype.kind == "b":
-        return series.astype("float64")
-    if series.dtype.kind in "iuf":
-        return series.astype("float64")
-    values = series.astype(object).to_numpy()
-    out = np.empty(len(values), dtype=object)
-    for i, v in enumerate(values):
-        if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA or v is pd.NaT:
-            out[i] = np.nan
-        else:
-            text = v.strip() if isinstance(v, str) else str(v)
-            out[i] = np.nan if text in MISSING_TOKENS else text
-    strings = pd.Series(out, dtype=object, name=series.name)
-    numbers = pd.to_numeric(strings, errors="coerce")
-    if numbers.notna().sum() == strings.notna().sum():
-        return numbers.astype("float64")
-    return strings
 
 
 def _refuse_bad_columns(who: str, where: str, typed: dict[str, pd.Series], n: int) -> None:
@@ -347,120 +326,3 @@ def _refuse_bad_columns(who: str, where: str, typed: dict[str, pd.Series], n: in
             )
     if problems:
         raise DataError(" ".join(problems))
-
-
-def _infer_task(target: str, y: pd.Series) -> tuple[str, str]:
-    """``("regression" | "classification", why)`` for a target when no task is given."""
-    if y.dtype.kind != "f":
-        return "classification", ""
-    values = y.to_numpy(dtype=np.float64)
-    if not np.all(values == np.round(values)):
-        return "regression", ""
-    n_distinct = len(np.unique(values))
-    if n_distinct > MAX_CLASSES_FOR_INTEGER_TARGET:
-        return "regression", (
-            f"inferred task 'regression': target {target!r} is numeric with {n_distinct} "
-            f"distinct values (more than {MAX_CLASSES_FOR_INTEGER_TARGET})"
-        )
-    if MIN_ROWS_PER_CLASS * n_distinct > len(values):
-        return "regression", (
-            f"inferred task 'regression': target {target!r} has {n_distinct} distinct values "
-            f"in {len(values)} rows (fewer than {MIN_ROWS_PER_CLASS} rows each)"
-        )
-    return "classification", (
-        f"inferred classification: target {target!r} holds integers with {n_distinct} "
-        "distinct values"
-    )
-
-
-def _encode_target(
-    who: str, where: str, target: str, y: pd.Series, task: str | None
-) -> tuple[str, np.ndarray, tuple[str, ...], str]:
-    numeric = y.dtype.kind == "f"
-    why = ""
-    if task is None:
-        task, why = _infer_task(target, y)
-    if task == "regression":
-        if not numeric:
-            examples = ", ".join(repr(v) for v in pd.unique(y)[:3])
-            raise DataError(
-                f"{who}: target `{target}` of {where} must be numeric for task 'regression'; "
-                f"got text values such as {examples}."
-            )
-        return "regression", y.to_numpy(dtype=np.float64), (), why
-    if numeric:
-        uniq, codes = np.unique(y.to_numpy(dtype=np.float64), return_inverse=True)
-        classes = tuple(_label(v) for v in uniq)
-    else:
-        uniq, codes = np.unique(y.to_numpy(dtype=object).astype(str), return_inverse=True)
-        classes = tuple(str(v) for v in uniq)
-    if len(classes) < 2:
-        raise DataError(
-            f"{who}: target `{target}` of {where} must have at least 2 classes; "
-            f"got only {classes[0]!r}."
-        )
-    if task == "binary" and len(classes) != 2:
-        shown = ", ".join(repr(c) for c in classes[:5]) + (", …" if len(classes) > 5 else "")
-        raise DataError(
-            f"{who}: target `{target}` of {where} must have exactly 2 classes for task "
-            f"'binary'; got {len(classes)} ({shown})."
-        )
-    if task not in ("binary", "multiclass"):
-        task = "binary" if len(classes) == 2 else "multiclass"
-    return task, codes.astype(np.int64).reshape(-1), classes, why
-
-
-def _label(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def _id_like(name: str, series: pd.Series) -> str:
-    values = series.dropna()
-    n_rows = len(series)
-    if series.dtype.kind != "f":
-        n_distinct = values.nunique()
-        if n_distinct > n_rows / 2:
-            return f"{n_distinct} distinct text values in {n_rows} rows"
-        return ""
-    if not _named_like_id(name) or len(values) != n_rows or n_rows < 2:
-        return ""
-    v = values.to_numpy()
-    if not np.all(v == np.round(v)):
-        return ""
-    if len(np.unique(v)) == n_rows and v.max() - v.min() == n_rows - 1:
-        return f"integer row numbers {int(v.min())}..{int(v.max())}"
-    return ""
-
-
-def _named_like_id(name: str) -> bool:
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    tokens = [t.lower() for t in re.split(r"[^A-Za-z0-9]+", spaced) if t]
-    if not tokens:
-        return True
-    if name.lower().startswith("unnamed"):
-        return True
-    return "".join(tokens) in _ID_TOKENS or tokens[-1] in {"id", "idx", "index"}
-
-
-def _leakage_hint(X: pd.DataFrame, categorical: Sequence[str], y: np.ndarray) -> str | None:
-    """A notice when categorical columns (alone, else all together) fix the target exactly."""
-    if not categorical:
-        return None
-    codes = pd.Series(y)
-
-    def determines(cols: list[str]) -> bool:
-        keys = X[cols].astype(str)
-        groups = codes.groupby([keys[c] for c in cols]).nunique()
-        return bool(len(groups) < len(codes) / 2 and (groups == 1).all())
-
-    single = [c for c in categorical if determines([c])]
-    if single:
-        verb = "each determine" if len(single) > 1 else "determines"
-        cols = ", ".join(repr(c) for c in single)
-        return f"{cols} {verb} the target exactly (possible target leakage); kept"
-    if len(categorical) > 1 and determines(list(categorical)):
-        cols = ", ".join(repr(c) for c in categorical)
-        return (
-            f"columns {cols} together determine the target exactly (possible target leakage); kept"
-        )
-    return None

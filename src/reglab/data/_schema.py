@@ -1,0 +1,156 @@
+"""Schema inference for :mod:`reglab.data.load`: column types, the task, id-like columns.
+
+The rules are stated in :mod:`reglab.data.load`'s docstring; these helpers implement them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from reglab.errors import DataError
+
+__all__ = ["MISSING_TOKENS", "TASKS", "encode_target", "id_like", "leakage_hint", "typed_column"]
+
+TASKS = ("multiclass", "binary", "regression")
+MISSING_TOKENS = frozenset({"", "NA", "?", "nan", "NaN", "null"})
+MAX_CLASSES_FOR_INTEGER_TARGET = 20
+MIN_ROWS_PER_CLASS = 5
+_ID_TOKENS = frozenset({"id", "idx", "index", "row", "rowid", "rownum", "rownumber"})
+
+
+def typed_column(series: pd.Series) -> pd.Series:
+    """Float64 when every non-missing value is a number, else object strings (NaN = missing)."""
+    if series.dtype.kind == "b":
+        return series.astype("float64")
+    if series.dtype.kind in "iuf":
+        return series.astype("float64")
+    values = series.astype(object).reset_index(drop=True)
+    absent = values.isna().to_numpy()
+    text = values.map(lambda v: str(v).strip(), na_action="ignore").astype(object)
+    missing = absent | text.isin(MISSING_TOKENS).to_numpy()
+    strings = text.where(~missing, np.nan).astype(object)
+    numbers = pd.to_numeric(strings, errors="coerce")
+    if numbers.notna().sum() == strings.notna().sum():
+        return numbers.astype("float64")
+    return strings
+
+
+def _infer_task(target: str, y: pd.Series) -> tuple[str, str]:
+    """``("regression" | "classification", why)`` for a target when no task is given."""
+    if y.dtype.kind != "f":
+        return "classification", ""
+    values = y.to_numpy(dtype=np.float64)
+    if not np.all(values == np.round(values)):
+        return "regression", ""
+    n_distinct = len(np.unique(values))
+    if n_distinct > MAX_CLASSES_FOR_INTEGER_TARGET:
+        return "regression", (
+            f"inferred task 'regression': target {target!r} is numeric with {n_distinct} "
+            f"distinct values (more than {MAX_CLASSES_FOR_INTEGER_TARGET})"
+        )
+    if MIN_ROWS_PER_CLASS * n_distinct > len(values):
+        return "regression", (
+            f"inferred task 'regression': target {target!r} has {n_distinct} distinct values "
+            f"in {len(values)} rows (fewer than {MIN_ROWS_PER_CLASS} rows each)"
+        )
+    return "classification", (
+        f"inferred classification: target {target!r} holds integers with {n_distinct} "
+        "distinct values"
+    )
+
+
+def encode_target(
+    who: str, where: str, target: str, y: pd.Series, task: str | None
+) -> tuple[str, np.ndarray, tuple[str, ...], str]:
+    numeric = y.dtype.kind == "f"
+    why = ""
+    if task is None:
+        task, why = _infer_task(target, y)
+    if task == "regression":
+        if not numeric:
+            examples = ", ".join(repr(v) for v in pd.unique(y)[:3])
+            raise DataError(
+                f"{who}: target `{target}` of {where} must be numeric for task 'regression'; "
+                f"got text values such as {examples}."
+            )
+        return "regression", y.to_numpy(dtype=np.float64), (), why
+    if numeric:
+        uniq, codes = np.unique(y.to_numpy(dtype=np.float64), return_inverse=True)
+        classes = tuple(_label(v) for v in uniq)
+    else:
+        uniq, codes = np.unique(y.to_numpy(dtype=object).astype(str), return_inverse=True)
+        classes = tuple(str(v) for v in uniq)
+    if len(classes) < 2:
+        raise DataError(
+            f"{who}: target `{target}` of {where} must have at least 2 classes; "
+            f"got only {classes[0]!r}."
+        )
+    if task == "binary" and len(classes) != 2:
+        shown = ", ".join(repr(c) for c in classes[:5]) + (", …" if len(classes) > 5 else "")
+        raise DataError(
+            f"{who}: target `{target}` of {where} must have exactly 2 classes for task "
+            f"'binary'; got {len(classes)} ({shown})."
+        )
+    if task not in ("binary", "multiclass"):
+        task = "binary" if len(classes) == 2 else "multiclass"
+    return task, codes.astype(np.int64).reshape(-1), classes, why
+
+
+def _label(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def id_like(name: str, series: pd.Series) -> str:
+    values = series.dropna()
+    n_rows = len(series)
+    if series.dtype.kind != "f":
+        n_distinct = values.nunique()
+        if n_distinct > n_rows / 2:
+            return f"{n_distinct} distinct text values in {n_rows} rows"
+        return ""
+    if not _named_like_id(name) or len(values) != n_rows or n_rows < 2:
+        return ""
+    v = values.to_numpy()
+    if not np.all(v == np.round(v)):
+        return ""
+    if len(np.unique(v)) == n_rows and v.max() - v.min() == n_rows - 1:
+        return f"integer row numbers {int(v.min())}..{int(v.max())}"
+    return ""
+
+
+def _named_like_id(name: str) -> bool:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    tokens = [t.lower() for t in re.split(r"[^A-Za-z0-9]+", spaced) if t]
+    if not tokens:
+        return True
+    if name.lower().startswith("unnamed"):
+        return True
+    return "".join(tokens) in _ID_TOKENS or tokens[-1] in {"id", "idx", "index"}
+
+
+def leakage_hint(X: pd.DataFrame, categorical: Sequence[str], y: np.ndarray) -> str | None:
+    """A notice when categorical columns (alone, else all together) fix the target exactly."""
+    if not categorical:
+        return None
+    codes = pd.Series(y)
+
+    def determines(cols: list[str]) -> bool:
+        keys = X[cols].astype(str)
+        groups = codes.groupby([keys[c] for c in cols]).nunique()
+        return bool(len(groups) < len(codes) / 2 and (groups == 1).all())
+
+    single = [c for c in categorical if determines([c])]
+    if single:
+        verb = "each determine" if len(single) > 1 else "determines"
+        cols = ", ".join(repr(c) for c in single)
+        return f"{cols} {verb} the target exactly (possible target leakage); kept"
+    if len(categorical) > 1 and determines(list(categorical)):
+        cols = ", ".join(repr(c) for c in categorical)
+        return (
+            f"columns {cols} together determine the target exactly (possible target leakage); kept"
+        )
+    return None
