@@ -279,9 +279,14 @@ def analyze(
             continue
         metrics = sorted({m for r in members for m in r.test_scores})
         split_scores: dict[str, dict[Hashable, float]] = {
-            m: {r.split_id: float(r.test_scores[m]) for r in members if m in r.test_scores}
+            m: {
+                r.split_id: float(r.test_scores[m])
+                for r in members
+                if m in r.test_scores and math.isfinite(r.test_scores[m])
+            }
             for m in metrics
         }
+        split_scores = {m: v for m, v in split_scores.items() if v}
         summaries = {
             m: summarize(
                 split_scores[m],

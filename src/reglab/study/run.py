@@ -363,16 +363,19 @@ class StudyPlan:
 def _preprocess(
     dataset: Dataset, splits: Sequence[Split]
 ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], tuple[str, ...]]:
-    """Per split: fit on the outer training part (train + validation rows), transform all rows."""
-    vocabulary = Preprocessor.for_dataset(dataset).fit(dataset.X, np.arange(dataset.n_rows))
+    """Per split: fit on the outer training part (train + validation rows), transform all rows.
+
+    The one-hot vocabulary is fixed over all rows so every split has the same input columns
+    (and the members of all splits can share one stack); every statistic is fit per split.
+    """
     data: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    y = dataset.y
+    names: tuple[str, ...] = ()
     for split in splits:
         rows = np.concatenate([split.train_idx, split.val_idx])
-        pre = Preprocessor.for_dataset(dataset).fit(dataset.X, rows)
-        pre.categories_ = list(vocabulary.categories_)
-        data[split.split_id] = (np.ascontiguousarray(pre.transform(dataset.X)), y)
-    return data, tuple(vocabulary.feature_names_out)
+        pre = Preprocessor.for_dataset(dataset, fixed_categories=True).fit(dataset.X, rows)
+        data[split.split_id] = (np.ascontiguousarray(pre.transform(dataset.X)), dataset.y)
+        names = pre.feature_names_out
+    return data, names
 
 
 def environment() -> dict[str, Any]:
