@@ -8,10 +8,20 @@ from typing import Any
 import numpy as np
 from torch import Tensor
 
+from reglab._seeding import derive
 from reglab._validation import message
 from reglab.errors import DataError
 
-__all__ = ["Targets", "as_features", "as_targets", "encode_targets", "infer_task", "split"]
+__all__ = [
+    "Prepared",
+    "Targets",
+    "as_features",
+    "as_targets",
+    "encode_targets",
+    "infer_task",
+    "prepare",
+    "split",
+]
 
 
 def _to_numpy(value: Any) -> np.ndarray:
@@ -164,3 +174,52 @@ def split(
         idx, test_size=n_val, random_state=seed % (2**32), stratify=stratify
     )
     return np.sort(train_idx), np.sort(val_idx)
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Training and validation rows, targets encoded (no validation: ``None``)."""
+
+    x_train: np.ndarray
+    t_train: np.ndarray
+    x_val: np.ndarray | None
+    t_val: np.ndarray | None
+
+
+def prepare(
+    who: str,
+    X: Any,
+    y: Any,
+    task: str | None,
+    validation_data: tuple[Any, Any] | None,
+    validation_split: float,
+    seed: int,
+) -> tuple[str, Prepared]:
+    """Check the data, infer the task when ``None``, encode targets and carve the validation
+    rows (``validation_data``, or a seeded ``validation_split``); returns ``(task, data)``."""
+    x_np = as_features(who, "X", X)
+    y_np = as_targets(who, "y", y, x_np.shape[0])
+    if task is None:
+        task = infer_task(who, y_np)
+    targets = encode_targets(who, "y", y_np, task)
+    if validation_data is not None:
+        xv = as_features(who, "validation_data[0]", validation_data[0])
+        if xv.shape[1:] != x_np.shape[1:]:
+            raise DataError(
+                message(
+                    who,
+                    "validation_data[0]",
+                    f"rows shaped like those of `X` {x_np.shape[1:]}",
+                    xv.shape[1:],
+                )
+            )
+        yv = as_targets(
+            who, "validation_data[1]", validation_data[1], xv.shape[0], "validation_data[0]"
+        )
+        tv = encode_targets(who, "validation_data[1]", yv, task, targets.classes)
+        return task, Prepared(x_np, targets.values, xv, tv.values)
+    if validation_split > 0:
+        labels = None if task == "regression" else targets.values
+        tr, va = split(x_np.shape[0], validation_split, derive(seed, "validation"), labels)
+        return task, Prepared(x_np[tr], targets.values[tr], x_np[va], targets.values[va])
+    return task, Prepared(x_np, targets.values, None, None)

@@ -8,14 +8,10 @@ constraints; every measurement is taken in evaluation mode without gradients.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
 from reglab._seeding import derive
 from reglab._validation import (
@@ -28,16 +24,18 @@ from reglab._validation import (
     message,
     suggest,
 )
-from reglab.errors import ConfigError, DataError, TrainingError
-from reglab.layers.dropconnect import _RATES as DROP_CONNECT_RATES
-from reglab.regularizers import (
-    apply_constraints,
-    iter_regularized,
-    penalty_breakdown,
-    proximal_step,
-    regularization_loss,
+from reglab.errors import ConfigError, TrainingError
+from reglab.training import _data, _outputs
+from reglab.training._loop import (
+    OPTIMIZERS,
+    LossFn,
+    OptimizerFactory,
+    build_optimizer,
+    evaluate,
+    penalty_shares,
+    seeded_noise,
+    train_epoch,
 )
-from reglab.training import _data
 from reglab.training.early_stopping import EarlyStopping
 from reglab.training.history import History
 from reglab.training.metrics import Metric, default_metric, get_metric
@@ -45,11 +43,6 @@ from reglab.training.metrics import Metric, default_metric, get_metric
 __all__ = ["OPTIMIZERS", "TASKS", "fit"]
 
 TASKS = ("regression", "binary", "multiclass")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-_EVAL_CHUNK = 8192
-
-LossFn = Callable[[Tensor, Tensor], Tensor]
-OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
 
 def fit(
@@ -181,51 +174,21 @@ def fit(
     )
     dev = _resolve_device(device)
 
-    # ---- data
-    x_np = _data.as_features(who, "X", X)
-    y_np = _data.as_targets(who, "y", y, x_np.shape[0])
-    if task is None:
-        task = _data.infer_task(who, y_np)
-    targets = _data.encode_targets(who, "y", y_np, task)
-    if validation_data is not None:
-        xv_np = _data.as_features(who, "validation_data[0]", validation_data[0])
-        if xv_np.shape[1:] != x_np.shape[1:]:
-            raise DataError(
-                message(
-                    who,
-                    "validation_data[0]",
-                    f"rows shaped like those of `X` {x_np.shape[1:]}",
-                    xv_np.shape[1:],
-                )
-            )
-        yv_np = _data.as_targets(
-            who, "validation_data[1]", validation_data[1], xv_np.shape[0], "validation_data[0]"
-        )
-        val_targets: _data.Targets | None = _data.encode_targets(
-            who, "validation_data[1]", yv_np, task, targets.classes
-        )
-        x_train, t_train, x_val = x_np, targets.values, xv_np
-    elif validation_split > 0:
-        labels = None if task == "regression" else targets.values
-        tr, va = _data.split(x_np.shape[0], validation_split, derive(seed, "validation"), labels)
-        x_train, t_train, x_val = x_np[tr], targets.values[tr], x_np[va]
-        val_targets = _data.Targets(targets.values[va], targets.classes)
-    else:
-        x_train, t_train, x_val, val_targets = x_np, targets.values, None, None
+    task, data = _data.prepare(who, X, y, task, validation_data, validation_split, seed)
 
     # ---- model, tensors, loss, metric
     model.to(dev)
     dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
-    Xt = torch.as_tensor(x_train, dtype=dtype, device=dev)
-    Yt = _target_tensor(t_train, task, dtype, dev)
+    Xt = torch.as_tensor(data.x_train, dtype=dtype, device=dev)
+    Yt = _outputs.target_tensor(data.t_train, task, dtype, dev)
     Xv = Yv = None
-    if x_val is not None and val_targets is not None:
-        Xv = torch.as_tensor(x_val, dtype=dtype, device=dev)
-        Yv = _target_tensor(val_targets.values, task, dtype, dev)
-    n_outputs = _probe(model, Xt)
+    if data.x_val is not None and data.t_val is not None:
+        Xv = torch.as_tensor(data.x_val, dtype=dtype, device=dev)
+        Yv = _outputs.target_tensor(data.t_val, task, dtype, dev)
+    n_outputs = _outputs.probe(model, Xt)
     if loss is None:
-        _check_outputs(who, task, n_outputs, Yt, Yv)
-    loss_fn: LossFn = loss if loss is not None else _default_loss(task, n_outputs)
+        _outputs.check_outputs(who, task, n_outputs, Yt, Yv)
+    loss_fn: LossFn = loss if loss is not None else _outputs.default_loss(task, n_outputs)
     the_metric = (
         default_metric(task)
         if metric is None
@@ -251,7 +214,7 @@ def fit(
         es.resolve(the_metric.higher_is_better if monitor == "val_metric" else False)
 
     # ---- optimizer
-    opt, decayed = _build_optimizer(model, optimizer, lr, weight_decay, momentum)
+    opt, decayed = build_optimizer(model, optimizer, lr, weight_decay, momentum)
     manual_decay = weight_decay > 0 and not isinstance(opt, torch.optim.AdamW)
 
     n = Xt.shape[0]
@@ -262,13 +225,13 @@ def fit(
     order_gen = torch.Generator().manual_seed(seed)
     history = History(metric=the_metric.name)
 
-    with _seeded_noise(model, derive(seed, "noise"), dev):
+    with seeded_noise(model, derive(seed, "noise"), dev):
         for epoch in range(1, epochs + 1):
-            running = _train_epoch(
+            running = train_epoch(
                 model, Xt, Yt, loss_fn, opt, bs, shuffle, order_gen, skip_single,
                 decayed if manual_decay else None, weight_decay,
             )  # fmt: skip
-            train_loss, _ = _evaluate(model, Xt, Yt, loss_fn, None)
+            train_loss, _ = evaluate(model, Xt, Yt, loss_fn, None)
             if not (math.isfinite(running) and math.isfinite(train_loss)):
                 bad = running if not math.isfinite(running) else train_loss
                 raise TrainingError(
@@ -277,8 +240,8 @@ def fit(
                 )
             val_loss = val_metric = None
             if Xv is not None and Yv is not None:
-                val_loss, val_metric = _evaluate(model, Xv, Yv, loss_fn, the_metric)
-            shares = _penalty_shares(model)
+                val_loss, val_metric = evaluate(model, Xv, Yv, loss_fn, the_metric)
+            shares = penalty_shares(model)
             history.append(
                 epoch=epoch,
                 train_loss=train_loss,
@@ -382,195 +345,6 @@ def _monitor_key(monitor: str, metric_name: str) -> str:
             + suggest(monitor, choices)
         )  # fmt: skip
     return choices[monitor]
-
-
-def _target_tensor(values: np.ndarray, task: str, dtype: torch.dtype, dev: torch.device) -> Tensor:
-    if task == "regression":  # always [n, k]: a 1-d target is one column, like the output
-        return torch.as_tensor(values.reshape(len(values), -1), dtype=dtype, device=dev)
-    return torch.as_tensor(values, dtype=torch.long, device=dev)
-
-
-@torch.no_grad()
-def _probe(model: nn.Module, X: Tensor) -> int:
-    """Number of outputs per sample, from one evaluation-mode forward pass on two rows."""
-    model.eval()
-    out = model(X[:2])
-    return 1 if out.dim() == 1 else int(out[0].numel())
-
-
-def _check_outputs(who: str, task: str, n_outputs: int, *targets: Tensor | None) -> None:
-    if task == "regression":
-        for t in targets:
-            if t is None:
-                continue
-            width = int(t[0].numel())
-            if width != n_outputs:
-                raise DataError(
-                    f"{who}: `model` must be a model with {width} output(s) per sample "
-                    f"(the width of `y`); got {n_outputs}."
-                )
-        return
-    if task == "binary":
-        if n_outputs not in (1, 2):
-            raise DataError(
-                f"{who}: `model` must be a model with 1 logit (or 2) per sample for task "
-                f"'binary'; got {n_outputs}."
-            )
-        return
-    for t in targets:
-        if t is not None and int(t.max()) >= n_outputs:
-            raise DataError(
-                f"{who}: `model` must be a model with one logit per class "
-                f"({int(t.max()) + 1} or more) for task 'multiclass'; got {n_outputs}."
-            )
-
-
-def _default_loss(task: str, n_outputs: int) -> LossFn:
-    if task == "regression":
-
-        def mse(output: Tensor, target: Tensor) -> Tensor:
-            return F.mse_loss(output.reshape(target.shape), target)
-
-        return mse
-    if task == "binary" and n_outputs == 1:
-
-        def bce(output: Tensor, target: Tensor) -> Tensor:
-            return F.binary_cross_entropy_with_logits(output.reshape(-1), target.to(output.dtype))
-
-        return bce
-
-    def cross_entropy(output: Tensor, target: Tensor) -> Tensor:
-        return F.cross_entropy(output, target)
-
-    return cross_entropy
-
-
-# ------------------------------------------------------------------------- the loop
-def _build_optimizer(
-    model: nn.Module,
-    optimizer: str | OptimizerFactory,
-    lr: float,
-    weight_decay: float,
-    momentum: float,
-) -> tuple[torch.optim.Optimizer, list[nn.Parameter]]:
-    params = [p for p in model.parameters() if p.requires_grad]
-    if not params:
-        raise ConfigError(message("fit", "model", "a module with trainable parameters", model))
-    decayed = [p for p in params if p.dim() >= 2]
-    others = [p for p in params if p.dim() < 2]
-    if optimizer in ("adam", "adamw") and (weight_decay > 0 or optimizer == "adamw"):
-        groups = [
-            {"params": decayed, "weight_decay": weight_decay},
-            {"params": others, "weight_decay": 0.0},
-        ]
-        return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr), decayed
-    if optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr), decayed
-    if optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum), decayed
-    if isinstance(optimizer, str):  # unreachable: names are checked in _check_options
-        raise ConfigError(message("fit", "optimizer", f"one of {OPTIMIZERS}", optimizer))
-    groups = [{"params": g} for g in (decayed, others) if g]
-    opt = optimizer(groups, lr=lr)
-    if not isinstance(opt, torch.optim.Optimizer):
-        raise ConfigError(
-            message("fit", "optimizer", "a factory returning a torch.optim.Optimizer", opt)
-        )
-    return opt, decayed
-
-
-@contextmanager
-def _seeded_noise(model: nn.Module, seed: int, dev: torch.device) -> Iterator[None]:
-    """Give random layers without a generator of their own a seeded one while training.
-
-    Covers modules with a ``generator`` attribute (reglab's dropout family) and parameters
-    given DropConnect by :func:`reglab.layers.drop_connect`.
-    """
-    gen = torch.Generator(device=dev)
-    gen.manual_seed(seed)
-    patched = [m for m in model.modules() if "generator" in vars(m) and m.generator is None]
-    connected: list[tuple[dict[str, Any], str, float]] = []
-    for m in model.modules():
-        rates = vars(m).get(DROP_CONNECT_RATES, {})
-        connected += [(rates, name, p) for name, (p, g) in rates.items() if g is None]
-    for m in patched:
-        setattr(m, "generator", gen)  # noqa: B010  (nn.Module's typed __setattr__)
-    for rates, name, p in connected:
-        rates[name] = (p, gen)
-    try:
-        yield
-    finally:
-        for m in patched:
-            setattr(m, "generator", None)  # noqa: B010
-        for rates, name, p in connected:
-            rates[name] = (p, None)
-
-
-def _batches(
-    n: int, bs: int, shuffle: bool, gen: torch.Generator, skip_single: bool, device: torch.device
-) -> list[Tensor]:
-    order = torch.randperm(n, generator=gen) if shuffle else torch.arange(n)
-    batches = list(order.to(device).split(bs))
-    if skip_single and len(batches) > 1 and len(batches[-1]) == 1:
-        batches.pop()
-    return batches
-
-
-def _train_epoch(
-    model: nn.Module,
-    X: Tensor,
-    Y: Tensor,
-    loss_fn: LossFn,
-    opt: torch.optim.Optimizer,
-    bs: int,
-    shuffle: bool,
-    gen: torch.Generator,
-    skip_single: bool,
-    decayed: list[nn.Parameter] | None,
-    weight_decay: float,
-) -> float:
-    """One pass in training mode; returns the mean objective (data loss + penalty)."""
-    model.train()
-    total = torch.zeros((), dtype=torch.float64, device=X.device)
-    seen = 0
-    decay_ids = {id(p) for p in decayed} if decayed else set()
-    for idx in _batches(X.shape[0], bs, shuffle, gen, skip_single, X.device):
-        opt.zero_grad(set_to_none=True)
-        objective = loss_fn(model(X[idx]), Y[idx]) + regularization_loss(model)
-        objective.backward()
-        if decay_ids:
-            with torch.no_grad():
-                for group in opt.param_groups:
-                    for p in group["params"]:
-                        if id(p) in decay_ids:
-                            p.mul_(1.0 - group["lr"] * weight_decay)
-        opt.step()
-        proximal_step(model, opt)
-        apply_constraints(model)
-        total += objective.detach().double() * len(idx)
-        seen += len(idx)
-    return float(total) / max(seen, 1)
-
-
-@torch.no_grad()
-def _evaluate(
-    model: nn.Module, X: Tensor, Y: Tensor, loss_fn: LossFn, metric: Metric | None
-) -> tuple[float, float | None]:
-    """Data loss (and metric) over a whole data set, in evaluation mode."""
-    model.eval()
-    output = torch.cat([model(chunk) for chunk in X.split(_EVAL_CHUNK)])
-    value = float(loss_fn(output, Y))
-    return value, (metric(output, Y) if metric is not None else None)
-
-
-@torch.no_grad()
-def _penalty_shares(model: nn.Module) -> dict[str, float]:
-    """Each penalty's value, proximal L1 parts included (they are part of the objective)."""
-    shares = {name: float(v) for name, v in penalty_breakdown(model).items()}
-    for name, param, reg in iter_regularized(model):
-        if getattr(reg, "proximal", False):
-            shares[name] = shares.get(name, 0.0) + float(reg.l1) * float(param.abs().sum())
-    return shares
 
 
 def _print_epoch(history: History, epochs: int) -> None:
