@@ -1,0 +1,327 @@
+"""The report's figures, drawn with matplotlib (Agg) and returned as inline PNG data URIs.
+
+matplotlib is imported lazily, only here, and used through :class:`matplotlib.figure.Figure`
+(no pyplot, no global backend switch). Figures are PNG rather than SVG so that no text of the
+study (strategy or feature names) can reach the page as markup; text passed to matplotlib has
+``$`` escaped so a name is never read as mathtext. Each function returns ``None`` when there is
+nothing to draw. Colours come from :attr:`Digest.colors`, the same in every figure and table.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from reglab.report.analysis import BASELINE_COLOR, CurveBand
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from reglab.report.digest import Digest
+
+__all__ = [
+    "curve_panels",
+    "feature_heatmap",
+    "figure_uri",
+    "score_strips",
+    "weight_overlay",
+    "weight_panels",
+]
+
+DPI = 96
+_STYLE: Any = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#9ca3af",
+    "axes.grid": True,
+    "grid.color": "#e5e7eb",
+    "grid.linewidth": 0.8,
+    "xtick.color": "#374151",
+    "ytick.color": "#374151",
+    "legend.frameon": False,
+    "figure.facecolor": "white",
+    "svg.fonttype": "path",
+}
+_LAYER_STYLES = ("-", "--", ":", "-.")
+
+
+def text(value: object, limit: int = 40) -> str:
+    """A user string made safe for matplotlib: ``$`` escaped (no mathtext), long ones cut.
+
+    >>> text("cost_$"), text("a" * 50, limit=10)
+    ('cost_\\\\$', 'aaaaaaaaa…')
+    """
+    s = str(value).replace("\n", " ")
+    if len(s) > limit:
+        s = s[: limit - 1] + "…"
+    return s.replace("$", r"\$")
+
+
+@contextmanager
+def _figure(width: float, height: float, *, constrained: bool = True) -> Iterator[Figure]:
+    """A styled figure; grids of many panels pass ``constrained=False`` and place themselves
+    (constrained layout measures every tick label again and again: seconds for 15 panels)."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(_STYLE):
+        yield Figure(
+            figsize=(width, height), dpi=DPI, layout="constrained" if constrained else None
+        )
+
+
+def _grid_margins(fig: Figure, *, left: float, bottom: float, top: float = 0.3) -> None:
+    """Margins in inches for a panel grid laid out without constrained layout."""
+    w, h = fig.get_size_inches()
+    fig.subplots_adjust(left=left / w, right=1 - 0.15 / w, bottom=bottom / h, top=1 - top / h,
+                        wspace=0.12, hspace=0.45)  # fmt: skip
+
+
+def _log_y(ax: Axes) -> None:
+    from matplotlib.ticker import LogLocator, NullLocator
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, numticks=5))
+    ax.yaxis.set_minor_locator(NullLocator())
+
+
+def figure_uri(fig: Figure) -> str:
+    """The figure as a ``data:image/png;base64,…`` URI."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def score_strips(d: Digest) -> str | None:
+    """Every split's test score as a dot per strategy, with the mean and its interval.
+
+    Strategies run top to bottom in rank order. The thick bar is the corrected 95% interval,
+    the black tick the mean, the dashed line the baseline's mean.
+    """
+    scores = d.scores.get(d.metric.name, {})
+    names = [r.strategy for r in d.ranking if r.strategy in scores]
+    if not names:
+        return None
+    summaries = d.summaries[d.metric.name]
+    rng = np.random.default_rng(0)
+    with _figure(9.0, 0.42 * len(names) + 1.1) as fig:
+        ax = fig.subplots()
+        for i, name in enumerate(names):
+            y = len(names) - 1 - i
+            color = d.colors[name]
+            s = summaries[name]
+            if math.isfinite(s.ci_low):
+                ax.plot([s.ci_low, s.ci_high], [y, y], color=color, lw=7, alpha=0.25,
+                        solid_capstyle="butt")  # fmt: skip
+            values = np.fromiter(scores[name].values(), dtype=float)
+            jitter = rng.uniform(-0.18, 0.18, size=values.size)
+            ax.scatter(values, y + jitter, s=22, color=color, alpha=0.85, edgecolors="white",
+                       linewidths=0.6, zorder=3)  # fmt: skip
+            ax.plot([s.mean, s.mean], [y - 0.3, y + 0.3], color="#111827", lw=2, zorder=4)
+        if d.baseline in summaries:
+            ax.axvline(summaries[d.baseline].mean, color=BASELINE_COLOR, ls="--", lw=1)
+        ax.set_yticks(range(len(names)), [text(n) for n in reversed(names)])
+        ax.set_ylim(-0.6, len(names) - 0.4)
+        ax.grid(axis="y", visible=False)
+        better = "higher" if d.metric.higher_is_better else "lower"
+        ax.set_xlabel(f"test {text(d.metric.label)} per split ({better} is better)")
+        return figure_uri(fig)
+
+
+def _band(ax: Axes, band: CurveBand, color: str, style: str) -> None:
+    ax.fill_between(band.epochs, band.q1, band.q3, color=color, alpha=0.15, lw=0)
+    ax.plot(band.epochs, band.median, color=color, ls=style, lw=1.6)
+
+
+def curve_panels(
+    d: Digest,
+    bands: Mapping[str, tuple[CurveBand | None, CurveBand | None]],
+    onset: int | None,
+) -> str | None:
+    """Training (solid) and validation (dashed) loss per strategy, one panel each.
+
+    Medians across splits with inter-quartile bands; a dotted line marks the median best
+    (restored) epoch; on the baseline's panel a red line marks the overfitting onset
+    (``onset``, 0-based, as from :func:`~reglab.report.analysis.overfitting_onset`).
+    """
+    names = [n for n in d.strategies if n in bands and any(b is not None for b in bands[n])]
+    if not names:
+        return None
+    ncols = min(4, len(names))
+    nrows = math.ceil(len(names) / ncols)
+    tops, lows = [], []
+    for n in names:
+        for b in bands[n]:
+            if b is not None:
+                tail = b.median[1:] if b.median.size > 1 else b.median
+                tops.append(np.nanmax(tail))
+                lows.append(np.nanmin(b.q1))
+    with _figure(2.6 * ncols + 0.6, 2.1 * nrows + 0.6, constrained=False) as fig:
+        axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
+        _grid_margins(fig, left=0.6, bottom=0.45)
+        for ax in axes.ravel()[len(names) :]:
+            ax.set_visible(False)
+        for ax, name in zip(axes.ravel(), names, strict=False):
+            color = d.colors[name]
+            train, val = bands[name]
+            if train is not None:
+                _band(ax, train, color, "-")
+            if val is not None:
+                _band(ax, val, color, "--")
+            best = d.facts[name].best_epoch if name in d.facts else math.nan
+            if math.isfinite(best):
+                ax.axvline(best, color="#111827", ls=":", lw=1.2)
+            if name == d.baseline and onset is not None:
+                ax.axvline(onset + 1, color="#dc2626", lw=1.4)
+                ax.annotate(f"overfitting\nfrom epoch {onset + 1}", (onset + 1, 1.0),
+                            xycoords=("data", "axes fraction"), xytext=(4, -4),
+                            textcoords="offset points", va="top", color="#dc2626",
+                            fontsize=8)  # fmt: skip
+            ax.set_title(text(name, 32), color=color, fontweight="bold")
+        if tops and np.isfinite(tops).any():
+            low = float(np.nanmin(lows))
+            top = float(np.nanmax(tops))
+            pad = 0.05 * (top - low) if top > low else 0.1
+            axes[0, 0].set_ylim(max(low - pad, 0.0) if low >= 0 else low - pad, top + pad)
+        for ax in axes.ravel()[max(0, len(names) - ncols) : len(names)]:
+            ax.set_xlabel("epoch")
+            ax.xaxis.set_tick_params(labelbottom=True)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("loss")
+        return figure_uri(fig)
+
+
+def _layer_axes(fig: Figure, n: int, ncols: int) -> list[Axes]:
+    nrows = math.ceil(n / ncols)
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return list(axes[:n])
+
+
+def _density_line(
+    ax: Axes, grid: np.ndarray, mass: np.ndarray, **kw: Any
+) -> None:  # fmt: skip
+    width = np.diff(grid)
+    dens = np.where(mass > 0, mass / np.where(width > 0, width, 1.0), np.nan)
+    ax.step(grid[:-1], dens, where="post", **kw)
+
+
+def weight_overlay(
+    d: Digest,
+    grids: Mapping[str, np.ndarray],
+    masses: Mapping[str, Mapping[str, np.ndarray]],
+    l1_like: Sequence[str],
+    l2_like: Sequence[str],
+) -> str | None:
+    """Per layer: the baseline's weight density against L1-like (solid) and L2-like (dashed).
+
+    Densities are on a log scale so the tails show: L2 keeps a Gaussian-like bell (a parabola
+    in log scale), L1 a sharper peak at zero with straight (Laplace-like) flanks.
+    """
+    layers = [layer for layer in grids if masses.get(layer)]
+    shown = [n for n in d.strategies if n == d.baseline or n in l1_like or n in l2_like]
+    if not layers or not shown:
+        return None
+    ncols = min(3, len(layers))
+    with _figure(3.4 * ncols + 0.6, 2.7 * math.ceil(len(layers) / ncols) + 0.7) as fig:
+        for ax, layer in zip(_layer_axes(fig, len(layers), ncols), layers, strict=True):
+            for name in shown:
+                mass = masses[layer].get(name)
+                if mass is None:
+                    continue
+                style = "--" if name in l2_like else "-"
+                lw = 2.4 if name == d.baseline else 1.4
+                _density_line(ax, grids[layer], mass, color=d.colors[name], ls=style, lw=lw,
+                              label=text(name, 28))  # fmt: skip
+            _log_y(ax)
+            ax.set_title(text(layer))
+            ax.set_xlabel("weight")
+            ax.set_ylabel("density (log)")
+        fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="outside lower center",
+                   ncols=min(6, len(shown)))  # fmt: skip
+        return figure_uri(fig)
+
+
+def weight_panels(
+    d: Digest, grids: Mapping[str, np.ndarray], masses: Mapping[str, Mapping[str, np.ndarray]]
+) -> str | None:
+    """One small panel per strategy: its weight density per layer (line style per layer)."""
+    layers = list(grids)
+    names = [n for n in d.strategies if any(n in masses.get(layer, {}) for layer in layers)]
+    if not names or not layers:
+        return None
+    ncols = min(5, len(names))
+    nrows = math.ceil(len(names) / ncols)
+    with _figure(2.2 * ncols + 0.6, 1.75 * nrows + 0.8, constrained=False) as fig:
+        axes = np.atleast_1d(fig.subplots(nrows, ncols, sharey=True, squeeze=False)).ravel()
+        _grid_margins(fig, left=0.55, bottom=0.75)
+        for ax in axes[len(names) :]:
+            ax.set_visible(False)
+        for ax, name in zip(axes, names, strict=False):
+            for i, layer in enumerate(layers):
+                mass = masses.get(layer, {}).get(name)
+                if mass is not None:
+                    _density_line(ax, grids[layer], mass, color=d.colors[name], lw=1.2,
+                                  ls=_LAYER_STYLES[i % len(_LAYER_STYLES)],
+                                  label=text(layer, 20))  # fmt: skip
+            _log_y(ax)
+            ax.set_title(text(name, 26), color=d.colors[name], fontweight="bold", fontsize=9)
+            ax.tick_params(labelsize=7)
+        handles = [
+            _line(fig, style=_LAYER_STYLES[i % len(_LAYER_STYLES)], label=text(layer, 20))
+            for i, layer in enumerate(layers)
+        ]
+        fig.legend(handles=handles, loc="lower center", ncols=min(6, len(layers)))
+        return figure_uri(fig)
+
+
+def _line(fig: Figure, *, style: str, label: str) -> Any:
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color="#374151", ls=style, label=label)
+
+
+def feature_heatmap(
+    feature_names: Sequence[str],
+    survival: Mapping[str, np.ndarray],
+    colors: Mapping[str, str],
+    *,
+    limit: int = 60,
+) -> str | None:
+    """Fraction of splits in which each feature survived, per feature-selecting strategy.
+
+    Rows are features, most often kept first (at most ``limit``); columns are strategies.
+    """
+    names = list(survival)
+    if not names:
+        return None
+    table = np.stack([survival[n] for n in names], axis=1)
+    order = np.lexsort((np.arange(table.shape[0]), -table.mean(axis=1)))[:limit]
+    table = table[order]
+    rows = [text(feature_names[i], 28) for i in order]
+    with _figure(1.4 + 0.9 * len(names) + 1.6, 0.2 * len(rows) + 1.5) as fig:
+        ax = fig.subplots()
+        image = ax.imshow(table, aspect="auto", cmap="Blues", vmin=0.0, vmax=1.0,
+                          interpolation="nearest")  # fmt: skip
+        ax.set_yticks(range(len(rows)), rows, fontsize=7.5)
+        ax.set_xticks(range(len(names)), [text(n, 18) for n in names], rotation=30, ha="right")
+        for tick, name in zip(ax.get_xticklabels(), names, strict=True):
+            tick.set_color(colors.get(name, "#111827"))
+        ax.grid(False)
+        if table.size <= 600:
+            for (i, j), v in np.ndenumerate(table):
+                ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=6.5,
+                        color="white" if v > 0.6 else "#111827")  # fmt: skip
+        fig.colorbar(image, ax=ax, shrink=0.6, label="kept in share of splits")
+        return figure_uri(fig)
