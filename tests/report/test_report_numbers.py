@@ -152,7 +152,7 @@ def test_regression_ranks_by_rmse_lower_is_better() -> None:
     ],
 )
 def test_study_shapes_render(kwargs: dict[str, Any], phrase: str) -> None:
-    page = parse(render_report(*build_study(**kwargs)))
+    page = parse(render_report(*build_study(**{"n_splits": 3, **kwargs})))
     for sid, _ in SECTIONS:
         assert sid in page.ids
     assert phrase.lower() in page.text.lower()
@@ -189,7 +189,7 @@ def test_failed_member_is_listed_and_left_out(page_and_study: tuple[Any, Study])
 
 
 def test_feature_names_argument_overrides_the_stored_ones() -> None:
-    info, members = build_study()
+    info, members = build_study(strategies=("none", "l1"), n_splits=3)
     names = [f"feat_{i}" for i in range(len(FEATURES))]
     page = parse(render_report(info, members, feature_names=names))
     assert sorted(page.rows["features"]) == sorted(names)

@@ -65,8 +65,8 @@ _LABELS = {"rmse": "RMSE", "mse": "MSE", "mae": "MAE", "r2": "R²", "roc_auc": "
 # Tableau-like, colour-blind-friendly first; "none" is always the neutral dark grey.
 _PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-    "#bcbd22", "#393b79", "#637939", "#ad494a", "#7b4173", "#3182bd", "#e6550d", "#31a354",
-    "#756bb1", "#636363", "#843c39", "#8ca252",
+    "#bcbd22", "#393b79", "#637939", "#ad494a", "#7b4173", "#f3c300", "#0f766e", "#a16207",
+    "#be185d", "#4d7c0f", "#1e3a8a", "#f97316",
 )  # fmt: skip
 BASELINE_COLOR = "#4b5563"
 

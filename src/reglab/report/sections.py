@@ -105,8 +105,8 @@ def _diff_interval(d: Digest, low: float, high: float, stat: str) -> str:
 def _p(p: float, stat: str) -> str:
     """``p = 0.04`` or ``p < 0.001``, the value kept in ``data-value``."""
     shown = format_p(p)
-    sign = "" if shown.startswith("<") else "= "
-    return f"p {sign}{_num(p, stat, shown)}"
+    shown = "< " + shown[1:] if shown.startswith("<") else "= " + shown
+    return f"p {_num(p, stat, shown)}"
 
 
 # -- 1. the answer -----------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def _margin_runner_up(d: Digest) -> str:
         return f"Runner-up: {_swatch(d, runner)} (too few shared splits to test the margin)."
     tied = t.p_value >= 0.05
     tail = (
-        "not significant: the two are statistically tied, so prefer the simpler one"
+        "not significant: the two are statistically tied, so the simpler one may be preferable"
         if tied
         else "significant"
     )
@@ -369,6 +369,9 @@ def weights(d: Digest) -> str:
         return '<p class="muted">No weight histograms were stored for this study.</p>'
     l1 = [n for n in d.strategies if n in d.members and is_l1_like(n, d.configs.get(n, {}))]
     l2 = [n for n in d.strategies if n in d.members and is_l2_like(n, d.configs.get(n, {}))]
+    if len(l1) + len(l2) > 4:  # many: overlay the single techniques, their combinations blur
+        l1 = [n for n in l1 if "+" not in n] or l1[:2]
+        l2 = [n for n in l2 if "+" not in n] or l2[:2]
     parts = [
         "<p>How each strategy shapes the weights, per layer (log-scale density, mean over "
         "splits). An L2 penalty acts like a Gaussian prior: a bell, a parabola on this scale. "
@@ -388,7 +391,9 @@ def weights(d: Digest) -> str:
         for layer in layers:
             ks = [excess_kurtosis(*m.weight_hist[layer]) for m in ms if layer in m.weight_hist]
             ks = [k for k in ks if math.isfinite(k)]
-            cells.append(f"{float(np.median(ks)):.2f}" if ks else "—")
+            cells.append(
+                f"{float(np.median(ks)) + 0.0:.2f}".replace("-0.00", "0.00") if ks else "—"
+            )
         if ms:
             rows.append(
                 f"<tr><td>{_swatch(d, name)}</td>"
