@@ -91,7 +91,8 @@ def penalty_grad(w: Tensor, l1: Strength, l2: Strength) -> Tensor:
     >>> penalty_grad(torch.tensor([[1.0, -2.0, 0.0]]), 0.1, 0.5)
     tensor([[ 1.1000, -2.1000,  0.0000]])
     """
-    return per_member(l1, w) * torch.sign(w) + 2.0 * per_member(l2, w) * w
+    grad = torch.sign(w).mul_(per_member(l1, w))
+    return grad.addcmul_(per_member(l2, w), w, value=2.0)
 
 
 def soft_threshold(w: Tensor, threshold: Strength) -> Tensor:

@@ -1,0 +1,197 @@
+"""Where every member's parameters live: one flat buffer, one contiguous block per tensor kind.
+
+A stack of ``M`` members keeps all its parameters in one flat tensor so that the optimizer, the
+penalty gradients and the early-stopping snapshots are a handful of elementwise operations over
+one buffer. The buffer is a sequence of **blocks**, one per parameter tensor of the MLP, each
+holding that tensor for all members contiguously, member-major: the kernel of Dense layer ``l``
+is the block ``[M, in_l, out_l]`` (the engine's layout: ``x @ W``) for hidden layers and
+``[M, out, in]`` (transposed, torch's layout) for the output layer, whose forward pass runs
+transposed; its bias is ``[M, 1, out_l]``, and with batch norm the scale and shift of hidden
+layer ``l`` are ``[M, 1, h_l]``. Kernels come first, so the penalized weights are the prefix
+``flat[:K·M]``.
+
+Because each block is contiguous, ``torch.bmm(..., out=grad_block)`` writes gradients in place,
+and a per-member value is turned into a per-element coefficient once per stack by
+:meth:`StackLayout.expand`.
+
+>>> from reglab.engine.spec import Architecture
+>>> layout = StackLayout(Architecture(3, 2, hidden=(4,)))
+>>> [(b.name, b.shape) for b in layout.blocks]
+[('dense0.weight', (3, 4)), ('output.weight', (2, 4)), ('dense0.bias', (1, 4)), ('output.bias', (1, 2))]
+>>> layout.size, layout.kernel_size
+(26, 20)
+"""  # noqa: E501
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from reglab.engine.spec import Architecture
+
+__all__ = ["Block", "StackLayout", "layer_names"]
+
+
+def layer_names(arch: Architecture) -> tuple[str, ...]:
+    """Names of the Dense layers, as in :class:`reglab.layers.MLP`: ``dense0, …, output``.
+
+    >>> layer_names(Architecture(3, 2, hidden=(4, 4)))
+    ('dense0', 'dense1', 'output')
+    """
+    return (*(f"dense{i}" for i in range(len(arch.hidden))), "output")
+
+
+@dataclass(frozen=True)
+class Block:
+    """One parameter tensor of every member.
+
+    Attributes:
+        name: The :class:`~reglab.layers.MLP` ``state_dict`` key it exports to.
+        kind: ``"kernel"``, ``"bias"``, ``"gamma"`` (batch-norm scale) or ``"beta"`` (shift).
+        layer: Index of the Dense layer (output last) or of the hidden block for batch norm.
+        shape: Per-member shape in the engine's layout.
+        start: Offset of the block, in elements per member (the block starts at ``start·M``).
+        transposed: A kernel stored ``[out, in]`` (the output layer) rather than ``[in, out]``.
+    """
+
+    name: str
+    kind: str
+    layer: int
+    shape: tuple[int, ...]
+    start: int
+    transposed: bool = False
+
+    @property
+    def size(self) -> int:
+        """Number of elements per member."""
+        return math.prod(self.shape)
+
+
+class StackLayout:
+    """The blocks of an architecture's parameters and the operations on a flat buffer of them.
+
+    Args:
+        arch: The architecture every member of the stack shares.
+    """
+
+    def __init__(self, arch: Architecture) -> None:
+        self.arch = arch
+        sizes = arch.layer_sizes
+        names = layer_names(arch)
+        n_layers = len(sizes) - 1
+        specs: list[tuple[str, str, int, tuple[int, ...]]] = []
+        for layer in range(n_layers - 1):
+            specs.append(
+                (f"{names[layer]}.weight", "kernel", layer, (sizes[layer], sizes[layer + 1]))
+            )
+        specs.append((f"{names[-1]}.weight", "kernel", n_layers - 1, (sizes[-1], sizes[-2])))
+        for layer in range(n_layers):
+            specs.append((f"{names[layer]}.bias", "bias", layer, (1, sizes[layer + 1])))
+        if arch.batch_norm:
+            for layer, units in enumerate(arch.hidden):
+                specs.append((f"bn{layer}.weight", "gamma", layer, (1, units)))
+            for layer, units in enumerate(arch.hidden):
+                specs.append((f"bn{layer}.bias", "beta", layer, (1, units)))
+        blocks = []
+        start = 0
+        for name, kind, layer, shape in specs:
+            transposed = kind == "kernel" and layer == n_layers - 1
+            blocks.append(Block(name, kind, layer, shape, start, transposed))
+            start += math.prod(shape)
+        self.blocks: tuple[Block, ...] = tuple(blocks)
+        self.size = start
+        self.kernel_size = sum(b.size for b in blocks if b.kind == "kernel")
+        self.n_layers = n_layers
+
+    def of_kind(self, kind: str) -> list[Block]:
+        """The blocks of one kind, in layer order."""
+        return [b for b in self.blocks if b.kind == kind]
+
+    def views(self, flat: Tensor, m: int) -> list[Tensor]:
+        """Views ``[m, *shape]`` of every block of ``flat`` (which holds ``m`` members)."""
+        return [flat[b.start * m : (b.start + b.size) * m].view(m, *b.shape) for b in self.blocks]
+
+    def select(self, flat: Tensor, m: int, keep: Tensor) -> Tensor:
+        """A new flat buffer with only the members ``keep`` (indices into ``0..m-1``), in order."""
+        parts = [
+            flat[b.start * m : (b.start + b.size) * m].view(m, b.size).index_select(0, keep)
+            for b in self.blocks
+        ]
+        return torch.cat([p.reshape(-1) for p in parts])
+
+    def expand(self, values: Tensor, *, kinds: Sequence[str] | None = None) -> Tensor:
+        """Per-element coefficients from per-member or per-(member, layer) values.
+
+        Args:
+            values: ``[M]`` (one value per member) or ``[M, L]`` (one per member and Dense
+                layer; for batch-norm blocks the hidden block's column).
+            kinds: Block kinds that get the value; the others get 0. ``None``: every block.
+
+        Returns:
+            A flat tensor shaped like the buffer: element ``j`` of block ``b`` of member ``i``
+            holds ``values[i]`` (or ``values[i, b.layer]``).
+        """
+        parts = []
+        for b in self.blocks:
+            col = values if values.dim() == 1 else values[:, b.layer]
+            if kinds is not None and b.kind not in kinds:
+                col = torch.zeros_like(col)
+            parts.append(col.repeat_interleave(b.size))
+        return torch.cat(parts)
+
+    def member_of(self, m: int, device: torch.device | str = "cpu") -> Tensor:
+        """For each element of an ``m``-member buffer, the index of its member."""
+        return self.expand(torch.arange(m, device=device))
+
+    def initial(self, rng: np.random.Generator) -> np.ndarray:
+        """One member's initial parameters, flattened in block order (float32).
+
+        Kernels and biases follow ``torch.nn.Linear``: ``U(−1/√fan_in, 1/√fan_in)``, drawn layer
+        by layer (kernel in torch's ``[out, in]`` order, then bias) from ``rng``; batch-norm
+        scales are 1 and shifts 0.
+        """
+        values: dict[str, np.ndarray] = {}
+        sizes = self.arch.layer_sizes
+        for layer in range(self.n_layers):
+            fan_in, fan_out = sizes[layer], sizes[layer + 1]
+            bound = 1.0 / math.sqrt(fan_in)
+            kernel = rng.uniform(-bound, bound, size=(fan_out, fan_in))
+            bias = rng.uniform(-bound, bound, size=(fan_out,))
+            values[f"{layer}.kernel"] = kernel if layer == self.n_layers - 1 else kernel.T
+            values[f"{layer}.bias"] = bias
+        out = np.empty(self.size, dtype=np.float32)
+        for b in self.blocks:
+            if b.kind == "gamma":
+                block = np.ones(b.size)
+            elif b.kind == "beta":
+                block = np.zeros(b.size)
+            else:
+                block = values[f"{b.layer}.{b.kind}"]
+            out[b.start : b.start + b.size] = np.asarray(block, dtype=np.float32).reshape(-1)
+        return out
+
+    def stack(self, members: Sequence[np.ndarray], device: torch.device | str) -> Tensor:
+        """The flat buffer of several members' parameters (each as from :meth:`initial`)."""
+        per_member = np.stack(members)  # [M, P]
+        parts = [per_member[:, b.start : b.start + b.size].reshape(-1) for b in self.blocks]
+        return torch.from_numpy(np.concatenate(parts)).to(device)
+
+    def unstack(self, flat: Tensor, m: int, index: int) -> dict[str, np.ndarray]:
+        """Member ``index``'s parameters in :class:`~reglab.layers.MLP` ``state_dict`` layout.
+
+        Kernels are in torch's ``[out, in]``; biases, scales and shifts are vectors.
+        """
+        out: dict[str, np.ndarray] = {}
+        for b, view in zip(self.blocks, self.views(flat, m), strict=True):
+            value = view[index].detach().cpu().numpy()
+            if b.kind != "kernel":
+                value = value.reshape(-1)
+            elif not b.transposed:
+                value = value.T
+            out[b.name] = value.copy()
+        return out

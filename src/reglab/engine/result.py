@@ -1,0 +1,177 @@
+"""What the engine reports for each member: a frozen :class:`MemberResult`.
+
+Scores come from :mod:`sklearn.metrics`, computed once per member on the predictions of its
+restored (best-epoch) weights. The weight summaries are comparable across strategies: the
+histogram edges of a layer depend only on the architecture (:func:`histogram_edges`).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn import metrics
+
+from reglab.engine.layout import layer_names
+from reglab.engine.spec import Architecture
+
+__all__ = [
+    "HISTOGRAM_BINS",
+    "HISTOGRAM_RANGE",
+    "NEAR_ZERO",
+    "MemberResult",
+    "classification_scores",
+    "histogram_edges",
+    "regression_scores",
+    "weight_summary",
+]
+
+NEAR_ZERO = 1e-3
+"""``|w|`` below this counts as near zero (subgradient L1 leaves weights of about ``lr``)."""
+
+HISTOGRAM_BINS = 41
+"""Bins of every weight histogram; odd, so one bin is centred on 0."""
+
+HISTOGRAM_RANGE = 8.0
+"""A layer's histogram spans ``±HISTOGRAM_RANGE/√fan_in`` (8× the initialization bound)."""
+
+
+@dataclass(frozen=True)
+class MemberResult:
+    """One trained member.
+
+    Epochs are counted from 1; ``curves[name][t-1]`` belongs to epoch ``t``.
+
+    Attributes:
+        key: :meth:`MemberSpec.key` of the member.
+        status: ``"ok"`` or ``"failed"``.
+        error: Why it failed (e.g. ``"loss became NaN at epoch 12"``), else ``None``.
+        curves: Per epoch: ``train_loss`` (mean over the epoch's mini-batches of the
+            training-mode data loss, penalty excluded), ``penalty`` (the l1/l2 term at the
+            epoch's end), ``val_loss`` and ``val_metric`` (evaluation mode on the validation
+            rows; NaN when the member has none). The data loss is cross-entropy (multiclass),
+            binary cross-entropy (binary) or the mean squared error of the member's
+            standardized targets (regression). ``val_metric`` is the accuracy for
+            classification and R² for regression (higher is better in both).
+        best_epoch: The epoch whose weights were restored (the last one without early
+            stopping).
+        stopped_epoch: The epoch at which early stopping fired; 0 when it did not.
+        epochs_run: Epochs trained.
+        test_pred: Predictions on the test rows: class probabilities ``[n_test, C]`` (binary:
+            ``[n_test, 2]``) or values ``[n_test]`` in the target's original units.
+        test_scores, train_scores: ``accuracy``, ``balanced_accuracy``, ``log_loss``
+            (classification) or ``rmse``, ``mae``, ``r2`` (regression, original units).
+        sparsity: Per Dense layer (``dense0``, …, ``output``), the fraction of exact zeros of
+            the kernel.
+        near_zero: Per Dense layer, the fraction of kernel weights with ``|w| < NEAR_ZERO``.
+        weight_hist: Per Dense layer, ``(edges, counts)`` of the kernel's weights with
+            :func:`histogram_edges`; weights beyond the range count in the outer bins.
+        feature_norms: L2 norm of each input feature's outgoing first-layer weights.
+        wall_s: The member's share of its stack's wall time, in seconds.
+        weights: The restored weights as a :class:`~reglab.layers.MLP` ``state_dict``
+            (numpy arrays; empty for a failed member).
+    """
+
+    key: str
+    status: str
+    error: str | None
+    curves: dict[str, list[float]]
+    best_epoch: int
+    stopped_epoch: int
+    epochs_run: int
+    test_pred: np.ndarray
+    test_scores: dict[str, float]
+    train_scores: dict[str, float]
+    sparsity: dict[str, float]
+    near_zero: dict[str, float]
+    weight_hist: dict[str, tuple[list[float], list[int]]]
+    feature_norms: list[float]
+    wall_s: float
+    weights: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        """Whether the member trained without failure."""
+        return self.status == "ok"
+
+
+def classification_scores(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
+    """Accuracy, balanced accuracy and log loss of class probabilities ``[n, C]``.
+
+    >>> classification_scores(np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]]))["accuracy"]
+    1.0
+    """
+    if len(y) == 0:
+        return {}
+    pred = proba.argmax(axis=1)
+    labels = np.arange(proba.shape[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {
+            "accuracy": float(metrics.accuracy_score(y, pred)),
+            "balanced_accuracy": float(metrics.balanced_accuracy_score(y, pred)),
+            "log_loss": float(metrics.log_loss(y, proba, labels=labels)),
+        }
+
+
+def regression_scores(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+    """Root mean squared error, mean absolute error and R² (original units).
+
+    >>> regression_scores(np.array([1.0, 3.0]), np.array([1.0, 3.0]))
+    {'rmse': 0.0, 'mae': 0.0, 'r2': 1.0}
+    """
+    if len(y) == 0:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {
+            "rmse": float(math.sqrt(metrics.mean_squared_error(y, pred))),
+            "mae": float(metrics.mean_absolute_error(y, pred)),
+            "r2": float(metrics.r2_score(y, pred)) if len(y) > 1 else math.nan,
+        }
+
+
+def histogram_edges(fan_in: int) -> np.ndarray:
+    """The :data:`HISTOGRAM_BINS` + 1 edges of a kernel with ``fan_in`` inputs.
+
+    >>> edges = histogram_edges(64)
+    >>> len(edges), float(edges[0]), float(edges[-1])
+    (42, -1.0, 1.0)
+    """
+    bound = HISTOGRAM_RANGE / math.sqrt(fan_in)
+    return np.linspace(-bound, bound, HISTOGRAM_BINS + 1)
+
+
+def weight_summary(
+    arch: Architecture, weights: dict[str, np.ndarray]
+) -> tuple[
+    dict[str, float],
+    dict[str, float],
+    dict[str, tuple[list[float], list[int]]],
+    list[float],
+]:
+    """Sparsity, near-zero fraction, histogram and first-layer feature norms of the kernels.
+
+    Args:
+        arch: The architecture (it fixes the histogram edges).
+        weights: An MLP ``state_dict`` (kernels ``[out, in]``).
+
+    Returns:
+        ``(sparsity, near_zero, weight_hist, feature_norms)`` as in :class:`MemberResult`.
+    """
+    sparsity: dict[str, float] = {}
+    near_zero: dict[str, float] = {}
+    hist: dict[str, tuple[list[float], list[int]]] = {}
+    for name, fan_in in zip(layer_names(arch), arch.layer_sizes[:-1], strict=True):
+        kernel = np.asarray(weights[f"{name}.weight"], dtype=np.float64)
+        sparsity[name] = float(np.mean(kernel == 0.0))
+        near_zero[name] = float(np.mean(np.abs(kernel) < NEAR_ZERO))
+        edges = histogram_edges(fan_in)
+        clipped = np.clip(kernel.ravel(), edges[0], edges[-1])
+        counts, _ = np.histogram(clipped, bins=edges)
+        hist[name] = ([float(e) for e in edges], [int(c) for c in counts])
+    first = np.asarray(weights[f"{layer_names(arch)[0]}.weight"], dtype=np.float64)
+    norms = np.sqrt(np.sum(first * first, axis=0))
+    return sparsity, near_zero, hist, [float(v) for v in norms]

@@ -1,0 +1,476 @@
+"""A stack: M members of one architecture as one member-batched MLP, trained step by step.
+
+A mini-batch is ``[M, B, features]``, gathered in one indexing operation from every member's
+own rows; each Dense layer is one ``torch.baddbmm`` over the member dimension. The backward
+pass is written out by hand (:mod:`reglab.engine.backward`), gradients land in one flat buffer
+(:mod:`reglab.engine.layout`), penalties enter the gradient directly through
+:func:`~reglab.regularizers.functional.penalty_grad`, and one optimizer update
+(:class:`~reglab.engine.optim.FlatOptimizer`) moves every member. The regularizers are the
+functional core's: :func:`~reglab.layers.functional.dropout_mask` and
+:func:`~reglab.layers.functional.gaussian_dropout` for dropout and DropConnect,
+:func:`~reglab.regularizers.functional.soft_threshold` for proximal L1,
+:func:`~reglab.regularizers.functional.max_norm` for the max-norm constraint.
+
+Per member, one training step does (Keras semantics, DESIGN §1)::
+
+    loss_i = mean over its batch rows of the data loss   (CE, BCE, or MSE on standardized y)
+    g      = ∇ loss_i + l1·sign(W) + 2·l2·W               (penalty-mode kernels only)
+    W      ← W·(1 − lr·wd);  θ ← optimizer step           (decoupled decay of kernels first)
+    W      ← soft_threshold(W, lr·l1 [/ (sqrt(v̂)+ε)])     (proximal-mode kernels)
+    W      ← max_norm(W, c) per output unit               (every kernel, members with c > 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from reglab.engine import backward as bw
+from reglab.engine.layout import StackLayout
+from reglab.engine.optim import FlatOptimizer
+from reglab.engine.spec import MemberSpec
+from reglab.engine.streams import NoisePlace
+from reglab.layers.activations import get_activation
+from reglab.regularizers.functional import l1l2_penalty, max_norm, penalty_grad, soft_threshold
+
+__all__ = ["Stack"]
+
+
+class Stack:
+    """The trainable state of M members sharing an architecture, batch size and optimizer.
+
+    Args:
+        members: The members, in stack order.
+        layout: Their shared parameter layout.
+        data: ``[N, F + T]`` rows of every split the members use: ``F`` features, then the
+            target (one-hot ``C`` columns for multiclass, one column otherwise).
+        params: Initial flat parameters (:meth:`StackLayout.stack`).
+        places: Where noise is drawn (:func:`~reglab.engine.streams.noise_places`).
+        y_stats: For regression, each member's training mean and standard deviation ``[M, 2]``.
+        keep_best: Keep a copy of each member's best weights (early stopping).
+    """
+
+    def __init__(
+        self,
+        members: Sequence[MemberSpec],
+        layout: StackLayout,
+        data: Tensor,
+        params: Tensor,
+        places: Sequence[NoisePlace],
+        y_stats: np.ndarray | None,
+        *,
+        keep_best: bool,
+    ) -> None:
+        arch = members[0].arch
+        self.layout = layout
+        self.data = data
+        self.device = data.device
+        self.features = arch.in_features
+        self.task = arch.task
+        self.activation = arch.activation
+        self.act_fn = get_activation(arch.activation)
+        self.batch_norm = arch.batch_norm
+        self.bn_first = arch.block_order == "bn-act-drop"
+        self.n_hidden = len(arch.hidden)
+        self.batch = members[0].train.batch_size
+        self.places = list(places)
+        self.members = list(members)
+        self.m = len(members)
+        self.theta = params
+        self.grad = torch.zeros_like(params)
+        self.running = (
+            [
+                torch.stack([torch.zeros(self.m, 1, h), torch.ones(self.m, 1, h)]).to(self.device)
+                for h in arch.hidden
+            ]
+            if self.batch_norm
+            else []
+        )
+        self.keep_best = keep_best
+        self.best = params.clone() if keep_best else params
+        self.best_running = [r.clone() for r in self.running] if keep_best else self.running
+        self.y_stats = y_stats
+        self.t = np.zeros(self.m, dtype=np.int64)
+        self.loss_sum = torch.zeros(self.m, device=self.device)
+        self._batch_n = torch.tensor(float(self.batch), device=self.device)
+        self.opt = FlatOptimizer(
+            members[0].train.optimizer, params.numel(), *self._optimizer_coefficients()
+        )
+        self._refresh()
+
+    # -- per-member coefficients -------------------------------------------------------------
+
+    def _per_layer(self, values: Sequence[float], penalized: bool = True) -> Tensor:
+        n_layers = self.layout.n_layers
+        rows = []
+        for member, value in zip(self.members, values, strict=True):
+            flags = member.strategy.penalized(n_layers) if penalized else (True,) * n_layers
+            rows.append([value if f else 0.0 for f in flags])
+        return torch.tensor(rows, dtype=torch.float32, device=self.device)
+
+    def _optimizer_coefficients(self) -> tuple[Tensor, torch.device, Tensor | None]:
+        lr = torch.tensor([m.lr for m in self.members], dtype=torch.float32, device=self.device)
+        wd = torch.tensor(
+            [m.strategy.weight_decay for m in self.members], dtype=torch.float32, device=self.device
+        )
+        lr_e = self.layout.expand(lr)
+        decay = None
+        if bool((wd > 0).any()):  # kernels only, as reglab.fit (biases and BN are not decayed)
+            decay = 1.0 - self.layout.expand(lr * wd, kinds=("kernel",))
+        return lr_e, self.device, decay
+
+    def _refresh(self) -> None:
+        """Rebuild views and per-member coefficient tensors for the current members."""
+        m, layout, dev = self.m, self.layout, self.device
+        views = layout.views(self.theta, m)
+        grads = layout.views(self.grad, m)
+        by_kind: dict[str, list[int]] = {}
+        for j, b in enumerate(layout.blocks):
+            by_kind.setdefault(b.kind, []).append(j)
+        self.W = [views[j] for j in by_kind["kernel"]]
+        self.b = [views[j] for j in by_kind["bias"]]
+        self.gW = [grads[j] for j in by_kind["kernel"]]
+        self.gb = [grads[j] for j in by_kind["bias"]]
+        self.gamma = [views[j] for j in by_kind.get("gamma", [])]
+        self.beta = [views[j] for j in by_kind.get("beta", [])]
+        self.ggamma = [grads[j] for j in by_kind.get("gamma", [])]
+        self.gbeta = [grads[j] for j in by_kind.get("beta", [])]
+        self.kernel_elems = layout.kernel_size * m
+
+        strategies = [mb.strategy for mb in self.members]
+        proximal = [s.l1_mode == "proximal" for s in strategies]
+        l1 = [s.l1 for s in strategies]
+        l1_pen = [0.0 if p else v for v, p in zip(l1, proximal, strict=True)]
+        l1_prox = [v if p else 0.0 for v, p in zip(l1, proximal, strict=True)]
+        l2 = [s.l2 for s in strategies]
+        self.l1_layers = self._per_layer(l1)
+        self.l2_layers = self._per_layer(l2)
+        k = self.kernel_elems
+
+        def kernel_coefficients(values: list[float]) -> Tensor | float:
+            if not any(v > 0 for v in values):
+                return 0.0
+            return layout.expand(self._per_layer(values), kinds=("kernel",))[:k]
+
+        self.pen_l1 = kernel_coefficients(l1_pen)
+        self.pen_l2 = kernel_coefficients(l2)
+        self.has_penalty_grad = any(v > 0 for v in l1_pen + l2)
+        self.prox: Tensor | None = None
+        if any(v > 0 for v in l1_prox):
+            lr = torch.tensor([mb.lr for mb in self.members], device=dev)
+            coef = self._per_layer(l1_prox) * lr[:, None]
+            self.prox = layout.expand(coef, kinds=("kernel",))[:k]
+        mn = [s.max_norm for s in strategies]
+        self.max_norm = torch.tensor(mn, dtype=torch.float32, device=dev)
+        self.any_max_norm = any(v > 0 for v in mn)
+        self.all_max_norm = all(v > 0 for v in mn)
+        self.has_max_norm = (self.max_norm > 0).view(m, 1, 1)
+
+        self.place_of = {(p.kind, p.layer): i for i, p in enumerate(self.places)}
+        if self.y_stats is not None:
+            mean = torch.tensor(self.y_stats[:, 0], dtype=torch.float32, device=dev)
+            std = torch.tensor(self.y_stats[:, 1], dtype=torch.float32, device=dev)
+            self.y_scale = (1.0 / std).view(m, 1, 1)
+            self.y_shift = (-mean / std).view(m, 1, 1)
+        self.member_of = layout.member_of(m, dev)
+        self.t_uniform = bool(np.all(self.t == self.t[0]))
+
+    # -- training ----------------------------------------------------------------------------
+
+    def train_step(
+        self,
+        rows: Tensor,
+        noise: Sequence[Tensor],
+        weight: Tensor | None,
+        active: np.ndarray | None,
+    ) -> None:
+        """One optimizer step of every member on its own mini-batch.
+
+        Args:
+            rows: ``[M·B]`` data rows of this step.
+            noise: This step's noise, one ``[M, *shape]`` tensor per noise place.
+            weight: Row weights ``[M, B, 1]`` (``1/count``, 0 on padding), or ``None`` when
+                every member has a full batch.
+            active: Which members take a step (``None``: all); the others stay unchanged.
+        """
+        m, bsz, f = self.m, self.batch, self.features
+        batch = self.data.index_select(0, rows).view(m, bsz, -1)
+        x, target = batch[..., :f], batch[..., f:]
+        place_of = self.place_of
+        idx = place_of.get(("input", 0))
+        if idx is not None:
+            x = x * noise[idx]
+        h = x
+        cache = []
+        act = self.activation
+        for layer in range(self.n_hidden):
+            w = self.W[layer]
+            idx = place_of.get(("connect", layer))
+            connect = None
+            if idx is not None:
+                connect = noise[idx]
+                w = w * connect
+            z = torch.baddbmm(self.b[layer], h, w)
+            bn = None
+            if self.batch_norm and self.bn_first:
+                y, z_hat, rstd, mean, var = bw.batch_norm_train(
+                    z, self.gamma[layer], self.beta[layer], weight
+                )
+                self._update_running(layer, mean, var, weight)
+                bn = (z_hat, rstd)
+                pre = y
+                out = self.act_fn(y)
+            else:
+                pre = z
+                out = self.act_fn(z)
+                if self.batch_norm:
+                    y, z_hat, rstd, mean, var = bw.batch_norm_train(
+                        out, self.gamma[layer], self.beta[layer], weight
+                    )
+                    self._update_running(layer, mean, var, weight)
+                    bn = (z_hat, rstd)
+            post = out if act in bw.SAVES_OUTPUT else None
+            nxt = y if (self.batch_norm and not self.bn_first) else out
+            idx = place_of.get(("hidden", layer))
+            mask = None
+            if idx is not None:
+                mask = noise[idx]
+                nxt = nxt * mask if nxt is post else nxt.mul_(mask)
+            cache.append((h, w, connect, pre, post, bn, mask))
+            h = nxt
+        # The output layer runs transposed, [M, out, B], with its kernel stored [M, out, in]:
+        # a softmax over a short last dimension is many times slower than over dimension 1.
+        out_layer = self.n_hidden
+        w_out = self.W[out_layer]
+        h_t = h.transpose(1, 2)
+        logits_t = torch.baddbmm(self.b[out_layer].transpose(1, 2), w_out, h_t)
+        weight_t = None if weight is None else weight.transpose(1, 2)
+        d_t = self._loss_grad(logits_t, target.transpose(1, 2), weight_t)
+        torch.bmm(d_t, h, out=self.gW[out_layer])
+        torch.sum(d_t, 2, out=self.gb[out_layer].view(m, -1))
+        if self.n_hidden:
+            d = torch.bmm(d_t.transpose(1, 2), w_out)
+        for layer in reversed(range(self.n_hidden)):
+            h_in, w, connect, pre, post, bn, mask = cache[layer]
+            if layer < self.n_hidden - 1:
+                d = torch.bmm(d, cache[layer + 1][1].transpose(1, 2))
+            if mask is not None:
+                d.mul_(mask)
+            if bn is not None and not self.bn_first:
+                d = bw.batch_norm_backward(
+                    d,
+                    *bn,
+                    self.gamma[layer],
+                    weight,
+                    grad_gamma=self.ggamma[layer],
+                    grad_beta=self.gbeta[layer],
+                )
+            d = bw.activation_backward(act, d, pre, post if post is not None else pre)
+            if bn is not None and self.bn_first:
+                d = bw.batch_norm_backward(
+                    d,
+                    *bn,
+                    self.gamma[layer],
+                    weight,
+                    grad_gamma=self.ggamma[layer],
+                    grad_beta=self.gbeta[layer],
+                )
+            torch.bmm(h_in.transpose(1, 2), d, out=self.gW[layer])
+            if connect is not None:
+                self.gW[layer].mul_(connect)
+            torch.sum(d, 1, keepdim=True, out=self.gb[layer])
+        self._update(active)
+
+    def _loss_grad(self, out: Tensor, target: Tensor, weight: Tensor | None) -> Tensor:
+        """Accumulate each member's batch-mean data loss; return its gradient w.r.t. ``out``.
+
+        ``out``, ``target`` and ``weight`` are transposed: ``[M, outputs, B]``.
+        """
+        scale = 1.0 / self.batch
+        if self.task == "multiclass":
+            logp = torch.log_softmax(out, 1)
+            d = logp.exp()
+            if weight is None:
+                d.sub_(target).mul_(scale)
+                self.loss_sum.sub_((logp * target).sum((1, 2)), alpha=scale)
+            else:
+                tw = target * weight
+                d.mul_(weight).sub_(tw)
+                self.loss_sum.sub_((logp * tw).sum((1, 2)))
+            return d
+        if self.task == "binary":
+            d = torch.sigmoid(out).sub_(target)
+            row = torch.nn.functional.softplus(out).sub_(out * target)
+        else:
+            d = out - torch.addcmul(self.y_shift, target, self.y_scale)
+            row = d * d
+            d.mul_(2.0)
+        if weight is None:
+            self.loss_sum.add_(row.sum((1, 2)), alpha=scale)
+            return d.mul_(scale)
+        self.loss_sum.add_((row * weight).sum((1, 2)))
+        return d.mul_(weight)
+
+    def _update_running(self, layer: int, mean: Tensor, var: Tensor, weight: Tensor | None) -> None:
+        n = self._batch_n if weight is None else (weight > 0).sum(1, keepdim=True).to(var.dtype)
+        unbiased = var * (n / torch.clamp(n - 1, min=1.0))
+        running = self.running[layer]
+        running[0].mul_(1 - bw.BN_MOMENTUM).add_(mean, alpha=bw.BN_MOMENTUM)
+        running[1].mul_(1 - bw.BN_MOMENTUM).add_(unbiased, alpha=bw.BN_MOMENTUM)
+
+    def _update(self, active: np.ndarray | None) -> None:
+        """Penalty gradients, optimizer step, proximal L1 and max-norm for every member."""
+        k = self.kernel_elems
+        theta, grad = self.theta, self.grad
+        if self.has_penalty_grad:
+            grad[:k].add_(penalty_grad(theta[:k], self.pen_l1, self.pen_l2))
+        saved = None
+        if active is not None and not active.all():
+            saved = (
+                theta.clone(),
+                [s.clone() for s in self.opt.state()],
+                [r.clone() for r in self.running],
+            )
+            self.t[active] += 1
+            self.t_uniform = bool(np.all(self.t == self.t[0]))
+        else:
+            self.t += 1
+        steps: int | Tensor = int(self.t[0])
+        if not self.t_uniform:
+            steps = torch.from_numpy(self.t.astype(np.float32)).to(self.device)[self.member_of]
+        self.opt.step(theta, grad, steps)
+        if self.prox is not None:
+            pre = self.opt.preconditioner(0, k)
+            threshold = self.prox if pre is None else self.prox / pre
+            theta[:k].copy_(soft_threshold(theta[:k], threshold))
+        if self.any_max_norm:
+            for layer, w in enumerate(self.W):
+                projected = max_norm(w, self.max_norm, dim=2 if layer == self.n_hidden else 1)
+                if not self.all_max_norm:
+                    projected = torch.where(self.has_max_norm, projected, w)
+                w.copy_(projected)
+        if saved is not None:
+            assert active is not None
+            self._restore_inactive(~active, *saved)
+
+    def _restore_inactive(
+        self, inactive: np.ndarray, theta: Tensor, state: list[Tensor], running: list[Tensor]
+    ) -> None:
+        flag = torch.from_numpy(inactive).to(self.device)
+        per_elem = flag[self.member_of]
+        self.theta.copy_(torch.where(per_elem, theta, self.theta))
+        for now, before in zip(self.opt.state(), state, strict=True):
+            now.copy_(torch.where(per_elem, before, now))
+        for now, before in zip(self.running, running, strict=True):
+            now.copy_(torch.where(flag.view(1, -1, 1, 1), before, now))
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def penalty(self) -> np.ndarray:
+        """Each member's penalty ``Σ_l l1·Σ|W_l| + l2·ΣW_l²`` at the current weights."""
+        total = torch.zeros(self.m, device=self.device)
+        for layer, w in enumerate(self.W):
+            total += l1l2_penalty(w, self.l1_layers[:, layer], self.l2_layers[:, layer])
+        return total.cpu().numpy().astype(np.float64)
+
+    def outputs(
+        self, rows: Tensor, *, best: bool, slots: Sequence[int] | None = None, chunk: int = 2048
+    ) -> Tensor:
+        """Evaluation-mode outputs ``[m, R, out]`` for rows ``[m, R]`` (no noise, running BN).
+
+        Args:
+            rows: Data rows of each evaluated member.
+            best: Use the best (early-stopping) weights instead of the current ones.
+            slots: Evaluate only these members (``rows`` then has one row per slot).
+            chunk: Rows per forward pass, to bound memory.
+
+        Regression outputs are in each member's standardized units.
+        """
+        theta = self.best if best else self.theta
+        running = self.best_running if best else self.running
+        m = self.m
+        if slots is not None:
+            keep = torch.tensor(list(slots), dtype=torch.long, device=self.device)
+            theta = self.layout.select(theta, m, keep)
+            running = [r.index_select(1, keep) for r in running]
+            m = len(slots)
+        views = self.layout.views(theta, m)
+        kinds = [b.kind for b in self.layout.blocks]
+        w_views = [v for v, k in zip(views, kinds, strict=True) if k == "kernel"]
+        b_views = [v for v, k in zip(views, kinds, strict=True) if k == "bias"]
+        g_views = [v for v, k in zip(views, kinds, strict=True) if k == "gamma"]
+        s_views = [v for v, k in zip(views, kinds, strict=True) if k == "beta"]
+        parts = []
+        with torch.no_grad():
+            for start in range(0, rows.shape[1], chunk):
+                r = rows[:, start : start + chunk]
+                h = self.data.index_select(0, r.reshape(-1)).view(m, r.shape[1], -1)
+                h = h[..., : self.features]
+                for layer in range(self.n_hidden):
+                    z = torch.baddbmm(b_views[layer], h, w_views[layer])
+                    if self.batch_norm and self.bn_first:
+                        z = self._bn_eval(z, running[layer], g_views[layer], s_views[layer])
+                    h = self.act_fn(z)
+                    if self.batch_norm and not self.bn_first:
+                        h = self._bn_eval(h, running[layer], g_views[layer], s_views[layer])
+                parts.append(torch.baddbmm(b_views[-1], h, w_views[-1].transpose(1, 2)))
+        return torch.cat(parts, dim=1)
+
+    @staticmethod
+    def _bn_eval(z: Tensor, running: Tensor, gamma: Tensor, beta: Tensor) -> Tensor:
+        return torch.addcmul(beta, (z - running[0]) * torch.rsqrt(running[1] + bw.BN_EPS), gamma)
+
+    # -- bookkeeping -------------------------------------------------------------------------
+
+    def snapshot(self, improved: np.ndarray) -> None:
+        """Copy the current weights of the members flagged ``improved`` to their best copy."""
+        if not self.keep_best or not improved.any():
+            return
+        flag = torch.from_numpy(improved).to(self.device)
+        self.best.copy_(torch.where(flag[self.member_of], self.theta, self.best))
+        for best, now in zip(self.best_running, self.running, strict=True):
+            best.copy_(torch.where(flag.view(1, -1, 1, 1), now, best))
+
+    def finite(self) -> np.ndarray:
+        """Which members have only finite parameters."""
+        bad = torch.zeros(self.m, dtype=torch.bool, device=self.device)
+        for view in self.layout.views(self.theta, self.m):
+            bad |= ~torch.isfinite(view).reshape(self.m, -1).all(1)
+        return ~bad.cpu().numpy()
+
+    def export(self, index: int, *, best: bool) -> dict[str, np.ndarray]:
+        """Member ``index``'s weights as an :class:`~reglab.layers.MLP` ``state_dict``."""
+        theta = self.best if best else self.theta
+        state = self.layout.unstack(theta, self.m, index)
+        running = self.best_running if best else self.running
+        for layer, r in enumerate(running):
+            state[f"bn{layer}.running_mean"] = r[0, index].reshape(-1).cpu().numpy().copy()
+            state[f"bn{layer}.running_var"] = r[1, index].reshape(-1).cpu().numpy().copy()
+            state[f"bn{layer}.num_batches_tracked"] = np.array(self.t[index], dtype=np.int64)
+        return state
+
+    def select(self, keep: Sequence[int]) -> None:
+        """Keep only the members at positions ``keep`` (the others stop costing compute)."""
+        keep_t = torch.tensor(list(keep), dtype=torch.long, device=self.device)
+        old_m = self.m
+        self.members = [self.members[i] for i in keep]
+        self.m = len(self.members)
+        self.theta = self.layout.select(self.theta, old_m, keep_t)
+        self.grad = torch.zeros_like(self.theta)
+        state = [self.layout.select(s, old_m, keep_t) for s in self.opt.state()]
+        self.running = [r.index_select(1, keep_t) for r in self.running]
+        if self.keep_best:
+            self.best = self.layout.select(self.best, old_m, keep_t)
+            self.best_running = [r.index_select(1, keep_t) for r in self.best_running]
+        else:
+            self.best, self.best_running = self.theta, self.running
+        if self.y_stats is not None:
+            self.y_stats = self.y_stats[list(keep)]
+        self.t = self.t[list(keep)]
+        self.loss_sum = self.loss_sum.index_select(0, keep_t)
+        lr_e, _, decay = self._optimizer_coefficients()
+        self.opt.load(state, lr_e, decay)
+        self._refresh()

@@ -1,0 +1,218 @@
+"""Each member's own randomness, and the plan of one epoch for a whole stack.
+
+Every member owns three independent streams derived from its seed alone (DESIGN "Independence"):
+
+* ``init`` — a NumPy generator for the initial weights (:meth:`StackLayout.initial`);
+* ``order`` — a CPU ``torch.Generator``; epoch ``t`` visits the member's training rows in the
+  order ``torch.randperm(n_train, generator=order)`` (the ``t``-th call), in mini-batches of
+  ``batch_size`` rows, the last one possibly smaller (with batch norm, a last mini-batch of
+  one row is skipped);
+* ``noise`` — a NumPy generator for dropout and DropConnect noise. Each epoch it draws, in
+  this order and only for the places where the member's own rate is > 0: the input noise
+  ``[steps, B, in]``, the noise of every hidden block ``[steps, B, h_l]``, then DropConnect
+  noise for every hidden kernel ``[steps, in_l, out_l]`` (one kernel mask per mini-batch).
+  Standard dropout and DropConnect use uniform noise in [0, 1), Gaussian dropout standard
+  normal noise (float32).
+
+Because nothing is drawn for, or shared with, other members, a member's batches and masks are
+the same whether it trains alone, in any stack, or in any chunk.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from reglab._seeding import derive, generator, torch_generator
+from reglab.engine.spec import MemberSpec
+from reglab.layers.functional import dropout_mask, gaussian_dropout
+
+__all__ = ["EpochPlan", "MemberStreams", "NoisePlace", "noise_places", "stream_seeds"]
+
+_ONE = torch.ones(())
+
+
+def stream_seeds(seed: int) -> dict[str, int]:
+    """The seeds of a member's ``init``, ``order`` and ``noise`` streams.
+
+    >>> sorted(stream_seeds(0))
+    ['init', 'noise', 'order']
+    >>> stream_seeds(0) == stream_seeds(0) and stream_seeds(0) != stream_seeds(1)
+    True
+    """
+    return {name: derive(seed, "engine", name) for name in ("init", "order", "noise")}
+
+
+@dataclass(frozen=True)
+class NoisePlace:
+    """A place where a stack draws noise.
+
+    Attributes:
+        kind: ``"input"``, ``"hidden"`` (after hidden block ``layer``) or ``"connect"``
+            (DropConnect on the kernel of hidden layer ``layer``).
+        layer: Hidden layer index (0 for the input).
+        shape: Noise shape per member and step: ``(B, units)`` or ``(in, out)``.
+    """
+
+    kind: str
+    layer: int
+    shape: tuple[int, ...]
+
+    def rate(self, member: MemberSpec) -> float:
+        """The member's rate at this place (0 when it draws nothing here)."""
+        s = member.strategy
+        if self.kind == "input":
+            return float(s.input_dropout)
+        if self.kind == "hidden":
+            return float(s.dropout_rates(len(member.arch.hidden))[self.layer])
+        return float(s.drop_connect)
+
+    def gaussian(self, member: MemberSpec) -> bool:
+        """Whether the member draws standard-normal (Gaussian dropout) noise here."""
+        return self.kind != "connect" and member.strategy.dropout_kind == "gaussian"
+
+
+def noise_places(members: Sequence[MemberSpec]) -> list[NoisePlace]:
+    """The places where at least one of ``members`` (one architecture) needs noise, in order."""
+    arch = members[0].arch
+    batch = members[0].train.batch_size
+    sizes = arch.layer_sizes
+    candidates = [NoisePlace("input", 0, (batch, arch.in_features))]
+    candidates += [NoisePlace("hidden", i, (batch, h)) for i, h in enumerate(arch.hidden)]
+    candidates += [
+        NoisePlace("connect", i, (sizes[i], sizes[i + 1])) for i in range(len(arch.hidden))
+    ]
+    return [p for p in candidates if any(p.rate(m) > 0 for m in members)]
+
+
+@dataclass
+class EpochPlan:
+    """Everything one epoch of a stack needs, drawn up front.
+
+    Attributes:
+        rows: ``[S, M·B]`` global data rows of every step (padding rows repeat a valid row).
+        counts: ``[M, S]`` number of real rows of each member in each step (0: no step).
+        weights: ``[S, M, B, 1]`` row weights ``1/count`` (0 for padding); ``None`` when every
+            step is full for every member.
+        full: Per step, whether every member has ``B`` real rows.
+        noise: One ``[M, S, *shape]`` tensor per :func:`noise_places` entry: the multiplier
+            of each element, ``dropout_mask(u, p)`` (standard dropout, DropConnect) or
+            ``gaussian_dropout(1, p, z)`` (Gaussian dropout) of the member's own noise, and 1
+            where the member's rate is 0 or it takes no step.
+    """
+
+    rows: Tensor
+    counts: np.ndarray
+    weights: Tensor | None
+    full: list[bool]
+    noise: list[Tensor] = field(default_factory=list)
+
+    @property
+    def steps(self) -> int:
+        return int(self.counts.shape[1])
+
+
+class MemberStreams:
+    """The random streams of the members of one stack, and the buffers their noise fills.
+
+    Args:
+        members: The stack's members (one architecture and batch size).
+        train_rows: Each member's training rows, as global row numbers of the stack's data.
+        device: Where the plans' tensors go.
+    """
+
+    def __init__(
+        self,
+        members: Sequence[MemberSpec],
+        train_rows: Sequence[np.ndarray],
+        device: torch.device,
+    ) -> None:
+        self.device = device
+        self.batch = members[0].train.batch_size
+        self.skip_single = members[0].arch.batch_norm
+        self.places = noise_places(members)
+        self.members = list(members)
+        self.train_rows = [np.asarray(r, dtype=np.int64) for r in train_rows]
+        seeds = [stream_seeds(m.seed) for m in members]
+        self.order = [torch_generator(s["order"]) for s in seeds]
+        self.noise = [generator(s["noise"]) for s in seeds]
+        self._buffers: list[np.ndarray] = []
+        self._key: tuple[int, int] = (-1, -1)
+
+    def steps(self, index: int) -> int:
+        """Mini-batches per epoch of member ``index``.
+
+        With batch norm a last mini-batch of a single row is skipped (its batch statistics
+        are undefined), as :func:`reglab.fit` does.
+        """
+        n = len(self.train_rows[index])
+        steps = math.ceil(n / self.batch)
+        if self.skip_single and steps > 1 and n % self.batch == 1:
+            steps -= 1
+        return steps
+
+    def select(self, keep: Sequence[int]) -> None:
+        """Keep only the members at positions ``keep`` (their streams continue unchanged)."""
+        self.members = [self.members[i] for i in keep]
+        self.train_rows = [self.train_rows[i] for i in keep]
+        self.order = [self.order[i] for i in keep]
+        self.noise = [self.noise[i] for i in keep]
+        self._key = (-1, -1)
+
+    def _noise_buffers(self, m: int, s: int) -> list[np.ndarray]:
+        # Multipliers; members (and steps) that draw nothing keep the neutral 1.
+        if self._key != (m, s):
+            self._buffers = [np.ones((m, s, *p.shape), dtype=np.float32) for p in self.places]
+            self._key = (m, s)
+        return self._buffers
+
+    def epoch(self) -> EpochPlan:
+        """Draw the next epoch's batches and noise for every member."""
+        m, b = len(self.members), self.batch
+        steps = [self.steps(i) for i in range(m)]
+        s_max = max(steps)
+        rows = np.empty((m, s_max * b), dtype=np.int64)
+        counts = np.zeros((m, s_max), dtype=np.int64)
+        for i in range(m):
+            n = len(self.train_rows[i])
+            perm = torch.randperm(n, generator=self.order[i]).numpy()
+            rows[i, :n] = self.train_rows[i][perm]
+            rows[i, n:] = rows[i, 0]
+            counts[i, : steps[i]] = np.clip(n - b * np.arange(steps[i]), 0, b)
+        rows_t = torch.from_numpy(rows.reshape(m, s_max, b).transpose(1, 0, 2).copy())
+        full = [bool(np.all(counts[:, s] == b)) for s in range(s_max)]
+        weights = None
+        if not all(full):
+            valid = np.arange(b)[None, None, :] < counts[:, :, None]  # [M, S, B]
+            w = valid / np.maximum(counts, 1)[:, :, None]
+            weights = torch.from_numpy(
+                w.transpose(1, 0, 2)[..., None].astype(np.float32).copy()
+            ).to(self.device)
+        buffers = self._noise_buffers(m, s_max)
+        for i, member in enumerate(self.members):
+            rng = self.noise[i]
+            for place, buf in zip(self.places, buffers, strict=True):
+                rate = place.rate(member)
+                if rate <= 0:
+                    continue
+                out = buf[i, : steps[i]]
+                view = torch.from_numpy(out)
+                if place.gaussian(member):
+                    rng.standard_normal(out=out, dtype=np.float32)
+                    view.copy_(gaussian_dropout(_ONE, rate, view))
+                else:
+                    rng.random(out=out, dtype=np.float32)
+                    view.copy_(dropout_mask(view, rate))
+        noise = [torch.from_numpy(buf).to(self.device) for buf in buffers]
+        return EpochPlan(
+            rows=rows_t.view(s_max, m * b).to(self.device),
+            counts=counts,
+            weights=weights,
+            full=full,
+            noise=noise,
+        )
