@@ -53,7 +53,7 @@ def bench(
         target, task: Target column and task (inferred when ``None``).
         strategies: Presets, grammar text (``"none,l2=1e-4,dropout=0.3+l2=1e-4"``), a strategy
             file, or :class:`~reglab.engine.spec.Strategy` objects; ``None`` → the defaults.
-        cv: Number of outer folds.
+        cv: Number of outer folds (``n_splits=`` is the same option under Study's name).
         store: Where results are kept: a path, an SQLAlchemy URL or a Store; ``None`` keeps
             them in memory.
         **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs``,
@@ -64,7 +64,8 @@ def bench(
         ``.report(path)``).
     """
     dataset = load_data(X, y, target=target, task=task)
-    study = Study(strategies, n_splits=cv, **options)
+    options.setdefault("n_splits", cv)
+    study = Study(strategies, **options)
     if isinstance(store, Store):
         return study.run(dataset, store)
     with Store("sqlite://" if store is None else store) as st:

@@ -141,7 +141,7 @@ def test_cli_bench_prints_table_writes_json_and_report(tmp_path: Path) -> None:
         assert set(row["metrics"]) >= {"accuracy", "balanced_accuracy", "log_loss"}
         assert len(row["split_scores"]["accuracy"]) == 3
     assert data["metadata"]["environment"]["torch"]
-    assert html.read_text().startswith("<!DOCTYPE html>")
+    assert html.read_text().lower().startswith("<!doctype html>")
     shown = runner.invoke(app, ["show", data["study"], "--store", str(tmp_path / "s.db")])
     assert shown.exit_code == 0
     assert "dropout+l2" in shown.output
