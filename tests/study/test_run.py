@@ -44,7 +44,7 @@ def test_bench_python_api_on_real_data() -> None:
 def test_early_stopping_never_sees_the_test_rows() -> None:
     ds = load_builtin("wine")
     plan = Study("none", **FAST).plan(ds)
-    for spec, split in plan.members:
+    for spec, _ in plan.members:
         assert not set(spec.val_idx) & set(spec.test_idx)
         assert not set(spec.train_idx) & set(spec.test_idx)
         assert set(spec.val_idx) | set(spec.train_idx) | set(spec.test_idx) == set(range(178))
@@ -92,7 +92,7 @@ def _done(db: Path) -> int:
     try:
         with Store(db, create=False) as st:
             return len(st.done_keys("killed"))
-    except Exception:  # noqa: BLE001 - the study may not exist yet
+    except Exception:
         return 0
 
 
