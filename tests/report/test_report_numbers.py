@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -246,3 +247,14 @@ def test_an_object_carrying_its_members_is_accepted() -> None:
     assert "Study carried" in page.text
     assert sorted(page.rows["features"]) == sorted(names)
     assert page.stats == parse(render_report(info, members, feature_names=names)).stats
+
+
+def test_a_tie_for_best_is_said_as_such() -> None:
+    info, members = build_study(strategies=("none", "l2"), n_splits=3, failed=False)
+    twins = [replace(m, key=m.key + "-twin", strategy="l2-twin") for m in members
+             if m.strategy == "l2"]  # fmt: skip
+    page = parse(render_report(info, members + twins))
+    assert page.rows["rank"][:2] in (["l2", "l2-twin"], ["l2-twin", "l2"])
+    assert "tied with" in page.text
+    assert page.stat("vs-runner-up-diff") == 0.0
+    assert "the same on average" in page.text

@@ -28,6 +28,7 @@ def hostile_study() -> tuple[StudyInfo, list[MemberRecord]]:
     members = [
         replace(m, strategy=rename.get(m.strategy, m.strategy),
                 error=(EVIL + QUOTES) if m.status == "failed" else m.error,
+                test_scores={**m.test_scores, EVIL: 0.5} if m.test_scores else {},
                 weight_hist={EVIL if k == "dense_0" else k: v for k, v in m.weight_hist.items()},
                 sparsity={EVIL if k == "dense_0" else k: v for k, v in m.sparsity.items()})
         for m in members
@@ -58,7 +59,8 @@ def test_no_script_and_no_injected_attribute(hostile_page: str) -> None:
 
 def test_hostile_text_shows_literally(hostile_page: str) -> None:
     text = parse(hostile_page).text
-    assert text.count(EVIL) >= 6  # study name, data set, strategy, layer, metadata, error
+    # study name, data set, strategy, metric, layer, metadata, error
+    assert text.count(EVIL) >= 7
     assert " ".join(QUOTES.split()) in text
     assert MATHTEXT in text
 

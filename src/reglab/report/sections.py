@@ -82,6 +82,8 @@ def _swatch(d: Digest, name: str) -> str:
 
 def _by(d: Digest, diff: float) -> str:
     """A difference in the metric's own words: 'higher by 3.1 points', 'lower by 2.3'."""
+    if diff == 0:
+        return "the same on average"
     amount = abs(diff) * d.scale
     unit = f" {d.unit}" if d.unit else ""
     direction = "higher" if diff > 0 else "lower"
@@ -121,9 +123,12 @@ def answer(d: Digest) -> str:
         )
     best = d.ranking[0]
     m, s = d.metric, best.summary
+    tied = [r.strategy for r in d.ranking[1:] if r.rank == best.rank]
+    why = f"best mean test {esc(m.label)} over {s.n} split{'s' if s.n != 1 else ''}"
+    if tied:
+        why += ", tied with " + ", ".join(esc(t) for t in tied)
     lines = [
-        f'<p class="callout">Use {_swatch(d, best.strategy)}<span class="why">best mean test '
-        f"{esc(m.label)} over {s.n} split{'s' if s.n != 1 else ''}</span></p>",
+        f'<p class="callout">Use {_swatch(d, best.strategy)}<span class="why">{why}</span></p>',
         "<ul class=\"facts\">",
         f"<li>Test {esc(m.label)}: <b>{_num(s.mean, 'best-mean', fmt(s.mean, m.name))}</b>"
         + (f" ({_interval(d, s.ci_low, s.ci_high, 'best-ci')}, corrected for overlapping "
@@ -234,53 +239,63 @@ def _marker(c: Comparison | None, is_baseline: bool) -> tuple[str, str]:
     return "ns", "·"
 
 
+def _score_cell(d: Digest, metric: str, name: str) -> str:
+    s = d.summaries.get(metric, {}).get(name)
+    if s is None:
+        return '<span class="muted">—</span>'
+    ci = ""
+    if math.isfinite(s.ci_low):
+        ci = f' <span class="ci">[{fmt(s.ci_low, metric)}, {fmt(s.ci_high, metric)}]</span>'
+    return f"{_num(s.mean, f'mean-{metric}', fmt(s.mean, metric))}{ci}"
+
+
+def _signed(value: float, d: Digest) -> str:
+    """A difference in display units (points for accuracies), ``±0`` for none at all."""
+    if not math.isfinite(value):
+        return "—"
+    shown = f"{value * d.scale:+.3g}" if value != 0 else "±0"
+    return shown + (" pt" if d.unit else "")
+
+
 def ranking(d: Digest) -> str:
-    """One row per strategy: scores with intervals, the test against ``none``, and facts."""
+    """One row per strategy: scores with intervals, the test against ``none``, and facts.
+
+    The primary metric and its test come first; the other stored metrics close the row.
+    """
     if not d.strategies:
         return '<p class="muted">No members stored.</p>'
-    head = ["#", "strategy"]
-    head += [f"{m.label} ± 95% CI" for m in d.metrics]
-    head += [f"vs <code>none</code>: Δ {d.metric.label}", "p (Holm)", "train–test gap",
-             "stopped epoch", "zeros", "splits"]  # fmt: skip
-    rows = []
+    label = esc(d.metric.label)
+    others = [m for m in d.metrics if m.name != d.metric.name]
+    head = ["#", "strategy", f"{label} ± 95% CI"]
+    if d.baseline is not None:
+        head += [f"Δ {label} vs <code>none</code>", "p (Holm)"]
+    head += ["train–test gap", "stopped epoch", "zeros", "splits"]
+    head += [f"{esc(m.label)} ± 95% CI" for m in others]
     ranks = {r.strategy: r.rank for r in d.ranking}
+    rows = []
     for name in d.strategies:
-        cells = [str(ranks.get(name, "—")), _swatch(d, name)]
-        for m in d.metrics:
-            s = d.summaries.get(m.name, {}).get(name)
-            if s is None:
-                cells.append('<span class="muted">—</span>')
-                continue
-            ci = (f' <span class="ci">[{fmt(s.ci_low, m.name)}, {fmt(s.ci_high, m.name)}]</span>'
-                  if math.isfinite(s.ci_low) else "")  # fmt: skip
-            cells.append(f"{_num(s.mean, f'mean-{m.name}', fmt(s.mean, m.name))}{ci}")
-        c = d.vs_baseline.get(name)
-        cls, mark = _marker(c, name == d.baseline)
-        if c is not None and c.test is not None:
-            diff = c.test.mean_diff * d.scale
-            cells.append(f'<span class="{cls}">{mark}</span> {diff:+.3g}{" pt" if d.unit else ""}')
-            cells.append(_num(c.p_adjusted, "p-holm", format_p(c.p_adjusted)))
-        else:
-            cells += [f'<span class="{cls}">{mark}</span>', "—"]
+        cells = [str(ranks.get(name, "—")), _swatch(d, name), _score_cell(d, d.metric.name, name)]
+        if d.baseline is not None:
+            c = d.vs_baseline.get(name)
+            cls, mark = _marker(c, name == d.baseline)
+            if c is not None and c.test is not None:
+                cells.append(f'<span class="{cls}">{mark}</span> {_signed(c.test.mean_diff, d)}')
+                cells.append(_num(c.p_adjusted, "p-holm", format_p(c.p_adjusted)))
+            else:
+                cells += [f'<span class="{cls}">{mark}</span>', "—"]
         f = d.facts.get(name)
         n_failed = sum(1 for m in d.failed if m.strategy == name)
         if f is None:
             cells += ["—", "—", "—", f'<span class="bad">all {n_failed} failed</span>']
         else:
-            gap = f.gap * (d.scale if d.unit else 1)
-            cells.append(
-                "—" if not math.isfinite(f.gap) else f"{gap:+.3g}{' pt' if d.unit else ''}"
-            )
-            cells.append("—" if not math.isfinite(f.stopped_epoch) else f"{f.stopped_epoch:.1f}")
-            cells.append(_bar(f.mean_sparsity))
             n = len(d.scores.get(d.metric.name, {}).get(name, {}))
-            cells.append(
-                f"{n}" + (f' <span class="bad">({n_failed} failed)</span>' if n_failed else "")
-            )
-        rows.append(
-            f'<tr data-strategy="{esc(name)}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
-        )
-    head_html = "".join(f"<th>{h if 'code' in h else esc(h)}</th>" for h in head)
+            failed = f' <span class="bad">({n_failed} failed)</span>' if n_failed else ""
+            epochs = f"{f.stopped_epoch:.1f}" if math.isfinite(f.stopped_epoch) else "—"
+            cells += [_signed(f.gap, d), epochs, _bar(f.mean_sparsity), f"{n}{failed}"]
+        cells += [_score_cell(d, m.name, name) for m in others]
+        tds = "".join(f"<td>{c}</td>" for c in cells)
+        rows.append(f'<tr data-strategy="{esc(name)}">{tds}</tr>')
+    head_html = "".join(f"<th>{h}</th>" for h in head)
     legend = (
         '<p class="muted">Means over splits with Nadeau–Bengio corrected 95% intervals. '
         '<span class="good">▲</span>/<span class="bad">▼</span>: significantly better/worse than '
@@ -289,8 +304,10 @@ def ranking(d: Digest) -> str:
         "(positive: overfitting). Stopped epoch: epochs trained, from 1. Zeros: mean share of "
         "exactly-zero weights over layers.</p>"
     )
-    return (f'<div class="scroll"><table class="rank"><thead><tr>{head_html}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table></div>{legend}')  # fmt: skip
+    return (
+        f'<div class="scroll"><table class="rank"><thead><tr>{head_html}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>{legend}"
+    )
 
 
 def _bar(fraction: float) -> str:
