@@ -18,7 +18,7 @@ from rich.progress import (
 )
 
 from reglab.api import load_data
-from reglab.cli.render import print_result
+from reglab.cli.render import print_result, wide_console
 from reglab.errors import ConfigError
 from reglab.store import Store
 from reglab.study.run import Study, StudyPlan
@@ -70,7 +70,7 @@ def run_bench(
     write_report: bool = True,
     console: Console | None = None,
 ) -> None:
-    console = console or Console()
+    console = console or wide_console()
     if strategies is not None and strategy_file is not None:
         raise ConfigError(
             "bench: `--strategies` and `--strategy-file` must not be given together; got both."
@@ -97,7 +97,7 @@ def run_bench(
 
 
 def _run(study: Study, dataset: Any, store: Store, store_name: str, console: Console) -> Any:
-    err = Console(stderr=True)
+    err = wide_console(stderr=True)
     state: dict[str, Any] = {}
 
     def on_start(plan: StudyPlan, already: int) -> None:

@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import math
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from reglab.study.results import HIGHER_IS_BETTER, StudyResult
+from reglab.study.results import StudyResult
 
-__all__ = ["print_result", "results_table"]
+__all__ = ["print_result", "results_table", "wide_console"]
 
 PERCENT = ("accuracy", "balanced_accuracy")
+LABELS = {
+    "accuracy": "accuracy",
+    "balanced_accuracy": "bal. acc",
+    "log_loss": "log loss",
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "R²",
+}
 
 
 def _value(metric: str, value: float) -> str:
@@ -23,60 +30,85 @@ def _value(metric: str, value: float) -> str:
     return f"{value:.3g}"
 
 
-def _interval(metric: str, summary: Any) -> str:
-    return f"{_value(metric, summary.mean)} [{_value(metric, summary.ci_low)}, " + (
-        f"{_value(metric, summary.ci_high)}]"
-    )
-
-
 def results_table(result: StudyResult) -> Table:
-    """The ranked table: metrics with 95% intervals, p vs none, gap, epochs, sparsity."""
-    metrics = (
-        ["accuracy", "balanced_accuracy", "log_loss"]
-        if result.task != "regression"
-        else ["rmse", "mae", "r2"]
+    """The ranked table: primary metric with its 95% interval, difference and p vs none,
+    secondary metrics, train–test gap, epochs and sparsity."""
+    primary = result.primary
+    others = [
+        m
+        for m in (
+            ("accuracy", "balanced_accuracy", "log_loss")
+            if result.task != "regression"
+            else ("rmse", "mae", "r2")
+        )
+        if m != primary
+    ]
+    pct = " %" if primary in PERCENT else ""
+    table = Table(
+        title=f"Study {result.name!r}: {len(result.ranking)} strategies ranked by {primary}",
+        title_justify="left",
     )
-    unit = " (%)" if result.task != "regression" else ""
-    table = Table(title=f"Study {result.name!r}: ranked by {result.primary}", title_justify="left")
     table.add_column("#", justify="right")
-    table.add_column("strategy")
-    for m in metrics:
-        arrow = "↑" if HIGHER_IS_BETTER[m] else "↓"
-        table.add_column(f"{m}{unit if m in PERCENT else ''} {arrow} [95% CI]", justify="right")
-    table.add_column("p vs none (Holm)", justify="right")
-    table.add_column("train–test gap", justify="right")
+    table.add_column("strategy", no_wrap=True)
+    table.add_column(f"{LABELS[primary]}{pct}", justify="right")
+    table.add_column("95% CI", justify="right", no_wrap=True)
+    table.add_column("vs none", justify="right")
+    table.add_column("p (Holm)", justify="right")
+    for m in others:
+        table.add_column(f"{LABELS[m]}{' %' if m in PERCENT else ''}", justify="right")
+    table.add_column("gap", justify="right")
     table.add_column("epochs", justify="right")
     table.add_column("zeros", justify="right")
-    table.add_column("n", justify="right")
-    p_vs_none = {c.strategy: c for c in result.comparisons}
+    by_strategy = {c.strategy: c for c in result.comparisons}
+    baseline = result.strategies.get("none")
     for r in result.ranking:
         s = result.strategies[r.strategy]
-        comp = p_vs_none.get(r.strategy)
-        if comp is None:
-            p_text = "baseline" if r.strategy == "none" else "–"
+        summary = s.metrics[primary]
+        comp = by_strategy.get(r.strategy)
+        if r.strategy == "none":
+            diff_text, p_text = "baseline", ""
+        elif comp is None or baseline is None:
+            diff_text, p_text = "–", "–"
         else:
-            mark = " *" if comp.significant else ""
-            p_text = f"{comp.p_adjusted:.3f}{mark}"
+            diff = summary.mean - baseline.metrics[primary].mean
+            scale = 100 if primary in PERCENT else 1
+            diff_text = f"{scale * diff:+.1f}" if scale == 100 else f"{diff:+.3g}"
+            p_text = f"{comp.p_adjusted:.2f}" + (" *" if comp.significant else "")
         epochs = s.mean_stopped_epoch if s.mean_stopped_epoch is not None else s.mean_best_epoch
-        n_text = f"{s.n_done}" + (f" ({s.n_failed} failed)" if s.n_failed else "")
+        name = r.strategy + (f" ({s.n_failed} failed)" if s.n_failed else "")
         table.add_row(
             str(r.rank),
-            r.strategy,
-            *[_interval(m, s.metrics[m]) if m in s.metrics else "–" for m in metrics],
+            name,
+            _value(primary, summary.mean),
+            f"{_value(primary, summary.ci_low)}–{_value(primary, summary.ci_high)}",
+            diff_text,
             p_text,
-            _value(result.primary, s.train_gap),
-            "–" if epochs is None else f"{epochs + 1:.0f}",
+            *[_value(m, s.metrics[m].mean) if m in s.metrics else "–" for m in others],
+            _value(primary, s.train_gap),
+            "–" if epochs is None else f"{epochs:.0f}",
             f"{100 * s.sparsity:.0f}%",
-            n_text,
         )
     return table
 
 
+def wide_console(*, stderr: bool = False) -> Console:
+    """A console that is at least 120 columns wide when output is not a terminal."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, width=max(console.width, 120))
+    return console
+
+
 def print_result(result: StudyResult, console: Console | None = None) -> None:
     """Print the ranked table, then the answer and the verdicts in words."""
-    console = console or Console()
+    console = console or wide_console()
     console.print(results_table(result))
-    console.print("* significant after Holm correction (Nadeau–Bengio corrected t-test, α=0.05)")
+    console.print(
+        "vs none: difference in mean; p: Nadeau–Bengio corrected t-test, Holm-adjusted "
+        "(* significant at 0.05); gap: train − test; epochs: mean stopped epoch; zeros: "
+        "exact-zero weights",
+        highlight=False,
+    )
     console.print()
     for line in result.sentences():
         console.print(line, highlight=False)

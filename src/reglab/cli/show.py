@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
 from rich.table import Table
 
-from reglab.cli.render import print_result
+from reglab.cli.render import print_result, wide_console
 from reglab.store import Store
 from reglab.study.run import load_result
 
@@ -19,7 +18,7 @@ def _open_existing(store: str) -> Store:
 
 
 def run_show(study: str | None, *, store: str) -> None:
-    console = Console()
+    console = wide_console()
     with _open_existing(store) as st:
         if study is None:
             studies = st.list_studies()
@@ -66,4 +65,4 @@ def run_datasets() -> None:
             str(info.n_classes or "–"),
             info.description,
         )
-    Console().print(table)
+    wide_console().print(table)

@@ -7,6 +7,7 @@ the JSON and the HTML report always agree.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from collections.abc import Hashable, Mapping, Sequence
@@ -48,6 +49,8 @@ HIGHER_IS_BETTER: Mapping[str, bool] = {
 """Every metric reglab reports, with its direction."""
 
 BASELINE = "none"
+BOUNDED = ("accuracy", "balanced_accuracy")
+"""Metrics in [0, 1] whose t-intervals are clipped to that range."""
 
 
 def primary_metric(task: str) -> str:
@@ -155,26 +158,45 @@ class StudyResult:
         return pd.DataFrame(rows).set_index("rank")
 
     def sentences(self) -> list[str]:
-        """The answer in words: the winner, its margin over none, and the verdicts."""
+        """The answer in words: the winner (and ties), its margin over none and the runner-up,
+        whether any strategy beats no regularization, and the combination verdicts."""
         if not self.ranking:
             return ["No member finished, so there is nothing to compare."]
         best = self.ranking[0]
         summary = best.summary
+        tied = [r.strategy for r in self.ranking[1:] if r.rank == best.rank]
+        m = self.primary
         lines = [
-            f"Best: {best.strategy} with {self.primary} {_fmt(self.primary, summary.mean)} "
-            f"(95% CI {_fmt(self.primary, summary.ci_low)} to "
-            f"{_fmt(self.primary, summary.ci_high)})."
+            f"Best: {best.strategy} with {m} {_fmt(m, summary.mean)} (95% CI "
+            f"{_fmt(m, summary.ci_low)} to {_fmt(m, summary.ci_high)})"
+            + (f", tied with {', '.join(tied)}." if tied else ".")
         ]
-        for c in self.comparisons:
-            if c.strategy == best.strategy:
-                lines.append(f"Against no regularization: {c.sentence}.")
-        if len(self.ranking) > 1:
-            runner = self.ranking[1]
+        comparisons = {c.strategy: c for c in self.comparisons}
+        if best.strategy in comparisons:
+            lines.append(f"Against no regularization: {comparisons[best.strategy].sentence}.")
+        runner = next((r for r in self.ranking if r.rank != best.rank), None)
+        if runner is not None:
             diff = summary.mean - runner.summary.mean
             lines.append(
-                f"Runner-up: {runner.strategy} ({_fmt(self.primary, runner.summary.mean)}, "
-                f"{_fmt_diff(self.primary, diff)} behind)."
+                f"Runner-up: {runner.strategy} ({_fmt(m, runner.summary.mean)}, "
+                f"{_fmt_diff(m, diff)} behind)."
             )
+        if self.comparisons:
+            better = [c.strategy for c in self.comparisons if c.outcome == "better"]
+            worse = [c.strategy for c in self.comparisons if c.outcome == "worse"]
+            if better:
+                lines.append(
+                    "Significantly better than no regularization: " + ", ".join(better) + "."
+                )
+            else:
+                lines.append(
+                    "No strategy is significantly better than no regularization on this data "
+                    "(Holm-adjusted p ≥ 0.05 for every comparison)."
+                )
+            if worse:
+                lines.append(
+                    "Significantly worse than no regularization: " + ", ".join(worse) + "."
+                )
         lines.extend(f"{v.sentence}." for v in self.verdicts)
         return lines
 
@@ -288,13 +310,16 @@ def analyze(
         }
         split_scores = {m: v for m, v in split_scores.items() if v}
         summaries = {
-            m: summarize(
-                split_scores[m],
-                n_train,
-                n_test,
-                higher_is_better=HIGHER_IS_BETTER.get(m, True),
+            m: _bounded(
+                m,
+                summarize(
+                    split_scores[m],
+                    n_train,
+                    n_test,
+                    higher_is_better=HIGHER_IS_BETTER.get(m, True),
+                ),
             )
-            for m in metrics
+            for m in split_scores
         }
         gaps = [
             r.train_scores[primary] - r.test_scores[primary]
@@ -354,6 +379,15 @@ def analyze(
         config=dict(config or {}),
         metadata=dict(metadata or {}),
         members=tuple(records),
+    )
+
+
+def _bounded(metric: str, summary: StrategySummary) -> StrategySummary:
+    """Clip the interval of a metric that lives in [0, 1] (accuracy) to that range."""
+    if metric not in BOUNDED:
+        return summary
+    return dataclasses.replace(
+        summary, ci_low=max(summary.ci_low, 0.0), ci_high=min(summary.ci_high, 1.0)
     )
 
 
