@@ -1,34 +1,21 @@
-"""The report's sections as HTML fragments, from a :class:`~reglab.report.digest.Digest`.
+"""The report's result sections: the answer, the ranked table, per-split scores and curves.
 
-Every string that comes from the study (names of the study, strategies, features, layers, metric
-names, metadata keys and values, error messages) goes through :func:`esc` before it reaches the
-page, in text and in attributes alike. Numbers the report states carry their full-precision
-value in a ``data-value`` attribute so that tools (and tests) can read them back.
+Each function takes the :class:`~reglab.report.digest.Digest` and returns an HTML fragment built
+with :mod:`reglab.report.markup` (which escapes every study-provided string).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from html import escape
-from typing import Any
-
-import numpy as np
+from collections.abc import Sequence
 
 from reglab.report import figures
-from reglab.report.analysis import (
-    curve_band,
-    excess_kurtosis,
-    feature_survival,
-    is_l1_like,
-    is_l2_like,
-    overfitting_onset,
-    weight_masses,
-)
+from reglab.report.analysis import curve_band, overfitting_onset
 from reglab.report.digest import Digest
+from reglab.report.markup import bar, esc, fmt, img, num, swatch
 from reglab.stats import Comparison, Verdict, format_p
 
-__all__ = ["SECTIONS", "esc"]
+__all__ = ["SECTIONS", "answer", "curves", "ranking", "splits"]
 
 SECTIONS = (
     ("answer", "Answer"),
@@ -40,44 +27,6 @@ SECTIONS = (
     ("metadata", "Run metadata"),
 )
 """Section ids and titles, in page order (a failures section is added when members failed)."""
-
-FEATURE_THRESHOLD = 1e-3
-"""A feature survives when its first-layer weight norm exceeds this share of the largest."""
-
-
-def esc(value: object) -> str:
-    """HTML-escape any value for text or a quoted attribute.
-
-    >>> esc('<script>alert("x")</script>')
-    '&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;'
-    """
-    return escape(str(value), quote=True)
-
-
-def _percent_metric(name: str) -> bool:
-    return name in ("accuracy", "balanced_accuracy")
-
-
-def fmt(value: float, metric: str = "") -> str:
-    """A score for reading: percent for accuracies, else four significant digits.
-
-    >>> fmt(0.8612, "accuracy"), fmt(52.3456, "rmse"), fmt(float("nan"))
-    ('86.1%', '52.35', '—')
-    """
-    if value is None or not math.isfinite(value):
-        return "—"
-    if _percent_metric(metric):
-        return f"{100 * value:.1f}%"
-    return f"{value:.4g}"
-
-
-def _num(value: float, stat: str, shown: str) -> str:
-    return f'<span class="num" data-stat="{esc(stat)}" data-value="{value!r}">{esc(shown)}</span>'
-
-
-def _swatch(d: Digest, name: str) -> str:
-    color = d.colors.get(name, "#111827")
-    return f'<span class="sw" style="background:{color}"></span><span class="st">{esc(name)}</span>'
 
 
 def _by(d: Digest, diff: float) -> str:
@@ -92,15 +41,15 @@ def _by(d: Digest, diff: float) -> str:
 
 def _interval(d: Digest, low: float, high: float, stat: str) -> str:
     m = d.metric.name
-    lo = _num(low, stat + "-low", fmt(low, m))
-    hi = _num(high, stat + "-high", fmt(high, m))
+    lo = num(low, stat + "-low", fmt(low, m))
+    hi = num(high, stat + "-high", fmt(high, m))
     return f"95% CI {lo} to {hi}"
 
 
 def _diff_interval(d: Digest, low: float, high: float, stat: str) -> str:
     unit = f" {d.unit}" if d.unit else ""
-    lo = _num(low, stat + "-low", f"{low * d.scale:+.3g}")
-    hi = _num(high, stat + "-high", f"{high * d.scale:+.3g}")
+    lo = num(low, stat + "-low", f"{low * d.scale:+.3g}")
+    hi = num(high, stat + "-high", f"{high * d.scale:+.3g}")
     return f"95% CI {lo} to {hi}{unit}"
 
 
@@ -108,7 +57,7 @@ def _p(p: float, stat: str) -> str:
     """``p = 0.04`` or ``p < 0.001``, the value kept in ``data-value``."""
     shown = format_p(p)
     shown = "< " + shown[1:] if shown.startswith("<") else "= " + shown
-    return f"p {_num(p, stat, shown)}"
+    return f"p {num(p, stat, shown)}"
 
 
 # -- 1. the answer -----------------------------------------------------------------------------
@@ -128,9 +77,10 @@ def answer(d: Digest) -> str:
     if tied:
         why += ", tied with " + ", ".join(esc(t) for t in tied)
     lines = [
-        f'<p class="callout">Use {_swatch(d, best.strategy)}<span class="why">{why}</span></p>',
+        f'<p class="callout">Use {swatch(d.colors, best.strategy)}'
+        f'<span class="why">{why}</span></p>',
         "<ul class=\"facts\">",
-        f"<li>Test {esc(m.label)}: <b>{_num(s.mean, 'best-mean', fmt(s.mean, m.name))}</b>"
+        f"<li>Test {esc(m.label)}: <b>{num(s.mean, 'best-mean', fmt(s.mean, m.name))}</b>"
         + (f" ({_interval(d, s.ci_low, s.ci_high, 'best-ci')}, corrected for overlapping "
            "training sets)" if math.isfinite(s.ci_low) else
            " (one split: no interval; run more splits for one)")
@@ -159,7 +109,7 @@ def _margin_baseline(d: Digest, best: str) -> str:
     signif = "significant" if c.significant else "not significant"
     return (
         f"Over no regularization: {esc(d.metric.label)} "
-        f"{_num(t.mean_diff, 'vs-none-diff', _by(d, t.mean_diff))} "
+        f"{num(t.mean_diff, 'vs-none-diff', _by(d, t.mean_diff))} "
         f"(difference {_diff_interval(d, t.ci[0], t.ci[1], 'vs-none-ci')}"
         f"; {_p(c.p_adjusted, 'vs-none-p')}, Holm-adjusted over "
         f"{len(d.vs_baseline)} comparison{'s' if len(d.vs_baseline) != 1 else ''} with "
@@ -173,7 +123,7 @@ def _margin_runner_up(d: Digest) -> str:
         return "Only one strategy finished, so there is no runner-up to compare with."
     t = d.vs_runner_up
     if t is None:
-        return f"Runner-up: {_swatch(d, runner)} (too few shared splits to test the margin)."
+        return f"Runner-up: {swatch(d.colors, runner)} (too few shared splits to test the margin)."
     tied = t.p_value >= 0.05
     tail = (
         "not significant: the two are statistically tied, so the simpler one may be preferable"
@@ -181,8 +131,8 @@ def _margin_runner_up(d: Digest) -> str:
         else "significant"
     )
     return (
-        f"Over the runner-up, {_swatch(d, runner)}: {esc(d.metric.label)} "
-        f"{_num(t.mean_diff, 'vs-runner-up-diff', _by(d, t.mean_diff))} "
+        f"Over the runner-up, {swatch(d.colors, runner)}: {esc(d.metric.label)} "
+        f"{num(t.mean_diff, 'vs-runner-up-diff', _by(d, t.mean_diff))} "
         f"({_p(t.p_value, 'vs-runner-up-p')}, corrected resampled "
         f't-test) — <b class="{"ns" if tied else "good"}">{tail}</b>.'
     )
@@ -214,7 +164,7 @@ def _verdicts(d: Digest) -> str:
         cls, words = _headline(vs)
         sentences = "".join(f"<li>{esc(v.sentence)}.</li>" for v in vs)
         items.append(
-            f'<li data-combination="{esc(combo)}">{_swatch(d, combo)} — '
+            f'<li data-combination="{esc(combo)}">{swatch(d.colors, combo)} — '
             f'<b class="{cls}">{esc(words)}</b><ul>{sentences}</ul></li>'
         )
     note = (
@@ -246,7 +196,7 @@ def _score_cell(d: Digest, metric: str, name: str) -> str:
     ci = ""
     if math.isfinite(s.ci_low):
         ci = f' <span class="ci">[{fmt(s.ci_low, metric)}, {fmt(s.ci_high, metric)}]</span>'
-    return f"{_num(s.mean, f'mean-{metric}', fmt(s.mean, metric))}{ci}"
+    return f"{num(s.mean, f'mean-{metric}', fmt(s.mean, metric))}{ci}"
 
 
 def _signed(value: float, d: Digest) -> str:
@@ -274,13 +224,17 @@ def ranking(d: Digest) -> str:
     ranks = {r.strategy: r.rank for r in d.ranking}
     rows = []
     for name in d.strategies:
-        cells = [str(ranks.get(name, "—")), _swatch(d, name), _score_cell(d, d.metric.name, name)]
+        cells = [
+            str(ranks.get(name, "—")),
+            swatch(d.colors, name),
+            _score_cell(d, d.metric.name, name),
+        ]
         if d.baseline is not None:
             c = d.vs_baseline.get(name)
             cls, mark = _marker(c, name == d.baseline)
             if c is not None and c.test is not None:
                 cells.append(f'<span class="{cls}">{mark}</span> {_signed(c.test.mean_diff, d)}')
-                cells.append(_num(c.p_adjusted, "p-holm", format_p(c.p_adjusted)))
+                cells.append(num(c.p_adjusted, "p-holm", format_p(c.p_adjusted)))
             else:
                 cells += [f'<span class="{cls}">{mark}</span>', "—"]
         f = d.facts.get(name)
@@ -291,7 +245,7 @@ def ranking(d: Digest) -> str:
             n = len(d.scores.get(d.metric.name, {}).get(name, {}))
             failed = f' <span class="bad">({n_failed} failed)</span>' if n_failed else ""
             epochs = f"{f.stopped_epoch:.1f}" if math.isfinite(f.stopped_epoch) else "—"
-            cells += [_signed(f.gap, d), epochs, _bar(f.mean_sparsity), f"{n}{failed}"]
+            cells += [_signed(f.gap, d), epochs, bar(f.mean_sparsity), f"{n}{failed}"]
         cells += [_score_cell(d, m.name, name) for m in others]
         tds = "".join(f"<td>{c}</td>" for c in cells)
         rows.append(f'<tr data-strategy="{esc(name)}">{tds}</tr>')
@@ -310,19 +264,6 @@ def ranking(d: Digest) -> str:
     )
 
 
-def _bar(fraction: float) -> str:
-    if not math.isfinite(fraction):
-        return "—"
-    width = max(0.0, min(1.0, fraction)) * 100
-    return f'<span class="bar"><span style="width:{width:.1f}%"></span></span> {fraction:.0%}'
-
-
-def _img(uri: str | None, alt: str, empty: str) -> str:
-    if uri is None:
-        return f'<p class="muted">{esc(empty)}</p>'
-    return f'<figure><img src="{uri}" alt="{esc(alt)}"></figure>'
-
-
 # -- 3. per-split scores -----------------------------------------------------------------------
 
 
@@ -335,7 +276,7 @@ def splits(d: Digest) -> str:
         "Strategies are compared split by split, so a consistent small gain can be significant "
         "even when the clouds overlap.</p>"
     )
-    return caption + _img(uri, f"test {d.metric.label} per split and strategy", "No scores.")
+    return caption + img(uri, f"test {d.metric.label} per split and strategy", "No scores.")
 
 
 # -- 4. curves ---------------------------------------------------------------------------------
@@ -356,7 +297,7 @@ def curves(d: Digest) -> str:
             if onset is not None:
                 words = (
                     f'<p class="callout warn">Without regularization the model starts to '
-                    f"overfit at epoch {_num(onset + 1, 'overfit-onset', str(onset + 1))}: from "
+                    f"overfit at epoch {num(onset + 1, 'overfit-onset', str(onset + 1))}: from "
                     "there on the (smoothed) median validation loss rises while the training "
                     "loss keeps falling.</p>"
                 )
@@ -372,233 +313,5 @@ def curves(d: Digest) -> str:
         "over splits, shaded bands the inter-quartile range; the dotted line is the median "
         "restored (best) epoch. Epochs count from 1.</p>"
     )
-    return words + caption + _img(uri, "training and validation loss per strategy",
+    return words + caption + img(uri, "training and validation loss per strategy",
                                   "No per-epoch curves were stored for this study.")  # fmt: skip
-
-
-# -- 5. weights --------------------------------------------------------------------------------
-
-
-def weights(d: Digest) -> str:
-    """Weight distributions per layer: the L1/L2 overlay, every strategy, and kurtosis."""
-    grids, masses = weight_masses(d.members)
-    if not grids:
-        return '<p class="muted">No weight histograms were stored for this study.</p>'
-    l1 = [n for n in d.strategies if n in d.members and is_l1_like(n, d.configs.get(n, {}))]
-    l2 = [n for n in d.strategies if n in d.members and is_l2_like(n, d.configs.get(n, {}))]
-    if len(l1) + len(l2) > 4:  # many: overlay the single techniques, their combinations blur
-        l1 = [n for n in l1 if "+" not in n] or l1[:2]
-        l2 = [n for n in l2 if "+" not in n] or l2[:2]
-    parts = [
-        "<p>How each strategy shapes the weights, per layer (log-scale density, mean over "
-        "splits). An L2 penalty acts like a Gaussian prior: a bell, a parabola on this scale. "
-        "L1 acts like a Laplace prior: a sharp peak at zero with straight flanks and many "
-        "(near-)zero weights. Solid: L1-like strategies; dashed: L2-like; thick grey: "
-        "<code>none</code>.</p>",
-        _img(figures.weight_overlay(d, grids, masses, l1, l2), "weight densities per layer",
-             "No baseline, L1-like or L2-like strategy to overlay."),
-        "<h3>Every strategy</h3>",
-        _img(figures.weight_panels(d, grids, masses), "weight densities per strategy", ""),
-    ]  # fmt: skip
-    layers = list(grids)
-    rows = []
-    for name in d.strategies:
-        ms = d.members.get(name, [])
-        cells = []
-        for layer in layers:
-            ks = [excess_kurtosis(*m.weight_hist[layer]) for m in ms if layer in m.weight_hist]
-            ks = [k for k in ks if math.isfinite(k)]
-            cells.append(
-                f"{float(np.median(ks)) + 0.0:.2f}".replace("-0.00", "0.00") if ks else "—"
-            )
-        if ms:
-            rows.append(
-                f"<tr><td>{_swatch(d, name)}</td>"
-                + "".join(f"<td>{c}</td>" for c in cells)
-                + "</tr>"
-            )
-    head = "".join(f"<th>{esc(layer)}</th>" for layer in layers)
-    parts.append(
-        '<h3>Excess kurtosis</h3><p class="muted">Median over splits of the weights\' excess '
-        "kurtosis: 0 for a Gaussian, 3 for a Laplace distribution; higher means more "
-        "weights near zero and heavier tails.</p>"
-        f'<div class="scroll"><table><thead><tr><th>strategy</th>{head}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
-    )
-    return "\n".join(parts)
-
-
-# -- 6. sparsity and features ------------------------------------------------------------------
-
-
-def sparsity(d: Digest) -> str:
-    """Exact zeros per layer, and which input features the L1-like strategies kept."""
-    layers = list(dict.fromkeys(k for f in d.facts.values() for k in f.sparsity))
-    out = []
-    if layers:
-        head = "".join(f"<th>{esc(layer)}</th>" for layer in layers)
-        rows = []
-        for name in d.strategies:
-            f = d.facts.get(name)
-            if f is None:
-                continue
-            cells = "".join(f"<td>{_bar(f.sparsity.get(layer, math.nan))}</td>" for layer in layers)
-            rows.append(f'<tr data-strategy="{esc(name)}"><td>{_swatch(d, name)}</td>{cells}</tr>')
-        out.append(
-            "<p>Share of weights that are exactly zero, per layer (mean over splits). Only "
-            "proximal L1 (soft-thresholding) produces true zeros; a subgradient L1 penalty "
-            "makes weights small but rarely exactly zero.</p>"
-            f'<div class="scroll"><table class="sparsity"><thead><tr><th>strategy</th>{head}'
-            f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
-        )
-    else:
-        out.append('<p class="muted">No sparsity was stored for this study.</p>')
-    out.append(f'<h3 id="features">Selected features</h3>{_features(d)}')
-    return "\n".join(out)
-
-
-def _features(d: Digest) -> str:
-    selecting = [n for n in d.strategies
-                 if n in d.members and is_l1_like(n, d.configs.get(n, {}))]  # fmt: skip
-    survival: dict[str, np.ndarray] = {}
-    for name in selecting:
-        result = feature_survival(d.members[name], rel_threshold=FEATURE_THRESHOLD)
-        if result is not None:
-            survival[name] = result[0]
-    if not survival:
-        why = "no strategy with an L1 term" if not selecting else "no feature norms stored"
-        return f'<p class="muted">No feature selection to show ({why}).</p>'
-    n_features = max(v.size for v in survival.values())
-    survival = {k: v for k, v in survival.items() if v.size == n_features}
-    names = list(d.feature_names or ())
-    if len(names) != n_features:
-        names = [f"x{i}" for i in range(n_features)]
-    uri = figures.feature_heatmap(names, survival, d.colors)
-    strategies = list(survival)
-    table = np.stack([survival[s] for s in strategies], axis=1)
-    order = np.lexsort((np.arange(n_features), -table.mean(axis=1)))
-    head = "".join(f"<th>{_swatch(d, s)}</th>" for s in strategies)
-    rows = []
-    for i in order[:500]:
-        cells = "".join(f"<td>{_bar(float(v))}</td>" for v in table[i])
-        rows.append(f'<tr data-feature="{esc(names[i])}"><td>{esc(names[i])}</td>{cells}</tr>')
-    more = (f'<p class="muted">… and {n_features - 500} more features.</p>'
-            if n_features > 500 else "")  # fmt: skip
-    kept = int(np.sum(table.mean(axis=1) >= 0.5))
-    return (
-        f"<p>For strategies with an L1 term: the share of splits in which each input feature "
-        f"survived, i.e. its first-layer weight norm exceeded {FEATURE_THRESHOLD:g} × the "
-        f"largest feature norm of that model. {kept} of {n_features} features were kept in at "
-        "least half the splits on average. Features kept across all splits are the stable "
-        "selection; those kept only sometimes depend on the data split.</p>"
-        + _img(uri, "feature survival per L1-like strategy", "")
-        + f'<div class="scroll tall"><table class="features"><thead><tr><th>feature</th>{head}'
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>{more}"
-    )
-
-
-# -- failures and metadata ---------------------------------------------------------------------
-
-
-def failures(d: Digest) -> str:
-    """The failed members with their reasons."""
-    rows = "".join(
-        f"<tr><td>{_swatch(d, m.strategy)}</td><td>{m.split_id}</td><td>{m.repeat}</td>"
-        f"<td>{m.fold}</td><td>{m.seed}</td><td><code>{esc(m.key[:12])}</code></td>"
-        f'<td class="err">{esc(_cut(m.error or "unknown error", 400))}</td></tr>'
-        for m in d.failed
-    )
-    return (
-        f"<p>{len(d.failed)} member{'s' if len(d.failed) != 1 else ''} failed; their splits are "
-        "left out of every figure and test above (comparisons use the splits both strategies "
-        'finished).</p><div class="scroll"><table><thead><tr><th>strategy</th><th>split</th>'
-        "<th>repeat</th><th>fold</th><th>seed</th><th>member</th><th>reason</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></div>"
-    )
-
-
-def _cut(s: str, limit: int) -> str:
-    return s if len(s) <= limit else s[: limit - 1] + "…"
-
-
-def _scalar(v: Any) -> str:
-    if v is None:
-        return '<span class="muted">—</span>'
-    if isinstance(v, float):
-        return esc(f"{v:.6g}")
-    return esc(_cut(str(v), 2000))
-
-
-def value_html(v: Any, depth: int = 0) -> str:
-    """Any JSON-like value as HTML: mappings as definition lists, records as tables.
-
-    >>> value_html({"a <b>": [1, 2], "c": {"d": None}})
-    '<dl><dt>a &lt;b&gt;</dt><dd>1, 2</dd><dt>c</dt><dd><dl><dt>d</dt><dd><span class="muted">—</span></dd></dl></dd></dl>'
-    """  # noqa: E501
-    if depth > 6:
-        return _scalar(v)
-    if isinstance(v, Mapping):
-        if not v:
-            return '<span class="muted">—</span>'
-        items = "".join(
-            f"<dt>{esc(k)}</dt><dd>{value_html(x, depth + 1)}</dd>" for k, x in v.items()
-        )
-        return f"<dl>{items}</dl>"
-    if isinstance(v, list | tuple):
-        if not v:
-            return '<span class="muted">—</span>'
-        if all(not isinstance(x, Mapping | list | tuple) for x in v):
-            shown = ", ".join(_scalar(x) for x in v[:60])
-            return shown + (
-                f' <span class="muted">… and {len(v) - 60} more</span>' if len(v) > 60 else ""
-            )
-        if all(isinstance(x, Mapping) for x in v):
-            keys = list(dict.fromkeys(k for x in v for k in x))
-            head = "".join(f"<th>{esc(k)}</th>" for k in keys)
-            body = "".join(
-                "<tr>"
-                + "".join(f"<td>{value_html(x.get(k), depth + 1)}</td>" for k in keys)
-                + "</tr>"
-                for x in v
-            )
-            return (
-                f'<div class="scroll"><table class="meta"><thead><tr>{head}</tr></thead>'
-                f"<tbody>{body}</tbody></table></div>"
-            )
-        return "<ol>" + "".join(f"<li>{value_html(x, depth + 1)}</li>" for x in v) + "</ol>"
-    return _scalar(v)
-
-
-def metadata(d: Digest) -> str:
-    """The study's own facts, its configuration and its run metadata, as definition lists."""
-    info = d.info
-    members = [m for ms in d.members.values() for m in ms]
-    facts: dict[str, Any] = {"study": d.name}
-    for attr in ("created_at", "status"):
-        value = getattr(info, attr, None)
-        if value is not None:
-            facts[attr.replace("_", " ")] = (
-                value.isoformat() if hasattr(value, "isoformat") else value
-            )
-    facts["members finished"] = len(members)
-    facts["members failed"] = len(d.failed)
-    facts["outer splits"] = len(d.splits)
-    if d.splits:
-        n_train = int(np.median(list(d.n_train.values())))
-        n_test = int(np.median(list(d.n_test.values())))
-        facts["training / test rows per split"] = f"{n_train} / {n_test} (median)"
-    facts["seeds"] = sorted({m.seed for m in members})[:60]
-    facts["primary metric"] = (
-        f"{d.metric.label} ({'higher' if d.metric.higher_is_better else 'lower'} is better)"
-    )
-    facts["member training time"] = f"{sum(m.wall_s for m in members):.1f} s in total"
-    config = dict(getattr(info, "config", {}) or {})
-    meta = {
-        k: v for k, v in dict(getattr(info, "metadata", {}) or {}).items() if k != "feature_names"
-    }
-    none = '<p class="muted">None stored.</p>'
-    return (
-        f"<h3>Study</h3>{value_html(facts)}"
-        f"<h3>Run metadata</h3>{value_html(meta) if meta else none}"
-        f"<h3>Configuration</h3>{value_html(config) if config else none}"
-    )

@@ -1,0 +1,206 @@
+"""The report's diagnostic sections: weights, sparsity and features, failures, run metadata.
+
+Each function takes the :class:`~reglab.report.digest.Digest` and returns an HTML fragment built
+with :mod:`reglab.report.markup` (which escapes every study-provided string).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from reglab.report import figures
+from reglab.report.analysis import (
+    excess_kurtosis,
+    feature_survival,
+    is_l1_like,
+    is_l2_like,
+    weight_masses,
+)
+from reglab.report.digest import Digest
+from reglab.report.markup import bar, cut, esc, img, swatch, value_html
+
+__all__ = ["FEATURE_THRESHOLD", "failures", "metadata", "sparsity", "weights"]
+
+FEATURE_THRESHOLD = 1e-3
+"""A feature survives when its first-layer weight norm exceeds this share of the largest."""
+
+
+# -- 5. weights --------------------------------------------------------------------------------
+
+
+def weights(d: Digest) -> str:
+    """Weight distributions per layer: the L1/L2 overlay, every strategy, and kurtosis."""
+    grids, masses = weight_masses(d.members)
+    if not grids:
+        return '<p class="muted">No weight histograms were stored for this study.</p>'
+    l1 = [n for n in d.strategies if n in d.members and is_l1_like(n, d.configs.get(n, {}))]
+    l2 = [n for n in d.strategies if n in d.members and is_l2_like(n, d.configs.get(n, {}))]
+    if len(l1) + len(l2) > 4:  # many: overlay the single techniques, their combinations blur
+        l1 = [n for n in l1 if "+" not in n] or l1[:2]
+        l2 = [n for n in l2 if "+" not in n] or l2[:2]
+    parts = [
+        "<p>How each strategy shapes the weights, per layer (log-scale density, mean over "
+        "splits). An L2 penalty acts like a Gaussian prior: a bell, a parabola on this scale. "
+        "L1 acts like a Laplace prior: a sharp peak at zero with straight flanks and many "
+        "(near-)zero weights. Solid: L1-like strategies; dashed: L2-like; thick grey: "
+        "<code>none</code>.</p>",
+        img(figures.weight_overlay(d, grids, masses, l1, l2), "weight densities per layer",
+             "No baseline, L1-like or L2-like strategy to overlay."),
+        "<h3>Every strategy</h3>",
+        img(figures.weight_panels(d, grids, masses), "weight densities per strategy", ""),
+    ]  # fmt: skip
+    layers = list(grids)
+    rows = []
+    for name in d.strategies:
+        ms = d.members.get(name, [])
+        cells = []
+        for layer in layers:
+            ks = [excess_kurtosis(*m.weight_hist[layer]) for m in ms if layer in m.weight_hist]
+            ks = [k for k in ks if math.isfinite(k)]
+            cells.append(
+                f"{float(np.median(ks)) + 0.0:.2f}".replace("-0.00", "0.00") if ks else "—"
+            )
+        if ms:
+            rows.append(
+                f"<tr><td>{swatch(d.colors, name)}</td>"
+                + "".join(f"<td>{c}</td>" for c in cells)
+                + "</tr>"
+            )
+    head = "".join(f"<th>{esc(layer)}</th>" for layer in layers)
+    parts.append(
+        '<h3>Excess kurtosis</h3><p class="muted">Median over splits of the weights\' excess '
+        "kurtosis: 0 for a Gaussian, 3 for a Laplace distribution; higher means more "
+        "weights near zero and heavier tails.</p>"
+        f'<div class="scroll"><table><thead><tr><th>strategy</th>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+    return "\n".join(parts)
+
+
+# -- 6. sparsity and features ------------------------------------------------------------------
+
+
+def sparsity(d: Digest) -> str:
+    """Exact zeros per layer, and which input features the L1-like strategies kept."""
+    layers = list(dict.fromkeys(k for f in d.facts.values() for k in f.sparsity))
+    out = []
+    if layers:
+        head = "".join(f"<th>{esc(layer)}</th>" for layer in layers)
+        rows = []
+        for name in d.strategies:
+            f = d.facts.get(name)
+            if f is None:
+                continue
+            cells = "".join(f"<td>{bar(f.sparsity.get(layer, math.nan))}</td>" for layer in layers)
+            rows.append(
+                f'<tr data-strategy="{esc(name)}"><td>{swatch(d.colors, name)}</td>{cells}</tr>'
+            )
+        out.append(
+            "<p>Share of weights that are exactly zero, per layer (mean over splits). Only "
+            "proximal L1 (soft-thresholding) produces true zeros; a subgradient L1 penalty "
+            "makes weights small but rarely exactly zero.</p>"
+            f'<div class="scroll"><table class="sparsity"><thead><tr><th>strategy</th>{head}'
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
+        )
+    else:
+        out.append('<p class="muted">No sparsity was stored for this study.</p>')
+    out.append(f'<h3 id="features">Selected features</h3>{_features(d)}')
+    return "\n".join(out)
+
+
+def _features(d: Digest) -> str:
+    selecting = [n for n in d.strategies
+                 if n in d.members and is_l1_like(n, d.configs.get(n, {}))]  # fmt: skip
+    survival: dict[str, np.ndarray] = {}
+    for name in selecting:
+        result = feature_survival(d.members[name], rel_threshold=FEATURE_THRESHOLD)
+        if result is not None:
+            survival[name] = result[0]
+    if not survival:
+        why = "no strategy with an L1 term" if not selecting else "no feature norms stored"
+        return f'<p class="muted">No feature selection to show ({why}).</p>'
+    n_features = max(v.size for v in survival.values())
+    survival = {k: v for k, v in survival.items() if v.size == n_features}
+    names = list(d.feature_names or ())
+    if len(names) != n_features:
+        names = [f"x{i}" for i in range(n_features)]
+    uri = figures.feature_heatmap(names, survival, d.colors)
+    strategies = list(survival)
+    table = np.stack([survival[s] for s in strategies], axis=1)
+    order = np.lexsort((np.arange(n_features), -table.mean(axis=1)))
+    head = "".join(f"<th>{swatch(d.colors, s)}</th>" for s in strategies)
+    rows = []
+    for i in order[:500]:
+        cells = "".join(f"<td>{bar(float(v))}</td>" for v in table[i])
+        rows.append(f'<tr data-feature="{esc(names[i])}"><td>{esc(names[i])}</td>{cells}</tr>')
+    more = (f'<p class="muted">… and {n_features - 500} more features.</p>'
+            if n_features > 500 else "")  # fmt: skip
+    kept = int(np.sum(table.mean(axis=1) >= 0.5))
+    return (
+        f"<p>For strategies with an L1 term: the share of splits in which each input feature "
+        f"survived, i.e. its first-layer weight norm exceeded {FEATURE_THRESHOLD:g} × the "
+        f"largest feature norm of that model. {kept} of {n_features} features were kept in at "
+        "least half the splits on average. Features kept across all splits are the stable "
+        "selection; those kept only sometimes depend on the data split.</p>"
+        + img(uri, "feature survival per L1-like strategy", "")
+        + f'<div class="scroll tall"><table class="features"><thead><tr><th>feature</th>{head}'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>{more}"
+    )
+
+
+# -- failures and metadata ---------------------------------------------------------------------
+
+
+def failures(d: Digest) -> str:
+    """The failed members with their reasons."""
+    rows = "".join(
+        f"<tr><td>{swatch(d.colors, m.strategy)}</td><td>{m.split_id}</td><td>{m.repeat}</td>"
+        f"<td>{m.fold}</td><td>{m.seed}</td><td><code>{esc(m.key[:12])}</code></td>"
+        f'<td class="err">{esc(cut(m.error or "unknown error", 400))}</td></tr>'
+        for m in d.failed
+    )
+    return (
+        f"<p>{len(d.failed)} member{'s' if len(d.failed) != 1 else ''} failed; their splits are "
+        "left out of every figure and test above (comparisons use the splits both strategies "
+        'finished).</p><div class="scroll"><table><thead><tr><th>strategy</th><th>split</th>'
+        "<th>repeat</th><th>fold</th><th>seed</th><th>member</th><th>reason</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></div>"
+    )
+
+
+def metadata(d: Digest) -> str:
+    """The study's own facts, its configuration and its run metadata, as definition lists."""
+    info = d.info
+    members = [m for ms in d.members.values() for m in ms]
+    facts: dict[str, Any] = {"study": d.name}
+    for attr in ("created_at", "status"):
+        value = getattr(info, attr, None)
+        if value is not None:
+            facts[attr.replace("_", " ")] = (
+                value.isoformat() if hasattr(value, "isoformat") else value
+            )
+    facts["members finished"] = len(members)
+    facts["members failed"] = len(d.failed)
+    facts["outer splits"] = len(d.splits)
+    if d.splits:
+        n_train = int(np.median(list(d.n_train.values())))
+        n_test = int(np.median(list(d.n_test.values())))
+        facts["training / test rows per split"] = f"{n_train} / {n_test} (median)"
+    facts["seeds"] = sorted({m.seed for m in members})[:60]
+    facts["primary metric"] = (
+        f"{d.metric.label} ({'higher' if d.metric.higher_is_better else 'lower'} is better)"
+    )
+    facts["member training time"] = f"{sum(m.wall_s for m in members):.1f} s in total"
+    config = dict(getattr(info, "config", {}) or {})
+    meta = {
+        k: v for k, v in dict(getattr(info, "metadata", {}) or {}).items() if k != "feature_names"
+    }
+    none = '<p class="muted">None stored.</p>'
+    return (
+        f"<h3>Study</h3>{value_html(facts)}"
+        f"<h3>Run metadata</h3>{value_html(meta) if meta else none}"
+        f"<h3>Configuration</h3>{value_html(config) if config else none}"
+    )
