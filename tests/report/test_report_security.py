@@ -105,3 +105,20 @@ def test_report_reads_results_only(path: Path) -> None:
     top_names = [a.name for n in top if isinstance(n, ast.Import) for a in n.names]
     top_names += [n.module or "" for n in top if isinstance(n, ast.ImportFrom)]
     assert not [m for m in top_names if m.startswith("matplotlib")]
+
+
+def test_missing_matplotlib_names_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    import builtins
+
+    from reglab.errors import ReglabError
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith("matplotlib"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(ReglabError, match=r"matplotlib is needed .* `pip install matplotlib`"):
+        render_report(*build_study(strategies=("l2",), n_splits=2))

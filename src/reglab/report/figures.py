@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from reglab.errors import ReglabError
 from reglab.report.analysis import BASELINE_COLOR, CurveBand
 
 if TYPE_CHECKING:
@@ -71,8 +72,14 @@ def text(value: object, limit: int = 40) -> str:
 def _figure(width: float, height: float, *, constrained: bool = True) -> Iterator[Figure]:
     """A styled figure; grids of many panels pass ``constrained=False`` and place themselves
     (constrained layout measures every tick label again and again: seconds for 15 panels)."""
-    import matplotlib
-    from matplotlib.figure import Figure
+    try:
+        import matplotlib
+        from matplotlib.figure import Figure
+    except ImportError as err:  # a core dependency, but say what to do if it is missing
+        raise ReglabError(
+            "reglab.report: matplotlib is needed to draw the report's figures; install it "
+            "with `pip install matplotlib`."
+        ) from err
 
     with matplotlib.rc_context(_STYLE):
         yield Figure(
