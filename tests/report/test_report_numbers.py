@@ -258,3 +258,18 @@ def test_a_tie_for_best_is_said_as_such() -> None:
     assert "tied with" in page.text
     assert page.stat("vs-runner-up-diff") == 0.0
     assert "the same on average" in page.text
+
+
+def test_accuracy_intervals_are_shown_clipped_to_one() -> None:
+    info, members = build_study(strategies=("none", "l2"), n_splits=3, failed=False)
+    near_one = [0.995, 0.96, 1.0]
+    members = [
+        replace(m, test_scores={"accuracy": near_one[m.split_id]}) if m.strategy == "l2" else m
+        for m in members
+    ]
+    page = parse(render_report(info, members))
+    raw = summarize(dict(enumerate(near_one)), **sizes_of(members))
+    assert raw.ci_high > 1.0
+    assert page.stat("best-ci-high") == 1.0
+    assert page.stat("best-ci-low") == raw.ci_low
+    assert "to 100.0%" in page.text

@@ -19,9 +19,11 @@ import numpy.typing as npt
 from reglab.store import MemberRecord
 
 __all__ = [
+    "BOUNDED_METRICS",
     "METRIC_DIRECTIONS",
     "CurveBand",
     "Metric",
+    "bounded",
     "by_strategy",
     "choose_metric",
     "curve_band",
@@ -59,6 +61,12 @@ METRIC_DIRECTIONS: Mapping[str, bool] = {
 }
 """Whether higher is better, for the metric names the study layer stores."""
 
+BOUNDED_METRICS = (
+    "accuracy", "balanced_accuracy", "roc_auc", "auc", "f1", "f1_macro", "f1_weighted",
+    "precision", "recall",
+)  # fmt: skip
+"""Metrics that live in [0, 1]: their intervals are shown clipped to that range."""
+
 _PRIMARY_ORDER = ("accuracy", "balanced_accuracy", "rmse", "r2", "mae", "mse", "roc_auc", "f1")
 _LABELS = {"rmse": "RMSE", "mse": "MSE", "mae": "MAE", "r2": "R²", "roc_auc": "ROC AUC"}
 
@@ -87,6 +95,20 @@ class Metric:
     def of(cls, name: str) -> Metric:
         """The metric called ``name`` (unknown names count as higher-is-better)."""
         return cls(name, METRIC_DIRECTIONS.get(name, True), _LABELS.get(name, name))
+
+
+def bounded(metric: str, low: float, high: float) -> tuple[float, float]:
+    """An interval as shown: clipped to [0, 1] for the metrics of :data:`BOUNDED_METRICS`.
+
+    The corrected t-interval is symmetric, so near 100% accuracy it can pass 1; the
+    terminal table clips it the same way.
+
+    >>> bounded("accuracy", 0.94, 1.015), bounded("rmse", -0.5, 2.0)
+    ((0.94, 1.0), (-0.5, 2.0))
+    """
+    if metric in BOUNDED_METRICS:
+        return max(low, 0.0), min(high, 1.0)
+    return low, high
 
 
 def choose_metric(names: Sequence[str], preferred: str | None = None) -> Metric:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from reglab.errors import ReglabError
-from reglab.report.analysis import BASELINE_COLOR, CurveBand
+from reglab.report.analysis import BASELINE_COLOR, CurveBand, bounded
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -128,8 +128,8 @@ def score_strips(d: Digest) -> str | None:
             color = d.colors[name]
             s = summaries[name]
             if math.isfinite(s.ci_low):
-                ax.plot([s.ci_low, s.ci_high], [y, y], color=color, lw=7, alpha=0.25,
-                        solid_capstyle="butt")  # fmt: skip
+                ci = bounded(d.metric.name, s.ci_low, s.ci_high)
+                ax.plot(ci, [y, y], color=color, lw=7, alpha=0.25, solid_capstyle="butt")
             values = np.fromiter(scores[name].values(), dtype=float)
             jitter = rng.uniform(-0.18, 0.18, size=values.size)
             ax.scatter(values, y + jitter, s=22, color=color, alpha=0.85, edgecolors="white",

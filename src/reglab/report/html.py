@@ -191,7 +191,8 @@ def render_report(
     """The study's report as one self-contained HTML page.
 
     Sections, in order: the answer (the best strategy by mean primary test score — accuracy
-    for classification, RMSE or R² for regression — with its corrected 95% interval, its margin
+    for classification, RMSE or R² for regression — with its corrected 95% interval (clipped
+    to [0, 1] for accuracies, as in the terminal), its margin
     over ``none`` with the Holm-adjusted p-value, its margin over the runner-up with the
     corrected resampled t-test's p, and the combined-versus-separate verdicts); the ranked
     table; per-split strip plots; training curves with the overfitting onset of ``none``;

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 
 from reglab.report import figures
-from reglab.report.analysis import curve_band, overfitting_onset
+from reglab.report.analysis import bounded, curve_band, overfitting_onset
 from reglab.report.digest import Digest
 from reglab.report.markup import bar, esc, fmt, img, num, swatch
 from reglab.stats import Comparison, Verdict, format_p
@@ -41,6 +41,7 @@ def _by(d: Digest, diff: float) -> str:
 
 def _interval(d: Digest, low: float, high: float, stat: str) -> str:
     m = d.metric.name
+    low, high = bounded(m, low, high)
     lo = num(low, stat + "-low", fmt(low, m))
     hi = num(high, stat + "-high", fmt(high, m))
     return f"95% CI {lo} to {hi}"
@@ -195,7 +196,8 @@ def _score_cell(d: Digest, metric: str, name: str) -> str:
         return '<span class="muted">—</span>'
     ci = ""
     if math.isfinite(s.ci_low):
-        ci = f' <span class="ci">[{fmt(s.ci_low, metric)}, {fmt(s.ci_high, metric)}]</span>'
+        low, high = bounded(metric, s.ci_low, s.ci_high)
+        ci = f' <span class="ci">[{fmt(low, metric)}, {fmt(high, metric)}]</span>'
     return f"{num(s.mean, f'mean-{metric}', fmt(s.mean, metric))}{ci}"
 
 
