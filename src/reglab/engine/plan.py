@@ -1,8 +1,12 @@
 """Which members train together: stacks by :attr:`MemberSpec.stack_key`, chunked to a budget.
 
-Members that share an architecture, a batch size and an optimizer form one stack; a stack is
-cut into chunks of consecutive members so that a chunk's estimated memory
-(:func:`member_bytes` per member plus its data) stays within the budget. A member's result
+Members that share an architecture, a batch size and an optimizer form one stack, split further
+by their batch pattern (:func:`~reglab.engine.streams.batch_pattern`: mini-batches per epoch,
+and whether the last one is full). Within a stack every member then takes the same number of
+optimizer steps, and either no member or every member has a short last batch, so each member
+goes through exactly the same arithmetic as it would alone. A stack is cut into chunks of
+consecutive members so that a chunk's estimated memory (:func:`member_bytes` per member plus
+its data) stays within the budget. A member's result
 does not depend on the chunking (DESIGN "Independence"), so the plan only trades memory for
 speed.
 
@@ -27,7 +31,7 @@ import numpy as np
 
 from reglab.engine.layout import StackLayout
 from reglab.engine.spec import MemberSpec
-from reglab.engine.streams import noise_places
+from reglab.engine.streams import batch_pattern, noise_places
 
 __all__ = ["member_bytes", "plan_chunks"]
 
@@ -83,13 +87,16 @@ def plan_chunks(
     """Group members into stacks and cut each into chunks that fit ``memory_budget_mb``.
 
     Returns:
-        Lists of member positions (into ``members``), each one chunk of one stack, stacks in
-        order of first appearance and members in their given order. A chunk holds at least one
-        member, even when a single member exceeds the budget.
+        Lists of member positions (into ``members``), each one chunk of one stack (same
+        :attr:`~MemberSpec.stack_key`, steps per epoch and full or short last batch), stacks
+        in order of first appearance and members in their given order. A chunk holds at least
+        one member, even when a single member exceeds the budget.
     """
     groups: dict[tuple[object, ...], list[int]] = {}
     for i, member in enumerate(members):
-        groups.setdefault(member.stack_key, []).append(i)
+        steps, last = batch_pattern(member)
+        key = (*member.stack_key, steps, last == member.train.batch_size)
+        groups.setdefault(key, []).append(i)
     budget = memory_budget_mb * 2**20
     chunks: list[list[int]] = []
     for indices in groups.values():

@@ -93,7 +93,7 @@ class Stack:
         self.best = params.clone() if keep_best else params
         self.best_running = [r.clone() for r in self.running] if keep_best else self.running
         self.y_stats = y_stats
-        self.t = np.zeros(self.m, dtype=np.int64)
+        self.t = 0  # optimizer steps taken; equal for every member of a stack (plan.py)
         self.loss_sum = torch.zeros(self.m, device=self.device)
         self._batch_n = torch.tensor(float(self.batch), device=self.device)
         self.opt = FlatOptimizer(
@@ -176,17 +176,10 @@ class Stack:
             self.y_scale = (1.0 / std).view(m, 1, 1)
             self.y_shift = (-mean / std).view(m, 1, 1)
         self.member_of = layout.member_of(m, dev)
-        self.t_uniform = bool(np.all(self.t == self.t[0]))
 
     # -- training ----------------------------------------------------------------------------
 
-    def train_step(
-        self,
-        rows: Tensor,
-        noise: Sequence[Tensor],
-        weight: Tensor | None,
-        active: np.ndarray | None,
-    ) -> None:
+    def train_step(self, rows: Tensor, noise: Sequence[Tensor], weight: Tensor | None) -> None:
         """One optimizer step of every member on its own mini-batch.
 
         Args:
@@ -194,7 +187,6 @@ class Stack:
             noise: This step's noise, one ``[M, *shape]`` tensor per noise place.
             weight: Row weights ``[M, B, 1]`` (``1/count``, 0 on padding), or ``None`` when
                 every member has a full batch.
-            active: Which members take a step (``None``: all); the others stay unchanged.
         """
         m, bsz, f = self.m, self.batch, self.features
         batch = self.data.index_select(0, rows).view(m, bsz, -1)
@@ -282,7 +274,7 @@ class Stack:
             if connect is not None:
                 self.gW[layer].mul_(connect)
             torch.sum(d, 1, keepdim=True, out=self.gb[layer])
-        self._update(active)
+        self._update()
 
     def _loss_grad(self, out: Tensor, target: Tensor, weight: Tensor | None) -> Tensor:
         """Accumulate each member's batch-mean data loss; return its gradient w.r.t. ``out``.
@@ -321,27 +313,14 @@ class Stack:
         running[0].mul_(1 - bw.BN_MOMENTUM).add_(mean, alpha=bw.BN_MOMENTUM)
         running[1].mul_(1 - bw.BN_MOMENTUM).add_(unbiased, alpha=bw.BN_MOMENTUM)
 
-    def _update(self, active: np.ndarray | None) -> None:
+    def _update(self) -> None:
         """Penalty gradients, optimizer step, proximal L1 and max-norm for every member."""
         k = self.kernel_elems
         theta, grad = self.theta, self.grad
         if self.has_penalty_grad:
             grad[:k].add_(penalty_grad(theta[:k], self.pen_l1, self.pen_l2))
-        saved = None
-        if active is not None and not active.all():
-            saved = (
-                theta.clone(),
-                [s.clone() for s in self.opt.state()],
-                [r.clone() for r in self.running],
-            )
-            self.t[active] += 1
-            self.t_uniform = bool(np.all(self.t == self.t[0]))
-        else:
-            self.t += 1
-        steps: int | Tensor = int(self.t[0])
-        if not self.t_uniform:
-            steps = torch.from_numpy(self.t.astype(np.float32)).to(self.device)[self.member_of]
-        self.opt.step(theta, grad, steps)
+        self.t += 1
+        self.opt.step(theta, grad, self.t)
         if self.prox is not None:
             pre = self.opt.preconditioner(0, k)
             threshold = self.prox if pre is None else self.prox / pre
@@ -352,20 +331,6 @@ class Stack:
                 if not self.all_max_norm:
                     projected = torch.where(self.has_max_norm, projected, w)
                 w.copy_(projected)
-        if saved is not None:
-            assert active is not None
-            self._restore_inactive(~active, *saved)
-
-    def _restore_inactive(
-        self, inactive: np.ndarray, theta: Tensor, state: list[Tensor], running: list[Tensor]
-    ) -> None:
-        flag = torch.from_numpy(inactive).to(self.device)
-        per_elem = flag[self.member_of]
-        self.theta.copy_(torch.where(per_elem, theta, self.theta))
-        for now, before in zip(self.opt.state(), state, strict=True):
-            now.copy_(torch.where(per_elem, before, now))
-        for now, before in zip(self.running, running, strict=True):
-            now.copy_(torch.where(flag.view(1, -1, 1, 1), before, now))
 
     # -- evaluation --------------------------------------------------------------------------
 
@@ -449,7 +414,7 @@ class Stack:
         for layer, r in enumerate(running):
             state[f"bn{layer}.running_mean"] = r[0, index].reshape(-1).cpu().numpy().copy()
             state[f"bn{layer}.running_var"] = r[1, index].reshape(-1).cpu().numpy().copy()
-            state[f"bn{layer}.num_batches_tracked"] = np.array(self.t[index], dtype=np.int64)
+            state[f"bn{layer}.num_batches_tracked"] = np.array(self.t, dtype=np.int64)
         return state
 
     def select(self, keep: Sequence[int]) -> None:
@@ -469,7 +434,6 @@ class Stack:
             self.best, self.best_running = self.theta, self.running
         if self.y_stats is not None:
             self.y_stats = self.y_stats[list(keep)]
-        self.t = self.t[list(keep)]
         self.loss_sum = self.loss_sum.index_select(0, keep_t)
         lr_e, _, decay = self._optimizer_coefficients()
         self.opt.load(state, lr_e, decay)

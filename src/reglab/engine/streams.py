@@ -32,7 +32,14 @@ from reglab._seeding import derive, generator, torch_generator
 from reglab.engine.spec import MemberSpec
 from reglab.layers.functional import dropout_mask, gaussian_dropout
 
-__all__ = ["EpochPlan", "MemberStreams", "NoisePlace", "noise_places", "stream_seeds"]
+__all__ = [
+    "EpochPlan",
+    "MemberStreams",
+    "NoisePlace",
+    "batch_pattern",
+    "noise_places",
+    "stream_seeds",
+]
 
 _ONE = torch.ones(())
 
@@ -90,20 +97,41 @@ def noise_places(members: Sequence[MemberSpec]) -> list[NoisePlace]:
     return [p for p in candidates if any(p.rate(m) > 0 for m in members)]
 
 
+def batch_pattern(member: MemberSpec) -> tuple[int, int]:
+    """``(steps, last)``: mini-batches per epoch and the size of the last one.
+
+    With batch norm a last mini-batch of a single row is skipped (its batch statistics are
+    undefined), as :func:`reglab.fit` does.
+
+    >>> from reglab.engine.spec import Architecture, Strategy, TrainConfig
+    >>> idx = np.arange(70)
+    >>> spec = MemberSpec(Architecture(2, 2), Strategy(), TrainConfig(batch_size=32),
+    ...                   idx, idx[:0], idx[:0])
+    >>> batch_pattern(spec)
+    (3, 6)
+    """
+    n, b = len(member.train_idx), member.train.batch_size
+    steps = max(1, math.ceil(n / b))
+    last = n - b * (steps - 1)
+    if member.arch.batch_norm and steps > 1 and last == 1:
+        steps, last = steps - 1, b
+    return steps, last
+
+
 @dataclass
 class EpochPlan:
     """Everything one epoch of a stack needs, drawn up front.
 
     Attributes:
         rows: ``[S, M·B]`` global data rows of every step (padding rows repeat a valid row).
-        counts: ``[M, S]`` number of real rows of each member in each step (0: no step).
+        counts: ``[M, S]`` number of real rows of each member in each step.
         weights: ``[S, M, B, 1]`` row weights ``1/count`` (0 for padding); ``None`` when every
             step is full for every member.
         full: Per step, whether every member has ``B`` real rows.
         noise: One ``[M, S, *shape]`` tensor per :func:`noise_places` entry: the multiplier
             of each element, ``dropout_mask(u, p)`` (standard dropout, DropConnect) or
             ``gaussian_dropout(1, p, z)`` (Gaussian dropout) of the member's own noise, and 1
-            where the member's rate is 0 or it takes no step.
+            where the member's rate is 0.
     """
 
     rows: Tensor
@@ -134,7 +162,6 @@ class MemberStreams:
     ) -> None:
         self.device = device
         self.batch = members[0].train.batch_size
-        self.skip_single = members[0].arch.batch_norm
         self.places = noise_places(members)
         self.members = list(members)
         self.train_rows = [np.asarray(r, dtype=np.int64) for r in train_rows]
@@ -145,16 +172,8 @@ class MemberStreams:
         self._key: tuple[int, int] = (-1, -1)
 
     def steps(self, index: int) -> int:
-        """Mini-batches per epoch of member ``index``.
-
-        With batch norm a last mini-batch of a single row is skipped (its batch statistics
-        are undefined), as :func:`reglab.fit` does.
-        """
-        n = len(self.train_rows[index])
-        steps = math.ceil(n / self.batch)
-        if self.skip_single and steps > 1 and n % self.batch == 1:
-            steps -= 1
-        return steps
+        """Mini-batches per epoch of member ``index`` (see :func:`batch_pattern`)."""
+        return batch_pattern(self.members[index])[0]
 
     def select(self, keep: Sequence[int]) -> None:
         """Keep only the members at positions ``keep`` (their streams continue unchanged)."""
@@ -181,8 +200,9 @@ class MemberStreams:
         for i in range(m):
             n = len(self.train_rows[i])
             perm = torch.randperm(n, generator=self.order[i]).numpy()
-            rows[i, :n] = self.train_rows[i][perm]
-            rows[i, n:] = rows[i, 0]
+            used = min(n, steps[i] * b)  # a skipped single-row batch is not used
+            rows[i, :used] = self.train_rows[i][perm[:used]]
+            rows[i, used:] = rows[i, 0]
             counts[i, : steps[i]] = np.clip(n - b * np.arange(steps[i]), 0, b)
         rows_t = torch.from_numpy(rows.reshape(m, s_max, b).transpose(1, 0, 2).copy())
         full = [bool(np.all(counts[:, s] == b)) for s in range(s_max)]

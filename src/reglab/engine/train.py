@@ -360,10 +360,8 @@ def _train_chunk(
         plan = streams.epoch()
         stack.loss_sum.zero_()
         for s in range(plan.steps):
-            counts = plan.counts[:, s]
-            active = None if plan.full[s] or bool(np.all(counts > 0)) else counts > 0
             weight = None if plan.weights is None or plan.full[s] else plan.weights[s]
-            stack.train_step(plan.rows[s], [n[:, s] for n in plan.noise], weight, active)
+            stack.train_step(plan.rows[s], [n[:, s] for n in plan.noise], weight)
         steps = np.array([streams.steps(i) for i in range(stack.m)])
         train_loss = stack.loss_sum.cpu().numpy().astype(np.float64) / steps
         penalty = stack.penalty()
