@@ -17,6 +17,7 @@ demo: $(STAMP)
 	$(BIN)/reglab demo
 
 test: $(STAMP)
+	bash tests/report/ensure_chromium.sh
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy

@@ -67,7 +67,7 @@ def run_bench(
     store: str,
     json_path: Path | None,
     report: Path | None,
-    write_report: bool = True,
+    with_report: bool = True,
     console: Console | None = None,
 ) -> None:
     console = console or wide_console()
@@ -85,15 +85,15 @@ def run_bench(
     study.plan(dataset)  # validate every option before touching the store
     with Store(store) as st:
         result = _run(study, dataset, st, store, console)
-    print_result(result, console)
-    if json_path is not None:
-        result.to_json(json_path)
-        console.print(f"JSON written to {json_path}", highlight=False)
-    if write_report:
-        out = report or Path(f"{result.name}.html")
-        _check_writable("--report", out)
-        result.report(out)
-        console.print(f"Report written to {out}", highlight=False)
+        print_result(result, console)
+        if json_path is not None:
+            result.to_json(json_path)
+            console.print(f"JSON written to {json_path}", highlight=False)
+        if with_report:
+            out = report or Path(f"{result.name}.html")
+            _check_writable("--report", out)
+            write_report(st, result.name, out)
+            console.print(f"Report written to {out}", highlight=False)
 
 
 def _run(study: Study, dataset: Any, store: Store, store_name: str, console: Console) -> Any:

@@ -109,7 +109,7 @@ def bench(
             store=store,
             json_path=json_path,
             report=None if no_report else report,
-            write_report=not no_report,
+            with_report=not no_report,
         ),
         debug=debug,
     )

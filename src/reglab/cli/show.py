@@ -7,6 +7,7 @@ from pathlib import Path
 from rich.table import Table
 
 from reglab.cli.render import print_result, wide_console
+from reglab.report import write_report
 from reglab.store import Store
 from reglab.study.run import load_result
 
@@ -45,8 +46,7 @@ def run_show(study: str | None, *, store: str) -> None:
 
 def run_report(study: str, output: Path, *, store: str) -> None:
     with _open_existing(store) as st:
-        result = load_result(st, study)
-    path = result.report(output)
+        path = write_report(st, study, output)
     print(f"Report written to {path}")
 
 
