@@ -20,6 +20,7 @@ from rich.progress import (
 from reglab.api import load_data
 from reglab.cli.render import print_result, wide_console
 from reglab.errors import ConfigError
+from reglab.report import write_report
 from reglab.store import Store
 from reglab.study.run import Study, StudyPlan
 
