@@ -205,7 +205,9 @@ def _signed(value: float, d: Digest) -> str:
     """A difference in display units (points for accuracies), ``±0`` for none at all."""
     if not math.isfinite(value):
         return "—"
-    shown = f"{value * d.scale:+.3g}" if value != 0 else "±0"
+    scaled = value * d.scale
+    digits = 2 if d.unit else 3
+    shown = f"{scaled:+.{digits}f}" if round(scaled, digits) != 0 else "±0"
     return shown + (" pt" if d.unit else "")
 
 
