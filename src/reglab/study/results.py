@@ -206,6 +206,12 @@ class StudyResult:
             "task": self.task,
             "primary_metric": self.primary,
             "winner": self.winner,
+            "answer": self.sentences(),
+            "members": len(self.members),
+            "members_failed": len(self.failures),
+            "wall_s": self.metadata.get("timings", {}).get("last run wall s"),
+            "device": self.metadata.get("device"),
+            "versions": self.metadata.get("environment", {}),
             "ranking": [
                 {"rank": r.rank, "strategy": r.strategy, **self.strategies[r.strategy].to_dict()}
                 for r in self.ranking
