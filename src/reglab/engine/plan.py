@@ -62,7 +62,9 @@ def member_bytes(member: MemberSpec) -> int:
     )
     places = noise_places([member])
     noise_per_step = sum(math.prod(p.shape) for p in places)
-    epoch = steps * b * 12 + 2 * steps * noise_per_step * _FLOAT + connect * _FLOAT
+    # Batch rows and weights; noise multipliers in two host sets (one epoch drawn ahead) and
+    # on the device; DropConnect's masked kernels.
+    epoch = steps * b * 12 + 3 * steps * noise_per_step * _FLOAT + connect * _FLOAT
     rows = max(n_train, len(member.val_idx), len(member.test_idx))
     evaluation = min(rows, _EVAL_CHUNK) * (width + 3 * hidden) * _FLOAT
     outputs = 3 * rows * arch.out_features * _FLOAT + 8 * rows

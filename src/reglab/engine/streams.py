@@ -144,6 +144,23 @@ class EpochPlan:
     def steps(self) -> int:
         return int(self.counts.shape[1])
 
+    def select(self, keep: Sequence[int]) -> EpochPlan:
+        """The plan of the members at positions ``keep`` only (copies, not views)."""
+        s, m = self.rows.shape[0], self.counts.shape[0]
+        index = torch.tensor(list(keep), dtype=torch.long, device=self.rows.device)
+        rows = self.rows.view(s, m, -1).index_select(1, index).reshape(s, -1)
+        weights = None if self.weights is None else self.weights.index_select(1, index)
+        return EpochPlan(
+            rows=rows,
+            counts=self.counts[list(keep)],
+            weights=weights,
+            full=[
+                bool(np.all(self.counts[list(keep), t] == rows.shape[1] // len(keep)))
+                for t in range(s)
+            ],
+            noise=[n.index_select(0, index) for n in self.noise],
+        )
+
 
 class MemberStreams:
     """The random streams of the members of one stack, and the buffers their noise fills.
@@ -168,7 +185,8 @@ class MemberStreams:
         seeds = [stream_seeds(m.seed) for m in members]
         self.order = [torch_generator(s["order"]) for s in seeds]
         self.noise = [generator(s["noise"]) for s in seeds]
-        self._buffers: list[np.ndarray] = []
+        self._sets: list[list[np.ndarray]] = []
+        self._turn = 0
         self._key: tuple[int, int] = (-1, -1)
 
     def steps(self, index: int) -> int:
@@ -184,11 +202,15 @@ class MemberStreams:
         self._key = (-1, -1)
 
     def _noise_buffers(self, m: int, s: int) -> list[np.ndarray]:
-        # Multipliers; members (and steps) that draw nothing keep the neutral 1.
+        # Two sets used in turn, so the next epoch can be drawn while this one trains. They
+        # hold multipliers; members that draw nothing at a place keep the neutral 1 there.
         if self._key != (m, s):
-            self._buffers = [np.ones((m, s, *p.shape), dtype=np.float32) for p in self.places]
+            self._sets = [
+                [np.ones((m, s, *p.shape), dtype=np.float32) for p in self.places] for _ in range(2)
+            ]
             self._key = (m, s)
-        return self._buffers
+        self._turn = 1 - self._turn
+        return self._sets[self._turn]
 
     def epoch(self) -> EpochPlan:
         """Draw the next epoch's batches and noise for every member."""

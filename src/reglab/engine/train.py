@@ -14,13 +14,16 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
+import sklearn
 import torch
 
 from reglab._seeding import generator
-from reglab._validation import Problems, check_positive, message
+from reglab._validation import Problems, check_int, check_positive, message
 from reglab.engine.layout import StackLayout
 from reglab.engine.plan import plan_chunks
 from reglab.engine.result import (
@@ -31,7 +34,7 @@ from reglab.engine.result import (
 )
 from reglab.engine.spec import MemberSpec
 from reglab.engine.stack import Stack
-from reglab.engine.streams import MemberStreams, stream_seeds
+from reglab.engine.streams import EpochPlan, MemberStreams, stream_seeds
 from reglab.errors import ConfigError
 from reglab.training.early_stopping import EarlyStopping
 
@@ -87,9 +90,13 @@ def initial_weights(member: MemberSpec) -> dict[str, np.ndarray]:
 # --------------------------------------------------------------------------- validation
 
 
-def _validate(members: Sequence[MemberSpec], data: Any, memory_budget_mb: Any) -> None:
+def _validate(
+    members: Sequence[MemberSpec], data: Any, memory_budget_mb: Any, num_threads: Any
+) -> None:
     p = Problems()
     p.check(check_positive, WHO, "memory_budget_mb", memory_budget_mb)
+    if num_threads is not None:
+        p.check(check_int, WHO, "num_threads", num_threads, minimum=1)
     if not isinstance(data, Mapping):
         p.add(message(WHO, "data", "a mapping split_id -> (X, y)", type(data).__name__))
         p.raise_if_any()
@@ -193,6 +200,7 @@ def train_members(
     memory_budget_mb: float = 1024,
     on_result: Callable[[MemberResult], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    num_threads: int | None = None,
 ) -> list[MemberResult]:
     """Train every member, many at once; return one :class:`MemberResult` per member, in order.
 
@@ -210,6 +218,10 @@ def train_members(
         memory_budget_mb: Bound on a chunk's estimated memory, in MiB.
         on_result: Called with each result as soon as its member is done.
         progress: Called with ``(members done, total)`` after each result.
+        num_threads: CPU threads for a stack's operations; ``None`` chooses per stack: one
+            thread for small stacks (fewer than ``2**18`` elements in a layer's activations),
+            whose operations are too short to gain from threads and lose much when the cores
+            are busy, else torch's setting. Restored afterwards.
 
     Returns:
         The results, in the order of ``members``.
@@ -232,18 +244,48 @@ def train_members(
     """  # noqa: E501
     members = list(members)
     dev = resolve_device(device)
-    _validate(members, data, memory_budget_mb)
+    _validate(members, data, memory_budget_mb, num_threads)
     results: list[MemberResult | None] = [None] * len(members)
     done = 0
     for chunk in plan_chunks(members, data, memory_budget_mb):
-        for position, result in _train_chunk([members[i] for i in chunk], data, dev):
-            results[chunk[position]] = result
-            done += 1
-            if on_result is not None:
-                on_result(result)
-            if progress is not None:
-                progress(done, len(members))
+        stack = [members[i] for i in chunk]
+        threads = num_threads if num_threads is not None else _auto_threads(stack, dev)
+        with _intra_op_threads(threads if dev.type == "cpu" else None):
+            for position, result in _train_chunk(stack, data, dev):
+                results[chunk[position]] = result
+                done += 1
+                if on_result is not None:
+                    on_result(result)
+                if progress is not None:
+                    progress(done, len(members))
     return [r for r in results if r is not None]
+
+
+SMALL_STACK = 2**18
+"""Below this many elements in a stack's widest activation ``[M, B, units]`` one thread is used."""
+
+
+def _auto_threads(members: Sequence[MemberSpec], device: torch.device) -> int | None:
+    """One thread for small CPU stacks (see ``num_threads``), else ``None`` (torch's setting)."""
+    if device.type != "cpu":
+        return None
+    widest = max(members[0].arch.layer_sizes)
+    elements = len(members) * members[0].train.batch_size * widest
+    return 1 if elements < SMALL_STACK else None
+
+
+@contextmanager
+def _intra_op_threads(n: int | None) -> Iterator[None]:
+    """Run with ``torch.set_num_threads(n)`` (``None``: unchanged), restoring it after."""
+    if n is None or n == torch.get_num_threads():
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- one chunk
@@ -355,9 +397,34 @@ def _train_chunk(
     for t in trackers:
         t.wall += setup / len(trackers)
 
-    for epoch in range(1, max(m.train.epochs for m in members) + 1):
+    last = max(m.train.epochs for m in members)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reglab-epoch") as pool:
+        yield from _epochs(
+            stack, streams, pool, last, positions, trackers, val_rows, val_counts, targets,
+            offsets, device,
+        )  # fmt: skip
+
+
+def _epochs(
+    stack: Stack,
+    streams: MemberStreams,
+    pool: ThreadPoolExecutor,
+    last: int,
+    positions: list[int],
+    trackers: Sequence[_Tracker],
+    val_rows: torch.Tensor,
+    val_counts: np.ndarray,
+    targets: dict[int, np.ndarray],
+    offsets: dict[int, int],
+    device: torch.device,
+) -> Iterator[tuple[int, MemberResult]]:
+    """The epoch loop of one chunk; the next epoch's plan is drawn while this one trains."""
+    pending: Future[EpochPlan] = pool.submit(streams.epoch)
+    for epoch in range(1, last + 1):
         epoch_start = time.perf_counter()
-        plan = streams.epoch()
+        plan = pending.result()
+        if epoch < last:
+            pending = pool.submit(streams.epoch)
         stack.loss_sum.zero_()
         for s in range(plan.steps):
             weight = None if plan.weights is None or plan.full[s] else plan.weights[s]
@@ -411,8 +478,12 @@ def _train_chunk(
         if done:
             yield from _finish(stack, done, positions, trackers, targets, offsets, device)
             keep = [slot for slot in range(stack.m) if slot not in set(done)]
+            upcoming = pending.result() if epoch < last else None
             if not keep:
                 return
+            if upcoming is not None:
+                pending = Future()
+                pending.set_result(upcoming.select(keep))
             stack.select(keep)
             val_rows = val_rows.index_select(0, torch.tensor(keep, device=device))
             streams.select(keep)
@@ -511,6 +582,10 @@ def _finish(
     scored: dict[int, tuple[np.ndarray, dict[str, float], dict[str, float]]] = {}
     if ok:
         scored = _score(stack, ok, positions, trackers, targets, offsets, device)
+    for slot in ok:
+        if slot not in scored:
+            tr = trackers[positions[slot]]
+            tr.error = f"predictions became NaN or inf at epoch {tr.best_epoch}"
     share = (time.perf_counter() - start) / len(slots)
     for slot in slots:
         pos = positions[slot]
@@ -579,7 +654,10 @@ def _score(
     offsets: dict[int, int],
     device: torch.device,
 ) -> dict[int, tuple[np.ndarray, dict[str, float], dict[str, float]]]:
-    """Test predictions and test/train scores of members ``slots`` (best weights)."""
+    """Test predictions and test/train scores of members ``slots`` (best weights).
+
+    Members whose predictions are not all finite are left out of the returned mapping.
+    """
     results: dict[int, tuple[np.ndarray, dict[str, float], dict[str, float]]] = {}
     out: dict[str, np.ndarray] = {}
     members = [trackers[positions[s]].member for s in slots]
@@ -589,14 +667,18 @@ def _score(
         raw = stack.outputs(padded, best=True, slots=slots)
         out[name] = _predictions(stack, slots, raw.cpu().numpy().astype(np.float64))
     scores = regression_scores if stack.task == "regression" else classification_scores
-    for k, (slot, member) in enumerate(zip(slots, members, strict=True)):
-        y = np.asarray(targets[member.split_id])
-        n_test, n_train = len(member.test_idx), len(member.train_idx)
-        test_pred = out["test_idx"][k, :n_test]
-        train_pred = out["train_idx"][k, :n_train]
-        results[slot] = (
-            test_pred,
-            scores(y[member.test_idx], test_pred),
-            scores(y[member.train_idx], train_pred),
-        )
+    # The predictions are finite (checked), so scikit-learn's input checks can be skipped.
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        for k, (slot, member) in enumerate(zip(slots, members, strict=True)):
+            y = np.asarray(targets[member.split_id])
+            n_test, n_train = len(member.test_idx), len(member.train_idx)
+            test_pred = out["test_idx"][k, :n_test]
+            train_pred = out["train_idx"][k, :n_train]
+            if not (np.isfinite(test_pred).all() and np.isfinite(train_pred).all()):
+                continue
+            results[slot] = (
+                test_pred,
+                scores(y[member.test_idx], test_pred),
+                scores(y[member.train_idx], train_pred),
+            )
     return results
