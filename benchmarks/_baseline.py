@@ -22,7 +22,7 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _w1 import BATCH, EPOCHS, FOLDS, HIDDEN, STRATEGIES, dataset  # noqa: E402
+from _w1 import BATCH, EPOCHS, FOLDS, HIDDEN, STRATEGIES, dataset
 
 
 def build(n_in: int, n_out: int, p: float) -> nn.Sequential:

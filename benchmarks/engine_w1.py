@@ -26,9 +26,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _w1 import EPOCHS, PEERS, STRATEGIES, dataset, members  # noqa: E402
-
-from reglab.engine import train_members  # noqa: E402
+from _w1 import EPOCHS, PEERS, STRATEGIES, dataset, members
+from reglab.engine import train_members
 
 HERE = Path(__file__).resolve().parent
 
