@@ -1,0 +1,78 @@
+"""The flat optimizer against torch.optim with one parameter group per member."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from reglab.engine.optim import FlatOptimizer
+from reglab.regularizers.proximal import proximal_threshold
+
+LRS = [1e-3, 5e-2, 0.3]
+SIZE = 7  # elements per member
+
+
+def _setup(kind: str) -> tuple[torch.Tensor, list[torch.nn.Parameter], torch.Tensor]:
+    gen = torch.Generator().manual_seed(0)
+    flat = torch.randn(len(LRS) * SIZE, generator=gen, dtype=torch.float64)
+    params = [torch.nn.Parameter(flat[i * SIZE : (i + 1) * SIZE].clone()) for i in range(len(LRS))]
+    lr = torch.tensor(LRS, dtype=torch.float64).repeat_interleave(SIZE)
+    return flat, params, lr
+
+
+def _grads(step: int) -> torch.Tensor:
+    gen = torch.Generator().manual_seed(100 + step)
+    return torch.randn(len(LRS) * SIZE, generator=gen, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(
+    ("kind", "decay", "reference"),
+    [
+        ("adam", 0.0, torch.optim.Adam),
+        ("sgd", 0.0, torch.optim.SGD),
+        ("adamw", 0.1, torch.optim.AdamW),
+    ],
+    ids=["adam", "sgd", "adamw"],
+)
+def test_flat_update_equals_torch_with_a_group_per_member(
+    kind: str, decay: float, reference: type[torch.optim.Optimizer]
+) -> None:
+    flat, params, lr = _setup(kind)
+    opt = FlatOptimizer(kind, flat.numel(), lr.to(flat.dtype), "cpu",
+                        decay=(1 - lr * decay) if decay else None)  # fmt: skip
+    if kind != "sgd":
+        opt.m, opt.v = opt.m.double(), opt.v.double()
+        opt._delta = opt._delta.double()
+    groups = [{"params": [p], "lr": r} for p, r in zip(params, LRS, strict=True)]
+    extra = {"weight_decay": decay} if kind == "adamw" else {}
+    torch_opt = reference(groups, **extra)
+    for step in range(1, 6):
+        g = _grads(step)
+        opt.step(flat, g, step)
+        for i, p in enumerate(params):
+            p.grad = g[i * SIZE : (i + 1) * SIZE].clone()
+        torch_opt.step()
+        torch.testing.assert_close(flat, torch.cat([p.detach() for p in params]))
+
+
+def test_proximal_preconditioner_is_the_single_model_threshold() -> None:
+    flat, params, lr = _setup("adam")
+    opt = FlatOptimizer("adam", flat.numel(), lr, "cpu")
+    opt.m, opt.v, opt._delta = opt.m.double(), opt.v.double(), opt._delta.double()
+    torch_opt = torch.optim.Adam(
+        [{"params": [p], "lr": r} for p, r in zip(params, LRS, strict=True)]
+    )
+    for step in range(1, 4):
+        g = _grads(step)
+        opt.step(flat, g, step)
+        for i, p in enumerate(params):
+            p.grad = g[i * SIZE : (i + 1) * SIZE].clone()
+        torch_opt.step()
+    pre = opt.preconditioner(0, flat.numel())
+    assert pre is not None
+    l1 = 0.01
+    for i, p in enumerate(params):
+        expected = proximal_threshold(torch_opt, p, l1)
+        assert isinstance(expected, torch.Tensor)
+        torch.testing.assert_close(LRS[i] * l1 / pre[i * SIZE : (i + 1) * SIZE], expected)
+    assert FlatOptimizer("sgd", 3, torch.ones(3), "cpu").preconditioner(0, 3) is None
