@@ -34,8 +34,9 @@ def build(n_in: int, n_out: int, p: float) -> nn.Sequential:
     return nn.Sequential(*layers, nn.Linear(width, n_out))
 
 
-def fit(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, l1: float, l2: float,
-        epochs: int) -> None:  # fmt: skip
+def fit(
+    model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, l1: float, l2: float, epochs: int
+) -> None:
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     kernels = [m.weight for m in model if isinstance(m, nn.Linear)][:-1]
     n = len(x)
@@ -69,8 +70,17 @@ def main(names: list[str], epochs: int) -> None:
                 accs.append(float((model(x[te]).argmax(1) == y[te]).float().mean()))
         out[name] = (float(np.mean(accs)), float(np.std(accs)))
     wall = time.perf_counter() - start
-    print(json.dumps({"peer": "baseline-loop", "wall_s": wall, "fits": len(names) * FOLDS,
-                      "epochs": epochs, "acc": out}))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "peer": "baseline-loop",
+                "wall_s": wall,
+                "fits": len(names) * FOLDS,
+                "epochs": epochs,
+                "acc": out,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

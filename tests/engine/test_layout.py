@@ -22,16 +22,16 @@ BN = Architecture(4, 3, hidden=(5, 2), batch_norm=True)
 def test_blocks_put_the_kernels_first() -> None:
     layout = StackLayout(BN)
     assert [(b.name, b.kind, b.shape) for b in layout.blocks] == [
-        ("dense0.weight", "kernel", (4, 5)),
-        ("dense1.weight", "kernel", (5, 2)),
+        ("dense0.weight", "kernel", (5, 4)),
+        ("dense1.weight", "kernel", (2, 5)),
         ("output.weight", "kernel", (3, 2)),
-        ("dense0.bias", "bias", (1, 5)),
-        ("dense1.bias", "bias", (1, 2)),
-        ("output.bias", "bias", (1, 3)),
-        ("bn0.weight", "gamma", (1, 5)),
-        ("bn1.weight", "gamma", (1, 2)),
-        ("bn0.bias", "beta", (1, 5)),
-        ("bn1.bias", "beta", (1, 2)),
+        ("dense0.bias", "bias", (5, 1)),
+        ("dense1.bias", "bias", (2, 1)),
+        ("output.bias", "bias", (3, 1)),
+        ("bn0.weight", "gamma", (5, 1)),
+        ("bn1.weight", "gamma", (2, 1)),
+        ("bn0.bias", "beta", (5, 1)),
+        ("bn1.bias", "beta", (2, 1)),
     ]
     assert layout.kernel_size == 4 * 5 + 5 * 2 + 2 * 3
     assert layout.size == layout.kernel_size + 5 + 2 + 3 + 2 * (5 + 2)

@@ -38,8 +38,9 @@ def test_flat_update_equals_torch_with_a_group_per_member(
     kind: str, decay: float, reference: type[torch.optim.Optimizer]
 ) -> None:
     flat, params, lr = _setup(kind)
-    opt = FlatOptimizer(kind, flat.numel(), lr.to(flat.dtype), "cpu",
-                        decay=(1 - lr * decay) if decay else None)  # fmt: skip
+    opt = FlatOptimizer(
+        kind, flat.numel(), lr.to(flat.dtype), "cpu", decay=(1 - lr * decay) if decay else None
+    )
     if kind != "sgd":
         opt.m, opt.v = opt.m.double(), opt.v.double()
         opt._delta = opt._delta.double()

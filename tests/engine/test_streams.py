@@ -54,10 +54,10 @@ def test_noise_places_are_where_some_member_draws() -> None:
     specs = [member(), member(input_dropout=0.1), member(dropout=(0.0, 0.3), drop_connect=0.2)]
     places = [(p.kind, p.layer, p.shape) for p in noise_places(specs)]
     assert places == [
-        ("input", 0, (16, 5)),
-        ("hidden", 1, (16, 6)),
-        ("connect", 0, (5, 8)),
-        ("connect", 1, (8, 6)),
+        ("input", 0, (5, 16)),
+        ("hidden", 1, (6, 16)),
+        ("connect", 0, (8, 5)),
+        ("connect", 1, (6, 8)),
     ]
     assert noise_places([member()]) == []
 
@@ -66,7 +66,7 @@ def test_noise_places_are_where_some_member_draws() -> None:
 def test_dropout_multipliers_are_inverted_bernoulli(p: float) -> None:
     spec = member(dropout=p, train={"batch_size": 16})
     plan = _streams([spec]).epoch()
-    mult = plan.noise[0].numpy()  # hidden layer 0: [1, steps, B, 8]
+    mult = plan.noise[0].numpy()  # hidden layer 0: [steps, 1, 8, B]
     values = np.unique(mult)
     assert len(values) == 2 and values[0] == 0.0
     assert values[1] == pytest.approx(1 / (1 - p), rel=1e-6)
@@ -102,9 +102,9 @@ def test_a_members_plan_does_not_depend_on_its_stack() -> None:
             own_places = noise_places([specs[i]])
             for place, noise in zip(places, plan.noise, strict=True):
                 if place in own_places:
-                    assert torch.equal(noise[i], own.noise[own_places.index(place)][0])
+                    assert torch.equal(noise[:, i], own.noise[own_places.index(place)][:, 0])
                 else:  # the member draws nothing here: neutral multiplier
-                    assert bool((noise[i] == 1).all())
+                    assert bool((noise[:, i] == 1).all())
 
 
 def test_selecting_members_of_a_plan() -> None:
@@ -115,6 +115,6 @@ def test_selecting_members_of_a_plan() -> None:
     rows = plan.rows.view(plan.steps, 3, -1)
     assert torch.equal(part.rows.view(plan.steps, 2, -1), rows[:, [2, 0]])
     assert np.array_equal(part.counts, plan.counts[[2, 0]])
-    assert torch.equal(part.noise[0], plan.noise[0][[2, 0]])
+    assert torch.equal(part.noise[0], plan.noise[0][:, [2, 0]])
     assert part.full == [True, True, True, False] and plan.weights is not None
     assert part.weights is not None and torch.equal(part.weights, plan.weights[:, [2, 0]])

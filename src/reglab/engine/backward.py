@@ -1,10 +1,10 @@
 """Hand-written gradients of the pieces of a member-batched MLP (no autograd in the hot loop).
 
-Every function works on member-batched activations ``[M, B, units]``; reductions over the
-batch are over dimension 1, so members never mix. Optional row weights ``w: [M, B, 1]`` give
-each member its own (weighted) batch mean: ``mean_w(t) = Σ_b w_b·t_b`` with ``Σ_b w_b = 1`` over
-a member's real rows and ``w = 0`` on padding rows. Each function is checked against autograd
-in the tests.
+Every function works on member-batched activations in columns, ``[M, units, B]`` (the stack's
+layout); reductions over the batch are over the last dimension, so members never mix. Optional
+row weights ``w: [M, 1, B]`` give each member its own (weighted) batch mean:
+``mean_w(t) = Σ_b w_b·t_b`` with ``Σ_b w_b = 1`` over a member's real rows and ``w = 0`` on
+padding rows. Each function is checked against autograd in the tests.
 
 >>> import torch
 >>> z = torch.tensor([[[-1.0, 2.0]]])
@@ -66,8 +66,8 @@ def activation_backward(name: str, grad: Tensor, x: Tensor, y: Tensor) -> Tensor
 
 def _mean(t: Tensor, w: Tensor | None) -> Tensor:
     if w is None:
-        return t.mean(1, keepdim=True)
-    return (t * w).sum(1, keepdim=True)
+        return t.mean(-1, keepdim=True)
+    return (t * w).sum(-1, keepdim=True)
 
 
 def batch_norm_train(
@@ -78,18 +78,19 @@ def batch_norm_train(
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
     """Training-mode batch norm per member: ``γ·(z − μ)/sqrt(σ² + ε) + β``.
 
-    ``μ`` and ``σ²`` (biased) are the member's batch mean and variance over dimension 1.
+    ``μ`` and ``σ²`` (biased) are the member's batch mean and variance over the batch (the
+    last dimension).
 
     Args:
-        z: ``[M, B, units]``.
-        gamma, beta: ``[M, 1, units]``.
-        w: Optional row weights ``[M, B, 1]`` (module docstring).
+        z: ``[M, units, B]``.
+        gamma, beta: ``[M, units, 1]``.
+        w: Optional row weights ``[M, 1, B]`` (module docstring).
 
     Returns:
         ``(y, z_hat, rstd, mean, var)``: the output, the normalized input, ``1/sqrt(σ² + ε)``,
-        and the batch statistics ``[M, 1, units]`` for the running averages.
+        and the batch statistics ``[M, units, 1]`` for the running averages.
 
-    >>> y, *_ = batch_norm_train(torch.tensor([[[1.0], [3.0]]]), torch.ones(1, 1, 1),
+    >>> y, *_ = batch_norm_train(torch.tensor([[[1.0, 3.0]]]), torch.ones(1, 1, 1),
     ...                          torch.zeros(1, 1, 1))
     >>> y.flatten()
     tensor([-1.0000,  1.0000])
@@ -119,9 +120,9 @@ def batch_norm_backward(
     get a zero gradient.
     """
     if grad_beta is not None:
-        torch.sum(grad, 1, keepdim=True, out=grad_beta)
+        torch.sum(grad, -1, keepdim=True, out=grad_beta)
     if grad_gamma is not None:
-        torch.sum(grad * z_hat, 1, keepdim=True, out=grad_gamma)
+        torch.sum(grad * z_hat, -1, keepdim=True, out=grad_gamma)
     g_hat = grad * gamma
     dz = g_hat - _mean(g_hat, w)
     dz.sub_(z_hat * _mean(g_hat * z_hat, w)).mul_(rstd)

@@ -3,12 +3,11 @@
 A stack of ``M`` members keeps all its parameters in one flat tensor so that the optimizer, the
 penalty gradients and the early-stopping snapshots are a handful of elementwise operations over
 one buffer. The buffer is a sequence of **blocks**, one per parameter tensor of the MLP, each
-holding that tensor for all members contiguously, member-major: the kernel of Dense layer ``l``
-is the block ``[M, in_l, out_l]`` (the engine's layout: ``x @ W``) for hidden layers and
-``[M, out, in]`` (transposed, torch's layout) for the output layer, whose forward pass runs
-transposed; its bias is ``[M, 1, out_l]``, and with batch norm the scale and shift of hidden
-layer ``l`` are ``[M, 1, h_l]``. Kernels come first, so the penalized weights are the prefix
-``flat[:K·M]``.
+holding that tensor for all members contiguously, member-major. The stack computes in columns
+(activations ``[M, units, B]``, ``z = W·h + b``), so the kernel of Dense layer ``l`` is the
+block ``[M, out_l, in_l]`` (torch's layout), its bias ``[M, out_l, 1]``, and with batch norm the
+scale and shift of hidden layer ``l`` are ``[M, h_l, 1]``. Kernels come first, so the penalized
+weights are the prefix ``flat[:K·M]``.
 
 Because each block is contiguous, ``torch.bmm(..., out=grad_block)`` writes gradients in place,
 and a per-member value is turned into a per-element coefficient once per stack by
@@ -17,7 +16,7 @@ and a per-member value is turned into a per-element coefficient once per stack b
 >>> from reglab.engine.spec import Architecture
 >>> layout = StackLayout(Architecture(3, 2, hidden=(4,)))
 >>> [(b.name, b.shape) for b in layout.blocks]
-[('dense0.weight', (3, 4)), ('output.weight', (2, 4)), ('dense0.bias', (1, 4)), ('output.bias', (1, 2))]
+[('dense0.weight', (4, 3)), ('output.weight', (2, 4)), ('dense0.bias', (4, 1)), ('output.bias', (2, 1))]
 >>> layout.size, layout.kernel_size
 (26, 20)
 """  # noqa: E501
@@ -56,7 +55,6 @@ class Block:
         layer: Index of the Dense layer (output last) or of the hidden block for batch norm.
         shape: Per-member shape in the engine's layout.
         start: Offset of the block, in elements per member (the block starts at ``start·M``).
-        transposed: A kernel stored ``[out, in]`` (the output layer) rather than ``[in, out]``.
     """
 
     name: str
@@ -64,7 +62,6 @@ class Block:
     layer: int
     shape: tuple[int, ...]
     start: int
-    transposed: bool = False
 
     @property
     def size(self) -> int:
@@ -85,23 +82,20 @@ class StackLayout:
         names = layer_names(arch)
         n_layers = len(sizes) - 1
         specs: list[tuple[str, str, int, tuple[int, ...]]] = []
-        for layer in range(n_layers - 1):
-            specs.append(
-                (f"{names[layer]}.weight", "kernel", layer, (sizes[layer], sizes[layer + 1]))
-            )
-        specs.append((f"{names[-1]}.weight", "kernel", n_layers - 1, (sizes[-1], sizes[-2])))
         for layer in range(n_layers):
-            specs.append((f"{names[layer]}.bias", "bias", layer, (1, sizes[layer + 1])))
+            kernel = (sizes[layer + 1], sizes[layer])
+            specs.append((f"{names[layer]}.weight", "kernel", layer, kernel))
+        for layer in range(n_layers):
+            specs.append((f"{names[layer]}.bias", "bias", layer, (sizes[layer + 1], 1)))
         if arch.batch_norm:
             for layer, units in enumerate(arch.hidden):
-                specs.append((f"bn{layer}.weight", "gamma", layer, (1, units)))
+                specs.append((f"bn{layer}.weight", "gamma", layer, (units, 1)))
             for layer, units in enumerate(arch.hidden):
-                specs.append((f"bn{layer}.bias", "beta", layer, (1, units)))
+                specs.append((f"bn{layer}.bias", "beta", layer, (units, 1)))
         blocks = []
         start = 0
         for name, kind, layer, shape in specs:
-            transposed = kind == "kernel" and layer == n_layers - 1
-            blocks.append(Block(name, kind, layer, shape, start, transposed))
+            blocks.append(Block(name, kind, layer, shape, start))
             start += math.prod(shape)
         self.blocks: tuple[Block, ...] = tuple(blocks)
         self.size = start
@@ -162,7 +156,7 @@ class StackLayout:
             bound = 1.0 / math.sqrt(fan_in)
             kernel = rng.uniform(-bound, bound, size=(fan_out, fan_in))
             bias = rng.uniform(-bound, bound, size=(fan_out,))
-            values[f"{layer}.kernel"] = kernel if layer == self.n_layers - 1 else kernel.T
+            values[f"{layer}.kernel"] = kernel
             values[f"{layer}.bias"] = bias
         out = np.empty(self.size, dtype=np.float32)
         for b in self.blocks:
@@ -184,14 +178,10 @@ class StackLayout:
     def unstack(self, flat: Tensor, m: int, index: int) -> dict[str, np.ndarray]:
         """Member ``index``'s parameters in :class:`~reglab.layers.MLP` ``state_dict`` layout.
 
-        Kernels are in torch's ``[out, in]``; biases, scales and shifts are vectors.
+        Kernels are ``[out, in]``; biases, scales and shifts are vectors.
         """
         out: dict[str, np.ndarray] = {}
         for b, view in zip(self.blocks, self.views(flat, m), strict=True):
             value = view[index].detach().cpu().numpy()
-            if b.kind != "kernel":
-                value = value.reshape(-1)
-            elif not b.transposed:
-                value = value.T
-            out[b.name] = value.copy()
+            out[b.name] = (value if b.kind == "kernel" else value.reshape(-1)).copy()
         return out

@@ -4,7 +4,7 @@ A mini-batch is ``[M, B, features]``, gathered in one indexing operation from ev
 own rows; each Dense layer is one ``torch.baddbmm`` over the member dimension. The backward
 pass is written out by hand (:mod:`reglab.engine.backward`), gradients land in one flat buffer
 (:mod:`reglab.engine.layout`), penalties enter the gradient directly through
-:func:`~reglab.regularizers.functional.penalty_grad`, and one optimizer update
+:func:`~reglab.regularizers.functional.add_penalty_grad_`, and one optimizer update
 (:class:`~reglab.engine.optim.FlatOptimizer`) moves every member. The regularizers are the
 functional core's: :func:`~reglab.layers.functional.dropout_mask` and
 :func:`~reglab.layers.functional.gaussian_dropout` for dropout and DropConnect,
@@ -34,7 +34,12 @@ from reglab.engine.optim import FlatOptimizer
 from reglab.engine.spec import MemberSpec
 from reglab.engine.streams import NoisePlace
 from reglab.layers.activations import get_activation
-from reglab.regularizers.functional import l1l2_penalty, max_norm, penalty_grad, soft_threshold
+from reglab.regularizers.functional import (
+    add_penalty_grad_,
+    l1l2_penalty,
+    max_norm,
+    soft_threshold,
+)
 
 __all__ = ["Stack"]
 
@@ -81,9 +86,9 @@ class Stack:
         self.m = len(members)
         self.theta = params
         self.grad = torch.zeros_like(params)
-        self.running = (
+        self.running = (  # [mean, var] of every hidden layer: [2, M, h, 1]
             [
-                torch.stack([torch.zeros(self.m, 1, h), torch.ones(self.m, 1, h)]).to(self.device)
+                torch.stack([torch.zeros(self.m, h, 1), torch.ones(self.m, h, 1)]).to(self.device)
                 for h in arch.hidden
             ]
             if self.batch_norm
@@ -94,7 +99,8 @@ class Stack:
         self.best_running = [r.clone() for r in self.running] if keep_best else self.running
         self.y_stats = y_stats
         self.t = 0  # optimizer steps taken; equal for every member of a stack (plan.py)
-        self.loss_sum = torch.zeros(self.m, device=self.device)
+        self.out_features = arch.out_features
+        self.loss_acc = torch.zeros(self.m, arch.out_features, self.batch, device=self.device)
         self._batch_n = torch.tensor(float(self.batch), device=self.device)
         self.opt = FlatOptimizer(
             members[0].train.optimizer, params.numel(), *self._optimizer_coefficients()
@@ -182,22 +188,29 @@ class Stack:
     def train_step(self, rows: Tensor, noise: Sequence[Tensor], weight: Tensor | None) -> None:
         """One optimizer step of every member on its own mini-batch.
 
+        Activations are columns, ``[M, units, B]``: each layer is ``z = W·h + b`` with the
+        kernel ``[M, out, in]``, and the softmax runs over dimension 1 (a softmax over a short
+        last dimension is many times slower).
+
         Args:
-            rows: ``[M·B]`` data rows of this step.
-            noise: This step's noise, one ``[M, *shape]`` tensor per noise place.
-            weight: Row weights ``[M, B, 1]`` (``1/count``, 0 on padding), or ``None`` when
+            rows: ``[M·B]`` this step's data rows of every member.
+            noise: This step's multipliers, one ``[M, *shape]`` tensor per noise place.
+            weight: Row weights ``[M, 1, B]`` (``1/count``, 0 on padding), or ``None`` when
                 every member has a full batch.
         """
-        m, bsz, f = self.m, self.batch, self.features
-        batch = self.data.index_select(0, rows).view(m, bsz, -1)
-        x, target = batch[..., :f], batch[..., f:]
-        place_of = self.place_of
+        m, f = self.m, self.features
+        batch = self.data.index_select(0, rows).view(m, self.batch, -1).transpose(1, 2)
+        h, target = batch[:, :f], batch[:, f:]  # [M, F, B] and [M, T, B], views
+        place_of, act, bn_on, bn_first = (
+            self.place_of,
+            self.activation,
+            self.batch_norm,
+            self.bn_first,
+        )
         idx = place_of.get(("input", 0))
         if idx is not None:
-            x = x * noise[idx]
-        h = x
+            h = h * noise[idx]
         cache = []
-        act = self.activation
         for layer in range(self.n_hidden):
             w = self.W[layer]
             idx = place_of.get(("connect", layer))
@@ -205,27 +218,24 @@ class Stack:
             if idx is not None:
                 connect = noise[idx]
                 w = w * connect
-            z = torch.baddbmm(self.b[layer], h, w)
+            z = torch.baddbmm(self.b[layer], w, h)
             bn = None
-            if self.batch_norm and self.bn_first:
-                y, z_hat, rstd, mean, var = bw.batch_norm_train(
+            pre = z
+            if bn_on and bn_first:
+                pre, z_hat, rstd, mean, var = bw.batch_norm_train(
                     z, self.gamma[layer], self.beta[layer], weight
                 )
                 self._update_running(layer, mean, var, weight)
                 bn = (z_hat, rstd)
-                pre = y
-                out = self.act_fn(y)
-            else:
-                pre = z
-                out = self.act_fn(z)
-                if self.batch_norm:
-                    y, z_hat, rstd, mean, var = bw.batch_norm_train(
-                        out, self.gamma[layer], self.beta[layer], weight
-                    )
-                    self._update_running(layer, mean, var, weight)
-                    bn = (z_hat, rstd)
+            out = self.act_fn(pre)
             post = out if act in bw.SAVES_OUTPUT else None
-            nxt = y if (self.batch_norm and not self.bn_first) else out
+            nxt = out
+            if bn_on and not bn_first:
+                nxt, z_hat, rstd, mean, var = bw.batch_norm_train(
+                    out, self.gamma[layer], self.beta[layer], weight
+                )
+                self._update_running(layer, mean, var, weight)
+                bn = (z_hat, rstd)
             idx = place_of.get(("hidden", layer))
             mask = None
             if idx is not None:
@@ -233,25 +243,18 @@ class Stack:
                 nxt = nxt * mask if nxt is post else nxt.mul_(mask)
             cache.append((h, w, connect, pre, post, bn, mask))
             h = nxt
-        # The output layer runs transposed, [M, out, B], with its kernel stored [M, out, in]:
-        # a softmax over a short last dimension is many times slower than over dimension 1.
         out_layer = self.n_hidden
-        w_out = self.W[out_layer]
-        h_t = h.transpose(1, 2)
-        logits_t = torch.baddbmm(self.b[out_layer].transpose(1, 2), w_out, h_t)
-        weight_t = None if weight is None else weight.transpose(1, 2)
-        d_t = self._loss_grad(logits_t, target.transpose(1, 2), weight_t)
-        torch.bmm(d_t, h, out=self.gW[out_layer])
-        torch.sum(d_t, 2, out=self.gb[out_layer].view(m, -1))
-        if self.n_hidden:
-            d = torch.bmm(d_t.transpose(1, 2), w_out)
+        logits = torch.baddbmm(self.b[out_layer], self.W[out_layer], h)
+        d = self._loss_grad(logits, target, weight)
+        torch.bmm(d, h.transpose(1, 2), out=self.gW[out_layer])
+        torch.sum(d, 2, keepdim=True, out=self.gb[out_layer])
+        w_next = self.W[out_layer]
         for layer in reversed(range(self.n_hidden)):
             h_in, w, connect, pre, post, bn, mask = cache[layer]
-            if layer < self.n_hidden - 1:
-                d = torch.bmm(d, cache[layer + 1][1].transpose(1, 2))
+            d = torch.bmm(w_next.transpose(1, 2), d)
             if mask is not None:
                 d.mul_(mask)
-            if bn is not None and not self.bn_first:
+            if bn is not None and not bn_first:
                 d = bw.batch_norm_backward(
                     d,
                     *bn,
@@ -261,7 +264,7 @@ class Stack:
                     grad_beta=self.gbeta[layer],
                 )
             d = bw.activation_backward(act, d, pre, post if post is not None else pre)
-            if bn is not None and self.bn_first:
+            if bn is not None and bn_first:
                 d = bw.batch_norm_backward(
                     d,
                     *bn,
@@ -270,29 +273,30 @@ class Stack:
                     grad_gamma=self.ggamma[layer],
                     grad_beta=self.gbeta[layer],
                 )
-            torch.bmm(h_in.transpose(1, 2), d, out=self.gW[layer])
+            torch.bmm(d, h_in.transpose(1, 2), out=self.gW[layer])
             if connect is not None:
                 self.gW[layer].mul_(connect)
-            torch.sum(d, 1, keepdim=True, out=self.gb[layer])
+            torch.sum(d, 2, keepdim=True, out=self.gb[layer])
+            w_next = w
         self._update()
 
     def _loss_grad(self, out: Tensor, target: Tensor, weight: Tensor | None) -> Tensor:
         """Accumulate each member's batch-mean data loss; return its gradient w.r.t. ``out``.
 
-        ``out``, ``target`` and ``weight`` are transposed: ``[M, outputs, B]``.
+        ``out`` and ``target`` are ``[M, outputs, B]``; the loss of every element goes into
+        ``self.loss_acc`` (summed per member by :meth:`epoch_loss`).
         """
         scale = 1.0 / self.batch
+        acc = self.loss_acc
         if self.task == "multiclass":
             logp = torch.log_softmax(out, 1)
             d = logp.exp()
             if weight is None:
-                d.sub_(target).mul_(scale)
-                self.loss_sum.sub_((logp * target).sum((1, 2)), alpha=scale)
-            else:
-                tw = target * weight
-                d.mul_(weight).sub_(tw)
-                self.loss_sum.sub_((logp * tw).sum((1, 2)))
-            return d
+                acc.addcmul_(logp, target, value=-scale)
+                return d.sub_(target).mul_(scale)
+            tw = target * weight
+            acc.addcmul_(logp, tw, value=-1.0)
+            return d.mul_(weight).sub_(tw)
         if self.task == "binary":
             d = torch.sigmoid(out).sub_(target)
             row = torch.nn.functional.softplus(out).sub_(out * target)
@@ -301,13 +305,19 @@ class Stack:
             row = d * d
             d.mul_(2.0)
         if weight is None:
-            self.loss_sum.add_(row.sum((1, 2)), alpha=scale)
+            acc.add_(row, alpha=scale)
             return d.mul_(scale)
-        self.loss_sum.add_((row * weight).sum((1, 2)))
+        acc.addcmul_(row, weight)
         return d.mul_(weight)
 
+    def epoch_loss(self) -> np.ndarray:
+        """Each member's summed batch losses since the last call (then reset)."""
+        total = self.loss_acc.sum((1, 2)).cpu().numpy().astype(np.float64)
+        self.loss_acc.zero_()
+        return total
+
     def _update_running(self, layer: int, mean: Tensor, var: Tensor, weight: Tensor | None) -> None:
-        n = self._batch_n if weight is None else (weight > 0).sum(1, keepdim=True).to(var.dtype)
+        n = self._batch_n if weight is None else (weight > 0).sum(2, keepdim=True).to(var.dtype)
         unbiased = var * (n / torch.clamp(n - 1, min=1.0))
         running = self.running[layer]
         running[0].mul_(1 - bw.BN_MOMENTUM).add_(mean, alpha=bw.BN_MOMENTUM)
@@ -318,7 +328,7 @@ class Stack:
         k = self.kernel_elems
         theta, grad = self.theta, self.grad
         if self.has_penalty_grad:
-            grad[:k].add_(penalty_grad(theta[:k], self.pen_l1, self.pen_l2))
+            add_penalty_grad_(grad[:k], theta[:k], self.pen_l1, self.pen_l2)
         self.t += 1
         self.opt.step(theta, grad, self.t)
         if self.prox is not None:
@@ -326,8 +336,8 @@ class Stack:
             threshold = self.prox if pre is None else self.prox / pre
             theta[:k].copy_(soft_threshold(theta[:k], threshold))
         if self.any_max_norm:
-            for layer, w in enumerate(self.W):
-                projected = max_norm(w, self.max_norm, dim=2 if layer == self.n_hidden else 1)
+            for w in self.W:
+                projected = max_norm(w, self.max_norm, dim=2)
                 if not self.all_max_norm:
                     projected = torch.where(self.has_max_norm, projected, w)
                 w.copy_(projected)
@@ -373,15 +383,15 @@ class Stack:
             for start in range(0, rows.shape[1], chunk):
                 r = rows[:, start : start + chunk]
                 h = self.data.index_select(0, r.reshape(-1)).view(m, r.shape[1], -1)
-                h = h[..., : self.features]
+                h = h[..., : self.features].transpose(1, 2)
                 for layer in range(self.n_hidden):
-                    z = torch.baddbmm(b_views[layer], h, w_views[layer])
+                    z = torch.baddbmm(b_views[layer], w_views[layer], h)
                     if self.batch_norm and self.bn_first:
                         z = self._bn_eval(z, running[layer], g_views[layer], s_views[layer])
                     h = self.act_fn(z)
                     if self.batch_norm and not self.bn_first:
                         h = self._bn_eval(h, running[layer], g_views[layer], s_views[layer])
-                parts.append(torch.baddbmm(b_views[-1], h, w_views[-1].transpose(1, 2)))
+                parts.append(torch.baddbmm(b_views[-1], w_views[-1], h).transpose(1, 2))
         return torch.cat(parts, dim=1)
 
     @staticmethod
@@ -434,7 +444,7 @@ class Stack:
             self.best, self.best_running = self.theta, self.running
         if self.y_stats is not None:
             self.y_stats = self.y_stats[list(keep)]
-        self.loss_sum = self.loss_sum.index_select(0, keep_t)
+        self.loss_acc = self.loss_acc.index_select(0, keep_t)
         lr_e, _, decay = self._optimizer_coefficients()
         self.opt.load(state, lr_e, decay)
         self._refresh()

@@ -9,8 +9,8 @@ Every member owns three independent streams derived from its seed alone (DESIGN 
   one row is skipped);
 * ``noise`` — a NumPy generator for dropout and DropConnect noise. Each epoch it draws, in
   this order and only for the places where the member's own rate is > 0: the input noise
-  ``[steps, B, in]``, the noise of every hidden block ``[steps, B, h_l]``, then DropConnect
-  noise for every hidden kernel ``[steps, in_l, out_l]`` (one kernel mask per mini-batch).
+  ``[steps, in, B]``, the noise of every hidden block ``[steps, h_l, B]``, then DropConnect
+  noise for every hidden kernel ``[steps, out_l, in_l]`` (one kernel mask per mini-batch).
   Standard dropout and DropConnect use uniform noise in [0, 1), Gaussian dropout standard
   normal noise (float32).
 
@@ -63,7 +63,8 @@ class NoisePlace:
         kind: ``"input"``, ``"hidden"`` (after hidden block ``layer``) or ``"connect"``
             (DropConnect on the kernel of hidden layer ``layer``).
         layer: Hidden layer index (0 for the input).
-        shape: Noise shape per member and step: ``(B, units)`` or ``(in, out)``.
+        shape: Noise shape per member and step: ``(units, B)`` (the stack's column layout) or
+            the kernel's ``(out, in)``.
     """
 
     kind: str
@@ -89,10 +90,10 @@ def noise_places(members: Sequence[MemberSpec]) -> list[NoisePlace]:
     arch = members[0].arch
     batch = members[0].train.batch_size
     sizes = arch.layer_sizes
-    candidates = [NoisePlace("input", 0, (batch, arch.in_features))]
-    candidates += [NoisePlace("hidden", i, (batch, h)) for i, h in enumerate(arch.hidden)]
+    candidates = [NoisePlace("input", 0, (arch.in_features, batch))]
+    candidates += [NoisePlace("hidden", i, (h, batch)) for i, h in enumerate(arch.hidden)]
     candidates += [
-        NoisePlace("connect", i, (sizes[i], sizes[i + 1])) for i in range(len(arch.hidden))
+        NoisePlace("connect", i, (sizes[i + 1], sizes[i])) for i in range(len(arch.hidden))
     ]
     return [p for p in candidates if any(p.rate(m) > 0 for m in members)]
 
@@ -123,12 +124,12 @@ class EpochPlan:
     """Everything one epoch of a stack needs, drawn up front.
 
     Attributes:
-        rows: ``[S, M·B]`` global data rows of every step (padding rows repeat a valid row).
+        rows: ``[S, M·B]`` data rows of every step (padding rows repeat a real row).
         counts: ``[M, S]`` number of real rows of each member in each step.
-        weights: ``[S, M, B, 1]`` row weights ``1/count`` (0 for padding); ``None`` when every
+        weights: ``[S, M, 1, B]`` row weights ``1/count`` (0 for padding); ``None`` when every
             step is full for every member.
         full: Per step, whether every member has ``B`` real rows.
-        noise: One ``[M, S, *shape]`` tensor per :func:`noise_places` entry: the multiplier
+        noise: One ``[S, M, *shape]`` tensor per :func:`noise_places` entry: the multiplier
             of each element, ``dropout_mask(u, p)`` (standard dropout, DropConnect) or
             ``gaussian_dropout(1, p, z)`` (Gaussian dropout) of the member's own noise, and 1
             where the member's rate is 0.
@@ -146,28 +147,25 @@ class EpochPlan:
 
     def select(self, keep: Sequence[int]) -> EpochPlan:
         """The plan of the members at positions ``keep`` only (copies, not views)."""
-        s, m = self.rows.shape[0], self.counts.shape[0]
+        steps, m = self.rows.shape[0], self.counts.shape[0]
+        batch = self.rows.shape[1] // m
         index = torch.tensor(list(keep), dtype=torch.long, device=self.rows.device)
-        rows = self.rows.view(s, m, -1).index_select(1, index).reshape(s, -1)
-        weights = None if self.weights is None else self.weights.index_select(1, index)
+        counts = self.counts[list(keep)]
         return EpochPlan(
-            rows=rows,
-            counts=self.counts[list(keep)],
-            weights=weights,
-            full=[
-                bool(np.all(self.counts[list(keep), t] == rows.shape[1] // len(keep)))
-                for t in range(s)
-            ],
-            noise=[n.index_select(0, index) for n in self.noise],
+            rows=self.rows.view(steps, m, batch).index_select(1, index).reshape(steps, -1),
+            counts=counts,
+            weights=None if self.weights is None else self.weights.index_select(1, index),
+            full=[bool(np.all(counts[:, t] == batch)) for t in range(steps)],
+            noise=[n.index_select(1, index) for n in self.noise],
         )
 
 
 class MemberStreams:
-    """The random streams of the members of one stack, and the buffers their noise fills.
+    """The random streams of the members of one stack, and the buffers their epochs fill.
 
     Args:
-        members: The stack's members (one architecture and batch size).
-        train_rows: Each member's training rows, as global row numbers of the stack's data.
+        members: The stack's members (one architecture, batch size and batch pattern).
+        train_rows: Each member's training rows, as row numbers of the stack's data.
         device: Where the plans' tensors go.
     """
 
@@ -202,11 +200,12 @@ class MemberStreams:
         self._key = (-1, -1)
 
     def _noise_buffers(self, m: int, s: int) -> list[np.ndarray]:
-        # Two sets used in turn, so the next epoch can be drawn while this one trains. They
-        # hold multipliers; members that draw nothing at a place keep the neutral 1 there.
+        # [S, M, *shape]: one step's multipliers of all members are contiguous. Two sets used
+        # in turn, so the next epoch can be drawn while this one trains. Members that draw
+        # nothing at a place keep the neutral 1 there.
         if self._key != (m, s):
             self._sets = [
-                [np.ones((m, s, *p.shape), dtype=np.float32) for p in self.places] for _ in range(2)
+                [np.ones((s, m, *p.shape), dtype=np.float32) for p in self.places] for _ in range(2)
             ]
             self._key = (m, s)
         self._turn = 1 - self._turn
@@ -227,34 +226,40 @@ class MemberStreams:
             rows[i, used:] = rows[i, 0]
             counts[i, : steps[i]] = np.clip(n - b * np.arange(steps[i]), 0, b)
         rows_t = torch.from_numpy(rows.reshape(m, s_max, b).transpose(1, 0, 2).copy())
+        rows_t = rows_t.view(s_max, m * b).to(self.device)
         full = [bool(np.all(counts[:, s] == b)) for s in range(s_max)]
         weights = None
         if not all(full):
             valid = np.arange(b)[None, None, :] < counts[:, :, None]  # [M, S, B]
             w = valid / np.maximum(counts, 1)[:, :, None]
             weights = torch.from_numpy(
-                w.transpose(1, 0, 2)[..., None].astype(np.float32).copy()
+                w.transpose(1, 0, 2)[:, :, None, :].astype(np.float32).copy()
             ).to(self.device)
         buffers = self._noise_buffers(m, s_max)
+        slots = [torch.from_numpy(buf) for buf in buffers]
+        scratch: dict[tuple[int, ...], np.ndarray] = {}
         for i, member in enumerate(self.members):
             rng = self.noise[i]
-            for place, buf in zip(self.places, buffers, strict=True):
+            for place, slot in zip(self.places, slots, strict=True):
                 rate = place.rate(member)
                 if rate <= 0:
                     continue
-                out = buf[i, : steps[i]]
-                view = torch.from_numpy(out)
+                shape = (steps[i], *place.shape)
+                drawn = scratch.get(shape)
+                if drawn is None:
+                    drawn = scratch[shape] = np.empty(shape, dtype=np.float32)
+                noise = torch.from_numpy(drawn)
                 if place.gaussian(member):
-                    rng.standard_normal(out=out, dtype=np.float32)
-                    view.copy_(gaussian_dropout(_ONE, rate, view))
+                    rng.standard_normal(out=drawn, dtype=np.float32)
+                    multiplier = gaussian_dropout(_ONE, rate, noise)
                 else:
-                    rng.random(out=out, dtype=np.float32)
-                    view.copy_(dropout_mask(view, rate))
-        noise = [torch.from_numpy(buf).to(self.device) for buf in buffers]
+                    rng.random(out=drawn, dtype=np.float32)
+                    multiplier = dropout_mask(noise, rate)
+                slot[: steps[i], i].copy_(multiplier)
         return EpochPlan(
-            rows=rows_t.view(s_max, m * b).to(self.device),
+            rows=rows_t,
             counts=counts,
             weights=weights,
             full=full,
-            noise=noise,
+            noise=[torch.from_numpy(buf).to(self.device) for buf in buffers],
         )

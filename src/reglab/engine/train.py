@@ -219,7 +219,7 @@ def train_members(
         on_result: Called with each result as soon as its member is done.
         progress: Called with ``(members done, total)`` after each result.
         num_threads: CPU threads for a stack's operations; ``None`` chooses per stack: one
-            thread for small stacks (fewer than ``2**18`` elements in a layer's activations),
+            thread for small stacks (fewer than ``2**17`` elements in a layer's activations),
             whose operations are too short to gain from threads and lose much when the cores
             are busy, else torch's setting. Restored afterwards.
 
@@ -261,7 +261,7 @@ def train_members(
     return [r for r in results if r is not None]
 
 
-SMALL_STACK = 2**18
+SMALL_STACK = 2**17
 """Below this many elements in a stack's widest activation ``[M, B, units]`` one thread is used."""
 
 
@@ -400,9 +400,18 @@ def _train_chunk(
     last = max(m.train.epochs for m in members)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reglab-epoch") as pool:
         yield from _epochs(
-            stack, streams, pool, last, positions, trackers, val_rows, val_counts, targets,
-            offsets, device,
-        )  # fmt: skip
+            stack,
+            streams,
+            pool,
+            last,
+            positions,
+            trackers,
+            val_rows,
+            val_counts,
+            targets,
+            offsets,
+            device,
+        )
 
 
 def _epochs(
@@ -425,12 +434,11 @@ def _epochs(
         plan = pending.result()
         if epoch < last:
             pending = pool.submit(streams.epoch)
-        stack.loss_sum.zero_()
         for s in range(plan.steps):
             weight = None if plan.weights is None or plan.full[s] else plan.weights[s]
-            stack.train_step(plan.rows[s], [n[:, s] for n in plan.noise], weight)
+            stack.train_step(plan.rows[s], [n[s] for n in plan.noise], weight)
         steps = np.array([streams.steps(i) for i in range(stack.m)])
-        train_loss = stack.loss_sum.cpu().numpy().astype(np.float64) / steps
+        train_loss = stack.epoch_loss() / steps
         penalty = stack.penalty()
         finite = stack.finite()
         val_loss, val_metric = _validation(

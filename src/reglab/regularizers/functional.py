@@ -22,6 +22,7 @@ from torch import Tensor
 
 __all__ = [
     "KERAS_NORM_EPSILON",
+    "add_penalty_grad_",
     "as_member_tensor",
     "l1_penalty",
     "l1l2_penalty",
@@ -91,7 +92,17 @@ def penalty_grad(w: Tensor, l1: Strength, l2: Strength) -> Tensor:
     >>> penalty_grad(torch.tensor([[1.0, -2.0, 0.0]]), 0.1, 0.5)
     tensor([[ 1.1000, -2.1000,  0.0000]])
     """
-    grad = torch.sign(w).mul_(per_member(l1, w))
+    return add_penalty_grad_(torch.zeros_like(w), w, l1, l2)
+
+
+def add_penalty_grad_(grad: Tensor, w: Tensor, l1: Strength, l2: Strength) -> Tensor:
+    """``grad += l1·sign(w) + 2·l2·w`` in place (:func:`penalty_grad` added to a gradient).
+
+    >>> g = torch.ones(1, 3)
+    >>> add_penalty_grad_(g, torch.tensor([[1.0, -2.0, 0.0]]), 0.1, 0.5)
+    tensor([[ 2.1000, -1.1000,  1.0000]])
+    """
+    grad.addcmul_(torch.sign(w), per_member(l1, w))
     return grad.addcmul_(per_member(l2, w), w, value=2.0)
 
 
