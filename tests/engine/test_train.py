@@ -402,7 +402,7 @@ def test_cuda_gives_the_cpu_results() -> None:
 
 
 def test_auto_device_is_cpu_without_cuda() -> None:
-    from reglab.engine.train import resolve_device
+    from reglab.engine._checks import resolve_device
 
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert resolve_device("auto").type == expected

@@ -1,0 +1,262 @@
+"""Measuring and reporting members: validation curves, scores, and their results.
+
+Validation runs in evaluation mode on every epoch; a member that is done is scored once on its
+restored weights (:func:`finish`), with :mod:`sklearn.metrics` (:mod:`reglab.engine.result`).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import sklearn
+import torch
+
+from reglab.engine.result import (
+    MemberResult,
+    classification_scores,
+    regression_scores,
+    weight_summary,
+)
+from reglab.engine.spec import MemberSpec
+from reglab.engine.stack import Stack
+from reglab.training.early_stopping import EarlyStopping
+
+__all__ = ["Tracker", "finish", "padded", "problem", "validation"]
+
+
+class Tracker:
+    """Host-side record of one member: curves, early stopping, time."""
+
+    def __init__(self, member: MemberSpec) -> None:
+        self.member = member
+        cfg = member.train
+        self.curves: dict[str, list[float]] = {
+            "train_loss": [],
+            "penalty": [],
+            "val_loss": [],
+            "val_metric": [],
+        }
+        self.stopper = (
+            EarlyStopping(
+                monitor=cfg.monitor,
+                mode="min" if cfg.monitor == "val_loss" else "max",
+                patience=cfg.patience,
+                min_delta=cfg.min_delta,
+            )
+            if cfg.patience is not None
+            else None
+        )
+        self.best_epoch = 0
+        self.stopped_epoch = 0
+        self.epochs_run = 0
+        self.wall = 0.0
+        self.error: str | None = None
+
+
+def padded(rows: Sequence[np.ndarray], device: torch.device) -> tuple[torch.Tensor, np.ndarray]:
+    """Rows of every member padded to one length (repeating the first row); real counts."""
+    counts = np.array([len(r) for r in rows])
+    width = max(int(counts.max()), 1)
+    out = np.zeros((len(rows), width), dtype=np.int64)
+    for i, r in enumerate(rows):
+        if len(r):
+            out[i, : len(r)] = r
+            out[i, len(r) :] = r[0]
+    return torch.from_numpy(out).to(device), counts
+
+
+def problem(train_loss: float, finite: bool, val_loss: float, n_val: int) -> str | None:
+    if not math.isfinite(train_loss):
+        return f"loss became {'NaN' if math.isnan(train_loss) else 'inf'}"
+    if not finite:
+        return "weights became NaN or inf"
+    if n_val and not math.isfinite(val_loss):
+        return f"validation loss became {'NaN' if math.isnan(val_loss) else 'inf'}"
+    return None
+
+
+def validation(
+    stack: Stack,
+    rows: torch.Tensor,
+    counts_all: np.ndarray,
+    targets: dict[int, np.ndarray],
+    trackers: Sequence[Tracker],
+    positions: Sequence[int],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validation loss and metric of every member (NaN for members without validation rows)."""
+    m = stack.m
+    counts = counts_all[list(positions)]
+    if not counts.any():
+        return np.full(m, np.nan), np.full(m, np.nan)
+    out = stack.outputs(rows, best=False)
+    loss, metric = np.full(m, np.nan), np.full(m, np.nan)
+    out_np = out.cpu().numpy().astype(np.float64)
+    for slot, pos in enumerate(positions):
+        n = counts[slot]
+        if n == 0:
+            continue
+        member = trackers[pos].member
+        y = np.asarray(targets[member.split_id])[member.val_idx]
+        pred = out_np[slot, :n]
+        loss[slot], metric[slot] = _loss_and_metric(stack, slot, member, pred, y)
+    return loss, metric
+
+
+def _loss_and_metric(
+    stack: Stack, slot: int, member: MemberSpec, out: np.ndarray, y: np.ndarray
+) -> tuple[float, float]:
+    """Data loss (as trained) and metric of raw outputs ``out`` against targets ``y``."""
+    task = member.arch.task
+    with np.errstate(all="ignore"):
+        if task == "multiclass":
+            shifted = out - out.max(axis=1, keepdims=True)
+            logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+            loss = -float(np.mean(logp[np.arange(len(y)), y.astype(np.int64)]))
+            return loss, float(np.mean(out.argmax(axis=1) == y))
+        if task == "binary":
+            z = out[:, 0]
+            loss = float(np.mean(np.logaddexp(0.0, z) - y * z))
+            return loss, float(np.mean((z > 0).astype(np.int64) == y))
+        assert stack.y_stats is not None
+        mean, std = stack.y_stats[slot]
+        ys = (np.asarray(y, dtype=np.float64) - mean) / std
+        err = out[:, 0] - ys
+        sst = float(np.sum((ys - ys.mean()) ** 2))
+        r2 = 1.0 - float(np.sum(err**2)) / sst if sst > 0 else math.nan
+        return float(np.mean(err**2)), r2
+
+
+def _predictions(stack: Stack, slots: Sequence[int], out: np.ndarray) -> np.ndarray:
+    """Raw outputs → probabilities ``[n, C]`` (classification) or original-unit values."""
+    task = stack.task
+    with np.errstate(all="ignore"):
+        if task == "multiclass":
+            shifted = out - out.max(axis=-1, keepdims=True)
+            e = np.exp(shifted)
+            return e / e.sum(axis=-1, keepdims=True)
+        if task == "binary":
+            p1 = 1.0 / (1.0 + np.exp(-out[..., 0]))
+            return np.stack([1.0 - p1, p1], axis=-1)
+    assert stack.y_stats is not None
+    stats = stack.y_stats[list(slots)]
+    return out[..., 0] * stats[:, 1:2] + stats[:, 0:1]
+
+
+def finish(
+    stack: Stack,
+    slots: Sequence[int],
+    positions: Sequence[int],
+    trackers: Sequence[Tracker],
+    targets: dict[int, np.ndarray],
+    offsets: dict[int, int],
+    device: torch.device,
+) -> Iterator[tuple[int, MemberResult]]:
+    """Score the finished members on their best weights and build their results."""
+    start = time.perf_counter()
+    ok = [s for s in slots if trackers[positions[s]].error is None]
+    scored: dict[int, tuple[np.ndarray, dict[str, float], dict[str, float]]] = {}
+    if ok:
+        scored = _score(stack, ok, positions, trackers, targets, offsets, device)
+    for slot in ok:
+        if slot not in scored:
+            tr = trackers[positions[slot]]
+            tr.error = f"predictions became NaN or inf at epoch {tr.best_epoch}"
+    share = (time.perf_counter() - start) / len(slots)
+    for slot in slots:
+        pos = positions[slot]
+        tr = trackers[pos]
+        tr.wall += share
+        member = tr.member
+        if tr.error is not None:
+            empty = np.zeros((0, _n_outputs(member)) if member.arch.task != "regression" else 0)
+            yield (
+                pos,
+                MemberResult(
+                    key=member.key(),
+                    status="failed",
+                    error=tr.error,
+                    curves=tr.curves,
+                    best_epoch=tr.best_epoch,
+                    stopped_epoch=tr.stopped_epoch,
+                    epochs_run=tr.epochs_run,
+                    test_pred=empty,
+                    test_scores={},
+                    train_scores={},
+                    sparsity={},
+                    near_zero={},
+                    weight_hist={},
+                    feature_norms=[],
+                    wall_s=tr.wall,
+                ),
+            )
+            continue
+        weights = stack.export(slot, best=True)
+        sparsity, near_zero, hist, norms = weight_summary(member.arch, weights)
+        test_pred, test_scores, train_scores = scored[slot]
+        yield (
+            pos,
+            MemberResult(
+                key=member.key(),
+                status="ok",
+                error=None,
+                curves=tr.curves,
+                best_epoch=tr.best_epoch,
+                stopped_epoch=tr.stopped_epoch,
+                epochs_run=tr.epochs_run,
+                test_pred=test_pred,
+                test_scores=test_scores,
+                train_scores=train_scores,
+                sparsity=sparsity,
+                near_zero=near_zero,
+                weight_hist=hist,
+                feature_norms=norms,
+                wall_s=tr.wall,
+                weights=weights,
+            ),
+        )
+
+
+def _n_outputs(member: MemberSpec) -> int:
+    return 2 if member.arch.task == "binary" else member.arch.out_features
+
+
+def _score(
+    stack: Stack,
+    slots: Sequence[int],
+    positions: Sequence[int],
+    trackers: Sequence[Tracker],
+    targets: dict[int, np.ndarray],
+    offsets: dict[int, int],
+    device: torch.device,
+) -> dict[int, tuple[np.ndarray, dict[str, float], dict[str, float]]]:
+    """Test predictions and test/train scores of members ``slots`` (best weights).
+
+    Members whose predictions are not all finite are left out of the returned mapping.
+    """
+    results: dict[int, tuple[np.ndarray, dict[str, float], dict[str, float]]] = {}
+    out: dict[str, np.ndarray] = {}
+    members = [trackers[positions[s]].member for s in slots]
+    for name in ("test_idx", "train_idx"):
+        rows = [np.asarray(getattr(m, name), dtype=np.int64) + offsets[m.split_id] for m in members]
+        table_rows, _ = padded(rows, device)
+        raw = stack.outputs(table_rows, best=True, slots=slots)
+        out[name] = _predictions(stack, slots, raw.cpu().numpy().astype(np.float64))
+    scores = regression_scores if stack.task == "regression" else classification_scores
+    # Only finite predictions are scored, so scikit-learn's input checks can be skipped.
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        for k, (slot, member) in enumerate(zip(slots, members, strict=True)):
+            y = np.asarray(targets[member.split_id])
+            n_test, n_train = len(member.test_idx), len(member.train_idx)
+            test_pred = out["test_idx"][k, :n_test]
+            train_pred = out["train_idx"][k, :n_train]
+            if not (np.isfinite(test_pred).all() and np.isfinite(train_pred).all()):
+                continue
+            results[slot] = (
+                test_pred,
+                scores(y[member.test_idx], test_pred),
+                scores(y[member.train_idx], train_pred),
+            )
+    return results
