@@ -12,7 +12,7 @@ LRS = [1e-3, 5e-2, 0.3]
 SIZE = 7  # elements per member
 
 
-def _setup(kind: str) -> tuple[torch.Tensor, list[torch.nn.Parameter], torch.Tensor]:
+def _setup() -> tuple[torch.Tensor, list[torch.nn.Parameter], torch.Tensor]:
     gen = torch.Generator().manual_seed(0)
     flat = torch.randn(len(LRS) * SIZE, generator=gen, dtype=torch.float64)
     params = [torch.nn.Parameter(flat[i * SIZE : (i + 1) * SIZE].clone()) for i in range(len(LRS))]
@@ -23,6 +23,15 @@ def _setup(kind: str) -> tuple[torch.Tensor, list[torch.nn.Parameter], torch.Ten
 def _grads(step: int) -> torch.Tensor:
     gen = torch.Generator().manual_seed(100 + step)
     return torch.randn(len(LRS) * SIZE, generator=gen, dtype=torch.float64)
+
+
+def _apply(opt: FlatOptimizer, flat: torch.Tensor, g: torch.Tensor, t: int, lr: torch.Tensor,
+           decay: float) -> None:  # fmt: skip
+    """What the stack does with the direction: decoupled decay, then ``w += lr·sign·u``."""
+    u, sign = opt.direction(g, t)
+    if decay:
+        flat.mul_(1 - lr * decay)
+    flat.addcmul_(u, lr, value=sign)
 
 
 @pytest.mark.parametrize(
@@ -37,19 +46,14 @@ def _grads(step: int) -> torch.Tensor:
 def test_flat_update_equals_torch_with_a_group_per_member(
     kind: str, decay: float, reference: type[torch.optim.Optimizer]
 ) -> None:
-    flat, params, lr = _setup(kind)
-    opt = FlatOptimizer(
-        kind, flat.numel(), lr.to(flat.dtype), "cpu", decay=(1 - lr * decay) if decay else None
-    )
-    if kind != "sgd":
-        opt.m, opt.v = opt.m.double(), opt.v.double()
-        opt._delta = opt._delta.double()
+    flat, params, lr = _setup()
+    opt = FlatOptimizer(kind, flat.numel(), "cpu", dtype=flat.dtype)
     groups = [{"params": [p], "lr": r} for p, r in zip(params, LRS, strict=True)]
     extra = {"weight_decay": decay} if kind == "adamw" else {}
     torch_opt = reference(groups, **extra)
     for step in range(1, 6):
         g = _grads(step)
-        opt.step(flat, g, step)
+        _apply(opt, flat, g, step, lr, decay)
         for i, p in enumerate(params):
             p.grad = g[i * SIZE : (i + 1) * SIZE].clone()
         torch_opt.step()
@@ -57,15 +61,14 @@ def test_flat_update_equals_torch_with_a_group_per_member(
 
 
 def test_proximal_preconditioner_is_the_single_model_threshold() -> None:
-    flat, params, lr = _setup("adam")
-    opt = FlatOptimizer("adam", flat.numel(), lr, "cpu")
-    opt.m, opt.v, opt._delta = opt.m.double(), opt.v.double(), opt._delta.double()
+    flat, params, lr = _setup()
+    opt = FlatOptimizer("adam", flat.numel(), "cpu", dtype=flat.dtype)
     torch_opt = torch.optim.Adam(
         [{"params": [p], "lr": r} for p, r in zip(params, LRS, strict=True)]
     )
     for step in range(1, 4):
         g = _grads(step)
-        opt.step(flat, g, step)
+        _apply(opt, flat, g, step, lr, 0.0)
         for i, p in enumerate(params):
             p.grad = g[i * SIZE : (i + 1) * SIZE].clone()
         torch_opt.step()
@@ -76,4 +79,10 @@ def test_proximal_preconditioner_is_the_single_model_threshold() -> None:
         expected = proximal_threshold(torch_opt, p, l1)
         assert isinstance(expected, torch.Tensor)
         torch.testing.assert_close(LRS[i] * l1 / pre[i * SIZE : (i + 1) * SIZE], expected)
-    assert FlatOptimizer("sgd", 3, torch.ones(3), "cpu").preconditioner(0, 3) is None
+    assert FlatOptimizer("sgd", 3, "cpu").preconditioner(0, 3) is None
+
+
+def test_sgd_direction_is_the_negative_gradient() -> None:
+    g = torch.tensor([1.0, -2.0])
+    u, sign = FlatOptimizer("sgd", 2, "cpu").direction(g, 1)
+    assert u is g and sign == -1.0

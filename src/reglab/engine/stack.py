@@ -102,9 +102,7 @@ class Stack:
         self.out_features = arch.out_features
         self.loss_acc = torch.zeros(self.m, arch.out_features, self.batch, device=self.device)
         self._batch_n = torch.tensor(float(self.batch), device=self.device)
-        self.opt = FlatOptimizer(
-            members[0].train.optimizer, params.numel(), *self._optimizer_coefficients()
-        )
+        self.opt = FlatOptimizer(members[0].train.optimizer, params.numel(), self.device)
         self._refresh()
 
     # -- per-member coefficients -------------------------------------------------------------
@@ -116,17 +114,6 @@ class Stack:
             flags = member.strategy.penalized(n_layers) if penalized else (True,) * n_layers
             rows.append([value if f else 0.0 for f in flags])
         return torch.tensor(rows, dtype=torch.float32, device=self.device)
-
-    def _optimizer_coefficients(self) -> tuple[Tensor, torch.device, Tensor | None]:
-        lr = torch.tensor([m.lr for m in self.members], dtype=torch.float32, device=self.device)
-        wd = torch.tensor(
-            [m.strategy.weight_decay for m in self.members], dtype=torch.float32, device=self.device
-        )
-        lr_e = self.layout.expand(lr)
-        decay = None
-        if bool((wd > 0).any()):  # kernels only, as reglab.fit (biases and BN are not decayed)
-            decay = 1.0 - self.layout.expand(lr * wd, kinds=("kernel",))
-        return lr_e, self.device, decay
 
     def _refresh(self) -> None:
         """Rebuild views and per-member coefficient tensors for the current members."""
@@ -144,31 +131,43 @@ class Stack:
         self.beta = [views[j] for j in by_kind.get("beta", [])]
         self.ggamma = [grads[j] for j in by_kind.get("gamma", [])]
         self.gbeta = [grads[j] for j in by_kind.get("beta", [])]
-        self.kernel_elems = layout.kernel_size * m
+        self.all_views = views
+        self.direction_views = layout.views(self.opt.delta if self.opt.adam else self.grad, m)
+
+        # Per-member coefficients as [M, 1, 1] columns, broadcast over each block: no
+        # per-element coefficient arrays to stream through the caches every step.
+        def column(values: Sequence[float]) -> Tensor:
+            return torch.tensor(list(values), dtype=torch.float32, device=dev).view(m, 1, 1)
 
         strategies = [mb.strategy for mb in self.members]
+        n_layers = layout.n_layers
+        flags = [s.penalized(n_layers) for s in strategies]
         proximal = [s.l1_mode == "proximal" for s in strategies]
-        l1 = [s.l1 for s in strategies]
-        l1_pen = [0.0 if p else v for v, p in zip(l1, proximal, strict=True)]
-        l1_prox = [v if p else 0.0 for v, p in zip(l1, proximal, strict=True)]
-        l2 = [s.l2 for s in strategies]
-        self.l1_layers = self._per_layer(l1)
-        self.l2_layers = self._per_layer(l2)
-        k = self.kernel_elems
-
-        def kernel_coefficients(values: list[float]) -> Tensor | float:
-            if not any(v > 0 for v in values):
-                return 0.0
-            return layout.expand(self._per_layer(values), kinds=("kernel",))[:k]
-
-        self.pen_l1 = kernel_coefficients(l1_pen)
-        self.pen_l2 = kernel_coefficients(l2)
-        self.has_penalty_grad = any(v > 0 for v in l1_pen + l2)
-        self.prox: Tensor | None = None
-        if any(v > 0 for v in l1_prox):
-            lr = torch.tensor([mb.lr for mb in self.members], device=dev)
-            coef = self._per_layer(l1_prox) * lr[:, None]
-            self.prox = layout.expand(coef, kinds=("kernel",))[:k]
+        lrs = [mb.lr for mb in self.members]
+        self.lr = column(lrs)
+        wd = [s.weight_decay for s in strategies]
+        self.decay = column([1 - r * d for r, d in zip(lrs, wd, strict=True)]) if any(wd) else None
+        self.penalties: list[tuple[int, Tensor, Tensor]] = []
+        self.proximal: list[tuple[int, Tensor]] = []
+        for layer in range(n_layers):
+            on = [f[layer] for f in flags]
+            l1 = [
+                s.l1 if o and not p else 0.0
+                for s, o, p in zip(strategies, on, proximal, strict=True)
+            ]
+            l2 = [s.l2 if o else 0.0 for s, o in zip(strategies, on, strict=True)]
+            prox = [
+                r * s.l1 if o and p else 0.0
+                for r, s, o, p in zip(lrs, strategies, on, proximal, strict=True)
+            ]
+            if any(l1) or any(l2):
+                self.penalties.append((layer, column(l1), column(l2)))
+            if any(prox):
+                self.proximal.append((layer, column(prox)))
+        self.l1_layers = self._per_layer([s.l1 for s in strategies])
+        self.l2_layers = self._per_layer([s.l2 for s in strategies])
+        kernel_blocks = [b for b in layout.blocks if b.kind == "kernel"]
+        self.kernel_ranges = [(b.start * m, (b.start + b.size) * m) for b in kernel_blocks]
         mn = [s.max_norm for s in strategies]
         self.max_norm = torch.tensor(mn, dtype=torch.float32, device=dev)
         self.any_max_norm = any(v > 0 for v in mn)
@@ -325,16 +324,20 @@ class Stack:
 
     def _update(self) -> None:
         """Penalty gradients, optimizer step, proximal L1 and max-norm for every member."""
-        k = self.kernel_elems
-        theta, grad = self.theta, self.grad
-        if self.has_penalty_grad:
-            add_penalty_grad_(grad[:k], theta[:k], self.pen_l1, self.pen_l2)
+        for layer, l1, l2 in self.penalties:
+            add_penalty_grad_(self.gW[layer], self.W[layer], l1, l2)
         self.t += 1
-        self.opt.step(theta, grad, self.t)
-        if self.prox is not None:
-            pre = self.opt.preconditioner(0, k)
-            threshold = self.prox if pre is None else self.prox / pre
-            theta[:k].copy_(soft_threshold(theta[:k], threshold))
+        _, sign = self.opt.direction(self.grad, self.t)
+        if self.decay is not None:  # kernels only, as reglab.fit (not biases, not batch norm)
+            for w in self.W:
+                w.mul_(self.decay)
+        for view, direction in zip(self.all_views, self.direction_views, strict=True):
+            view.addcmul_(direction, self.lr, value=sign)
+        for layer, prox in self.proximal:
+            w = self.W[layer]
+            pre = self.opt.preconditioner(*self.kernel_ranges[layer])
+            threshold = prox if pre is None else prox / pre.view_as(w)
+            w.copy_(soft_threshold(w, threshold))
         if self.any_max_norm:
             for w in self.W:
                 projected = max_norm(w, self.max_norm, dim=2)
@@ -445,6 +448,5 @@ class Stack:
         if self.y_stats is not None:
             self.y_stats = self.y_stats[list(keep)]
         self.loss_acc = self.loss_acc.index_select(0, keep_t)
-        lr_e, _, decay = self._optimizer_coefficients()
-        self.opt.load(state, lr_e, decay)
+        self.opt.load(state)
         self._refresh()
