@@ -105,7 +105,8 @@ def print_result(result: StudyResult, console: Console | None = None) -> None:
     console.print(results_table(result))
     console.print(
         "vs none: difference in mean; p: Nadeau–Bengio corrected t-test, Holm-adjusted "
-        "(* significant at 0.05); gap: train − test; epochs: mean stopped epoch; zeros: "
+        "(* significant at 0.05); gap: how much better on training than test data; epochs: "
+        "mean stopped epoch; zeros: "
         "exact-zero weights",
         highlight=False,
     )

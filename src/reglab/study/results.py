@@ -66,7 +66,8 @@ class StrategyResult:
         name: the strategy's name.
         metrics: metric → corrected summary (mean, 95% interval) of the test scores.
         split_scores: metric → {split_id: test score}.
-        train_gap: mean over splits of (train − test) primary score: the overfitting gap.
+        train_gap: mean over splits of how much better the primary score is on the training
+            rows than on the test rows (positive: overfitting).
         mean_best_epoch, mean_stopped_epoch: mean over splits (None when unknown).
         sparsity: mean fraction of exactly-zero kernel weights.
         n_done, n_failed: members finished and failed.
@@ -327,8 +328,9 @@ def analyze(
             )
             for m in split_scores
         }
+        sign = 1.0 if HIGHER_IS_BETTER[primary] else -1.0
         gaps = [
-            r.train_scores[primary] - r.test_scores[primary]
+            sign * (r.train_scores[primary] - r.test_scores[primary])
             for r in members
             if primary in r.train_scores and primary in r.test_scores
         ]
