@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
@@ -17,9 +18,20 @@ __all__ = ["bench", "load_data"]
 
 
 def load_data(
-    data: Any, y: Any = None, *, target: str | None = None, task: str | None = None
+    data: Any,
+    y: Any = None,
+    *,
+    target: str | None = None,
+    task: str | None = None,
+    drop: Sequence[str] = (),
 ) -> Dataset:
-    """A :class:`~reglab.data.load.Dataset` from a path, ``"builtin:NAME"``, a frame or arrays."""
+    """A :class:`~reglab.data.load.Dataset` from a path, ``"builtin:NAME"``, a frame or arrays,
+    without the feature columns named in ``drop``."""
+    dataset = _load(data, y, target=target, task=task)
+    return dataset.without(list(drop)) if drop else dataset
+
+
+def _load(data: Any, y: Any, *, target: str | None, task: str | None) -> Dataset:
     if isinstance(data, Dataset):
         return data
     if isinstance(data, str | os.PathLike) and y is None:
@@ -39,6 +51,7 @@ def bench(
     *,
     target: str | None = None,
     task: str | None = None,
+    drop: Sequence[str] = (),
     strategies: Any = None,
     cv: int = 5,
     store: str | os.PathLike[str] | Store | None = None,
@@ -51,6 +64,7 @@ def bench(
             ``"builtin:NAME"`` holding the target column ``target``.
         y: Target values when ``X`` holds only features.
         target, task: Target column and task (inferred when ``None``).
+        drop: Feature columns to leave out (e.g. ones that leak the target).
         strategies: Presets, grammar text (``"none,l2=1e-4,dropout=0.3+l2=1e-4"``), a strategy
             file, or :class:`~reglab.engine.spec.Strategy` objects; ``None`` → the defaults.
         cv: Number of outer folds (``n_splits=`` is the same option under Study's name).
@@ -63,7 +77,7 @@ def bench(
         The :class:`~reglab.study.results.StudyResult` (``.table()``, ``.compare()``,
         ``.report(path)``).
     """
-    dataset = load_data(X, y, target=target, task=task)
+    dataset = load_data(X, y, target=target, task=task, drop=drop)
     options.setdefault("n_splits", cv)
     study = Study(strategies, **options)
     if isinstance(store, Store):

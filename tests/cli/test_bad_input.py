@@ -199,3 +199,11 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_show_unknown_study_suggests(store: Path) -> None:
     result = runner.invoke(app, ["show", "kep", "--store", str(store)])
     assert_one_line_error(result, r"kept")
+
+
+def test_drop_of_an_unknown_column_suggests(tmp_path: Path) -> None:
+    good = write(tmp_path, "good.csv", csv_text(good_frame()))
+    result = runner.invoke(
+        app, ["bench", str(good), "--target", "label", "--drop", "bb", "--no-report"]
+    )
+    assert_one_line_error(result, r"Did you mean 'b'")

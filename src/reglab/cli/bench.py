@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ def run_bench(
     target: str | None,
     task: str | None,
     strategies: str | None,
+    drop: Sequence[str] = (),
     strategy_file: Path | None,
     study_options: dict[str, Any],
     store: str,
@@ -80,7 +82,7 @@ def run_bench(
     options["hidden"] = parse_hidden(str(options["hidden"]))
     _check_writable("--json", json_path)
     _check_writable("--report", report)
-    dataset = load_data(data, target=target, task=task)
+    dataset = load_data(data, target=target, task=task, drop=drop)
     spec: Any = strategy_file if strategy_file is not None else strategies
     study = Study(spec, **options)
     study.plan(dataset)  # validate every option before touching the store

@@ -33,6 +33,9 @@ def bench(
     task: Annotated[
         str | None, typer.Option(help="multiclass, binary, regression (default: inferred).")
     ] = None,
+    drop: Annotated[
+        str | None, typer.Option(help="Comma-separated feature columns to leave out.")
+    ] = None,
     strategies: Annotated[
         str | None,
         typer.Option(help="Comma-separated presets or terms, e.g. none,l2=1e-4,dropout=0.3+l2."),
@@ -84,6 +87,7 @@ def bench(
             data,
             target=target,
             task=task,
+            drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
             strategies=strategies,
             strategy_file=strategy_file,
             study_options={

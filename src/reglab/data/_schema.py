@@ -22,6 +22,9 @@ MIN_ROWS_PER_CLASS = 5
 _ID_TOKENS = frozenset({"id", "idx", "index", "row", "rowid", "rownum", "rownumber"})
 
 
+_ADVICE = "drop them (--drop) if they are unknown at prediction time"
+
+
 def typed_column(series: pd.Series) -> pd.Series:
     """Float64 when every non-missing value is a number, else object strings (NaN = missing)."""
     if series.dtype.kind == "b":
@@ -147,10 +150,11 @@ def leakage_hint(X: pd.DataFrame, categorical: Sequence[str], y: np.ndarray) -> 
     if single:
         verb = "each determine" if len(single) > 1 else "determines"
         cols = ", ".join(repr(c) for c in single)
-        return f"{cols} {verb} the target exactly (possible target leakage); kept"
+        return f"{cols} {verb} the target exactly (possible target leakage); kept: {_ADVICE}"
     if len(categorical) > 1 and determines(list(categorical)):
         cols = ", ".join(repr(c) for c in categorical)
         return (
-            f"columns {cols} together determine the target exactly (possible target leakage); kept"
+            f"columns {cols} together determine the target exactly (possible target leakage); "
+            f"kept: {_ADVICE}"
         )
     return None

@@ -29,7 +29,7 @@ Classes are encoded ``0..C-1`` in sorted order (numerically for numeric labels),
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +141,36 @@ class Dataset:
     def informative(self) -> tuple[str, ...] | None:
         """Names of the truly informative features, when known (synthetic data)."""
         return None if self.ground_truth is None else self.ground_truth.get("informative")
+
+    def without(self, columns: Sequence[str]) -> Dataset:
+        """This data set without the feature ``columns`` (each named with a did-you-mean).
+
+        >>> ds = from_arrays([[1.0, 2.0, 3.0]] * 4, [0, 1, 0, 1])
+        >>> ds.without(["x1"]).feature_names
+        ('x0', 'x2')
+        """
+        unknown = [c for c in columns if c not in self.feature_names]
+        if unknown:
+            raise DataError(
+                f"Dataset {self.name!r}: columns to drop must be feature columns; got "
+                f"{unknown[0]!r}." + suggest(unknown[0], self.feature_names)
+            )
+        drop = set(columns)
+        keep = tuple(c for c in self.feature_names if c not in drop)
+        if not keep:
+            raise DataError(
+                f"Dataset {self.name!r}: at least one feature column must remain; got all "
+                f"{len(self.feature_names)} dropped."
+            )
+        return replace(
+            self,
+            X=self.X[list(keep)],
+            feature_names=keep,
+            numeric_columns=tuple(c for c in self.numeric_columns if c not in drop),
+            categorical_columns=tuple(c for c in self.categorical_columns if c not in drop),
+            dropped_columns=(*self.dropped_columns, *((c, "asked to drop") for c in columns)),
+            notices=tuple(n for n in self.notices if not any(repr(c) in n for c in columns)),
+        )
 
 
 def load_table(
