@@ -25,8 +25,9 @@ def _grads(step: int) -> torch.Tensor:
     return torch.randn(len(LRS) * SIZE, generator=gen, dtype=torch.float64)
 
 
-def _apply(opt: FlatOptimizer, flat: torch.Tensor, g: torch.Tensor, t: int, lr: torch.Tensor,
-           decay: float) -> None:  # fmt: skip
+def _apply(
+    opt: FlatOptimizer, flat: torch.Tensor, g: torch.Tensor, t: int, lr: torch.Tensor, decay: float
+) -> None:
     """What the stack does with the direction: decoupled decay, then ``w += lr·sign·u``."""
     u, sign = opt.direction(g, t)
     if decay:

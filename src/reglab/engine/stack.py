@@ -414,6 +414,8 @@ class Stack:
 
     def finite(self) -> np.ndarray:
         """Which members have only finite parameters."""
+        if bool(torch.isfinite(self.theta).all()):  # the usual case: one pass, no per-member work
+            return np.ones(self.m, dtype=bool)
         bad = torch.zeros(self.m, dtype=torch.bool, device=self.device)
         for view in self.layout.views(self.theta, self.m):
             bad |= ~torch.isfinite(view).reshape(self.m, -1).all(1)
