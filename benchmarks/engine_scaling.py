@@ -111,7 +111,8 @@ def scaling(sizes: list[int], epochs: int, threads: int | None) -> list[dict[str
     out = []
     for size in sizes:
         specs = base[:size]
-        assert len({(s.stack_key, batch_pattern(s)) for s in specs}) == 1
+        if len({(s.stack_key, batch_pattern(s)) for s in specs}) != 1:
+            raise RuntimeError("the scaling members must form one stack")
         start = time.perf_counter()
         train_members(specs, {0: (x, y)}, device="cpu", num_threads=threads)
         wall = time.perf_counter() - start
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--epochs", type=int, default=20, help="epochs per run (20)")
     parser.add_argument("--sizes", default="8,40,160,640", help="stack sizes")
     parser.add_argument(
-        "--threads", default="auto,1,2", help="thread settings of the scaling runs (auto: engine)"
+        "--threads", default="auto,2", help="thread settings of the scaling runs (auto: engine)"
     )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]

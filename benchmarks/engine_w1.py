@@ -5,8 +5,11 @@ W1 (see ``_w1.py``): 8 strategies × 5 stratified folds = 40 members, MLP 50-25-
 loop is ``../shared/peers/torch_loop.py`` (run as a subprocess, one model after another) or,
 without that folder, ``_baseline.py``, the same loop. ``--epochs N`` shortens both alike.
 
-The last line printed is one JSON object: ``engine_s``, ``loop_s``, ``speedup`` (loop_s /
-engine_s), ``engine_acc`` and ``loop_acc`` (strategy → mean fold accuracy), ``max_acc_gap``.
+The engine runs ``--repeats`` times (default 2; its results are identical every time) and its
+fastest run counts, which keeps a passing load on the shared cores from deciding the ratio;
+the loop, about a hundred times longer, runs once. The last line printed is one JSON object:
+``engine_s``, ``loop_s``, ``speedup`` (loop_s / engine_s), ``engine_acc`` and ``loop_acc``
+(strategy → mean fold accuracy), ``max_acc_gap``.
 
     python benchmarks/engine_w1.py                 # the full workload (about 3 minutes)
     python benchmarks/engine_w1.py --epochs 10     # quick
@@ -65,17 +68,25 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--strategies", default="all", help="comma-separated W1 strategies")
     parser.add_argument("--device", default="auto", help="engine device (auto, cpu, cuda)")
     parser.add_argument("--skip-loop", action="store_true", help="time the engine only")
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="engine runs; the fastest counts (results agree)"
+    )
     args = parser.parse_args(argv)
     names = list(STRATEGIES) if args.strategies == "all" else args.strategies.split(",")
 
-    engine_s, engine_acc = run_engine(args.epochs, names, args.device)
-    print(f"engine: {engine_s:.2f} s for {len(names) * 5} members × {args.epochs} epochs")
+    runs = [run_engine(args.epochs, names, args.device) for _ in range(max(1, args.repeats))]
+    engine_s, engine_acc = min(runs, key=lambda r: r[0])
+    if any(acc != engine_acc for _, acc in runs):
+        raise RuntimeError("engine runs with the same seeds gave different accuracies")
+    times = ", ".join(f"{t:.2f}" for t, _ in runs)
+    print(f"engine: {engine_s:.2f} s for {len(names) * 5} members × {args.epochs} epochs ({times})")
     out: dict[str, object] = {
         "workload": "W1",
         "epochs": args.epochs,
         "members": len(names) * 5,
         "torch_threads": torch.get_num_threads(),
         "engine_s": round(engine_s, 3),
+        "engine_runs_s": [round(t, 3) for t, _ in runs],
         "engine_acc": {k: round(v, 4) for k, v in engine_acc.items()},
     }
     if not args.skip_loop:

@@ -82,9 +82,11 @@ def train_members(
         on_result: Called with each result as soon as its member is done.
         progress: Called with ``(members done, total)`` after each result.
         num_threads: CPU threads for a stack's operations; ``None`` chooses per stack: one
-            thread for small stacks (fewer than ``2**17`` elements in a layer's activations),
-            whose operations are too short to gain from threads and lose much when the cores
-            are busy, else torch's setting. Restored afterwards.
+            thread unless a layer's activations ``[M, units, B]`` reach ``2**20`` elements
+            (then torch's setting). A stack's operations are too short to gain from threads
+            (measured in ``docs/benchmarks.md``) and lose much when the cores are busy; one
+            thread also leaves a core to the thread that draws the next epoch. Restored
+            afterwards.
 
     Returns:
         The results, in the order of ``members``.
@@ -124,8 +126,8 @@ def train_members(
     return [r for r in results if r is not None]
 
 
-SMALL_STACK = 2**17
-"""Below this many elements in a stack's widest activation ``[M, B, units]`` one thread is used."""
+SMALL_STACK = 2**20
+"""Below this many elements in a stack's widest activation ``[M, units, B]`` one thread is used."""
 
 
 def _auto_threads(members: Sequence[MemberSpec], device: torch.device) -> int | None:
