@@ -359,7 +359,7 @@ BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
     (
         "no-validation",
         {"val_idx": np.zeros(0, np.int64), "patience": 2},
-        r"members\[0\]: `val_idx` must be non-empty when early stopping is on \(patience=2\)",
+        r"`members\[0\]\.val_idx` must be non-empty when early stopping is on \(patience=2\)",
     ),
 ]
 

@@ -73,7 +73,6 @@ def validate(
 
 
 def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None:
-    who = f"{WHO}: members[{i}]"
     try:
         x, y = pair
     except (TypeError, ValueError):
@@ -136,7 +135,5 @@ def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None
     if len(member.train_idx) == 0:
         p.add(message(WHO, f"members[{i}].train_idx", "non-empty", "an empty array"))
     if member.train.early_stopping and len(member.val_idx) == 0:
-        p.add(
-            f"{who}: `val_idx` must be non-empty when early stopping is on "
-            f"(patience={member.train.patience}); got an empty array."
-        )
+        expected = f"non-empty when early stopping is on (patience={member.train.patience})"
+        p.add(message(WHO, f"members[{i}].val_idx", expected, "an empty array"))
