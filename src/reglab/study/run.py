@@ -223,6 +223,7 @@ class Study:
         """
         from reglab.engine import train_members
 
+        started = now()
         plan = self.plan(dataset)
         device = _resolve_device(self.device)
         metadata = {
@@ -250,7 +251,6 @@ class Study:
         if on_start is not None:
             on_start(plan, len(plan.members) - len(todo))
         by_key = {spec.key(): (spec, split) for spec, split in todo}
-        started = now()
         if todo:
             store.set_status(plan.name, "running")
             store.mark_running(plan.name, list(by_key))
@@ -270,7 +270,13 @@ class Study:
         wall = now() - started
         store.update_metadata(
             plan.name,
-            {"timings": {"last run wall s": round(wall, 3), "members trained": len(todo)}},
+            {
+                "timings": {
+                    "last run wall s": round(wall, 3),
+                    "members trained": len(todo),
+                    "last run": "planning, preprocessing, training and storing",
+                }
+            },
         )
         store.set_status(plan.name, "done")
         return load_result(store, plan.name)
