@@ -27,7 +27,7 @@ from reglab.study.run import Study, StudyPlan
 
 __all__ = ["DEMO_DATA", "parse_hidden", "run_bench", "run_demo"]
 
-DEMO_DATA = "builtin:breast_cancer"
+DEMO_DATA = "builtin:digits"
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
@@ -149,14 +149,14 @@ def _run(study: Study, dataset: Any, store: Store, store_name: str, console: Con
 
 
 def run_demo(*, store: str, report: Path) -> None:
-    """Default presets on the built-in breast-cancer data, with a report."""
+    """The default presets on the built-in digits data (5-fold CV), with a report."""
     run_bench(
         DEMO_DATA,
         target=None,
         task=None,
         strategies=None,
         strategy_file=None,
-        study_options={"hidden": "32,16", "epochs": 100, "patience": 10},
+        study_options={"hidden": "64,32", "epochs": 100, "patience": 10},
         store=store,
         json_path=None,
         report=report,

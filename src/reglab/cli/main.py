@@ -125,7 +125,7 @@ def demo(
     report: Annotated[Path, typer.Option(help="HTML report path.")] = Path("reglab-demo.html"),
     debug: DebugOpt = False,
 ) -> None:
-    """Run the default strategies on a built-in data set and write a report."""
+    """Run the default strategies on the built-in digits data and write a report."""
     from reglab.cli.bench import run_demo
 
     guarded(lambda: run_demo(store=store, report=report), debug=debug)
