@@ -53,6 +53,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         {"task": "regression", "arch": {"batch_norm": True}, "train": {"optimizer": "sgd"}},
     ),
     ("uneven-batches", {"train": {"batch_size": 20}}),
+    ("linear-model", {"hidden": (), "l2": 1e-2, "penalty_layers": "all", "max_norm": 0.8}),
     (
         "bn-single-row-batch",
         {"train": {"batch_size": 53, "optimizer": "sgd"}, "arch": {"batch_norm": True}},
