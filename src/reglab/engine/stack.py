@@ -99,7 +99,6 @@ class Stack:
         self.best_running = [r.clone() for r in self.running] if keep_best else self.running
         self.y_stats = y_stats
         self.t = 0  # optimizer steps taken; equal for every member of a stack (plan.py)
-        self.out_features = arch.out_features
         self.loss_acc = torch.zeros(self.m, arch.out_features, self.batch, device=self.device)
         self._batch_n = torch.tensor(float(self.batch), device=self.device)
         self.opt = FlatOptimizer(members[0].train.optimizer, params.numel(), self.device)
@@ -107,11 +106,12 @@ class Stack:
 
     # -- per-member coefficients -------------------------------------------------------------
 
-    def _per_layer(self, values: Sequence[float], penalized: bool = True) -> Tensor:
+    def _per_layer(self, values: Sequence[float]) -> Tensor:
+        """``[M, L]``: each member's value on the Dense layers its strategy penalizes, else 0."""
         n_layers = self.layout.n_layers
         rows = []
         for member, value in zip(self.members, values, strict=True):
-            flags = member.strategy.penalized(n_layers) if penalized else (True,) * n_layers
+            flags = member.strategy.penalized(n_layers)
             rows.append([value if f else 0.0 for f in flags])
         return torch.tensor(rows, dtype=torch.float32, device=self.device)
 
