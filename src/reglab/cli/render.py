@@ -73,6 +73,8 @@ def results_table(result: StudyResult) -> Table:
             diff = summary.mean - baseline.metrics[primary].mean
             scale = 100 if primary in PERCENT else 1
             diff_text = f"{scale * diff:+.1f}" if scale == 100 else f"{diff:+.3g}"
+            if diff_text.strip("+-0.") == "":
+                diff_text = "±0"
             p_text = f"{comp.p_adjusted:.2f}" + (" *" if comp.significant else "")
         epochs = s.mean_stopped_epoch if s.mean_stopped_epoch is not None else s.mean_best_epoch
         name = r.strategy + (f" ({s.n_failed} failed)" if s.n_failed else "")
