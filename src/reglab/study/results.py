@@ -27,6 +27,7 @@ from reglab.stats import (
     rank,
     summarize,
 )
+from reglab.stats.metrics import METRIC_DIRECTIONS, bounded
 from reglab.store.records import MemberRecord
 from reglab.study.strategies import parts as strategy_parts
 
@@ -38,19 +39,10 @@ __all__ = [
     "primary_metric",
 ]
 
-HIGHER_IS_BETTER: Mapping[str, bool] = {
-    "accuracy": True,
-    "balanced_accuracy": True,
-    "log_loss": False,
-    "rmse": False,
-    "mae": False,
-    "r2": True,
-}
-"""Every metric reglab reports, with its direction."""
+HIGHER_IS_BETTER = METRIC_DIRECTIONS
+"""Every metric reglab reports, with its direction (shared with the report)."""
 
 BASELINE = "none"
-BOUNDED = ("accuracy", "balanced_accuracy")
-"""Metrics in [0, 1] whose t-intervals are clipped to that range."""
 
 
 def primary_metric(task: str) -> str:
@@ -392,11 +384,8 @@ def analyze(
 
 def _bounded(metric: str, summary: StrategySummary) -> StrategySummary:
     """Clip the interval of a metric that lives in [0, 1] (accuracy) to that range."""
-    if metric not in BOUNDED:
-        return summary
-    return dataclasses.replace(
-        summary, ci_low=max(summary.ci_low, 0.0), ci_high=min(summary.ci_high, 1.0)
-    )
+    low, high = bounded(metric, summary.ci_low, summary.ci_high)
+    return dataclasses.replace(summary, ci_low=low, ci_high=high)
 
 
 def _mean_or_none(values: Any) -> float | None:
