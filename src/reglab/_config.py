@@ -18,10 +18,10 @@ from __future__ import annotations
 import inspect
 from typing import Any, ClassVar, TypeVar
 
-from reglab._validation import suggest
+from reglab._validation import message, suggest
 from reglab.errors import ConfigError
 
-__all__ = ["REGISTRY", "Configurable", "deserialize", "get_class", "serialize"]
+__all__ = ["REGISTRY", "Configurable", "as_instance", "deserialize", "get_class", "serialize"]
 
 REGISTRY: dict[str, type[Configurable]] = {}
 
@@ -113,3 +113,18 @@ def serialize(obj: Configurable) -> dict[str, Any]:
 def deserialize(data: dict[str, Any]) -> Any:
     """Rebuild a registered object from :func:`serialize`'s output."""
     return get_class(data["class_name"]).from_config(data["config"])
+
+
+def as_instance(value: Any, cls: type[T], who: str, param: str, expected: str) -> T | None:
+    """``None``, an instance of ``cls``, or a serialized one (``{"class_name", "config"}``).
+
+    For layer arguments such as ``kernel_regularizer=``; anything else raises the standard
+    message with ``expected``.
+    """
+    if value is None or isinstance(value, cls):
+        return value
+    if isinstance(value, dict) and set(value) == {"class_name", "config"}:
+        obj = deserialize(value)
+        if isinstance(obj, cls):
+            return obj
+    raise ConfigError(message(who, param, expected, value))

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from reglab._config import Configurable
+from reglab._config import Configurable, as_instance
 from reglab._validation import Problems, check_nonnegative, check_positive, message
 from reglab.errors import ConfigError
 from reglab.regularizers import functional as F
@@ -190,14 +190,10 @@ def as_constraint(value: Any, who: str, param: str) -> Constraint | None:
 
     For layers accepting ``kernel_constraint=`` and the like.
     """
-    if value is None or isinstance(value, Constraint):
-        return value
-    if isinstance(value, dict) and set(value) == {"class_name", "config"}:
-        from reglab._config import deserialize
-
-        obj = deserialize(value)
-        if isinstance(obj, Constraint):
-            return obj
-    raise ConfigError(
-        message(who, param, "a Constraint (MaxNorm, UnitNorm, MinMaxNorm, NonNeg) or None", value)
+    return as_instance(
+        value,
+        Constraint,
+        who,
+        param,
+        "a Constraint (MaxNorm, UnitNorm, MinMaxNorm, NonNeg) or None",
     )

@@ -49,16 +49,14 @@ from typing import Any, ClassVar
 
 from torch import Tensor
 
-from reglab._config import Configurable
+from reglab._config import Configurable, as_instance
 from reglab._validation import (
     Problems,
     check_choice,
     check_in_range,
     check_int,
     check_nonnegative,
-    message,
 )
-from reglab.errors import ConfigError
 from reglab.regularizers import functional as F
 
 __all__ = [
@@ -409,14 +407,6 @@ def as_regularizer(value: Any, who: str, param: str) -> Regularizer | None:
 
     For layers accepting ``kernel_regularizer=`` and the like.
     """
-    if value is None or isinstance(value, Regularizer):
-        return value
-    if isinstance(value, dict) and set(value) == {"class_name", "config"}:
-        from reglab._config import deserialize
-
-        obj = deserialize(value)
-        if isinstance(obj, Regularizer):
-            return obj
-    raise ConfigError(
-        message(who, param, "a Regularizer (L1, L2, L1L2, ElasticNet) or None", value)
+    return as_instance(
+        value, Regularizer, who, param, "a Regularizer (L1, L2, L1L2, ElasticNet) or None"
     )
