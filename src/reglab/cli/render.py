@@ -94,10 +94,16 @@ def results_table(result: StudyResult) -> Table:
 
 
 def wide_console(*, stderr: bool = False) -> Console:
-    """A console that is at least 120 columns wide when output is not a terminal."""
-    console = Console(stderr=stderr)
+    """A console that is at least 120 columns wide when output is not a terminal.
+
+    Markup and highlighting are off: every string reglab prints may hold what a user typed
+    (study names, columns, paths, categories), and those are data, never rich markup.
+    """
+    console = Console(stderr=stderr, markup=False, highlight=False)
     if not console.is_terminal:
-        console = Console(stderr=stderr, width=max(console.width, 120))
+        console = Console(
+            stderr=stderr, markup=False, highlight=False, width=max(console.width, 120)
+        )
     return console
 
 
