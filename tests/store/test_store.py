@@ -129,44 +129,77 @@ def test_filters_by_strategy_and_status(store: Store) -> None:
 # -- resume semantics ------------------------------------------------------------------------
 
 
-def test_saving_a_key_twice_keeps_one_row_with_the_latest_values(store: Store) -> None:
+def test_a_claimed_member_is_filled_in_and_a_finished_one_never_overwritten(
+    store: Store,
+) -> None:
     store.create_study("w1", CONFIG)
-    store.mark_running("w1", ["m0"])
-    started = store.load_members("w1", statuses=["done"])  # running members are not records
-    assert started == []
-    store.save_member("w1", full_record(status="failed", error="loss became NaN at epoch 3"))
-    store.save_member("w1", full_record(test_scores={"accuracy": 0.5}, weight_hist={}))
+    assert store.claim("w1", ["m0"], "me") == ["m0"]
+    assert store.load_members("w1") == []  # running members are not records
+    assert store.save_member("w1", full_record(status="failed", error="loss became NaN at 3"))
+    assert not store.save_member("w1", full_record(test_scores={"accuracy": 0.5}))
     (m,) = store.load_members("w1")
-    assert m.status == "done" and m.error is None and m.test_scores == {"accuracy": 0.5}
-    assert m.weight_hist == {}  # the details of the first save are gone, not merged
-    assert m.started_at is not None and m.started_at <= m.finished_at  # from mark_running
-    assert store.get_study("w1").counts == {"running": 0, "done": 1, "failed": 0}
+    assert m.status == "failed" and m.error == "loss became NaN at 3"
+    assert m.started_at is not None and m.started_at <= m.finished_at  # from the claim
+    assert store.get_study("w1").counts == {"running": 0, "done": 0, "failed": 1}
     with sqlite3.connect(store.path) as raw:
-        assert raw.execute("select count(*) from weight_histograms").fetchone() == (0,)
         assert raw.execute("select count(*) from curves").fetchone() == (1,)
+        assert raw.execute("select owner from members").fetchone() == ("me",)
 
 
 def test_done_keys_and_failed_members_keep_their_reason(store: Store) -> None:
     store.create_study("w1", CONFIG)
     store.save_member("w1", full_record("ok"))
     store.save_member("w1", full_record("bad", status="failed", error="loss became NaN"))
-    store.mark_running("w1", ["flight"])
+    store.claim("w1", ["flight"], "me")
     assert store.done_keys("w1") == {"ok"}
     assert store.done_keys("w1", include_failed=True) == {"ok", "bad"}
     failed = store.load_members("w1", statuses=["failed"])
     assert [(m.key, m.error) for m in failed] == [("bad", "loss became NaN")]
 
 
-def test_mark_running_leaves_done_members_alone_and_resets_failed_ones(store: Store) -> None:
+def test_claims_divide_members_and_skip_finished_ones(store: Store) -> None:
     store.create_study("w1", CONFIG)
     store.save_member("w1", full_record("done"))
     store.save_member("w1", full_record("bad", status="failed", error="NaN"))
-    store.mark_running("w1", ["done", "bad", "new", "new"])
-    counts = store.get_study("w1").counts
-    assert counts == {"running": 2, "done": 1, "failed": 0}
+    assert store.claim("w1", ["done", "bad", "a", "b", "a"], "one") == ["a", "b"]
+    assert store.claim("w1", ["a", "b", "c"], "two") == ["c"]
+    assert store.claim("w1", ["a", "c"], "one") == ["a"]  # its own claim is renewed
+    assert store.get_study("w1").counts == {"running": 3, "done": 1, "failed": 1}
+
+
+def test_an_expired_lease_is_taken_over_and_a_heartbeat_keeps_it(store: Store) -> None:
+    store.create_study("w1", CONFIG)
+    assert store.claim("w1", ["a", "b"], "one", lease_s=0.2) == ["a", "b"]
+    assert store.heartbeat("w1", "one", lease_s=60) == 2
+    time.sleep(0.3)
+    assert store.claim("w1", ["a", "b"], "two") == []  # renewed: still held
     with sqlite3.connect(store.path) as raw:
-        rows = dict(raw.execute("select key, error from members where status = 'running'"))
-    assert rows == {"bad": None, "new": None}
+        raw.execute("update members set lease_until = '2000-01-01 00:00:00.000000'")
+    raw.close()
+    assert store.claim("w1", ["a", "b"], "two") == ["a", "b"]
+    assert store.heartbeat("w1", "one") == 0
+
+
+def test_members_of_a_dead_process_on_this_host_are_taken_over_at_once(store: Store) -> None:
+    import socket
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    owner = f"{socket.gethostname()}:{int(dead.stdout)}:cafe"
+    store.create_study("w1", CONFIG)
+    assert store.claim("w1", ["a"], owner, lease_s=3600) == ["a"]
+    alive = f"{socket.gethostname()}:{os.getppid()}:beef"
+    assert store.claim("w1", ["b"], alive, lease_s=3600) == ["b"]
+    assert store.claim("w1", ["a", "b"], "me") == ["a"]
+
+
+def test_release_makes_unfinished_members_pending_again(store: Store) -> None:
+    store.create_study("w1", CONFIG)
+    store.claim("w1", ["a", "b"], "one")
+    store.save_member("w1", full_record("a"))
+    assert store.release("w1", "one") == 1
+    assert store.get_study("w1").counts == {"running": 0, "done": 1, "failed": 0}
+    assert store.claim("w1", ["a", "b"], "two") == ["b"]
 
 
 # -- studies ---------------------------------------------------------------------------------
@@ -178,7 +211,7 @@ def test_list_studies_counts_and_strategies(store: Store) -> None:
     for i, strategy in enumerate(["l2", "none", "l2", "dropout+l2"]):
         store.save_member("first", full_record(f"k{i}", strategy=strategy, split_id=i))
     store.save_member("first", full_record("f", strategy="none", status="failed", error="x"))
-    store.mark_running("first", ["r1", "r2"])
+    store.claim("first", ["r1", "r2"], "me")
     first, second = store.list_studies()
     assert (first.name, second.name) == ("first", "second")
     assert first.counts == {"running": 2, "done": 4, "failed": 1} and first.n_members == 7
@@ -203,7 +236,8 @@ def test_a_different_config_is_refused_unless_extended_or_replaced(store: Store)
     with pytest.raises(
         StoreError,
         match=r"^Store '.*results\.db': `config` must equal the stored config of study 'w1' to "
-        r"resume it; got one that differs in strategies\. Pass on_config_change='extend'",
+        r"resume it; got one that differs in strategies \(stored \[.*\]\)\. Use another "
+        r"study name, or on_config_change='extend' \(command line: --on-config-change extend\)",
     ):
         store.create_study("w1", changed)
     extended = store.create_study("w1", changed, on_config_change="extend")
@@ -332,11 +366,32 @@ def test_a_store_of_another_schema_version_is_refused_and_untouched(tmp_path: Pa
     before = digest(path)
     with pytest.raises(
         StoreError,
-        match=r"must be a reglab store of schema version 1; got '.*r\.db', a store of schema "
+        match=r"must be a reglab store of schema version 2; got '.*r\.db', a store of schema "
         r"version 99 \(another reglab version wrote it\)",
     ):
         Store(path)
     assert digest(path) == before
+
+
+def test_a_store_of_version_1_is_upgraded_keeping_every_member(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    with Store(path) as st:
+        st.create_study("w1", CONFIG)
+        st.save_member("w1", full_record("a"))
+    with sqlite3.connect(path) as raw:  # what reglab 0.1 wrote: no claim columns
+        raw.execute("alter table members drop column owner")
+        raw.execute("alter table members drop column lease_until")
+        raw.execute("update reglab_info set value = '1' where key = 'schema_version'")
+        raw.execute("insert into members (study_id, key, status) values (1, 'old', 'running')")
+    raw.close()
+    with Store(path) as st:
+        assert [m.key for m in st.load_members("w1")] == ["a"]
+        assert st.claim("w1", ["old", "a"], "me") == ["old"]  # 0.1's running row: no owner
+    with sqlite3.connect(path) as raw:
+        assert raw.execute(
+            "select value from reglab_info where key = 'schema_version'"
+        ).fetchone() == (str(SCHEMA_VERSION),)
+    raw.close()
 
 
 UNWRITABLE = {
@@ -401,7 +456,7 @@ WRITER = textwrap.dedent(
     store.create_study("s", {"k": 1})
     for i in range(100_000):
         key = f"k{i}"
-        store.mark_running("s", [key])
+        store.claim("s", [key], "writer")
         store.save_member("s", MemberRecord(key, "l2", split_id=i, seed=i, n_train=8, n_test=2,
                                             curves={"train_loss": [0.5] * 100}))
         print(key, flush=True)
@@ -453,7 +508,7 @@ def test_writing_a_w1_sized_study_adds_little_time(store: Store) -> None:
     records = [full_record(f"k{i}", split_id=i // 8, curves=curves) for i in range(40)]
     store.create_study("w1", CONFIG)
     start = time.perf_counter()
-    store.mark_running("w1", [r.key for r in records])
+    store.claim("w1", [r.key for r in records], "me")
     for r in records:
         store.save_member("w1", r)
     elapsed = time.perf_counter() - start

@@ -31,6 +31,7 @@ __all__ = [
     "refusal",
     "resolve",
     "schema_state",
+    "upgrade",
     "use_wal",
 ]
 
@@ -144,7 +145,8 @@ def make_engine(url: URL, *, memory: bool) -> Engine:
 
 
 def schema_state(conn: Connection, where: str) -> str:
-    """``"ours"`` for a store of this schema version, ``"empty"`` for an empty database.
+    """``"ours"`` for a store of this schema version, ``"old"`` for one :func:`upgrade` can
+    bring to it, ``"empty"`` for an empty database.
 
     Anything else (another application's tables, another schema version) is refused.
     """
@@ -161,6 +163,8 @@ def schema_state(conn: Connection, where: str) -> str:
     version = conn.execute(
         select(s.info.c.value).where(s.info.c.key == "schema_version")
     ).scalar_one_or_none()
+    if version is not None and version.isdigit() and int(version) in s.UPGRADES:
+        return "old"
     if version != str(s.SCHEMA_VERSION):
         raise refusal(
             where,
@@ -184,6 +188,25 @@ def create_schema(conn: Connection, created_at: str) -> None:
             {"key": "created_at", "value": created_at},
         ],
     )
+
+
+def upgrade(conn: Connection) -> int:
+    """Upgrade an ``"old"`` store to this schema version (inside the caller's transaction).
+
+    Returns the version it had.
+    """
+    version = int(
+        conn.execute(select(s.info.c.value).where(s.info.c.key == "schema_version")).scalar_one()
+    )
+    start = version
+    while version in s.UPGRADES:
+        for statement in s.UPGRADES[version]:
+            conn.exec_driver_sql(statement)
+        version += 1
+    conn.execute(
+        s.info.update().where(s.info.c.key == "schema_version").values(value=str(version))
+    )
+    return start
 
 
 def use_wal(engine: Engine, where: str) -> None:

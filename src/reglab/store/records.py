@@ -32,7 +32,7 @@ RECORD_STATUSES = ("done", "failed")
 """Statuses of a finished member (what :meth:`Store.save_member` accepts)."""
 MEMBER_STATUSES = ("running", *RECORD_STATUSES)
 """Statuses a stored member can have; a planned member not yet stored is pending."""
-STUDY_STATUSES = ("created", "running", "done", "failed")
+STUDY_STATUSES = ("created", "running", "interrupted", "done", "failed")
 _INT_FIELDS = (
     "split_id",
     "seed",

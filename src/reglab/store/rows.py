@@ -58,13 +58,38 @@ def json_dict(who: str, param: str, value: Any) -> dict[str, Any]:
 
 
 def changed_keys(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
-    """Top-level keys whose values differ between two configs (compared as canonical JSON)."""
+    """The settings that differ between two configs, as ``path (stored X, given Y)``.
+
+    Nested mappings are compared key by key (paths joined by ``.``); anything else is compared
+    as canonical JSON.
+
+    >>> changed_keys({"train": {"epochs": 100, "lr": 0.001}}, {"train": {"epochs": 5, "lr": 0.001}})
+    ['train.epochs (stored 100, given 5)']
+    """
 
     def canon(v: Any) -> str:
         return json.dumps(v, sort_keys=True, default=s.json_default)
 
-    keys = list(dict.fromkeys([*stored, *new]))
-    return [k for k in keys if k not in stored or k not in new or canon(stored[k]) != canon(new[k])]
+    def short(v: Any) -> str:
+        text = canon(v)
+        return text if len(text) <= 60 else text[:57] + "..."
+
+    out: list[str] = []
+
+    def walk(a: Mapping[str, Any], b: Mapping[str, Any], prefix: str) -> None:
+        for k in dict.fromkeys([*a, *b]):
+            path = f"{prefix}{k}"
+            if k not in a:
+                out.append(f"{path} (not stored, given {short(b[k])})")
+            elif k not in b:
+                out.append(f"{path} (stored {short(a[k])}, not given)")
+            elif isinstance(a[k], Mapping) and isinstance(b[k], Mapping):
+                walk(a[k], b[k], f"{path}.")
+            elif canon(a[k]) != canon(b[k]):
+                out.append(f"{path} (stored {short(a[k])}, given {short(b[k])})")
+
+    walk(stored, new, "")
+    return out
 
 
 def delete_details(conn: Connection, member_ids: Any) -> None:

@@ -1,8 +1,9 @@
 """The store's tables (SQLAlchemy Core), version :data:`SCHEMA_VERSION`.
 
-``reglab_info`` holds ``schema_version``; a database without it, or with another version, is
-refused rather than changed. Every per-member table has one row per member (histograms: one row
-per layer), with per-epoch values as JSON arrays: a 100-epoch member writes four short arrays
+``reglab_info`` holds ``schema_version``. A store of version 1 (reglab 0.1) is upgraded in place
+by :data:`UPGRADES` (adding the claim columns; nothing is removed); a database without a version,
+or with a newer one, is refused rather than changed. Every per-member table has one row per
+member (histograms: one row per layer), with per-epoch values as JSON arrays: a 100-epoch member writes four short arrays
 in one row instead of 100 rows. Non-finite floats are stored as ``null`` (NaN) or
 ``"inf"``/``"-inf"`` so the JSON is standard and PostgreSQL accepts it. Test predictions are one
 ``.npy`` blob per member (read back with ``allow_pickle=False``).
@@ -39,6 +40,7 @@ from sqlalchemy import (
 __all__ = [
     "SCHEMA_VERSION",
     "TABLES",
+    "UPGRADES",
     "curves",
     "decode_floats",
     "encode_floats",
@@ -52,7 +54,15 @@ __all__ = [
     "studies",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+UPGRADES: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE members ADD COLUMN owner VARCHAR(128)",
+        "ALTER TABLE members ADD COLUMN lease_until TIMESTAMP",
+    ),
+}
+"""From a version to the next: the SQL statements that upgrade a store (in one transaction)."""
 
 metadata = MetaData()
 
@@ -102,6 +112,8 @@ members = Table(
     Column("wall_s", Float),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    Column("owner", String(128)),
+    Column("lease_until", DateTime(timezone=True)),
     UniqueConstraint("study_id", "key", name="uq_members_study_key"),
     Index("ix_members_study_status", "study_id", "status"),
 )

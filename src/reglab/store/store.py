@@ -21,10 +21,10 @@ from typing import Any
 from sqlalchemy import Connection, Select, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from reglab._validation import check_choice, message, suggest
+from reglab._validation import check_choice, check_positive, message, suggest
 from reglab.errors import ConfigError, StoreError
+from reglab.store import claims, rows
 from reglab.store import connection as c
-from reglab.store import rows
 from reglab.store import schema as s
 from reglab.store.records import (
     MEMBER_STATUSES,
@@ -119,6 +119,10 @@ class Store:
     def _prepare(self, create: bool) -> None:
         with self._tx("reading the schema") as conn:
             state = c.schema_state(conn, self._where)
+        if state == "old":
+            with self._tx("upgrading the store's schema", write=True) as conn:
+                if c.schema_state(conn, self._where) == "old":  # no other process was faster
+                    c.upgrade(conn)
         if state == "empty":
             if not create:
                 raise c.refusal(
@@ -188,9 +192,10 @@ class Store:
                 if on_config_change == "error":
                     raise StoreError(
                         f"Store {self._where}: `config` must equal the stored config of study "
-                        f"{name!r} to resume it; got one that differs in {', '.join(changed)}. "
-                        "Pass on_config_change='extend' to add to the study or 'replace' to "
-                        "start it over."
+                        f"{name!r} to resume it; got one that differs in {'; '.join(changed)}. "
+                        "Use another study name, or on_config_change='extend' (command line: "
+                        "--on-config-change extend) to add to the study or 'replace' to start "
+                        "it over."
                     )
                 if on_config_change == "replace":
                     rows.delete_members(conn, row.id)
@@ -314,40 +319,46 @@ class Store:
                 ).scalars()
             )
 
-    def mark_running(self, study: str | StudyInfo, keys: Iterable[str]) -> None:
-        """Record that these members started; members already done are left as they are.
+    def claim(
+        self,
+        study: str | StudyInfo,
+        keys: Iterable[str],
+        owner: str,
+        *,
+        lease_s: float = claims.DEFAULT_LEASE_S,
+    ) -> list[str]:
+        """Claim the members ``keys`` for ``owner`` (see :mod:`reglab.store.claims`).
 
-        A member still ``running`` when its study is resumed was interrupted and is redone.
+        Finished members and members validly claimed by another owner are left alone; the rest
+        are marked ``running`` under ``owner`` until ``lease_s`` seconds from now. Returns the
+        claimed keys, in the given order.
         """
-        keys = list(dict.fromkeys(keys))
+        keys = list(keys)
         for key in keys:
-            check_name("Store.mark_running", "keys", key)
-        now = rows.now()
-        m = s.members
-        with self._tx("marking members running", write=True) as conn:
-            sid = self._study_id(conn, study)
-            stored: dict[str, str] = {}
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                query = select(m.c.key, m.c.status).where(m.c.study_id == sid, m.c.key.in_(chunk))
-                stored.update((key, status) for key, status in conn.execute(query))
-            redo = [k for k in keys if k in stored and stored[k] != "done"]
-            for start in range(0, len(redo), 500):
-                conn.execute(
-                    update(m)
-                    .where(m.c.study_id == sid, m.c.key.in_(redo[start : start + 500]))
-                    .values(status="running", error=None, started_at=now, finished_at=None)
-                )
-            new = [
-                {"study_id": sid, "key": k, "status": "running", "started_at": now}
-                for k in keys
-                if k not in stored
-            ]
-            if new:
-                conn.execute(insert(m), new)
+            check_name("Store.claim", "keys", key)
+        check_positive("Store.claim", "lease_s", lease_s)
+        with self._tx("claiming members", write=True) as conn:
+            return claims.claim(conn, self._study_id(conn, study), keys, owner, lease_s)
 
-    def save_member(self, study: str | StudyInfo, record: MemberRecord) -> None:
-        """Store a finished member in its own transaction, replacing any row with its key."""
+    def heartbeat(
+        self, study: str | StudyInfo, owner: str, *, lease_s: float = claims.DEFAULT_LEASE_S
+    ) -> int:
+        """Renew ``owner``'s claims for ``lease_s`` seconds; returns how many it holds."""
+        with self._tx("renewing claims", write=True) as conn:
+            return claims.heartbeat(conn, self._study_id(conn, study), owner, lease_s)
+
+    def release(self, study: str | StudyInfo, owner: str) -> int:
+        """Give up ``owner``'s unfinished members (they become pending again)."""
+        with self._tx("releasing claims", write=True) as conn:
+            return claims.release(conn, self._study_id(conn, study), owner)
+
+    def save_member(self, study: str | StudyInfo, record: MemberRecord) -> bool:
+        """Store a finished member in its own transaction; returns whether it was written.
+
+        A member already stored as finished (``done`` or ``failed``) is never overwritten: the
+        call returns ``False`` and changes nothing (another process finished it first; members
+        are deterministic, so its result is the same). A ``running`` row (a claim) is filled in.
+        """
         if not isinstance(record, MemberRecord):
             raise ConfigError(message("Store.save_member", "record", "a MemberRecord", record))
         values = rows.member_values(record)
@@ -355,17 +366,21 @@ class Store:
         with self._tx(f"saving member {record.key!r}", write=True) as conn:
             sid = self._study_id(conn, study)
             row = conn.execute(
-                select(m.c.id, m.c.started_at).where(m.c.study_id == sid, m.c.key == record.key)
+                select(m.c.id, m.c.status, m.c.started_at).where(
+                    m.c.study_id == sid, m.c.key == record.key
+                )
             ).first()
             if row is None:
                 insert_row = insert(m).values(study_id=sid, **values).returning(m.c.id)
                 mid = int(conn.execute(insert_row).scalar_one())
+            elif row.status in RECORD_STATUSES:
+                return False
             else:
                 mid = int(row.id)
                 values["started_at"] = values["started_at"] or row.started_at
-                conn.execute(update(m).where(m.c.id == mid).values(**values))
-                rows.delete_details(conn, [mid])
+                conn.execute(update(m).where(m.c.id == mid).values(lease_until=None, **values))
             rows.insert_details(conn, mid, record)
+            return True
 
     def load_members(
         self,

@@ -16,12 +16,14 @@ unchanged, :meth:`Study.run` validates them and does the work. The protocol (DES
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
 import platform
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -32,9 +34,11 @@ from reglab._seeding import derive
 from reglab._validation import Problems, check_choice, check_int, check_positive
 from reglab.data.load import Dataset
 from reglab.data.preprocess import Preprocessor
+from reglab.engine._checks import validate as validate_members
 from reglab.engine.spec import ACTIVATIONS, BLOCK_ORDERS, Architecture, MemberSpec, TrainConfig
-from reglab.errors import ConfigError
+from reglab.errors import ConfigError, StoreError
 from reglab.store import Store
+from reglab.store.claims import DEFAULT_LEASE_S, new_owner
 from reglab.store.records import MemberRecord
 from reglab.study.results import StudyResult, analyze
 from reglab.study.splits import Split, SplitPlan
@@ -133,14 +137,8 @@ class Study:
         """Validate everything and lay out the members (no training)."""
         self._validate()
         strategies = resolve_strategies(self.strategies)
-        train = TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            lr=self.lr,
-            optimizer=self.optimizer,
-            patience=self.patience if self.early_stopping else None,
-            min_delta=self.min_delta,
-        )
+        for strategy in strategies:
+            strategy.dropout_rates(len(self.hidden))
         split_plan = SplitPlan(
             self.method,
             self.n_splits,
@@ -155,6 +153,23 @@ class Study:
                 "validation rows); got 0. Use --no-early-stopping for fixed-epoch studies."
             )
         splits = split_plan.split(dataset.y, dataset.task, class_names=dataset.classes or None)
+        notices: list[str] = []
+        batch_size = self.batch_size
+        largest = max(len(split.train_idx) for split in splits)
+        if isinstance(batch_size, int) and batch_size > largest:
+            notices.append(
+                f"batch size {batch_size} is larger than any training part ({largest} rows): "
+                f"clipped to {largest}, i.e. full-batch training."
+            )
+            batch_size = largest
+        train = TrainConfig(
+            epochs=self.epochs,
+            batch_size=batch_size,
+            lr=self.lr,
+            optimizer=self.optimizer,
+            patience=self.patience if self.early_stopping else None,
+            min_delta=self.min_delta,
+        )
         data, feature_names = _preprocess(dataset, splits)
         n_out = dataset.n_classes if dataset.task == "multiclass" else 1
         members: list[tuple[MemberSpec, Split]] = []
@@ -202,7 +217,11 @@ class Study:
             "splits": split_plan.get_config(),
         }
         name = self.name or default_study_name(dataset, config)
-        return StudyPlan(name, dataset, strategies, splits, members, data, feature_names, config)
+        specs = [spec for spec, _ in members]
+        validate_members(specs, data, self.memory_budget_mb, None)
+        return StudyPlan(
+            name, dataset, strategies, splits, members, data, feature_names, config, tuple(notices)
+        )
 
     # --- running --------------------------------------------------------------------------
 
@@ -214,14 +233,24 @@ class Study:
         progress: Progress | None = None,
         on_config_change: str = "error",
         on_start: Callable[[StudyPlan, int], None] | None = None,
+        on_wait: Callable[[int], None] | None = None,
+        lease_s: float = DEFAULT_LEASE_S,
+        poll_s: float = 1.0,
     ) -> StudyResult:
         """Train every member not yet in ``store`` and return the study's results.
 
-        Each finished member is saved at once, so an interrupted run keeps what finished and
-        a re-run (same study name and config) trains only what is missing. ``on_start`` is
-        called with the plan and the number of members already stored before training.
+        Everything is validated before the store is touched. Each finished member is saved at
+        once, so an interrupted run keeps what finished and a re-run (same study name and
+        config) trains only what is missing. Members are claimed before they are trained
+        (:mod:`reglab.store.claims`): several processes running the same study on one store
+        divide the members between them, each member is trained once, and a member left
+        ``running`` by a process that is gone is taken over. ``on_start`` is called with the
+        plan and the number of members already stored before training; ``on_wait`` with the
+        number of members that other processes are still training, while this one waits for
+        them. Sets ``trained_`` (members this call trained) and ``reused_`` (already stored).
         """
         from reglab.engine import train_members
+        from reglab.engine.plan import plan_chunks
 
         started = now()
         plan = self.plan(dataset)
@@ -246,40 +275,97 @@ class Study:
             feature_names=plan.feature_names,
             on_config_change=on_config_change,
         )
-        done = store.done_keys(plan.name, include_failed=True)
-        todo = [(spec, split) for spec, split in plan.members if spec.key() not in done]
+        finished = store.done_keys(plan.name, include_failed=True)
+        todo = [(spec, split) for spec, split in plan.members if spec.key() not in finished]
+        self.reused_ = len(plan.members) - len(todo)
+        self.trained_ = 0
         if on_start is not None:
-            on_start(plan, len(plan.members) - len(todo))
+            on_start(plan, self.reused_)
         by_key = {spec.key(): (spec, split) for spec, split in todo}
+        owner = new_owner()
         if todo:
             store.set_status(plan.name, "running")
-            store.mark_running(plan.name, list(by_key))
+        units = [
+            [todo[i][0].key() for i in chunk]
+            for chunk in plan_chunks([spec for spec, _ in todo], plan.data, self.memory_budget_mb)
+        ]
 
-            def save(result: Any) -> None:
-                spec, split = by_key[result.key]
-                store.save_member(plan.name, to_record(result, spec, split))
+        counts = {"mine": 0, "others": 0}
 
-            train_members(
-                [spec for spec, _ in todo],
-                plan.data,
-                device=device,
-                memory_budget_mb=self.memory_budget_mb,
-                on_result=save,
-                progress=progress,
-            )
+        def save(result: Any) -> None:
+            spec, split = by_key[result.key]
+            store.save_member(plan.name, to_record(result, spec, split))
+            counts["mine"] += 1
+            if progress is not None:
+                progress(counts["mine"] + counts["others"], len(todo))
+
+        try:
+            with _Heartbeat(store, plan.name, owner, lease_s):
+                while units:
+                    finished = store.done_keys(plan.name, include_failed=True)
+                    counts["others"] = len(finished & set(by_key)) - counts["mine"]
+                    waiting: list[list[str]] = []
+                    for unit in units:
+                        keys = [k for k in unit if k not in finished]
+                        mine = store.claim(plan.name, keys, owner, lease_s=lease_s) if keys else []
+                        if mine:
+                            train_members(
+                                [by_key[k][0] for k in mine],
+                                plan.data,
+                                device=device,
+                                memory_budget_mb=self.memory_budget_mb,
+                                on_result=save,
+                            )
+                            self.trained_ += len(mine)
+                        claimed = set(mine)
+                        if any(k not in claimed for k in keys):
+                            waiting.append([k for k in keys if k not in claimed])
+                    units = waiting
+                    if units:
+                        if on_wait is not None:
+                            on_wait(sum(len(u) for u in units))
+                        time.sleep(poll_s)
+        except BaseException:
+            store.release(plan.name, owner)
+            store.set_status(plan.name, "interrupted")
+            raise
         wall = now() - started
         store.update_metadata(
             plan.name,
             {
                 "timings": {
                     "last run wall s": round(wall, 3),
-                    "members trained": len(todo),
+                    "members trained": self.trained_,
+                    "members reused from the store": self.reused_,
                     "last run": "planning, preprocessing, training and storing",
                 }
             },
         )
         store.set_status(plan.name, "done")
         return load_result(store, plan.name)
+
+
+class _Heartbeat:
+    """Renews ``owner``'s claims every third of the lease, in a background thread."""
+
+    def __init__(self, store: Store, study: str, owner: str, lease_s: float) -> None:
+        self._args = (store, study, owner, lease_s)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="reglab-heartbeat", daemon=True)
+
+    def _beat(self) -> None:
+        store, study, owner, lease_s = self._args
+        while not self._stop.wait(lease_s / 3):
+            with contextlib.suppress(StoreError):  # a busy store: the next beat retries
+                store.heartbeat(study, owner, lease_s=lease_s)
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 def _resolve_device(device: str) -> str:
@@ -348,6 +434,7 @@ class StudyPlan:
     data: dict[int, tuple[np.ndarray, np.ndarray]]
     feature_names: tuple[str, ...]
     config: dict[str, Any]
+    notices: tuple[str, ...] = ()
 
     def describe_data(self) -> dict[str, Any]:
         ds = self.dataset
@@ -360,7 +447,7 @@ class StudyPlan:
             "inputs after encoding": len(self.feature_names),
             "classes": ", ".join(ds.classes) if ds.classes else "(regression)",
             "dropped columns": ", ".join(f"{c} ({why})" for c, why in ds.dropped_columns) or "none",
-            "notices": " ".join(ds.notices) or "none",
+            "notices": " ".join((*ds.notices, *self.notices)) or "none",
             "preprocessing": "fit on each outer training part: median imputation + "
             "standardization (numeric), mode imputation + one-hot (categorical)",
         }

@@ -1,0 +1,141 @@
+"""Claims on members: which process trains what, so that nothing is trained twice or lost.
+
+A process that wants to train members *claims* them first: in one write transaction it marks
+each unclaimed member ``running`` under its own **owner** id with a **lease** (a time until
+which the claim holds). While it trains, a heartbeat extends its leases. A claim can be taken
+over when its lease has expired, when its owner ran on this host and its process is gone
+(``kill -9``), or when the row has no owner (released, or written by reglab 0.1). A finished
+member (``done`` or ``failed``) is never claimed again and its row is never overwritten.
+
+So two commands started on one store divide the members between them, a command that resumes a
+killed run takes over the dead run's members at once, and a worker on another host that died
+loses its members only for the length of its lease.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, insert, select, update
+
+from reglab.store import rows
+from reglab.store import schema as s
+
+__all__ = ["DEFAULT_LEASE_S", "claim", "heartbeat", "is_expired", "new_owner", "release"]
+
+DEFAULT_LEASE_S = 60.0
+"""How long a claim holds without a heartbeat (the heartbeat renews it every third of that)."""
+
+_CHUNK = 500
+
+
+def new_owner() -> str:
+    """A unique owner id for this process: ``host:pid:random``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _dead_here(owner: str) -> bool:
+    """Whether ``owner`` ran on this host in a process that no longer exists."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # it exists, under another user
+        return False
+    return False
+
+
+def is_expired(owner: str | None, lease_until: datetime | None, now: datetime) -> bool:
+    """Whether a ``running`` row may be taken over (no owner, lease over, or owner gone)."""
+    if owner is None or lease_until is None:
+        return True
+    return (rows.utc(lease_until) or lease_until) <= now or _dead_here(owner)
+
+
+def claim(
+    conn: Connection, study_id: int, keys: Sequence[str], owner: str, lease_s: float
+) -> list[str]:
+    """Claim the members ``keys`` that are neither finished nor validly claimed by another.
+
+    Runs inside the caller's write transaction (for SQLite ``BEGIN IMMEDIATE``, which holds the
+    database's write lock, so two claimers see each other's claims). Returns the claimed keys in
+    the given order; members already claimed by ``owner`` are included (their lease renewed).
+    """
+    keys = list(dict.fromkeys(keys))
+    now = rows.now()
+    until = now + timedelta(seconds=lease_s)
+    m = s.members
+    stored: dict[str, tuple[str, str | None, datetime | None]] = {}
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        query = (
+            select(m.c.key, m.c.status, m.c.owner, m.c.lease_until)
+            .where(m.c.study_id == study_id, m.c.key.in_(chunk))
+            .with_for_update()
+        )
+        stored.update((r.key, (r.status, r.owner, r.lease_until)) for r in conn.execute(query))
+    take: list[str] = []
+    new: list[str] = []
+    for key in keys:
+        if key not in stored:
+            new.append(key)
+            continue
+        status, holder, lease_until = stored[key]
+        if status != "running":
+            continue
+        if holder == owner or is_expired(holder, lease_until, now):
+            take.append(key)
+    for start in range(0, len(take), _CHUNK):
+        conn.execute(
+            update(m)
+            .where(m.c.study_id == study_id, m.c.key.in_(take[start : start + _CHUNK]))
+            .values(owner=owner, lease_until=until, started_at=now, error=None)
+        )
+    if new:
+        conn.execute(
+            insert(m),
+            [
+                {
+                    "study_id": study_id,
+                    "key": k,
+                    "status": "running",
+                    "owner": owner,
+                    "lease_until": until,
+                    "started_at": now,
+                }
+                for k in new
+            ],
+        )
+    claimed = set(take) | set(new)
+    return [k for k in keys if k in claimed]
+
+
+def heartbeat(conn: Connection, study_id: int, owner: str, lease_s: float) -> int:
+    """Renew the leases of ``owner``'s running members; returns how many it still holds."""
+    m = s.members
+    result = conn.execute(
+        update(m)
+        .where(m.c.study_id == study_id, m.c.owner == owner, m.c.status == "running")
+        .values(lease_until=rows.now() + timedelta(seconds=lease_s))
+    )
+    return int(result.rowcount or 0)
+
+
+def release(conn: Connection, study_id: int, owner: str) -> int:
+    """Give up ``owner``'s unfinished members: their rows go, so they are pending again."""
+    m = s.members
+    result = conn.execute(
+        m.delete().where(m.c.study_id == study_id, m.c.owner == owner, m.c.status == "running")
+    )
+    return int(result.rowcount or 0)
