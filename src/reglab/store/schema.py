@@ -1,12 +1,12 @@
 """The store's tables (SQLAlchemy Core), version :data:`SCHEMA_VERSION`.
 
 ``reglab_info`` holds ``schema_version``. A store of version 1 (reglab 0.1) is upgraded in place
-by :data:`UPGRADES` (adding the claim columns; nothing is removed); a database without a version,
-or with a newer one, is refused rather than changed. Every per-member table has one row per
-member (histograms: one row per layer), with per-epoch values as JSON arrays: a 100-epoch
-member writes four short arrays in one row instead of 100 rows. Non-finite floats are stored as ``null`` (NaN) or
-``"inf"``/``"-inf"`` so the JSON is standard and PostgreSQL accepts it. Test predictions are one
-``.npy`` blob per member (read back with ``allow_pickle=False``).
+by :data:`UPGRADES` (adding the claim columns; nothing is removed); a database without a
+version, or with a newer one, is refused rather than changed. Every per-member table has one row
+per member (histograms: one row per layer), with per-epoch values as JSON arrays: a 100-epoch
+member writes four short arrays in one row instead of 100 rows. Non-finite floats are stored as
+``null`` (NaN) or ``"inf"``/``"-inf"`` so the JSON is standard and PostgreSQL accepts it. Test
+predictions are one ``.npy`` blob per member (read back with ``allow_pickle=False``).
 """
 
 from __future__ import annotations
