@@ -1,11 +1,14 @@
-"""Statistics over resampled scores: corrected intervals, paired tests, Holm, verdicts.
+"""Statistics over resampled scores: corrected intervals, paired tests, Holm, verdicts, and
+the answer rule.
 
->>> from reglab.stats import compare, summarize, holm, combination_verdicts
+>>> from reglab.stats import compare, summarize, holm, combination_verdicts, answer
 """
 
+from reglab.stats.answer import ANSWER_CASES, Answer, answer, compare_with, verdicts_with
 from reglab.stats.compare import (
     OUTCOMES,
     Comparison,
+    ComparisonList,
     Ranked,
     Verdict,
     combination_verdicts,
@@ -24,14 +27,19 @@ from reglab.stats.ttest import (
 )
 
 __all__ = [
+    "ANSWER_CASES",
     "OUTCOMES",
+    "Answer",
     "Comparison",
+    "ComparisonList",
     "Ranked",
     "StrategySummary",
     "TTestResult",
     "Verdict",
+    "answer",
     "combination_verdicts",
     "compare",
+    "compare_with",
     "corrected_resampled_ttest",
     "format_p",
     "holm",
@@ -39,4 +47,5 @@ __all__ = [
     "strategy_parts",
     "summarize",
     "summarize_all",
+    "verdicts_with",
 ]

@@ -28,6 +28,7 @@ from reglab.stats.ttest import (
 __all__ = [
     "OUTCOMES",
     "Comparison",
+    "ComparisonList",
     "Ranked",
     "Verdict",
     "combination_verdicts",
@@ -39,7 +40,9 @@ __all__ = [
     "summarize_all",
 ]
 
-OUTCOMES = ("better", "worse", "no difference", "untestable")
+OUTCOMES = ("better", "worse", "no difference", "identical", "untestable")
+"""How a comparison came out, from the first strategy's side. ``"identical"`` is decided
+before any test: the two strategies gave the same results on every split."""
 
 
 def holm(p_values: Mapping[str, float]) -> dict[str, float]:
@@ -120,6 +123,45 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class ComparisonList(list[Comparison]):
+    """A list of comparisons that also reads as a table (:meth:`to_frame`).
+
+    >>> scores = {"none": [0.80, 0.81, 0.79, 0.80], "l2": [0.85, 0.86, 0.84, 0.86]}
+    >>> cs = compare(scores, "none", n_train=800, n_test=200)
+    >>> cs[0].outcome, list(cs.to_frame().columns[:3])
+    ('better', ['strategy', 'reference', 'mean_diff'])
+    """
+
+    COLUMNS = (
+        "strategy", "reference", "mean_diff", "ci_low", "ci_high", "p_value", "p_holm",
+        "significant", "outcome", "sentence",
+    )  # fmt: skip
+
+    def to_frame(self) -> Any:
+        """One row per comparison: the difference with its interval, raw and Holm p-values,
+        the outcome and its sentence (a :class:`pandas.DataFrame`)."""
+        import pandas as pd
+
+        rows = []
+        for c in self:
+            t = c.test
+            rows.append(
+                {
+                    "strategy": c.strategy,
+                    "reference": c.reference,
+                    "mean_diff": math.nan if t is None else t.mean_diff,
+                    "ci_low": math.nan if t is None else t.ci[0],
+                    "ci_high": math.nan if t is None else t.ci[1],
+                    "p_value": math.nan if t is None else t.p_value,
+                    "p_holm": c.p_adjusted,
+                    "significant": c.significant,
+                    "outcome": c.outcome,
+                    "sentence": c.sentence,
+                }
+            )
+        return pd.DataFrame(rows, columns=list(self.COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -242,7 +284,7 @@ def _family(
     scale: float | None,
     unit: str | None,
     cls: type[Comparison],
-) -> list[Any]:
+) -> ComparisonList:
     if not (isinstance(alpha, int | float) and 0 < alpha < 1):
         raise ConfigError(message(who, "alpha", "a float in (0, 1)", alpha))
     used = {name: as_split_scores(who, "scores", scores[name]) for pair in pairs for name in pair}
@@ -256,7 +298,7 @@ def _family(
         for s, r in pairs
     ]
     adjusted = holm({str(i): t.p_value for i, t in enumerate(tests) if t is not None})
-    out = []
+    out = ComparisonList()
     for i, ((s, r), test) in enumerate(zip(pairs, tests, strict=True)):
         p_adj = adjusted.get(str(i), math.nan)
         significant = bool(p_adj < alpha)
@@ -282,7 +324,7 @@ def compare(
     confidence: float = 0.95,
     scale: float | None = None,
     unit: str | None = None,
-) -> list[Comparison]:
+) -> ComparisonList:
     """Every strategy against ``baseline``, Holm-adjusted across these comparisons.
 
     Args:
@@ -330,7 +372,7 @@ def combination_verdicts(
     confidence: float = 0.95,
     scale: float | None = None,
     unit: str | None = None,
-) -> list[Verdict]:
+) -> ComparisonList:
     """A verdict for every combined strategy against each of its parts.
 
     All (combination, part) comparisons form one family for Holm's adjustment. Arguments are as

@@ -6,9 +6,17 @@ on which way is better and which intervals are clipped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
-__all__ = ["BOUNDED_METRICS", "METRIC_DIRECTIONS", "bounded"]
+__all__ = [
+    "BOUNDED_METRICS",
+    "METRIC_DIRECTIONS",
+    "PERCENT_METRICS",
+    "bounded",
+    "format_diff",
+    "format_score",
+]
 
 METRIC_DIRECTIONS: Mapping[str, bool] = {
     "accuracy": True,
@@ -51,3 +59,31 @@ def bounded(metric: str, low: float, high: float) -> tuple[float, float]:
     if metric in BOUNDED_METRICS:
         return max(low, 0.0), min(high, 1.0)
     return low, high
+
+
+PERCENT_METRICS = ("accuracy", "balanced_accuracy")
+"""Metrics shown as percentages, their differences in percentage points."""
+
+
+def format_score(metric: str, value: float | None) -> str:
+    """A score as every presentation shows it: percent for accuracies, else 4 digits.
+
+    >>> format_score("accuracy", 0.8612), format_score("rmse", 52.3456), format_score("r2", None)
+    ('86.1%', '52.35', '–')
+    """
+    if value is None or not math.isfinite(value):
+        return "–"
+    if metric in PERCENT_METRICS:
+        return f"{100 * value:.1f}%"
+    return f"{value:.4g}"
+
+
+def format_diff(metric: str, diff: float) -> str:
+    """The size of a difference of ``metric`` scores (no sign): points for accuracies.
+
+    >>> format_diff("accuracy", -0.0312), format_diff("rmse", 1.25)
+    ('3.1 points', '1.25')
+    """
+    if metric in PERCENT_METRICS:
+        return f"{100 * abs(diff):.1f} points"
+    return f"{abs(diff):.3g}"
