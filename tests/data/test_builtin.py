@@ -155,7 +155,7 @@ def test_load_source_builtin_with_implied_or_matching_target() -> None:
 
 def test_load_source_file(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
-    path.write_text("x,y\n1,a\n2,b\n3,a\n")
+    path.write_text("x,y\n1,a\n2,b\n3,a\n4,b\n")
     ds = load_source(str(path), "y")
     assert (ds.name, ds.task, ds.source) == ("t", "binary", str(path))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import struct
 from pathlib import Path
@@ -105,18 +106,29 @@ def test_w1_csv_integer_target_is_multiclass() -> None:
 @pytest.mark.parametrize(
     ("name", "text"),
     [
-        pytest.param("t.csv", "a;b;y\n1;2;u\n3;4;v\n5;6;u\n", id="semicolon"),
-        pytest.param("t.csv", "a\tb\ty\n1\t2\tu\n3\t4\tv\n5\t6\tu\n", id="tab-in-csv"),
-        pytest.param("t.tsv", "a\tb\ty\n1\t2\tu\n3\t4\tv\n5\t6\tu\n", id="tsv"),
-        pytest.param("t.txt", "a|b|y\n1|2|u\n3|4|v\n5|6|u\n", id="pipe-txt"),
-        pytest.param("t.txt", "a  b   y\n1  2   u\n3  4   v\n5  6   u\n", id="whitespace-txt"),
-        pytest.param("t.csv", '"a","b","y"\n"1","2","u"\n"3","4","v"\n5,6,u\n', id="quoted"),
+        pytest.param("t.csv", "a;b;y\n1;2;u\n3;4;v\n5;6;u\n7;8;v\n", id="semicolon"),
+        pytest.param("t.csv", "a\tb\ty\n1\t2\tu\n3\t4\tv\n5\t6\tu\n7\t8\tv\n", id="tab-in-csv"),
+        pytest.param("t.tsv", "a\tb\ty\n1\t2\tu\n3\t4\tv\n5\t6\tu\n7\t8\tv\n", id="tsv"),
+        pytest.param("t.txt", "a|b|y\n1|2|u\n3|4|v\n5|6|u\n7|8|v\n", id="pipe-txt"),
+        pytest.param("t.txt", "a  b   y\n1  2   u\n3  4   v\n5  6   u\n7 8 v\n",
+                     id="whitespace-txt"),
+        pytest.param("t.csv", '"a","b","y"\n"1","2","u"\n"3","4","v"\n5,6,u\n7,"8",v\n',
+                     id="quoted"),
+        pytest.param("t.csv", "a,b,y\r\n1,2,u\r\n3,4,v\r\n\r\n5,6,u\r\n7,8,v\r\n",
+                     id="crlf-and-blank-line"),
+        pytest.param("t.csv", "sep=;\na;b;y\n1;2;u\n3;4;v\n5;6;u\n7;8;v\n", id="excel-sep-line"),
+        pytest.param("t.csv", "a,b,y,\n1,2,u,\n3,4,v,\n5,6,u,\n7,8,v,\n",
+                     id="trailing-separator"),
+        pytest.param("t.csv", "a,b,y\n1,2,u,\n3,4,v,\n5,6,u\n7,8,v\n",
+                     id="trailing-separator-in-some-rows"),
+        pytest.param("t.csv", "a,b,y,\n1,2,u\n3,4,v\n5,6,u\n7,8,v\n",
+                     id="trailing-separator-in-header"),
     ],
-)
+)  # fmt: skip
 def test_separator_is_sniffed(tmp_path: Path, name: str, text: str) -> None:
     ds = load_table(write(tmp_path, name, text), "y")
     assert ds.feature_names == ("a", "b")
-    assert ds.X["b"].tolist() == [2.0, 4.0, 6.0]
+    assert ds.X["b"].tolist() == [2.0, 4.0, 6.0, 8.0]
     assert ds.classes == ("u", "v")
 
 
@@ -124,6 +136,7 @@ def test_quoted_field_with_the_separator_inside(tmp_path: Path) -> None:
     text = 'x,c,y\n1,"a, b",p\n2,"c",q\n3,"a, b",p\n4,"c",q\n'
     ds = load_table(write(tmp_path, "q.csv", text), "y")
     assert ds.X["c"].tolist() == ["a, b", "c", "a, b", "c"]
+    assert ds.notices == ()
 
 
 @pytest.mark.parametrize("token", ["", "NA", "?", "nan", "NaN", "null", " ? "])
@@ -162,7 +175,7 @@ def test_latin1_file_is_read_with_a_notice(tmp_path: Path) -> None:
 
 def test_utf8_byte_order_mark_is_not_part_of_the_first_name(tmp_path: Path) -> None:
     path = tmp_path / "bom.csv"
-    path.write_bytes("\ufeffx,y\n1,a\n2,b\n3,a\n".encode())
+    path.write_bytes("\ufeffx,y\n1,a\n2,b\n3,a\n4,b\n".encode())
     assert load_table(path, "y").feature_names == ("x",)
 
 
@@ -353,7 +366,17 @@ PNG = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + b"\x00" * 17
         pytest.param("h.csv", b"x,y\n", r"got 'h\.csv' \(a header row and no data rows\)\.$",
                      id="header-only"),
         pytest.param("r.csv", b"x,y\n1,a\n2,b,3\n", r"got 'r\.csv' \(rows of unequal length: "
-                     r"Expected 2 fields in line 3, saw 3\)\.$", id="ragged"),
+                     r"line 3 has 3 fields, the header \(line 1\) has 2\)\.$", id="ragged"),
+        pytest.param("s.csv", b"x,y\n1,a\n\n2\n3\n", r"got 's\.csv' \(rows of unequal length: "
+                     r"line 4 has 1 fields, the header \(line 1\) has 2; 1 more rows differ\)\.$",
+                     id="short-rows"),
+        pytest.param("q.csv", b'x,y\n1,a\n2,"b\n3,a\n', r"got 'q\.csv' \(a quote opened on line 3 "
+                     r"is never closed\)\.$", id="unclosed-quote"),
+        pytest.param("u.csv", b"\xff\xfex\x00,\x00y\x00\n", r"got 'u\.csv' \(not valid UTF-16 "
+                     r"\(little-endian, with byte-order mark\) text: truncated data at byte 8\)\.$",
+                     id="truncated-utf16"),
+        pytest.param("b.csv", codecs.BOM_UTF16_LE + "x,y\n".encode("utf-16-le"),
+                     r"got 'b\.csv' \(a header row and no data rows\)\.$", id="utf16-header-only"),
         pytest.param("bad.parquet", b"x,y\n1,2\n", r"got 'bad\.parquet' \(not readable as "
                      r"Parquet", id="not-parquet"),
         pytest.param("e.parquet", b"", r"got 'e\.parquet' \(an empty file\)\.$",
@@ -396,35 +419,36 @@ def test_unsupported_extension(tmp_path: Path) -> None:
         pytest.param("mpg,cyl\n1,2\n", "mgp", {}, DataError,
                      r"`target` must be a column of 't\.csv' \(mpg, cyl\); got 'mgp'\. "
                      r"Did you mean 'mpg'\?$", id="target-missing"),
-        pytest.param("x,y\n1,a\n2,a\n3,a\n", "y", {}, DataError,
+        pytest.param("x,y\n1,a\n2,a\n3,a\n4,a\n", "y", {}, DataError,
                      r"target `y` of 't\.csv' must have at least 2 classes; got only 'a'\.$",
                      id="one-class"),
         pytest.param("a,b,a,y\n1,2,3,u\n4,5,6,v\n", "y", {}, DataError,
                      r"column names of 't\.csv' must be unique; got 'a' 2 times\.$",
                      id="duplicate-columns"),
-        pytest.param("x,z,y\n1,inf,a\n2,-inf,b\n3,4,a\n", "y", {}, DataError,
-                     r"column `z` of 't\.csv' must hold finite numbers; got 2 infinite values\.$",
-                     id="infinite"),
-        pytest.param("x,z,y\n1,,a\n2,?,b\n3,NA,a\n", "y", {}, DataError,
-                     r"column `z` of 't\.csv' must have at least one value; got all 3 values "
+        pytest.param("x,z,y\n1,inf,a\n2,-inf,b\n3,4,a\n4,5,b\n", "y", {}, DataError,
+                     r"column `z` of 't\.csv' must hold finite numbers within float32's range "
+                     r"\(magnitude at most 3\.4e\+38\); got 2 outside it: inf on line 2, -inf on "
+                     r"line 3\.$", id="infinite"),
+        pytest.param("x,z,y\n1,,a\n2,?,b\n3,NA,a\n4,,b\n", "y", {}, DataError,
+                     r"column `z` of 't\.csv' must have at least one value; got all 4 values "
                      r"missing\.$", id="all-missing-column"),
-        pytest.param("x,y\n1,a\n2,b\n", "y", {"task": "regression"}, DataError,
+        pytest.param("x,y\n1,a\n2,b\n3,a\n4,b\n", "y", {"task": "regression"}, DataError,
                      r"target `y` of 't\.csv' must be numeric for task 'regression'; got text "
                      r"values such as 'a', 'b'\.$", id="text-target-regression"),
-        pytest.param("x,y\n1,a\n2,b\n3,c\n", "y", {"task": "binary"}, DataError,
+        pytest.param("x,y\n1,a\n2,b\n3,c\n4,c\n", "y", {"task": "binary"}, DataError,
                      r"target `y` of 't\.csv' must have exactly 2 classes for task 'binary'; "
                      r"got 3 \('a', 'b', 'c'\)\.$", id="binary-with-3-classes"),
         pytest.param("x,y\n1,a\n2,b\n", "y", {"task": "regresion"}, ConfigError,
                      r"`task` must be one of 'multiclass', 'binary', 'regression', "
                      r"'classification'; got 'regresion'\. Did you mean 'regression'\?$",
                      id="unknown-task"),
-        pytest.param("id,y\n0,a\n1,b\n2,a\n", "y", {}, DataError,
+        pytest.param("id,y\n0,a\n1,b\n2,a\n3,b\n", "y", {}, DataError,
                      r"'t\.csv' must have at least one usable feature column besides the target "
                      r"'y'; got none \(dropped \['id'\]\)\.$", id="only-an-id-column"),
-        pytest.param("y\na\nb\n", "y", {}, DataError,
+        pytest.param("y\na\nb\na\nb\n", "y", {}, DataError,
                      r"'t\.csv' must have at least one usable feature column", id="target-only"),
-        pytest.param("x,y\n1,\n2,?\n", "y", {}, DataError,
-                     r"column `y` of 't\.csv' must have at least one value; got all 2 values "
+        pytest.param("x,y\n1,\n2,?\n3,NA\n4,\n", "y", {}, DataError,
+                     r"target `y` of 't\.csv' must have at least one value; got all 4 values "
                      r"missing\.$", id="target-all-missing"),
     ],
 )  # fmt: skip
@@ -459,8 +483,10 @@ def test_all_missing_dataframe_column(column: object) -> None:
 
 
 def test_several_bad_columns_are_reported_together(tmp_path: Path) -> None:
-    path = write(tmp_path, "t.csv", "a,b,y\ninf,,u\n1,,v\n")
-    with pytest.raises(DataError, match=r"column `a` .* 1 infinite value\. .*column `b` .*"):
+    path = write(tmp_path, "t.csv", "a,b,y\ninf,,u\n1,,v\n2,,u\n3,,v\n")
+    with pytest.raises(
+        DataError, match=r"column `a` .* 1 outside it: inf on line 2\. .*column `b` .*"
+    ):
         load_table(path, "y")
 
 

@@ -1,40 +1,52 @@
 """Read a table file into raw string columns, refusing what is not a table.
 
-Delimited text (``.csv``, ``.tsv``, ``.txt``) is read with every cell as a string and the header
-taken from the first line verbatim, so duplicate names are seen before pandas would rename them
-(``a``, ``a.1``). Parquet keeps its column types. Anything else — a missing path, a directory, a
-binary file (gzip, PNG, …), an empty or header-only file, ragged rows — raises one
+Only a regular file (after following links) is opened: a directory, a named pipe (which would
+block), a socket or a device is refused first, as is a missing path or one with another
+extension. Delimited text (``.csv``, ``.tsv``, ``.txt``) is decoded, split and checked by
+:mod:`reglab.data._text`, every cell kept as a string and the header taken verbatim (names
+stripped of spaces and byte-order marks), so duplicate names are seen before pandas would
+rename them (``a``, ``a.1``). Parquet keeps its column types. Anything else — an unreadable
+file, binary data (gzip, PNG, …), an empty or header-only file, ragged rows — raises one
 :class:`~reglab.errors.DataError` line naming the file.
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import re
+import os
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from reglab.data._text import decode, parse_delimited
 from reglab.errors import DataError
 
-__all__ = ["SUFFIXES", "read_path"]
+__all__ = ["SUFFIXES", "RawTable", "read_path"]
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".parquet")
 _WHO = "load_table"
 _EXPECTED = "an existing .csv, .tsv, .txt or .parquet file"
 
-# Leading bytes of common binary formats, to say what the file is instead of "not text".
-_MAGIC = (
-    (b"\x1f\x8b", "gzip-compressed data"),
-    (b"\x89PNG", "a PNG image"),
-    (b"\xff\xd8\xff", "a JPEG image"),
-    (b"PK\x03\x04", "a zip archive (an .xlsx workbook is one)"),
-    (b"%PDF", "a PDF document"),
-    (b"PAR1", "Parquet data"),
-    (b"BZh", "bzip2-compressed data"),
-    (b"\xfd7zXZ", "xz-compressed data"),
+_NOT_REGULAR = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe, not a regular file"),
+    (stat.S_ISSOCK, "a socket, not a regular file"),
+    (stat.S_ISCHR, "a character device, not a regular file"),
+    (stat.S_ISBLK, "a block device, not a regular file"),
 )
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A file's cells as read: ``lines[i]`` is the file line data row ``i`` starts on (1-based,
+    the header being line 1 in a plain file); ``None`` for Parquet, which has no lines."""
+
+    frame: pd.DataFrame
+    notices: list[str] = field(default_factory=list)
+    lines: np.ndarray | None = None
 
 
 def _bad_source(path: Path, why: str) -> DataError:
@@ -48,19 +60,48 @@ def _not_table(path: Path, why: str) -> DataError:
     )
 
 
-def read_path(path: Path) -> tuple[pd.DataFrame, list[str]]:
-    """Read ``path`` into a frame (header kept verbatim) and the notices reading produced."""
-    if not path.exists():
-        raise _bad_source(path, "no such file")
-    if path.is_dir():
-        raise _bad_source(path, "a directory")
+def _unreadable(path: Path, err: OSError) -> DataError:
+    reason = "permission denied" if isinstance(err, PermissionError) else err.strerror or err
+    return DataError(
+        f"{_WHO}: `source` must be a readable file; got {str(path)!r} (cannot be read: {reason})."
+    )
+
+
+def read_path(path: Path) -> RawTable:
+    """Read ``path`` into a frame (header kept verbatim), the notices reading produced and the
+    file line of every data row."""
+    try:
+        mode = os.stat(path).st_mode  # follows links
+    except FileNotFoundError:
+        why = "a broken link" if path.is_symlink() else "no such file"
+        raise _bad_source(path, why) from None
+    except NotADirectoryError:
+        raise _bad_source(path, "no such file") from None
+    except OSError as err:
+        raise _unreadable(path, err) from err
+    for test, what in _NOT_REGULAR:
+        if test(mode):
+            raise _bad_source(path, what)
+    if not stat.S_ISREG(mode):
+        raise _bad_source(path, "not a regular file")
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise _bad_source(path, f"unsupported extension {suffix or '(none)'!r}")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise _unreadable(path, err) from err
     if suffix == ".parquet":
-        return _read_parquet(path, data), []
-    return _read_delimited(path, data, suffix)
+        return RawTable(_read_parquet(path, data))
+
+    def refuse(why: str) -> DataError:
+        return _not_table(path, why)
+
+    text, notices = decode(path.name, data, refuse)
+    if not text.strip():
+        raise refuse("an empty file")
+    frame, lines, more = parse_delimited(path.name, text, suffix, refuse)
+    return RawTable(frame, notices + more, lines)
 
 
 def _read_parquet(path: Path, data: bytes) -> pd.DataFrame:
@@ -75,72 +116,4 @@ def _read_parquet(path: Path, data: bytes) -> pd.DataFrame:
         raise _not_table(path, "no columns")
     if frame.shape[0] == 0:
         raise _not_table(path, "a header row and no data rows")
-    return frame
-
-
-def _decode(path: Path, data: bytes) -> tuple[str, list[str]]:
-    for magic, what in _MAGIC:
-        if data.startswith(magic):
-            raise _not_table(path, f"{what}, not text")
-    head = data[:65536]
-    if b"\x00" in head:
-        raise _not_table(path, "binary data with NUL bytes, not text")
-    try:
-        return data.decode("utf-8-sig"), []
-    except UnicodeDecodeError:
-        pass
-    text = data.decode("latin-1")
-    sample = text[:65536]
-    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\f")
-    if control > 0.01 * max(len(sample), 1):
-        raise _not_table(path, "binary data, not text")
-    return text, [f"read {path.name!r} as Latin-1 text (it is not valid UTF-8)"]
-
-
-def _sniff(lines: list[str], suffix: str) -> str:
-    """The field separator: tab for .tsv, else the delimiter the first lines agree on."""
-    if suffix == ".tsv":
-        return "\t"
-    sample = "\n".join(lines)
-    try:
-        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
-    except csv.Error:
-        pass
-    header = lines[0]
-    counts = {d: header.count(d) for d in ",\t;|"}
-    best = max(counts, key=lambda d: counts[d])
-    if counts[best] > 0:
-        return best
-    if suffix == ".txt" and len(header.split()) > 1:
-        return r"\s+"
-    return ","
-
-
-def _read_delimited(path: Path, data: bytes, suffix: str) -> tuple[pd.DataFrame, list[str]]:
-    text, notices = _decode(path, data)
-    if not text.strip():
-        raise _not_table(path, "an empty file")
-    lines = [line for line in text.splitlines() if line.strip()][:50]
-    sep = _sniff(lines, suffix)
-    try:
-        raw = pd.read_csv(
-            io.StringIO(text),
-            sep=sep,
-            header=None,
-            dtype=object,
-            keep_default_na=False,
-            skip_blank_lines=True,
-            engine="python" if len(sep) > 1 else "c",
-        )
-    except pd.errors.ParserError as err:
-        detail = re.sub(r"^Error tokenizing data\. C error: ", "", str(err).strip())
-        raise _not_table(path, f"rows of unequal length: {detail.rstrip('.')}") from err
-    except pd.errors.EmptyDataError as err:
-        raise _not_table(path, "an empty file") from err
-    header = [str(v).strip() if isinstance(v, str) else "" for v in raw.iloc[0].tolist()]
-    header = [name or f"Unnamed: {i}" for i, name in enumerate(header)]
-    if raw.shape[0] < 2:
-        raise _not_table(path, "a header row and no data rows")
-    frame = raw.iloc[1:].reset_index(drop=True)
-    frame.columns = pd.Index(header, dtype=object)
-    return frame, notices
+    return frame.reset_index(drop=True)

@@ -13,33 +13,64 @@ import pandas as pd
 
 from reglab.errors import DataError
 
-__all__ = ["MISSING_TOKENS", "TASKS", "encode_target", "id_like", "leakage_hint", "typed_column"]
+__all__ = [
+    "MISSING_TOKENS",
+    "MOSTLY_NUMERIC",
+    "TASKS",
+    "encode_target",
+    "id_like",
+    "leakage_hint",
+    "looks_like_comma_number",
+    "typed_column",
+]
 
 TASKS = ("multiclass", "binary", "regression")
 MISSING_TOKENS = frozenset({"", "NA", "?", "nan", "NaN", "null"})
 MAX_CLASSES_FOR_INTEGER_TARGET = 20
 MIN_ROWS_PER_CLASS = 5
+MOSTLY_NUMERIC = 0.9
+_COMMA_NUMBER = re.compile(r"[+-]?\d[\d.]*,[\d.,]*([eE][+-]?\d+)?")
 _ID_TOKENS = frozenset({"id", "idx", "index", "row", "rowid", "rownum", "rownumber"})
 
 
 _ADVICE = "drop them (--drop) if they are unknown at prediction time"
 
 
-def typed_column(series: pd.Series) -> pd.Series:
-    """Float64 when every non-missing value is a number, else object strings (NaN = missing)."""
-    if series.dtype.kind == "b":
-        return series.astype("float64")
-    if series.dtype.kind in "iuf":
-        return series.astype("float64")
+def typed_column(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """The typed column and the positions of its stray cells.
+
+    The column is float64 when every non-missing value is a number, else object strings (NaN =
+    missing). It is *mostly numeric* when at least :data:`MOSTLY_NUMERIC` of its non-missing
+    cells are numbers or numbers written with commas (``1,5``, ``1,000``); then the positions of
+    the cells that do not parse are returned, to be refused, else an empty array.
+
+    >>> col, stray = typed_column(pd.Series(["1", "2", "x", ""] + ["3"] * 8))
+    >>> col.dtype.kind, stray.tolist()
+    ('O', [2])
+    """
+    none = np.zeros(0, dtype=np.int64)
+    if series.dtype.kind in "biuf":
+        return series.astype("float64").reset_index(drop=True), none
     values = series.astype(object).reset_index(drop=True)
     absent = values.isna().to_numpy()
     text = values.map(lambda v: str(v).strip(), na_action="ignore").astype(object)
     missing = absent | text.isin(MISSING_TOKENS).to_numpy()
     strings = text.where(~missing, np.nan).astype(object)
     numbers = pd.to_numeric(strings, errors="coerce")
-    if numbers.notna().sum() == strings.notna().sum():
-        return numbers.astype("float64")
-    return strings
+    n_filled = int((~missing).sum())
+    parsed = numbers.notna().to_numpy()
+    if parsed.sum() == n_filled:
+        return numbers.astype("float64"), none
+    stray = np.flatnonzero(~missing & ~parsed)
+    with_commas = sum(1 for v in strings.iloc[stray] if looks_like_comma_number(v))
+    if parsed.sum() + with_commas >= MOSTLY_NUMERIC * n_filled:
+        return strings, stray
+    return strings, none
+
+
+def looks_like_comma_number(text: str) -> bool:
+    """Whether ``text`` is a number written with a comma: ``1,5``, ``-1,000``, ``1.234,5``."""
+    return _COMMA_NUMBER.fullmatch(text) is not None
 
 
 def _infer_task(target: str, y: pd.Series) -> tuple[str, str]:
@@ -80,7 +111,13 @@ def encode_target(
                 f"{who}: target `{target}` of {where} must be numeric for task 'regression'; "
                 f"got text values such as {examples}."
             )
-        return "regression", y.to_numpy(dtype=np.float64), (), why
+        values = y.to_numpy(dtype=np.float64)
+        if len(values) and values.min() == values.max():
+            raise DataError(
+                f"{who}: target `{target}` of {where} must vary for task 'regression'; got "
+                f"{_label(values[0])} in all {len(values)} rows."
+            )
+        return "regression", values, (), why
     if numeric:
         uniq, codes = np.unique(y.to_numpy(dtype=np.float64), return_inverse=True)
         classes = tuple(_label(v) for v in uniq)

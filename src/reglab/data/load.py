@@ -2,13 +2,31 @@
 
 Rules, applied in this order and reported in ``Dataset.notices``:
 
+* **Reading a file.** Only a regular file (after following links) is opened; its encoding (a
+  byte-order mark, else UTF-8, else cp1252 with a notice), separator and decimal commas are
+  detected as :mod:`reglab.data._text` states; header names lose surrounding spaces and
+  byte-order marks.
 * **Missing values.** Empty cells and the tokens ``NA``, ``?``, ``nan``, ``NaN``, ``null`` (after
   stripping surrounding whitespace) are missing.
 * **Column types.** A column is *numeric* when every non-missing value parses as a number (so
   ``"00202"`` is 202); every other column is *categorical* (kept as strings). Booleans are
   numeric 0/1.
-* **Refused.** Duplicate column names, a column with infinite values, a column with no values
-  at all, and a target with fewer than two classes raise :class:`~reglab.errors.DataError`.
+* **Refused** (:class:`~reglab.errors.DataError`, every column problem in one message, cells
+  located by file line, the header being line 1, or by 0-based row index for a DataFrame or
+  arrays):
+
+  - duplicate column names, or a target that is not a column (with a did-you-mean);
+  - fewer than ``MIN_ROWS = 4`` data rows with a target value (the smallest study, 2-fold
+    cross-validation, trains on 2 rows per fold: one to fit, one to validate);
+  - a *mostly numeric* column with stray text: at least 90 % of its non-missing cells are
+    numbers (or numbers written with commas, ``1,5``) but not all; the message names up to
+    three of the other cells and where they are (a column like that is a typo or a decimal
+    comma away from numeric, and would otherwise be read as text, usually then dropped as
+    id-like);
+  - a number that is infinite or beyond float32's range (magnitude above 3.4e38), which
+    training (in float32) would turn into infinities;
+  - a column with no values at all;
+  - a target with fewer than two classes, or a regression target with one value throughout.
 * **Target rows.** Rows whose target is missing are dropped.
 * **Task.** With ``task=None`` a non-numeric target is classification; a numeric target whose
   values are all integers, with at most 20 distinct values and at least 5 rows per distinct value
@@ -37,6 +55,7 @@ import numpy as np
 import pandas as pd
 
 from reglab._validation import check_choice, suggest
+from reglab.data._checks import MIN_ROWS, Locator, check_columns, check_rows
 from reglab.data._read import read_path
 from reglab.data._schema import (
     MISSING_TOKENS,
@@ -48,7 +67,7 @@ from reglab.data._schema import (
 )
 from reglab.errors import DataError
 
-__all__ = ["MISSING_TOKENS", "TASKS", "Dataset", "from_arrays", "load_table"]
+__all__ = ["MIN_ROWS", "MISSING_TOKENS", "TASKS", "Dataset", "from_arrays", "load_table"]
 
 TASK_CHOICES = (*TASKS, "classification")
 
@@ -198,15 +217,13 @@ def load_table(
     """
     if task is not None:
         check_choice("load_table", "task", task, TASK_CHOICES)
-    notices: list[str] = []
     if isinstance(source, pd.DataFrame):
-        frame, where, name, src = source, "the DataFrame", "DataFrame", "DataFrame"
-    else:
-        path = Path(source)
-        frame, notices = read_path(path)
-        where, name, src = repr(path.name), path.stem, str(path)
-    return _build("load_table", frame, target, task, where=where, name=name, source=src,
-                  notices=notices)  # fmt: skip
+        return _build("load_table", source, target, task, where="the DataFrame",
+                      name="DataFrame", source="DataFrame")  # fmt: skip
+    path = Path(source)
+    raw = read_path(path)
+    return _build("load_table", raw.frame, target, task, where=repr(path.name), name=path.stem,
+                  source=str(path), notices=raw.notices, lines=raw.lines)  # fmt: skip
 
 
 def from_arrays(
@@ -281,6 +298,7 @@ def _build(
     name: str,
     source: str,
     notices: list[str] | None = None,
+    lines: np.ndarray | None = None,
 ) -> Dataset:
     notices = list(notices or [])
     columns = [str(c) for c in frame.columns]
@@ -294,15 +312,17 @@ def _build(
         raise DataError(
             f"{who}: `target` must be a column of {where} ({shown}); got {target!r}."
             + suggest(target, columns)
+            + _headerless_hint(columns)
         )
-    if len(frame) == 0:
-        raise DataError(f"{who}: {where} must have at least one data row; got none.")
+    check_rows(who, where, len(frame), len(frame), target)
     frame = frame.set_axis(columns, axis=1)
-    typed = {c: typed_column(frame[c]) for c in columns}
-    _refuse_bad_columns(who, where, typed, len(frame))
+    checked = {c: typed_column(frame[c]) for c in columns}
+    check_columns(who, where, checked, target, Locator(lines))
+    typed = {c: series for c, (series, _) in checked.items()}
 
     y_raw = typed[target]
     keep = y_raw.notna().to_numpy()
+    check_rows(who, where, int(keep.sum()), len(keep), target)
     if not keep.all():
         n_missing = int((~keep).sum())
         notices.append(
@@ -339,20 +359,8 @@ def _build(
     )  # fmt: skip
 
 
-def _refuse_bad_columns(who: str, where: str, typed: dict[str, pd.Series], n: int) -> None:
-    problems = []
-    for col, s in typed.items():
-        if s.dtype.kind == "f":
-            n_inf = int(np.isinf(s.to_numpy()).sum())
-            if n_inf:
-                problems.append(
-                    f"{who}: column `{col}` of {where} must hold finite numbers; "
-                    f"got {n_inf} infinite value{'s' if n_inf > 1 else ''}."
-                )
-        if s.isna().all():
-            problems.append(
-                f"{who}: column `{col}` of {where} must have at least one value; "
-                f"got all {n} values missing."
-            )
-    if problems:
-        raise DataError(" ".join(problems))
+def _headerless_hint(columns: list[str]) -> str:
+    """A hint when every column name is a number: the file has no header row."""
+    if len(pd.to_numeric(pd.Series(columns), errors="coerce").dropna()) < len(columns):
+        return ""
+    return " Its first line holds only numbers: is the header row missing?"

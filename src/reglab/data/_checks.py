@@ -1,0 +1,129 @@
+"""What makes a loaded table unusable, each said in one line naming the column and the cells.
+
+The rules are stated in :mod:`reglab.data.load`'s docstring. Cells are located by file line for
+a delimited file (the header is line 1 of a plain file) and by 0-based row index otherwise.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from reglab._validation import Problems
+from reglab.data._schema import looks_like_comma_number
+from reglab.errors import DataError
+
+__all__ = ["FLOAT32_MAX", "MIN_ROWS", "Locator", "check_columns", "check_rows"]
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+MIN_ROWS = 4
+SHOWN = 3
+
+
+class Locator:
+    """Says where data row ``i`` is: ``"on line 7"`` in a file, ``"at row index 5"`` otherwise.
+
+    >>> Locator(np.array([2, 3, 5]))(2), Locator(None)(2)
+    ('on line 5', 'at row index 2')
+    """
+
+    def __init__(self, lines: np.ndarray | None) -> None:
+        self.lines = lines
+
+    def __call__(self, i: int) -> str:
+        return f"on line {int(self.lines[i])}" if self.lines is not None else f"at row index {i}"
+
+    def examples(self, positions: np.ndarray, values: list[str]) -> str:
+        """Up to :data:`SHOWN` ``value location`` pairs, then how many more."""
+        shown = ", ".join(
+            f"{v} {self(int(i))}" for i, v in zip(positions[:SHOWN], values, strict=True)
+        )
+        more = len(positions) - SHOWN
+        return shown + (f" and {more} more" if more > 0 else "")
+
+
+def shown(column: str) -> str:
+    """A column name as messages show it: in backticks, or quoted when it is not printable."""
+    return f"`{column}`" if column.isprintable() else repr(column)
+
+
+def check_columns(
+    who: str,
+    where: str,
+    typed: Mapping[str, tuple[pd.Series, np.ndarray]],
+    target: str,
+    at: Locator,
+) -> None:
+    """Refuse, all together, stray text in mostly numeric columns, numbers outside float32's
+    range and columns with no value."""
+    problems = Problems()
+    for col, (series, stray) in typed.items():
+        role = "target" if col == target else "column"
+        name = f"{role} {shown(col)} of {where}"
+        if len(stray):
+            problems.add(_stray(who, name, col, col == target, series, stray, at))
+        if series.dtype.kind == "f":
+            values = series.to_numpy()
+            bad = np.flatnonzero(np.isinf(values) | (np.abs(values) > FLOAT32_MAX))
+            if len(bad):
+                texts = [f"{values[i]:g}" for i in bad[:SHOWN]]
+                problems.add(
+                    f"{who}: {name} must hold finite numbers within float32's range (magnitude "
+                    f"at most {FLOAT32_MAX:.1e}); got {len(bad)} outside it: "
+                    f"{at.examples(bad, texts)}."
+                )
+        if series.isna().all():
+            problems.add(
+                f"{who}: {name} must have at least one value; got all {len(series)} values missing."
+            )
+    if problems.messages:
+        raise DataError(" ".join(problems.messages))
+
+
+def _stray(
+    who: str,
+    name: str,
+    column: str,
+    is_target: bool,
+    series: pd.Series,
+    stray: np.ndarray,
+    at: Locator,
+) -> str:
+    n_filled = int(series.notna().sum())
+    values = [str(series.iloc[i]) for i in stray]
+    k = len(stray)
+    them = "them" if k > 1 else "it"
+    text = (
+        f"{who}: {name} must hold only numbers, as {n_filled - k} of its {n_filled} filled "
+        f"cells do; got {k} other{'s' if k > 1 else ''}: "
+        f"{at.examples(stray, [repr(v) for v in values[:SHOWN]])}."
+    )
+    if any(looks_like_comma_number(v) for v in values):
+        text += (
+            " Write decimals with '.' (decimal commas are read only in a file separated by "
+            "';', tab or '|', in columns that use them throughout)."
+        )
+    if is_target:
+        return text + f" Correct {them}, or leave {them} empty to drop the row{'s' * (k > 1)}."
+    return text + (
+        f" Correct {them}, leave {them} empty (missing values are empty, NA or ?), or leave "
+        f"the column out (--drop {shlex.quote(column)})."
+    )
+
+
+def check_rows(who: str, where: str, n_kept: int, n_total: int, target: str) -> None:
+    """Refuse fewer than :data:`MIN_ROWS` rows with a target value."""
+    if n_kept >= MIN_ROWS:
+        return
+    dropped = n_total - n_kept
+    extra = (
+        f", after dropping {dropped} with no value for target {shown(target)}" if dropped else ""
+    )
+    raise DataError(
+        f"{who}: {where} must have at least {MIN_ROWS} data rows (the smallest study, 2-fold "
+        f"cross-validation, trains on 2 rows per fold: one to fit, one to validate); got "
+        f"{n_kept}{extra}."
+    )

@@ -1,0 +1,289 @@
+"""Delimited text: bytes → text, the field separator, rows with their line numbers, decimal commas.
+
+The rules, each reported in ``Dataset.notices`` when it changes what is read:
+
+* **Encoding.** A byte-order mark decides: UTF-8 (no notice), UTF-16 or UTF-32 (either byte
+  order). Without one, text whose every other byte is NUL is UTF-16 of that byte order; else
+  UTF-8; else Windows-1252 (cp1252, the superset of Latin-1 that spreadsheets on Windows write),
+  and Latin-1 for the five bytes cp1252 leaves undefined. NUL bytes in anything else, or more
+  than 1 % control characters, mean binary data, which is refused.
+* **Separator.** A first line ``sep=X`` (as Excel writes) names it. Else a ``.tsv`` file is
+  tab-separated; for any other file the separator is the one among ``,`` ``;`` tab ``|`` that
+  splits the first 50 rows into the same number (> 1) of fields, the most fields winning and
+  ``,`` breaking ties. When none does, the separator most frequent in the header is used (the
+  ragged rows are then reported), and a ``.txt`` file with none falls back to runs of
+  whitespace.
+* **Rows.** Blank lines are skipped. A row with fewer fields than the header, or with more
+  that are not empty, is refused naming its line; empty fields beyond the header's (a trailing
+  separator) are ignored, as is a trailing header field with no name and no values.
+* **Decimal commas.** In a file not separated by ``,``, a column whose every filled cell is a
+  number written with a decimal comma (``1,5``) or an integer, at least one with a comma, is
+  read with decimal points.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from reglab.data._schema import MISSING_TOKENS
+
+__all__ = ["decode", "parse_delimited"]
+
+CANDIDATES = (",", ";", "\t", "|")
+SNIFF_ROWS = 50
+_WHITESPACE = "whitespace"
+
+# Byte-order marks, longest first (a UTF-32-LE mark starts with the UTF-16-LE one).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32", "UTF-32 (little-endian, with byte-order mark)"),
+    (codecs.BOM_UTF32_BE, "utf-32", "UTF-32 (big-endian, with byte-order mark)"),
+    (codecs.BOM_UTF8, "utf-8-sig", ""),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16 (little-endian, with byte-order mark)"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16 (big-endian, with byte-order mark)"),
+)
+
+# Leading bytes of common binary formats, to say what the file is instead of "not text".
+_MAGIC = (
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"PK\x03\x04", "a zip archive (an .xlsx workbook is one)"),
+    (b"%PDF", "a PDF document"),
+    (b"PAR1", "Parquet data"),
+    (b"BZh", "bzip2-compressed data"),
+    (b"\xfd7zXZ", "xz-compressed data"),
+)
+
+_DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+|\d+)([eE][+-]?\d+)?")
+
+Refuse = Callable[[str], Exception]
+
+
+def decode(name: str, data: bytes, refuse: Refuse) -> tuple[str, list[str]]:
+    """The text of ``data`` and a notice naming any encoding other than UTF-8.
+
+    ``refuse(why)`` builds the error raised for bytes that are not text.
+
+    >>> decode("t.csv", "a,b\\n".encode("utf-16"), ValueError)
+    ('a,b\\n', ["read 't.csv' as UTF-16 (little-endian, with byte-order mark) text"])
+    """
+    for bom, codec, what in _BOMS:
+        if data.startswith(bom):
+            text = _strict(data, codec, what or "UTF-8", refuse)
+            return text, [f"read {name!r} as {what} text"] if what else []
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            raise refuse(f"{what}, not text")
+    head = data[:65536]
+    if b"\x00" in head:
+        order = _utf16_order(head)
+        if order is None:
+            raise refuse("binary data with NUL bytes, not text")
+        text = _strict(data, f"utf-16-{order.lower()}", f"UTF-16-{order}", refuse)
+        return text, [f"read {name!r} as UTF-16-{order} text (no byte-order mark)"]
+    try:
+        return data.decode("utf-8"), []
+    except UnicodeDecodeError:
+        pass
+    try:
+        text, codec = data.decode("cp1252"), "cp1252 (Windows Latin-1)"
+    except UnicodeDecodeError:
+        text, codec = data.decode("latin-1"), "Latin-1 (ISO-8859-1)"
+    sample = text[:65536]
+    control = sum(1 for ch in sample if ord(ch) < 32 and ch not in "\t\r\n\f")
+    if control > 0.01 * max(len(sample), 1):
+        raise refuse("binary data, not text")
+    return text, [f"read {name!r} as {codec} text, as it is not valid UTF-8"]
+
+
+def _strict(data: bytes, codec: str, what: str, refuse: Refuse) -> str:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as err:
+        raise refuse(f"not valid {what} text: {err.reason} at byte {err.start}") from err
+
+
+def _utf16_order(head: bytes) -> str | None:
+    """``"LE"``/``"BE"`` when the NUL bytes sit at every odd/even offset (ASCII in UTF-16)."""
+    n = len(head) - len(head) % 2
+    if n < 4:
+        return None
+    even = head[0:n:2].count(0) / (n // 2)
+    odd = head[1:n:2].count(0) / (n // 2)
+    if odd >= 0.9 and even <= 0.1:
+        return "LE"
+    if even >= 0.9 and odd <= 0.1:
+        return "BE"
+    return None
+
+
+# --- separator -------------------------------------------------------------------------------
+
+
+class _UnclosedQuote(Exception):
+    def __init__(self, line: int) -> None:
+        self.line = line
+
+
+def _rows(text: str, sep: str) -> list[tuple[int, list[str]]]:
+    """Every non-blank row with the (1-based) file line it starts on.
+
+    Raises:
+        _UnclosedQuote: The text ends inside a quoted field.
+    """
+    out: list[tuple[int, list[str]]] = []
+    if sep == _WHITESPACE:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                out.append((number, line.split()))
+        return out
+    for strict in (True, False):  # strict sees an unclosed quote; lenient reads stray quotes
+        reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=strict)
+        out, start = [], 1
+        try:
+            for row in reader:
+                if row and not (len(row) == 1 and not row[0].strip()):
+                    out.append((start, row))
+                start = reader.line_num + 1
+        except csv.Error as err:
+            if "unexpected end of data" in str(err):
+                raise _UnclosedQuote(start) from err
+            if not strict:
+                raise
+            continue
+        break
+    return out
+
+
+def _sniff(text: str, suffix: str) -> str:
+    if suffix == ".tsv":
+        return "\t"
+    sample = text[:65536]
+    if len(sample) < len(text):
+        sample = sample[: sample.rfind("\n") + 1] or sample
+    best, widest = "", 1
+    for sep in CANDIDATES:
+        try:
+            rows = _rows(sample, sep)[:SNIFF_ROWS]
+        except (csv.Error, _UnclosedQuote):
+            continue
+        if len(sample) < len(text) and len(rows) > 1:
+            rows = rows[:-1]
+        widths = {len(row) for _, row in rows}
+        if len(widths) == 1 and (width := widths.pop()) > widest:
+            best, widest = sep, width
+    if best:
+        return best
+    header = next((line for line in sample.splitlines() if line.strip()), "")
+    counts = {sep: header.count(sep) for sep in CANDIDATES}
+    most = max(counts, key=lambda sep: counts[sep])
+    if counts[most] > 0:
+        return most
+    if suffix == ".txt" and len(header.split()) > 1:
+        return _WHITESPACE
+    return ","
+
+
+def _describe(sep: str) -> str:
+    return {"\t": "tab", _WHITESPACE: "whitespace"}.get(sep, repr(sep))
+
+
+# --- parsing ---------------------------------------------------------------------------------
+
+
+def parse_delimited(
+    name: str, text: str, suffix: str, refuse: Refuse
+) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """The raw string frame (header names stripped), each data row's file line, and notices.
+
+    ``refuse(why)`` builds the error raised when the text is not one table.
+    """
+    notices: list[str] = []
+    offset = 0
+    first = text.split("\n", 1)[0].strip().strip("\ufeff")
+    excel = re.fullmatch(r"sep=(.)", first)
+    if excel:
+        sep = excel.group(1)
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+        offset = 1
+    else:
+        sep = _sniff(text, suffix)
+        if suffix == ".csv" and sep != ",":
+            notices.append(f"read {name!r} as {_describe(sep)}-separated")
+    try:
+        rows = _rows(text, sep)
+    except _UnclosedQuote as err:
+        raise refuse(f"a quote opened on line {err.line} is never closed") from err
+    except csv.Error as err:
+        raise refuse(f"not readable as {_describe(sep)}-separated text: {err}") from err
+    if not rows:
+        raise refuse("an empty file")
+    header_line, header = rows[0]
+    names = [cell.strip().strip("\ufeff").strip() for cell in header]
+    body = [(line + offset, row) for line, row in rows[1:]]
+    if not body:
+        raise refuse("a header row and no data rows")
+    last = len(names) - 1
+    trailing = last > 0 and not names[last]
+    if trailing and all(not "".join(row[last:]).strip() for _, row in body):
+        names.pop()
+        notices.append(f"ignored the last column of {name!r}: it has no name and no values")
+    else:
+        trailing = False
+    body = _fit_widths(body, len(names), header_line + offset, refuse, [] if trailing else notices)
+    names = [n or f"Unnamed: {i}" for i, n in enumerate(names)]
+    frame = pd.DataFrame([row for _, row in body], columns=pd.Index(names, dtype=object),
+                         dtype=object)  # fmt: skip
+    lines = np.array([line for line, _ in body], dtype=np.int64)
+    if sep != ",":
+        converted = [c for i, c in enumerate(names) if _decimal_commas(frame, i)]
+        if converted:
+            shown = ", ".join(repr(c) for c in converted[:3])
+            more = f" and {len(converted) - 3} more" if len(converted) > 3 else ""
+            notices.append(f"read decimal commas as decimal points in {shown}{more} of {name!r}")
+    return frame, lines, notices
+
+
+def _fit_widths(
+    body: list[tuple[int, list[str]]],
+    width: int,
+    header_line: int,
+    refuse: Refuse,
+    notices: list[str],
+) -> list[tuple[int, list[str]]]:
+    """Rows cut to the header's width where the extra fields are empty; refuse any other."""
+    bad = [(line, len(row)) for line, row in body
+           if len(row) < width or any(cell.strip() for cell in row[width:])]  # fmt: skip
+    if bad:
+        line, n = bad[0]
+        more = f"; {len(bad) - 1} more rows differ" if len(bad) > 1 else ""
+        raise refuse(
+            f"rows of unequal length: line {line} has {n} fields, the header (line "
+            f"{header_line}) has {width}{more}"
+        )
+    trimmed = sum(1 for _, row in body if len(row) > width)
+    if trimmed:
+        notices.append(f"ignored empty fields after the last column in {trimmed} rows")
+        return [(line, row[:width]) for line, row in body]
+    return body
+
+
+def _decimal_commas(frame: pd.DataFrame, j: int) -> bool:
+    """Rewrite column ``j`` with decimal points when it is written with decimal commas."""
+    cells = frame.iloc[:, j]
+    text = cells.map(lambda v: v.strip()).astype(object)
+    filled = ~text.isin(MISSING_TOKENS)
+    values = text[filled]
+    if not len(values) or not values.str.contains(",", regex=False).any():
+        return False
+    if not values.map(lambda v: _DECIMAL_COMMA.fullmatch(v) is not None).all():
+        return False
+    frame.iloc[:, j] = cells.where(~filled, text.str.replace(",", ".", regex=False))
+    return True
