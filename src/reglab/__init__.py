@@ -10,38 +10,99 @@ trains many members at once (:mod:`reglab.engine`), and cross-validated studies
 L1(l1=0.0001)
 """
 
-from reglab.api import bench
-from reglab.layers import (
-    MLP,
-    AlphaDropout,
-    Dense,
-    DropConnectLinear,
-    Dropout,
-    GaussianDropout,
-    GaussianNoise,
-    SpatialDropout1d,
-    SpatialDropout2d,
-    drop_connect,
-)
-from reglab.regularizers import (
-    L1,
-    L1L2,
-    L2,
-    ElasticNet,
-    MaxNorm,
-    MinMaxNorm,
-    NonNeg,
-    UnitNorm,
-    add_constraint,
-    add_regularizer,
-    regularization_loss,
-    sparsity,
-)
-from reglab.study.results import StudyResult
-from reglab.study.run import Study
-from reglab.training import EarlyStopping, fit
+from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from reglab._version import VERSION as __version__
+
+_LAZY = {
+    "bench": "reglab.api",
+    **dict.fromkeys(
+        (
+            "MLP",
+            "AlphaDropout",
+            "Dense",
+            "DropConnectLinear",
+            "Dropout",
+            "GaussianDropout",
+            "GaussianNoise",
+            "SpatialDropout1d",
+            "SpatialDropout2d",
+            "drop_connect",
+        ),
+        "reglab.layers",
+    ),
+    **dict.fromkeys(
+        (
+            "L1",
+            "L1L2",
+            "L2",
+            "ElasticNet",
+            "MaxNorm",
+            "MinMaxNorm",
+            "NonNeg",
+            "UnitNorm",
+            "add_constraint",
+            "add_regularizer",
+            "regularization_loss",
+            "sparsity",
+        ),
+        "reglab.regularizers",
+    ),
+    "StudyResult": "reglab.study.results",
+    "Study": "reglab.study.run",
+    "EarlyStopping": "reglab.training",
+    "fit": "reglab.training",
+}
+"""Public name → the module that defines it, imported on first use (PEP 562), so that
+``import reglab`` (and the command line's ``--help``) does not pay for torch."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'reglab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+if TYPE_CHECKING:
+    from reglab.api import bench
+    from reglab.layers import (
+        MLP,
+        AlphaDropout,
+        Dense,
+        DropConnectLinear,
+        Dropout,
+        GaussianDropout,
+        GaussianNoise,
+        SpatialDropout1d,
+        SpatialDropout2d,
+        drop_connect,
+    )
+    from reglab.regularizers import (
+        L1,
+        L1L2,
+        L2,
+        ElasticNet,
+        MaxNorm,
+        MinMaxNorm,
+        NonNeg,
+        UnitNorm,
+        add_constraint,
+        add_regularizer,
+        regularization_loss,
+        sparsity,
+    )
+    from reglab.study.results import StudyResult
+    from reglab.study.run import Study
+    from reglab.training import EarlyStopping, fit
 
 __all__ = [
     "L1",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,11 +17,14 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from reglab._outputs import check_output, check_outputs_differ, safe_filename, write_with
+from reglab._validation import check_choice
 from reglab.api import load_data
 from reglab.cli.render import print_result, wide_console
-from reglab.errors import ConfigError
+from reglab.errors import ConfigError, TrainingError
 from reglab.report import write_report
-from reglab.store import Store
+from reglab.store import ON_CONFIG_CHANGE, Store
+from reglab.store.connection import store_file
 from reglab.study.run import Study, StudyPlan
 
 __all__ = ["DEMO_DATA", "parse_hidden", "run_bench", "run_demo"]
@@ -48,16 +50,6 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
-def _check_writable(option: str, path: Path | None) -> None:
-    if path is None:
-        return
-    parent = path.resolve().parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK):
-        raise ConfigError(
-            f"bench: `{option}` must be a path in a writable directory; got {str(path)!r}."
-        )
-
-
 def run_bench(
     data: str,
     *,
@@ -71,8 +63,15 @@ def run_bench(
     json_path: Path | None,
     report: Path | None,
     with_report: bool = True,
+    on_config_change: str = "error",
     console: Console | None = None,
 ) -> None:
+    """Validate everything, then train, print the answer and write the outputs.
+
+    Nothing is written before every input is validated: the options, the output paths (never
+    the store, the data or a directory, in a directory that accepts files), the data, the plan
+    and its memory. Outputs are written atomically.
+    """
     console = console or wide_console()
     if strategies is not None and strategy_file is not None:
         raise ConfigError(
@@ -80,26 +79,51 @@ def run_bench(
         )
     options = dict(study_options)
     options["hidden"] = parse_hidden(str(options["hidden"]))
-    _check_writable("--json", json_path)
-    _check_writable("--report", report)
+    check_choice("bench", "--on-config-change", on_config_change, ON_CONFIG_CHANGE)
+    inputs = {
+        "the store": store_file(store),
+        "the data file": None if data.startswith("builtin:") else Path(data),
+        "the strategy file": strategy_file,
+    }
+    json_out = None if json_path is None else check_output("--json", json_path, inputs=inputs)
+    report_out = None
+    if with_report and report is not None:
+        report_out = check_output("--report", report, inputs=inputs)
+    check_outputs_differ({"--json": json_out, "--report": report_out})
     dataset = load_data(data, target=target, task=task, drop=drop)
     spec: Any = strategy_file if strategy_file is not None else strategies
     study = Study(spec, **options)
-    study.plan(dataset)  # validate every option before touching the store
+    plan = study.plan(dataset)
+    if with_report and report_out is None:
+        default = Path(f"{safe_filename(plan.name)}.html")
+        report_out = check_output("--report", default, inputs=inputs)
+        check_outputs_differ({"--json": json_out, "--report": report_out})
     with Store(store) as st:
-        result = _run(study, dataset, st, store, console)
+        result = _run(study, plan, st, store, console, on_config_change)
         print_result(result, console)
-        if json_path is not None:
-            result.to_json(json_path)
-            console.print(f"JSON written to {json_path}", highlight=False)
-        if with_report:
-            out = report or Path(f"{result.name}.html")
-            _check_writable("--report", out)
-            write_report(st, result.name, out)
-            console.print(f"Report written to {out}", highlight=False)
+        if json_out is not None:
+            write_with(json_out, result.to_json)
+            console.print(f"JSON written to {json_path}")
+        if report_out is not None:
+            name = result.name
+            write_with(report_out, lambda temp: write_report(st, name, temp))
+            console.print(f"Report written to {report or report_out.name}")
+        counts = st.get_study(result.name).counts
+    if counts["done"] == 0:
+        raise TrainingError(
+            f"bench: every member failed ({counts['failed']} of {counts['failed']}); "
+            "the reasons are listed above."
+        )
 
 
-def _run(study: Study, dataset: Any, store: Store, store_name: str, console: Console) -> Any:
+def _run(
+    study: Study,
+    plan: StudyPlan,
+    store: Store,
+    store_name: str,
+    console: Console,
+    on_config_change: str,
+) -> Any:
     err = wide_console(stderr=True)
     state: dict[str, Any] = {}
 
@@ -110,17 +134,15 @@ def _run(study: Study, dataset: Any, store: Store, store_name: str, console: Con
         err.print(
             f"reglab bench: {ds.name}: {ds.n_rows} rows x {ds.n_features} columns ({kind}); "
             f"{len(plan.strategies)} strategies x {len(plan.splits)} splits = {n} members",
-            highlight=False,
         )
-        for notice in ds.notices:
-            err.print(f"  note: {notice}", highlight=False)
-        err.print(f"  study {plan.name!r} in {store_name}", highlight=False)
+        for notice in (*ds.notices, *plan.notices):
+            err.print(f"  note: {notice}")
+        err.print(f"  study {plan.name!r} in {store_name}")
         if already:
             err.print(
-                f"  resuming: {already} of {n} members already stored, training {n - already}",
-                highlight=False,
+                f"  resuming: {already} of {n} members already stored, training the other "
+                f"{n - already}"
             )
-        state["total"] = n - already
 
     progress = Progress(
         TextColumn("training"),
@@ -135,15 +157,28 @@ def _run(study: Study, dataset: Any, store: Store, store_name: str, console: Con
     )
     task_id = progress.add_task("members", total=None)
 
+    def on_wait(n: int) -> None:
+        if not state.get("waiting"):
+            err.print(f"  waiting for {n} members that another process is training")
+            state["waiting"] = True
+
     def on_progress(done: int, total: int) -> None:
         progress.update(task_id, completed=done, total=total)
 
     started = time.perf_counter()
     with progress:
-        result = study.run(dataset, store, progress=on_progress, on_start=on_start)
+        result = study.run(
+            plan.dataset,
+            store,
+            plan=plan,
+            progress=on_progress,
+            on_start=on_start,
+            on_wait=on_wait,
+            on_config_change=on_config_change,
+        )
     err.print(
-        f"  trained {state.get('total', 0)} members in {time.perf_counter() - started:.1f} s",
-        highlight=False,
+        f"  trained {study.trained_} members in {time.perf_counter() - started:.1f} s"
+        + (f"; {study.reused_} reused from the store" if study.reused_ else "")
     )
     return result
 

@@ -5,12 +5,13 @@ Usage and input errors exit 2 with one line, failures exit 1, tracebacks only wi
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from reglab.cli._errors import guarded
+from reglab.cli._errors import EXIT_USAGE, fail, guarded
 
 app = typer.Typer(
     add_completion=False,
@@ -72,6 +73,13 @@ def bench(
     memory_budget_mb: Annotated[float, typer.Option(help="Memory bound per stack.")] = 1024.0,
     name: Annotated[str | None, typer.Option(help="Study name (default: derived).")] = None,
     store: StoreOpt = DEFAULT_STORE,
+    on_config_change: Annotated[
+        str,
+        typer.Option(
+            help="When --name names a stored study of another config: error, extend (keep its "
+            "members, add the new ones) or replace (start it over)."
+        ),
+    ] = "error",
     json_path: Annotated[Path | None, typer.Option("--json", help="Write results as JSON.")] = None,
     report: Annotated[
         Path | None, typer.Option(help="HTML report path (default: <study>.html).")
@@ -114,6 +122,7 @@ def bench(
             json_path=json_path,
             report=None if no_report else report,
             with_report=not no_report,
+            on_config_change=on_config_change,
         ),
         debug=debug,
     )
@@ -166,9 +175,27 @@ def datasets(debug: DebugOpt = False) -> None:
     guarded(run_datasets, debug=debug)
 
 
-def main() -> None:
-    """Console-script entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: click's usage errors become one line and exit 2."""
+    try:
+        from click.exceptions import UsageError
+    except ImportError:  # typer ships its own copy of click
+        from typer._click.exceptions import UsageError
+
+    command = typer.main.get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="reglab", standalone_mode=False)
+    except UsageError as err:
+        if err.ctx is not None and not (argv if argv is not None else sys.argv[1:]):
+            print(err.ctx.get_help())
+            raise SystemExit(0) from None
+        where = err.ctx.command_path if err.ctx is not None else "reglab"
+        text = " ".join(err.format_message().split())
+        fail(f"{where}: {text} (see '{where} --help')", EXIT_USAGE)
+    except typer.Abort:
+        print("reglab: interrupted.", file=sys.stderr)
+        raise SystemExit(130) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

@@ -6,9 +6,11 @@ from pathlib import Path
 
 from rich.table import Table
 
+from reglab._outputs import check_output, write_with
 from reglab.cli.render import print_result, wide_console
 from reglab.report import write_report
 from reglab.store import Store
+from reglab.store.connection import store_file
 from reglab.study.run import load_result
 
 __all__ = ["run_datasets", "run_report", "run_show"]
@@ -45,9 +47,11 @@ def run_show(study: str | None, *, store: str) -> None:
 
 
 def run_report(study: str, output: Path, *, store: str) -> None:
+    out = check_output("-o", output, inputs={"the store": store_file(store)})
     with _open_existing(store) as st:
-        path = write_report(st, study, output)
-    print(f"Report written to {path}")
+        st.get_study(study)  # an unknown study is refused before anything is written
+        write_with(out, lambda temp: write_report(st, study, temp))
+    print(f"Report written to {output}")
 
 
 def run_datasets() -> None:

@@ -31,6 +31,7 @@ __all__ = [
     "refusal",
     "resolve",
     "schema_state",
+    "store_file",
     "upgrade",
     "use_wal",
 ]
@@ -74,6 +75,18 @@ def resolve(url_or_path: str | os.PathLike[str]) -> tuple[URL, Path | None]:
         )
     path = Path(url_or_path).expanduser().resolve()
     return URL.create("sqlite", database=str(path)), path
+
+
+def store_file(url_or_path: str | os.PathLike[str]) -> Path | None:
+    """The SQLite file a store argument names (``None`` for other databases or bad input).
+
+    >>> store_file("sqlite://") is None, store_file("runs.db").name
+    (True, 'runs.db')
+    """
+    try:
+        return resolve(url_or_path)[1]
+    except StoreError:
+        return None
 
 
 def check_file(path: Path, where: str, *, create: bool) -> None:
@@ -203,9 +216,7 @@ def upgrade(conn: Connection) -> int:
         for statement in s.UPGRADES[version]:
             conn.exec_driver_sql(statement)
         version += 1
-    conn.execute(
-        s.info.update().where(s.info.c.key == "schema_version").values(value=str(version))
-    )
+    conn.execute(s.info.update().where(s.info.c.key == "schema_version").values(value=str(version)))
     return start
 
 

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from reglab._seeding import derive
-from reglab._validation import Problems, check_choice, check_int, check_positive
+from reglab._validation import Problems, check_choice, check_int, check_positive, message
 from reglab.data.load import Dataset
 from reglab.data.preprocess import Preprocessor
 from reglab.engine._checks import validate as validate_members
@@ -129,6 +129,12 @@ class Study:
         p.check(check_choice, "Study", "activation", self.activation, ACTIVATIONS)
         p.check(check_choice, "Study", "block_order", self.block_order, BLOCK_ORDERS)
         p.check(check_int, "Study", "seed", self.seed, minimum=0)
+        if self.name is not None and (
+            not isinstance(self.name, str)
+            or not self.name.strip()
+            or any(not ch.isprintable() for ch in self.name)
+        ):
+            p.add(message("Study", "name", "a non-empty name of printable characters", self.name))
         p.check(check_positive, "Study", "memory_budget_mb", self.memory_budget_mb)
         p.check(check_choice, "Study", "device", self.device, ("auto", "cpu", "cuda"))
         p.raise_if_any()
@@ -234,6 +240,7 @@ class Study:
         on_config_change: str = "error",
         on_start: Callable[[StudyPlan, int], None] | None = None,
         on_wait: Callable[[int], None] | None = None,
+        plan: StudyPlan | None = None,
         lease_s: float = DEFAULT_LEASE_S,
         poll_s: float = 1.0,
     ) -> StudyResult:
@@ -247,13 +254,15 @@ class Study:
         ``running`` by a process that is gone is taken over. ``on_start`` is called with the
         plan and the number of members already stored before training; ``on_wait`` with the
         number of members that other processes are still training, while this one waits for
-        them. Sets ``trained_`` (members this call trained) and ``reused_`` (already stored).
+        them. ``plan`` is this study's :meth:`plan` for ``dataset`` when already made. Sets
+        ``trained_`` (members this call trained) and ``reused_`` (already stored).
         """
         from reglab.engine import train_members
         from reglab.engine.plan import plan_chunks
 
         started = now()
-        plan = self.plan(dataset)
+        if plan is None or plan.dataset is not dataset:
+            plan = self.plan(dataset)
         device = _resolve_device(self.device)
         metadata = {
             "environment": environment(),
@@ -476,10 +485,10 @@ def environment() -> dict[str, Any]:
     import sklearn
     import torch
 
-    from reglab import __version__
+    from reglab._version import VERSION
 
     return {
-        "reglab": __version__,
+        "reglab": VERSION,
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "numpy": np.__version__,

@@ -1,0 +1,148 @@
+"""Output files that never clobber inputs: checked before any work, written atomically.
+
+:func:`check_output` refuses, before anything is trained or written, a destination that is a
+directory or a special file, that is one of the run's inputs (the store and its SQLite side
+files, the data file; links and relative paths resolved), or whose directory does not accept a
+new file (tested by creating and removing one, which also catches ``/proc`` and read-only
+mounts). :func:`write_atomic` writes to a temporary file in the destination's directory and
+renames it into place, so a reader never sees half a file and a failure leaves the old file.
+
+>>> import pathlib, tempfile
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> out = check_output("--json", folder / "r.json", inputs={"the store": folder / "runs.db"})
+>>> write_atomic(out, "{}")
+PosixPath('...r.json')
+>>> check_output("-o", folder / "runs.db", inputs={"the store": folder / "runs.db"})
+Traceback (most recent call last):
+...
+reglab.errors.ConfigError: `-o` must be a new file or a file reglab wrote, not the store; got ...
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from reglab.errors import ConfigError
+
+__all__ = [
+    "SQLITE_SIDE_FILES",
+    "check_output",
+    "check_outputs_differ",
+    "safe_filename",
+    "write_atomic",
+    "write_with",
+]
+
+SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+"""Suffixes of the files an SQLite database consists of."""
+
+
+def _expected(what: str) -> str:
+    return f"must be a new file or a file reglab wrote, not {what}"
+
+
+def check_output(
+    option: str, path: str | os.PathLike[str], *, inputs: Mapping[str, Path | None] | None = None
+) -> Path:
+    """The resolved destination ``path`` for the option ``option``, or a one-line error.
+
+    Args:
+        option: the parameter or flag that named the path (for the message).
+        path: the destination.
+        inputs: what the run reads, by description (``{"the store": path, "the data file":
+            path}``); the store's SQLite side files (``-wal``, ``-shm``, ``-journal``) count.
+    """
+    raw = os.fspath(path)
+    if not raw:
+        raise ConfigError(f"`{option}` must be a file path; got ''.")
+    target = Path(raw).expanduser().resolve()
+    for what, source in (inputs or {}).items():
+        if source is None:
+            continue
+        source = Path(source).expanduser().resolve()
+        suffixes = SQLITE_SIDE_FILES if what == "the store" else ("",)
+        for suffix in suffixes:
+            twin = source.with_name(source.name + suffix)
+            if target == twin or (target.exists() and twin.exists() and target.samefile(twin)):
+                raise ConfigError(f"`{option}` {_expected(what)}; got {raw!r}.")
+    if target.exists():
+        mode = target.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise ConfigError(f"`{option}` must be a file path, not a directory; got {raw!r}.")
+        if not stat.S_ISREG(mode):
+            raise ConfigError(
+                f"`{option}` must be a regular file path, not a special file; got {raw!r}."
+            )
+    folder = target.parent
+    if not folder.is_dir():
+        raise ConfigError(
+            f"`{option}` must be a path in an existing directory; got {raw!r} "
+            f"({str(folder)!r} does not exist)."
+        )
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=".reglab-probe-")
+    except OSError as err:
+        raise ConfigError(
+            f"`{option}` must be a path in a writable directory; got {raw!r} "
+            f"({err.strerror or err})."
+        ) from err
+    os.close(handle)
+    os.unlink(probe)
+    return target
+
+
+def check_outputs_differ(outputs: Mapping[str, Path | None]) -> None:
+    """Refuse two options that name the same destination (``--json`` and ``--report``)."""
+    seen: dict[Path, str] = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        if path in seen:
+            raise ConfigError(
+                f"`{option}` must differ from `{seen[path]}`; got {str(path)!r} for both."
+            )
+        seen[path] = option
+
+
+def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> Path:
+    """Write ``content`` to a temporary file beside ``path``, then rename it into place."""
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    return write_with(path, lambda temp: temp.write_bytes(data))
+
+
+def write_with(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
+    """Let ``write(temp)`` fill a temporary file beside ``path``, then rename it into place.
+
+    The file gets the permissions a new file would (``0o666`` less the umask); on any failure
+    the temporary file is removed and ``path`` is left as it was.
+    """
+    target = Path(path)
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    temp = Path(name)
+    try:
+        write(temp)
+        with temp.open("rb") as done:
+            os.fsync(done.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(temp, 0o666 & ~mask)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def safe_filename(name: str) -> str:
+    """A study name made safe as a file name (``/``, brackets, spaces... become ``_``).
+
+    >>> safe_filename("digits [run 2]/x")
+    'digits__run_2__x'
+    """
+    cleaned = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name).lstrip(".")
+    return cleaned or "study"

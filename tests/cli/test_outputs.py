@@ -1,0 +1,180 @@
+"""Outputs never clobber inputs, user strings are never markup, failures exit 1 with a summary."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from reglab.cli.main import app, main
+from reglab.store import Store
+
+runner = CliRunner()
+FAST = ["--strategies", "none,l2", "--epochs", "2", "--cv", "2", "--no-early-stopping"]
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with a small data file and a store holding one finished study."""
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=40), "b": rng.normal(size=40)})
+    frame["label"] = np.where(frame["a"] > 0, "x", "y")
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    result = runner.invoke(
+        app, ["bench", "data.csv", "--target", "label", *FAST, "--name", "kept", "--no-report",
+              "--store", "runs.db"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return tmp_path
+
+
+def one_error_line(result: object) -> str:
+    output = result.output  # type: ignore[attr-defined]
+    assert result.exit_code == 2, output  # type: ignore[attr-defined]
+    errors = [line for line in output.splitlines() if line.startswith("reglab: error:")]
+    assert len(errors) == 1 and "Traceback" not in output, output
+    return errors[0]
+
+
+CLOBBER = {
+    "json is the store": (["--json", "runs.db"], r"`--json` must .* not the store"),
+    "report is the store": (["--report", "runs.db"], r"`--report` must .* not the store"),
+    "report is the store by another name": (
+        ["--report", "./sub/../runs.db"],
+        r"not the store",
+    ),
+    "report is the store's journal": (["--report", "runs.db-wal"], r"not the store"),
+    "report is a link to the store": (["--report", "link.html"], r"not the store"),
+    "report is the data": (["--report", "data.csv"], r"not the data file"),
+    "json is the data": (["--json", "data.csv"], r"not the data file"),
+    "json is a directory": (["--json", "."], r"not a directory"),
+    "report in a missing directory": (["--report", "nope/r.html"], r"existing directory"),
+    "report under /proc": (["--report", "/proc/r.html"], r"writable directory"),
+    "json and report the same": (["--json", "x.out", "--report", "x.out"], r"must differ"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLOBBER))
+def test_an_output_that_would_clobber_an_input_is_refused_before_anything(
+    case: str, workdir: Path
+) -> None:
+    args, pattern = CLOBBER[case]
+    (workdir / "sub").mkdir()
+    (workdir / "link.html").symlink_to(workdir / "runs.db")
+    before = {p.name: digest(p) for p in workdir.iterdir() if p.is_file()}
+    result = runner.invoke(
+        app, ["bench", "data.csv", "--target", "label", *FAST, "--name", "new", "--store",
+              "runs.db", *args],
+    )  # fmt: skip
+    import re
+
+    assert re.search(pattern, one_error_line(result))
+    after = {p.name: digest(p) for p in workdir.iterdir() if p.is_file()}
+    assert after == before
+    with Store(workdir / "runs.db") as st:
+        assert [s.name for s in st.list_studies()] == ["kept"]  # nothing was written
+
+
+def test_report_command_refuses_the_store_as_output(workdir: Path) -> None:
+    before = digest(workdir / "runs.db")
+    result = runner.invoke(app, ["report", "kept", "--store", "runs.db", "-o", "runs.db"])
+    assert "not the store" in one_error_line(result)
+    assert digest(workdir / "runs.db") == before
+
+
+def test_outputs_are_written_atomically_and_replace_an_old_file(workdir: Path) -> None:
+    (workdir / "r.json").write_text("old")
+    result = runner.invoke(
+        app, ["bench", "data.csv", "--target", "label", *FAST, "--name", "kept", "--store",
+              "runs.db", "--json", "r.json", "--no-report"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert json.loads((workdir / "r.json").read_text())["study"] == "kept"
+    assert not [p for p in workdir.iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+NAMES = ["[/]", "x[/bold]", "[bold]red", "back\\slash", "%s %d", "{}{0}", "a]b[c"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_user_strings_are_data_never_markup(name: str, workdir: Path) -> None:
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({name: rng.normal(size=40), "b": rng.normal(size=40)})
+    frame["target " + name] = np.where(frame[name] > 0, name + "1", name + "2")
+    frame.to_csv(workdir / "odd.csv", index=False)
+    store = workdir / f"store {name}.db"  # "[/]": a folder named "store [" holds "].db"
+    store.parent.mkdir(parents=True, exist_ok=True)
+    args = ["bench", "odd.csv", "--target", "target " + name, *FAST, "--name", name,
+            "--store", str(store), "--no-report"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert name in result.output
+    shown = runner.invoke(app, ["show", "--store", str(store)])
+    assert shown.exit_code == 0, shown.output
+    assert name in shown.output
+    again = runner.invoke(app, ["show", name, "--store", str(store)])
+    assert again.exit_code == 0, again.output
+
+
+def test_a_name_with_a_newline_is_refused_in_one_line(workdir: Path) -> None:
+    result = runner.invoke(
+        app, ["bench", "data.csv", "--target", "label", *FAST, "--name", "a\nb", "--store",
+              "runs.db", "--no-report"],
+    )  # fmt: skip
+    assert "name" in one_error_line(result)
+
+
+@pytest.mark.parametrize(
+    ("argv", "pattern"),
+    [
+        (["bench", "--nope"], r"^reglab: error: reglab bench: No such option: --nope"),
+        (["bench", "x.csv", "--cv", "abc"], r"Invalid value for '--cv'"),
+        (["frobnicate"], r"No such command 'frobnicate'"),
+        (["bench"], r"Missing argument"),
+    ],
+)
+def test_usage_errors_are_one_line(
+    argv: list[str], pattern: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1, err
+    assert re.search(pattern, err), err
+
+
+def test_a_study_whose_members_all_failed_exits_1_with_a_summary(workdir: Path) -> None:
+    result = runner.invoke(
+        app, ["bench", "data.csv", "--target", "label", "--strategies", "none,l2",
+              "--epochs", "3", "--cv", "2", "--no-early-stopping", "--lr", "1e30",
+              "--optimizer", "sgd", "--store", "runs.db", "--no-report"],
+    )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("reglab: error: bench: every member failed (4 of 4)"), last
+
+
+def test_unreadable_output_folder_is_found_before_training(workdir: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root can write into any folder")
+    locked = workdir / "locked"
+    locked.mkdir(mode=0o500)
+    result = runner.invoke(
+        app, ["bench", "data.csv", "--target", "label", *FAST, "--store", "runs.db",
+              "--report", "locked/r.html"],
+    )  # fmt: skip
+    assert "writable directory" in one_error_line(result)
