@@ -58,9 +58,8 @@ class Store:
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "results.db"
     >>> with Store(path) as store:
     ...     info = store.create_study("w1", {"strategies": ["none", "l2"]})
-    ...     store.save_member("w1", MemberRecord("k0", "l2", split_id=0, seed=1, n_train=80,
-    ...                                         n_test=20, test_scores={"accuracy": 0.9}))
-    True
+    ...     saved = store.save_member("w1", MemberRecord("k0", "l2", split_id=0, seed=1,
+    ...                                 n_train=80, n_test=20, test_scores={"accuracy": 0.9}))
     ...     [(m.key, m.test_scores) for m in store.load_members("w1")]
     [('k0', {'accuracy': 0.9})]
     """
