@@ -7,7 +7,7 @@ a delimited file (the header is line 1 of a plain file) and by 0-based row index
 from __future__ import annotations
 
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -26,15 +26,22 @@ SHOWN = 3
 class Locator:
     """Says where data row ``i`` is: ``"on line 7"`` in a file, ``"at row index 5"`` otherwise.
 
-    >>> Locator(np.array([2, 3, 5]))(2), Locator(None)(2)
+    ``lines()`` gives the file line of every data row; it is called once, when needed.
+
+    >>> Locator(lambda: np.array([2, 3, 5]))(2), Locator(None)(2)
     ('on line 5', 'at row index 2')
     """
 
-    def __init__(self, lines: np.ndarray | None) -> None:
+    def __init__(self, lines: Callable[[], np.ndarray] | None) -> None:
         self.lines = lines
+        self._known: np.ndarray | None = None
 
     def __call__(self, i: int) -> str:
-        return f"on line {int(self.lines[i])}" if self.lines is not None else f"at row index {i}"
+        if self.lines is None:
+            return f"at row index {i}"
+        if self._known is None:
+            self._known = self.lines()
+        return f"on line {int(self._known[i])}"
 
     def examples(self, positions: np.ndarray, values: list[str]) -> str:
         """Up to :data:`SHOWN` ``value location`` pairs, then how many more."""

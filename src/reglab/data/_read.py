@@ -15,6 +15,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,12 +42,13 @@ _NOT_REGULAR = (
 
 @dataclass(frozen=True)
 class RawTable:
-    """A file's cells as read: ``lines[i]`` is the file line data row ``i`` starts on (1-based,
-    the header being line 1 in a plain file); ``None`` for Parquet, which has no lines."""
+    """A file's cells as read: ``lines()[i]`` is the file line data row ``i`` starts on
+    (1-based, the header being line 1 in a plain file; computed on demand, for error messages);
+    ``None`` for Parquet, which has no lines."""
 
     frame: pd.DataFrame
     notices: list[str] = field(default_factory=list)
-    lines: np.ndarray | None = None
+    lines: Callable[[], np.ndarray] | None = None
 
 
 def _bad_source(path: Path, why: str) -> DataError:

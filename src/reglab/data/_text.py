@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
 import re
 from collections.abc import Callable
@@ -64,6 +65,7 @@ _MAGIC = (
 _DECIMAL_COMMA = re.compile(r"[+-]?(\d+,\d*|,\d+|\d+)([eE][+-]?\d+)?")
 
 Refuse = Callable[[str], Exception]
+Lines = Callable[[], np.ndarray]
 
 
 def decode(name: str, data: bytes, refuse: Refuse) -> tuple[str, list[str]]:
@@ -132,34 +134,35 @@ class _UnclosedQuote(Exception):
         self.line = line
 
 
-def _rows(text: str, sep: str) -> list[tuple[int, list[str]]]:
-    """Every non-blank row with the (1-based) file line it starts on.
+def _records(text: str, sep: str, *, lines: bool = False) -> tuple[list[list[str]], list[int]]:
+    """Every non-blank row and, with ``lines=True`` (slower), the file line each starts on.
 
     Raises:
         _UnclosedQuote: The text ends inside a quoted field.
     """
-    out: list[tuple[int, list[str]]] = []
     if sep == _WHITESPACE:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if line.strip():
-                out.append((number, line.split()))
-        return out
+        split = [(n, line.split()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
+        return [row for _, row in split], [n for n, _ in split]
     for strict in (True, False):  # strict sees an unclosed quote; lenient reads stray quotes
         reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=strict)
-        out, start = [], 1
         try:
+            if not lines:
+                return [row for row in reader if len(row) > 1 or (row and row[0].strip())], []
+            rows, starts, start = [], [], 1
             for row in reader:
-                if row and not (len(row) == 1 and not row[0].strip()):
-                    out.append((start, row))
+                if len(row) > 1 or (row and row[0].strip()):
+                    rows.append(row)
+                    starts.append(start)
                 start = reader.line_num + 1
+            return rows, starts
         except csv.Error as err:
             if "unexpected end of data" in str(err):
+                if not lines:  # the slow pass finds the line the quote opens on
+                    return _records(text, sep, lines=True)
                 raise _UnclosedQuote(start) from err
             if not strict:
                 raise
-            continue
-        break
-    return out
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _sniff(text: str, suffix: str) -> str:
@@ -171,12 +174,12 @@ def _sniff(text: str, suffix: str) -> str:
     best, widest = "", 1
     for sep in CANDIDATES:
         try:
-            rows = _rows(sample, sep)[:SNIFF_ROWS]
+            rows = _records(sample, sep)[0][:SNIFF_ROWS]
         except (csv.Error, _UnclosedQuote):
             continue
         if len(sample) < len(text) and len(rows) > 1:
             rows = rows[:-1]
-        widths = {len(row) for _, row in rows}
+        widths = {len(row) for row in rows}
         if len(widths) == 1 and (width := widths.pop()) > widest:
             best, widest = sep, width
     if best:
@@ -200,10 +203,12 @@ def _describe(sep: str) -> str:
 
 def parse_delimited(
     name: str, text: str, suffix: str, refuse: Refuse
-) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
-    """The raw string frame (header names stripped), each data row's file line, and notices.
+) -> tuple[pd.DataFrame, Lines, list[str]]:
+    """The raw string frame (header names stripped), the file lines of its rows, and notices.
 
-    ``refuse(why)`` builds the error raised when the text is not one table.
+    ``lines()`` gives the 1-based file line every data row starts on; it parses the text again,
+    so it is called only to locate cells in an error message. ``refuse(why)`` builds the error
+    raised when the text is not one table.
     """
     notices: list[str] = []
     offset = 0
@@ -217,61 +222,58 @@ def parse_delimited(
         sep = _sniff(text, suffix)
         if suffix == ".csv" and sep != ",":
             notices.append(f"read {name!r} as {_describe(sep)}-separated")
+
+    @functools.cache
+    def lines() -> np.ndarray:  # of every row, the header first
+        return np.asarray(_records(text, sep, lines=True)[1], dtype=np.int64) + offset
+
     try:
-        rows = _rows(text, sep)
+        rows, _ = _records(text, sep)
     except _UnclosedQuote as err:
-        raise refuse(f"a quote opened on line {err.line} is never closed") from err
+        raise refuse(f"a quote opened on line {err.line + offset} is never closed") from err
     except csv.Error as err:
         raise refuse(f"not readable as {_describe(sep)}-separated text: {err}") from err
     if not rows:
         raise refuse("an empty file")
-    header_line, header = rows[0]
-    names = [cell.strip().strip("\ufeff").strip() for cell in header]
-    body = [(line + offset, row) for line, row in rows[1:]]
+    names = [cell.strip().strip("\ufeff").strip() for cell in rows[0]]
+    body = rows[1:]
     if not body:
         raise refuse("a header row and no data rows")
     last = len(names) - 1
     trailing = last > 0 and not names[last]
-    if trailing and all(not "".join(row[last:]).strip() for _, row in body):
+    if trailing and all(not "".join(row[last:]).strip() for row in body):
         names.pop()
         notices.append(f"ignored the last column of {name!r}: it has no name and no values")
     else:
         trailing = False
-    body = _fit_widths(body, len(names), header_line + offset, refuse, [] if trailing else notices)
+    body = _fit_widths(body, len(names), lines, refuse, [] if trailing else notices)
     names = [n or f"Unnamed: {i}" for i, n in enumerate(names)]
-    frame = pd.DataFrame([row for _, row in body], columns=pd.Index(names, dtype=object),
-                         dtype=object)  # fmt: skip
-    lines = np.array([line for line, _ in body], dtype=np.int64)
+    frame = pd.DataFrame(body, columns=pd.Index(names, dtype=object), dtype=object)
     if sep != ",":
         converted = [c for i, c in enumerate(names) if _decimal_commas(frame, i)]
         if converted:
             shown = ", ".join(repr(c) for c in converted[:3])
             more = f" and {len(converted) - 3} more" if len(converted) > 3 else ""
             notices.append(f"read decimal commas as decimal points in {shown}{more} of {name!r}")
-    return frame, lines, notices
+    return frame, lambda: lines()[1:], notices
 
 
 def _fit_widths(
-    body: list[tuple[int, list[str]]],
-    width: int,
-    header_line: int,
-    refuse: Refuse,
-    notices: list[str],
-) -> list[tuple[int, list[str]]]:
+    body: list[list[str]], width: int, lines: Lines, refuse: Refuse, notices: list[str]
+) -> list[list[str]]:
     """Rows cut to the header's width where the extra fields are empty; refuse any other."""
-    bad = [(line, len(row)) for line, row in body
-           if len(row) < width or any(cell.strip() for cell in row[width:])]  # fmt: skip
+    wider = [i for i, row in enumerate(body) if len(row) != width]
+    bad = [i for i in wider if len(body[i]) < width or "".join(body[i][width:]).strip()]
     if bad:
-        line, n = bad[0]
+        at = lines()
         more = f"; {len(bad) - 1} more rows differ" if len(bad) > 1 else ""
         raise refuse(
-            f"rows of unequal length: line {line} has {n} fields, the header (line "
-            f"{header_line}) has {width}{more}"
+            f"rows of unequal length: line {at[bad[0] + 1]} has {len(body[bad[0]])} fields, the "
+            f"header (line {at[0]}) has {width}{more}"
         )
-    trimmed = sum(1 for _, row in body if len(row) > width)
-    if trimmed:
-        notices.append(f"ignored empty fields after the last column in {trimmed} rows")
-        return [(line, row[:width]) for line, row in body]
+    if wider:
+        notices.append(f"ignored empty fields after the last column in {len(wider)} rows")
+        return [row[:width] for row in body]
     return body
 
 

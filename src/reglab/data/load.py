@@ -46,7 +46,7 @@ Classes are encoded ``0..C-1`` in sorted order (numerically for numeric labels),
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -298,7 +298,7 @@ def _build(
     name: str,
     source: str,
     notices: list[str] | None = None,
-    lines: np.ndarray | None = None,
+    lines: Callable[[], np.ndarray] | None = None,
 ) -> Dataset:
     notices = list(notices or [])
     columns = [str(c) for c in frame.columns]
