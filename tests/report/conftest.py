@@ -21,7 +21,7 @@ import pytest
 from reglab.store import MemberRecord, StudyInfo
 
 ONSET = 18
-"""0-based epoch at which the baseline's validation loss is lowest."""
+"""0-based index of the epoch at which the baseline's validation loss is lowest (epoch 19)."""
 EPOCHS = 60
 LAYERS = ("dense_0", "dense_1", "dense_2")
 
@@ -151,11 +151,11 @@ def build_study(
                 train_scores = {"accuracy": train, "log_loss": 1.5 * (1 - train)}
             member_curves = _curves(s_name, rng, epochs) if curves else {}
             val = member_curves.get("val_loss")
-            best = int(np.argmin(val)) if val else None
+            best = int(np.argmin(val)) + 1 if val else None  # epochs count from 1
             stopped = None
             if val and s_name != "none" and best is not None and best + 10 < epochs:
                 stopped = best + 10
-                member_curves = {k: v[: stopped + 1] for k, v in member_curves.items()}
+                member_curves = {k: v[:stopped] for k, v in member_curves.items()}
             l1 = float(config.get("l1", 0) or 0) > 0
             members.append(
                 MemberRecord(
@@ -170,7 +170,7 @@ def build_study(
                     curves=member_curves,
                     best_epoch=best,
                     stopped_epoch=stopped,
-                    epochs_run=(stopped + 1) if stopped is not None else (epochs if curves else 0),
+                    epochs_run=stopped if stopped is not None else (epochs if curves else 0),
                     test_scores=test_scores,
                     train_scores=train_scores,
                     sparsity={
@@ -197,6 +197,7 @@ def build_study(
             "data": {"name": "synthetic", "task": task, "rows": 1000, "columns": len(FEATURES)},
             "strategies": [{"name": s, **STRATEGIES.get(s, ({}, 0, 0))[0]} for s in strategies],
             "splits": {"method": "kfold", "n_splits": n_splits, "seed": 42},
+            "train": {"epochs": epochs, "patience": 10},
         },
         metadata={
             "environment": {"reglab": "0.1.0", "python": "3.11", "torch": "2.13.0"},

@@ -1,4 +1,5 @@
-"""Read a report page back: ids, stated numbers, images, rows, text (stdlib HTML parser).
+"""Read a report page back: ids, stated numbers, images, rows, text and the answer's first
+line (stdlib HTML parser).
 
 Also a small PNG checker: the signature, every chunk's CRC, and that the zlib stream of the IDAT
 chunks inflates to exactly one filter byte plus ``width × channels × bit depth`` bits per row.
@@ -29,6 +30,7 @@ class Page:
     images: list[tuple[str, str]] = field(default_factory=list)
     rows: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     text: str = ""
+    headline: str = ""
     attributes: list[tuple[str, str, str]] = field(default_factory=list)
 
     def stat(self, name: str) -> float:
@@ -45,6 +47,8 @@ class _Parser(HTMLParser):
         self.tables: list[str] = []
         self.chunks: list[str] = []
         self.in_style = False
+        self.in_headline = False
+        self.headline: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
@@ -56,6 +60,8 @@ class _Parser(HTMLParser):
             self.page.attributes.append((tag, k, v))
         if "id" in a:
             self.page.ids.append(a["id"])
+        if tag == "p" and "headline" in a.get("class", "").split():
+            self.in_headline = True
         if "data-stat" in a:
             self.page.stats[a["data-stat"]].append(float(a["data-value"]))
         if tag == "img":
@@ -69,6 +75,8 @@ class _Parser(HTMLParser):
 
     def handle_endtag(self, tag: str) -> None:
         self.in_style = False
+        if tag == "p":
+            self.in_headline = False
         if tag in _BLOCKS:
             self.chunks.append(" ")
         if tag == "table" and self.tables:
@@ -77,6 +85,8 @@ class _Parser(HTMLParser):
     def handle_data(self, data: str) -> None:
         if not self.in_style:
             self.chunks.append(data)
+        if self.in_headline:
+            self.headline.append(data)
 
 
 def parse(html: str) -> Page:
@@ -85,6 +95,7 @@ def parse(html: str) -> Page:
     parser.feed(html)
     parser.close()
     parser.page.text = " ".join("".join(parser.chunks).split())
+    parser.page.headline = " ".join("".join(parser.headline).split())
     return parser.page
 
 

@@ -17,10 +17,10 @@ from reglab.report.sections import SECTIONS
 from reglab.stats import (
     combination_verdicts,
     compare,
-    corrected_resampled_ttest,
     summarize,
 )
 from reglab.store import MemberRecord, StudyInfo
+from reglab.study.results import analyze_study
 
 from .conftest import FEATURES, INFORMATIVE, ONSET, build_study
 from .pagecheck import parse
@@ -60,27 +60,27 @@ def test_every_section_is_present_in_order(page_and_study: tuple[Any, Study]) ->
 
 
 def test_answer_numbers_equal_the_stats_module(page_and_study: tuple[Any, Study]) -> None:
-    page, (_, members) = page_and_study
+    page, (info, members) = page_and_study
     scores = scores_of(members, "accuracy")
     sizes = sizes_of(members)
     summaries = {s: summarize(v, **sizes) for s, v in scores.items()}
-    best, runner = sorted(summaries, key=lambda s: -summaries[s].mean)[:2]
+    vs_none = compare(scores, "none", **sizes)
+    better = [c.strategy for c in vs_none if c.outcome == "better"]
+    best = max(better, key=lambda s: summaries[s].mean)
     assert page.rows["rank"][0] == best == "dropout+l2"
-    assert page.stat("best-mean") == summaries[best].mean
-    assert page.stat("best-ci-low") == summaries[best].ci_low
-    assert page.stat("best-ci-high") == summaries[best].ci_high
-
-    vs_none = {c.strategy: c for c in compare(scores, "none", **sizes)}[best]
-    assert vs_none.test is not None
-    assert page.stat("vs-none-diff") == vs_none.test.mean_diff
-    assert page.stat("vs-none-ci-low") == vs_none.test.ci[0]
-    assert page.stat("vs-none-ci-high") == vs_none.test.ci[1]
-    assert page.stat("vs-none-p") == vs_none.p_adjusted
-
-    t = corrected_resampled_ttest(scores[best], scores[runner], **sizes)
-    assert page.stat("vs-runner-up-diff") == t.mean_diff
-    assert page.stat("vs-runner-up-p") == t.p_value
-    assert f"Over the runner-up, {runner}:" in page.text
+    # the first line names the best and the strategies tied with it by the test against it
+    rest = {s: v for s, v in scores.items() if s != "none"}
+    vs_best = compare(rest, best, **sizes)
+    tied = [c.strategy for c in vs_best if c.outcome == "no difference"]
+    assert page.headline.startswith(f"Best: {best}, significantly better than no regularization")
+    assert page.headline.endswith(f"statistically tied with it: {', '.join(tied)}.")
+    assert page.headline == analyze_study(info, members).headline
+    # the tests table holds both families, in order, with the stats module's numbers
+    assert page.stats["test-p"] == [c.p_adjusted for c in [*vs_none, *vs_best]]
+    assert page.stats["test-diff"] == [
+        c.test.mean_diff for c in [*vs_none, *vs_best] if c.test is not None
+    ]
+    assert page.rows["tests"] == [c.strategy for c in [*vs_none, *vs_best]]
 
 
 def test_verdicts_are_the_stats_sentences(page_and_study: tuple[Any, Study]) -> None:
@@ -133,23 +133,24 @@ def test_regression_ranks_by_rmse_lower_is_better() -> None:
     rmse = scores_of(members, "rmse")
     means = {s: float(np.mean(list(v.values()))) for s, v in rmse.items()}
     assert page.rows["rank"] == sorted(means, key=lambda s: means[s])
-    assert page.stat("best-mean") == pytest.approx(min(means.values()), rel=1e-12)
+    assert page.stats["mean-rmse"][0] == pytest.approx(min(means.values()), rel=1e-12)
     assert "ranked by test RMSE (lower is better)" in page.text
-    assert page.stat("vs-none-diff") < 0  # lower RMSE than none
-    assert "RMSE lower by" in page.text
+    assert page.stats["test-diff"][0] < 0  # every strategy has a lower RMSE than none
+    assert page.headline.startswith("Best: dropout+l2, significantly better")
+    assert "(lower by " in page.headline
 
 
 @pytest.mark.parametrize(
     ("kwargs", "phrase"),
     [
-        pytest.param({"strategies": ("l2",)}, "no runner-up", id="single-strategy"),
-        pytest.param({"strategies": ("l1", "l2")}, "No strategy named none", id="no-baseline"),
-        pytest.param({"n_splits": 1}, "one split: no interval", id="one-split"),
+        pytest.param({"strategies": ("l2",)}, "Only one strategy finished, l2", id="single"),
+        pytest.param({"strategies": ("l1", "l2")}, "No strategy named none was", id="no-baseline"),
+        pytest.param({"n_splits": 1}, "Too few splits to test any difference", id="one-split"),
         pytest.param({"curves": False}, "No per-epoch curves were stored", id="no-curves"),
         pytest.param({"details": False}, "No weight histograms were stored", id="no-details"),
         pytest.param({"feature_names": None}, "x2", id="default-feature-names"),
         pytest.param({"strategies": ("none", "l2")}, "No combined strategy", id="no-combos"),
-        pytest.param({"strategies": ("none",)}, "itself the best", id="only-none"),
+        pytest.param({"strategies": ("none",)}, "Only one strategy finished, none", id="only-none"),
     ],
 )
 def test_study_shapes_render(kwargs: dict[str, Any], phrase: str) -> None:
@@ -175,9 +176,12 @@ def test_all_members_failed_still_renders() -> None:
         for m in members
     ]
     page = parse(render_report(info, failed))
-    assert "nothing to recommend" in page.text
+    assert page.headline == "No member finished, so there is nothing to compare."
+    assert "All 4 members failed: none (2 of 2: CUDA out of memory); l2 (2 of 2: CUDA" in page.text
+    assert page.rows["rank"] == ["none", "l2"]  # every strategy keeps its row
+    assert page.text.count("all 2 failed") == 2
     assert "failures" in page.ids
-    assert page.text.count("CUDA out of memory") == len(failed)
+    assert page.text.count("CUDA out of memory") == len(failed) + 2  # table + the summary
     assert page.tags["img"] == 0
 
 
@@ -246,18 +250,21 @@ def test_an_object_carrying_its_members_is_accepted() -> None:
     page = parse(render_report(result))
     assert "Study carried" in page.text
     assert sorted(page.rows["features"]) == sorted(names)
-    assert page.stats == parse(render_report(info, members, feature_names=names)).stats
+    again = parse(render_report(info, members, feature_names=names)).stats
+    assert {k: repr(v) for k, v in page.stats.items()} == {k: repr(v) for k, v in again.items()}
 
 
-def test_a_tie_for_best_is_said_as_such() -> None:
+def test_identical_strategies_are_said_identical_not_tied() -> None:
     info, members = build_study(strategies=("none", "l2"), n_splits=3, failed=False)
-    twins = [replace(m, key=m.key + "-twin", strategy="l2-twin") for m in members
+    twins = [replace(m, key=m.key + "-twin", strategy="l2+maxnorm") for m in members
              if m.strategy == "l2"]  # fmt: skip
-    page = parse(render_report(info, members + twins))
-    assert page.rows["rank"][:2] in (["l2", "l2-twin"], ["l2-twin", "l2"])
-    assert "tied with" in page.text
-    assert page.stat("vs-runner-up-diff") == 0.0
-    assert "the same on average" in page.text
+    inert = [replace(m, key=m.key + "-inert", strategy="maxnorm") for m in members
+             if m.strategy == "none"]  # fmt: skip
+    page = parse(render_report(info, members + twins + inert))
+    assert "maxnorm never became active: identical to none on every split" in page.text
+    assert "l2+maxnorm is identical to l2 on every split" in page.text
+    assert "l2+maxnorm is identical to l2 on every split." in page.text  # the verdict
+    assert "no significant gain" not in page.text
 
 
 def test_accuracy_intervals_are_shown_clipped_to_one() -> None:
@@ -270,6 +277,7 @@ def test_accuracy_intervals_are_shown_clipped_to_one() -> None:
     page = parse(render_report(info, members))
     raw = summarize(dict(enumerate(near_one)), **sizes_of(members))
     assert raw.ci_high > 1.0
-    assert page.stat("best-ci-high") == 1.0
-    assert page.stat("best-ci-low") == raw.ci_low
+    row = page.rows["rank"].index("l2")
+    assert page.stats["ci-high-accuracy"][row] == 1.0
+    assert page.stats["ci-low-accuracy"][row] == raw.ci_low
     assert "to 100.0%" in page.text

@@ -30,9 +30,28 @@ def _value(metric: str, value: float) -> str:
     return f"{value:.3g}"
 
 
+def _vs_none(result: StudyResult, name: str) -> tuple[str, str]:
+    """The difference from ``none`` and its Holm-adjusted p, as the table shows them."""
+    primary = result.primary
+    comp = {c.strategy: c for c in result.comparisons}.get(name)
+    baseline = result.strategies.get("none")
+    if name == "none" and result.comparisons:
+        return "baseline", ""
+    if comp is None or comp.test is None or baseline is None or primary not in baseline.metrics:
+        return "–", "–"
+    if comp.outcome == "identical":
+        return "same", "–"
+    diff = result.strategies[name].metrics[primary].mean - baseline.metrics[primary].mean
+    diff_text = f"{100 * diff:+.1f}" if primary in PERCENT else f"{diff:+.3g}"
+    if diff_text.strip("+-0.") == "":
+        diff_text = "±0"
+    return diff_text, f"{comp.p_adjusted:.2f}" + (" *" if comp.significant else "")
+
+
 def results_table(result: StudyResult) -> Table:
     """The ranked table: primary metric with its 95% interval, difference and p vs none,
-    secondary metrics, train–test gap, epochs and sparsity."""
+    secondary metrics, train–test gap, epochs and sparsity. Strategies that could not be
+    ranked (too few finished splits, or every member failed) follow, unnumbered."""
     primary = result.primary
     others = [
         m
@@ -44,51 +63,46 @@ def results_table(result: StudyResult) -> Table:
         if m != primary
     ]
     pct = " %" if primary in PERCENT else ""
-    table = Table(
-        title=f"Study {result.name!r}: {len(result.ranking)} strategies ranked by {primary}",
-        title_justify="left",
-    )
+    title = f"Study {result.name!r}: {len(result.ranking)} strategies ranked by {primary}"
+    if result.unranked:
+        title += f", {len(result.unranked)} not ranked"
+    table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("strategy", no_wrap=True)
-    table.add_column(f"{LABELS[primary]}{pct}", justify="right")
+    table.add_column(f"{LABELS.get(primary, primary)}{pct}", justify="right")
     table.add_column("95% CI", justify="right", no_wrap=True)
     table.add_column("vs none", justify="right")
     table.add_column("p (Holm)", justify="right")
     for m in others:
         table.add_column(f"{LABELS[m]}{' %' if m in PERCENT else ''}", justify="right")
     table.add_column("gap", justify="right")
-    table.add_column("epochs", justify="right")
+    table.add_column("epochs", justify="right", no_wrap=True)
     table.add_column("zeros", justify="right")
-    by_strategy = {c.strategy: c for c in result.comparisons}
-    baseline = result.strategies.get("none")
-    for r in result.ranking:
-        s = result.strategies[r.strategy]
-        summary = s.metrics[primary]
-        comp = by_strategy.get(r.strategy)
-        if r.strategy == "none":
-            diff_text, p_text = "baseline", ""
-        elif comp is None or baseline is None:
-            diff_text, p_text = "–", "–"
+    rows = [(str(r.rank), r.strategy) for r in result.ranking]
+    rows += [("–", name) for name in result.unranked]
+    for place, name in rows:
+        s = result.strategies[name]
+        if s.all_failed:
+            label = f"{name} (all {s.n_failed} failed)"
+        elif s.n_failed:
+            label = f"{name} ({s.n_failed} failed)"
         else:
-            diff = summary.mean - baseline.metrics[primary].mean
-            scale = 100 if primary in PERCENT else 1
-            diff_text = f"{scale * diff:+.1f}" if scale == 100 else f"{diff:+.3g}"
-            if diff_text.strip("+-0.") == "":
-                diff_text = "±0"
-            p_text = f"{comp.p_adjusted:.2f}" + (" *" if comp.significant else "")
-        epochs = s.mean_stopped_epoch if s.mean_stopped_epoch is not None else s.mean_best_epoch
-        name = r.strategy + (f" ({s.n_failed} failed)" if s.n_failed else "")
+            label = name
+        summary = s.metrics.get(primary)
+        diff_text, p_text = _vs_none(result, name)
         table.add_row(
-            str(r.rank),
-            name,
-            _value(primary, summary.mean),
-            f"{_value(primary, summary.ci_low)}–{_value(primary, summary.ci_high)}",
+            place,
+            label,
+            "–" if summary is None else _value(primary, summary.mean),
+            "–"
+            if summary is None or math.isnan(summary.ci_low)
+            else f"{_value(primary, summary.ci_low)}–{_value(primary, summary.ci_high)}",
             diff_text,
             p_text,
             *[_value(m, s.metrics[m].mean) if m in s.metrics else "–" for m in others],
             _value(primary, s.train_gap),
-            "–" if epochs is None else f"{epochs:.0f}",
-            f"{100 * s.sparsity:.0f}%",
+            "–" if s.n_done == 0 else s.epochs_text(),
+            "–" if s.n_done == 0 else f"{100 * s.sparsity:.0f}%",
         )
     return table
 
@@ -108,18 +122,26 @@ def wide_console(*, stderr: bool = False) -> Console:
 
 
 def print_result(result: StudyResult, console: Console | None = None) -> None:
-    """Print the ranked table, then the answer and the verdicts in words."""
+    """Print the ranked table, then the answer (its first line first), the notices and the
+    verdicts in words."""
     console = console or wide_console()
     console.print(results_table(result))
     console.print(
         "vs none: difference in mean; p: Nadeau–Bengio corrected t-test, Holm-adjusted "
         "(* significant at 0.05); gap: how much better on training than test data; epochs: "
-        "mean stopped epoch; zeros: "
-        "exact-zero weights",
+        "mean best (restored) epoch / mean epoch early stopping fired, from 1 (–: it did not "
+        "fire; (k of n): it fired for k of n members); zeros: exact-zero weights",
         highlight=False,
     )
     console.print()
-    for line in result.sentences():
+    for line in result.answer.lines:
         console.print(line, highlight=False)
-    for strategy, split, error in result.failures:
-        console.print(f"failed: {strategy} on split {split}: {error}", highlight=False)
+    for notice in result.notices:
+        console.print(f"note: {notice.text}", highlight=False)
+    if result.verdicts:
+        console.print("Combined versus parts:", highlight=False)
+        for v in result.verdicts:
+            console.print(f"  {v.sentence}.", highlight=False)
+    if 0 < len(result.failures) <= 5:
+        for strategy, split, error in result.failures:
+            console.print(f"failed: {strategy} on split {split}: {error}", highlight=False)

@@ -85,16 +85,18 @@ def weights(d: Digest) -> str:
 
 def sparsity(d: Digest) -> str:
     """Exact zeros per layer, and which input features the L1-like strategies kept."""
-    layers = list(dict.fromkeys(k for f in d.facts.values() for k in f.sparsity))
+    layers = list(dict.fromkeys(k for f in d.facts.values() for k in f.layer_sparsity))
     out = []
     if layers:
         head = "".join(f"<th>{esc(layer)}</th>" for layer in layers)
         rows = []
         for name in d.strategies:
             f = d.facts.get(name)
-            if f is None:
+            if f is None or f.n_done == 0:
                 continue
-            cells = "".join(f"<td>{bar(f.sparsity.get(layer, math.nan))}</td>" for layer in layers)
+            cells = "".join(
+                f"<td>{bar(f.layer_sparsity.get(layer, math.nan))}</td>" for layer in layers
+            )
             rows.append(
                 f'<tr data-strategy="{esc(name)}"><td>{swatch(d.colors, name)}</td>{cells}</tr>'
             )

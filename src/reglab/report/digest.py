@@ -1,277 +1,149 @@
-"""A study's results digested for the report: scores, intervals, tests, verdicts, facts.
+"""What the report presents of a study: its :class:`~reglab.study.results.StudyResult`, plus
+presentation only (colours, display scale, the finished members grouped for the figures).
 
-:func:`digest` is where the report meets :mod:`reglab.stats`. Scores are paired by split id;
-split sizes come from the members (the Nadeau–Bengio correction needs ``n_test/n_train``).
-Strategies are ranked by their mean primary score; each is compared with the baseline
-``"none"`` (one Holm family), every combined strategy with each of its parts present in the
-study (another family), and the best with the runner-up (a single corrected test).
+Every fact the report states — scores, intervals, tests, verdicts, epochs, sparsity, failures,
+the answer and its notices — comes from :func:`reglab.study.results.analyze`, the one analysis
+that the terminal table and ``--json`` present too. Nothing here computes a statistic.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any
 
-import numpy as np
-
-from reglab.errors import ConfigError
-from reglab.report.analysis import (
-    Metric,
-    by_strategy,
-    choose_metric,
-    metric_names,
-    split_scores,
-    split_sizes,
-    strategy_colors,
-)
-from reglab.stats import (
-    Comparison,
-    Ranked,
-    StrategySummary,
-    TTestResult,
-    Verdict,
-    combination_verdicts,
-    compare,
-    corrected_resampled_ttest,
-    rank,
-    strategy_parts,
-    summarize_all,
-)
-from reglab.stats.ttest import Scores, SplitSizes
+from reglab.report.analysis import Metric, by_strategy, metric_names, strategy_colors
+from reglab.stats import Comparison, Ranked, StrategySummary
 from reglab.store import MemberRecord
+from reglab.study.results import BASELINE, StrategyResult, StudyLike, StudyResult
 
-__all__ = ["BASELINE", "Digest", "StrategyFacts", "StudyLike", "digest"]
-
-BASELINE = "none"
-
-
-class StudyLike(Protocol):
-    """What the report needs of a study: a :class:`~reglab.store.StudyInfo` has it.
-
-    ``feature_names``, ``created_at`` and ``status`` are read when present; feature names are
-    also looked up under ``metadata["feature_names"]``.
-    """
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def config(self) -> Mapping[str, Any]: ...
-
-    @property
-    def metadata(self) -> Mapping[str, Any]: ...
-
-
-@dataclass(frozen=True)
-class StrategyFacts:
-    """Per-strategy facts beyond the scores (means over finished members).
-
-    Attributes:
-        gap: how much worse the primary metric is on test than on train (positive: overfit).
-        stopped_epoch: epochs trained, counted from 1 (the early-stopping epoch, or all).
-        best_epoch: median restored (best) epoch, counted from 1; NaN when not recorded.
-        sparsity: layer → mean fraction of exactly-zero weights.
-        wall_s: total training time of the strategy's members.
-    """
-
-    gap: float
-    stopped_epoch: float
-    best_epoch: float
-    sparsity: dict[str, float]
-    wall_s: float
-
-    @property
-    def mean_sparsity(self) -> float:
-        """Unweighted mean over layers (NaN when no sparsity was stored)."""
-        return float(np.mean(list(self.sparsity.values()))) if self.sparsity else math.nan
+__all__ = ["BASELINE", "Digest", "StudyLike", "digest"]
 
 
 @dataclass(frozen=True)
 class Digest:
-    """Everything the report states about one study.
+    """A study result as the report lays it out.
 
-    ``strategies`` lists the ranked strategies best first, then those without a primary score
-    (all members failed). ``scores``/``summaries`` are keyed by metric name then strategy.
-    ``vs_baseline`` holds each strategy's Holm-adjusted comparison with ``baseline`` (empty
-    without one); ``vs_runner_up`` the corrected test of best − runner-up.
+    ``strategies`` lists the ranked strategies best first, then the unranked ones (too few
+    finished splits, or every member failed). ``members`` holds the finished members by
+    strategy (for the figures), ``failed`` the failed ones.
     """
 
-    name: str
+    result: StudyResult
     info: StudyLike
     metric: Metric
     metrics: tuple[Metric, ...]
     strategies: tuple[str, ...]
     members: dict[str, list[MemberRecord]]
     failed: tuple[MemberRecord, ...]
-    scores: dict[str, dict[str, dict[int, float]]]
-    summaries: dict[str, dict[str, StrategySummary]]
-    ranking: tuple[Ranked, ...]
-    baseline: str | None
-    vs_baseline: dict[str, Comparison]
-    verdicts: tuple[Verdict, ...]
-    vs_runner_up: TTestResult | None
-    n_train: dict[int, int]
-    n_test: dict[int, int]
-    facts: dict[str, StrategyFacts]
-    configs: dict[str, dict[str, Any]]
     colors: dict[str, str]
     feature_names: tuple[str, ...] | None
     scale: float = 1.0
     unit: str = ""
 
     @property
-    def best(self) -> str | None:
-        return self.ranking[0].strategy if self.ranking else None
+    def name(self) -> str:
+        return self.result.name
 
     @property
-    def runner_up(self) -> str | None:
-        return self.ranking[1].strategy if len(self.ranking) > 1 else None
+    def ranking(self) -> list[Ranked]:
+        return self.result.ranking
 
     @property
-    def splits(self) -> list[int]:
+    def facts(self) -> dict[str, StrategyResult]:
+        """Every strategy's facts (scores, epochs, sparsity, failures)."""
+        return self.result.strategies
+
+    @property
+    def configs(self) -> dict[str, dict[str, Any]]:
+        """Every strategy's stored settings."""
+        return {name: s.config for name, s in self.result.strategies.items()}
+
+    @property
+    def baseline(self) -> str | None:
+        """``"none"`` when it was scored, else ``None``."""
+        s = self.result.strategies.get(BASELINE)
+        return BASELINE if s is not None and self.metric.name in s.split_scores else None
+
+    @property
+    def vs_baseline(self) -> dict[str, Comparison]:
+        return {c.strategy: c for c in self.result.comparisons}
+
+    @property
+    def scores(self) -> dict[str, dict[str, dict[Any, float]]]:
+        """metric → strategy → {split_id: score}."""
+        out: dict[str, dict[str, dict[Any, float]]] = {}
+        for name, s in self.result.strategies.items():
+            for metric, values in s.split_scores.items():
+                out.setdefault(metric, {})[name] = dict(values)
+        return out
+
+    @property
+    def summaries(self) -> dict[str, dict[str, StrategySummary]]:
+        """metric → strategy → summary (mean and corrected interval, as shown)."""
+        out: dict[str, dict[str, StrategySummary]] = {}
+        for name, s in self.result.strategies.items():
+            for metric, summary in s.metrics.items():
+                out.setdefault(metric, {})[name] = summary
+        return out
+
+    @property
+    def n_train(self) -> dict[Any, int]:
+        return {m.split_id: m.n_train for ms in self.members.values() for m in ms}
+
+    @property
+    def n_test(self) -> dict[Any, int]:
+        return {m.split_id: m.n_test for ms in self.members.values() for m in ms}
+
+    @property
+    def splits(self) -> list[Any]:
         return sorted(self.n_train)
 
 
-def _facts(members: Sequence[MemberRecord], metric: Metric) -> StrategyFacts:
-    train = split_scores(members, metric.name, which="train")
-    test = split_scores(members, metric.name)
-    common = [s for s in test if s in train]
-    diffs = [train[s] - test[s] for s in common]
-    gap = float(np.mean(diffs)) * (1 if metric.higher_is_better else -1) if diffs else math.nan
-    stopped = [
-        m.stopped_epoch + 1 if m.stopped_epoch is not None else m.epochs_run
-        for m in members
-        if m.stopped_epoch is not None or m.epochs_run > 0
+def _scale(result: StudyResult, metric: Metric) -> tuple[float, str]:
+    values = [
+        v for s in result.strategies.values() for v in s.split_scores.get(metric.name, {}).values()
     ]
-    best = [m.best_epoch + 1 for m in members if m.best_epoch is not None]
-    layers: dict[str, list[float]] = {}
-    for m in members:
-        for layer, frac in m.sparsity.items():
-            if math.isfinite(frac):
-                layers.setdefault(layer, []).append(frac)
-    return StrategyFacts(
-        gap=gap,
-        stopped_epoch=float(np.mean(stopped)) if stopped else math.nan,
-        best_epoch=float(np.median(best)) if best else math.nan,
-        sparsity={k: float(np.mean(v)) for k, v in layers.items()},
-        wall_s=float(sum(m.wall_s for m in members)),
-    )
-
-
-def _combinations(names: Sequence[str]) -> dict[str, tuple[str, ...]]:
-    present = set(names)
-    combos: dict[str, tuple[str, ...]] = {}
-    for name in names:
-        if "+" not in name:
-            continue
-        try:
-            parts = strategy_parts(name)
-        except ConfigError:
-            continue
-        kept = tuple(p for p in parts if p in present and p != name)
-        if kept:
-            combos[name] = kept
-    return combos
-
-
-def _scale(scores: Mapping[str, Mapping[int, float]], metric: Metric) -> tuple[float, str]:
-    values = [v for s in scores.values() for v in s.values()]
     if metric.higher_is_better and values and all(0.0 <= v <= 1.0 for v in values):
         return 100.0, "points"
     return 1.0, ""
 
 
 def digest(
-    info: StudyLike,
-    members: Sequence[MemberRecord],
+    result: StudyResult,
+    info: StudyLike | None = None,
     *,
     feature_names: Sequence[str] | None = None,
-    alpha: float = 0.05,
-    confidence: float = 0.95,
 ) -> Digest:
-    """Digest a study's stored members for the report.
+    """Lay out ``result`` for the report.
 
     Args:
-        info: the stored study.
-        members: its member records (finished and failed).
-        feature_names: input feature names; default: the study's, then ``x0, x1, …``.
-        alpha: family-wise significance level of the comparisons.
-        confidence: coverage of every interval.
+        result: the study's analysis.
+        info: the stored study (for its name, dates and configuration); default: ``result``.
+        feature_names: input feature names; default: those in ``result.metadata``.
     """
-    done = [m for m in members if m.status == "done"]
+    members = list(result.members)
+    done = [m for m in members if m.status == "done" and m.test_scores]
     failed = tuple(m for m in members if m.status != "done")
-    groups = by_strategy(done)
-    preferred = info.config.get("metric") if isinstance(info.config, Mapping) else None
-    names = metric_names(done)
-    metric = choose_metric(names, preferred if isinstance(preferred, str) else None)
-    metrics = (metric, *(Metric.of(n) for n in names if n != metric.name))
-    n_train, n_test = split_sizes(done)
-
-    scores: dict[str, dict[str, dict[int, float]]] = {}
-    summaries: dict[str, dict[str, StrategySummary]] = {}
-    for mt in metrics:
-        per = {s: split_scores(ms, mt.name) for s, ms in groups.items()}
-        per = {s: v for s, v in per.items() if v}
-        scores[mt.name] = per
-        summaries[mt.name] = summarize_all(
-            cast(Mapping[str, Scores], per),
-            cast(SplitSizes, n_train),
-            cast(SplitSizes, n_test),
-            confidence=confidence,
-            higher_is_better=mt.higher_is_better,
-        )
-    primary = cast(Mapping[str, Scores], scores.get(metric.name, {}))
-    ranking = tuple(rank(summaries.get(metric.name, {}), metric.higher_is_better))
-    ranked = [r.strategy for r in ranking]
-    all_names = list(dict.fromkeys([*ranked, *groups, *(m.strategy for m in failed)]))
-
-    kw: dict[str, Any] = {
-        "n_train": n_train,
-        "n_test": n_test,
-        "higher_is_better": metric.higher_is_better,
-        "alpha": alpha,
-        "confidence": confidence,
-    }
-    baseline = BASELINE if BASELINE in primary else None
-    vs_baseline: dict[str, Comparison] = {}
-    if baseline is not None and len(primary) > 1:
-        vs_baseline = {c.strategy: c for c in compare(primary, baseline, **kw)}
-    combos = _combinations(ranked)
-    verdicts = tuple(combination_verdicts(primary, combos, **kw)) if combos else ()
-    vs_runner_up = None
-    if len(ranking) > 1:
-        a, b = primary[ranking[0].strategy], primary[ranking[1].strategy]
-        if len(set(a) & set(b)) >= 2:
-            vs_runner_up = corrected_resampled_ttest(
-                a, b, kw["n_train"], kw["n_test"], confidence=confidence
-            )
-
-    configs = {s: dict(ms[0].strategy_config) for s, ms in by_strategy(members).items()}
-    names_out = feature_names if feature_names is not None else getattr(info, "feature_names", None)
-    scale, unit = _scale(scores.get(metric.name, {}), metric)
+    metric = Metric.of(result.primary)
+    metrics = (metric, *(Metric.of(n) for n in metric_names(done) if n != metric.name))
+    ranked = [r.strategy for r in result.ranking]
+    names = tuple(dict.fromkeys([*ranked, *result.unranked]))
+    if feature_names is None:
+        stored = result.metadata.get("feature_names")
+        feature_names = [str(n) for n in stored] if stored else None
+    scale, unit = _scale(result, metric)
+    source: Any = info if info is not None else result
     return Digest(
-        name=info.name,
-        info=info,
+        result=result,
+        info=source,
         metric=metric,
         metrics=metrics,
-        strategies=tuple(all_names),
-        members=groups,
+        strategies=names,
+        members=by_strategy(done),
         failed=failed,
-        scores=scores,
-        summaries=summaries,
-        ranking=ranking,
-        baseline=baseline,
-        vs_baseline=vs_baseline,
-        verdicts=verdicts,
-        vs_runner_up=vs_runner_up,
-        n_train=n_train,
-        n_test=n_test,
-        facts={s: _facts(ms, metric) for s, ms in groups.items()},
-        configs=configs,
-        colors=strategy_colors(all_names, BASELINE),
-        feature_names=None if names_out is None else tuple(str(n) for n in names_out),
+        colors=strategy_colors(list(names), BASELINE),
+        feature_names=tuple(feature_names) if feature_names else None,
         scale=scale,
         unit=unit,
     )

@@ -157,7 +157,7 @@ def curve_panels(
 ) -> str | None:
     """Training (solid) and validation (dashed) loss per strategy, one panel each.
 
-    Medians across splits with inter-quartile bands; a dotted line marks the median best
+    Medians across splits with inter-quartile bands; a dotted line marks the mean best
     (restored) epoch; on the baseline's panel a red line marks the overfitting onset
     (``onset``, 0-based, as from :func:`~reglab.report.analysis.overfitting_onset`).
     """
@@ -185,8 +185,8 @@ def curve_panels(
                 _band(ax, train, color, "-")
             if val is not None:
                 _band(ax, val, color, "--")
-            best = d.facts[name].best_epoch if name in d.facts else math.nan
-            if math.isfinite(best):
+            best = d.facts[name].mean_best_epoch if name in d.facts else None
+            if best is not None:
                 ax.axvline(best, color="#111827", ls=":", lw=1.2)
             if name == d.baseline and onset is not None:
                 ax.axvline(onset + 1, color="#dc2626", lw=1.4)

@@ -21,6 +21,7 @@ from reglab.report import sections as sec
 from reglab.report.digest import Digest, StudyLike, digest
 from reglab.report.markup import esc
 from reglab.store import MemberRecord, Store
+from reglab.study.results import StudyResult, analyze_study
 
 __all__ = ["StudyLike", "render_report", "write_report"]
 
@@ -46,11 +47,13 @@ section{background:var(--bg);border:1px solid var(--line);border-radius:12px;pad
 margin:0 0 18px;box-shadow:0 1px 2px rgba(0,0,0,.04)}
 p{margin:8px 0}
 .muted{color:var(--muted)}
-.callout{font-size:20px;margin:4px 0 10px;padding:12px 16px;border-left:5px solid var(--accent);
+.callout{font-size:15px;margin:4px 0 10px;padding:12px 16px;border-left:5px solid var(--accent);
 background:#eff6ff;border-radius:6px}
-.callout .st{font-weight:700}
-.callout .why{display:block;font-size:13px;color:var(--muted)}
-.callout.warn{font-size:15px;border-left-color:var(--warn);background:#fffbeb}
+.callout.headline{font-size:18px;font-weight:600;line-height:1.4}
+.callout.warn{border-left-color:var(--warn);background:#fffbeb}
+.notices{margin:0 0 10px;padding:0;list-style:none}
+.notice{margin:4px 0;padding:6px 12px;border-left:3px solid var(--warn);background:#fffbeb;
+border-radius:4px;font-size:14px}
 .facts li{margin:4px 0}
 .good{color:var(--good)}.bad{color:var(--bad)}.ns{color:var(--muted)}.mixed{color:var(--warn)}
 .base{color:var(--muted);font-style:italic}
@@ -106,6 +109,9 @@ def _subtitle(d: Digest) -> str:
         if task:
             bits.append(esc(task))
     n_done = sum(len(ms) for ms in d.members.values())
+    if not d.strategies:
+        bits.append("no members stored")
+        return " · ".join(bits)
     bits.append(f"{len(d.strategies)} strateg{'ies' if len(d.strategies) != 1 else 'y'}")
     bits.append(f"{len(d.splits)} split{'s' if len(d.splits) != 1 else ''}")
     bits.append(f"{n_done} members" + (f", {len(d.failed)} failed" if d.failed else ""))
@@ -183,23 +189,23 @@ def _feature_names(who: str, study: Any, given: Sequence[str] | None) -> tuple[s
 
 
 def render_report(
-    study_info: StudyLike,
+    study_info: StudyLike | StudyResult,
     members: Sequence[MemberRecord] | None = None,
     *,
     feature_names: Sequence[str] | None = None,
 ) -> str:
     """The study's report as one self-contained HTML page.
 
-    Sections, in order: the answer (the best strategy by mean primary test score — accuracy
-    for classification, RMSE or R² for regression — with its corrected 95% interval (clipped
-    to [0, 1] for accuracies, as in the terminal), its margin
-    over ``none`` with the Holm-adjusted p-value, its margin over the runner-up with the
-    corrected resampled t-test's p, and the combined-versus-separate verdicts); the ranked
-    table; per-split strip plots; training curves with the overfitting onset of ``none``;
-    weight distributions; sparsity and selected features; failed members; run metadata.
+    The page presents the study's one analysis (:func:`reglab.study.results.analyze`), the
+    same the terminal table and ``--json`` show. Sections, in order: the answer (its first
+    line and notices, as in the terminal, the details, the tests it rests on and the
+    combined-versus-separate verdicts); the ranked table; per-split strip plots; training
+    curves with the overfitting onset of ``none``; weight distributions; sparsity and
+    selected features; failed members; run metadata.
 
     Args:
-        study_info: the stored study (:class:`~reglab.store.StudyInfo`).
+        study_info: the stored study (:class:`~reglab.store.StudyInfo`), or an analyzed
+            :class:`~reglab.study.results.StudyResult` (then ``members`` must be omitted).
         members: its member records, finished and failed (default: ``study_info.members``
             when the object carries them).
         feature_names: input feature names; default: those stored with the study, else
@@ -221,6 +227,9 @@ def render_report(
     (True, False, True)
     """
     who = "render_report"
+    if isinstance(study_info, StudyResult) and members is None:
+        names = _feature_names(who, study_info, feature_names)
+        return _page(digest(study_info, feature_names=names))
     _check_study(who, study_info)
     if members is None:
         members = getattr(study_info, "members", None)
@@ -234,7 +243,8 @@ def render_report(
     if bad:
         raise ConfigError(message(who, "members", "a sequence of MemberRecord", f"a {bad[0]}"))
     names = _feature_names(who, study_info, feature_names)
-    return _page(digest(study_info, members, feature_names=names))
+    result = analyze_study(study_info, members)
+    return _page(digest(result, study_info, feature_names=names))
 
 
 def write_report(store: Store, study_name: str, path: str | os.PathLike[str]) -> Path:
@@ -251,10 +261,11 @@ def write_report(store: Store, study_name: str, path: str | os.PathLike[str]) ->
     ...     _ = store.create_study("demo", {"data": {"task": "multiclass"}})
     ...     for split, (a, b) in enumerate([(0.80, 0.84), (0.82, 0.85), (0.79, 0.83)]):
     ...         for name, acc in (("none", a), ("l2", b)):
-    ...             store.save_member("demo", MemberRecord(f"{name}{split}", name, split, 0, 80,
-    ...                                                    20, test_scores={"accuracy": acc}))
+    ...             record = MemberRecord(f"{name}{split}", name, split, 0, 80, 20,
+    ...                                   test_scores={"accuracy": acc})
+    ...             _ = store.save_member("demo", record)
     ...     path = write_report(store, "demo", folder / "demo.html")
-    >>> "Use" in path.read_text(), path.name
+    >>> "Best: l2, significantly better than no regularization" in path.read_text(), path.name
     (True, 'demo.html')
     """
     out = Path(path)
@@ -263,6 +274,6 @@ def write_report(store: Store, study_name: str, path: str | os.PathLike[str]) ->
             message("write_report", "path", "a file in an existing directory", str(out))
         )
     info = store.get_study(study_name)
-    members = store.load_members(study_name)
+    members = store.load_members(study_name, with_predictions=True)
     out.write_text(render_report(info, members), encoding="utf-8")
     return out

@@ -13,7 +13,8 @@ from reglab.report import figures
 from reglab.report.analysis import bounded, curve_band, overfitting_onset
 from reglab.report.digest import Digest
 from reglab.report.markup import bar, esc, fmt, img, num, swatch
-from reglab.stats import Comparison, Verdict, format_p
+from reglab.stats import Comparison, format_p
+from reglab.study.results import StrategyResult, format_epoch
 
 __all__ = ["SECTIONS", "answer", "curves", "ranking", "splits"]
 
@@ -29,125 +30,94 @@ SECTIONS = (
 """Section ids and titles, in page order (a failures section is added when members failed)."""
 
 
-def _by(d: Digest, diff: float) -> str:
-    """A difference in the metric's own words: 'higher by 3.1 points', 'lower by 2.3'."""
-    if diff == 0:
-        return "the same on average"
-    amount = abs(diff) * d.scale
-    unit = f" {d.unit}" if d.unit else ""
-    direction = "higher" if diff > 0 else "lower"
-    return f"{direction} by {amount:.3g}{unit}"
-
-
-def _interval(d: Digest, low: float, high: float, stat: str) -> str:
-    m = d.metric.name
-    low, high = bounded(m, low, high)
-    lo = num(low, stat + "-low", fmt(low, m))
-    hi = num(high, stat + "-high", fmt(high, m))
-    return f"95% CI {lo} to {hi}"
-
-
-def _diff_interval(d: Digest, low: float, high: float, stat: str) -> str:
-    unit = f" {d.unit}" if d.unit else ""
-    lo = num(low, stat + "-low", f"{low * d.scale:+.3g}")
-    hi = num(high, stat + "-high", f"{high * d.scale:+.3g}")
-    return f"95% CI {lo} to {hi}{unit}"
-
-
-def _p(p: float, stat: str) -> str:
-    """``p = 0.04`` or ``p < 0.001``, the value kept in ``data-value``."""
-    shown = format_p(p)
-    shown = "< " + shown[1:] if shown.startswith("<") else "= " + shown
-    return f"p {num(p, stat, shown)}"
-
-
 # -- 1. the answer -----------------------------------------------------------------------------
 
 
+_CALM = ("gain", "no-baseline", "single")
+
+
 def answer(d: Digest) -> str:
-    """The recommendation, its margins and the combined-versus-separate verdicts."""
-    if not d.ranking:
-        return (
-            '<p class="callout warn">No member finished, so there is nothing to recommend yet. '
-            "See the failed members below.</p>"
+    """The answer's first line and its notices, its details, the tests behind it and the
+    combined-versus-separate verdicts — the same words as the terminal's."""
+    a = d.result.answer
+    cls = "callout" if a.case in _CALM else "callout warn"
+    lines = [f'<p class="{cls} headline" data-case="{esc(a.case)}">{esc(a.headline)}</p>']
+    if d.result.notices:
+        items = "".join(
+            f'<li class="notice" data-kind="{esc(n.kind)}">{esc(n.text)}</li>'
+            for n in d.result.notices
         )
-    best = d.ranking[0]
-    m, s = d.metric, best.summary
-    tied = [r.strategy for r in d.ranking[1:] if r.rank == best.rank]
-    why = f"best mean test {esc(m.label)} over {s.n} split{'s' if s.n != 1 else ''}"
-    if tied:
-        why += ", tied with " + ", ".join(esc(t) for t in tied)
-    lines = [
-        f'<p class="callout">Use {swatch(d.colors, best.strategy)}'
-        f'<span class="why">{why}</span></p>',
-        "<ul class=\"facts\">",
-        f"<li>Test {esc(m.label)}: <b>{num(s.mean, 'best-mean', fmt(s.mean, m.name))}</b>"
-        + (f" ({_interval(d, s.ci_low, s.ci_high, 'best-ci')}, corrected for overlapping "
-           "training sets)" if math.isfinite(s.ci_low) else
-           " (one split: no interval; run more splits for one)")
-        + ".</li>",
-        f"<li>{_margin_baseline(d, best.strategy)}</li>",
-        f"<li>{_margin_runner_up(d)}</li>",
-        "</ul>",
-    ]  # fmt: skip
+        lines.append(f'<ul class="notices">{items}</ul>')
+    if a.details:
+        lines.append(
+            '<ul class="facts">' + "".join(f"<li>{esc(t)}</li>" for t in a.details) + "</ul>"
+        )
+    if a.case == "empty":
+        lines.append('<p class="muted">See the failed members below.</p>')
+        return "\n".join(lines)
+    lines.append("<h3>The tests behind the answer</h3>")
+    lines.append(_tests(d))
     lines.append("<h3>Combined versus separate</h3>")
     lines.append(_verdicts(d))
     return "\n".join(lines)
 
 
-def _margin_baseline(d: Digest, best: str) -> str:
-    if d.baseline is None:
-        return (
-            "No strategy named <code>none</code> in this study, so no margin over no "
-            "regularization."
+_OUTCOME_WORDS = {
+    "better": ("good", "significantly better"),
+    "worse": ("bad", "significantly worse"),
+    "no difference": ("ns", "statistically tied"),
+    "identical": ("ns", "identical"),
+    "untestable": ("ns", "too few shared splits"),
+}
+
+
+def _tests(d: Digest) -> str:
+    """Every comparison the answer rests on: each strategy against ``none``, and, when a best
+    was named, each against the best."""
+    a = d.result.answer
+    rows = []
+    for c in [*a.vs_baseline, *a.vs_best]:
+        cls, words = _OUTCOME_WORDS.get(c.outcome, ("ns", c.outcome))
+        if c.test is not None:
+            t = c.test
+            diff = (
+                f"{num(t.mean_diff, 'test-diff', _signed(t.mean_diff, d))} "
+                f'<span class="ci">[{_signed(t.ci[0], d)}, {_signed(t.ci[1], d)}]</span>'
+            )
+            p = num(c.p_adjusted, "test-p", format_p(c.p_adjusted))
+        else:
+            diff, p = "—", "—"
+        rows.append(
+            f'<tr data-strategy="{esc(c.strategy)}" data-reference="{esc(c.reference)}">'
+            f"<td>{swatch(d.colors, c.strategy)}</td><td>{swatch(d.colors, c.reference)}</td>"
+            f'<td>{diff}</td><td>{p}</td><td><span class="{cls}">{words}</span></td></tr>'
         )
-    if best == d.baseline:
-        return "No regularization (<code>none</code>) is itself the best: no strategy beat it."
-    c = d.vs_baseline.get(best)
-    if c is None or c.test is None:
-        return "Too few splits shared with <code>none</code> to test the margin over it."
-    t = c.test
-    signif = "significant" if c.significant else "not significant"
+    if not rows:
+        return '<p class="muted">No two strategies share two or more splits: nothing to test.</p>'
+    label = esc(d.metric.label)
     return (
-        f"Over no regularization: {esc(d.metric.label)} "
-        f"{num(t.mean_diff, 'vs-none-diff', _by(d, t.mean_diff))} "
-        f"(difference {_diff_interval(d, t.ci[0], t.ci[1], 'vs-none-ci')}"
-        f"; {_p(c.p_adjusted, 'vs-none-p')}, Holm-adjusted over "
-        f"{len(d.vs_baseline)} comparison{'s' if len(d.vs_baseline) != 1 else ''} with "
-        f'<code>none</code>) — <b class="{"good" if c.significant else "ns"}">{signif}</b>.'
+        '<div class="scroll"><table class="tests"><thead><tr><th>strategy</th><th>against</th>'
+        f"<th>Δ {label} [95% CI]</th><th>p (Holm)</th><th>outcome</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        '<p class="muted">Paired on the splits both finished (Nadeau–Bengio corrected '
+        "resampled t-test); the comparisons with <code>none</code> form one Holm family, those "
+        "with the best another. Tied: not significantly different at α = 0.05. Identical "
+        "strategies (the same results on every split) are not tested.</p>"
     )
 
 
-def _margin_runner_up(d: Digest) -> str:
-    runner = d.runner_up
-    if runner is None:
-        return "Only one strategy finished, so there is no runner-up to compare with."
-    t = d.vs_runner_up
-    if t is None:
-        return f"Runner-up: {swatch(d.colors, runner)} (too few shared splits to test the margin)."
-    tied = t.p_value >= 0.05
-    tail = (
-        "not significant: the two are statistically tied, so the simpler one may be preferable"
-        if tied
-        else "significant"
-    )
-    return (
-        f"Over the runner-up, {swatch(d.colors, runner)}: {esc(d.metric.label)} "
-        f"{num(t.mean_diff, 'vs-runner-up-diff', _by(d, t.mean_diff))} "
-        f"({_p(t.p_value, 'vs-runner-up-p')}, corrected resampled "
-        f't-test) — <b class="{"ns" if tied else "good"}">{tail}</b>.'
-    )
-
-
-def _headline(verdicts: Sequence[Verdict]) -> tuple[str, str]:
-    better = [v.part for v in verdicts if v.outcome == "better"]
-    worse = [v.part for v in verdicts if v.outcome == "worse"]
+def _headline(verdicts: Sequence[Comparison]) -> tuple[str, str]:
+    same = [v.reference for v in verdicts if v.outcome == "identical"]
+    if same:
+        return "ns", "identical to " + ", ".join(same) + ": the combination changed nothing"
+    better = [v.reference for v in verdicts if v.outcome == "better"]
+    worse = [v.reference for v in verdicts if v.outcome == "worse"]
     if worse:
         return "bad", "combining hurts: worse than " + ", ".join(worse)
     if better and len(better) == len(verdicts):
         return "good", "combining helps: better than each part alone"
     if better:
-        rest = [v.part for v in verdicts if v.outcome != "better"]
+        rest = [v.reference for v in verdicts if v.outcome != "better"]
         return "mixed", f"better than {', '.join(better)}, but not than {', '.join(rest)}"
     if all(v.outcome == "untestable" for v in verdicts):
         return "ns", "too few splits to tell"
@@ -155,11 +125,11 @@ def _headline(verdicts: Sequence[Verdict]) -> tuple[str, str]:
 
 
 def _verdicts(d: Digest) -> str:
-    if not d.verdicts:
+    if not d.result.verdicts:
         return '<p class="muted">No combined strategy was run together with its parts.</p>'
-    groups: dict[str, list[Verdict]] = {}
-    for v in d.verdicts:
-        groups.setdefault(v.combination, []).append(v)
+    groups: dict[str, list[Comparison]] = {}
+    for v in d.result.verdicts:
+        groups.setdefault(v.strategy, []).append(v)
     items = []
     for combo, vs in groups.items():
         cls, words = _headline(vs)
@@ -187,6 +157,8 @@ def _marker(c: Comparison | None, is_baseline: bool) -> tuple[str, str]:
         return "good", "▲"
     if c.outcome == "worse":
         return "bad", "▼"
+    if c.outcome == "identical":
+        return "ns", "= identical"
     return "ns", "·"
 
 
@@ -197,7 +169,10 @@ def _score_cell(d: Digest, metric: str, name: str) -> str:
     ci = ""
     if math.isfinite(s.ci_low):
         low, high = bounded(metric, s.ci_low, s.ci_high)
-        ci = f' <span class="ci">[{fmt(low, metric)}, {fmt(high, metric)}]</span>'
+        ci = (
+            f' <span class="ci">[{num(low, f"ci-low-{metric}", fmt(low, metric))}, '
+            f"{num(high, f'ci-high-{metric}', fmt(high, metric))}]</span>"
+        )
     return f"{num(s.mean, f'mean-{metric}', fmt(s.mean, metric))}{ci}"
 
 
@@ -211,45 +186,57 @@ def _signed(value: float, d: Digest) -> str:
     return shown + (" pt" if d.unit else "")
 
 
+def _epochs(s: StrategyResult) -> str:
+    """``best/stopped`` as in the terminal, each number kept in ``data-value`` (NaN: none)."""
+    best, stopped = s.mean_best_epoch, s.mean_stopped_epoch
+    text = (
+        f"{num(math.nan if best is None else best, 'best-epoch', format_epoch(best))}/"
+        f"{num(math.nan if stopped is None else stopped, 'stopped-epoch', format_epoch(stopped))}"
+    )
+    if 0 < s.n_stopped < s.n_done:
+        text += f" ({s.n_stopped} of {s.n_done})"
+    return text
+
+
 def ranking(d: Digest) -> str:
     """One row per strategy: scores with intervals, the test against ``none``, and facts.
 
     The primary metric and its test come first; the other stored metrics close the row.
+    Strategies that could not be ranked follow, unnumbered, with what is known of them.
     """
     if not d.strategies:
         return '<p class="muted">No members stored.</p>'
     label = esc(d.metric.label)
     others = [m for m in d.metrics if m.name != d.metric.name]
     head = ["#", "strategy", f"{label} ± 95% CI"]
-    if d.baseline is not None:
+    if d.result.comparisons:
         head += [f"Δ {label} vs <code>none</code>", "p (Holm)"]
-    head += ["train–test gap", "stopped epoch", "zeros", "splits"]
+    head += ["train–test gap", "epochs best/stopped", "zeros", "splits"]
     head += [f"{esc(m.label)} ± 95% CI" for m in others]
     ranks = {r.strategy: r.rank for r in d.ranking}
+    vs = d.vs_baseline
     rows = []
     for name in d.strategies:
+        f = d.facts[name]
         cells = [
             str(ranks.get(name, "—")),
             swatch(d.colors, name),
             _score_cell(d, d.metric.name, name),
         ]
-        if d.baseline is not None:
-            c = d.vs_baseline.get(name)
+        if d.result.comparisons:
+            c = vs.get(name)
             cls, mark = _marker(c, name == d.baseline)
-            if c is not None and c.test is not None:
+            if c is not None and c.test is not None and c.outcome != "identical":
                 cells.append(f'<span class="{cls}">{mark}</span> {_signed(c.test.mean_diff, d)}')
                 cells.append(num(c.p_adjusted, "p-holm", format_p(c.p_adjusted)))
             else:
                 cells += [f'<span class="{cls}">{mark}</span>', "—"]
-        f = d.facts.get(name)
-        n_failed = sum(1 for m in d.failed if m.strategy == name)
-        if f is None:
-            cells += ["—", "—", "—", f'<span class="bad">all {n_failed} failed</span>']
+        if f.all_failed:
+            cells += ["—", "—", "—", f'<span class="bad">all {f.n_failed} failed</span>']
         else:
-            n = len(d.scores.get(d.metric.name, {}).get(name, {}))
-            failed = f' <span class="bad">({n_failed} failed)</span>' if n_failed else ""
-            epochs = f"{f.stopped_epoch:.1f}" if math.isfinite(f.stopped_epoch) else "—"
-            cells += [_signed(f.gap, d), epochs, bar(f.mean_sparsity), f"{n}{failed}"]
+            n = len(f.split_scores.get(d.metric.name, {}))
+            failed = f' <span class="bad">({f.n_failed} failed)</span>' if f.n_failed else ""
+            cells += [_signed(f.train_gap, d), _epochs(f), bar(f.sparsity), f"{n}{failed}"]
         cells += [_score_cell(d, m.name, name) for m in others]
         tds = "".join(f"<td>{c}</td>" for c in cells)
         rows.append(f'<tr data-strategy="{esc(name)}">{tds}</tr>')
@@ -258,9 +245,13 @@ def ranking(d: Digest) -> str:
         '<p class="muted">Means over splits with Nadeau–Bengio corrected 95% intervals. '
         '<span class="good">▲</span>/<span class="bad">▼</span>: significantly better/worse than '
         "<code>none</code> (corrected resampled t-test, Holm-adjusted, α = 0.05); · no significant "
-        "difference. Gap: how much better the model scores on its training data than on test "
-        "(positive: overfitting). Stopped epoch: epochs trained, from 1. Zeros: mean share of "
-        "exactly-zero weights over layers.</p>"
+        "difference; = identical: the same results as <code>none</code> on every split. Gap: how "
+        "much better the model scores on its training data than on test (positive: "
+        "overfitting). Epochs: mean best (restored) epoch / mean epoch at which early stopping "
+        "fired, counted from 1; – : it did not fire (the members ran to the epoch limit); "
+        "(k of n): it fired for k of n members. Zeros: mean share of exactly-zero weights over "
+        "layers. Unnumbered rows could not be ranked (fewer finished splits than the others, or "
+        "every member failed).</p>"
     )
     return (
         f'<div class="scroll"><table class="rank"><thead><tr>{head_html}</tr></thead>'
@@ -314,7 +305,7 @@ def curves(d: Digest) -> str:
     uri = figures.curve_panels(d, bands, onset)
     caption = (
         "<p>Solid: training data loss; dashed: validation loss (inner split); lines are medians "
-        "over splits, shaded bands the inter-quartile range; the dotted line is the median "
+        "over splits, shaded bands the inter-quartile range; the dotted line is the mean "
         "restored (best) epoch. Epochs count from 1.</p>"
     )
     return words + caption + img(uri, "training and validation loss per strategy",

@@ -1,8 +1,14 @@
-"""A study's results: per-strategy statistics, comparisons and verdicts, from stored members.
+"""A study's results: the one analysis every presentation shows.
 
-:func:`analyze` is a pure function of stored records (it imports no training code), used by
-``reglab bench``/``show``/``report`` and :func:`reglab.bench` alike, so the terminal table,
-the JSON and the HTML report always agree.
+:func:`analyze` is a pure function of stored member records (it imports no training code) and
+the only place where a study's facts are computed: per-strategy scores and intervals, epochs,
+sparsity, failures, the comparisons, the combined-versus-parts verdicts, identical strategies,
+notices, and the answer (:mod:`reglab.stats.answer`). The terminal table, ``--json``
+(:meth:`StudyResult.to_dict`) and the HTML report only present a :class:`StudyResult`.
+
+Epochs are counted from 1 wherever they are shown, as the engine counts them: a member's best
+epoch is the one whose weights were restored, its stopped epoch the one at which early
+stopping fired, ``None`` when it did not fire (a stored 0 means the same).
 """
 
 from __future__ import annotations
@@ -10,32 +16,40 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from collections.abc import Hashable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from reglab.stats import (
+    Answer,
     Comparison,
+    ComparisonList,
     Ranked,
     StrategySummary,
-    Verdict,
-    combination_verdicts,
-    compare,
+    answer,
     rank,
     summarize,
+    verdicts_with,
 )
-from reglab.stats.metrics import METRIC_DIRECTIONS, bounded
+from reglab.stats.metrics import METRIC_DIRECTIONS, bounded, format_score
 from reglab.store.records import MemberRecord
-from reglab.study.strategies import parts as strategy_parts
 
 __all__ = [
+    "BASELINE",
     "HIGHER_IS_BETTER",
+    "NEAR_PERFECT",
+    "PENALTY_SHARE",
+    "Notice",
     "StrategyResult",
+    "StudyLike",
     "StudyResult",
     "analyze",
+    "analyze_study",
+    "format_epoch",
     "primary_metric",
 ]
 
@@ -43,11 +57,57 @@ HIGHER_IS_BETTER = METRIC_DIRECTIONS
 """Every metric reglab reports, with its direction (shared with the report)."""
 
 BASELINE = "none"
+"""The strategy without regularization that every other one is tested against."""
+
+NEAR_PERFECT = 0.995
+"""A mean test accuracy (or R²) at or above this raises the leakage notice."""
+
+PENALTY_SHARE = 1e-3
+"""A penalty that stays below this share of the data loss in every epoch barely acts."""
+
+_PRIMARY_ORDER = ("accuracy", "balanced_accuracy", "rmse", "r2", "mae", "log_loss")
 
 
 def primary_metric(task: str) -> str:
     """The metric strategies are ranked by: accuracy (classification) or RMSE (regression)."""
     return "rmse" if task == "regression" else "accuracy"
+
+
+def format_epoch(value: float | None) -> str:
+    """An epoch (or a mean of epochs) as shown: whole numbers plain, else one decimal.
+
+    >>> format_epoch(5.0), format_epoch(12.4), format_epoch(None)
+    ('5', '12.4', '–')
+    """
+    if value is None or not math.isfinite(value):
+        return "–"
+    return f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:.1f}"
+
+
+def member_best_epoch(r: MemberRecord) -> int | None:
+    """The epoch whose weights the member kept, from 1 (``None`` when not recorded)."""
+    return r.best_epoch if r.best_epoch else None
+
+
+def member_stopped_epoch(r: MemberRecord) -> int | None:
+    """The epoch at which early stopping fired, from 1; ``None`` when it did not fire."""
+    return r.stopped_epoch if r.stopped_epoch else None
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the answer must not hide, in one line.
+
+    ``kind`` is one of ``"failed"``, ``"few-splits"``, ``"identical"``, ``"weak-penalty"``,
+    ``"epoch-limit"``, ``"leakage"``; ``strategies`` are the ones it is about.
+    """
+
+    kind: str
+    text: str
+    strategies: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "text": self.text, "strategies": list(self.strategies)}
 
 
 @dataclass(frozen=True)
@@ -58,12 +118,21 @@ class StrategyResult:
         name: the strategy's name.
         metrics: metric → corrected summary (mean, 95% interval) of the test scores.
         split_scores: metric → {split_id: test score}.
-        train_gap: mean over splits of how much better the primary score is on the training
+        train_gap: mean over members of how much better the primary score is on the training
             rows than on the test rows (positive: overfitting).
-        mean_best_epoch, mean_stopped_epoch: mean over splits (None when unknown).
-        sparsity: mean fraction of exactly-zero kernel weights.
+        mean_best_epoch: mean over finished members of the restored (best) epoch, from 1.
+        mean_stopped_epoch: mean over the members where early stopping fired of the epoch it
+            fired at, from 1; ``None`` when it fired for none of them.
+        sparsity: mean fraction of exactly-zero kernel weights (over layers and members).
         n_done, n_failed: members finished and failed.
         config: the strategy's settings.
+        n_stopped: finished members where early stopping fired.
+        n_at_limit: finished members that ran into the epoch limit with early stopping on.
+        split_epochs: split_id → (best epoch, stopped epoch) of the split's member.
+        layer_sparsity: layer → mean fraction of exact zeros.
+        wall_s: the members' training time.
+        same_as: the strategy whose results this one repeats on every split, if any.
+        errors: why its failed members failed.
     """
 
     name: str
@@ -76,6 +145,30 @@ class StrategyResult:
     n_done: int
     n_failed: int
     config: dict[str, Any] = field(default_factory=dict)
+    n_stopped: int = 0
+    n_at_limit: int = 0
+    split_epochs: dict[Hashable, tuple[int | None, int | None]] = field(default_factory=dict)
+    layer_sparsity: dict[str, float] = field(default_factory=dict)
+    wall_s: float = 0.0
+    same_as: str | None = None
+    errors: tuple[str, ...] = ()
+
+    @property
+    def n_members(self) -> int:
+        return self.n_done + self.n_failed
+
+    @property
+    def all_failed(self) -> bool:
+        """Every member of this strategy failed."""
+        return self.n_done == 0 and self.n_failed > 0
+
+    def epochs_text(self) -> str:
+        """``best/stopped`` as every table shows it: ``"12/22"``, ``"5/–"`` (never stopped),
+        ``"12/22 (3 of 5)"`` (only 3 of 5 members stopped)."""
+        text = f"{format_epoch(self.mean_best_epoch)}/{format_epoch(self.mean_stopped_epoch)}"
+        if 0 < self.n_stopped < self.n_done:
+            text += f" ({self.n_stopped} of {self.n_done})"
+        return text
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,9 +180,19 @@ class StrategyResult:
             "train_gap": self.train_gap,
             "mean_best_epoch": self.mean_best_epoch,
             "mean_stopped_epoch": self.mean_stopped_epoch,
+            "members_stopped_early": self.n_stopped,
+            "members_at_epoch_limit": self.n_at_limit,
+            "split_epochs": {
+                str(s): {"best": b, "stopped": st} for s, (b, st) in self.split_epochs.items()
+            },
             "sparsity": self.sparsity,
+            "layer_sparsity": self.layer_sparsity,
             "members_done": self.n_done,
             "members_failed": self.n_failed,
+            "all_failed": self.all_failed,
+            "identical_to": self.same_as,
+            "wall_s": self.wall_s,
+            "errors": list(self.errors),
             "config": self.config,
         }
 
@@ -98,9 +201,11 @@ class StrategyResult:
 class StudyResult:
     """Everything a study concluded. Build it with :func:`analyze`.
 
-    ``ranking`` orders strategies by the primary metric; ``comparisons`` test each strategy
-    against ``"none"`` and ``verdicts`` each combined strategy against its parts (Nadeau–Bengio
-    corrected t-tests, Holm-adjusted within each family).
+    ``ranking`` orders the strategies scored on enough splits by the primary metric;
+    ``unranked`` lists the others (too few finished splits, or every member failed).
+    ``comparisons`` test each strategy against ``"none"`` and ``verdicts`` each combined
+    strategy against its parts (Nadeau–Bengio corrected t-tests, Holm-adjusted within each
+    family); ``answer`` is the rule's conclusion and ``notices`` what it must not hide.
     """
 
     name: str
@@ -108,108 +213,134 @@ class StudyResult:
     primary: str
     ranking: list[Ranked]
     strategies: dict[str, StrategyResult]
-    comparisons: list[Comparison]
-    verdicts: list[Verdict]
+    comparisons: ComparisonList
+    verdicts: ComparisonList
     failures: list[tuple[str, int, str]]
     config: dict[str, Any]
     metadata: dict[str, Any]
     members: Sequence[MemberRecord] = field(repr=False, default=())
+    answer: Answer = field(default_factory=lambda: Answer("empty", ""))
+    notices: tuple[Notice, ...] = ()
+    unranked: tuple[str, ...] = ()
+    vs_best: ComparisonList = field(default_factory=ComparisonList)
+
+    def __repr__(self) -> str:
+        splits = {r.split_id for r in self.members}
+        return (
+            f"<StudyResult {self.name!r}: {len(self.strategies)} strategies × {len(splits)} "
+            f"splits, {len(self.members)} members ({self.n_failed} failed); "
+            f"{self.answer.headline}>"
+        )
 
     @property
     def higher_is_better(self) -> bool:
-        return HIGHER_IS_BETTER[self.primary]
+        return HIGHER_IS_BETTER.get(self.primary, True)
+
+    @property
+    def headline(self) -> str:
+        """The answer's first line."""
+        return self.answer.headline
 
     @property
     def winner(self) -> str | None:
-        """The best-ranked strategy (None when nothing finished)."""
-        return self.ranking[0].strategy if self.ranking else None
+        """The recommended strategy (``None`` when the data cannot say)."""
+        return self.answer.recommended
 
-    def compare(self) -> list[Comparison]:
-        """Each strategy against no regularization (``"none"``)."""
-        return list(self.comparisons)
+    @property
+    def n_failed(self) -> int:
+        """Members that failed."""
+        return len(self.failures)
+
+    @property
+    def all_failed(self) -> bool:
+        """Every member of the study failed (at least one was stored)."""
+        return bool(self.members) and all(r.status == "failed" for r in self.members)
+
+    @property
+    def failure_summary(self) -> str | None:
+        """One sentence on the failed members (``None`` when none failed): how many, and per
+        strategy how many of its members with the most common reason."""
+        if not self.failures:
+            return None
+        per = []
+        for name, s in self.strategies.items():
+            if not s.n_failed:
+                continue
+            reason = Counter(s.errors).most_common(1)[0][0] if s.errors else ""
+            reason = reason if len(reason) <= 120 else reason[:119] + "…"
+            per.append(
+                f"{name} ({s.n_failed} of {s.n_members}" + (f": {reason})" if reason else ")")
+            )
+        n, total = len(self.failures), len(self.members)
+        head = (
+            f"All {total} members failed" if self.all_failed else f"{n} of {total} members failed"
+        )
+        return f"{head}: {'; '.join(per)}."
+
+    def compare(self) -> ComparisonList:
+        """Each strategy against no regularization (``"none"``); ``.to_frame()`` for a table."""
+        return ComparisonList(self.comparisons)
 
     def table(self) -> Any:
-        """The ranked table as a pandas DataFrame (one row per strategy)."""
+        """The ranked table as a pandas DataFrame (one row per strategy, unranked ones last
+        with rank ``None``)."""
         import pandas as pd
 
         p_vs_none = {c.strategy: c.p_adjusted for c in self.comparisons}
         rows = []
-        for r in self.ranking:
-            s = self.strategies[r.strategy]
-            row: dict[str, Any] = {"rank": r.rank, "strategy": r.strategy}
+        ranks: list[tuple[int | None, str]] = [(r.rank, r.strategy) for r in self.ranking]
+        ranks += [(None, name) for name in self.unranked]
+        for place, name in ranks:
+            s = self.strategies[name]
+            row: dict[str, Any] = {"rank": place, "strategy": name}
             for metric, summary in s.metrics.items():
                 row[metric] = summary.mean
                 row[f"{metric}_ci_low"] = summary.ci_low
                 row[f"{metric}_ci_high"] = summary.ci_high
-            row["p_vs_none"] = p_vs_none.get(r.strategy, math.nan)
+            row["p_vs_none"] = p_vs_none.get(name, math.nan)
             row["train_gap"] = s.train_gap
+            row["best_epoch"] = s.mean_best_epoch
             row["stopped_epoch"] = s.mean_stopped_epoch
             row["sparsity"] = s.sparsity
             row["members"] = s.n_done
             row["failed"] = s.n_failed
+            row["identical_to"] = s.same_as
             rows.append(row)
         return pd.DataFrame(rows).set_index("rank")
 
     def sentences(self) -> list[str]:
-        """The answer in words: the winner (and ties), its margin over none and the runner-up,
-        whether any strategy beats no regularization, and the combination verdicts."""
-        if not self.ranking:
-            return ["No member finished, so there is nothing to compare."]
-        best = self.ranking[0]
-        summary = best.summary
-        tied = [r.strategy for r in self.ranking[1:] if r.rank == best.rank]
-        m = self.primary
-        lines = [
-            f"Best: {best.strategy} with {m} {_fmt(m, summary.mean)} (95% CI "
-            f"{_fmt(m, summary.ci_low)} to {_fmt(m, summary.ci_high)})"
-            + (f", tied with {', '.join(tied)}." if tied else ".")
-        ]
-        comparisons = {c.strategy: c for c in self.comparisons}
-        if best.strategy in comparisons:
-            lines.append(f"Against no regularization: {comparisons[best.strategy].sentence}.")
-        runner = next((r for r in self.ranking if r.rank != best.rank), None)
-        if runner is not None:
-            diff = summary.mean - runner.summary.mean
-            lines.append(
-                f"Runner-up: {runner.strategy} ({_fmt(m, runner.summary.mean)}, "
-                f"{_fmt_diff(m, diff)} behind)."
-            )
-        if self.comparisons:
-            better = [c.strategy for c in self.comparisons if c.outcome == "better"]
-            worse = [c.strategy for c in self.comparisons if c.outcome == "worse"]
-            if better:
-                lines.append(
-                    "Significantly better than no regularization: " + ", ".join(better) + "."
-                )
-            else:
-                lines.append(
-                    "No strategy is significantly better than no regularization on this data "
-                    "(Holm-adjusted p ≥ 0.05 for every comparison)."
-                )
-            if worse:
-                lines.append(
-                    "Significantly worse than no regularization: " + ", ".join(worse) + "."
-                )
+        """The answer in words: its first line and details, the notices, the verdicts."""
+        lines = list(self.answer.lines)
+        lines.extend(n.text for n in self.notices)
         lines.extend(f"{v.sentence}." for v in self.verdicts)
         return lines
 
     def to_dict(self) -> dict[str, Any]:
+        places: list[tuple[int | None, str]] = [(r.rank, r.strategy) for r in self.ranking]
+        places += [(None, name) for name in self.unranked]
         return {
             "study": self.name,
             "task": self.task,
             "primary_metric": self.primary,
+            "headline": self.headline,
+            "recommended": self.answer.recommended,
             "winner": self.winner,
             "answer": self.sentences(),
+            "decision": self.answer.to_dict(),
+            "notices": [n.to_dict() for n in self.notices],
             "members": len(self.members),
-            "members_failed": len(self.failures),
+            "members_failed": self.n_failed,
+            "all_failed": self.all_failed,
+            "failure_summary": self.failure_summary,
             "wall_s": self.metadata.get("timings", {}).get("last run wall s"),
             "device": self.metadata.get("device"),
             "versions": self.metadata.get("environment", {}),
             "ranking": [
-                {"rank": r.rank, "strategy": r.strategy, **self.strategies[r.strategy].to_dict()}
-                for r in self.ranking
+                {"rank": place, "strategy": name, **self.strategies[name].to_dict()}
+                for place, name in places
             ],
             "comparisons_vs_none": [_comparison_dict(c) for c in self.comparisons],
+            "comparisons_vs_best": [_comparison_dict(c) for c in self.vs_best],
             "verdicts": [_comparison_dict(v) for v in self.verdicts],
             "failures": [{"strategy": s, "split": i, "error": e} for s, i, e in self.failures],
             "config": self.config,
@@ -257,16 +388,53 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _fmt(metric: str, value: float) -> str:
-    if metric in ("accuracy", "balanced_accuracy"):
-        return f"{100 * value:.1f}%"
-    return f"{value:.4g}"
+# -- the analysis ------------------------------------------------------------------------------
 
 
-def _fmt_diff(metric: str, diff: float) -> str:
-    if metric in ("accuracy", "balanced_accuracy"):
-        return f"{100 * abs(diff):.1f} points"
-    return f"{abs(diff):.4g}"
+class StudyLike(Protocol):
+    """What :func:`analyze_study` needs of a study: a :class:`~reglab.store.StudyInfo` has it.
+
+    ``feature_names`` is read when present (else ``metadata["feature_names"]``).
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def config(self) -> Mapping[str, Any]: ...
+
+    @property
+    def metadata(self) -> Mapping[str, Any]: ...
+
+
+def analyze_study(
+    info: StudyLike, members: Sequence[MemberRecord], *, alpha: float = 0.05
+) -> StudyResult:
+    """:func:`analyze` of a stored study: task, strategy order and feature names from ``info``.
+
+    Load the members with predictions (``Store.load_members(name, with_predictions=True)``) so
+    that identical strategies are told by their test predictions, not only their scores.
+    """
+    config = dict(info.config) if isinstance(info.config, Mapping) else {}
+    metadata = dict(info.metadata) if isinstance(info.metadata, Mapping) else {}
+    names = getattr(info, "feature_names", None) or metadata.get("feature_names")
+    data = config.get("data")
+    task = data.get("task") if isinstance(data, Mapping) else None
+    order = [
+        s["name"]
+        for s in config.get("strategies", [])
+        if isinstance(s, Mapping) and isinstance(s.get("name"), str)
+    ]
+    return analyze(
+        info.name,
+        members,
+        task=str(task or "multiclass"),
+        config=config,
+        metadata={**metadata, "feature_names": [str(n) for n in names or ()]},
+        strategy_order=order,
+        parts=metadata.get("strategy_parts"),
+        alpha=alpha,
+    )
 
 
 def analyze(
@@ -277,108 +445,190 @@ def analyze(
     config: Mapping[str, Any] | None = None,
     metadata: Mapping[str, Any] | None = None,
     strategy_order: Sequence[str] | None = None,
+    parts: Mapping[str, Sequence[str]] | None = None,
+    alpha: float = 0.05,
 ) -> StudyResult:
-    """Statistics of a study from its stored member records (pure; no training code)."""
-    primary = primary_metric(task)
+    """Everything a study concluded, from its stored member records (pure; no training code).
+
+    Args:
+        name: the study's name.
+        records: its members, finished and failed (with ``test_pred`` when loaded with
+            predictions, which decides identical strategies).
+        task: ``"binary"``, ``"multiclass"`` or ``"regression"``.
+        config: the study's configuration; ``config["metric"]`` picks the primary metric and
+            ``config["train"]`` (``epochs``, ``patience``) tells the epoch limit.
+        metadata: how it ran (kept as is).
+        strategy_order: how to list strategies (the rest follow in order of appearance).
+        parts: strategy → the strategies it combines, as planned (stored by the study run
+            under ``metadata["strategy_parts"]``); a strategy not listed is split by the
+            strategy grammar's own rule (:func:`reglab.study.strategies.parts`).
+        alpha: family-wise significance level of every test.
+    """
+    config = dict(config or {})
     done = [r for r in records if r.status == "done" and r.test_scores]
     failures = [(r.strategy, r.split_id, r.error or "") for r in records if r.status == "failed"]
-    names = list(strategy_order or [])
-    for r in records:
-        if r.strategy not in names:
-            names.append(r.strategy)
-    n_train: dict[Hashable, int] = {r.split_id: r.n_train for r in done}
-    n_test: dict[Hashable, int] = {r.split_id: r.n_test for r in done}
-    by_strategy: dict[str, list[MemberRecord]] = {n: [] for n in names}
-    for r in done:
-        by_strategy[r.strategy].append(r)
+    names = list(dict.fromkeys([*(strategy_order or []), *(r.strategy for r in records)]))
+    names = [n for n in names if any(r.strategy == n for r in records)]
+    primary = _primary(task, config, done)
+    n_train: dict[Hashable, int] = {r.split_id: max(1, r.n_train) for r in done}
+    n_test: dict[Hashable, int] = {r.split_id: max(1, r.n_test) for r in done}
+    limit = _epoch_limit(config)
+    by_strategy = {n: [r for r in records if r.strategy == n] for n in names}
+    results = {
+        n: _strategy(n, ms, primary, n_train, n_test, limit) for n, ms in by_strategy.items()
+    }
 
-    results: dict[str, StrategyResult] = {}
-    for strategy in names:
-        members = by_strategy[strategy]
-        n_failed = sum(1 for f in failures if f[0] == strategy)
-        if not members:
-            continue
-        metrics = sorted({m for r in members for m in r.test_scores})
-        split_scores: dict[str, dict[Hashable, float]] = {
-            m: {
-                r.split_id: float(r.test_scores[m])
-                for r in members
-                if m in r.test_scores and math.isfinite(r.test_scores[m])
-            }
-            for m in metrics
-        }
-        split_scores = {m: v for m, v in split_scores.items() if v}
-        summaries = {
-            m: _bounded(
-                m,
-                summarize(
-                    split_scores[m],
-                    n_train,
-                    n_test,
-                    higher_is_better=HIGHER_IS_BETTER.get(m, True),
-                ),
-            )
-            for m in split_scores
-        }
-        sign = 1.0 if HIGHER_IS_BETTER[primary] else -1.0
-        gaps = [
-            sign * (r.train_scores[primary] - r.test_scores[primary])
-            for r in members
-            if primary in r.train_scores and primary in r.test_scores
-        ]
-        results[strategy] = StrategyResult(
-            name=strategy,
-            metrics=summaries,
-            split_scores=split_scores,
-            train_gap=float(np.mean(gaps)) if gaps else math.nan,
-            mean_best_epoch=_mean_or_none(r.best_epoch for r in members),
-            mean_stopped_epoch=_mean_or_none(r.stopped_epoch for r in members),
-            sparsity=float(
-                np.mean([np.mean(list(r.sparsity.values())) for r in members if r.sparsity])
-            )
-            if any(r.sparsity for r in members)
-            else 0.0,
-            n_done=len(members),
-            n_failed=n_failed,
-            config=dict(members[0].strategy_config),
-        )
+    higher = HIGHER_IS_BETTER.get(primary, True)
+    scored = [n for n in names if results[n].split_scores.get(primary)]
+    most = max((len(results[n].split_scores[primary]) for n in scored), default=0)
+    enough = min(2, most)
+    rankable = [n for n in scored if len(results[n].split_scores[primary]) >= enough]
+    ranking = rank({n: results[n].metrics[primary] for n in rankable}, higher)
+    unranked = tuple(n for n in names if n not in rankable)
 
-    primary_scores = {
-        s: res.split_scores[primary] for s, res in results.items() if primary in res.split_scores
+    planned = {str(k): tuple(str(p) for p in v) for k, v in (parts or {}).items()}
+
+    def parts_of(n: str) -> tuple[str, ...]:
+        return planned[n] if n in planned else _parts(n)
+
+    def simplicity(n: str) -> int:
+        return 0 if n == BASELINE else len(parts_of(n))
+
+    done_by = {n: [r for r in ms if r.status == "done" and r.test_scores]
+               for n, ms in by_strategy.items()}  # fmt: skip
+    same_as, evidence = _identical(scored, done_by, simplicity)
+    results = {n: dataclasses.replace(s, same_as=same_as.get(n)) for n, s in results.items()}
+    scores = {n: results[n].split_scores[primary] for n in scored}
+    summaries = {n: results[n].metrics[primary] for n in scored}
+    kw: dict[str, Any] = {
+        "n_train": n_train,
+        "n_test": n_test,
+        "higher_is_better": higher,
+        "alpha": alpha,
     }
-    higher = HIGHER_IS_BETTER[primary]
-    ranking = rank({s: results[s].metrics[primary] for s in primary_scores}, higher)
-    comparisons: list[Comparison] = []
-    verdicts: list[Verdict] = []
-    usable: dict[str, Mapping[Hashable, float]] = {
-        s: v for s, v in primary_scores.items() if len(v) >= 2
-    }
-    if BASELINE in usable and len(usable) > 1:
-        comparisons = compare(
-            usable, BASELINE, n_train=n_train, n_test=n_test, higher_is_better=higher
-        )
-    combos = {
-        s: [p for p in strategy_parts(s) if p in usable]
-        for s in usable
-        if len(strategy_parts(s)) > 1
-    }
-    combos = {s: p for s, p in combos.items() if p}
-    if combos:
-        verdicts = combination_verdicts(
-            usable, combos, n_train=n_train, n_test=n_test, higher_is_better=higher
-        )
-    return StudyResult(
+    decision = answer(
+        scores,
+        summaries,
+        metric=primary,
+        baseline=BASELINE,
+        same_as=same_as,
+        simplicity=simplicity,
+        **kw,
+    )
+    testable = [n for n in scored if len(scores[n]) >= 2]
+    combos = {n: [p for p in parts_of(n) if p in testable and p != n] for n in testable}
+    combos = {n: p for n, p in combos.items() if p and len(parts_of(n)) > 1}
+    verdicts = (
+        verdicts_with({n: scores[n] for n in testable}, combos, same_as=same_as, **kw)
+        if combos
+        else ComparisonList()
+    )
+    result = StudyResult(
         name=name,
         task=task,
         primary=primary,
         ranking=ranking,
         strategies=results,
-        comparisons=comparisons,
+        comparisons=decision.vs_baseline,
         verdicts=verdicts,
         failures=failures,
-        config=dict(config or {}),
+        config=config,
         metadata=dict(metadata or {}),
         members=tuple(records),
+        answer=decision,
+        unranked=unranked,
+        vs_best=decision.vs_best,
+    )
+    notices = _notices(result, scored, enough, same_as, evidence, limit, done_by)
+    return dataclasses.replace(result, notices=tuple(notices))
+
+
+def _primary(task: str, config: Mapping[str, Any], done: Sequence[MemberRecord]) -> str:
+    stored = {m for r in done for m in r.test_scores}
+    preferred = config.get("metric")
+    if isinstance(preferred, str) and preferred in stored:
+        return preferred
+    default = primary_metric(task)
+    if default in stored or not stored:
+        return default
+    return next((m for m in _PRIMARY_ORDER if m in stored), sorted(stored)[0])
+
+
+def _epoch_limit(config: Mapping[str, Any]) -> int | None:
+    """The epoch limit when early stopping was on (``None`` when off or unknown)."""
+    train = config.get("train")
+    if not isinstance(train, Mapping) or train.get("patience") is None:
+        return None
+    epochs = train.get("epochs")
+    return int(epochs) if isinstance(epochs, int | float) else None
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    vals = [float(v) for v in values if v is not None and math.isfinite(v)]
+    return float(np.mean(vals)) if vals else None
+
+
+def _strategy(
+    name: str,
+    members: Sequence[MemberRecord],
+    primary: str,
+    n_train: Mapping[Hashable, int],
+    n_test: Mapping[Hashable, int],
+    limit: int | None,
+) -> StrategyResult:
+    done = [r for r in members if r.status == "done" and r.test_scores]
+    failed = [r for r in members if r.status == "failed"]
+    metrics = sorted({m for r in done for m in r.test_scores})
+    split_scores: dict[str, dict[Hashable, float]] = {}
+    for m in metrics:
+        per: dict[Hashable, list[float]] = {}
+        for r in done:
+            v = r.test_scores.get(m)
+            if v is not None and math.isfinite(v):
+                per.setdefault(r.split_id, []).append(float(v))
+        if per:
+            split_scores[m] = {s: float(np.mean(v)) for s, v in sorted(per.items())}
+    summaries = {
+        m: _bounded(
+            m, summarize(v, n_train, n_test, higher_is_better=METRIC_DIRECTIONS.get(m, True))
+        )
+        for m, v in split_scores.items()
+    }
+    sign = 1.0 if HIGHER_IS_BETTER.get(primary, True) else -1.0
+    gaps = [
+        sign * (r.train_scores[primary] - r.test_scores[primary])
+        for r in done
+        if primary in r.train_scores and primary in r.test_scores
+    ]
+    layers: dict[str, list[float]] = {}
+    for r in done:
+        for layer, frac in r.sparsity.items():
+            if math.isfinite(frac):
+                layers.setdefault(layer, []).append(frac)
+    per_member = [np.mean(list(r.sparsity.values())) for r in done if r.sparsity]
+    stopped = [member_stopped_epoch(r) for r in done]
+    at_limit = (
+        sum(1 for r in done if member_stopped_epoch(r) is None and r.epochs_run >= limit)
+        if limit is not None
+        else 0
+    )
+    return StrategyResult(
+        name=name,
+        metrics=summaries,
+        split_scores=split_scores,
+        train_gap=float(np.mean(gaps)) if gaps else math.nan,
+        mean_best_epoch=_mean(member_best_epoch(r) for r in done),
+        mean_stopped_epoch=_mean(stopped),
+        sparsity=float(np.mean(per_member)) if per_member else 0.0,
+        n_done=len(done),
+        n_failed=len(failed),
+        config=dict(members[0].strategy_config) if members else {},
+        n_stopped=sum(1 for s in stopped if s is not None),
+        n_at_limit=at_limit,
+        split_epochs={r.split_id: (member_best_epoch(r), member_stopped_epoch(r)) for r in done},
+        layer_sparsity={k: float(np.mean(v)) for k, v in layers.items()},
+        wall_s=float(sum(r.wall_s for r in done)),
+        errors=tuple(r.error or "unknown error" for r in failed),
     )
 
 
@@ -388,6 +638,192 @@ def _bounded(metric: str, summary: StrategySummary) -> StrategySummary:
     return dataclasses.replace(summary, ci_low=low, ci_high=high)
 
 
-def _mean_or_none(values: Any) -> float | None:
-    vals = [v for v in values if v is not None]
-    return float(np.mean(vals)) if vals else None
+def _parts(name: str) -> tuple[str, ...]:
+    """The strategies a combination is made of, by the strategy grammar's own rule."""
+    from reglab.study.strategies import parts
+
+    try:
+        return parts(name)
+    except Exception:  # a name the grammar cannot read is one part
+        return (name,)
+
+
+# -- identical strategies ----------------------------------------------------------------------
+
+
+def _signature(members: Sequence[MemberRecord]) -> dict[Hashable, list[MemberRecord]]:
+    out: dict[Hashable, list[MemberRecord]] = {}
+    for r in sorted(members, key=lambda r: (r.split_id, r.repeat, r.seed)):
+        out.setdefault(r.split_id, []).append(r)
+    return out
+
+
+def _same_results(a: Sequence[MemberRecord], b: Sequence[MemberRecord]) -> str | None:
+    """How ``a`` and ``b`` are known to be identical on every split: ``"predictions"``,
+    ``"scores"``, or ``None`` when they are not."""
+    sa, sb = _signature(a), _signature(b)
+    if not sa or sa.keys() != sb.keys():
+        return None
+    if any(len(sa[s]) != len(sb[s]) for s in sa):
+        return None
+    pairs = [(x, y) for s in sa for x, y in zip(sa[s], sb[s], strict=True)]
+    if all(x.test_pred is not None and y.test_pred is not None for x, y in pairs):
+        for x, y in pairs:
+            px, py = np.asarray(x.test_pred), np.asarray(y.test_pred)
+            if px.shape != py.shape or not np.allclose(px, py, rtol=1e-6, atol=1e-9):
+                return None
+        return "predictions"
+    for x, y in pairs:
+        if x.test_scores.keys() != y.test_scores.keys():
+            return None
+        for k, v in x.test_scores.items():
+            if not math.isclose(v, y.test_scores[k], rel_tol=1e-9, abs_tol=1e-12):
+                return None
+    return "scores"
+
+
+def _identical(
+    names: Sequence[str],
+    done_by: Mapping[str, Sequence[MemberRecord]],
+    simplicity: Callable[[str], int],
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Strategy → the strategy whose results it repeats (``none`` first, then by order), and
+    strategy → the evidence (``"predictions"`` or ``"scores"``)."""
+    order = sorted(names, key=lambda n: (n != BASELINE, simplicity(n), names.index(n)))
+    reps: list[str] = []
+    same_as: dict[str, str] = {}
+    evidence: dict[str, str] = {}
+    for n in order:
+        for rep in reps:
+            how = _same_results(done_by[n], done_by[rep])
+            if how is not None:
+                same_as[n] = rep
+                evidence[n] = how
+                break
+        else:
+            reps.append(n)
+    return same_as, evidence
+
+
+# -- notices -----------------------------------------------------------------------------------
+
+
+def _penalty_share(members: Sequence[MemberRecord]) -> float | None:
+    """The median over members of the largest share of the data loss the penalty reached."""
+    shares = []
+    for r in members:
+        pen = np.asarray(r.curves.get("penalty", ()), dtype=float)
+        loss = np.asarray(r.curves.get("train_loss", ()), dtype=float)
+        n = min(pen.size, loss.size)
+        ok = np.isfinite(pen[:n]) & np.isfinite(loss[:n]) & (loss[:n] > 0)
+        if ok.any():
+            shares.append(float(np.max(pen[:n][ok] / loss[:n][ok])))
+    return float(np.median(shares)) if shares else None
+
+
+def _penalized(config: Mapping[str, Any]) -> bool:
+    def positive(key: str) -> bool:
+        try:
+            return float(config.get(key) or 0.0) > 0
+        except (TypeError, ValueError):
+            return False
+
+    return positive("l1") or positive("l2")
+
+
+def _notices(
+    result: StudyResult,
+    scored: Sequence[str],
+    enough: int,
+    same_as: Mapping[str, str],
+    evidence: Mapping[str, str],
+    limit: int | None,
+    done_by: Mapping[str, Sequence[MemberRecord]],
+) -> list[Notice]:
+    out: list[Notice] = []
+    strategies = result.strategies
+    summary = result.failure_summary
+    if summary is not None:
+        failed = tuple(n for n, s in strategies.items() if s.n_failed)
+        out.append(Notice("failed", summary, failed))
+    for n in result.unranked:
+        s = strategies[n]
+        if n in scored:
+            out.append(Notice(
+                "few-splits",
+                f"{n}: only {s.n_done} of {s.n_members} members finished ({s.n_failed} "
+                f"failed); a score from fewer than {enough} splits has no interval, so it is "
+                "neither ranked nor compared.",
+                (n,),
+            ))  # fmt: skip
+    for n, rep in same_as.items():
+        how = "same test predictions" if evidence.get(n) == "predictions" else "same test scores"
+        if rep == BASELINE:
+            text = (
+                f"{n} never became active: identical to {BASELINE} on every split ({how}); "
+                "try a stronger setting or tune it."
+            )
+        else:
+            text = (
+                f"{n} is identical to {rep} on every split ({how}): what it adds to {rep} "
+                "changed nothing."
+            )
+        out.append(Notice("identical", text, (n, rep)))
+    for n in scored:
+        if n in same_as or not _penalized(strategies[n].config):
+            continue
+        share = _penalty_share(done_by[n])
+        if share is not None and share < PENALTY_SHARE:
+            out.append(Notice(
+                "weak-penalty",
+                f"{n}: the penalty stayed below {PENALTY_SHARE:.1%} of the training loss "
+                f"(at most {share:.2%}), so it barely acted; try a stronger setting or tune it.",
+                (n,),
+            ))  # fmt: skip
+    hit = [n for n in scored if strategies[n].n_at_limit]
+    if hit and limit is not None:
+        which = ", ".join(
+            f"{n} ({strategies[n].n_at_limit} of {strategies[n].n_done})" for n in hit
+        )
+        out.append(Notice(
+            "epoch-limit",
+            f"Ran into the {limit}-epoch limit before early stopping fired: {which} members; "
+            "they may not have finished learning. Raise the limit (--epochs).",
+            tuple(hit),
+        ))  # fmt: skip
+    out.extend(_leakage(result, scored))
+    return out
+
+
+def _leakage(result: StudyResult, scored: Sequence[str]) -> list[Notice]:
+    metric = next(
+        (m for m in ("accuracy", "balanced_accuracy", "r2")
+         if any(m in result.strategies[n].split_scores for n in scored)),
+        None,
+    )  # fmt: skip
+    if metric is None:
+        return []
+    perfect, near = [], []
+    for n in scored:
+        values = list(result.strategies[n].split_scores.get(metric, {}).values())
+        if not values:
+            continue
+        if all(v >= 1.0 for v in values):
+            perfect.append(n)
+        elif float(np.mean(values)) >= NEAR_PERFECT:
+            near.append(n)
+    if not perfect and not near:
+        return []
+    what = []
+    if perfect:
+        what.append(f"perfect on every split for {', '.join(perfect)}")
+    if near:
+        what.append(f"{format_score(metric, NEAR_PERFECT)} or more for {', '.join(near)}")
+    return [
+        Notice(
+            "leakage",
+            f"Test {metric} is {' and '.join(what)}: such scores are rare on real data. Check "
+            "that no column leaks the target and leave any such column out (--drop COLUMN).",
+            (*perfect, *near),
+        )
+    ]
