@@ -1,0 +1,319 @@
+"""Every unusable data file given to ``reglab bench`` is one clear line and exit 2, leaving the
+store and the file itself intact; messy but readable files run, saying what was decided."""
+
+from __future__ import annotations
+
+import codecs
+import errno
+import gzip
+import hashlib
+import os
+import re
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from reglab.cli.main import app
+from reglab.store import MemberRecord, Store
+
+runner = CliRunner()
+FAST = ["--epochs", "2", "--cv", "2", "--no-report", "--strategies", "none"]
+
+
+# The helpers of tests/cli/test_bad_input.py (tests/ is not a package, so they are not importable).
+@pytest.fixture()
+def store(tmp_path: Path) -> Path:
+    """A store holding one study, so tests can check it is left intact."""
+    path = tmp_path / "existing.db"
+    with Store(path) as st:
+        st.create_study("kept", {"strategies": ["none"]})
+        st.save_member(
+            "kept",
+            MemberRecord(
+                "k", "none", split_id=0, seed=1, n_train=8, n_test=2, test_scores={"accuracy": 0.5}
+            ),
+        )
+    return path
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_one_line_error(result: Any, pattern: str) -> str:
+    output = result.output
+    assert result.exit_code == 2, output
+    errors = [line for line in output.splitlines() if line.startswith("reglab: error:")]
+    assert len(errors) == 1, output
+    assert "Traceback" not in output
+    assert re.search(pattern, errors[0]), errors[0]
+    return errors[0]
+
+
+def invoke(args: list[str]) -> Any:
+    """``reglab ARGS`` in a thread, so that a command that blocks (on a pipe) fails instead."""
+    results: list[Any] = []
+    thread = threading.Thread(target=lambda: results.append(runner.invoke(app, args)), daemon=True)
+    thread.start()
+    thread.join(timeout=120)
+    assert results, f"reglab {' '.join(args)} blocked"
+    return results[0]
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+
+def table(n: int = 40, *, cells: dict[tuple[int, int], str] | None = None, sep: str = ",") -> str:
+    """``a,b,label``: two numeric columns and a two-class target, ``cells[(row, col)]`` replaced."""
+    rng = np.random.default_rng(0)
+    rows = [[f"{rng.normal():.4f}", f"{rng.normal():.4f}", "xy"[i % 2]] for i in range(n)]
+    for (i, j), value in (cells or {}).items():
+        rows[i][j] = value
+    return sep.join(["a", "b", "label"]) + "\n" + "".join(sep.join(r) + "\n" for r in rows)
+
+
+def regression(n: int = 40, *, target: Callable[[int], str] = lambda i: f"{i * 0.37:.2f}") -> str:
+    return "a,b,t\n" + "".join(f"{i % 7},{(i * 3) % 11},{target(i)}\n" for i in range(n))
+
+
+Content = str | bytes | Callable[[Path], None]
+
+# name → (file name, content or a function making the file, extra arguments, regex)
+CASES: dict[str, tuple[str, Content, list[str], str]] = {
+    "huge feature value": (
+        "big.csv", table(cells={(5, 0): "1e300"}), ["--target", "label"],
+        r"column `a` of 'big\.csv' must hold finite numbers within float32's range .*got 1 "
+        r"outside it: 1e\+300 on line 7\.$",
+    ),
+    "value beyond float64": (
+        "inf.csv", table(cells={(2, 1): "-1e400"}), ["--target", "label"],
+        r"column `b` of 'inf\.csv' .*float32.*-inf on line 4\.$",
+    ),
+    "huge regression target": (
+        "huge.csv", regression(target=lambda i: "1e300" if i == 9 else f"{i}.5"), ["--target", "t"],
+        r"target `t` of 'huge\.csv' must hold finite numbers .*1e\+300 on line 11\.$",
+    ),
+    "stray word in a numeric column": (
+        "abc.csv", table(300, cells={(5, 0): "abc"}), ["--target", "label"],
+        r"column `a` of 'abc\.csv' must hold only numbers, as 299 of its 300 filled cells do; got "
+        r"1 other: 'abc' on line 7\. .*--drop a\)\.$",
+    ),
+    "stray decimal comma in a comma file": (
+        "comma.csv", table(300, cells={(5, 0): '"1,5"'}), ["--target", "label"],
+        r"column `a` of 'comma\.csv' .*'1,5' on line 7\. Write decimals with '\.'",
+    ),
+    "several stray cells": (
+        "many.csv", table(100, cells={(i, 1): "n/a" for i in range(0, 50, 10)}),
+        ["--target", "label"], r"column `b` .*got 5 others: 'n/a' on line 2, 'n/a' on line 12, "
+        r"'n/a' on line 22 and 2 more\.",
+    ),
+    "mixed decimal marks in a semicolon file": (
+        "mixed.csv", table(60, sep=";", cells={(7, 0): "1,25"}), ["--target", "label"],
+        r"column `a` of 'mixed\.csv' .*'1,25' on line 9\.",
+    ),
+    "stray word in the target": (
+        "tgt.csv", regression(target=lambda i: "oops" if i == 4 else f"{i}.5"), ["--target", "t"],
+        r"target `t` of 'tgt\.csv' must hold only numbers.*'oops' on line 6\. .*drop the row\.$",
+    ),
+    "named pipe": (
+        "pipe.csv", lambda p: os.mkfifo(p), ["--target", "label"],
+        r"pipe\.csv' \(a named pipe, not a regular file\)\.$",
+    ),
+    "link to a named pipe": (
+        "link.csv", lambda p: (os.mkfifo(p.with_name("fifo")), p.symlink_to(p.with_name("fifo"))),
+        ["--target", "label"], r"link\.csv' \(a named pipe, not a regular file\)\.$",
+    ),
+    "directory": (
+        "dir.csv", lambda p: p.mkdir(), ["--target", "label"], r"dir\.csv' \(a directory\)\.$",
+    ),
+    "broken link": (
+        "gone.csv", lambda p: p.symlink_to(p.with_name("nowhere.csv")), ["--target", "label"],
+        r"gone\.csv' \(a broken link\)\.$",
+    ),
+    "single row": (
+        "one.csv", "a,b,t\n1,2,3.5\n", ["--target", "t"],
+        r"'one\.csv' must have at least 4 data rows .*; got 1\.$",
+    ),
+    "too few rows with a target": (
+        "few.csv", "a,label\n1,x\n2,\n3,y\n4,?\n5,x\n", ["--target", "label"],
+        r"at least 4 data rows .*got 3, after dropping 2 with no value for target `label`\.$",
+    ),
+    "constant regression target": (
+        "const.csv", regression(target=lambda i: "2.5"), ["--target", "t"],
+        r"target `t` of 'const\.csv' must vary for task 'regression'; got 2\.5 in all 40 rows\.$",
+    ),
+    "constant integer target as regression": (
+        "const7.csv", regression(target=lambda i: "7"), ["--target", "t", "--task", "regression"],
+        r"target `t` of 'const7\.csv' must vary .*got 7 in all 40 rows\.$",
+    ),
+    "one class": (
+        "oneclass.csv", table().replace(",y\n", ",x\n"), ["--target", "label"],
+        r"target `label` .*at least 2 classes; got only 'x'\.$",
+    ),
+    "header only": (
+        "header.csv", "a,b,label\n", ["--target", "label"],
+        r"header\.csv' \(a header row and no data rows\)\.$",
+    ),
+    "header only in UTF-16": (
+        "h16.csv", "a,b,label\r\n".encode("utf-16"), ["--target", "label"],
+        r"h16\.csv' \(a header row and no data rows\)\.$",
+    ),
+    "all target cells missing": (
+        "notarget.csv", "a,label\n1,\n2,NA\n3,?\n4,\n", ["--target", "label"],
+        r"target `label` of 'notarget\.csv' must have at least one value; got all 4 values",
+    ),
+    "all-missing feature": (
+        "nofeat.csv", table(cells={(i, 1): "" for i in range(40)}), ["--target", "label"],
+        r"column `b` of 'nofeat\.csv' must have at least one value",
+    ),
+    "target with surrounding spaces": (
+        "good.csv", table(), ["--target", " label"], r"got ' label'\. Did you mean 'label'\?$",
+    ),
+    "no header row": (
+        "nohead.csv", "1,2,3\n4,5,6\n7,8,9\n1,2,3\n", ["--target", "label"],
+        r"is the header row missing\?$",
+    ),
+    "names equal after stripping": (
+        "dup.csv", table().replace("a,b,label", "a, a ,label", 1), ["--target", "label"],
+        r"column names of 'dup\.csv' must be unique; got 'a' 2 times\.$",
+    ),
+    "short row": (
+        "short.csv",
+        "".join(line if i != 5 else "0.5,x\n" for i, line in enumerate(table().splitlines(True))),
+        ["--target", "label"],
+        r"rows of unequal length: line 6 has 2 fields, the header \(line 1\) has 3\)\.$",
+    ),
+    "unclosed quote": (
+        "quote.csv", table(cells={(30, 0): '"0.5'}), ["--target", "label"],
+        r"quote\.csv' \(a quote opened on line 32 is never closed\)\.$",
+    ),
+    "truncated UTF-16": (
+        "t16.csv", table().encode("utf-16")[:-1], ["--target", "label"],
+        r"t16\.csv' \(not valid UTF-16 .*truncated data",
+    ),
+    "binary with NUL bytes": (
+        "bin.csv", bytes(range(256)) * 4, ["--target", "label"],
+        r"bin\.csv' \(binary data with NUL bytes, not text\)\.$",
+    ),
+    "gzip named .csv": (
+        "gz.csv", gzip.compress(table().encode()), ["--target", "label"],
+        r"gz\.csv' \(gzip-compressed data, not text\)\.$",
+    ),
+    "workbook named .csv": (
+        "book.csv", b"PK\x03\x04" + bytes(60), ["--target", "label"],
+        r"book\.csv' \(a zip archive \(an \.xlsx workbook is one\), not text\)\.$",
+    ),
+    "unsupported extension": (
+        "data.json", '{"a": 1}', ["--target", "label"], r"unsupported extension '\.json'",
+    ),
+}  # fmt: skip
+
+
+def make(tmp_path: Path, name: str, content: Content) -> Path:
+    path = tmp_path / name
+    if callable(content):
+        content(path)
+    elif isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    return path
+
+
+def fingerprint(path: Path) -> str | None:
+    """The sha256 of a regular file's bytes; ``None`` for anything else (not opened)."""
+    return digest(path) if path.is_file() else None
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_data_is_one_line_exit_2_and_leaves_store_and_file_intact(
+    case: str, tmp_path: Path, store: Path
+) -> None:
+    name, content, args, pattern = CASES[case]
+    if callable(content) and "pipe" in case and not hasattr(os, "mkfifo"):
+        pytest.skip("no named pipes here")
+    data = make(tmp_path, name, content)
+    before = (digest(store), fingerprint(data))
+    result = invoke(["bench", str(data), *args, *FAST, "--store", str(store)])
+    assert_one_line_error(result, pattern)
+    assert (digest(store), fingerprint(data)) == before
+
+
+@pytest.mark.skipif(not Path("/dev/null").exists(), reason="no /dev/null")
+def test_a_device_is_refused(store: Path) -> None:
+    before = digest(store)
+    result = invoke(["bench", "/dev/null", "--target", "y", *FAST, "--store", str(store)])
+    assert_one_line_error(result, r"'/dev/null' \(a character device, not a regular file\)\.$")
+    assert digest(store) == before
+
+
+def test_permission_denied_is_one_line(
+    tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = make(tmp_path, "locked.csv", table())
+    before = (digest(store), digest(data))
+
+    def denied(self: Path) -> bytes:
+        raise PermissionError(errno.EACCES, "Permission denied", str(self))
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Path, "read_bytes", denied)
+        result = invoke(["bench", str(data), "--target", "label", *FAST, "--store", str(store)])
+    assert_one_line_error(result, r"locked\.csv' \(cannot be read: permission denied\)\.$")
+    assert (digest(store), digest(data)) == before
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root reads any file")
+def test_chmod_000_is_one_line(tmp_path: Path, store: Path) -> None:
+    data = make(tmp_path, "locked.csv", table())
+    data.chmod(0)
+    try:
+        result = invoke(["bench", str(data), "--target", "label", *FAST, "--store", str(store)])
+        assert_one_line_error(result, r"locked\.csv' \(cannot be read: permission denied\)\.$")
+    finally:
+        data.chmod(0o644)
+
+
+# --- messy but readable files run --------------------------------------------------------------
+
+READABLE: dict[str, tuple[bytes, str]] = {
+    "utf-16-le-bom": (
+        codecs.BOM_UTF16_LE + table().encode("utf-16-le"),
+        "note: read 'data.csv' as UTF-16 (little-endian, with byte-order mark) text",
+    ),
+    "utf-16-be-bom": (
+        codecs.BOM_UTF16_BE + table().encode("utf-16-be"),
+        "note: read 'data.csv' as UTF-16 (big-endian, with byte-order mark) text",
+    ),
+    "european-csv": (
+        table(sep=";").replace(".", ",").encode(),
+        "note: read decimal commas as decimal points in 'a', 'b' of 'data.csv'",
+    ),
+    "cp1252": (
+        table().replace("a,b,label", "température €,b,label").encode("cp1252"),
+        "note: read 'data.csv' as cp1252 (Windows Latin-1) text, as it is not valid UTF-8",
+    ),
+    "trailing-separators": (
+        table().replace("\n", ",\n").encode(),
+        "note: ignored the last column of 'data.csv': it has no name and no values",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(READABLE))
+def test_messy_but_readable_files_run_with_a_note(case: str, tmp_path: Path) -> None:
+    content, note = READABLE[case]
+    data = make(tmp_path, "data.csv", content)
+    before = digest(data)
+    result = invoke(
+        ["bench", str(data), "--target", "label", *FAST, "--store", str(tmp_path / "new.db")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "reglab bench: data: 40 rows x 2 columns (binary, 2 classes)" in result.output
+    assert note in result.output
+    assert digest(data) == before
