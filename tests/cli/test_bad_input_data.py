@@ -105,7 +105,8 @@ CASES: dict[str, tuple[str, Content, list[str], str]] = {
     ),
     "stray decimal comma in a comma file": (
         "comma.csv", table(300, cells={(5, 0): '"1,5"'}), ["--target", "label"],
-        r"column `a` of 'comma\.csv' .*'1,5' on line 7\. Write decimals with '\.'",
+        r"column `a` of 'comma\.csv' .*'1,5' on line 7\. Numbers must use '\.' as the decimal "
+        r"point and no thousands separator",
     ),
     "several stray cells": (
         "many.csv", table(100, cells={(i, 1): "n/a" for i in range(0, 50, 10)}),

@@ -368,7 +368,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + b"\x00" * 17
         pytest.param("r.csv", b"x,y\n1,a\n2,b,3\n", r"got 'r\.csv' \(rows of unequal length: "
                      r"line 3 has 3 fields, the header \(line 1\) has 2\)\.$", id="ragged"),
         pytest.param("s.csv", b"x,y\n1,a\n\n2\n3\n", r"got 's\.csv' \(rows of unequal length: "
-                     r"line 4 has 1 fields, the header \(line 1\) has 2; 1 more rows differ\)\.$",
+                     r"line 4 has 1 field, the header \(line 1\) has 2; 1 more row differs\)\.$",
                      id="short-rows"),
         pytest.param("q.csv", b'x,y\n1,a\n2,"b\n3,a\n', r"got 'q\.csv' \(a quote opened on line 3 "
                      r"is never closed\)\.$", id="unclosed-quote"),

@@ -173,7 +173,7 @@ def test_many_stray_cells_show_three_and_count_the_rest(tmp_path: Path) -> None:
 
 def test_a_decimal_comma_in_a_comma_separated_file_is_explained(tmp_path: Path) -> None:
     text = refused(write(tmp_path, "s.csv", numbers(30, {3: '"1,5"'})))
-    assert "got 1 other: '1,5' on line 5. Write decimals with '.'" in text
+    assert "got 1 other: '1,5' on line 5. Numbers must use '.' as the decimal point" in text
 
 
 def test_a_column_written_with_decimal_commas_throughout_is_refused_in_a_comma_file(

@@ -110,8 +110,9 @@ def _stray(
     )
     if any(looks_like_comma_number(v) for v in values):
         text += (
-            " Write decimals with '.' (decimal commas are read only in a file separated by "
-            "';', tab or '|', in columns that use them throughout)."
+            " Numbers must use '.' as the decimal point and no thousands separator (decimal "
+            "commas are read only in a file separated by ';', tab or '|', in columns that use "
+            "them throughout)."
         )
     if is_target:
         return text + f" Correct {them}, or leave {them} empty to drop the row{'s' * (k > 1)}."

@@ -265,10 +265,10 @@ def _fit_widths(
     wider = [i for i, row in enumerate(body) if len(row) != width]
     bad = [i for i in wider if len(body[i]) < width or "".join(body[i][width:]).strip()]
     if bad:
-        at = lines()
-        more = f"; {len(bad) - 1} more rows differ" if len(bad) > 1 else ""
+        at, n, k = lines(), len(body[bad[0]]), len(bad) - 1
+        more = f"; {k} more row{'s differ' if k > 1 else ' differs'}" if k else ""
         raise refuse(
-            f"rows of unequal length: line {at[bad[0] + 1]} has {len(body[bad[0]])} fields, the "
+            f"rows of unequal length: line {at[bad[0] + 1]} has {n} field{'s' * (n != 1)}, the "
             f"header (line {at[0]}) has {width}{more}"
         )
     if wider:
