@@ -102,7 +102,8 @@ def _tests(d: Digest) -> str:
         '<p class="muted">Paired on the splits both finished (Nadeau–Bengio corrected '
         "resampled t-test); the comparisons with <code>none</code> form one Holm family, those "
         "with the best another. Tied: not significantly different at α = 0.05. Identical "
-        "strategies (the same results on every split) are not tested.</p>"
+        "strategies (the same test predictions on every split, up to float noise, or the same "
+        "test scores where predictions were not stored) are not tested.</p>"
     )
 
 
@@ -211,7 +212,7 @@ def ranking(d: Digest) -> str:
     head = ["#", "strategy", f"{label} ± 95% CI"]
     if d.result.comparisons:
         head += [f"Δ {label} vs <code>none</code>", "p (Holm)"]
-    head += ["train–test gap", "epochs best/stopped", "zeros", "splits"]
+    head += ["train–test gap", "epochs<br>best/stopped", "zeros", "splits"]
     head += [f"{esc(m.label)} ± 95% CI" for m in others]
     ranks = {r.strategy: r.rank for r in d.ranking}
     vs = d.vs_baseline

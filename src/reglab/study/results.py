@@ -43,6 +43,8 @@ __all__ = [
     "HIGHER_IS_BETTER",
     "NEAR_PERFECT",
     "PENALTY_SHARE",
+    "SAME_PREDICTIONS",
+    "SAME_SCORES",
     "Notice",
     "StrategyResult",
     "StudyLike",
@@ -64,6 +66,14 @@ NEAR_PERFECT = 0.995
 
 PENALTY_SHARE = 1e-3
 """A penalty that stays below this share of the data loss in every epoch barely acts."""
+
+SAME_PREDICTIONS = 1e-4
+"""Two members predict the same when no test prediction differs by more than this (times the
+predictions' scale, at least 1): float noise of training, not an effect of the strategy."""
+
+SAME_SCORES = 1e-5
+"""Without stored predictions, two members count as the same when every test score agrees to
+this relative tolerance."""
 
 _PRIMARY_ORDER = ("accuracy", "balanced_accuracy", "rmse", "r2", "mae", "log_loss")
 
@@ -131,7 +141,10 @@ class StrategyResult:
         split_epochs: split_id → (best epoch, stopped epoch) of the split's member.
         layer_sparsity: layer → mean fraction of exact zeros.
         wall_s: the members' training time.
-        same_as: the strategy whose results this one repeats on every split, if any.
+        same_as: the strategy whose results this one repeats on every split, if any;
+            ``same_by`` how that was told: ``"predictions"`` (test predictions within
+            :data:`SAME_PREDICTIONS`) or ``"scores"`` (no predictions loaded; every test score
+            within :data:`SAME_SCORES`).
         errors: why its failed members failed.
     """
 
@@ -151,6 +164,7 @@ class StrategyResult:
     layer_sparsity: dict[str, float] = field(default_factory=dict)
     wall_s: float = 0.0
     same_as: str | None = None
+    same_by: str | None = None
     errors: tuple[str, ...] = ()
 
     @property
@@ -191,6 +205,7 @@ class StrategyResult:
             "members_failed": self.n_failed,
             "all_failed": self.all_failed,
             "identical_to": self.same_as,
+            "identical_by": self.same_by,
             "wall_s": self.wall_s,
             "errors": list(self.errors),
             "config": self.config,
@@ -497,7 +512,10 @@ def analyze(
     done_by = {n: [r for r in ms if r.status == "done" and r.test_scores]
                for n, ms in by_strategy.items()}  # fmt: skip
     same_as, evidence = _identical(scored, done_by, simplicity)
-    results = {n: dataclasses.replace(s, same_as=same_as.get(n)) for n, s in results.items()}
+    results = {
+        n: dataclasses.replace(s, same_as=same_as.get(n), same_by=evidence.get(n))
+        for n, s in results.items()
+    }
     scores = {n: results[n].split_scores[primary] for n in scored}
     summaries = {n: results[n].metrics[primary] for n in scored}
     kw: dict[str, Any] = {
@@ -539,7 +557,7 @@ def analyze(
         unranked=unranked,
         vs_best=decision.vs_best,
     )
-    notices = _notices(result, scored, enough, same_as, evidence, limit, done_by)
+    notices = _notices(result, scored, enough, same_as, limit, done_by)
     return dataclasses.replace(result, notices=tuple(notices))
 
 
@@ -669,15 +687,19 @@ def _same_results(a: Sequence[MemberRecord], b: Sequence[MemberRecord]) -> str |
     pairs = [(x, y) for s in sa for x, y in zip(sa[s], sb[s], strict=True)]
     if all(x.test_pred is not None and y.test_pred is not None for x, y in pairs):
         for x, y in pairs:
-            px, py = np.asarray(x.test_pred), np.asarray(y.test_pred)
-            if px.shape != py.shape or not np.allclose(px, py, rtol=1e-6, atol=1e-9):
+            px = np.asarray(x.test_pred, dtype=float)
+            py = np.asarray(y.test_pred, dtype=float)
+            if px.shape != py.shape:
+                return None
+            scale = max(1.0, float(np.max(np.abs(px), initial=0.0)))
+            if not np.all(np.abs(px - py) <= SAME_PREDICTIONS * scale):
                 return None
         return "predictions"
     for x, y in pairs:
         if x.test_scores.keys() != y.test_scores.keys():
             return None
         for k, v in x.test_scores.items():
-            if not math.isclose(v, y.test_scores[k], rel_tol=1e-9, abs_tol=1e-12):
+            if not math.isclose(v, y.test_scores[k], rel_tol=SAME_SCORES, abs_tol=1e-9):
                 return None
     return "scores"
 
@@ -736,7 +758,6 @@ def _notices(
     scored: Sequence[str],
     enough: int,
     same_as: Mapping[str, str],
-    evidence: Mapping[str, str],
     limit: int | None,
     done_by: Mapping[str, Sequence[MemberRecord]],
 ) -> list[Notice]:
@@ -757,16 +778,14 @@ def _notices(
                 (n,),
             ))  # fmt: skip
     for n, rep in same_as.items():
-        how = "same test predictions" if evidence.get(n) == "predictions" else "same test scores"
         if rep == BASELINE:
             text = (
-                f"{n} never became active: identical to {BASELINE} on every split ({how}); "
+                f"{n} never became active: identical to {BASELINE} on every split; "
                 "try a stronger setting or tune it."
             )
         else:
             text = (
-                f"{n} is identical to {rep} on every split ({how}): what it adds to {rep} "
-                "changed nothing."
+                f"{n} is identical to {rep} on every split: what it adds to {rep} changed nothing."
             )
         out.append(Notice("identical", text, (n, rep)))
     for n in scored:
@@ -776,19 +795,19 @@ def _notices(
         if share is not None and share < PENALTY_SHARE:
             out.append(Notice(
                 "weak-penalty",
-                f"{n}: the penalty stayed below {PENALTY_SHARE:.1%} of the training loss "
-                f"(at most {share:.2%}), so it barely acted; try a stronger setting or tune it.",
+                f"{n}: the penalty stayed below {PENALTY_SHARE:.1%} of the training loss (at "
+                f"most {100 * share:.2g}%), so it barely acted; try a stronger setting or tune it.",
                 (n,),
             ))  # fmt: skip
     hit = [n for n in scored if strategies[n].n_at_limit]
     if hit and limit is not None:
         which = ", ".join(
-            f"{n} ({strategies[n].n_at_limit} of {strategies[n].n_done})" for n in hit
+            f"{strategies[n].n_at_limit} of {strategies[n].n_done} {n} members" for n in hit
         )
         out.append(Notice(
             "epoch-limit",
-            f"Ran into the {limit}-epoch limit before early stopping fired: {which} members; "
-            "they may not have finished learning. Raise the limit (--epochs).",
+            f"Early stopping never fired before the {limit}-epoch limit for {which}; they may "
+            "not have finished learning: raise the limit (--epochs).",
             tuple(hit),
         ))  # fmt: skip
     out.extend(_leakage(result, scored))

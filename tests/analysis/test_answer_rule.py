@@ -1,0 +1,230 @@
+"""Honest answers on constructed data: the exact first line and notices, in the terminal, the
+JSON and the report alike (one analysis, three presentations)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reglab.stats import compare
+
+from .records import info, member, preds, present, scored, shows
+
+BASE = [0.80, 0.82, 0.79, 0.81, 0.80]
+NOISE = [0.012, -0.018, 0.015, -0.01, 0.001]
+
+
+def shifted(by: float, noise: float = 0.0) -> list[float]:
+    return [round(b + by + noise * e, 4) for b, e in zip(BASE, NOISE, strict=True)]
+
+
+def test_all_tied_says_no_regularization_helped_and_recommends_none(tmp_path: Path) -> None:
+    records = scored({"none": BASE, "l2": shifted(0.0, 1.0), "dropout": shifted(0.004, -1.0)})
+    result, terminal, data, page = present(records, tmp_path)
+    headline = (
+        "No regularization helped significantly on this data; 2 strategies are statistically "
+        "tied with none."
+    )
+    assert result.headline == data["headline"] == page.headline == headline
+    assert terminal.splitlines()[terminal.splitlines().index(headline) + 1].startswith(
+        "Recommended: none (no regularization, the simplest of the tied set), accuracy 80.4% "
+        "(95% CI "
+    )
+    shows("Statistically tied with none: l2, dropout.", terminal, data, page)
+    assert result.winner == data["recommended"] == "none"
+    assert data["decision"]["tied"] == ["l2", "dropout"]
+    assert "Use " not in page.text and "Runner-up" not in terminal + page.text
+
+
+def test_one_clearly_better_is_named_with_its_computed_ties(tmp_path: Path) -> None:
+    # l2 gains 10 points on every split; dropout 8 on every split (so it is significantly
+    # worse than l2 though ranked second); l1 gains about 5 with a wide spread (tied with l2).
+    spread = [0.06, -0.05, 0.07, -0.06, 0.05]
+    scores = {
+        "none": BASE,
+        "l2": shifted(0.10),
+        "dropout": shifted(0.08),
+        "l1": [round(b + 0.05 + e, 4) for b, e in zip(BASE, spread, strict=True)],
+    }
+    result, terminal, data, page = present(scored(scores), tmp_path)
+    sizes = {"n_train": 120, "n_test": 30}
+    rest = {k: dict(enumerate(v)) for k, v in scores.items() if k != "none"}
+    vs_best = {c.strategy: c.outcome for c in compare(rest, "l2", **sizes)}
+    assert vs_best == {"dropout": "worse", "l1": "no difference"}  # the premise
+    headline = (
+        "Best: l2, significantly better than no regularization: accuracy 90.4% against 80.4% "
+        "for none (higher by 10.0 points, Holm p<0.001); statistically tied with it: l1."
+    )
+    assert result.headline == data["headline"] == page.headline == headline
+    assert terminal.splitlines()[-4:] != []  # printed
+    assert headline in terminal.splitlines()
+    assert [r.strategy for r in result.ranking][:2] == ["l2", "dropout"]  # rank is not a tie
+    assert result.answer.case == "gain" and result.winner == "l2"
+
+
+def test_identical_strategies_and_an_inert_max_norm_are_called_out(tmp_path: Path) -> None:
+    records = []
+    for split, acc in enumerate(BASE):
+        none_pred, l2_pred = preds(split), preds(100 + split)
+        records += [
+            member("none", split, acc, log_loss=0.40 + split / 100, pred=none_pred),
+            member("maxnorm", split, acc, log_loss=0.40 + split / 100, pred=none_pred + 1e-7),
+            member("l2", split, acc + NOISE[split], log_loss=0.38, pred=l2_pred),
+            member("l2+maxnorm", split, acc + NOISE[split], log_loss=0.38, pred=l2_pred),
+        ]
+    result, terminal, data, page = present(records, tmp_path)
+    assert result.headline == (
+        "No regularization helped significantly on this data; 3 strategies are statistically "
+        "tied with none."
+    )
+    for line in (
+        "maxnorm never became active: identical to none on every split; try a stronger "
+        "setting or tune it.",
+        "l2+maxnorm is identical to l2 on every split: what it adds to l2 changed nothing.",
+        "l2+maxnorm is identical to l2 on every split.",
+    ):
+        shows(line, terminal, data, page)
+    verdicts = {(v.strategy, v.reference): v.outcome for v in result.verdicts}
+    assert verdicts[("l2+maxnorm", "l2")] == "identical"
+    outcomes = {c.strategy: c.outcome for c in result.compare()}
+    assert outcomes["maxnorm"] == "identical"
+    rows = {r["strategy"]: r for r in data["ranking"]}
+    assert (rows["maxnorm"]["identical_to"], rows["maxnorm"]["identical_by"]) == (
+        "none",
+        "predictions",
+    )
+    assert "no significant gain" not in page.text
+    assert "identical to l2: the combination changed nothing" in page.text
+
+
+def test_predictions_that_differ_are_not_identical_even_with_equal_scores(
+    tmp_path: Path,
+) -> None:
+    records = []
+    for split, acc in enumerate(BASE):
+        records += [
+            member("none", split, acc, log_loss=0.4, pred=preds(split)),
+            member("l2", split, acc, log_loss=0.4, pred=preds(split) * 0.99 + 0.0033),
+        ]
+    result, *_ = present(records, tmp_path)
+    assert result.strategies["l2"].same_as is None
+    assert [n.kind for n in result.notices] == []
+
+
+def test_eight_strategies_with_the_same_score_name_no_winner(tmp_path: Path) -> None:
+    names = ["none", "l1", "l2", "dropout", "maxnorm", "dropout+l2", "batchnorm", "gn"]
+    records = [member(n, s, 0.687, log_loss=0.5) for n in names for s in range(5)]
+    result, terminal, data, page = present(records, tmp_path)
+    assert result.headline == (
+        "No regularization helped significantly on this data; 7 strategies are statistically "
+        "tied with none."
+    )
+    assert result.winner == "none"
+    assert "Runner-up" not in terminal + page.text
+    assert "0.0 points behind" not in terminal + page.text
+    assert sum(n.kind == "identical" for n in result.notices) == 7
+
+
+def test_members_that_hit_the_epoch_limit_get_a_notice(tmp_path: Path) -> None:
+    records = scored({"none": BASE, "l2": shifted(0.0, 1.0)})
+    records += [
+        member("l1", s, a, log_loss=0.33, stopped=None if s < 3 else 40, epochs_run=100)
+        for s, a in enumerate(shifted(0.0, -1.0))
+    ]
+    result, terminal, data, page = present(records, tmp_path)
+    line = (
+        "Early stopping never fired before the 100-epoch limit for 3 of 5 l1 members; they may "
+        "not have finished learning: raise the limit (--epochs)."
+    )
+    shows(line, terminal, data, page)
+    assert result.strategies["l1"].n_at_limit == 3
+    assert result.strategies["l1"].epochs_text() == "8/40 (2 of 5)"
+
+
+def test_fixed_epochs_raise_no_epoch_limit_notice(tmp_path: Path) -> None:
+    records = [
+        member(n, s, a, log_loss=0.3 + i / 10, stopped=None, epochs_run=100, best=100)
+        for i, (n, v) in enumerate({"none": BASE, "l2": shifted(0, 1)}.items())
+        for s, a in enumerate(v)
+    ]
+    result, terminal, *_ = present(records, tmp_path, study=info(["none", "l2"], patience=None))
+    assert result.notices == ()
+    assert result.strategies["none"].epochs_text() == "100/–"
+    assert "100/–" in terminal
+
+
+def test_perfect_scores_raise_a_leakage_notice(tmp_path: Path) -> None:
+    records = scored({"none": [1.0] * 5, "l2": [1.0] * 5})
+    result, terminal, data, page = present(records, tmp_path)
+    line = (
+        "Test accuracy is perfect on every split for none, l2: such scores are rare on real "
+        "data. Check that no column leaks the target and leave any such column out (--drop "
+        "COLUMN)."
+    )
+    shows(line, terminal, data, page)
+    assert [n.kind for n in result.notices] == ["leakage"]
+
+
+def test_a_negligible_penalty_is_said_to_barely_act(tmp_path: Path) -> None:
+    curves = {"train_loss": [1.0, 0.6, 0.5], "penalty": [1e-6, 2e-6, 2e-6]}
+    records = scored({"none": BASE})
+    records += [
+        member("l2=1e-7", s, a, log_loss=0.31, config={"l2": 1e-7}, curves=curves)
+        for s, a in enumerate(shifted(0.0, 1.0))
+    ]
+    result, terminal, data, page = present(records, tmp_path)
+    shows(
+        "l2=1e-7: the penalty stayed below 0.1% of the training loss (at most 0.0004%), so it "
+        "barely acted; try a stronger setting or tune it.",
+        terminal,
+        data,
+        page,
+    )
+
+
+def test_without_none_the_best_and_its_ties_are_named(tmp_path: Path) -> None:
+    records = scored({"l1": shifted(0.0, 1.0), "l2": shifted(0.1)})
+    result, *_ = present(records, tmp_path)
+    assert result.headline.startswith("Best: l2 with accuracy 90.4% (95% CI ")
+    assert result.headline.endswith(
+        "; no other strategy is statistically tied with it. No strategy named none was run, "
+        "so nothing was tested against no regularization."
+    )
+
+
+def test_comparisons_and_verdicts_read_as_tables_and_the_repr_is_short(
+    tmp_path: Path,
+) -> None:
+    records = scored({"none": BASE, "l2": shifted(0.1), "dropout": shifted(0.05, 1.0),
+                      "dropout+l2": shifted(0.1, 1.0)})  # fmt: skip
+    result, *_ = present(records, tmp_path)
+    frame = result.compare().to_frame()
+    assert list(frame["strategy"]) == ["l2", "dropout", "dropout+l2"]
+    assert list(frame["p_holm"]) == [c.p_adjusted for c in result.comparisons]
+    verdicts = result.verdicts.to_frame()
+    assert list(zip(verdicts["strategy"], verdicts["reference"], strict=True)) == [
+        ("dropout+l2", "dropout"),
+        ("dropout+l2", "l2"),
+    ]
+    assert {c.strategy for c in result.compare()} == {"l2", "dropout", "dropout+l2"}  # a list
+    text = repr(result)
+    assert text.startswith("<StudyResult 'constructed': 4 strategies × 5 splits, 20 members")
+    assert len(text) < 400 and result.headline in text
+    assert str(result) == text
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_answer_never_names_a_best_that_is_not_better_than_none(
+    seed: int, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(seed)
+    scores = {n: list(np.clip(0.8 + rng.normal(0, 0.02, 5), 0, 1)) for n in ("none", "a", "b")}
+    result, *_ = present(scored(scores), tmp_path)
+    outcomes = {c.strategy: c.outcome for c in result.compare()}
+    if "better" in outcomes.values():
+        assert outcomes[result.answer.best or ""] == "better"
+    else:
+        assert result.headline.startswith("No regularization helped significantly")
+        assert result.winner == "none"
