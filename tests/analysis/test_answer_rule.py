@@ -58,7 +58,6 @@ def test_one_clearly_better_is_named_with_its_computed_ties(tmp_path: Path) -> N
         "for none (higher by 10.0 points, Holm p<0.001); statistically tied with it: l1."
     )
     assert result.headline == data["headline"] == page.headline == headline
-    assert terminal.splitlines()[-4:] != []  # printed
     assert headline in terminal.splitlines()
     assert [r.strategy for r in result.ranking][:2] == ["l2", "dropout"]  # rank is not a tie
     assert result.answer.case == "gain" and result.winner == "l2"
@@ -116,7 +115,7 @@ def test_predictions_that_differ_are_not_identical_even_with_equal_scores(
 def test_eight_strategies_with_the_same_score_name_no_winner(tmp_path: Path) -> None:
     names = ["none", "l1", "l2", "dropout", "maxnorm", "dropout+l2", "batchnorm", "gn"]
     records = [member(n, s, 0.687, log_loss=0.5) for n in names for s in range(5)]
-    result, terminal, data, page = present(records, tmp_path)
+    result, terminal, _, page = present(records, tmp_path)
     assert result.headline == (
         "No regularization helped significantly on this data; 7 strategies are statistically "
         "tied with none."
@@ -174,7 +173,7 @@ def test_a_negligible_penalty_is_said_to_barely_act(tmp_path: Path) -> None:
         member("l2=1e-7", s, a, log_loss=0.31, config={"l2": 1e-7}, curves=curves)
         for s, a in enumerate(shifted(0.0, 1.0))
     ]
-    result, terminal, data, page = present(records, tmp_path)
+    _, terminal, data, page = present(records, tmp_path)
     shows(
         "l2=1e-7: the penalty stayed below 0.1% of the training loss (at most 0.0004%), so it "
         "barely acted; try a stronger setting or tune it.",
