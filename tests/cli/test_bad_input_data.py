@@ -105,8 +105,15 @@ CASES: dict[str, tuple[str, Content, list[str], str]] = {
     ),
     "stray decimal comma in a comma file": (
         "comma.csv", table(300, cells={(5, 0): '"1,5"'}), ["--target", "label"],
-        r"column `a` of 'comma\.csv' .*'1,5' on line 7\. Numbers must use '\.' as the decimal "
-        r"point and no thousands separator",
+        r"column `a` of 'comma\.csv' .*'1,5' on line 7\. Write numbers with '\.' as the decimal "
+        r"point, without thousands separators",
+    ),
+    "currency column": (
+        "price.csv", table().replace(",x\n", ',"$1,200",x\n').replace(",y\n", ',"$950",y\n')
+        .replace("a,b,label", "a,b,price,label"), ["--target", "label"],
+        r"column `price` of 'price\.csv' must hold only numbers, as 0 of its 40 filled cells do "
+        r"\(40 more are numbers written with a comma, currency or percent sign\); got 40 others: "
+        r"'\$1,200' on line 2, '\$950' on line 3, .*--drop price\)\.$",
     ),
     "several stray cells": (
         "many.csv", table(100, cells={(i, 1): "n/a" for i in range(0, 50, 10)}),

@@ -173,7 +173,7 @@ def test_many_stray_cells_show_three_and_count_the_rest(tmp_path: Path) -> None:
 
 def test_a_decimal_comma_in_a_comma_separated_file_is_explained(tmp_path: Path) -> None:
     text = refused(write(tmp_path, "s.csv", numbers(30, {3: '"1,5"'})))
-    assert "got 1 other: '1,5' on line 5. Numbers must use '.' as the decimal point" in text
+    assert "got 1 other: '1,5' on line 5. Write numbers with '.' as the decimal point" in text
 
 
 def test_a_column_written_with_decimal_commas_throughout_is_refused_in_a_comma_file(
@@ -181,7 +181,8 @@ def test_a_column_written_with_decimal_commas_throughout_is_refused_in_a_comma_f
 ) -> None:
     rows = "".join(f'"{i},5",{"uv"[i % 2]}\n' for i in range(10))
     text = refused(write(tmp_path, "s.csv", "x,y\n" + rows))
-    assert "as 0 of its 10 filled cells do; got 10 others: '0,5' on line 2" in text
+    assert "as 0 of its 10 filled cells do (10 more are numbers written with a comma" in text
+    assert "got 10 others: '0,5' on line 2" in text
 
 
 def test_mixed_decimal_marks_in_a_semicolon_file_are_refused(tmp_path: Path) -> None:
@@ -189,6 +190,43 @@ def test_mixed_decimal_marks_in_a_semicolon_file_are_refused(tmp_path: Path) -> 
     text = refused(write(tmp_path, "s.csv", "x;y\n" + rows + "1,5;u\n"))
     assert "column `x` of 's.csv' must hold only numbers, as 12 of its 13" in text
     assert "'1,5' on line 14." in text
+
+
+@pytest.mark.parametrize(
+    ("cells", "shown"),
+    [
+        pytest.param([f'"${i},{i}00"' for i in range(1, 13)], "'$1,100' on line 2", id="currency"),
+        pytest.param([f"{i}%" for i in range(12)], "'0%' on line 2", id="percent"),
+        pytest.param([f'"{i},{i}00.5"' for i in range(1, 13)], "'1,100.5' on line 2",
+                     id="thousands-separator"),
+        pytest.param([f'"({i},000)"' for i in range(1, 13)], "'(1,000)' on line 2",
+                     id="accounting-negatives"),
+    ],
+)  # fmt: skip
+def test_a_column_of_formatted_numbers_is_refused(
+    tmp_path: Path, cells: list[str], shown: str
+) -> None:
+    rows = "".join(f"{c},{'uv'[i % 2]}\n" for i, c in enumerate(cells))
+    text = refused(write(tmp_path, "f.csv", "x,y\n" + rows))
+    assert (
+        "must hold only numbers, as 0 of its 12 filled cells do (12 more are numbers written with "
+        f"a comma, currency or percent sign); got 12 others: {shown}, "
+    ) in text
+    assert "Write numbers with '.' as the decimal point, without thousands separators" in text
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        pytest.param([f"1.{i % 3}.0" for i in range(12)], id="versions"),
+        pytest.param([f"10.0.0.{i % 5}" for i in range(12)], id="addresses"),
+        pytest.param([f"2024-01-{i % 4 + 10}" for i in range(12)], id="dates"),
+    ],
+)
+def test_number_like_text_that_is_no_number_stays_text(tmp_path: Path, cells: list[str]) -> None:
+    rows = "".join(f"{c},{i},{'uv'[i % 2]}\n" for i, c in enumerate(cells))
+    ds = load_table(write(tmp_path, "f.csv", "c,x,y\n" + rows), "y")
+    assert ds.categorical_columns == ("c",)
 
 
 @pytest.mark.parametrize("marker", ["", "NA", "?", "nan", " NA "])

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from reglab._validation import Problems
-from reglab.data._schema import looks_like_comma_number
+from reglab.data._schema import MOSTLY_NUMERIC, looks_formatted
 from reglab.errors import DataError
 
 __all__ = ["FLOAT32_MAX", "MIN_ROWS", "Locator", "check_columns", "check_rows"]
@@ -103,16 +103,23 @@ def _stray(
     values = [str(series.iloc[i]) for i in stray]
     k = len(stray)
     them = "them" if k > 1 else "it"
+    n_formatted = sum(1 for v in values if looks_formatted(v))
+    formatted = (
+        f" ({n_formatted} more {'are numbers' if n_formatted > 1 else 'is a number'} written "
+        "with a comma, currency or percent sign)"
+        if n_filled - k < MOSTLY_NUMERIC * n_filled  # the formatted ones make it numeric
+        else ""
+    )
     text = (
         f"{who}: {name} must hold only numbers, as {n_filled - k} of its {n_filled} filled "
-        f"cells do; got {k} other{'s' if k > 1 else ''}: "
+        f"cells do{formatted}; got {k} other{'s' if k > 1 else ''}: "
         f"{at.examples(stray, [repr(v) for v in values[:SHOWN]])}."
     )
-    if any(looks_like_comma_number(v) for v in values):
+    if n_formatted:
         text += (
-            " Numbers must use '.' as the decimal point and no thousands separator (decimal "
-            "commas are read only in a file separated by ';', tab or '|', in columns that use "
-            "them throughout)."
+            " Write numbers with '.' as the decimal point, without thousands separators, "
+            "currency or percent signs (decimal commas are read only in a file separated by "
+            "';', tab or '|', in columns that use them throughout)."
         )
     if is_target:
         return text + f" Correct {them}, or leave {them} empty to drop the row{'s' * (k > 1)}."

@@ -20,7 +20,7 @@ __all__ = [
     "encode_target",
     "id_like",
     "leakage_hint",
-    "looks_like_comma_number",
+    "looks_formatted",
     "typed_column",
 ]
 
@@ -29,7 +29,8 @@ MISSING_TOKENS = frozenset({"", "NA", "?", "nan", "NaN", "null"})
 MAX_CLASSES_FOR_INTEGER_TARGET = 20
 MIN_ROWS_PER_CLASS = 5
 MOSTLY_NUMERIC = 0.9
-_COMMA_NUMBER = re.compile(r"[+-]?\d[\d.]*,[\d.,]*([eE][+-]?\d+)?")
+# A number as spreadsheets format it: "1,5", "1,234.5", "$1,200", "12%", "(1,000)", "-€3,50".
+_FORMATTED = re.compile(r"\(?[+-]?[$€£¥]?[+-]?\d[\d.,]*([eE][+-]?\d+)?%?\)?")
 _ID_TOKENS = frozenset({"id", "idx", "index", "row", "rowid", "rownum", "rownumber"})
 
 
@@ -41,7 +42,7 @@ def typed_column(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
 
     The column is float64 when every non-missing value is a number, else object strings (NaN =
     missing). It is *mostly numeric* when at least :data:`MOSTLY_NUMERIC` of its non-missing
-    cells are numbers or numbers written with commas (``1,5``, ``1,000``); then the positions of
+    cells are numbers or formatted numbers (:func:`looks_formatted`); then the positions of
     the cells that do not parse are returned, to be refused, else an empty array.
 
     >>> col, stray = typed_column(pd.Series(["1", "2", "x", ""] + ["3"] * 8))
@@ -62,15 +63,20 @@ def typed_column(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if parsed.sum() == n_filled:
         return numbers.astype("float64"), none
     stray = np.flatnonzero(~missing & ~parsed)
-    with_commas = sum(1 for v in strings.iloc[stray] if looks_like_comma_number(v))
-    if parsed.sum() + with_commas >= MOSTLY_NUMERIC * n_filled:
+    formatted = sum(1 for v in strings.iloc[stray] if looks_formatted(v))
+    if parsed.sum() + formatted >= MOSTLY_NUMERIC * n_filled:
         return strings, stray
     return strings, none
 
 
-def looks_like_comma_number(text: str) -> bool:
-    """Whether ``text`` is a number written with a comma: ``1,5``, ``-1,000``, ``1.234,5``."""
-    return _COMMA_NUMBER.fullmatch(text) is not None
+def looks_formatted(text: str) -> bool:
+    """Whether ``text`` is a number with a comma, currency or percent sign, as spreadsheets
+    format them; a version like ``1.2.3`` is not.
+
+    >>> [looks_formatted(t) for t in ["1,5", "$1,200", "12%", "(1,000)", "1.2.3", "abc", "1.5"]]
+    [True, True, True, True, False, False, False]
+    """
+    return _FORMATTED.fullmatch(text) is not None and any(c in text for c in ",$€£¥%")
 
 
 def _infer_task(target: str, y: pd.Series) -> tuple[str, str]:
