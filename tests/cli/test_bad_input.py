@@ -139,7 +139,65 @@ def case_files(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
         ),
         "dropout of one": ([str(good), "--target", "label", "--strategies", "dropout=1"], r"1"),
         "bad hidden sizes": ([str(good), "--target", "label", "--hidden", "50,x"], r"--hidden"),
-    }
+        **{name: ([str(good), "--target", "label", *args], pattern)
+           for name, (args, pattern) in OPTION_CASES.items()},
+        "strategy file missing": (
+            [str(good), "--target", "label", "--strategy-file", str(tmp_path / "no.yaml")],
+            r"no\.yaml",
+        ),
+        "strategy file not yaml": (
+            [str(good), "--target", "label", "--strategy-file",
+             str(write(tmp_path, "s.yaml", "- name: [unclosed\n"))],
+            r"s\.yaml",
+        ),
+        "strategies and strategy file": (
+            [str(good), "--target", "label", "--strategies", "l2",
+             "--strategy-file", str(write(tmp_path, "ok.yaml", "- name: a\n  l2: 0.001\n"))],
+            r"--strategy-file",
+        ),
+        "unknown builtin": (["builtin:irsi", "--target", "label"], r"iris"),
+    }  # fmt: skip
+
+
+OPTION_CASES: dict[str, tuple[list[str], str]] = {
+    "one fold": (["--cv", "1"], r"n_splits"),
+    "zero repeats": (["--repeats", "0"], r"n_repeats"),
+    "test size above one": (["--split", "shuffle", "--test-size", "1.5"], r"test_size"),
+    "no validation rows with early stopping": (["--val-fraction", "0"], r"--no-early-stopping"),
+    "validation fraction of one": (["--val-fraction", "1"], r"val_fraction"),
+    "zero epochs": (["--epochs", "0"], r"epochs"),
+    "zero batch size": (["--batch-size", "0"], r"batch_size"),
+    "negative learning rate": (["--lr", "-1"], r"lr"),
+    "infinite learning rate": (["--lr", "inf"], r"lr"),
+    "unknown optimizer": (["--optimizer", "adamm"], r"'adam'"),
+    "negative patience": (["--patience", "-1"], r"patience"),
+    "unknown device": (["--device", "tpu"], r"device"),
+    "zero memory budget": (["--memory-budget-mb", "0"], r"memory_budget_mb"),
+    "zero hidden units": (["--hidden", "0"], r"--hidden"),
+    "empty hidden": (["--hidden", ""], r"--hidden"),
+    "unknown activation": (["--activation", "rleu"], r"'relu'"),
+    "unknown block order": (["--block-order", "drop-bn-act"], r"block_order"),
+    "unknown split": (["--split", "kfoldd"], r"'kfold'"),
+    "unknown task": (["--task", "clustering"], r"task"),
+    "negative seed": (["--seed", "-1"], r"seed"),
+    "unknown config-change policy": (["--on-config-change", "merge"], r"--on-config-change"),
+    "too many dropout rates": (["--strategies", "dropout=0.2/0.3/0.4"], r"one rate per hidden"),
+    "empty name": (["--name", ""], r"name"),
+    "name with a newline": (["--name", "a\nb"], r"name"),
+    "drop the target": (["--drop", "label"], r"label"),
+    "drop every feature": (["--drop", "a,b"], r"feature"),
+    "empty strategies": (["--strategies", ""], r"strateg"),
+    "dropout above one": (["--strategies", "dropout=1.5"], r"dropout"),
+    "unknown term": (["--strategies", "l3=1e-4"], r"l3"),
+    "maxnorm of zero": (["--strategies", "maxnorm=0"], r"max"),
+    "elasticnet ratio above one": (["--strategies", "elasticnet=1e-3:1.5"], r"l1_ratio|ratio"),
+    "json is the store": (["--json", "STORE"], r"not the store"),
+    "report is the store": (["--report", "STORE"], r"not the store"),
+    "json is a directory": (["--json", "."], r"directory"),
+    "report under /proc": (["--report", "/proc/x.html"], r"writable directory"),
+}
+"""Rows run on a good data file: the options after ``--target label`` → the message's pattern
+(``STORE`` stands for the store's path)."""
 
 
 CASES = [
@@ -147,6 +205,8 @@ CASES = [
     "class smaller than folds", "text target as regression", "all-missing column",
     "infinite values", "duplicate columns", "more folds than rows", "malformed grammar",
     "unknown preset", "negative strength", "dropout of one", "bad hidden sizes",
+    *OPTION_CASES, "strategy file missing", "strategy file not yaml",
+    "strategies and strategy file", "unknown builtin",
 ]  # fmt: skip
 
 
@@ -167,10 +227,14 @@ def test_bad_input_is_one_line_exit_2_and_store_intact(
     case: str, tmp_path: Path, store: Path
 ) -> None:
     args, pattern = case_files(tmp_path)[case]
+    args = [str(store) if a == "STORE" else a for a in args]
     before = digest(store)
-    result = runner.invoke(app, ["bench", *args, "--store", str(store), "--no-report"])
+    inputs = {p: digest(p) for p in tmp_path.iterdir() if p.is_file()}
+    report = [] if "--report" in args else ["--no-report"]
+    result = runner.invoke(app, ["bench", *args, "--store", str(store), *report])
     assert_one_line_error(result, pattern)
     assert digest(store) == before
+    assert {p: digest(p) for p in tmp_path.iterdir() if p.is_file()} == inputs
 
 
 def test_unwritable_store_path(tmp_path: Path) -> None:

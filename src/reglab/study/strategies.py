@@ -273,6 +273,10 @@ def _value_term(who: str, key: str, raw: str) -> tuple[dict[str, Any], str]:
     """Fields set by ``key=raw`` and the term's canonical value text."""
     if key in _FIELD_OF:
         value = _number(who, key, raw)
+        if key == "maxnorm" and value == 0:
+            raise ConfigError(
+                message(who, key, "a norm > 0 (leave the term out for no constraint)", raw)
+            )
         return {_FIELD_OF[key]: value}, format_number(value)
     if key in ("dropout", "gaussian-dropout"):
         rates = _rates(who, key, raw)
