@@ -126,7 +126,8 @@ CASES: dict[str, tuple[str, Content, list[str], str]] = {
     ),
     "stray word in the target": (
         "tgt.csv", regression(target=lambda i: "oops" if i == 4 else f"{i}.5"), ["--target", "t"],
-        r"target `t` of 'tgt\.csv' must hold only numbers.*'oops' on line 6\. .*drop the row\.$",
+        r"target `t` of 'tgt\.csv' must hold only numbers.*'oops' on line 6\. .*drop the row "
+        r"\(or, if the values are class labels, ask for --task classification\)\.$",
     ),
     "named pipe": (
         "pipe.csv", lambda p: os.mkfifo(p), ["--target", "label"],

@@ -260,7 +260,20 @@ def test_stray_cell_in_the_target_says_its_row_is_dropped_when_emptied(tmp_path:
     rows = "".join(f"{i},{i * 0.37}\n" for i in range(20)) + "20,abc\n"
     text = refused(write(tmp_path, "s.csv", "x,t\n" + rows), "t")
     assert text.startswith("load_table: target `t` of 's.csv' must hold only numbers")
-    assert text.endswith("'abc' on line 22. Correct it, or leave it empty to drop the row.")
+    assert text.endswith(
+        "'abc' on line 22. Correct it, or leave it empty to drop the row (or, if the values are "
+        "class labels, ask for --task classification)."
+    )
+    assert refused(write(tmp_path, "s.csv", "x,t\n" + rows), "t", task="regression").endswith(
+        "'abc' on line 22. Correct it, or leave it empty to drop the row."
+    )
+
+
+@pytest.mark.parametrize("task", ["classification", "multiclass"])
+def test_stray_text_in_a_target_of_class_labels_is_a_class(tmp_path: Path, task: str) -> None:
+    rows = "".join(f"{i},{i % 3}\n" for i in range(30)) + "30,3+\n"
+    ds = load_table(write(tmp_path, "s.csv", "x,t\n" + rows), "t", task=task)
+    assert ds.classes == ("0", "1", "2", "3+")
 
 
 def test_drop_advice_quotes_a_column_name_with_spaces(tmp_path: Path) -> None:

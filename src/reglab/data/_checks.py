@@ -62,16 +62,23 @@ def check_columns(
     where: str,
     typed: Mapping[str, tuple[pd.Series, np.ndarray]],
     target: str,
+    task: str | None,
     at: Locator,
 ) -> None:
     """Refuse, all together, stray text in mostly numeric columns, numbers outside float32's
-    range and columns with no value."""
+    range and columns with no value.
+
+    A classification ``task`` takes the target's values as labels, so stray text there is a
+    class of its own, not a problem.
+    """
     problems = Problems()
+    labels = task not in (None, "regression")
     for col, (series, stray) in typed.items():
         role = "target" if col == target else "column"
         name = f"{role} {shown(col)} of {where}"
-        if len(stray):
-            problems.add(_stray(who, name, col, col == target, series, stray, at))
+        if len(stray) and not (col == target and labels):
+            advice = _advice(col, target, task, len(stray))
+            problems.add(_stray(who, name, series, stray, at, advice))
         if series.dtype.kind == "f":
             values = series.to_numpy()
             bad = np.flatnonzero(np.isinf(values) | (np.abs(values) > FLOAT32_MAX))
@@ -91,18 +98,11 @@ def check_columns(
 
 
 def _stray(
-    who: str,
-    name: str,
-    column: str,
-    is_target: bool,
-    series: pd.Series,
-    stray: np.ndarray,
-    at: Locator,
+    who: str, name: str, series: pd.Series, stray: np.ndarray, at: Locator, advice: str
 ) -> str:
     n_filled = int(series.notna().sum())
     values = [str(series.iloc[i]) for i in stray]
     k = len(stray)
-    them = "them" if k > 1 else "it"
     n_formatted = sum(1 for v in values if looks_formatted(v))
     formatted = (
         f" ({n_formatted} more {'are numbers' if n_formatted > 1 else 'is a number'} written "
@@ -121,12 +121,21 @@ def _stray(
             "currency or percent signs (decimal commas are read only in a file separated by "
             "';', tab or '|', in columns that use them throughout)."
         )
-    if is_target:
-        return text + f" Correct {them}, or leave {them} empty to drop the row{'s' * (k > 1)}."
-    return text + (
-        f" Correct {them}, leave {them} empty (missing values are empty, NA or ?), or leave "
-        f"the column out (--drop {shlex.quote(column)})."
-    )
+    return text + advice
+
+
+def _advice(column: str, target: str, task: str | None, k: int) -> str:
+    """What to do about ``k`` stray cells of ``column``."""
+    them = "them" if k > 1 else "it"
+    if column != target:
+        return (
+            f" Correct {them}, leave {them} empty (missing values are empty, NA or ?), or leave "
+            f"the column out (--drop {shlex.quote(column)})."
+        )
+    text = f" Correct {them}, or leave {them} empty to drop the row{'s' * (k > 1)}"
+    if task is None:
+        return text + " (or, if the values are class labels, ask for --task classification)."
+    return text + "."
 
 
 def check_rows(who: str, where: str, n_kept: int, n_total: int, target: str) -> None:

@@ -63,10 +63,13 @@ def typed_column(series: pd.Series) -> tuple[pd.Series, np.ndarray]:
     if parsed.sum() == n_filled:
         return numbers.astype("float64"), none
     stray = np.flatnonzero(~missing & ~parsed)
-    formatted = sum(1 for v in strings.iloc[stray] if looks_formatted(v))
-    if parsed.sum() + formatted >= MOSTLY_NUMERIC * n_filled:
-        return strings, stray
-    return strings, none
+    misses_allowed = n_filled - MOSTLY_NUMERIC * n_filled  # cells neither number nor formatted
+    misses = 0
+    for value in strings.iloc[stray]:
+        misses += not looks_formatted(value)
+        if misses > misses_allowed:
+            return strings, none
+    return strings, stray
 
 
 def looks_formatted(text: str) -> bool:

@@ -19,10 +19,11 @@ Rules, applied in this order and reported in ``Dataset.notices``:
   - fewer than ``MIN_ROWS = 4`` data rows with a target value (the smallest study, 2-fold
     cross-validation, trains on 2 rows per fold: one to fit, one to validate);
   - a *mostly numeric* column with stray text: at least 90 % of its non-missing cells are
-    numbers (or numbers written with commas, ``1,5``) but not all; the message names up to
-    three of the other cells and where they are (a column like that is a typo or a decimal
-    comma away from numeric, and would otherwise be read as text, usually then dropped as
-    id-like);
+    numbers or spreadsheet-formatted numbers (``1,5``, ``1,200.5``, ``$3``, ``12%``) but not
+    all are plain numbers; the message names up to three of the other cells and where they
+    are (such a column is a typo or a decimal comma away from numeric, and would otherwise be
+    read as text, then usually dropped as id-like). The target is exempt when a
+    classification task is asked for: its values are labels;
   - a number that is infinite or beyond float32's range (magnitude above 3.4e38), which
     training (in float32) would turn into infinities;
   - a column with no values at all;
@@ -317,7 +318,7 @@ def _build(
     check_rows(who, where, len(frame), len(frame), target)
     frame = frame.set_axis(columns, axis=1)
     checked = {c: typed_column(frame[c]) for c in columns}
-    check_columns(who, where, checked, target, Locator(lines))
+    check_columns(who, where, checked, target, task, Locator(lines))
     typed = {c: series for c, (series, _) in checked.items()}
 
     y_raw = typed[target]
