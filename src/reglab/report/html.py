@@ -21,7 +21,7 @@ from reglab.report import sections as sec
 from reglab.report.digest import Digest, StudyLike, digest
 from reglab.report.markup import esc
 from reglab.store import MemberRecord, Store
-from reglab.study.results import StudyResult, analyze_study
+from reglab.study.results import StudyResult, analyze_study, load_result
 
 __all__ = ["StudyLike", "render_report", "write_report"]
 
@@ -273,7 +273,10 @@ def write_report(store: Store, study_name: str, path: str | os.PathLike[str]) ->
         raise ConfigError(
             message("write_report", "path", "a file in an existing directory", str(out))
         )
+    result = load_result(store, study_name)
     info = store.get_study(study_name)
-    members = store.load_members(study_name, with_predictions=True)
-    out.write_text(render_report(info, members), encoding="utf-8")
+    out.write_text(
+        _page(digest(result, info, feature_names=_feature_names("write_report", info, None))),
+        encoding="utf-8",
+    )
     return out

@@ -36,6 +36,7 @@ from reglab.stats import (
     verdicts_with,
 )
 from reglab.stats.metrics import METRIC_DIRECTIONS, bounded, format_score
+from reglab.store import Store
 from reglab.store.records import MemberRecord
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "analyze",
     "analyze_study",
     "format_epoch",
+    "load_result",
     "primary_metric",
 ]
 
@@ -420,6 +422,13 @@ class StudyLike(Protocol):
 
     @property
     def metadata(self) -> Mapping[str, Any]: ...
+
+
+def load_result(store: Store, name: str) -> StudyResult:
+    """The analysis of study ``name`` in ``store``: every member, with its test predictions
+    (so identical strategies are told by what they predict). The terminal, ``--json`` and the
+    report all read a stored study through here."""
+    return analyze_study(store.get_study(name), store.load_members(name, with_predictions=True))
 
 
 def analyze_study(
