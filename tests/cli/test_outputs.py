@@ -178,3 +178,16 @@ def test_unreadable_output_folder_is_found_before_training(workdir: Path) -> Non
               "--report", "locked/r.html"],
     )  # fmt: skip
     assert "writable directory" in one_error_line(result)
+
+
+def test_a_changed_config_names_the_setting_and_the_flag(workdir: Path) -> None:
+    before = digest(workdir / "runs.db")
+    args = ["bench", "data.csv", "--target", "label", "--strategies", "none,l2", "--epochs", "3",
+            "--cv", "2", "--no-early-stopping", "--name", "kept", "--store", "runs.db",
+            "--no-report"]  # fmt: skip
+    line = one_error_line(runner.invoke(app, args))
+    assert "train.epochs (stored 2, given 3)" in line and "--on-config-change extend" in line
+    assert digest(workdir / "runs.db") == before
+    extended = runner.invoke(app, [*args, "--on-config-change", "extend"])
+    assert extended.exit_code == 0, extended.output
+    assert "trained 4 members" in extended.output
