@@ -5,17 +5,19 @@ The rules, each reported in ``Dataset.notices`` when it changes what is read:
 * **Encoding.** A byte-order mark decides: UTF-8 (no notice), UTF-16 or UTF-32 (either byte
   order). Without one, text whose every other byte is NUL is UTF-16 of that byte order; else
   UTF-8; else Windows-1252 (cp1252, the superset of Latin-1 that spreadsheets on Windows write),
-  and Latin-1 for the five bytes cp1252 leaves undefined. NUL bytes in anything else, or more
-  than 1 % control characters, mean binary data, which is refused.
+  or Latin-1 when the file holds one of the five bytes cp1252 leaves undefined. NUL bytes in
+  anything else, or more than 1 % control characters, mean binary data, which is refused, as
+  are bytes invalid in the encoding a byte-order mark names.
 * **Separator.** A first line ``sep=X`` (as Excel writes) names it. Else a ``.tsv`` file is
   tab-separated; for any other file the separator is the one among ``,`` ``;`` tab ``|`` that
   splits the first 50 rows into the same number (> 1) of fields, the most fields winning and
   ``,`` breaking ties. When none does, the separator most frequent in the header is used (the
   ragged rows are then reported), and a ``.txt`` file with none falls back to runs of
   whitespace.
-* **Rows.** Blank lines are skipped. A row with fewer fields than the header, or with more
-  that are not empty, is refused naming its line; empty fields beyond the header's (a trailing
-  separator) are ignored, as is a trailing header field with no name and no values.
+* **Rows.** Blank lines are skipped. A quote never closed, and a row with fewer fields than
+  the header or with more that are not empty, are refused naming the line; empty fields beyond
+  the header's (a trailing separator) are ignored, as is a trailing header field with no name
+  and no values.
 * **Decimal commas.** In a file not separated by ``,``, a column whose every filled cell is a
   number written with a decimal comma (``1,5``) or an integer, at least one with a comma, is
   read with decimal points.
