@@ -7,11 +7,9 @@ from pathlib import Path
 from rich.table import Table
 
 from reglab._outputs import check_output, write_with
-from reglab.cli.render import print_result, wide_console
-from reglab.report import write_report
+from reglab.cli.render import wide_console
 from reglab.store import Store
 from reglab.store.connection import store_file
-from reglab.study.run import load_result
 
 __all__ = ["run_datasets", "run_report", "run_show"]
 
@@ -43,10 +41,15 @@ def run_show(study: str | None, *, store: str) -> None:
             console.print(table)
             console.print("Show one with: reglab show STUDY", highlight=False)
             return
+        from reglab.cli.render import print_result
+        from reglab.study.run import load_result
+
         print_result(load_result(st, study), console)
 
 
 def run_report(study: str, output: Path, *, store: str) -> None:
+    from reglab.report import write_report
+
     out = check_output("-o", output, inputs={"the store": store_file(store)})
     with _open_existing(store) as st:
         st.get_study(study)  # an unknown study is refused before anything is written
