@@ -221,6 +221,12 @@ def _by(metric: str, diff: float) -> str:
     return f"{'higher' if diff > 0 else 'lower'} by {format_diff(metric, diff)}"
 
 
+def _apart(metric: str, diff: float) -> str:
+    if diff == 0:
+        return "level with"
+    return f"{format_diff(metric, diff)} {'above' if diff > 0 else 'below'}"
+
+
 def _p(c: Comparison) -> str:
     p = format_p(c.p_adjusted)
     return f"Holm p{p if p.startswith('<') else '=' + p}"
@@ -351,7 +357,7 @@ def answer(
             diff = c.test.mean_diff if c.test is not None else 0.0
             details.append(
                 f"Highest mean {metric}: {highest} ({format_score(metric, summaries[highest].mean)}"
-                f"), {_by(metric, diff)} than {baseline}, not significant ({_p(c)})."
+                f"), {_apart(metric, diff)} {baseline}, not significant ({_p(c)})."
             )
         if worse:
             details.append(f"Significantly worse than {baseline}: {_names(worse)}.")

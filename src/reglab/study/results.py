@@ -810,9 +810,16 @@ def _notices(
             ))  # fmt: skip
     hit = [n for n in scored if strategies[n].n_at_limit]
     if hit and limit is not None:
-        which = ", ".join(
-            f"{strategies[n].n_at_limit} of {strategies[n].n_done} {n} members" for n in hit
-        )
+        n_hit = sum(strategies[n].n_at_limit for n in hit)
+        n_done = sum(strategies[n].n_done for n in scored)
+        if n_hit == n_done:
+            which = f"any of the {n_done} members"
+        elif len(hit) <= 3:
+            which = ", ".join(
+                f"{strategies[n].n_at_limit} of {strategies[n].n_done} {n} members" for n in hit
+            )
+        else:
+            which = f"{n_hit} of {n_done} members, in {', '.join(hit)}"
         out.append(Notice(
             "epoch-limit",
             f"Early stopping never fired before the {limit}-epoch limit for {which}; they may "
