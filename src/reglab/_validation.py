@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from reglab.errors import ConfigError
+from reglab.errors import ConfigError, ReglabError
 
 __all__ = [
     "Problems",
@@ -140,6 +140,7 @@ class Problems:
     def add(self, text: str) -> None:
         self.messages.append(text)
 
-    def raise_if_any(self) -> None:
+    def raise_if_any(self, error: type[ReglabError] = ConfigError) -> None:
+        """Raise every collected problem as one ``error`` (default :class:`ConfigError`)."""
         if self.messages:
-            raise ConfigError(" ".join(self.messages))
+            raise error(" ".join(self.messages))
