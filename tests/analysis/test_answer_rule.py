@@ -227,3 +227,19 @@ def test_the_answer_never_names_a_best_that_is_not_better_than_none(
     else:
         assert result.headline.startswith("No regularization helped significantly")
         assert result.winner == "none"
+
+
+def test_when_every_member_hit_the_limit_the_notice_says_so_once(tmp_path: Path) -> None:
+    records = [
+        member(n, s, a, log_loss=0.3 + i / 10, stopped=None, epochs_run=30, best=30)
+        for i, (n, v) in enumerate({"none": BASE, "l2": shifted(0, 1)}.items())
+        for s, a in enumerate(v)
+    ]
+    _, terminal, data, page = present(records, tmp_path, study=info(["none", "l2"], epochs=30))
+    shows(
+        "Early stopping never fired before the 30-epoch limit for any of the 10 members; they "
+        "may not have finished learning: raise the limit (--epochs).",
+        terminal,
+        data,
+        page,
+    )
