@@ -3,6 +3,7 @@ JSON and the report alike (one analysis, three presentations)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -243,3 +244,27 @@ def test_when_every_member_hit_the_limit_the_notice_says_so_once(tmp_path: Path)
         data,
         page,
     )
+
+
+def test_one_part_rule_for_the_verdicts(tmp_path: Path) -> None:
+    """The grammar's rule: ``proximal`` modifies elasticnet (one part, no verdict); the parts
+    a run stored in its metadata win over the grammar."""
+    scores = {"none": BASE, "elasticnet": shifted(0, 1), "elasticnet+proximal": shifted(0, -1),
+              "dropout": shifted(0.01, 1), "dropout+l2": shifted(0.02, -1)}  # fmt: skip
+    result, *_ = present(scored(scores), tmp_path)
+    assert {(v.strategy, v.reference) for v in result.verdicts} == {("dropout+l2", "dropout")}
+    study = info(list(scores))
+    study = dataclasses.replace(
+        study,
+        metadata={
+            "strategy_parts": {
+                "dropout+l2": ["dropout"],
+                "elasticnet+proximal": ["elasticnet", "proximal"],
+            }
+        },
+    )
+    planned, *_ = present(scored(scores), tmp_path, study=study)
+    assert {(v.strategy, v.reference) for v in planned.verdicts} == {
+        ("dropout+l2", "dropout"),
+        ("elasticnet+proximal", "elasticnet"),
+    }

@@ -1,6 +1,7 @@
 """A study's results: the one analysis every presentation shows.
 
-:func:`analyze` is a pure function of stored member records (it imports no training code) and
+:func:`analyze` is a pure function of stored member records (no training code is imported; the
+strategy grammar only for stores that lack the planned parts of each strategy) and
 the only place where a study's facts are computed: per-strategy scores and intervals, epochs,
 sparsity, failures, the comparisons, the combined-versus-parts verdicts, identical strategies,
 notices, and the answer (:mod:`reglab.stats.answer`). The terminal table, ``--json``
@@ -544,7 +545,7 @@ def analyze(
     )
     testable = [n for n in scored if len(scores[n]) >= 2]
     combos = {n: [p for p in parts_of(n) if p in testable and p != n] for n in testable}
-    combos = {n: p for n, p in combos.items() if p and len(parts_of(n)) > 1}
+    combos = {n: p for n, p in combos.items() if p and parts_of(n) != (n,)}
     verdicts = (
         verdicts_with({n: scores[n] for n in testable}, combos, same_as=same_as, **kw)
         if combos
