@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reglab.engine import Architecture, initial_weights
-from reglab.engine.layout import StackLayout, layer_names
+from reglab.engine.layout import PAD, StackLayout, layer_names
 from reglab.layers import MLP
 
 from .conftest import member
@@ -32,9 +32,11 @@ def test_blocks_put_the_kernels_first() -> None:
         ("bn1.weight", "gamma", (2, 1)),
         ("bn0.bias", "beta", (5, 1)),
         ("bn1.bias", "beta", (2, 1)),
+        ("", "pad", (4,)),
     ]
     assert layout.kernel_size == 4 * 5 + 5 * 2 + 2 * 3
-    assert layout.size == layout.kernel_size + 5 + 2 + 3 + 2 * (5 + 2)
+    assert layout.n_params == layout.kernel_size + 5 + 2 + 3 + 2 * (5 + 2) == 60
+    assert layout.size == PAD
     assert layer_names(BN) == ("dense0", "dense1", "output")
 
 
@@ -67,9 +69,9 @@ def test_expand_gives_each_element_its_members_value() -> None:
     for value, view in zip([1.0, 2.0], range(2), strict=True):
         assert all(bool((v[view] == value).all()) for v in layout.views(per_member, 2))
     per_layer = layout.expand(torch.tensor([[1.0, 10.0], [2.0, 20.0]]), kinds=("kernel",))
-    w0, w1, b0, b1 = layout.views(per_layer, 2)
+    w0, w1, b0, b1, pad = layout.views(per_layer, 2)
     assert bool((w0[1] == 2.0).all()) and bool((w1[0] == 10.0).all())
-    assert not b0.any() and not b1.any()
+    assert not b0.any() and not b1.any() and not pad.any()
     assert torch.equal(layout.member_of(2), layout.expand(torch.tensor([0, 1])))
 
 

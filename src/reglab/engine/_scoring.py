@@ -237,21 +237,26 @@ def _score(
     Members whose predictions are not all finite are left out of the returned mapping.
     """
     results: dict[int, tuple[np.ndarray, dict[str, float], dict[str, float]]] = {}
-    out: dict[str, np.ndarray] = {}
+    raw: dict[str, np.ndarray] = {}
     members = [trackers[positions[s]].member for s in slots]
     for name in ("test_idx", "train_idx"):
         rows = [np.asarray(getattr(m, name), dtype=np.int64) + offsets[m.split_id] for m in members]
         table_rows, _ = padded(rows, device)
-        raw = stack.outputs(table_rows, best=True, slots=slots)
-        out[name] = _predictions(stack, slots, raw.cpu().numpy().astype(np.float64))
+        raw[name] = stack.outputs(table_rows, best=True, slots=slots).cpu().numpy()
     scores = regression_scores if stack.task == "regression" else classification_scores
     # Only finite predictions are scored, so scikit-learn's input checks can be skipped.
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         for k, (slot, member) in enumerate(zip(slots, members, strict=True)):
             y = np.asarray(targets[member.split_id])
-            n_test, n_train = len(member.test_idx), len(member.train_idx)
-            test_pred = out["test_idx"][k, :n_test]
-            train_pred = out["train_idx"][k, :n_train]
+            # Each member's own rows, copied out, so that NumPy computes on the same array
+            # whatever the other members.
+            test_pred, train_pred = (
+                _predictions(stack, [slot], raw[name][k : k + 1, :n].astype(np.float64))[0]
+                for name, n in (
+                    ("test_idx", len(member.test_idx)),
+                    ("train_idx", len(member.train_idx)),
+                )
+            )
             if not (np.isfinite(test_pred).all() and np.isfinite(train_pred).all()):
                 continue
             results[slot] = (

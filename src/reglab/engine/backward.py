@@ -1,15 +1,11 @@
-"""Hand-written gradients of the pieces of a member-batched MLP (no autograd in the hot loop).
+"""Hand-written batch norm of a member-batched MLP (no autograd in the hot loop).
 
 Every function works on member-batched activations in columns, ``[M, units, B]`` (the stack's
 layout); reductions over the batch are over the last dimension, so members never mix. Optional
 row weights ``w: [M, 1, B]`` give each member its own (weighted) batch mean:
 ``mean_w(t) = Σ_b w_b·t_b`` with ``Σ_b w_b = 1`` over a member's real rows and ``w = 0`` on
-padding rows. Each function is checked against autograd in the tests.
-
->>> import torch
->>> z = torch.tensor([[[-1.0, 2.0]]])
->>> activation_backward("relu", torch.ones(1, 1, 2), z, torch.relu(z))
-tensor([[[0., 1.]]])
+padding rows. Each function is checked against autograd in the tests. Activations and their
+gradients are in :mod:`reglab.engine.pointwise`.
 """
 
 from __future__ import annotations
@@ -20,8 +16,6 @@ from torch import Tensor
 __all__ = [
     "BN_EPS",
     "BN_MOMENTUM",
-    "SAVES_OUTPUT",
-    "activation_backward",
     "batch_norm_backward",
     "batch_norm_train",
 ]
@@ -30,38 +24,6 @@ BN_EPS = 1e-5
 """``torch.nn.BatchNorm1d``'s epsilon."""
 BN_MOMENTUM = 0.1
 """``torch.nn.BatchNorm1d``'s momentum: ``running ← (1 − 0.1)·running + 0.1·batch``."""
-
-SAVES_OUTPUT = frozenset({"tanh", "sigmoid"})
-"""Activations whose derivative is computed from the output (the others use the input)."""
-
-_SELU_ALPHA = 1.6732632423543772
-_SELU_SCALE = 1.0507009873554805
-_LEAKY_SLOPE = 0.01
-
-_aten = torch.ops.aten
-
-
-def activation_backward(name: str, grad: Tensor, x: Tensor, y: Tensor) -> Tensor:
-    """``grad · f'(x)`` for activation ``name`` with input ``x`` and output ``y = f(x)``.
-
-    Uses torch's own fused backward kernels (``threshold_backward``, ``elu_backward``, …), so
-    the gradient is the one autograd would give.
-    """
-    if name == "relu":
-        return _aten.threshold_backward(grad, x, 0)
-    if name == "tanh":
-        return _aten.tanh_backward(grad, y)
-    if name == "sigmoid":
-        return _aten.sigmoid_backward(grad, y)
-    if name == "elu":
-        return _aten.elu_backward(grad, 1.0, 1.0, 1.0, False, x)
-    if name == "selu":
-        return _aten.elu_backward(grad, _SELU_ALPHA, _SELU_SCALE, 1.0, False, x)
-    if name == "gelu":
-        return _aten.gelu_backward(grad, x, approximate="none")
-    if name == "leaky_relu":
-        return _aten.leaky_relu_backward(grad, x, _LEAKY_SLOPE, False)
-    return grad
 
 
 def _mean(t: Tensor, w: Tensor | None) -> Tensor:

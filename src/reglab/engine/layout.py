@@ -7,7 +7,10 @@ holding that tensor for all members contiguously, member-major. The stack comput
 (activations ``[M, units, B]``, ``z = W·h + b``), so the kernel of Dense layer ``l`` is the
 block ``[M, out_l, in_l]`` (torch's layout), its bias ``[M, out_l, 1]``, and with batch norm the
 scale and shift of hidden layer ``l`` are ``[M, h_l, 1]``. Kernels come first, so the penalized
-weights are the prefix ``flat[:K·M]``.
+weights are the prefix ``flat[:K·M]``. A last ``pad`` block of zeros rounds each member's share
+up to a multiple of :data:`PAD` elements: operations over the whole buffer (the fused optimizer
+step) then never meet a scalar remainder loop whose arithmetic differs from the vector loop's,
+so a member's arithmetic does not depend on how many members share the buffer.
 
 Because each block is contiguous, ``torch.bmm(..., out=grad_block)`` writes gradients in place,
 and a per-member value is turned into a per-element coefficient once per stack by
@@ -16,9 +19,9 @@ and a per-member value is turned into a per-element coefficient once per stack b
 >>> from reglab.engine.spec import Architecture
 >>> layout = StackLayout(Architecture(3, 2, hidden=(4,)))
 >>> [(b.name, b.shape) for b in layout.blocks]
-[('dense0.weight', (4, 3)), ('output.weight', (2, 4)), ('dense0.bias', (4, 1)), ('output.bias', (2, 1))]
->>> layout.size, layout.kernel_size
-(26, 20)
+[('dense0.weight', (4, 3)), ('output.weight', (2, 4)), ('dense0.bias', (4, 1)), ('output.bias', (2, 1)), ('', (38,))]
+>>> layout.size, layout.n_params, layout.kernel_size
+(64, 26, 20)
 """  # noqa: E501
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ from torch import Tensor
 
 from reglab.engine.spec import Architecture
 
-__all__ = ["Block", "StackLayout", "layer_names"]
+__all__ = ["PAD", "Block", "StackLayout", "layer_names"]
+
+PAD = 64
+"""Each member's share of a flat buffer is a multiple of this many elements."""
 
 
 def layer_names(arch: Architecture) -> tuple[str, ...]:
@@ -50,8 +56,10 @@ class Block:
     """One parameter tensor of every member.
 
     Attributes:
-        name: The :class:`~reglab.layers.MLP` ``state_dict`` key it exports to.
-        kind: ``"kernel"``, ``"bias"``, ``"gamma"`` (batch-norm scale) or ``"beta"`` (shift).
+        name: The :class:`~reglab.layers.MLP` ``state_dict`` key it exports to (``""`` for the
+            padding).
+        kind: ``"kernel"``, ``"bias"``, ``"gamma"`` (batch-norm scale), ``"beta"`` (shift) or
+            ``"pad"`` (zeros that round a member's share up to a multiple of :data:`PAD`).
         layer: Index of the Dense layer (output last) or of the hidden block for batch norm.
         shape: Per-member shape in the engine's layout.
         start: Offset of the block, in elements per member (the block starts at ``start·M``).
@@ -97,8 +105,15 @@ class StackLayout:
         for name, kind, layer, shape in specs:
             blocks.append(Block(name, kind, layer, shape, start))
             start += math.prod(shape)
+        self.n_params = start
+        """Parameters per member."""
+        pad = -start % PAD
+        if pad:
+            blocks.append(Block("", "pad", 0, (pad,), start))
+            start += pad
         self.blocks: tuple[Block, ...] = tuple(blocks)
         self.size = start
+        """Elements per member in a flat buffer (parameters and padding)."""
         self.kernel_size = sum(b.size for b in blocks if b.kind == "kernel")
         self.n_layers = n_layers
 
@@ -143,7 +158,7 @@ class StackLayout:
         return self.expand(torch.arange(m, device=device))
 
     def initial(self, rng: np.random.Generator) -> np.ndarray:
-        """One member's initial parameters, flattened in block order (float32).
+        """One member's initial parameters, flattened in block order (float32, padding included).
 
         Kernels and biases follow ``torch.nn.Linear``: ``U(−1/√fan_in, 1/√fan_in)``, drawn layer
         by layer (kernel in torch's ``[out, in]`` order, then bias) from ``rng``; batch-norm
@@ -162,7 +177,7 @@ class StackLayout:
         for b in self.blocks:
             if b.kind == "gamma":
                 block = np.ones(b.size)
-            elif b.kind == "beta":
+            elif b.kind in ("beta", "pad"):
                 block = np.zeros(b.size)
             else:
                 block = values[f"{b.layer}.{b.kind}"]
@@ -182,6 +197,8 @@ class StackLayout:
         """
         out: dict[str, np.ndarray] = {}
         for b, view in zip(self.blocks, self.views(flat, m), strict=True):
+            if b.kind == "pad":
+                continue
             value = view[index].detach().cpu().numpy()
             out[b.name] = (value if b.kind == "kernel" else value.reshape(-1)).copy()
         return out

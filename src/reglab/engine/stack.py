@@ -29,11 +29,11 @@ import torch
 from torch import Tensor
 
 from reglab.engine import backward as bw
+from reglab.engine import pointwise as pw
 from reglab.engine.layout import StackLayout
 from reglab.engine.optim import FlatOptimizer
 from reglab.engine.spec import MemberSpec
 from reglab.engine.streams import NoisePlace
-from reglab.layers.activations import get_activation
 from reglab.regularizers.functional import (
     add_penalty_grad_,
     l1l2_penalty,
@@ -41,7 +41,10 @@ from reglab.regularizers.functional import (
     soft_threshold,
 )
 
-__all__ = ["Stack"]
+__all__ = ["EVAL_ROWS", "Stack"]
+
+EVAL_ROWS = 256
+"""Rows per evaluation forward pass (:meth:`Stack.outputs`)."""
 
 
 class Stack:
@@ -56,6 +59,8 @@ class Stack:
         places: Where noise is drawn (:func:`~reglab.engine.streams.noise_places`).
         y_stats: For regression, each member's training mean and standard deviation ``[M, 2]``.
         keep_best: Keep a copy of each member's best weights (early stopping).
+        threads: CPU threads for the stack's operations (``None``: leave torch's setting).
+            At most one thread per member is used (:meth:`use_threads`).
     """
 
     def __init__(
@@ -68,6 +73,7 @@ class Stack:
         y_stats: np.ndarray | None,
         *,
         keep_best: bool,
+        threads: int | None = None,
     ) -> None:
         arch = members[0].arch
         self.layout = layout
@@ -76,7 +82,6 @@ class Stack:
         self.features = arch.in_features
         self.task = arch.task
         self.activation = arch.activation
-        self.act_fn = get_activation(arch.activation)
         self.batch_norm = arch.batch_norm
         self.bn_first = arch.block_order == "bn-act-drop"
         self.n_hidden = len(arch.hidden)
@@ -84,6 +89,7 @@ class Stack:
         self.places = list(places)
         self.members = list(members)
         self.m = len(members)
+        self.threads = threads
         self.theta = params
         self.grad = torch.zeros_like(params)
         self.running = (  # [mean, var] of every hidden layer: [2, M, h, 1]
@@ -103,6 +109,7 @@ class Stack:
         self._batch_n = torch.tensor(float(self.batch), device=self.device)
         self.opt = FlatOptimizer(members[0].train.optimizer, params.numel(), self.device)
         self._refresh()
+        self.use_threads(self.m)
 
     # -- per-member coefficients -------------------------------------------------------------
 
@@ -131,8 +138,10 @@ class Stack:
         self.beta = [views[j] for j in by_kind.get("beta", [])]
         self.ggamma = [grads[j] for j in by_kind.get("gamma", [])]
         self.gbeta = [grads[j] for j in by_kind.get("beta", [])]
-        self.all_views = views
-        self.direction_views = layout.views(self.opt.delta if self.opt.adam else self.grad, m)
+        params = [j for j, b in enumerate(layout.blocks) if b.kind != "pad"]
+        self.all_views = [views[j] for j in params]
+        directions = layout.views(self.opt.delta if self.opt.adam else self.grad, m)
+        self.direction_views = [directions[j] for j in params]
 
         # Per-member coefficients as [M, 1, 1] columns, broadcast over each block: no
         # per-element coefficient arrays to stream through the caches every step.
@@ -182,6 +191,21 @@ class Stack:
             self.y_shift = (-mean / std).view(m, 1, 1)
         self.member_of = layout.member_of(m, dev)
 
+    def use_threads(self, m: int) -> None:
+        """Set torch's CPU threads for operations on ``m`` members: ``min(threads, m)``.
+
+        With at least one member per thread, torch splits a batched matrix product by whole
+        matrices and a reduction by whole outputs, and element-wise kernels give the same bits
+        on any share of the elements (:mod:`reglab.engine.pointwise`), so each member's
+        arithmetic is the one-thread arithmetic whatever the stack's size. With fewer members
+        than threads MKL would split single matrices between threads and change their rounding.
+        """
+        if self.threads is None:
+            return
+        n = max(1, min(self.threads, m))
+        if torch.get_num_threads() != n:
+            torch.set_num_threads(n)
+
     # -- training ----------------------------------------------------------------------------
 
     def train_step(self, rows: Tensor, noise: Sequence[Tensor], weight: Tensor | None) -> None:
@@ -198,6 +222,7 @@ class Stack:
                 every member has a full batch.
         """
         m, f = self.m, self.features
+        self.use_threads(m)
         batch = self.data.index_select(0, rows).view(m, self.batch, -1).transpose(1, 2)
         h, target = batch[:, :f], batch[:, f:]  # [M, F, B] and [M, T, B], views
         place_of, act, bn_on, bn_first = (
@@ -226,8 +251,8 @@ class Stack:
                 )
                 self._update_running(layer, mean, var, weight)
                 bn = (z_hat, rstd)
-            out = self.act_fn(pre)
-            post = out if act in bw.SAVES_OUTPUT else None
+            out = pw.activation(act, pre)
+            post = out if act in pw.SAVES_OUTPUT else None
             nxt = out
             if bn_on and not bn_first:
                 nxt, z_hat, rstd, mean, var = bw.batch_norm_train(
@@ -262,7 +287,7 @@ class Stack:
                     grad_gamma=self.ggamma[layer],
                     grad_beta=self.gbeta[layer],
                 )
-            d = bw.activation_backward(act, d, pre, post if post is not None else pre)
+            d = pw.activation_backward(act, d, pre, post if post is not None else pre)
             if bn is not None and bn_first:
                 d = bw.batch_norm_backward(
                     d,
@@ -297,8 +322,8 @@ class Stack:
             acc.addcmul_(logp, tw, value=-1.0)
             return d.mul_(weight).sub_(tw)
         if self.task == "binary":
-            d = torch.sigmoid(out).sub_(target)
-            row = torch.nn.functional.softplus(out).sub_(out * target)
+            d = pw.sigmoid(out).sub_(target)
+            row = pw.softplus(out).sub_(out * target)
         else:
             d = out - torch.addcmul(self.y_shift, target, self.y_scale)
             row = d * d
@@ -354,19 +379,25 @@ class Stack:
             total += l1l2_penalty(w, self.l1_layers[:, layer], self.l2_layers[:, layer])
         return total.cpu().numpy().astype(np.float64)
 
-    def outputs(
-        self, rows: Tensor, *, best: bool, slots: Sequence[int] | None = None, chunk: int = 2048
-    ) -> Tensor:
+    def outputs(self, rows: Tensor, *, best: bool, slots: Sequence[int] | None = None) -> Tensor:
         """Evaluation-mode outputs ``[m, R, out]`` for rows ``[m, R]`` (no noise, running BN).
+
+        The rows go through in chunks of exactly :data:`EVAL_ROWS` (the last one padded with
+        copies of the first row): a matrix product's kernel, and so its rounding, depends on
+        the number of columns, so every product has the same number whatever ``R`` is (which
+        depends on the other members' row counts).
 
         Args:
             rows: Data rows of each evaluated member.
             best: Use the best (early-stopping) weights instead of the current ones.
             slots: Evaluate only these members (``rows`` then has one row per slot).
-            chunk: Rows per forward pass, to bound memory.
 
         Regression outputs are in each member's standardized units.
         """
+        n_rows = rows.shape[1]
+        short = -n_rows % EVAL_ROWS
+        if short:
+            rows = torch.cat([rows, rows[:, :1].expand(-1, short)], dim=1)
         theta = self.best if best else self.theta
         running = self.best_running if best else self.running
         m = self.m
@@ -375,6 +406,7 @@ class Stack:
             theta = self.layout.select(theta, m, keep)
             running = [r.index_select(1, keep) for r in running]
             m = len(slots)
+        self.use_threads(m)
         views = self.layout.views(theta, m)
         kinds = [b.kind for b in self.layout.blocks]
         w_views = [v for v, k in zip(views, kinds, strict=True) if k == "kernel"]
@@ -383,19 +415,19 @@ class Stack:
         s_views = [v for v, k in zip(views, kinds, strict=True) if k == "beta"]
         parts = []
         with torch.no_grad():
-            for start in range(0, rows.shape[1], chunk):
-                r = rows[:, start : start + chunk]
+            for start in range(0, rows.shape[1], EVAL_ROWS):
+                r = rows[:, start : start + EVAL_ROWS]
                 h = self.data.index_select(0, r.reshape(-1)).view(m, r.shape[1], -1)
                 h = h[..., : self.features].transpose(1, 2)
                 for layer in range(self.n_hidden):
                     z = torch.baddbmm(b_views[layer], w_views[layer], h)
                     if self.batch_norm and self.bn_first:
                         z = self._bn_eval(z, running[layer], g_views[layer], s_views[layer])
-                    h = self.act_fn(z)
+                    h = pw.activation(self.activation, z)
                     if self.batch_norm and not self.bn_first:
                         h = self._bn_eval(h, running[layer], g_views[layer], s_views[layer])
                 parts.append(torch.baddbmm(b_views[-1], w_views[-1], h).transpose(1, 2))
-        return torch.cat(parts, dim=1)
+        return torch.cat(parts, dim=1)[:, :n_rows]
 
     @staticmethod
     def _bn_eval(z: Tensor, running: Tensor, gamma: Tensor, beta: Tensor) -> Tensor:

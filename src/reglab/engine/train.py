@@ -70,8 +70,9 @@ def train_members(
     Members with equal :attr:`MemberSpec.stack_key` train together as one stack (chunked to
     ``memory_budget_mb``). Each member trains on rows ``train_idx`` of its split's arrays,
     early-stops on ``val_idx`` (when ``patience`` is set), is restored to its best epoch and is
-    scored on ``test_idx`` and ``train_idx``. Its result depends only on its own spec and data,
-    not on the other members or the chunking.
+    scored on ``test_idx`` and ``train_idx``. Its result depends only on its own spec, data,
+    device and ``num_threads``, bit for bit: not on the other members, the chunking, or
+    which members were already trained (``tests/engine/test_independence.py``).
 
     Args:
         members: The members to train.
@@ -81,12 +82,14 @@ def train_members(
         memory_budget_mb: Bound on a chunk's estimated memory, in MiB.
         on_result: Called with each result as soon as its member is done.
         progress: Called with ``(members done, total)`` after each result.
-        num_threads: CPU threads for a stack's operations; ``None`` chooses per stack: one
-            thread unless a layer's activations ``[M, units, B]`` reach ``2**20`` elements
-            (then torch's setting). A stack's operations are too short to gain from threads
-            (measured in ``docs/benchmarks.md``) and lose much when the cores are busy; one
-            thread also leaves a core to the thread that draws the next epoch. Restored
-            afterwards.
+        num_threads: CPU threads for a stack's operations; ``None`` means one. A stack uses
+            at most one thread per member (:meth:`Stack.use_threads
+            <reglab.engine.stack.Stack.use_threads>`), so that every member gets one thread's
+            arithmetic: results are the same bits for every setting (tested for 1, 2 and 3
+            threads on CPU). One thread is the default because a stack's operations are too
+            short to gain from more and lose much when the cores are busy (measured in
+            ``docs/benchmarks.md``); it also leaves a core to the thread that draws the next
+            epoch. torch's setting is restored afterwards.
 
     Returns:
         The results, in the order of ``members``.
@@ -112,11 +115,11 @@ def train_members(
     validate(members, data, memory_budget_mb, num_threads)
     results: list[MemberResult | None] = [None] * len(members)
     done = 0
-    for chunk in plan_chunks(members, data, memory_budget_mb):
-        stack = [members[i] for i in chunk]
-        threads = num_threads if num_threads is not None else _auto_threads(stack, dev)
-        with _intra_op_threads(threads if dev.type == "cpu" else None):
-            for position, result in _train_chunk(stack, data, dev):
+    threads = 1 if num_threads is None else num_threads
+    with _restored_threads():
+        for chunk in plan_chunks(members, data, memory_budget_mb):
+            stack = [members[i] for i in chunk]
+            for position, result in _train_chunk(stack, data, dev, threads):
                 results[chunk[position]] = result
                 done += 1
                 if on_result is not None:
@@ -126,31 +129,15 @@ def train_members(
     return [r for r in results if r is not None]
 
 
-SMALL_STACK = 2**20
-"""Below this many elements in a stack's widest activation ``[M, units, B]`` one thread is used."""
-
-
-def _auto_threads(members: Sequence[MemberSpec], device: torch.device) -> int | None:
-    """One thread for small CPU stacks (see ``num_threads``), else ``None`` (torch's setting)."""
-    if device.type != "cpu":
-        return None
-    widest = max(members[0].arch.layer_sizes)
-    elements = len(members) * members[0].train.batch_size * widest
-    return 1 if elements < SMALL_STACK else None
-
-
 @contextmanager
-def _intra_op_threads(n: int | None) -> Iterator[None]:
-    """Run with ``torch.set_num_threads(n)`` (``None``: unchanged), restoring it after."""
-    if n is None or n == torch.get_num_threads():
-        yield
-        return
+def _restored_threads() -> Iterator[None]:
+    """Restore torch's intra-op thread setting on exit."""
     before = torch.get_num_threads()
-    torch.set_num_threads(n)
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 # --------------------------------------------------------------------------- one chunk
@@ -182,7 +169,7 @@ def _prepare_data(
 
 
 def _train_chunk(
-    members: Sequence[MemberSpec], data: Data, device: torch.device
+    members: Sequence[MemberSpec], data: Data, device: torch.device, threads: int
 ) -> Iterator[tuple[int, MemberResult]]:
     """Train one chunk of one stack; yield ``(position in members, result)`` as each finishes."""
     start_time = time.perf_counter()
@@ -213,6 +200,7 @@ def _train_chunk(
         streams.places,
         y_stats,
         keep_best=any(m.train.early_stopping for m in members),
+        threads=threads if device.type == "cpu" else None,
     )
     positions = list(range(len(members)))  # stack slot -> position in members
     trackers = [Tracker(m) for m in members]
@@ -255,6 +243,7 @@ def _epochs(
     pending: Future[EpochPlan] = pool.submit(streams.epoch)
     for epoch in range(1, last + 1):
         epoch_start = time.perf_counter()
+
         plan = pending.result()
         if epoch < last:
             pending = pool.submit(streams.epoch)
