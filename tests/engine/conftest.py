@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from reglab.engine import Architecture, MemberSpec, Strategy, TrainConfig
+from reglab.engine import Architecture, MemberSpec, Strategy, TrainConfig, plan
+from reglab.engine.plan import data_bytes, member_bytes
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
@@ -72,6 +73,17 @@ def data_for(task: str, *, n: int = 90, d: int = 5, k: int = 3, splits: int = 1)
             x, y = blobs(n, d, 2 if task == "binary" else k, seed=s)
             out[s] = (x, y)
     return out
+
+
+def chunk_budget(specs: list[MemberSpec], data: Data, members: float) -> float:
+    """A ``memory_budget_mb`` that holds the data and ``members`` of the largest ``specs``."""
+    return (data_bytes(specs, data) + members * max(map(member_bytes, specs))) / 2**20
+
+
+@pytest.fixture
+def small_budgets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Accept budgets below the 1 MiB floor, to cut stacks of small test members into chunks."""
+    monkeypatch.setattr(plan, "MIN_BUDGET_MB", 0.0)
 
 
 @pytest.fixture(autouse=True)

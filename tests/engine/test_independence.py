@@ -30,7 +30,9 @@ from reglab.engine import (
     TrainConfig,
     train_members,
 )
-from reglab.engine.plan import member_bytes, plan_chunks
+from reglab.engine.plan import plan_chunks
+
+from .conftest import chunk_budget
 
 Data = dict[int, tuple[np.ndarray, np.ndarray]]
 
@@ -88,7 +90,7 @@ def _check(specs: Sequence[MemberSpec], data: Data, budget_members: int = 2) -> 
     for spec, ref in zip(specs, together, strict=True):
         (alone,) = train_members([spec], data, device="cpu")
         _assert_identical(ref, alone, f"{spec.strategy.name}: alone")
-    budget = budget_members * max(member_bytes(s) for s in specs) / 2**20
+    budget = chunk_budget(list(specs), data, budget_members)
     chunks = plan_chunks(specs, data, budget)
     assert max(len(c) for c in chunks) < len(specs)
     chunked = train_members(specs, data, device="cpu", memory_budget_mb=budget)
@@ -188,6 +190,7 @@ SHORT_STRATEGIES: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
+@pytest.mark.usefixtures("small_budgets")
 @pytest.mark.parametrize(
     ("case", "dataset", "arch", "train"), ARCHITECTURES, ids=[a[0] for a in ARCHITECTURES]
 )

@@ -12,12 +12,12 @@ import torch
 from sklearn import metrics
 
 from reglab.engine import MemberResult, MemberSpec, Strategy, TrainConfig, train_members
-from reglab.engine.plan import member_bytes, plan_chunks
+from reglab.engine.plan import plan_chunks
 from reglab.engine.stack import Stack
 from reglab.errors import ConfigError
 from reglab.layers import MLP
 
-from .conftest import Data, blobs, data_for, member
+from .conftest import Data, blobs, chunk_budget, data_for, member
 
 
 def _weights_close(a: MemberResult, b: MemberResult, atol: float = 1e-6) -> None:
@@ -53,11 +53,12 @@ def _mixed_members() -> tuple[list[MemberSpec], Data]:
     return [*specs, *trimmed], data
 
 
+@pytest.mark.usefixtures("small_budgets")
 def test_a_member_trains_the_same_alone_in_a_stack_and_in_chunks() -> None:
     specs, data = _mixed_members()
     together = train_members(specs, data, device="cpu")
     assert plan_chunks(specs, data, 1024) == [[0, 1, 2, 3, 4, 5, 6, 7, 8], [9], [10]]
-    budget = 2.5 * max(member_bytes(s) for s in specs) / 2**20
+    budget = chunk_budget(specs, data, 2.5)
     assert [len(c) for c in plan_chunks(specs, data, budget)] == [2, 2, 2, 2, 1, 1, 1]
     chunked = train_members(specs, data, device="cpu", memory_budget_mb=budget)
     for spec, stacked, in_chunk in zip(specs, together, chunked, strict=True):
@@ -67,6 +68,7 @@ def test_a_member_trains_the_same_alone_in_a_stack_and_in_chunks() -> None:
         np.testing.assert_allclose(stacked.curves["val_loss"], alone.curves["val_loss"], atol=1e-6)
 
 
+@pytest.mark.usefixtures("small_budgets")
 def test_chunks_stay_within_the_planned_size(monkeypatch: pytest.MonkeyPatch) -> None:
     sizes: list[int] = []
     original = Stack.train_step
@@ -78,7 +80,7 @@ def test_chunks_stay_within_the_planned_size(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(Stack, "train_step", spy)
     specs = [member(seed=s) for s in range(7)]
     data = data_for("multiclass")
-    budget = 3.5 * member_bytes(specs[0]) / 2**20
+    budget = chunk_budget(specs, data, 3.5)
     results = train_members(specs, data, device="cpu", memory_budget_mb=budget)
     assert all(r.ok for r in results)
     assert max(sizes) == 3 and min(sizes) == 1
@@ -332,7 +334,11 @@ def test_the_w1_data_trains_above_chance() -> None:
 # --------------------------------------------------------------------------- validation
 
 BAD_CALLS: list[tuple[str, dict[str, Any], str]] = [
-    ("budget", {"memory_budget_mb": 0}, r"`memory_budget_mb` must be a finite float > 0; got 0\."),
+    (
+        "budget",
+        {"memory_budget_mb": 0},
+        r"^`memory_budget_mb` \(--memory-budget-mb\) must be a finite number of MiB >= 1; got 0\.$",
+    ),
     ("device", {"device": "tpu"}, r"`device` must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'tpu'"),
     ("data", {"data": [1, 2]}, r"`data` must be a mapping split_id -> \(X, y\); got 'list'\."),
     ("split", {"split_id": 5}, r"`members\[0\]\.split_id` must be one of the data's splits \[0\]"),

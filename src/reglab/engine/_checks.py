@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from reglab._validation import Problems, check_int, check_positive, message
+from reglab._validation import Problems, check_int, message
+from reglab.engine.plan import check_budget
 from reglab.engine.spec import MemberSpec
 from reglab.errors import ConfigError
 
@@ -47,7 +48,7 @@ def validate(
 ) -> None:
     """Check the arguments of ``train_members``; raise one :class:`ConfigError` for all."""
     p = Problems()
-    p.check(check_positive, WHO, "memory_budget_mb", memory_budget_mb)
+    p.check(check_budget, memory_budget_mb)
     if num_threads is not None:
         p.check(check_int, WHO, "num_threads", num_threads, minimum=1)
     if not isinstance(data, Mapping):

@@ -197,9 +197,18 @@ class MemberSpec:
         return self.strategy.lr if self.strategy.lr is not None else self.train.lr
 
     @property
+    def batch_size(self) -> int:
+        """The mini-batch size the member trains with: ``train.batch_size``, at most its rows.
+
+        A batch size above the number of training rows means full-batch training, exactly as
+        ``batch_size = len(train_idx)``; nothing is allocated for the larger nominal size.
+        """
+        return max(1, min(self.train.batch_size, len(self.train_idx)))
+
+    @property
     def stack_key(self) -> tuple[Any, ...]:
         """Members with equal keys are trained in one stack."""
-        return (self.arch, self.train.batch_size, self.train.optimizer)
+        return (self.arch, self.batch_size, self.train.optimizer)
 
     def key(self) -> str:
         """A content hash: equal specs (same data indices included) give equal keys."""

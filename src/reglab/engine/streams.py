@@ -5,8 +5,8 @@ Every member owns three independent streams derived from its seed alone (DESIGN 
 * ``init`` — a NumPy generator for the initial weights (:meth:`StackLayout.initial`);
 * ``order`` — a CPU ``torch.Generator``; epoch ``t`` visits the member's training rows in the
   order ``torch.randperm(n_train, generator=order)`` (the ``t``-th call), in mini-batches of
-  ``batch_size`` rows, the last one possibly smaller (with batch norm, a last mini-batch of
-  one row is skipped);
+  :attr:`MemberSpec.batch_size` rows (the configured size, at most ``n_train``), the last one
+  possibly smaller (with batch norm, a last mini-batch of one row is skipped);
 * ``noise`` — a NumPy generator for dropout and DropConnect noise. Each epoch it draws, in
   this order and only for the places where the member's own rate is > 0: the input noise
   ``[steps, in, B]``, the noise of every hidden block ``[steps, h_l, B]``, then DropConnect
@@ -88,7 +88,7 @@ class NoisePlace:
 def noise_places(members: Sequence[MemberSpec]) -> list[NoisePlace]:
     """The places where at least one of ``members`` (one architecture) needs noise, in order."""
     arch = members[0].arch
-    batch = members[0].train.batch_size
+    batch = members[0].batch_size
     sizes = arch.layer_sizes
     candidates = [NoisePlace("input", 0, (arch.in_features, batch))]
     candidates += [NoisePlace("hidden", i, (h, batch)) for i, h in enumerate(arch.hidden)]
@@ -111,7 +111,7 @@ def batch_pattern(member: MemberSpec) -> tuple[int, int]:
     >>> batch_pattern(spec)
     (3, 6)
     """
-    n, b = len(member.train_idx), member.train.batch_size
+    n, b = len(member.train_idx), member.batch_size
     steps = max(1, math.ceil(n / b))
     last = n - b * (steps - 1)
     if member.arch.batch_norm and steps > 1 and last == 1:
@@ -176,7 +176,7 @@ class MemberStreams:
         device: torch.device,
     ) -> None:
         self.device = device
-        self.batch = members[0].train.batch_size
+        self.batch = members[0].batch_size
         self.places = noise_places(members)
         self.members = list(members)
         self.train_rows = [np.asarray(r, dtype=np.int64) for r in train_rows]

@@ -24,7 +24,7 @@ from reglab._seeding import generator
 from reglab.engine._checks import resolve_device, validate
 from reglab.engine._scoring import Tracker, finish, padded, problem, validation
 from reglab.engine.layout import StackLayout
-from reglab.engine.plan import plan_chunks
+from reglab.engine.plan import check_memory, plan_chunks
 from reglab.engine.result import MemberResult
 from reglab.engine.spec import MemberSpec
 from reglab.engine.stack import Stack
@@ -79,7 +79,8 @@ def train_members(
         data: ``data[split_id] = (X, y)``: ``X`` float32 ``[n, in_features]`` preprocessed for
             that split, ``y`` ``[n]`` (int class ids ``0..C-1``; floats for regression).
         device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-        memory_budget_mb: Bound on a chunk's estimated memory, in MiB.
+        memory_budget_mb: Bound on a chunk's estimated memory, in MiB (at least 1). The
+            plan is checked before training (:func:`~reglab.engine.plan.check_memory`).
         on_result: Called with each result as soon as its member is done.
         progress: Called with ``(members done, total)`` after each result.
         num_threads: CPU threads for a stack's operations; ``None`` means one. A stack uses
@@ -95,7 +96,9 @@ def train_members(
         The results, in the order of ``members``.
 
     Raises:
-        ConfigError: For invalid arguments, members or data (all problems in one message).
+        ConfigError: For invalid arguments, members or data (all problems in one message),
+            and when a member needs more memory than the budget or the plan more than the
+            machine has available.
 
     >>> import numpy as np
     >>> from reglab.engine.spec import Architecture, MemberSpec, Strategy, TrainConfig
@@ -113,6 +116,7 @@ def train_members(
     members = list(members)
     dev = resolve_device(device)
     validate(members, data, memory_budget_mb, num_threads)
+    check_memory(members, data, memory_budget_mb, device=dev)
     results: list[MemberResult | None] = [None] * len(members)
     done = 0
     threads = 1 if num_threads is None else num_threads
@@ -146,26 +150,32 @@ def _restored_threads() -> Iterator[None]:
 def _prepare_data(
     members: Sequence[MemberSpec], data: Data, device: torch.device
 ) -> tuple[torch.Tensor, dict[int, int], dict[int, np.ndarray]]:
-    """Stack the splits the members use into one ``[N, F + T]`` tensor; row offsets; targets."""
+    """Stack the splits the members use into one ``[N, F + T]`` tensor; row offsets; targets.
+
+    The table is filled in place (one copy of the data): features, then the one-hot target
+    (multiclass) or the target itself.
+    """
     arch = members[0].arch
+    f = arch.in_features
+    splits = sorted({m.split_id for m in members})
+    width = f + (arch.out_features if arch.task == "multiclass" else 1)
+    table = np.zeros((sum(len(data[s][1]) for s in splits), width), dtype=np.float32)
     offsets: dict[int, int] = {}
-    parts = []
     targets: dict[int, np.ndarray] = {}
     start = 0
-    for split in sorted({m.split_id for m in members}):
+    for split in splits:
         x, y = data[split]
-        x = np.asarray(x, dtype=np.float32)
         y = np.asarray(y)
+        rows = slice(start, start + len(y))
+        table[rows, :f] = x
         if arch.task == "multiclass":
-            t = np.zeros((len(y), arch.out_features), dtype=np.float32)
-            t[np.arange(len(y)), y.astype(np.int64)] = 1.0
+            table[np.arange(start, start + len(y)), f + y.astype(np.int64)] = 1.0
         else:
-            t = y.astype(np.float32).reshape(-1, 1)
-        parts.append(np.concatenate([x, t], axis=1))
+            table[rows, f] = y
         offsets[split] = start
         targets[split] = y
-        start += len(x)
-    return torch.from_numpy(np.concatenate(parts)).to(device), offsets, targets
+        start += len(y)
+    return torch.from_numpy(table).to(device), offsets, targets
 
 
 def _train_chunk(
