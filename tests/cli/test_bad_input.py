@@ -173,6 +173,12 @@ OPTION_CASES: dict[str, tuple[list[str], str]] = {
     "negative patience": (["--patience", "-1"], r"patience"),
     "unknown device": (["--device", "tpu"], r"device"),
     "zero memory budget": (["--memory-budget-mb", "0"], r"memory_budget_mb"),
+    "tiny memory budget": (["--memory-budget-mb", "0.0001"], r"memory_budget_mb"),
+    "member beyond the budget": (["--hidden", "100000000"], r"largest member needs"),
+    "member beyond the machine": (
+        ["--hidden", "3000000", "--memory-budget-mb", "1e9"],
+        r"available|machine",
+    ),
     "zero hidden units": (["--hidden", "0"], r"--hidden"),
     "empty hidden": (["--hidden", ""], r"--hidden"),
     "unknown activation": (["--activation", "rleu"], r"'relu'"),

@@ -165,7 +165,7 @@ def test_a_study_whose_members_all_failed_exits_1_with_a_summary(workdir: Path) 
     )  # fmt: skip
     assert result.exit_code == 1, result.output
     last = result.output.strip().splitlines()[-1]
-    assert last.startswith("reglab: error: bench: every member failed (4 of 4)"), last
+    assert last.startswith("reglab: error: bench: All 4 members failed: none (2 of 2: loss"), last
 
 
 def test_unreadable_output_folder_is_found_before_training(workdir: Path) -> None:

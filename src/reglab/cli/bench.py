@@ -108,12 +108,8 @@ def run_bench(
             name = result.name
             write_with(report_out, lambda temp: write_report(st, name, temp))
             console.print(f"Report written to {report or report_out.name}")
-        counts = st.get_study(result.name).counts
-    if counts["done"] == 0:
-        raise TrainingError(
-            f"bench: every member failed ({counts['failed']} of {counts['failed']}); "
-            "the reasons are listed above."
-        )
+    if result.all_failed:
+        raise TrainingError(f"bench: {result.failure_summary}")
 
 
 def _run(

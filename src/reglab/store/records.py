@@ -71,7 +71,8 @@ class MemberRecord:
         status: ``"done"`` or ``"failed"``; a failed member must give its ``error``.
         config: anything else that defines the member (architecture, training set-up).
         curves: per-epoch values by name, names from :data:`CURVE_NAMES`.
-        best_epoch, stopped_epoch: 0-based epochs (``None`` when not applicable).
+        best_epoch, stopped_epoch: epochs counted from 1; a stopped epoch of ``None`` (or 0,
+            as reglab 0.1 wrote it) means early stopping did not fire.
         epochs_run: epochs trained.
         test_scores, train_scores: metric name → value.
         sparsity: layer → fraction of exactly-zero weights.

@@ -35,14 +35,15 @@ from reglab._validation import Problems, check_choice, check_int, check_positive
 from reglab.data.load import Dataset
 from reglab.data.preprocess import Preprocessor
 from reglab.engine._checks import validate as validate_members
+from reglab.engine.plan import check_memory
 from reglab.engine.spec import ACTIVATIONS, BLOCK_ORDERS, Architecture, MemberSpec, TrainConfig
 from reglab.errors import ConfigError, StoreError
 from reglab.store import Store
 from reglab.store.claims import DEFAULT_LEASE_S, new_owner
 from reglab.store.records import MemberRecord
-from reglab.study.results import StudyResult, analyze
+from reglab.study.results import StudyResult, load_result
 from reglab.study.splits import Split, SplitPlan
-from reglab.study.strategies import resolve_strategies
+from reglab.study.strategies import parts, resolve_strategies
 
 __all__ = ["Study", "StudyPlan", "default_study_name", "load_result", "to_record"]
 
@@ -225,6 +226,7 @@ class Study:
         name = self.name or default_study_name(dataset, config)
         specs = [spec for spec, _ in members]
         validate_members(specs, data, self.memory_budget_mb, None)
+        check_memory(specs, data, self.memory_budget_mb, device=self.device)
         return StudyPlan(
             name, dataset, strategies, splits, members, data, feature_names, config, tuple(notices)
         )
@@ -276,6 +278,7 @@ class Study:
                 "root seed": self.seed,
             },
             "device": device,
+            "strategy_parts": {s.name: list(parts(s)) for s in plan.strategies},
         }
         store.create_study(
             plan.name,
@@ -413,21 +416,6 @@ def to_record(result: Any, spec: MemberSpec, split: Split) -> MemberRecord:
         feature_norms=None if result.feature_norms is None else tuple(result.feature_norms),
         test_pred=result.test_pred,
         wall_s=float(result.wall_s),
-    )
-
-
-def load_result(store: Store, name: str) -> StudyResult:
-    """The analyzed results of a stored study."""
-    info = store.get_study(name)
-    records = store.load_members(name)
-    order = [s["name"] for s in info.config.get("strategies", [])]
-    return analyze(
-        name,
-        records,
-        task=info.config.get("data", {}).get("task", "multiclass"),
-        config=info.config,
-        metadata={**info.metadata, "feature_names": list(info.feature_names or ())},
-        strategy_order=order,
     )
 
 
