@@ -20,11 +20,22 @@ from reglab.engine.result import (
     regression_scores,
     weight_summary,
 )
-from reglab.engine.spec import MemberSpec
+from reglab.engine.spec import Architecture, MemberSpec
 from reglab.engine.stack import Stack
+from reglab.errors import TrainingError
 from reglab.training.early_stopping import EarlyStopping
 
-__all__ = ["Tracker", "finish", "padded", "problem", "validation"]
+__all__ = [
+    "DIVERGENCE_EPOCHS",
+    "DIVERGENCE_FACTOR",
+    "Tracker",
+    "chance_loss",
+    "finish",
+    "padded",
+    "problem",
+    "restored_problem",
+    "validation",
+]
 
 
 class Tracker:
@@ -68,14 +79,120 @@ def padded(rows: Sequence[np.ndarray], device: torch.device) -> tuple[torch.Tens
     return torch.from_numpy(out).to(device), counts
 
 
-def problem(train_loss: float, finite: bool, val_loss: float, n_val: int) -> str | None:
-    if not math.isfinite(train_loss):
-        return f"loss became {'NaN' if math.isnan(train_loss) else 'inf'}"
+DIVERGENCE_FACTOR = 10.0
+"""A training loss (or objective) this many times the chance loss counts as diverged."""
+DIVERGENCE_EPOCHS = 5
+"""Consecutive epochs above the limit before a member in training counts as diverged."""
+LEARNED_NOTHING = 0.9
+"""A restored training loss at least this fraction of the chance loss counts as no better."""
+_ADVICE = "try a smaller lr or penalty"
+
+
+def chance_loss(arch: Architecture) -> float:
+    """The data loss of an uninformed model: ``log K`` for ``K`` classes (binary: ``log 2``), 1
+    for regression (the mean squared error of predicting the mean of standardized targets).
+
+    >>> from reglab.engine.spec import Architecture
+    >>> round(chance_loss(Architecture(4, 10)), 3), chance_loss(Architecture(4, 1, task="regression"))
+    (2.303, 1.0)
+    """  # noqa: E501
+    if arch.task == "regression":
+        return 1.0
+    return math.log(2 if arch.task == "binary" else arch.out_features)
+
+
+def problem(tracker: Tracker, finite: bool, n_val: int) -> str | None:
+    """Why the member fails after its latest epoch (its curves end with it), else ``None``.
+
+    A member fails when its loss, its weights or its validation loss are not finite, or when
+    it has **diverged**. With ``c`` its :func:`chance_loss` and ``L_t`` its training loss of
+    epoch ``t`` (the epoch's mean data loss), it has diverged at epoch ``t`` when
+
+    1. ``L_s > 10·c`` for each of the last :data:`DIVERGENCE_EPOCHS` epochs ``s = t−4 … t``:
+       its predictions have stayed more than ten times worse than chance (a learning rate
+       far too large: the loss explodes and does not come back).
+
+    A finished member is judged once more by :func:`restored_problem` (rules 2 and 3). A
+    normal run's training loss starts near ``c`` and falls, so it never meets rule 1.
+    """
+    curves = tracker.curves
+    epoch = len(curves["train_loss"])
+    loss, val_loss = curves["train_loss"][-1], curves["val_loss"][-1]
+    if not math.isfinite(loss):
+        return f"loss became {'NaN' if math.isnan(loss) else 'inf'} at epoch {epoch}"
     if not finite:
-        return "weights became NaN or inf"
+        return f"weights became NaN or inf at epoch {epoch}"
     if n_val and not math.isfinite(val_loss):
-        return f"validation loss became {'NaN' if math.isnan(val_loss) else 'inf'}"
+        return f"validation loss became {'NaN' if math.isnan(val_loss) else 'inf'} at epoch {epoch}"
+    chance = chance_loss(tracker.member.arch)
+    recent = curves["train_loss"][-DIVERGENCE_EPOCHS:]
+    if epoch >= DIVERGENCE_EPOCHS and min(recent) > DIVERGENCE_FACTOR * chance:
+        return f"{_diverged(chance, loss, epoch)}; {_ADVICE}"
     return None
+
+
+def restored_problem(tracker: Tracker) -> str | None:
+    """Why a finished member fails, else ``None`` (notation of :func:`problem`).
+
+    With ``b`` the epoch it is restored to and ``P_t`` the penalty at the end of epoch ``t``,
+    it has diverged when
+
+    2. ``L_t > 10·c`` or ``P_t > 10·c`` in some epoch ``t``, and ``L_b ≥ 0.9·c``: the loss
+       or the penalty exploded and the member learned nothing (a balanced problem's constant
+       prediction costs ``c``). This also judges members that stopped early or trained for
+       fewer than :data:`DIVERGENCE_EPOCHS` epochs. One that blew up but then learned is
+       kept, and its scores say how well; or
+    3. ``P_b > 10·c``: the restored weights' penalty alone is ten times what all-zero
+       kernels cost in all (about ``c``), so the optimizer never came near the penalized
+       minimum (Adam under a huge L2 penalty, whose steps of about ``lr`` shrink the weights
+       slowly).
+
+    A normal run never comes near ``10·c`` (checked on the benchmark workloads and on
+    scikit-learn data sets with every preset strategy).
+    """
+    curves = tracker.curves
+    losses, penalties = curves["train_loss"], curves["penalty"]
+    if tracker.best_epoch < 1 or not losses:
+        return None
+    chance = chance_loss(tracker.member.arch)
+    limit = DIVERGENCE_FACTOR * chance
+    best = tracker.best_epoch
+    restored = losses[best - 1]
+    nothing = (
+        f"the restored epoch {best} is no better than chance (training loss {restored:.2g}); "
+        f"{_ADVICE}"
+    )
+    if restored >= LEARNED_NOTHING * chance:
+        worst = int(np.argmax(losses))
+        if losses[worst] > limit:
+            return f"{_diverged(chance, losses[worst], worst + 1)}; {nothing}"
+        worst = int(np.argmax(penalties))
+        if penalties[worst] > limit:
+            return (
+                f"diverged: the penalty reached {penalties[worst]:.2g} by epoch {worst + 1}, more "
+                f"than {DIVERGENCE_FACTOR:g}x the chance loss {chance:.2g}; {nothing}"
+            )
+    if penalties[best - 1] > limit:
+        return (
+            f"diverged: the penalty of the restored epoch {best} is {penalties[best - 1]:.2g}, "
+            f"more than {DIVERGENCE_FACTOR:g}x the chance loss {chance:.2g} (the weights never "
+            f"came near the penalized minimum); {_ADVICE}"
+        )
+    return None
+
+
+def _diverged(chance: float, loss: float, epoch: int) -> str:
+    return f"diverged: training loss rose from {chance:.2g} (chance) to {loss:.2g} by epoch {epoch}"
+
+
+def _y_stats(stack: Stack) -> np.ndarray:
+    """The regression stack's target mean and standard deviation per member."""
+    if stack.y_stats is None:
+        raise TrainingError(
+            f"a {stack.task} stack has no target statistics; only regression stacks are "
+            "scored in the target's units"
+        )
+    return stack.y_stats
 
 
 def validation(
@@ -120,8 +237,7 @@ def _loss_and_metric(
             z = out[:, 0]
             loss = float(np.mean(np.logaddexp(0.0, z) - y * z))
             return loss, float(np.mean((z > 0).astype(np.int64) == y))
-        assert stack.y_stats is not None
-        mean, std = stack.y_stats[slot]
+        mean, std = _y_stats(stack)[slot]
         ys = (np.asarray(y, dtype=np.float64) - mean) / std
         err = out[:, 0] - ys
         sst = float(np.sum((ys - ys.mean()) ** 2))
@@ -140,8 +256,7 @@ def _predictions(stack: Stack, slots: Sequence[int], out: np.ndarray) -> np.ndar
         if task == "binary":
             p1 = 1.0 / (1.0 + np.exp(-out[..., 0]))
             return np.stack([1.0 - p1, p1], axis=-1)
-    assert stack.y_stats is not None
-    stats = stack.y_stats[list(slots)]
+    stats = _y_stats(stack)[list(slots)]
     return out[..., 0] * stats[:, 1:2] + stats[:, 0:1]
 
 

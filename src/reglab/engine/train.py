@@ -22,7 +22,14 @@ import torch
 
 from reglab._seeding import generator
 from reglab.engine._checks import resolve_device, validate
-from reglab.engine._scoring import Tracker, finish, padded, problem, validation
+from reglab.engine._scoring import (
+    Tracker,
+    finish,
+    padded,
+    problem,
+    restored_problem,
+    validation,
+)
 from reglab.engine.layout import StackLayout
 from reglab.engine.plan import check_memory, plan_chunks
 from reglab.engine.result import MemberResult
@@ -253,7 +260,6 @@ def _epochs(
     pending: Future[EpochPlan] = pool.submit(streams.epoch)
     for epoch in range(1, last + 1):
         epoch_start = time.perf_counter()
-
         plan = pending.result()
         if epoch < last:
             pending = pool.submit(streams.epoch)
@@ -278,9 +284,8 @@ def _epochs(
                 ("val_metric", val_metric[slot]),
             ):
                 tr.curves[name].append(float(value))
-            trouble = problem(train_loss[slot], finite[slot], val_loss[slot], val_counts[pos])
-            if trouble:
-                tr.error = f"{trouble} at epoch {epoch}"
+            tr.error = problem(tr, finite[slot], val_counts[pos])
+            if tr.error is not None:
                 done.append(slot)
                 continue
             if tr.stopper is None:
@@ -296,9 +301,11 @@ def _epochs(
                     improved[slot] = True
                 if stop:
                     tr.stopped_epoch = epoch
+                    tr.error = restored_problem(tr)
                     done.append(slot)
                     continue
             if epoch >= tr.member.train.epochs:
+                tr.error = restored_problem(tr)
                 done.append(slot)
         stack.snapshot(improved)
         elapsed = time.perf_counter() - epoch_start
