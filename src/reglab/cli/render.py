@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
-from reglab.study.results import StudyResult
+if TYPE_CHECKING:  # the table only reads a result: importing the analysis here would cost
+    from reglab.study.results import StudyResult  # every command its start-up time
 
 __all__ = ["print_result", "results_table", "wide_console"]
 

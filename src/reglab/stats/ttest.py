@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as _st
 
 from reglab._validation import message
 from reglab.errors import ConfigError
+from reglab.stats.student_t import t_ppf, t_sf
 
 __all__ = [
     "Scores",
@@ -170,7 +170,7 @@ def correction_ratio(
 
 
 def _t_quantile(confidence: float, df: int) -> float:
-    return float(_st.t.ppf(0.5 + confidence / 2, df))
+    return t_ppf(0.5 + confidence / 2, df)
 
 
 def summarize(
@@ -279,6 +279,6 @@ def corrected_resampled_ttest(
         )
     se = float(d.std(ddof=1)) * math.sqrt(1.0 / n + ratio)
     t = mean / se
-    p = float(min(1.0, 2.0 * _st.t.sf(abs(t), df)))
+    p = min(1.0, 2.0 * t_sf(abs(t), df))
     half = _t_quantile(confidence, df) * se
     return TTestResult(mean, t, p, df, (mean - half, mean + half), se, n, confidence)
