@@ -14,7 +14,20 @@ from torch import nn
 
 from reglab._config import deserialize, serialize
 from reglab.errors import ConfigError
-from reglab.layers import DropConnectLinear, drop_connect, drop_connect_rates, remove_drop_connect
+from reglab.layers import (
+    Dense,
+    DropConnectLinear,
+    drop_connect,
+    drop_connect_rates,
+    remove_drop_connect,
+)
+from reglab.regularizers import (
+    L2,
+    MaxNorm,
+    apply_constraints,
+    iter_regularized,
+    regularization_loss,
+)
 
 
 def _gen(seed: int) -> torch.Generator:
@@ -180,14 +193,95 @@ def test_reapplying_replaces_the_rate_and_remove_restores_the_plain_layer() -> N
     layer = drop_connect(nn.Linear(3, 2), p=0.5)
     drop_connect(layer, p=0.25)
     assert drop_connect_rates(layer) == {"weight": 0.25}
+    assert (len(layer._forward_pre_hooks), len(layer._forward_hooks)) == (1, 1)  # one pair
     drop_connect(layer, "bias", p=0.1)
     assert drop_connect_rates(layer) == {"weight": 0.25, "bias": 0.1}
     remove_drop_connect(layer)
+    assert drop_connect_rates(layer) == {"bias": 0.1}
     remove_drop_connect(layer, "bias")
     assert drop_connect_rates(layer) == {}
-    assert "forward" not in vars(layer)
+    assert not layer._forward_pre_hooks and not layer._forward_hooks
+    assert not layer._forward_hooks_always_called
+    assert [k for k in vars(layer) if k.startswith("_reglab")] == []
     x = torch.randn(2, 3)
     assert torch.equal(layer(x), layer(x))
+
+
+def test_forward_is_never_replaced() -> None:
+    """Hooks, as torch's own pruning and weight norm do: the class's forward stays the one."""
+    layer = drop_connect(nn.Linear(3, 2), p=0.5)
+    assert "forward" not in vars(layer)
+    assert layer.forward.__func__ is nn.Linear.forward
+    layer(torch.ones(1, 3))
+    assert "forward" not in vars(layer)
+
+
+def test_regularizers_and_constraints_act_on_the_stored_weight() -> None:
+    """The parameter stays registered as ``weight``: penalties, constraints and the optimizer
+    see the stored weight, never a mask sample (a parametrization would hide it from them)."""
+    torch.manual_seed(0)
+    dense = drop_connect(
+        Dense(4, 3, kernel_regularizer=L2(0.1), kernel_constraint=MaxNorm(0.05)), p=0.5
+    )
+    [(name, param, _)] = list(iter_regularized(dense))
+    assert name == "weight" and param is dense.weight and isinstance(param, nn.Parameter)
+    dense.train()
+    dense(torch.ones(2, 4))
+    expected = 0.1 * dense.weight.detach().pow(2).sum()
+    torch.testing.assert_close(regularization_loss(dense).detach(), expected)
+    assert apply_constraints(dense) == ["weight"]
+    norms = dense.weight.detach().norm(dim=1)
+    assert (norms <= 0.05 + 1e-6).all()
+    assert [n for n, _ in dense.named_parameters()] == ["weight", "bias"]
+
+
+def test_functional_call_masks_the_parameters_it_is_given() -> None:
+    layer = drop_connect(nn.Linear(5, 3), p=0.5, generator=_gen(12))
+    weight = torch.randn(3, 5, generator=_gen(13), requires_grad=True)
+    x = torch.randn(4, 5, generator=_gen(14))
+    y = torch.func.functional_call(layer, {"weight": weight, "bias": layer.bias}, (x,))
+    mask = torch.from_numpy(_masks(12, (3, 5), 0.5, 1)[0]).float()
+    torch.testing.assert_close(y, F.linear(x, weight * mask, layer.bias))
+    y.sum().backward()
+    assert weight.grad is not None and (weight.grad[mask == 0] == 0).all()
+    assert isinstance(layer.weight, nn.Parameter) and layer.weight is not weight
+
+
+def test_an_exception_in_a_later_forward_hook_leaves_the_parameter_in_place() -> None:
+    layer = drop_connect(nn.Linear(3, 2), p=0.5)
+    weight = layer.weight
+
+    def fail(*_: object) -> None:
+        raise ValueError("hook failed")
+
+    layer.register_forward_hook(fail)
+    with pytest.raises(ValueError, match="hook failed"):
+        layer(torch.ones(1, 3))
+    assert layer.weight is weight
+
+
+def test_a_nested_call_of_the_same_module_reuses_the_outer_sample() -> None:
+    class Twice(nn.Linear):
+        def forward(self, x: torch.Tensor, again: bool = True) -> torch.Tensor:
+            y = F.linear(x, self.weight, self.bias)
+            return y - self(x, again=False) if again else y
+
+    torch.manual_seed(0)
+    layer = drop_connect(Twice(3, 3), p=0.5)
+    weight = layer.weight
+    out = layer(torch.randn(2, 3))
+    assert torch.equal(out, torch.zeros(2, 3))  # both calls used one sample
+    assert layer.weight is weight
+
+
+def test_a_deepcopy_carries_its_own_hooks() -> None:
+    layer = drop_connect(nn.Linear(3, 2), p=0.5, generator=_gen(0))
+    twin = remove_drop_connect(copy.deepcopy(layer))
+    assert drop_connect_rates(twin) == {} and not twin._forward_pre_hooks
+    assert drop_connect_rates(layer) == {"weight": 0.5} and len(layer._forward_pre_hooks) == 1
+    x = torch.ones(2, 3)
+    assert not torch.equal(layer(x), layer(x))
+    assert torch.equal(twin(x), twin(x))
 
 
 @pytest.mark.parametrize(

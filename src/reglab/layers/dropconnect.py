@@ -11,15 +11,19 @@ Two entry points:
 
 * :class:`DropConnectLinear` — an ``nn.Linear`` with DropConnect on its weight;
 * :func:`drop_connect` — give any module (``nn.Linear``, convolutions, :class:`Dense`, RNN
-  hidden-to-hidden weights, ...) DropConnect on one of its parameters, in place. Parameter
-  names and ``state_dict`` keys are unchanged, so a plain model's weights load into it.
+  hidden-to-hidden weights, ...) DropConnect on one of its parameters, in place, by a forward
+  pre-hook that puts the masked sample in the parameter's slot for the duration of the forward
+  pass and a forward hook that puts the parameter back (also when the forward pass raises).
+  The module's ``forward`` is untouched, and the parameter stays registered where it was:
+  parameter names and ``state_dict`` keys are unchanged (a plain model's weights load into
+  it), and regularizers, constraints and optimizers keep acting on the stored weight. (A
+  :mod:`torch.nn.utils.parametrize` parametrization would move the parameter to
+  ``parametrizations.weight.original``, renaming its ``state_dict`` key and hiding it from
+  penalties and constraints attached to ``weight`` by name.)
 """
 
 from __future__ import annotations
 
-import types
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import torch
@@ -37,7 +41,10 @@ __all__ = ["DropConnectLinear", "drop_connect", "drop_connect_rates", "remove_dr
 ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 _RATES = "_reglab_drop_connect"
-_INNER = "_reglab_inner_forward"
+"""``module.__dict__[_RATES]``: ``{parameter name: (p, generator)}`` of a module given
+DropConnect (the single-model trainer seeds the ``None`` generators while it trains)."""
+_HOOKS = "_reglab_drop_connect_hooks"
+_ACTIVE = "_reglab_drop_connect_active"
 
 
 class DropConnectLinear(nn.Linear, Configurable):
@@ -102,42 +109,54 @@ class DropConnectLinear(nn.Linear, Configurable):
         return f"{super().extra_repr()}, p={self.p}"
 
 
-@contextmanager
-def _substituted(module: nn.Module, tensors: dict[str, Tensor]) -> Iterator[None]:
-    """Let ``module``'s forward see ``tensors`` in place of its parameters, then restore them.
+def _swap(module: nn.Module, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Put ``tensors`` in the parameter slots of ``module``; return what they held.
 
-    Like :func:`torch.func.functional_call`, the parameter slot holds the substitute for the
-    duration of the call (so ``module.weight`` returns it), without running the module's hooks a
-    second time. RNNs read a cached list of their weights, which is swapped too.
+    Like :func:`torch.func.functional_call`, the slot holds the substitute (so ``module.weight``
+    returns it during the forward pass). RNNs read a cached list of their weights, which is
+    swapped too.
     """
-    originals = {name: module._parameters[name] for name in tensors}
     flat_names: list[str] = list(getattr(module, "_flat_weights_names", []))
     flat: list[Any] | None = getattr(module, "_flat_weights", None)
-    try:
-        for name, tensor in tensors.items():
-            module._parameters[name] = tensor  # type: ignore[assignment]
-            if flat is not None and name in flat_names:
-                flat[flat_names.index(name)] = tensor
-        yield
-    finally:
-        for name, original in originals.items():
-            module._parameters[name] = original
-            if flat is not None and name in flat_names:
-                flat[flat_names.index(name)] = original
+    originals: dict[str, Tensor] = {}
+    for name, tensor in tensors.items():
+        originals[name] = module._parameters[name]  # type: ignore[assignment]
+        module._parameters[name] = tensor  # type: ignore[assignment]
+        if flat is not None and name in flat_names:
+            flat[flat_names.index(name)] = tensor
+    return originals
 
 
-def _drop_connect_forward(self: nn.Module, *args: Any, **kwargs: Any) -> Any:
-    inner = getattr(self, _INNER)
-    if not self.training:
-        return inner(*args, **kwargs)
+def _mask_before_forward(module: nn.Module, args: tuple[Any, ...]) -> None:
+    """Forward pre-hook: in training, swap in ``W ⊙ M / (1−p)`` for each DropConnect parameter.
+
+    A nested call of the same module (its forward calling itself) reuses the outer sample.
+    """
+    state = module.__dict__.get(_ACTIVE)
+    if state is not None:
+        state[0] += 1
+        return
+    if not module.training:
+        return
     samples: dict[str, Tensor] = {}
-    for name, (p, generator) in getattr(self, _RATES).items():
-        weight = self._parameters[name]
+    for name, (p, generator) in module.__dict__[_RATES].items():
+        weight = module._parameters[name]
         if p > 0.0 and weight is not None:
             noise = uniform(tuple(weight.shape), weight, generator)
             samples[name] = lf.drop_connect(weight, p, noise)
-    with _substituted(self, samples):
-        return inner(*args, **kwargs)
+    module.__dict__[_ACTIVE] = [1, _swap(module, samples)]
+
+
+def _restore_after_forward(module: nn.Module, args: tuple[Any, ...], output: Any) -> None:
+    """Forward hook, run first and also when the forward pass raises: put the stored
+    parameters back."""
+    state = module.__dict__.get(_ACTIVE)
+    if state is None:
+        return
+    state[0] -= 1
+    if state[0] == 0:
+        del module.__dict__[_ACTIVE]
+        _swap(module, state[1])
 
 
 def drop_connect(
@@ -152,8 +171,10 @@ def drop_connect(
     In training mode each forward pass of ``module`` uses ``W ⊙ M / (1−p)`` with a fresh
     Bernoulli(1−p) mask ``M`` in place of the parameter ``W``; gradients flow to ``W`` through
     the mask, and ``W`` itself is never modified. In evaluation mode the stored ``W`` is used
-    (weight scaling). The module's parameters, ``state_dict`` keys, hooks and ``deepcopy`` keep
-    working; calling again for the same ``name`` replaces its rate. Works for modules whose
+    (weight scaling). Two hooks do it (see the module docstring); ``forward`` is not replaced,
+    and the module's parameters, ``state_dict`` keys, other hooks, ``deepcopy`` and
+    :func:`torch.func.functional_call` (which then masks the parameters it is given) keep
+    working. Calling again for the same ``name`` replaces its rate. Works for modules whose
     ``forward`` reads the parameter attribute (Linear, convolutions, :class:`Dense`, RNNs).
     Concurrent forward passes of one module from several threads are not supported.
 
@@ -191,21 +212,24 @@ def drop_connect(
         problems.add(message("drop_connect", "name", expected, name) + suggest(str(name), names))
     problems.raise_if_any()
     if _RATES not in module.__dict__:
+        hooks = (
+            module.register_forward_pre_hook(_mask_before_forward),
+            module.register_forward_hook(_restore_after_forward, prepend=True, always_call=True),
+        )
         object.__setattr__(module, _RATES, {})
-        object.__setattr__(module, _INNER, module.forward)
-        object.__setattr__(module, "forward", types.MethodType(_drop_connect_forward, module))
-    getattr(module, _RATES)[name] = (rate, generator)
+        object.__setattr__(module, _HOOKS, hooks)
+    module.__dict__[_RATES][name] = (rate, generator)
     return module
 
 
 def remove_drop_connect(module: ModuleT, name: str = "weight") -> ModuleT:
-    """Undo :func:`drop_connect` for parameter ``name`` (the module's forward is restored
-    when no DropConnect parameter is left) and return ``module``.
+    """Undo :func:`drop_connect` for parameter ``name`` (its hooks are removed when no
+    DropConnect parameter is left) and return ``module``.
 
     >>> import torch
     >>> layer = remove_drop_connect(drop_connect(torch.nn.Linear(4, 2), p=0.5))
-    >>> "forward" in vars(layer)
-    False
+    >>> len(layer._forward_pre_hooks), len(layer._forward_hooks), drop_connect_rates(layer)
+    (0, 0, {})
     """
     rates: dict[str, Any] = module.__dict__.get(_RATES, {})
     if name not in rates:
@@ -215,16 +239,9 @@ def remove_drop_connect(module: ModuleT, name: str = "weight") -> ModuleT:
         )
     del rates[name]
     if not rates:
-        inner = module.__dict__[_INNER]
-        for attr in (_RATES, _INNER, "forward"):
-            del module.__dict__[attr]
-        is_class_forward = (
-            isinstance(inner, types.MethodType)
-            and inner.__self__ is module
-            and inner.__func__ is type(module).forward
-        )
-        if not is_class_forward:
-            object.__setattr__(module, "forward", inner)
+        for handle in module.__dict__.pop(_HOOKS):
+            handle.remove()
+        del module.__dict__[_RATES]
     return module
 
 
