@@ -42,7 +42,7 @@ def run_show(study: str | None, *, store: str) -> None:
             console.print("Show one with: reglab show STUDY", highlight=False)
             return
         from reglab.cli.render import print_result
-        from reglab.study.run import load_result
+        from reglab.study.results import load_result
 
         print_result(load_result(st, study), console)
 

@@ -64,7 +64,6 @@ from reglab._validation import (
 )
 from reglab.engine.spec import L1_MODES, PENALTY_LAYERS, Strategy
 from reglab.errors import ConfigError
-from reglab.regularizers.penalties import ElasticNet
 
 __all__ = [
     "ALIASES",
@@ -290,6 +289,8 @@ def _value_term(who: str, key: str, raw: str) -> tuple[dict[str, Any], str]:
         p.check(check_nonnegative, who, "alpha", alpha)
         p.check(check_in_range, who, "l1_ratio", ratio, 0.0, 1.0, text="a float in [0, 1]")
         p.raise_if_any()
+        from reglab.regularizers.penalties import ElasticNet
+
         en = ElasticNet(alpha=alpha, l1_ratio=ratio)
         return {"l1": en.l1, "l2": en.l2}, f"{format_number(alpha)}:{format_number(ratio)}"
     choices = L1_MODES if key == "l1-mode" else PENALTY_LAYERS
