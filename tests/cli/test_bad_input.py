@@ -86,9 +86,9 @@ def case_files(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
             [str(write(tmp_path, "one.csv", csv_text(one_class))), "--target", "label"],
             r"class",
         ),
-        "class smaller than folds": (
-            [str(write(tmp_path, "few.csv", csv_text(few))), "--target", "label"],
-            r"'z'",
+        "largest class smaller than folds": (
+            [str(write(tmp_path, "few.csv", csv_text(few))), "--target", "label", "--cv", "30"],
+            r"--cv 19.*--split kfold",
         ),
         "text target as regression": (
             [
@@ -208,7 +208,7 @@ OPTION_CASES: dict[str, tuple[list[str], str]] = {
 
 CASES = [
     "missing file", "binary file", "empty file", "header only", "target missing", "one class",
-    "class smaller than folds", "text target as regression", "all-missing column",
+    "largest class smaller than folds", "text target as regression", "all-missing column",
     "infinite values", "duplicate columns", "more folds than rows", "malformed grammar",
     "unknown preset", "negative strength", "dropout of one", "bad hidden sizes",
     *OPTION_CASES, "strategy file missing", "strategy file not yaml",

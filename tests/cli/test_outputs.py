@@ -191,3 +191,19 @@ def test_a_changed_config_names_the_setting_and_the_flag(workdir: Path) -> None:
     extended = runner.invoke(app, [*args, "--on-config-change", "extend"])
     assert extended.exit_code == 0, extended.output
     assert "trained 4 members" in extended.output
+
+
+def test_classes_of_two_rows_and_one_row_run_with_the_default_protocol(workdir: Path) -> None:
+    rng = np.random.default_rng(0)
+    y = np.array(["a"] * 45 + ["b"] * 32 + ["c"] * 2 + ["d"])
+    frame = pd.DataFrame(rng.normal(size=(len(y), 3)), columns=["x1", "x2", "x3"])
+    frame["y"] = y
+    frame.to_csv(workdir / "small.csv", index=False)
+    result = runner.invoke(
+        app, ["bench", "small.csv", "--target", "y", "--strategies", "none,l2", "--epochs", "5",
+              "--store", "runs.db", "--no-report"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "note: class 'c' has 2 rows, fewer than the 5 folds" in text
+    assert "note: class 'd' has 1 row, fewer than the 5 folds" in text

@@ -248,12 +248,13 @@ def test_all_plan_problems_are_reported_together() -> None:
     ("y", "task", "kwargs", "error", "match"),
     [
         pytest.param(np.arange(4) % 2, "binary", {"method": "kfold", "n_splits": 5}, DataError,
-                     r"^make_splits: `n_splits` must be at most the number of rows \(4\); got 5\.$",
+                     r"^make_splits: `n_splits` \(--cv\) must be at most the number of rows \(4\); "
+                     r"got 5\.$",
                      id="more-folds-than-rows"),
-        pytest.param(np.array([0] * 10 + [1] * 3), "binary", {"n_splits": 5}, DataError,
-                     r"^make_splits: `n_splits` must be at most the number of rows of every "
-                     r"class for stratified k-fold \(class 'yes' has 3\); got 5\.$",
-                     id="small-class-stratified"),
+        pytest.param(np.array([0] * 4 + [1] * 3), "binary", {"n_splits": 5}, DataError,
+                     r"^make_splits: `n_splits` \(--cv\) must be at most the rows of the largest "
+                     r"class \(4\) for stratified k-fold; got 5\. Use --cv 4, or --split kfold\.$",
+                     id="largest-class-stratified"),
         pytest.param(np.zeros(10, dtype=int), "binary", {}, DataError,
                      r"^make_splits: `y` must have at least 2 classes; got only 'no'\.$",
                      id="one-class"),
@@ -287,5 +288,21 @@ def test_bad_data(
 
 def test_labels_without_names_are_named_by_value() -> None:
     y = np.array(["cat"] * 10 + ["dog"] * 2)
-    with pytest.raises(DataError, match=r"\(class 'dog' has 2\); got 3\.$"):
-        make_splits(y, "binary", n_splits=3)
+    (note,) = SplitPlan("auto", 3).small_class_notices(y, "binary")
+    assert note.startswith("class 'dog' has 2 rows, fewer than the 3 folds")
+
+
+@pytest.mark.parametrize("small", [1, 2])
+def test_a_class_smaller_than_the_folds_runs_stratified_as_far_as_possible(small: int) -> None:
+    y = np.array(["a"] * 30 + ["b"] * 25 + ["c"] * small)
+    plan = SplitPlan("auto", 5, val_fraction=0.2, seed=3)
+    splits = plan.split(y, "multiclass")
+    assert len(splits) == 5
+    tested = np.concatenate([s.test_idx for s in splits])
+    assert sorted(tested.tolist()) == list(range(len(y)))  # every row tested once
+    assert sum(int((y[s.test_idx] == "c").sum()) for s in splits) == small
+    for s in splits:  # the large classes stay stratified
+        assert abs(int((y[s.test_idx] == "a").sum()) - 6) <= 1
+    (note,) = plan.small_class_notices(y, "multiclass")
+    assert note.startswith(f"class 'c' has {small} row")
+    assert f"in the test part of {small} of the 5 folds" in note

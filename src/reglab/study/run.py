@@ -160,7 +160,9 @@ class Study:
                 "validation rows); got 0. Use --no-early-stopping for fixed-epoch studies."
             )
         splits = split_plan.split(dataset.y, dataset.task, class_names=dataset.classes or None)
-        notices: list[str] = []
+        notices = split_plan.small_class_notices(
+            dataset.y, dataset.task, class_names=dataset.classes or None
+        )
         batch_size = self.batch_size
         largest = max(len(split.train_idx) for split in splits)
         if isinstance(batch_size, int) and batch_size > largest:

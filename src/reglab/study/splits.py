@@ -28,6 +28,7 @@ without out-of-bag rows). Indices are sorted int64 arrays.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -190,14 +191,16 @@ class SplitPlan(Configurable):
             labels.require_two_classes()
         if method in ("kfold", "stratified-kfold") and k > n:
             raise DataError(
-                f"make_splits: `n_splits` must be at most the number of rows ({n}); got {k}."
+                f"make_splits: `n_splits` (--cv) must be at most the number of rows ({n}); "
+                f"got {k}."
             )
         if method == "stratified-kfold" and labels is not None:
-            name, count = labels.smallest()
-            if count < k:
+            largest = int(labels.counts.max())
+            if largest < k:
                 raise DataError(
-                    f"make_splits: `n_splits` must be at most the number of rows of every class "
-                    f"for stratified k-fold (class {name!r} has {count}); got {k}."
+                    f"make_splits: `n_splits` (--cv) must be at most the rows of the largest "
+                    f"class ({largest}) for stratified k-fold; got {k}. Use --cv {largest}, or "
+                    "--split kfold."
                 )
         if method == "shuffle":
             n_test = math.ceil(self.test_size * n)
@@ -230,15 +233,44 @@ class SplitPlan(Configurable):
             splitter: Any
             if method == "kfold":
                 splitter = KFold(k, shuffle=True, random_state=rs)
-            elif method == "stratified-kfold":
+            elif method == "stratified-kfold":  # small classes: see small_class_notices
                 splitter = StratifiedKFold(k, shuffle=True, random_state=rs)
             elif labels is None:
                 splitter = ShuffleSplit(k, test_size=self.test_size, random_state=rs)
             else:
                 splitter = StratifiedShuffleSplit(k, test_size=self.test_size, random_state=rs)
             target = labels.ids if labels is not None else np.zeros(n)
-            for fold, (train, test) in enumerate(splitter.split(np.zeros((n, 1)), target)):
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+                folds = list(splitter.split(np.zeros((n, 1)), target))
+            for fold, (train, test) in enumerate(folds):
                 yield r, fold, train.astype(np.int64), test.astype(np.int64)
+
+    def small_class_notices(
+        self, y: Any, task: str, *, class_names: Sequence[str] | None = None
+    ) -> list[str]:
+        """What stratified k-fold did with classes that have fewer rows than folds.
+
+        Such classes do not stop the protocol (scikit-learn's splitter warns and goes on): they
+        are stratified as far as possible, so each of their rows is in exactly one fold's test
+        part and the other folds test without them.
+
+        >>> SplitPlan("auto", 5).small_class_notices(["a"] * 20 + ["b"] * 2, "binary")
+        ["class 'b' has 2 rows, fewer than the 5 folds: stratified as far as possible, it is in the test part of 2 of the 5 folds (per repeat) and the other folds test without it."]
+        """  # noqa: E501
+        if task == "regression" or self.resolved_method(task) != "stratified-kfold":
+            return []
+        labels = _class_ids(np.asarray(y), class_names)
+        notes = []
+        for name, count in zip(labels.names, labels.counts.tolist(), strict=True):
+            if count < self.n_splits:
+                rows = "row" if count == 1 else "rows"
+                notes.append(
+                    f"class {name!r} has {count} {rows}, fewer than the {self.n_splits} folds: "
+                    f"stratified as far as possible, it is in the test part of {count} of the "
+                    f"{self.n_splits} folds (per repeat) and the other folds test without it."
+                )
+        return notes
 
     # --- inner validation part --------------------------------------------------------------
 
