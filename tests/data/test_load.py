@@ -501,3 +501,13 @@ def test_long_column_lists_are_shortened_in_messages() -> None:
     with pytest.raises(DataError, match=r"\(c0, c1, .*c11, …\); got 'c99'\.") as info:
         load_table(frame, "c99")
     assert "c12" not in str(info.value)
+
+
+def test_drop_accepts_a_column_that_was_dropped_automatically() -> None:
+    frame = pd.DataFrame(
+        {"id": [f"row{i}" for i in range(40)], "a": np.arange(40.0), "b": np.arange(40.0) % 7}
+    )
+    frame["label"] = ["x", "y"] * 20
+    ds = load_table(frame, "label")
+    assert "id" in {c for c, _ in ds.dropped_columns}
+    assert ds.without(["id", "b"]).feature_names == ("a",)

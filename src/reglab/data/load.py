@@ -165,10 +165,15 @@ class Dataset:
     def without(self, columns: Sequence[str]) -> Dataset:
         """This data set without the feature ``columns`` (each named with a did-you-mean).
 
+        Columns reglab already left out (id-like, empty, ...) are accepted and stay out, so
+        ``--drop id`` works whether or not ``id`` was dropped automatically.
+
         >>> ds = from_arrays([[1.0, 2.0, 3.0]] * 4, [0, 1, 0, 1])
         >>> ds.without(["x1"]).feature_names
         ('x0', 'x2')
         """
+        already = {c for c, _ in self.dropped_columns}
+        columns = [c for c in dict.fromkeys(columns) if c not in already]
         unknown = [c for c in columns if c not in self.feature_names]
         if unknown:
             raise DataError(
