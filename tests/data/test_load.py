@@ -511,3 +511,14 @@ def test_drop_accepts_a_column_that_was_dropped_automatically() -> None:
     ds = load_table(frame, "label")
     assert "id" in {c for c, _ in ds.dropped_columns}
     assert ds.without(["id", "b"]).feature_names == ("a",)
+
+
+def test_missing_cells_are_counted_in_a_notice() -> None:
+    frame = pd.DataFrame({"a": np.arange(40.0), "b": ["u", "v"] * 20, "label": ["x", "y"] * 20})
+    frame.loc[[1, 2, 3], "a"] = np.nan
+    frame.loc[[5], "b"] = None
+    notes = [n for n in load_table(frame, "label").notices if "missing cells" in n]
+    assert notes == [
+        "4 missing cells in 2 columns will be imputed (median or most frequent value of each "
+        "training part): 'a' 3, 'b' 1"
+    ]

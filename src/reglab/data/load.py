@@ -353,6 +353,9 @@ def _build(
             f"{target!r}; got none" + (f" (dropped {[c for c, _ in dropped]})." if dropped else ".")
         )
     X = pd.DataFrame(features)
+    missing = missing_notice(X)
+    if missing:
+        notices.append(missing)
     numeric = tuple(c for c in X.columns if X[c].dtype.kind == "f")
     categorical = tuple(c for c in X.columns if X[c].dtype.kind != "f")
     hint = leakage_hint(X, categorical, y) if task != "regression" else None
@@ -363,6 +366,26 @@ def _build(
         numeric_columns=numeric, categorical_columns=categorical, dropped_columns=tuple(dropped),
         notices=tuple(notices), source=source, target=target,
     )  # fmt: skip
+
+
+def missing_notice(X: pd.DataFrame, shown: int = 5) -> str | None:
+    """How many feature cells are missing and will be imputed, by column (most first).
+
+    >>> missing_notice(pd.DataFrame({"a": [1.0, None, None], "b": ["x", None, "y"], "c": [1, 2, 3]}))
+    "3 missing cells in 2 columns will be imputed (median or most frequent value of each training part): 'a' 2, 'b' 1"
+    """  # noqa: E501
+    counts = X.isna().sum()
+    counts = counts[counts > 0].sort_values(ascending=False, kind="stable")
+    if counts.empty:
+        return None
+    listed = ", ".join(f"{c!r} {int(n)}" for c, n in counts.iloc[:shown].items())
+    more = f" and {len(counts) - shown} more columns" if len(counts) > shown else ""
+    total, cols = int(counts.sum()), len(counts)
+    return (
+        f"{total} missing {'cell' if total == 1 else 'cells'} in {cols} "
+        f"{'column' if cols == 1 else 'columns'} will be imputed (median or most frequent value "
+        f"of each training part): {listed}{more}"
+    )
 
 
 def _headerless_hint(columns: list[str]) -> str:
