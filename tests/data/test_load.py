@@ -522,3 +522,13 @@ def test_missing_cells_are_counted_in_a_notice() -> None:
         "4 missing cells in 2 columns will be imputed (median or most frequent value of each "
         "training part): 'a' 3, 'b' 1"
     ]
+
+
+def test_an_integer_column_of_nearly_distinct_values_is_flagged_but_kept() -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"hospital": rng.permutation(40) * 13 + 1000, "a": rng.normal(size=40)})
+    frame["label"] = ["x", "y"] * 20
+    ds = load_table(frame, "label")
+    assert "hospital" in ds.feature_names
+    (note,) = [n for n in ds.notices if "identifier" in n]
+    assert note.endswith("leave it out with --drop hospital")

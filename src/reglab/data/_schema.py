@@ -171,6 +171,31 @@ def id_like(name: str, series: pd.Series) -> str:
     return ""
 
 
+def id_suspect(name: str, series: pd.Series) -> str | None:
+    """A notice for a kept numeric column whose content looks like an identifier.
+
+    Nearly all values (at least 95%) distinct integers: a record or patient number is like
+    that, but so is a precise integer measurement, so the column is kept and the notice says
+    how to leave it out.
+
+    >>> id_suspect("hospital", pd.Series(np.arange(100.0) * 7 + 3))
+    "column 'hospital' looks like an identifier (100 distinct integers in 100 rows); it is kept as a feature: if it identifies records, leave it out with --drop hospital"
+    """  # noqa: E501
+    if series.dtype.kind != "f":
+        return None
+    values = series.dropna().to_numpy()
+    n = len(series)
+    if n < 20 or len(values) < 0.95 * n or not np.all(values == np.round(values)):
+        return None
+    distinct = len(np.unique(values))
+    if distinct < 0.95 * n:
+        return None
+    return (
+        f"column {name!r} looks like an identifier ({distinct} distinct integers in {n} rows); "
+        f"it is kept as a feature: if it identifies records, leave it out with --drop {name}"
+    )
+
+
 def _named_like_id(name: str) -> bool:
     spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
     tokens = [t.lower() for t in re.split(r"[^A-Za-z0-9]+", spaced) if t]

@@ -63,6 +63,7 @@ from reglab.data._schema import (
     TASKS,
     encode_target,
     id_like,
+    id_suspect,
     leakage_hint,
     typed_column,
 )
@@ -347,6 +348,10 @@ def _build(
             dropped.append((col, reason))
             notices.append(f"dropped id-like column {col!r} ({reason})")
             del features[col]
+            continue
+        suspect = id_suspect(col, series)
+        if suspect:
+            notices.append(suspect)
     if not features:
         raise DataError(
             f"{who}: {where} must have at least one usable feature column besides the target "
