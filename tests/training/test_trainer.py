@@ -515,3 +515,15 @@ def test_error_messages_follow_the_shape() -> None:
     with pytest.raises(ConfigError) as info:
         reglab.fit(mlp(), X, y, shuffle="yes")  # type: ignore[arg-type]
     assert re.fullmatch(r"fit: `shuffle` must be a bool; got 'yes'\.", str(info.value))
+
+
+def test_validation_split_takes_the_last_rows_as_keras_does() -> None:
+    from reglab.training._data import prepare
+
+    X = np.arange(40, dtype=np.float32).reshape(20, 2)
+    y = np.array([0, 1] * 10)
+    _, last = prepare("fit", X, y, None, None, 0.25, 0)
+    assert last.x_val is not None and last.x_val[:, 0].tolist() == X[15:, 0].tolist()
+    _, strat = prepare("fit", X, y, None, None, 0.25, 0, "stratified")
+    assert strat.x_val is not None and strat.x_val[:, 0].tolist() != X[15:, 0].tolist()
+    assert sorted(strat.t_val.tolist()) in ([0, 0, 1, 1, 1], [0, 0, 0, 1, 1])

@@ -144,6 +144,25 @@ def encode_targets(
     return Targets(np.array([lookup[v] for v in y.tolist()], dtype=np.int64), classes)
 
 
+def last_rows(n: int, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    """Keras's ``validation_split``: the last ``fraction`` of the rows, before any shuffling.
+
+    >>> [a.tolist() for a in last_rows(10, 0.2)]
+    [[0, 1, 2, 3, 4, 5, 6, 7], [8, 9]]
+    """
+    n_train = int(n * (1.0 - fraction))
+    if n_train < 1 or n_train >= n:
+        raise DataError(
+            message(
+                "fit",
+                "validation_split",
+                f"a fraction leaving at least one row on each side of {n} rows",
+                fraction,
+            )
+        )
+    return np.arange(n_train), np.arange(n_train, n)
+
+
 def split(
     n: int, fraction: float, seed: int, labels: np.ndarray | None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -194,9 +213,12 @@ def prepare(
     validation_data: tuple[Any, Any] | None,
     validation_split: float,
     seed: int,
+    validation_mode: str = "last",
 ) -> tuple[str, Prepared]:
     """Check the data, infer the task when ``None``, encode targets and carve the validation
-    rows (``validation_data``, or a seeded ``validation_split``); returns ``(task, data)``."""
+    rows (``validation_data``, or ``validation_split``: the last rows as Keras takes them with
+    ``validation_mode="last"``, a seeded stratified share with ``"stratified"``); returns
+    ``(task, data)``."""
     x_np = as_features(who, "X", X)
     y_np = as_targets(who, "y", y, x_np.shape[0])
     if task is None:
@@ -220,6 +242,9 @@ def prepare(
         return task, Prepared(x_np, targets.values, xv, tv.values)
     if validation_split > 0:
         labels = None if task == "regression" else targets.values
-        tr, va = split(x_np.shape[0], validation_split, derive(seed, "validation"), labels)
+        if validation_mode == "last":
+            tr, va = last_rows(x_np.shape[0], validation_split)
+        else:
+            tr, va = split(x_np.shape[0], validation_split, derive(seed, "validation"), labels)
         return task, Prepared(x_np[tr], targets.values[tr], x_np[va], targets.values[va])
     return task, Prepared(x_np, targets.values, None, None)

@@ -203,6 +203,7 @@ class _RegularizedMLP(BaseEstimator):
             epochs=self.epochs,
             batch_size=self.batch_size,
             validation_split=self.validation_fraction if self.early_stopping else 0.0,
+            validation_mode="stratified",
             early_stopping=es,
             device=self.device,
             seed=seed,

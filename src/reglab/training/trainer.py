@@ -60,6 +60,7 @@ def fit(
     batch_size: int | str | None = 32,
     validation_data: tuple[Any, Any] | None = None,
     validation_split: float = 0.0,
+    validation_mode: str = "last",
     early_stopping: EarlyStopping | bool | None = None,
     metric: str | Metric | None = None,
     device: str | torch.device = "auto",
@@ -101,8 +102,10 @@ def fit(
     ``torch.randperm(n_train, generator=g)`` per epoch with ``g`` seeded by ``seed``; layers
     with a ``generator`` attribute left ``None`` (reglab's dropout family, DropConnect) draw
     their noise during training from one generator seeded by
-    ``reglab._seeding.derive(seed, "noise")``. ``validation_split`` takes a seeded random
-    (stratified for classification) share of the rows, unlike Keras's last rows. The model is
+    ``reglab._seeding.derive(seed, "noise")``. ``validation_split`` takes the last rows, as
+    Keras does (so sort or shuffle ``X`` first if its order means something);
+    ``validation_mode="stratified"`` takes a seeded random share instead, stratified for
+    classification. The model is
     moved to ``device`` and left in evaluation mode, holding the best weights when early
     stopping is used.
 
@@ -124,6 +127,8 @@ def fit(
             normalization, a last batch of a single row is skipped.
         validation_data: ``(X_val, y_val)`` for the validation curves and early stopping.
         validation_split: Fraction of the rows held out for validation instead.
+        validation_mode: ``"last"`` (Keras: the last rows) or ``"stratified"`` (a seeded
+            random share, stratified by class for classification).
         early_stopping: An :class:`EarlyStopping` (used and updated in place), True for
             ``EarlyStopping()`` (patience 10 on ``val_loss``), or None/False.
         metric: The validation metric: a name (``"accuracy"``, ``"error_rate"``; ``"r2"``,
@@ -166,6 +171,7 @@ def fit(
         batch_size=batch_size,
         validation_data=validation_data,
         validation_split=validation_split,
+        validation_mode=validation_mode,
         early_stopping=early_stopping,
         metric=metric,
         seed=seed,
@@ -174,7 +180,9 @@ def fit(
     )
     dev = _resolve_device(device)
 
-    task, data = _data.prepare(who, X, y, task, validation_data, validation_split, seed)
+    task, data = _data.prepare(
+        who, X, y, task, validation_data, validation_split, seed, validation_mode
+    )
 
     # ---- model, tensors, loss, metric
     model.to(dev)
@@ -299,6 +307,7 @@ def _check_options(**kw: Any) -> None:
     if vd is not None and not (isinstance(vd, tuple | list) and len(vd) == 2):
         p.add(message(who, "validation_data", "a pair (X_val, y_val) or None", type(vd).__name__))
     p.check(check_fraction, who, "validation_split", kw["validation_split"])
+    p.check(check_choice, who, "validation_mode", kw["validation_mode"], ("last", "stratified"))
     if vd is not None and kw["validation_split"]:
         p.add(
             message(
