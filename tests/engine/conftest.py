@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from reglab.engine import Architecture, MemberSpec, Strategy, TrainConfig, plan
-from reglab.engine.plan import data_bytes, member_bytes
+from reglab.engine.plan import data_bytes, draw_bytes, member_bytes
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
@@ -77,7 +77,8 @@ def data_for(task: str, *, n: int = 90, d: int = 5, k: int = 3, splits: int = 1)
 
 def chunk_budget(specs: list[MemberSpec], data: Data, members: float) -> float:
     """A ``memory_budget_mb`` that holds the data and ``members`` of the largest ``specs``."""
-    return (data_bytes(specs, data) + members * max(map(member_bytes, specs))) / 2**20
+    fixed = data_bytes(specs, data) + max(map(draw_bytes, specs))
+    return (fixed + members * max(map(member_bytes, specs))) / 2**20
 
 
 @pytest.fixture

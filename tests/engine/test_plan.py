@@ -16,7 +16,9 @@ from reglab.engine import TrainConfig, plan, train_members
 from reglab.engine.plan import (
     MemoryEstimate,
     check_memory,
+    chunk_bytes,
     data_bytes,
+    draw_bytes,
     member_bytes,
     plan_chunks,
 )
@@ -78,8 +80,8 @@ def test_the_estimate_covers_the_largest_chunk_and_the_results() -> None:
     estimate = check_memory(specs, data, 1024)
     assert isinstance(estimate, MemoryEstimate) and estimate.chunks == 1
     per = max(map(member_bytes, specs))
-    assert estimate.peak_bytes == data_bytes(specs, data) + 6 * per
-    assert estimate.largest_member_bytes == per + data_bytes(specs[:1], data)
+    assert estimate.peak_bytes == data_bytes(specs, data) + draw_bytes(specs[0]) + 6 * per
+    assert estimate.largest_member_bytes == chunk_bytes(specs[:1], data)
     assert estimate.total_bytes > estimate.peak_bytes + estimate.results_bytes
     assert estimate.budget_bytes == 1024 * 2**20
 

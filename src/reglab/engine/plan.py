@@ -5,9 +5,10 @@ by their batch pattern (:func:`~reglab.engine.streams.batch_pattern`: mini-batch
 and whether the last one is full). Within a stack every member then takes the same number of
 optimizer steps, and either no member or every member has a short last batch, so each member
 goes through exactly the same arithmetic as it would alone. A stack is cut into chunks of
-consecutive members so that a chunk's estimated memory (:func:`member_bytes` per member plus
-:func:`data_bytes` of its splits) stays within the budget. A member's result does not depend on
-the chunking (DESIGN "Independence"), so the plan only trades memory for speed.
+consecutive members so that a chunk's estimated memory (:func:`chunk_bytes`:
+:func:`member_bytes` per member, :func:`data_bytes` of its splits and :func:`draw_bytes`) stays
+within the budget. A member's result does not depend on the chunking (DESIGN "Independence"),
+so the plan only trades memory for speed.
 
 :func:`check_memory` checks a plan before anything is trained or stored: the budget itself,
 that the largest member fits it, and that the plan's peak fits the memory the machine has.
@@ -19,7 +20,7 @@ that the largest member fits it, and that the plan's peak fits the memory the ma
 >>> data = {0: (np.zeros((1000, 10), np.float32), np.zeros(1000, np.int64))}
 >>> [len(c) for c in plan_chunks([spec] * 5, data, memory_budget_mb=1024)]
 [5]
->>> budget = (data_bytes([spec], data) + 2.5 * member_bytes(spec)) / 2**20
+>>> budget = (chunk_bytes([spec], data) + 1.5 * member_bytes(spec)) / 2**20
 >>> [len(c) for c in plan_chunks([spec] * 5, data, memory_budget_mb=budget)]
 [2, 2, 1]
 """
@@ -47,7 +48,9 @@ __all__ = [
     "available_memory",
     "check_budget",
     "check_memory",
+    "chunk_bytes",
     "data_bytes",
+    "draw_bytes",
     "member_bytes",
     "plan_chunks",
 ]
@@ -77,19 +80,22 @@ _SLOT_BYTES = 56
 """Per training-row slot of an epoch: the rows (int64) and row weights (float32) of up to
 three epoch plans (current, drawn ahead, and a selected copy), and their transposed host
 copies and float64 weights while one is drawn."""
+_DRAW_BYTES = 13
+"""Per noise element of one member's epoch, while that member's noise is drawn: the drawn
+float32 values and the multiplier's temporaries (a mask, its float32 copy, the quotient)."""
 _NOISE_SETS = 4
 """Copies of a member's epoch of noise: two host buffers used in turn, a selected copy, and
 the allocator's slack (the next epoch is drawn on another thread, in its own heap)."""
 _EVAL_ROW_BYTES = 8 + 8
 """Per evaluated row: its row number (int64, padded copy)."""
-_EVAL_OUTPUT_BYTES = 4 + 4 + 8 + 8
-"""Per evaluated row and output: the chunk outputs, their concatenation, the float64 copy and
-the member's probabilities."""
+_EVAL_OUTPUT_BYTES = 16
+"""Per evaluated row and output: the outputs of every evaluated member (float32), and a share
+of one member's float64 copy and probabilities."""
 _DATA_COPIES = 1
 """The data table is filled in place: one copy of the splits' features and targets."""
-_ROW_BYTES = 48
+_ROW_BYTES = 96
 """Per data row, besides the table: row-number arrays and their temporaries."""
-_RUNTIME = 24 * _MIB
+_RUNTIME = 20 * _MIB
 """Once per call: the drawing thread, the kernel libraries' buffers and thread stacks
 (measured: about 15 MiB for one small member)."""
 
@@ -148,6 +154,21 @@ def data_bytes(members: Sequence[MemberSpec], data: Data) -> int:
     return total
 
 
+def draw_bytes(member: MemberSpec) -> int:
+    """Memory taken while one member's epoch of noise is drawn, once per chunk (bytes)."""
+    noise = sum(math.prod(p.shape) for p in noise_places([member]))
+    return _DRAW_BYTES * batch_pattern(member)[0] * noise
+
+
+def chunk_bytes(members: Sequence[MemberSpec], data: Data) -> int:
+    """Estimated memory of training ``members`` as one chunk, in bytes (an upper bound).
+
+    Its data table, one member's noise being drawn, and each member as the largest one.
+    """
+    per_member = max(map(member_bytes, members))
+    return data_bytes(members, data) + max(map(draw_bytes, members)) + len(members) * per_member
+
+
 def result_bytes(member: MemberSpec) -> int:
     """Memory of a member's :class:`~reglab.engine.MemberResult`, kept until the call returns."""
     arch = member.arch
@@ -175,7 +196,7 @@ def plan_chunks(
     for indices in _stacks(members).values():
         group = [members[i] for i in indices]
         per_member = max(member_bytes(m) for m in group)
-        room = budget - data_bytes(group, data)
+        room = budget - data_bytes(group, data) - max(map(draw_bytes, group))
         size = max(1, int(room // per_member))
         chunks.extend(indices[i : i + size] for i in range(0, len(indices), size))
     return chunks
@@ -287,7 +308,7 @@ def check_memory(
     """  # noqa: E501
     budget_mb = check_budget(memory_budget_mb)
     budget = int(budget_mb * _MIB)
-    needs = [member_bytes(m) + data_bytes([m], data) for m in members]
+    needs = [chunk_bytes([m], data) for m in members]
     largest = max(needs, default=0)
     biggest = members[needs.index(largest)] if needs else None
     if biggest is not None and largest > budget:
@@ -299,7 +320,7 @@ def check_memory(
     peak = 0
     for chunk in chunks:
         group = [members[i] for i in chunk]
-        peak = max(peak, data_bytes(group, data) + len(group) * max(map(member_bytes, group)))
+        peak = max(peak, chunk_bytes(group, data))
     results = sum(result_bytes(m) for m in members)
     available = available_memory(device)
     estimate = MemoryEstimate(peak, results, _RUNTIME, largest, budget, available, len(chunks))
