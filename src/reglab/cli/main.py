@@ -70,7 +70,10 @@ def bench(
     ] = True,
     patience: Annotated[int, typer.Option()] = 10,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    memory_budget_mb: Annotated[float, typer.Option(help="Memory bound per stack.")] = 1024.0,
+    memory_budget_mb: Annotated[
+        float,
+        typer.Option(help="Memory bound per stack in MiB (at least 1); checked before training."),
+    ] = 1024.0,
     name: Annotated[str | None, typer.Option(help="Study name (default: derived).")] = None,
     store: StoreOpt = DEFAULT_STORE,
     on_config_change: Annotated[
