@@ -191,8 +191,7 @@ class SplitPlan(Configurable):
             labels.require_two_classes()
         if method in ("kfold", "stratified-kfold") and k > n:
             raise DataError(
-                f"make_splits: `n_splits` (--cv) must be at most the number of rows ({n}); "
-                f"got {k}."
+                f"make_splits: `n_splits` (--cv) must be at most the number of rows ({n}); got {k}."
             )
         if method == "stratified-kfold" and labels is not None:
             largest = int(labels.counts.max())
