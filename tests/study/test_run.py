@@ -82,7 +82,7 @@ def _bench_cmd(db: Path, json_path: Path) -> list[str]:
     return [
         sys.executable, "-m", "reglab.cli.main", "bench", "builtin:digits",
         "--strategies", "none,l2=1e-4,dropout=0.2,l1=1e-4", "--cv", "3", "--hidden", "32",
-        "--epochs", "40", "--no-early-stopping", "--memory-budget-mb", "2",
+        "--epochs", "40", "--no-early-stopping", "--memory-budget-mb", "3",
         "--store", str(db), "--name", "killed", "--json", str(json_path), "--no-report",
     ]  # fmt: skip
 
