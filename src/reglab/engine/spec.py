@@ -23,6 +23,7 @@ from reglab._validation import (
     check_nonnegative,
     check_positive,
 )
+from reglab.techniques.base import TechniqueConfig
 
 __all__ = ["Architecture", "MemberSpec", "Strategy", "TrainConfig"]
 
@@ -80,6 +81,9 @@ class Strategy:
     ``weight_decay`` is decoupled (AdamW-style), never mixed into ``l2``. ``lr`` overrides the
     training set-up's learning rate. ``batch_norm`` asks the study to build the member's
     :class:`Architecture` with batch norm (the architecture is what the engine reads).
+    ``techniques`` are registry techniques (:mod:`reglab.techniques`) as key and parameters;
+    they appear in :meth:`to_dict` (and so in a member's content key) only when there are any,
+    so the keys of strategies without them are those of earlier versions.
     """
 
     name: str = "none"
@@ -95,6 +99,7 @@ class Strategy:
     weight_decay: float = 0.0
     lr: float | None = None
     batch_norm: bool = False
+    techniques: tuple[TechniqueConfig, ...] = ()
 
     def __post_init__(self) -> None:
         who = f"Strategy {self.name!r}"
@@ -111,7 +116,15 @@ class Strategy:
         p.check(check_choice, who, "l1_mode", self.l1_mode, L1_MODES)
         p.check(check_choice, who, "dropout_kind", self.dropout_kind, DROPOUT_KINDS)
         p.check(check_choice, who, "penalty_layers", self.penalty_layers, PENALTY_LAYERS)
+        techniques = tuple(
+            t if isinstance(t, TechniqueConfig) else TechniqueConfig.from_dict(t)
+            for t in self.techniques
+        )
+        keys = [t.key for t in techniques]
+        if len(set(keys)) != len(keys):
+            p.add(f"{who}: `techniques` must name each technique once; got {keys}.")
         p.raise_if_any()
+        object.__setattr__(self, "techniques", techniques)
         if isinstance(self.dropout, list):
             object.__setattr__(self, "dropout", tuple(self.dropout))
 
@@ -137,11 +150,18 @@ class Strategy:
         return (True,) * (n_layers - 1) + (False,)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """JSON-ready fields; ``techniques`` only when there are any (stable store keys)."""
+        data = dataclasses.asdict(self)
+        del data["techniques"]
+        if self.techniques:
+            data["techniques"] = [t.to_dict() for t in self.techniques]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Strategy:
-        return cls(**data)
+        data = dict(data)
+        techniques = tuple(TechniqueConfig.from_dict(t) for t in data.pop("techniques", ()))
+        return cls(**data, techniques=techniques)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,8 @@ term                   sets
 ``lr=3e-3``            learning rate for this strategy
 ``proximal``           ``l1_mode="proximal"`` (soft-threshold: exact zeros); ``l1-mode=...``
 ``penalty-layers=X``   which kernels carry l1/l2: ``hidden`` (default), ``all``, ``first``
+``KEY=V`` / ``KEY=V:W`` a registered technique (:mod:`reglab.techniques`), its parameters in
+                       order: ``activity-l1=1e-4``, ``activity-l2=1e-4``
 =====================  ====================================================================
 
 A preset term fills its defaults and explicit values override them (``dropout+dropout=0.5``);
@@ -54,6 +56,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from reglab import techniques
 from reglab._validation import (
     Problems,
     check_choice,
@@ -64,6 +67,7 @@ from reglab._validation import (
 )
 from reglab.engine.spec import L1_MODES, PENALTY_LAYERS, Strategy
 from reglab.errors import ConfigError
+from reglab.techniques import TechniqueConfig
 
 __all__ = [
     "ALIASES",
@@ -82,7 +86,7 @@ __all__ = [
     "strategy_to_text",
 ]
 
-FIELDS = tuple(f.name for f in dataclasses.fields(Strategy) if f.name != "name")
+FIELDS = tuple(f.name for f in dataclasses.fields(Strategy) if f.name not in ("name", "techniques"))
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Strategy)}
 
 
@@ -298,6 +302,31 @@ def _value_term(who: str, key: str, raw: str) -> tuple[dict[str, Any], str]:
     return {key.replace("-", "_"): choice}, choice
 
 
+def _technique_term(who: str, key: str, eq: str, raw: str) -> _Term:
+    """A registry technique's term ``key=v[:w…]`` (parameters in the technique's order)."""
+    cls = techniques.get(key)
+    if not eq:
+        raise ConfigError(message(who, key, f"given a value, as {key}=VALUE", key))
+    names = [q.name for q in cls.params]
+    pieces = raw.split(":")
+    if len(pieces) != len(names):
+        expected = ":".join(n.upper() for n in names)
+        raise ConfigError(message(who, key, f"{len(names)} value(s), as {key}={expected}", raw))
+    values = {n: _number(who, key, v) for n, v in zip(names, pieces, strict=True)}
+    try:
+        technique = cls(**values)
+    except ConfigError as err:
+        raise ConfigError(f"{who}: {err}") from None
+    text = ":".join(format_number(v) for v in technique.values.values())
+    return _Term(
+        f"{key}={text}", cls.order, True, {"techniques": (technique.config(),)}, "technique"
+    )
+
+
+def _technique_text(config: TechniqueConfig) -> str:
+    return f"{config.key}=" + ":".join(format_number(v) for _, v in config.params)
+
+
 def _term(who: str, raw: str) -> _Term:
     text = raw.strip()
     if not text:
@@ -305,6 +334,9 @@ def _term(who: str, raw: str) -> _Term:
     key, eq, value = text.partition("=")
     key = _normalize(key)
     key = _PARAM_ALIASES.get(key, key)
+    registered = techniques.keys()
+    if key not in _PARAMS and key not in PRESETS and key in registered:
+        return _technique_term(who, key, eq, value.strip())
     if not eq:
         if key in PRESETS and "+" not in key:
             order, role = _PARAMS.get(key, (0, "none"))
@@ -315,15 +347,16 @@ def _term(who: str, raw: str) -> _Term:
             raise ConfigError(message(who, key, f"given a value, as {key}=VALUE", text))
         atomic = [n for n in PRESETS if "+" not in n]
         expected = f"a preset ({', '.join(atomic)}), 'proximal' or NAME=VALUE"
-        known = [*atomic, *ALIASES, "proximal", *_VALUED]
+        known = [*atomic, *ALIASES, "proximal", *_VALUED, *techniques.keys()]
         raise ConfigError(message(who, "term", expected, text) + suggest(key, known))
     if key == "name":
         raise ConfigError(message(who, "name", "set in a strategy file, not in the grammar", text))
     if key not in _VALUED:
         if key in PRESETS or key == "proximal":
             raise ConfigError(message(who, key, "given without a value", text))
+        expected = "one of " + ", ".join(_VALUED)
         raise ConfigError(
-            message(who, "parameter", "one of " + ", ".join(_VALUED), key) + suggest(key, _VALUED)
+            message(who, "parameter", expected, key) + suggest(key, [*_VALUED, *registered])
         )
     fields, canonical = _value_term(who, key, value.strip())
     if key == "l1-mode" and canonical == "proximal":
@@ -344,8 +377,18 @@ def _terms(text: str) -> tuple[str, list[_Term], dict[str, Any]]:
     terms = [_term(who, piece) for piece in _SPLIT.split(raw)]
     by: dict[bool, dict[str, str]] = {False: {}, True: {}}
     merged: dict[bool, dict[str, Any]] = {False: {}, True: {}}
+    registered: dict[str, TechniqueConfig] = {}
     for t in terms:
         for field, value in t.fields.items():
+            if field == "techniques":
+                for config in value:
+                    if config.key in registered:
+                        raise ConfigError(
+                            f"{who}: `{config.key}` must be given once; got "
+                            f"{_technique_text(registered[config.key])!r} and {t.text!r}."
+                        )
+                    registered[config.key] = config
+                continue
             if field in by[t.explicit]:
                 expected = "given once" if t.explicit else "set by one preset"
                 raise ConfigError(
@@ -354,7 +397,13 @@ def _terms(text: str) -> tuple[str, list[_Term], dict[str, Any]]:
                 )
             by[t.explicit][field] = t.text
             merged[t.explicit][field] = value
-    return raw, terms, {**merged[False], **merged[True]}
+    fields = {**merged[False], **merged[True]}
+    if registered:
+        order = {k: (techniques.get(k).order, k) for k in registered}
+        fields["techniques"] = tuple(
+            registered[k] for k in sorted(registered, key=order.__getitem__)
+        )
+    return raw, terms, fields
 
 
 def _name_of(terms: Sequence[_Term]) -> str:
@@ -448,6 +497,7 @@ def strategy_to_text(strategy: Strategy) -> str:
     for label, value in (("maxnorm", s.max_norm), ("weight-decay", s.weight_decay)):
         if value:
             terms.append(f"{label}={format_number(value)}")
+    terms.extend(_technique_text(t) for t in s.techniques)
     if s.lr is not None:
         terms.append(f"lr={format_number(s.lr)}")
     return "+".join(terms) or "none"
@@ -479,7 +529,7 @@ def parts(strategy: str | Strategy) -> tuple[str, ...]:
     techs = [t for t in terms if t.role == "technique"]
     groups: list[list[_Term]] = []
     for t in techs:  # merge techniques that share a parameter
-        hit = [g for g in groups if any(set(u.fields) & set(t.fields) for u in g)]
+        hit = [g for g in groups if any(_touches(u) & _touches(t) for u in g)]
         merged = [t] + [u for g in hit for u in g]
         groups = [g for g in groups if g not in hit] + [merged]
     if len(groups) <= 1:
@@ -491,6 +541,12 @@ def parts(strategy: str | Strategy) -> tuple[str, ...]:
             g.append(m)
     names = sorted((min(u.order for u in g), _name_of(g)) for g in groups)
     return tuple(name for _, name in names)
+
+
+def _touches(term: _Term) -> set[str]:
+    """The parameters a term sets; each registry technique counts as its own."""
+    keys = {f for f in term.fields if f != "techniques"}
+    return keys | {f"technique:{c.key}" for c in term.fields.get("techniques", ())}
 
 
 def _text_for(strategy: Strategy) -> str:
@@ -542,6 +598,9 @@ def describe(strategy: Strategy) -> str:
         phrases.append(f"max-norm {f(s.max_norm)}")
     if s.weight_decay:
         phrases.append(f"weight decay {f(s.weight_decay)}")
+    for config in s.techniques:
+        label = techniques.get(config.key).label or config.key
+        phrases.append(f"{label} " + ":".join(f(v) for _, v in config.params))
     text = " + ".join(phrases) or "no regularization"
     return text + (f", lr {f(s.lr)}" if s.lr is not None else "")
 
@@ -586,7 +645,11 @@ def _entry(who: str, entry: Mapping[str, Any], name: str | None) -> Strategy:
         elif "grammar" in entry:
             base = parse_strategy(entry["grammar"])
         fields = {**({k: getattr(base, k) for k in FIELDS} if base else {}), **overrides}
-        strategy = Strategy(name=name or (base.name if base else "unnamed"), **fields)
+        strategy = Strategy(
+            name=name or (base.name if base else "unnamed"),
+            **fields,
+            techniques=base.techniques if base else (),
+        )
     except ConfigError as err:
         raise ConfigError(f"{who}: {err}") from None
     if name is None and (base is None or overrides):

@@ -1,0 +1,27 @@
+"""Regularization techniques as registry entries: one object per technique (DESIGN §6).
+
+A technique declares its grammar key, its parameters (valid values, search range and scale,
+"off"), how it acts on a member-batched model and its single-model form
+(:class:`~reglab.techniques.base.Technique`). :func:`register` makes it a strategy term
+(``activity-l2=1e-4``) that the engine's generic backend trains. ``docs/architecture.md``
+shows how to add one.
+"""
+
+from reglab.techniques.activity import ActivityL1, ActivityL2
+from reglab.techniques.base import ACTS_ON, Batch, Param, Technique, TechniqueConfig
+from reglab.techniques.registry import build, get, keys, register, unregister
+
+__all__ = [
+    "ACTS_ON",
+    "ActivityL1",
+    "ActivityL2",
+    "Batch",
+    "Param",
+    "Technique",
+    "TechniqueConfig",
+    "build",
+    "get",
+    "keys",
+    "register",
+    "unregister",
+]

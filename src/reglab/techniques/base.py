@@ -1,0 +1,284 @@
+"""What a technique is: one object that declares its grammar, parameters and maths.
+
+A :class:`Technique` subclass is the one home of a regularization technique (DESIGN §6). It
+declares:
+
+* its grammar ``key`` (``activity-l2=1e-4``) and :class:`Param` list: each parameter's valid
+  values, its search range and scale (``"log"``/``"linear"``) and the value that means "off";
+* how it acts on a member-batched model (:data:`ACTS_ON`), as class methods that take each
+  member's parameter values as tensors of shape ``[M]`` (0, the "off" value, for members of
+  the stack that do not use the technique):
+
+  - ``"penalty"``: :meth:`Technique.penalty` returns each member's penalty ``[M]``, added to
+    its batch-mean data loss (gradients by autograd);
+  - ``"hidden-noise"`` / ``"input-noise"``: :meth:`Technique.draw` draws one member's noise from
+    the member's own generator and :meth:`Technique.perturb` applies it, in training only;
+  - ``"projection"``: :meth:`Technique.project` maps each kernel after the optimizer step;
+
+* whether a hand-written fused form exists (``fused``; registry techniques have none, so the
+  engine trains them on its generic backend);
+* its single-model form for one's own PyTorch models, :meth:`Technique.module`, built from the
+  same member-batched maths with one member.
+
+Activations are the engine's columns ``[M, units, B]``; kernels are ``[M, out, in]``.
+
+A strategy carries its techniques as :class:`TechniqueConfig` values (key and parameters),
+which are JSON-ready and part of a member's content key.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from reglab._validation import Problems, message
+
+__all__ = [
+    "ACTS_ON",
+    "Batch",
+    "Param",
+    "Technique",
+    "TechniqueConfig",
+]
+
+ACTS_ON = ("penalty", "hidden-noise", "input-noise", "projection")
+"""The ways a technique acts on a member-batched model."""
+
+SCALES = ("log", "linear")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter of a technique.
+
+    Attributes:
+        name: The parameter's name (a keyword of the technique's constructor).
+        low, high: The search range (a tuning search space samples in it).
+        scale: ``"log"`` or ``"linear"``: how the search range is sampled.
+        off: The value that turns the technique off (members without it use this value).
+        minimum, maximum: Valid values (inclusive); ``off`` is always valid.
+    """
+
+    name: str
+    low: float
+    high: float
+    scale: str = "log"
+    off: float = 0.0
+    minimum: float = 0.0
+    maximum: float = math.inf
+
+    def __post_init__(self) -> None:
+        p = Problems()
+        if self.scale not in SCALES:
+            p.add(message(f"Param {self.name!r}", "scale", "'log' or 'linear'", self.scale))
+        if not self.low <= self.high:
+            p.add(message(f"Param {self.name!r}", "high", f"at least low ({self.low})", self.high))
+        if self.scale == "log" and self.low <= 0:
+            p.add(message(f"Param {self.name!r}", "low", "> 0 for a log scale", self.low))
+        p.raise_if_any()
+
+    def check(self, who: str, value: Any) -> str | None:
+        """The problem with ``value`` as this parameter, or ``None``."""
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return message(who, self.name, "a number", value)
+        if value == self.off:
+            return None
+        if not (math.isfinite(value) and self.minimum <= value <= self.maximum):
+            if self.maximum == math.inf:
+                return message(who, self.name, f"a finite number ≥ {self.minimum:g}", value)
+            return message(
+                who, self.name, f"a number in [{self.minimum:g}, {self.maximum:g}]", value
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class TechniqueConfig:
+    """A technique as a strategy carries it: its registry key and its parameter values.
+
+    >>> TechniqueConfig("activity-l2", (("strength", 1e-4),)).to_dict()
+    {'key': 'activity-l2', 'params': {'strength': 0.0001}}
+    """
+
+    key: str
+    params: tuple[tuple[str, float], ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"key": self.key, "params": dict(self.params)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TechniqueConfig:
+        params = data.get("params", {})
+        return cls(str(data["key"]), tuple((str(k), float(v)) for k, v in params.items()))
+
+    @property
+    def values(self) -> dict[str, float]:
+        return dict(self.params)
+
+
+@dataclass
+class Batch:
+    """What a penalty sees of one training step of a stack.
+
+    Attributes:
+        kernels: Every Dense kernel ``[M, out, in]`` (output layer last), differentiable.
+        biases: Every bias ``[M, out, 1]``.
+        hidden: Each hidden block's output ``[M, units, B]`` (after its activation, before
+            noise and dropout), differentiable.
+        row_weight: ``[M, 1, B]``: ``1/count`` on each member's real rows of the batch, 0 on
+            padding, so ``(t·row_weight).sum()`` is a member's batch mean of ``t``.
+    """
+
+    kernels: Sequence[Tensor]
+    biases: Sequence[Tensor]
+    hidden: Sequence[Tensor] = field(default_factory=list)
+    row_weight: Tensor | None = None
+
+
+class Technique:
+    """Base class of a registered technique; one instance is one member's configuration.
+
+    Subclasses set the class attributes and override the class methods of their
+    :attr:`acts_on` kind. Instances validate their parameters at construction, as in Keras.
+
+    Class attributes:
+        key: Grammar key (``act-noise`` reads ``act-noise=0.1``).
+        params: The parameters, the first being the strength the grammar sets.
+        acts_on: One of :data:`ACTS_ON`.
+        fused: Whether the engine's hand-written fused path implements it.
+        label: Short human phrase for reports (``"activity L2"``).
+        order: Position among a strategy's terms in its canonical name.
+    """
+
+    key: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+    acts_on: ClassVar[str] = "penalty"
+    fused: ClassVar[bool] = False
+    label: ClassVar[str] = ""
+    order: ClassVar[int] = 85
+
+    def __init__(self, **values: float) -> None:
+        who = f"{type(self).__name__} ({self.key})"
+        p = Problems()
+        names = [q.name for q in self.params]
+        for name in values:
+            if name not in names:
+                p.add(message(who, "parameter", "one of " + ", ".join(names), name))
+        for q in self.params:
+            if q.name not in values:
+                p.add(message(who, q.name, "given", "nothing"))
+                continue
+            problem = q.check(who, values[q.name])
+            if problem is not None:
+                p.add(problem)
+        p.raise_if_any()
+        self.values: dict[str, float] = {q.name: float(values[q.name]) for q in self.params}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.values.items())
+        return f"{type(self).__name__}({args})"
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Technique)
+            and type(other) is type(self)
+            and other.values == self.values
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(self.values.items())))
+
+    # -- configuration -------------------------------------------------------------------------
+
+    def get_config(self) -> dict[str, float]:
+        """The constructor's arguments; ``type(t).from_config(t.get_config()) == t``."""
+        return dict(self.values)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Technique:
+        return cls(**config)
+
+    def config(self) -> TechniqueConfig:
+        """The value a :class:`~reglab.engine.spec.Strategy` carries."""
+        return TechniqueConfig(self.key, tuple(self.values.items()))
+
+    @property
+    def off(self) -> bool:
+        """Whether every parameter is at its "off" value."""
+        return all(self.values[q.name] == q.off for q in self.params)
+
+    @classmethod
+    def search_space(cls) -> dict[str, Param]:
+        """Each parameter with its range, scale and "off" value (a tuning search space)."""
+        return {q.name: q for q in cls.params}
+
+    # -- member-batched maths (override the ones of your kind) ---------------------------------
+
+    @classmethod
+    def penalty(cls, batch: Batch, values: Mapping[str, Tensor]) -> Tensor:
+        """Each member's penalty ``[M]`` (``acts_on == "penalty"``)."""
+        raise NotImplementedError(f"{cls.__name__} has no penalty")
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+        """One member's noise of ``shape`` from its own generator (default: standard normal)."""
+        return rng.standard_normal(shape, dtype=np.float32)
+
+    @classmethod
+    def perturb(cls, h: Tensor, noise: Tensor, values: Mapping[str, Tensor]) -> Tensor:
+        """``h`` ``[M, units, B]`` with the members' noise applied (noise kinds)."""
+        raise NotImplementedError(f"{cls.__name__} has no noise")
+
+    @classmethod
+    def project(cls, kernel: Tensor, values: Mapping[str, Tensor]) -> Tensor:
+        """A kernel ``[M, out, in]`` after the optimizer step (``acts_on == "projection"``)."""
+        raise NotImplementedError(f"{cls.__name__} has no projection")
+
+    # -- single-model form ----------------------------------------------------------------------
+
+    def module(self, seed: int = 0) -> nn.Module:
+        """This technique for one's own model: a module placed where it acts.
+
+        Noise kinds perturb their input in training mode (identity in eval); a penalty module
+        passes its input through and keeps the activity penalty of the last training forward in
+        ``.loss`` (add it to the loss, as Keras's ``add_loss``). Both run the member-batched
+        maths with one member.
+        """
+        return _SingleModel(self, seed)
+
+
+class _SingleModel(nn.Module):
+    """:meth:`Technique.module`: one member's form of a noise or activity-penalty technique."""
+
+    def __init__(self, technique: Technique, seed: int) -> None:
+        super().__init__()
+        if technique.acts_on == "projection":
+            raise NotImplementedError(
+                f"{type(technique).__name__}: a projection has no module form; call "
+                "project() after the optimizer step."
+            )
+        self.technique = technique
+        self.rng = np.random.default_rng(seed)
+        self.loss: Tensor | None = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not self.training:
+            return x
+        t = self.technique
+        values = {k: torch.tensor([v], dtype=x.dtype, device=x.device) for k, v in t.values.items()}
+        cols = x.reshape(len(x), -1).T.unsqueeze(0)  # [1, units, B]
+        if t.acts_on == "penalty":
+            weight = torch.full((1, 1, len(x)), 1.0 / len(x), dtype=x.dtype, device=x.device)
+            self.loss = t.penalty(Batch([], [], [cols], weight), values)[0]
+            return x
+        if t.off:
+            return x
+        noise = torch.from_numpy(t.draw(self.rng, tuple(cols.shape[1:]))).to(x)
+        out = t.perturb(cols, noise.unsqueeze(0), values)
+        return out.squeeze(0).T.reshape(x.shape)
