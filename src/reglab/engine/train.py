@@ -30,14 +30,20 @@ from reglab.engine._scoring import (
     restored_problem,
     validation,
 )
+from reglab.engine.generic import GenericStack, needs_generic
 from reglab.engine.layout import StackLayout
 from reglab.engine.plan import check_memory, plan_chunks
 from reglab.engine.result import MemberResult
 from reglab.engine.spec import MemberSpec
 from reglab.engine.stack import Stack
 from reglab.engine.streams import EpochPlan, MemberStreams, stream_seeds
+from reglab.errors import ConfigError
 
-__all__ = ["initial_weights", "resolve_device", "train_members"]
+__all__ = ["BACKENDS", "initial_weights", "resolve_device", "train_members"]
+
+BACKENDS = ("auto", "fused", "generic")
+"""``train_members(backend=...)``: ``"auto"`` trains members whose techniques all have a fused
+form on the hand-written fused path and the others on the generic (autograd) backend."""
 
 Data = Mapping[int, tuple[np.ndarray, np.ndarray]]
 
@@ -71,6 +77,7 @@ def train_members(
     on_result: Callable[[MemberResult], None] | None = None,
     progress: Callable[[int, int], None] | None = None,
     num_threads: int | None = None,
+    backend: str = "auto",
 ) -> list[MemberResult]:
     """Train every member, many at once; return one :class:`MemberResult` per member, in order.
 
@@ -98,6 +105,12 @@ def train_members(
             short to gain from more and lose much when the cores are busy (measured in
             ``docs/benchmarks.md``); it also leaves a core to the thread that draws the next
             epoch. torch's setting is restored afterwards.
+        backend: ``"auto"`` (default): each chunk's members that use a technique without a
+            fused form (:mod:`reglab.techniques`) train on the generic backend
+            (:class:`~reglab.engine.generic.GenericStack`), the others, apart from them, on the
+            fused path, so a member's backend never depends on its neighbours. ``"generic"``
+            trains every member on the generic backend; ``"fused"`` refuses members that need
+            the generic one.
 
     Returns:
         The results, in the order of ``members``.
@@ -122,22 +135,50 @@ def train_members(
     """  # noqa: E501
     members = list(members)
     dev = resolve_device(device)
+    _check_backend(members, backend)
     validate(members, data, memory_budget_mb, num_threads)
     check_memory(members, data, memory_budget_mb, device=dev)
     results: list[MemberResult | None] = [None] * len(members)
     done = 0
     threads = 1 if num_threads is None else num_threads
     with _restored_threads():
-        for chunk in plan_chunks(members, data, memory_budget_mb):
-            stack = [members[i] for i in chunk]
-            for position, result in _train_chunk(stack, data, dev, threads):
-                results[chunk[position]] = result
-                done += 1
-                if on_result is not None:
-                    on_result(result)
-                if progress is not None:
-                    progress(done, len(members))
+        for whole in plan_chunks(members, data, memory_budget_mb):
+            for chunk, generic in _by_backend(members, whole, backend):
+                stack = [members[i] for i in chunk]
+                for position, result in _train_chunk(stack, data, dev, threads, generic=generic):
+                    results[chunk[position]] = result
+                    done += 1
+                    if on_result is not None:
+                        on_result(result)
+                    if progress is not None:
+                        progress(done, len(members))
     return [r for r in results if r is not None]
+
+
+def _check_backend(members: Sequence[MemberSpec], backend: str) -> None:
+    if backend not in BACKENDS:
+        raise ConfigError(
+            f"train_members: `backend` must be one of {', '.join(map(repr, BACKENDS))}; "
+            f"got {backend!r}."
+        )
+    if backend == "fused":
+        names = sorted({m.strategy.name for m in members if needs_generic(m)})
+        if names:
+            raise ConfigError(
+                "train_members: `backend` must be 'auto' or 'generic' for strategies with a "
+                f"technique that has no fused form; got 'fused' with {', '.join(names)}."
+            )
+
+
+def _by_backend(
+    members: Sequence[MemberSpec], chunk: Sequence[int], backend: str
+) -> list[tuple[list[int], bool]]:
+    """A planned chunk as ``(positions, generic)`` parts, one per backend."""
+    if backend != "auto":
+        return [(list(chunk), backend == "generic")]
+    generic = [i for i in chunk if needs_generic(members[i])]
+    fused = [i for i in chunk if not needs_generic(members[i])]
+    return [(part, flag) for part, flag in ((fused, False), (generic, True)) if part]
 
 
 @contextmanager
@@ -186,7 +227,12 @@ def _prepare_data(
 
 
 def _train_chunk(
-    members: Sequence[MemberSpec], data: Data, device: torch.device, threads: int
+    members: Sequence[MemberSpec],
+    data: Data,
+    device: torch.device,
+    threads: int,
+    *,
+    generic: bool = False,
 ) -> Iterator[tuple[int, MemberResult]]:
     """Train one chunk of one stack; yield ``(position in members, result)`` as each finishes."""
     start_time = time.perf_counter()
@@ -209,7 +255,7 @@ def _train_chunk(
         [layout.initial(generator(stream_seeds(m.seed)["init"])) for m in members], device
     )
     streams = MemberStreams(members, [rows_of(m, "train_idx") for m in members], device)
-    stack = Stack(
+    stack = (GenericStack if generic else Stack)(
         members,
         layout,
         table,

@@ -1,0 +1,218 @@
+"""The generic member-batched backend: the stack's forward maths, backward by autograd.
+
+:class:`GenericStack` keeps everything of :class:`~reglab.engine.stack.Stack` but the
+hand-written backward pass: the parameters live in the same flat buffer
+(:mod:`reglab.engine.layout`), and every step takes them as one leaf tensor, runs the
+member-batched forward pass with ``torch.baddbmm`` and lets autograd find the gradient of
+
+    Σ_i [ batch-mean data loss_i + l1_i·Σ|W| + l2_i·ΣW² + Σ_t penalty_t,i ]
+
+Each member's loss depends only on its own parameters and rows, so the gradient of the sum is
+each member's own gradient: no operation reduces across members. The optimizer step, decoupled
+weight decay, proximal L1 and max-norm are the stack's (:meth:`Stack._update`), which only
+ever combine a member's elements with its own state. Built-in noise (dropout, Gaussian
+dropout, DropConnect) is the same :class:`~reglab.engine.streams.MemberStreams` plan the fused
+path uses, so the two paths agree to float rounding (``tests/engine/test_generic.py``).
+
+Registry techniques (:mod:`reglab.techniques`) act through their member-batched class methods.
+Their noise comes from each member's own generator per technique,
+``derive(member seed, "technique", key)``, drawn step by step in a fixed order (input, then
+hidden blocks in order): a member's draws depend on its seed and step only, never on its
+position in the stack or its neighbours. Members that do not use a technique draw nothing for
+it and get its "off" values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from reglab._seeding import derive, generator
+from reglab.engine import backward as bw
+from reglab.engine import pointwise as pw
+from reglab.engine.layout import StackLayout
+from reglab.engine.spec import MemberSpec
+from reglab.engine.stack import Stack
+from reglab.engine.streams import NoisePlace
+from reglab.regularizers.functional import l1l2_penalty
+from reglab.techniques import Batch, Technique, get
+
+__all__ = ["GenericStack", "needs_generic"]
+
+
+def needs_generic(member: MemberSpec) -> bool:
+    """Whether the member uses a technique without a fused form."""
+    return any(not get(c.key).fused for c in member.strategy.techniques)
+
+
+class _Active:
+    """One registry technique in a stack: its class, per-member values ``[M]``, who uses it."""
+
+    def __init__(self, cls: type[Technique], members: Sequence[MemberSpec], device: Any) -> None:
+        self.cls = cls
+        configs = [
+            next((c.values for c in m.strategy.techniques if c.key == cls.key), None)
+            for m in members
+        ]
+        self.values = {
+            q.name: torch.tensor(
+                [q.off if c is None else c[q.name] for c in configs],
+                dtype=torch.float32,
+                device=device,
+            )
+            for q in cls.params
+        }
+        self.on = [c is not None and any(c[q.name] != q.off for q in cls.params) for c in configs]
+        self.on_column = torch.tensor(self.on, device=device).view(-1, 1, 1)
+
+
+class GenericStack(Stack):
+    """A :class:`Stack` whose gradients come from autograd, with registry techniques.
+
+    Takes the arguments of :class:`Stack`.
+    """
+
+    def __init__(
+        self,
+        members: Sequence[MemberSpec],
+        layout: StackLayout,
+        data: Tensor,
+        params: Tensor,
+        places: Sequence[NoisePlace],
+        y_stats: np.ndarray | None,
+        *,
+        keep_best: bool,
+        threads: int | None = None,
+    ) -> None:
+        super().__init__(
+            members, layout, data, params, places, y_stats, keep_best=keep_best, threads=threads
+        )
+        self._rngs = [
+            {c.key: generator(derive(m.seed, "technique", c.key)) for c in m.strategy.techniques}
+            for m in members
+        ]
+        self._tech_penalty = torch.zeros(self.m, device=self.device)
+        self._tech_steps = 0
+
+    def _refresh(self) -> None:
+        super()._refresh()
+        # l1/l2 enter the loss and are differentiated by autograd, not added by hand.
+        self.autograd_penalties = [
+            (layer, l1.view(-1), l2.view(-1)) for layer, l1, l2 in self.penalties
+        ]
+        self.penalties = []
+        keys = sorted(
+            {c.key for m in self.members for c in m.strategy.techniques},
+            key=lambda k: (get(k).order, k),
+        )
+        active = [_Active(get(k), self.members, self.device) for k in keys]
+        self.by_kind: dict[str, list[_Active]] = {}
+        for a in active:
+            if any(a.on):
+                self.by_kind.setdefault(a.cls.acts_on, []).append(a)
+        self._uniform = torch.full((self.m, 1, self.batch), 1.0 / self.batch, device=self.device)
+
+    def _draw(self, a: _Active, shape: tuple[int, ...]) -> Tensor:
+        """``[M, *shape]`` noise: each member's own draw, zeros for members without it."""
+        out = np.zeros((self.m, *shape), dtype=np.float32)
+        for i, on in enumerate(a.on):
+            if on:
+                out[i] = a.cls.draw(self._rngs[i][a.cls.key], shape)
+        return torch.from_numpy(out).to(self.device)
+
+    def _perturb(self, kind: str, h: Tensor) -> Tensor:
+        for a in self.by_kind.get(kind, ()):
+            h = a.cls.perturb(h, self._draw(a, tuple(h.shape[1:])), a.values)
+        return h
+
+    def train_step(self, rows: Tensor, noise: Sequence[Tensor], weight: Tensor | None) -> None:
+        """One optimizer step of every member (arguments as :meth:`Stack.train_step`)."""
+        m, f = self.m, self.features
+        self.use_threads(m)
+        leaf = self.theta.detach().requires_grad_()
+        views = self.layout.views(leaf, m)
+        kinds = [b.kind for b in self.layout.blocks]
+        w_all = [v for v, k in zip(views, kinds, strict=True) if k == "kernel"]
+        b_all = [v for v, k in zip(views, kinds, strict=True) if k == "bias"]
+        gammas = [v for v, k in zip(views, kinds, strict=True) if k == "gamma"]
+        betas = [v for v, k in zip(views, kinds, strict=True) if k == "beta"]
+        batch = self.data.index_select(0, rows).view(m, self.batch, -1).transpose(1, 2)
+        h, target = batch[:, :f], batch[:, f:]
+        place_of = self.place_of
+        h = self._perturb("input-noise", h)
+        idx = place_of.get(("input", 0))
+        if idx is not None:
+            h = h * noise[idx]
+        hidden = []
+        for layer in range(self.n_hidden):
+            w = w_all[layer]
+            idx = place_of.get(("connect", layer))
+            if idx is not None:
+                w = w * noise[idx]
+            z = torch.baddbmm(b_all[layer], w, h)
+            if self.batch_norm and self.bn_first:
+                z, _, _, mean, var = bw.batch_norm_train(z, gammas[layer], betas[layer], weight)
+                self._update_running(layer, mean.detach(), var.detach(), weight)
+            out = pw.activation(self.activation, z)
+            if self.batch_norm and not self.bn_first:
+                out, _, _, mean, var = bw.batch_norm_train(out, gammas[layer], betas[layer], weight)
+                self._update_running(layer, mean.detach(), var.detach(), weight)
+            hidden.append(out)
+            out = self._perturb("hidden-noise", out)
+            idx = place_of.get(("hidden", layer))
+            if idx is not None:
+                out = out * noise[idx]
+            h = out
+        logits = torch.baddbmm(b_all[-1], w_all[-1], h)
+        row_weight = self._uniform if weight is None else weight
+        loss = self._data_loss(logits, target, row_weight)
+        for layer, l1, l2 in self.autograd_penalties:
+            loss = loss + l1l2_penalty(w_all[layer], l1, l2)
+        penalties = self.by_kind.get("penalty", ())
+        if penalties:
+            step = Batch(w_all, b_all, hidden, row_weight)
+            extra = torch.zeros(m, device=self.device)
+            for a in penalties:
+                extra = extra + a.cls.penalty(step, a.values)
+            self._tech_penalty += extra.detach()
+            loss = loss + extra
+        self._tech_steps += 1
+        (grad,) = torch.autograd.grad(loss.sum(), leaf)
+        self.grad.copy_(grad)
+        self._update()
+        with torch.no_grad():
+            for a in self.by_kind.get("projection", ()):
+                for w in self.W:
+                    w.copy_(torch.where(a.on_column, a.cls.project(w, a.values), w))
+
+    def _data_loss(self, out: Tensor, target: Tensor, row_weight: Tensor) -> Tensor:
+        """Each member's batch-mean data loss ``[M]``; elements also go to ``loss_acc``."""
+        if self.task == "multiclass":
+            elem = -(torch.log_softmax(out, 1) * target)
+        elif self.task == "binary":
+            elem = pw.softplus(out) - out * target
+        else:
+            d = out - torch.addcmul(self.y_shift, target, self.y_scale)
+            elem = d * d
+        weighted = elem * row_weight
+        self.loss_acc.add_(weighted.detach())
+        return weighted.sum((1, 2))
+
+    def penalty(self) -> np.ndarray:
+        """Weight penalties at the current weights plus the techniques' mean step penalty."""
+        total = super().penalty()
+        if self._tech_steps:
+            total = total + self._tech_penalty.cpu().numpy().astype(np.float64) / self._tech_steps
+        self._tech_penalty.zero_()
+        self._tech_steps = 0
+        return total
+
+    def select(self, keep: Sequence[int]) -> None:
+        self._rngs = [self._rngs[i] for i in keep]
+        keep_t = torch.tensor(list(keep), dtype=torch.long, device=self.device)
+        self._tech_penalty = self._tech_penalty.index_select(0, keep_t)
+        super().select(keep)
