@@ -35,12 +35,14 @@ from reglab.engine import train_members
 HERE = Path(__file__).resolve().parent
 
 
-def run_engine(epochs: int, names: list[str], device: str) -> tuple[float, dict[str, float]]:
+def run_engine(
+    epochs: int, names: list[str], device: str, backend: str = "auto"
+) -> tuple[float, dict[str, float]]:
     """Train W1 through the engine; return wall seconds and mean fold accuracy per strategy."""
     x, y = dataset()
     specs = members(x, y, epochs=epochs, strategies=names)
     start = time.perf_counter()
-    results = train_members(specs, {0: (x, y)}, device=device)
+    results = train_members(specs, {0: (x, y)}, device=device, backend=backend)
     wall = time.perf_counter() - start
     accs: dict[str, list[float]] = {}
     for spec, result in zip(specs, results, strict=True):
@@ -69,19 +71,30 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--device", default="auto", help="engine device (auto, cpu, cuda)")
     parser.add_argument("--skip-loop", action="store_true", help="time the engine only")
     parser.add_argument(
+        "--backend",
+        default="auto",
+        choices=("auto", "fused", "generic"),
+        help="engine backend: auto (the fused path for W1), fused, or generic (autograd)",
+    )
+    parser.add_argument(
         "--repeats", type=int, default=2, help="engine runs; the fastest counts (results agree)"
     )
     args = parser.parse_args(argv)
     names = list(STRATEGIES) if args.strategies == "all" else args.strategies.split(",")
 
-    runs = [run_engine(args.epochs, names, args.device) for _ in range(max(1, args.repeats))]
+    runs = [
+        run_engine(args.epochs, names, args.device, args.backend)
+        for _ in range(max(1, args.repeats))
+    ]
     engine_s, engine_acc = min(runs, key=lambda r: r[0])
     if any(acc != engine_acc for _, acc in runs):
         raise RuntimeError("engine runs with the same seeds gave different accuracies")
     times = ", ".join(f"{t:.2f}" for t, _ in runs)
-    print(f"engine: {engine_s:.2f} s for {len(names) * 5} members × {args.epochs} epochs ({times})")
+    size = f"{len(names) * 5} members × {args.epochs} epochs"
+    print(f"engine ({args.backend}): {engine_s:.2f} s for {size} ({times})")
     out: dict[str, object] = {
         "workload": "W1",
+        "backend": args.backend,
         "epochs": args.epochs,
         "members": len(names) * 5,
         "torch_threads": torch.get_num_threads(),
