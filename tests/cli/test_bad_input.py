@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import gzip
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_checks import assert_one_line_error, digest, write
 from typer.testing import CliRunner
 
 from reglab.cli.main import app
-from reglab.store import MemberRecord, Store
 
 runner = CliRunner()
-
-
-@pytest.fixture()
-def store(tmp_path: Path) -> Path:
-    """A store holding one study, so tests can check it is left intact."""
-    path = tmp_path / "existing.db"
-    with Store(path) as st:
-        st.create_study("kept", {"strategies": ["none"]})
-        st.save_member(
-            "kept",
-            MemberRecord(
-                "k", "none", split_id=0, seed=1, n_train=8, n_test=2, test_scores={"accuracy": 0.5}
-            ),
-        )
-    return path
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def good_frame(n: int = 40) -> pd.DataFrame:
@@ -41,15 +21,6 @@ def good_frame(n: int = 40) -> pd.DataFrame:
     return pd.DataFrame(
         {"a": rng.normal(size=n), "b": rng.normal(size=n), "label": ["x", "y"] * (n // 2)}
     )
-
-
-def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
-    path = tmp_path / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content)
-    return path
 
 
 def csv_text(frame: pd.DataFrame) -> str:
@@ -214,18 +185,6 @@ CASES = [
     *OPTION_CASES, "strategy file missing", "strategy file not yaml",
     "strategies and strategy file", "unknown builtin",
 ]  # fmt: skip
-
-
-def assert_one_line_error(result: object, pattern: str) -> str:
-    import re
-
-    output = result.output  # type: ignore[attr-defined]
-    assert result.exit_code == 2, output  # type: ignore[attr-defined]
-    errors = [line for line in output.splitlines() if line.startswith("reglab: error:")]
-    assert len(errors) == 1, output
-    assert "Traceback" not in output
-    assert re.search(pattern, errors[0]), errors[0]
-    return errors[0]
 
 
 @pytest.mark.parametrize("case", CASES)

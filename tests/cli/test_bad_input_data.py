@@ -6,9 +6,7 @@ from __future__ import annotations
 import codecs
 import errno
 import gzip
-import hashlib
 import os
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -16,43 +14,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cli_checks import assert_one_line_error, digest
 from typer.testing import CliRunner
 
 from reglab.cli.main import app
-from reglab.store import MemberRecord, Store
 
 runner = CliRunner()
 FAST = ["--epochs", "2", "--cv", "2", "--no-report", "--strategies", "none"]
-
-
-# The helpers of tests/cli/test_bad_input.py (tests/ is not a package, so they are not importable).
-@pytest.fixture()
-def store(tmp_path: Path) -> Path:
-    """A store holding one study, so tests can check it is left intact."""
-    path = tmp_path / "existing.db"
-    with Store(path) as st:
-        st.create_study("kept", {"strategies": ["none"]})
-        st.save_member(
-            "kept",
-            MemberRecord(
-                "k", "none", split_id=0, seed=1, n_train=8, n_test=2, test_scores={"accuracy": 0.5}
-            ),
-        )
-    return path
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def assert_one_line_error(result: Any, pattern: str) -> str:
-    output = result.output
-    assert result.exit_code == 2, output
-    errors = [line for line in output.splitlines() if line.startswith("reglab: error:")]
-    assert len(errors) == 1, output
-    assert "Traceback" not in output
-    assert re.search(pattern, errors[0]), errors[0]
-    return errors[0]
 
 
 def invoke(args: list[str]) -> Any:

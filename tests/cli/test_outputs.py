@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from cli_checks import assert_one_line_error, digest
 from typer.testing import CliRunner
 
 from reglab.cli.main import app, main
@@ -17,10 +17,6 @@ from reglab.store import Store
 
 runner = CliRunner()
 FAST = ["--strategies", "none,l2", "--epochs", "2", "--cv", "2", "--no-early-stopping"]
-
-
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture()
@@ -37,14 +33,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return tmp_path
-
-
-def one_error_line(result: object) -> str:
-    output = result.output  # type: ignore[attr-defined]
-    assert result.exit_code == 2, output  # type: ignore[attr-defined]
-    errors = [line for line in output.splitlines() if line.startswith("reglab: error:")]
-    assert len(errors) == 1 and "Traceback" not in output, output
-    return errors[0]
 
 
 CLOBBER = {
@@ -79,7 +67,7 @@ def test_an_output_that_would_clobber_an_input_is_refused_before_anything(
     )  # fmt: skip
     import re
 
-    assert re.search(pattern, one_error_line(result))
+    assert re.search(pattern, assert_one_line_error(result))
     after = {p.name: digest(p) for p in workdir.iterdir() if p.is_file()}
     assert after == before
     with Store(workdir / "runs.db") as st:
@@ -89,7 +77,7 @@ def test_an_output_that_would_clobber_an_input_is_refused_before_anything(
 def test_report_command_refuses_the_store_as_output(workdir: Path) -> None:
     before = digest(workdir / "runs.db")
     result = runner.invoke(app, ["report", "kept", "--store", "runs.db", "-o", "runs.db"])
-    assert "not the store" in one_error_line(result)
+    assert "not the store" in assert_one_line_error(result)
     assert digest(workdir / "runs.db") == before
 
 
@@ -132,7 +120,7 @@ def test_a_name_with_a_newline_is_refused_in_one_line(workdir: Path) -> None:
         app, ["bench", "data.csv", "--target", "label", *FAST, "--name", "a\nb", "--store",
               "runs.db", "--no-report"],
     )  # fmt: skip
-    assert "name" in one_error_line(result)
+    assert "name" in assert_one_line_error(result)
 
 
 @pytest.mark.parametrize(
@@ -177,7 +165,7 @@ def test_unreadable_output_folder_is_found_before_training(workdir: Path) -> Non
         app, ["bench", "data.csv", "--target", "label", *FAST, "--store", "runs.db",
               "--report", "locked/r.html"],
     )  # fmt: skip
-    assert "writable directory" in one_error_line(result)
+    assert "writable directory" in assert_one_line_error(result)
 
 
 def test_a_changed_config_names_the_setting_and_the_flag(workdir: Path) -> None:
@@ -185,7 +173,7 @@ def test_a_changed_config_names_the_setting_and_the_flag(workdir: Path) -> None:
     args = ["bench", "data.csv", "--target", "label", "--strategies", "none,l2", "--epochs", "3",
             "--cv", "2", "--no-early-stopping", "--name", "kept", "--store", "runs.db",
             "--no-report"]  # fmt: skip
-    line = one_error_line(runner.invoke(app, args))
+    line = assert_one_line_error(runner.invoke(app, args))
     assert "train.epochs (stored 2, given 3)" in line and "--on-config-change extend" in line
     assert digest(workdir / "runs.db") == before
     extended = runner.invoke(app, [*args, "--on-config-change", "extend"])
