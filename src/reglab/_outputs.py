@@ -4,8 +4,9 @@
 directory or a special file, that is one of the run's inputs (the store and its SQLite side
 files, the data file; links and relative paths resolved), or whose directory does not accept a
 new file (tested by creating and removing one, which also catches ``/proc`` and read-only
-mounts). :func:`write_atomic` writes to a temporary file in the destination's directory and
-renames it into place, so a reader never sees half a file and a failure leaves the old file.
+mounts). :func:`write_atomic` (used by every writer of results and reports) writes to a
+temporary file in the destination's directory and renames it into place, so a reader never sees
+half a file and a failure leaves the old file.
 
 >>> import pathlib, tempfile
 >>> folder = pathlib.Path(tempfile.mkdtemp())
@@ -23,7 +24,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from reglab.errors import ConfigError
@@ -34,7 +35,6 @@ __all__ = [
     "check_outputs_differ",
     "safe_filename",
     "write_atomic",
-    "write_with",
 ]
 
 SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
@@ -109,25 +109,20 @@ def check_outputs_differ(outputs: Mapping[str, Path | None]) -> None:
 
 
 def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> Path:
-    """Write ``content`` to a temporary file beside ``path``, then rename it into place."""
-    data = content.encode("utf-8") if isinstance(content, str) else content
-    return write_with(path, lambda temp: temp.write_bytes(data))
-
-
-def write_with(path: str | os.PathLike[str], write: Callable[[Path], object]) -> Path:
-    """Let ``write(temp)`` fill a temporary file beside ``path``, then rename it into place.
+    """Write ``content`` to a temporary file beside ``path``, then rename it into place.
 
     The file gets the permissions a new file would (``0o666`` less the umask); on any failure
     the temporary file is removed and ``path`` is left as it was.
     """
     target = Path(path)
+    data = content.encode("utf-8") if isinstance(content, str) else content
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(handle)
     temp = Path(name)
     try:
-        write(temp)
-        with temp.open("rb") as done:
-            os.fsync(done.fileno())
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(temp, 0o666 & ~mask)

@@ -17,7 +17,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from reglab._outputs import check_output, check_outputs_differ, safe_filename, write_with
+from reglab._outputs import check_output, check_outputs_differ, safe_filename
 from reglab._validation import check_choice
 from reglab.api import load_data
 from reglab.cli.render import print_result, wide_console
@@ -102,11 +102,10 @@ def run_bench(
         result = _run(study, plan, st, store, console, on_config_change)
         print_result(result, console)
         if json_out is not None:
-            write_with(json_out, result.to_json)
+            result.to_json(json_out)
             console.print(f"JSON written to {json_path}")
         if report_out is not None:
-            name = result.name
-            write_with(report_out, lambda temp: write_report(st, name, temp))
+            write_report(st, result.name, report_out)
             console.print(f"Report written to {report or report_out.name}")
     if result.all_failed:
         raise TrainingError(f"bench: {result.failure_summary}")

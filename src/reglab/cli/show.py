@@ -6,7 +6,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from reglab._outputs import check_output, write_with
+from reglab._outputs import check_output
 from reglab.cli.render import wide_console
 from reglab.store import Store
 from reglab.store.connection import store_file
@@ -53,7 +53,7 @@ def run_report(study: str, output: Path, *, store: str) -> None:
     out = check_output("-o", output, inputs={"the store": store_file(store)})
     with _open_existing(store) as st:
         st.get_study(study)  # an unknown study is refused before anything is written
-        write_with(out, lambda temp: write_report(st, study, temp))
+        write_report(st, study, out)
     print(f"Report written to {output}")
 
 

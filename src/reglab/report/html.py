@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from reglab._outputs import write_atomic
 from reglab._validation import message
 from reglab.errors import ConfigError
 from reglab.report import diagnostics as diag
@@ -275,8 +276,5 @@ def write_report(store: Store, study_name: str, path: str | os.PathLike[str]) ->
         )
     result = load_result(store, study_name)
     info = store.get_study(study_name)
-    out.write_text(
-        _page(digest(result, info, feature_names=_feature_names("write_report", info, None))),
-        encoding="utf-8",
-    )
-    return out
+    page = _page(digest(result, info, feature_names=_feature_names("write_report", info, None)))
+    return write_atomic(out, page)

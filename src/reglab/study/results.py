@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from reglab._outputs import write_atomic
 from reglab.stats import (
     Answer,
     Comparison,
@@ -366,18 +367,15 @@ class StudyResult:
         }
 
     def to_json(self, path: str | Path) -> Path:
-        """Write :meth:`to_dict` as JSON (NaN written as null)."""
-        out = Path(path)
-        out.write_text(json.dumps(_clean(self.to_dict()), indent=2, default=str) + "\n")
-        return out
+        """Write :meth:`to_dict` as JSON (NaN written as null), atomically."""
+        text = json.dumps(_clean(self.to_dict()), indent=2, default=str) + "\n"
+        return write_atomic(path, text)
 
     def report(self, path: str | Path) -> Path:
-        """Write the self-contained HTML report of this study."""
+        """Write the self-contained HTML report of this study, atomically."""
         from reglab.report import render_report
 
-        out = Path(path)
-        out.write_text(render_report(self), encoding="utf-8")
-        return out
+        return write_atomic(path, render_report(self))
 
 
 def _comparison_dict(c: Comparison) -> dict[str, Any]:
