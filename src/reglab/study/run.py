@@ -290,18 +290,24 @@ class Study:
             on_config_change=on_config_change,
         )
         finished = store.done_keys(plan.name, include_failed=True)
-        todo = [(spec, split) for spec, split in plan.members if spec.key() not in finished]
+        by_key = {
+            key: (spec, split)
+            for spec, split in plan.members
+            if (key := spec.key()) not in finished
+        }
+        todo = list(by_key)
         self.reused_ = len(plan.members) - len(todo)
         self.trained_ = 0
         if on_start is not None:
             on_start(plan, self.reused_)
-        by_key = {spec.key(): (spec, split) for spec, split in todo}
         owner = new_owner()
         if todo:
             store.set_status(plan.name, "running")
         units = [
-            [todo[i][0].key() for i in chunk]
-            for chunk in plan_chunks([spec for spec, _ in todo], plan.data, self.memory_budget_mb)
+            [todo[i] for i in chunk]
+            for chunk in plan_chunks(
+                [spec for spec, _ in by_key.values()], plan.data, self.memory_budget_mb
+            )
         ]
 
         counts = {"mine": 0, "others": 0}
