@@ -356,7 +356,8 @@ def answer(
             c = by[highest]
             diff = c.test.mean_diff if c.test is not None else 0.0
             details.append(
-                f"Highest mean {metric}: {highest} ({format_score(metric, summaries[highest].mean)}"
+                f"{'Highest' if higher_is_better else 'Lowest'} mean {metric}: {highest} "
+                f"({format_score(metric, summaries[highest].mean)}"
                 f"), {_apart(metric, diff)} {baseline}, not significant ({_p(c)})."
             )
         if worse:
