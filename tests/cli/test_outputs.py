@@ -170,15 +170,23 @@ def test_unreadable_output_folder_is_found_before_training(workdir: Path) -> Non
 
 def test_a_changed_config_names_the_setting_and_the_flag(workdir: Path) -> None:
     before = digest(workdir / "runs.db")
-    args = ["bench", "data.csv", "--target", "label", "--strategies", "none,l2", "--epochs", "3",
-            "--cv", "2", "--no-early-stopping", "--name", "kept", "--store", "runs.db",
-            "--no-report"]  # fmt: skip
-    line = assert_one_line_error(runner.invoke(app, args))
-    assert "train.epochs (stored 2, given 3)" in line and "--on-config-change extend" in line
+    args = ["bench", "data.csv", "--target", "label", "--cv", "2", "--no-early-stopping",
+            "--name", "kept", "--store", "runs.db", "--no-report"]  # fmt: skip
+    epochs = [*args, "--strategies", "none,l2", "--epochs", "3"]
+    line = assert_one_line_error(runner.invoke(app, epochs))
+    assert "train.epochs (stored 2, given 3)" in line and "--on-config-change replace" in line
+    line = assert_one_line_error(runner.invoke(app, [*epochs, "--on-config-change", "extend"]))
+    assert "extended only by adding strategies" in line and "train.epochs" in line
     assert digest(workdir / "runs.db") == before
-    extended = runner.invoke(app, [*args, "--on-config-change", "extend"])
+    added = [*args, "--strategies", "none,l2,l1", "--epochs", "2"]
+    line = assert_one_line_error(runner.invoke(app, added))
+    assert "strategies (added 'l1')" in line and "--on-config-change extend" in line
+    extended = runner.invoke(app, [*added, "--on-config-change", "extend"])
     assert extended.exit_code == 0, extended.output
-    assert "trained 4 members" in extended.output
+    assert "trained 2 members" in extended.output
+    replaced = runner.invoke(app, [*epochs, "--on-config-change", "replace"])
+    assert replaced.exit_code == 0, replaced.output
+    assert "trained 4 members" in replaced.output
 
 
 def test_classes_of_two_rows_and_one_row_run_with_the_default_protocol(workdir: Path) -> None:

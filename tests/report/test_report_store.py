@@ -10,6 +10,7 @@ import pytest
 from reglab.errors import ConfigError, StoreError
 from reglab.report import render_report, write_report
 from reglab.store import Store
+from reglab.study.results import load_result
 
 from .conftest import STRATEGIES, build_study
 from .pagecheck import parse
@@ -40,9 +41,26 @@ def test_write_report_matches_render_report_of_the_stored_records(tmp_path: Path
 
 def test_write_report_refuses_a_missing_directory(tmp_path: Path) -> None:
     store, name = stored(tmp_path, strategies=("l2",), n_splits=2)
-    with store, pytest.raises(ConfigError, match=r"write_report: `path` must be a file in an "
-                              r"existing directory; got '.*nowhere/report.html'"):  # fmt: skip
+    with store, pytest.raises(ConfigError, match=r"`path` must be a path in an existing "
+                              r"directory; got '.*nowhere/report.html'"):  # fmt: skip
         write_report(store, name, tmp_path / "nowhere" / "report.html")
+
+
+def test_write_report_and_result_writers_refuse_the_store(tmp_path: Path) -> None:
+    store, name = stored(tmp_path, strategies=("l2",), n_splits=2)
+    assert store.path is not None
+    with store:
+        result = load_result(store, name)
+        for write in (
+            lambda p: write_report(store, name, p),
+            result.report,
+            result.to_json,
+        ):
+            with pytest.raises(ConfigError, match="must be a new file or a file reglab wrote, "
+                               "not the store"):  # fmt: skip
+                write(store.path)
+    with Store(store.path, create=False) as again:
+        assert [m.key for m in load_result(again, name).members] == [m.key for m in result.members]
 
 
 def test_write_report_of_an_unknown_study_names_it(tmp_path: Path) -> None:

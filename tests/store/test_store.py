@@ -230,22 +230,56 @@ def test_same_config_resumes_and_merges_metadata(store: Store) -> None:
 
 
 def test_a_different_config_is_refused_unless_extended_or_replaced(store: Store) -> None:
-    store.create_study("w1", CONFIG)
+    named = {**CONFIG, "strategies": [{"name": "none"}, {"name": "l2", "l2": 1e-4}]}
+    store.create_study("w1", named)
     store.save_member("w1", full_record())
-    changed = {**CONFIG, "strategies": ["none", "l1"]}
+    added = {**named, "strategies": [*named["strategies"], {"name": "l1", "l1": 1e-4}]}
     with pytest.raises(
         StoreError,
         match=r"^Store '.*results\.db': `config` must equal the stored config of study 'w1' to "
-        r"resume it; got one that differs in strategies \(stored \[.*\]\)\. Use another "
-        r"study name, or on_config_change='extend' \(command line: --on-config-change extend\)",
+        r"resume it; got one that differs in strategies \(added 'l1'\)\. Pass "
+        r"on_config_change='extend' \(command line: --on-config-change extend\) to add the new "
+        r"strategies to it, or 'replace' to start it over\.$",
     ):
-        store.create_study("w1", changed)
-    extended = store.create_study("w1", changed, on_config_change="extend")
-    assert extended.config == changed and extended.counts["done"] == 1
-    replaced = store.create_study("w1", CONFIG, on_config_change="replace")
-    assert replaced.config == CONFIG and replaced.n_members == 0
+        store.create_study("w1", added)
+    extended = store.create_study("w1", added, on_config_change="extend")
+    assert extended.config == added and extended.counts["done"] == 1
+    replaced = store.create_study("w1", named, on_config_change="replace")
+    assert replaced.config == named and replaced.n_members == 0
     with pytest.raises(StoreError, match=r"`name` must be a new study name \(exist_ok=False\)"):
-        store.create_study("w1", CONFIG, exist_ok=False)
+        store.create_study("w1", named, exist_ok=False)
+
+
+@pytest.mark.parametrize(
+    ("change", "differs"),
+    [
+        ({"seed": 1}, r"seed \(stored 0, given 1\)"),
+        (
+            {"strategies": [{"name": "none"}, {"name": "l2", "l2": 1e-3}]},
+            r"strategies\['l2'\]\.l2 \(stored 0\.0001, given 0\.001\)",
+        ),
+        ({"strategies": [{"name": "none"}]}, r"strategies \(removed 'l2'\)"),
+    ],
+)
+def test_extend_only_adds_strategies(store: Store, change: dict[str, object], differs: str) -> None:
+    named = {**CONFIG, "seed": 0, "strategies": [{"name": "none"}, {"name": "l2", "l2": 1e-4}]}
+    store.create_study("w1", named)
+    other = {**named, **change}
+    with pytest.raises(StoreError, match=differs + r".*Use another study name \(command line: "
+                       r"--name\), or on_config_change='replace'"):  # fmt: skip
+        store.create_study("w1", other)
+    with pytest.raises(StoreError, match=r"can be extended only by adding strategies.*" + differs):
+        store.create_study("w1", other, on_config_change="extend")
+    assert store.get_study("w1").config == named
+
+
+def test_replace_is_refused_while_another_process_trains_the_study(store: Store) -> None:
+    store.create_study("w1", CONFIG)
+    assert store.claim("w1", ["m1", "m2"], owner="otherhost:123:abc", lease_s=60.0)
+    with pytest.raises(StoreError, match=r"cannot be replaced .* while another process trains "
+                       r"it: otherhost:123 \(2 members\)"):  # fmt: skip
+        store.create_study("w1", {**CONFIG, "seed": 5}, on_config_change="replace")
+    assert store.get_study("w1").config == CONFIG
 
 
 def test_numpy_values_in_configs_are_stored_as_json(store: Store) -> None:

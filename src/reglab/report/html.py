@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from reglab._outputs import write_atomic
+from reglab._outputs import check_output, write_atomic
 from reglab._validation import message
 from reglab.errors import ConfigError
 from reglab.report import diagnostics as diag
@@ -252,7 +252,8 @@ def write_report(store: Store, study_name: str, path: str | os.PathLike[str]) ->
     """Write the report of study ``study_name`` in ``store`` to ``path``; returns the path.
 
     Raises:
-        ConfigError: ``path``'s directory does not exist.
+        ConfigError: ``path`` is the store or the study's data file, a directory or a special
+            file, or its directory does not exist or is not writable.
         StoreError: the study is unknown or the store cannot be read.
 
     >>> import tempfile, pathlib
@@ -269,12 +270,8 @@ def write_report(store: Store, study_name: str, path: str | os.PathLike[str]) ->
     >>> "Best: l2, significantly better than no regularization" in path.read_text(), path.name
     (True, 'demo.html')
     """
-    out = Path(path)
-    if not out.parent.is_dir():
-        raise ConfigError(
-            message("write_report", "path", "a file in an existing directory", str(out))
-        )
     result = load_result(store, study_name)
+    out = check_output("path", path, inputs=result.inputs())
     info = store.get_study(study_name)
     page = _page(digest(result, info, feature_names=_feature_names("write_report", info, None)))
     return write_atomic(out, page)

@@ -25,7 +25,15 @@ from sqlalchemy import Connection, insert, select, update
 from reglab.store import rows
 from reglab.store import schema as s
 
-__all__ = ["DEFAULT_LEASE_S", "claim", "heartbeat", "is_expired", "new_owner", "release"]
+__all__ = [
+    "DEFAULT_LEASE_S",
+    "claim",
+    "heartbeat",
+    "is_expired",
+    "live_claims",
+    "new_owner",
+    "release",
+]
 
 DEFAULT_LEASE_S = 60.0
 """How long a claim holds without a heartbeat (the heartbeat renews it every third of that)."""
@@ -139,3 +147,20 @@ def release(conn: Connection, study_id: int, owner: str) -> int:
         m.delete().where(m.c.study_id == study_id, m.c.owner == owner, m.c.status == "running")
     )
     return int(result.rowcount or 0)
+
+
+def live_claims(conn: Connection, study_id: int) -> dict[str, int]:
+    """The processes training the study now: owner → how many members it holds.
+
+    A claim counts while its lease holds and its owner, when it ran on this host, is alive.
+    """
+    now = rows.now()
+    m = s.members
+    query = select(m.c.owner, m.c.lease_until).where(
+        m.c.study_id == study_id, m.c.status == "running"
+    )
+    held: dict[str, int] = {}
+    for owner, lease_until in conn.execute(query):
+        if not is_expired(owner, lease_until, now):
+            held[owner] = held.get(owner, 0) + 1
+    return held

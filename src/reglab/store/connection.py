@@ -65,6 +65,8 @@ def resolve(url_or_path: str | os.PathLike[str]) -> tuple[URL, Path | None]:
             raise StoreError(
                 message("Store", "url_or_path", "a path or an SQLAlchemy URL", url_or_path)
             ) from err
+        if url.get_backend_name() == "sqlite":
+            url = _plain_sqlite(url, url_or_path)
         if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
             return url, None
         path = Path(url.database).expanduser().resolve()
@@ -75,6 +77,46 @@ def resolve(url_or_path: str | os.PathLike[str]) -> tuple[URL, Path | None]:
         )
     path = Path(url_or_path).expanduser().resolve()
     return URL.create("sqlite", database=str(path)), path
+
+
+_URI_PARAMETERS = ("mode", "cache", "vfs", "immutable", "nolock", "psow", "modeof")
+
+
+def _plain_sqlite(url: URL, given: str) -> URL:
+    """An SQLite URL whose database is a plain file name, not an SQLite URI filename.
+
+    ``sqlite:///file:runs.db?uri=true`` names ``runs.db``; left as it is, the path checks would
+    look at a file literally called ``file:runs.db`` while SQLite opened ``runs.db``. URI
+    parameters that change how the file is opened (``mode=ro``, ``cache=shared``...) are
+    refused: a store must be opened read-write by a single, known path.
+    """
+    database = url.database or ""
+    query = dict(url.query)
+    uri = str(query.pop("uri", "")).lower() in ("true", "1", "yes", "on")
+    if not uri and not database.startswith("file:"):
+        return url
+    unsupported = sorted(k for k in query if k in _URI_PARAMETERS)
+    if "?" in database:
+        database, _, extra = database.partition("?")
+        unsupported += sorted(part.partition("=")[0] for part in extra.split("&") if part)
+    if unsupported:
+        raise StoreError(
+            message(
+                "Store",
+                "url_or_path",
+                "a path or sqlite:///path (SQLite URI parameters such as "
+                f"{', '.join(unsupported)} are not supported)",
+                given,
+            )
+        )
+    if database.startswith("file:"):
+        database = database.removeprefix("file:")
+        if database.startswith("//"):
+            host, _, rest = database[2:].partition("/")
+            if host not in ("", "localhost"):
+                raise StoreError(message("Store", "url_or_path", "a local SQLite file", given))
+            database = "/" + rest
+    return url.set(database=database, query={k: v for k, v in query.items()})
 
 
 def store_file(url_or_path: str | os.PathLike[str]) -> Path | None:
@@ -94,7 +136,7 @@ def check_file(path: Path, where: str, *, create: bool) -> None:
     parent = path.parent
     if not path.exists():
         if not create:
-            raise refusal(where, "an existing reglab store", "which does not exist (create=False)")
+            raise refusal(where, "an existing reglab store", "which does not exist")
         expected = "a file in an existing, writable directory"
         if not parent.is_dir():
             state = "does not exist" if not parent.exists() else "is not a directory"
@@ -104,6 +146,8 @@ def check_file(path: Path, where: str, *, create: bool) -> None:
         return
     if path.is_dir():
         raise refusal(where, "a database file", "which is a directory")
+    if not path.is_file():  # a FIFO would block the read below; a device is no database
+        raise refusal(where, "a regular database file", "which is a special file")
     try:
         with path.open("rb") as handle:
             header = handle.read(len(SQLITE_HEADER))

@@ -26,7 +26,9 @@ __all__ = [
     "insert_details",
     "json_dict",
     "member_values",
+    "named_entries",
     "now",
+    "only_added",
     "to_record",
     "utc",
 ]
@@ -65,6 +67,12 @@ def changed_keys(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]
 
     >>> changed_keys({"train": {"epochs": 100, "lr": 0.001}}, {"train": {"epochs": 5, "lr": 0.001}})
     ['train.epochs (stored 100, given 5)']
+
+    Lists of named mappings (strategies) are compared by name:
+
+    >>> a, b = {"s": [{"name": "a", "l2": 1}]}, {"s": [{"name": "a", "l2": 2}, {"name": "b"}]}
+    >>> changed_keys(a, b)
+    ["s['a'].l2 (stored 1, given 2)", "s (added 'b')"]
     """
 
     def canon(v: Any) -> str:
@@ -85,11 +93,53 @@ def changed_keys(stored: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]
                 out.append(f"{path} (stored {short(a[k])}, not given)")
             elif isinstance(a[k], Mapping) and isinstance(b[k], Mapping):
                 walk(a[k], b[k], f"{path}.")
+            elif (na := named_entries(a[k])) and (nb := named_entries(b[k])):
+                for n in dict.fromkeys([*na, *nb]):
+                    if n not in na:
+                        out.append(f"{path} (added {n!r})")
+                    elif n not in nb:
+                        out.append(f"{path} (removed {n!r})")
+                    else:
+                        walk(na[n], nb[n], f"{path}[{n!r}].")
             elif canon(a[k]) != canon(b[k]):
                 out.append(f"{path} (stored {short(a[k])}, given {short(b[k])})")
 
     walk(stored, new, "")
     return out
+
+
+def named_entries(value: Any) -> dict[str, Mapping[str, Any]] | None:
+    """A list of mappings with distinct ``name`` strings as ``name → mapping``, else ``None``.
+
+    >>> list(named_entries([{"name": "l2", "l2": 1e-4}, {"name": "none"}]))
+    ['l2', 'none']
+    """
+    if not isinstance(value, list | tuple) or not value:
+        return None
+    if not all(isinstance(e, Mapping) and isinstance(e.get("name"), str) for e in value):
+        return None
+    entries = {e["name"]: e for e in value}
+    return entries if len(entries) == len(value) else None
+
+
+def only_added(stored: Mapping[str, Any], new: Mapping[str, Any], key: str) -> bool:
+    """Whether ``new`` is ``stored`` with entries added to the named list ``new[key]`` and no
+    other change (what extending a study may do).
+
+    >>> old = {"seed": 0, "strategies": [{"name": "none"}]}
+    >>> only_added(old, {"seed": 0, "strategies": [{"name": "none"}, {"name": "l2"}]}, "strategies")
+    True
+    >>> only_added(old, {"seed": 1, "strategies": [{"name": "none"}, {"name": "l2"}]}, "strategies")
+    False
+    """
+    rest_a = {k: v for k, v in stored.items() if k != key}
+    rest_b = {k: v for k, v in new.items() if k != key}
+    if changed_keys(rest_a, rest_b):
+        return False
+    before, after = named_entries(stored.get(key)), named_entries(new.get(key))
+    if before is None or after is None:
+        return False
+    return all(n in after and not changed_keys(e, after[n]) for n, e in before.items())
 
 
 def delete_details(conn: Connection, member_ids: Any) -> None:

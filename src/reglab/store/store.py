@@ -189,14 +189,7 @@ class Store:
             values: dict[str, Any] = {"updated_at": now}
             changed = rows.changed_keys(row.config, config)
             if changed:
-                if on_config_change == "error":
-                    raise StoreError(
-                        f"Store {self._where}: `config` must equal the stored config of study "
-                        f"{name!r} to resume it; got one that differs in {'; '.join(changed)}. "
-                        "Use another study name, or on_config_change='extend' (command line: "
-                        "--on-config-change extend) to add to the study or 'replace' to start "
-                        "it over."
-                    )
+                self._check_config_change(conn, row, config, changed, on_config_change)
                 if on_config_change == "replace":
                     rows.delete_members(conn, row.id)
                     values["status"] = "created"
@@ -206,6 +199,58 @@ class Store:
                 values["feature_names"] = names
             conn.execute(update(s.studies).where(s.studies.c.id == row.id).values(**values))
             return self._infos(conn, [name])[0]
+
+    def _check_config_change(
+        self,
+        conn: Connection,
+        row: Any,
+        config: Mapping[str, Any],
+        changed: Sequence[str],
+        policy: str,
+    ) -> None:
+        """Refuse a config change the policy does not allow, naming what differs.
+
+        ``"extend"`` may only add strategies (anything else would mix members trained under
+        different settings in one comparison); ``"replace"`` may not delete members another
+        process is training now.
+        """
+        name = row.name
+        head = f"Store {self._where}: study {name!r} "
+        differs = "; ".join(changed)
+        additive = rows.only_added(row.config, config, "strategies")
+        if policy == "error":
+            if additive:
+                fix = (
+                    "Pass on_config_change='extend' (command line: --on-config-change extend) to "
+                    "add the new strategies to it, or 'replace' to start it over."
+                )
+            else:
+                fix = (
+                    "Use another study name (command line: --name), or "
+                    "on_config_change='replace' (--on-config-change replace) to start it over; "
+                    "'extend' only adds strategies."
+                )
+            raise StoreError(
+                f"Store {self._where}: `config` must equal the stored config of study {name!r} "
+                f"to resume it; got one that differs in {differs}. {fix}"
+            )
+        if policy == "extend" and not additive:
+            raise StoreError(
+                head + "can be extended only by adding strategies (on_config_change='extend'); "
+                f"got a config that differs in {differs}. Use another study name (command "
+                "line: --name) or on_config_change='replace' (--on-config-change replace)."
+            )
+        if policy == "replace":
+            live = claims.live_claims(conn, row.id)
+            if live:
+                who = ", ".join(
+                    f"{owner.rpartition(':')[0]} ({n} members)" for owner, n in live.items()
+                )
+                raise StoreError(
+                    head + "cannot be replaced (on_config_change='replace') while another "
+                    f"process trains it: {who}. Wait for it to finish, or use another study "
+                    "name (command line: --name)."
+                )
 
     def get_study(self, name: str) -> StudyInfo:
         """The stored study ``name`` (a :class:`StoreError` with a suggestion if unknown)."""

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from reglab._outputs import write_atomic
+from reglab._outputs import check_output, write_atomic
 from reglab.stats import (
     Answer,
     Comparison,
@@ -242,6 +242,8 @@ class StudyResult:
     notices: tuple[Notice, ...] = ()
     unranked: tuple[str, ...] = ()
     vs_best: ComparisonList = field(default_factory=ComparisonList)
+    store_path: Path | None = field(default=None, repr=False)
+    """The SQLite file the study was read from, when there is one (outputs must not be it)."""
 
     def __repr__(self) -> str:
         splits = {r.split_id for r in self.members}
@@ -366,16 +368,29 @@ class StudyResult:
             "metadata": self.metadata,
         }
 
+    def inputs(self) -> dict[str, Path | None]:
+        """What the study read (its store and data file), which no output may replace."""
+        source = str(self.config.get("data", {}).get("source") or "")
+        data = Path(source) if source and Path(source).is_file() else None
+        return {"the store": self.store_path, "the data file": data}
+
     def to_json(self, path: str | Path) -> Path:
-        """Write :meth:`to_dict` as JSON (NaN written as null), atomically."""
+        """Write :meth:`to_dict` as JSON (NaN written as null), atomically.
+
+        Refused with :class:`~reglab.errors.ConfigError`, before anything is written, when
+        ``path`` is the study's store or data file, a directory or a special file.
+        """
+        out = check_output("path", path, inputs=self.inputs())
         text = json.dumps(_clean(self.to_dict()), indent=2, default=str) + "\n"
-        return write_atomic(path, text)
+        return write_atomic(out, text)
 
     def report(self, path: str | Path) -> Path:
-        """Write the self-contained HTML report of this study, atomically."""
+        """Write the self-contained HTML report of this study, atomically (``path`` is checked
+        as in :meth:`to_json`)."""
         from reglab.report import render_report
 
-        return write_atomic(path, render_report(self))
+        out = check_output("path", path, inputs=self.inputs())
+        return write_atomic(out, render_report(self))
 
 
 def _comparison_dict(c: Comparison) -> dict[str, Any]:
@@ -427,7 +442,8 @@ def load_result(store: Store, name: str) -> StudyResult:
     """The analysis of study ``name`` in ``store``: every member, with its test predictions
     (so identical strategies are told by what they predict). The terminal, ``--json`` and the
     report all read a stored study through here."""
-    return analyze_study(store.get_study(name), store.load_members(name, with_predictions=True))
+    result = analyze_study(store.get_study(name), store.load_members(name, with_predictions=True))
+    return dataclasses.replace(result, store_path=store.path)
 
 
 def analyze_study(

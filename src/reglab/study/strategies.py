@@ -689,6 +689,10 @@ def _from_data(data: Any, source: str) -> list[Strategy]:
     return _unique(out, source)
 
 
+STRATEGY_FILE_MAX_BYTES = 1_000_000
+"""A strategy file larger than this is refused unread (it lists strategies, not data)."""
+
+
 def load_strategy_file(path: str | os.PathLike[str]) -> list[Strategy]:
     """Strategies from a YAML (``.yaml``/``.yml``) or JSON (``.json``) file.
 
@@ -709,6 +713,16 @@ def load_strategy_file(path: str | os.PathLike[str]) -> list[Strategy]:
     if p.suffix.lower() not in (".yaml", ".yml", ".json"):
         raise ConfigError(message(who, "path", "a .yaml, .yml or .json file", str(p)))
     try:
+        if p.exists() and not p.is_dir() and not p.is_file():  # a FIFO blocks, a device is endless
+            raise ConfigError(
+                f"{who}: `path` must be a regular file; got {str(p)!r} (a special file)."
+            )
+        if p.stat().st_size > STRATEGY_FILE_MAX_BYTES:
+            raise ConfigError(
+                f"{who}: `path` must be a strategy file of at most "
+                f"{STRATEGY_FILE_MAX_BYTES // 1_000_000} MB; got {str(p)!r} "
+                f"({p.stat().st_size:,} bytes)."
+            )
         text = p.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
         reason = getattr(err, "strerror", None) or type(err).__name__
