@@ -7,6 +7,7 @@ installs it (as root). Without it these tests skip, saying so.
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from reglab.report import render_report
 from reglab.report.sections import SECTIONS
 
 from . import chromium
+from .conftest import build_study
 from .pagecheck import check_png, parse, png_bytes
 from .test_report_security import EVIL, hostile_study
 
@@ -106,3 +108,24 @@ def test_the_checker_catches_a_broken_page(tmp_path: Path) -> None:
     assert facts["value"]["images"] == [[True, 0, 0]]
     assert facts["value"]["scripts"] == 1
     assert any("boom" in e for e in facts["errors"])
+
+
+WIDTHS = """JSON.stringify({
+  page: document.documentElement.scrollWidth - window.innerWidth,
+  rank: (t => [t.scrollWidth, t.parentElement.clientWidth])(document.querySelector('table.rank')),
+})"""
+
+
+def test_ranking_fits_1280_px_with_many_metrics_and_long_names(tmp_path: Path) -> None:
+    """Secondary metrics wrap below their row and long names wrap after ``+``: no scrolling."""
+    long_names = ("none", "dropout=0.3+l2=1e-4+maxnorm=3", "input-dropout=0.1+dropconnect=0.3",
+                  "gaussian-dropout=0.3+weight-decay=1e-2", "l1=1e-4+proximal")  # fmt: skip
+    info, members = build_study(strategies=long_names, failed=False)
+    extra = {"balanced_accuracy": 0.8, "f1": 0.8, "roc_auc": 0.9, "precision": 0.8}
+    members = [replace(m, test_scores={**m.test_scores, **extra}) for m in members]
+    page = tmp_path / "wide.html"
+    page.write_text(render_report(info, members), encoding="utf-8")
+    value = chromium.inspect_page(page, WIDTHS)["value"]  # a 1280 px wide window
+    assert value["page"] <= 0
+    table, box = value["rank"]
+    assert table <= box

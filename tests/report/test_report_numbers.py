@@ -121,10 +121,12 @@ def test_feature_table_counts_survival_across_splits(page_and_study: tuple[Any, 
     page, (_, members) = page_and_study
     norms = np.array([m.feature_norms for m in members if m.strategy == "l1"])
     survival = (norms > 1e-3 * norms.max(axis=1, keepdims=True)).mean(axis=0)
-    expected = [FEATURES[i] for i in np.lexsort((np.arange(len(FEATURES)), -survival))]
-    assert page.rows["features"] == expected
-    assert set(expected[:INFORMATIVE]) == set(FEATURES[:INFORMATIVE])
+    expected = [FEATURES[i] for i in np.lexsort((np.arange(len(FEATURES)), survival))]
+    assert page.rows["features"] == expected  # the dropped and unstable features first
+    assert set(expected[-INFORMATIVE:]) == set(FEATURES[:INFORMATIVE])
     assert survival[INFORMATIVE] == 0.0  # a norm of 1e-9 is below the relative threshold
+    n_dropped = int(np.sum(survival == 0))
+    assert f"Of {len(FEATURES)} features, {n_dropped} were dropped" in page.text
 
 
 def test_regression_ranks_by_rmse_lower_is_better() -> None:

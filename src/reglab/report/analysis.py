@@ -22,11 +22,13 @@ from reglab.store import MemberRecord
 __all__ = [
     "BOUNDED_METRICS",
     "METRIC_DIRECTIONS",
+    "CurveAxes",
     "CurveBand",
     "Metric",
     "bounded",
     "by_strategy",
     "choose_metric",
+    "curve_axes",
     "curve_band",
     "excess_kurtosis",
     "feature_survival",
@@ -41,7 +43,8 @@ __all__ = [
 ]
 
 _PRIMARY_ORDER = ("accuracy", "balanced_accuracy", "rmse", "r2", "mae", "mse", "roc_auc", "f1")
-_LABELS = {"rmse": "RMSE", "mse": "MSE", "mae": "MAE", "r2": "R²", "roc_auc": "ROC AUC"}
+_LABELS = {"rmse": "RMSE", "mse": "MSE", "mae": "MAE", "r2": "R²", "roc_auc": "ROC AUC",
+           "balanced_accuracy": "balanced accuracy", "log_loss": "log loss"}  # fmt: skip
 
 # Tableau-like, colour-blind-friendly first; "none" is always the neutral dark grey.
 _PALETTE = (
@@ -230,6 +233,47 @@ def curve_band(members: Sequence[MemberRecord], name: str) -> CurveBand | None:
     with np.errstate(all="ignore"):
         q1, median, q3 = np.nanpercentile(table, [25, 50, 75], axis=0)
     return CurveBand(np.arange(1, last + 1), median, q1, q3, counts[:last])
+
+
+LOG_EPOCHS_FROM = 20
+"""Curves at least this many epochs long are drawn on a log epoch axis."""
+
+
+@dataclass(frozen=True)
+class CurveAxes:
+    """How the training curves are drawn so that what happens shows.
+
+    ``log_epochs``: the longest curve spans at least :data:`LOG_EPOCHS_FROM` epochs, so the
+    first epochs (where the loss falls fastest) would be squeezed on a linear axis.
+    ``log_loss``: every plotted loss is positive and they span more than a factor of 10.
+    ``epochs`` is the longest curve's length, ``low``/``high`` the plotted loss range.
+    """
+
+    epochs: int
+    low: float
+    high: float
+    log_epochs: bool
+    log_loss: bool
+
+
+def curve_axes(bands: Sequence[CurveBand]) -> CurveAxes | None:
+    """The axes for ``bands`` (``None`` when there is nothing to draw).
+
+    >>> b = CurveBand(np.arange(1, 41), *(np.geomspace(5.0, 0.1, 40),) * 3, np.ones(40))
+    >>> a = curve_axes([b])
+    >>> a.epochs, a.log_epochs, a.log_loss
+    (40, True, True)
+    """
+    if not bands:
+        return None
+    values = np.concatenate([np.concatenate([b.q1, b.median, b.q3]) for b in bands])
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    epochs = max(int(b.epochs[-1]) for b in bands)
+    low, high = float(values.min()), float(values.max())
+    log_loss = low > 0 and high / low > 10
+    return CurveAxes(epochs, low, high, epochs >= LOG_EPOCHS_FROM, log_loss)
 
 
 def _smooth(x: np.ndarray, window: int) -> np.ndarray:

@@ -84,10 +84,19 @@ def weights(d: Digest) -> str:
 
 
 def sparsity(d: Digest) -> str:
-    """Exact zeros per layer, and which input features the L1-like strategies kept."""
+    """Exact zeros per layer, and which input features the L1-like strategies kept.
+
+    A table of zeros only when some weight was exactly zero; otherwise one sentence says why
+    none was (which strategies could have made exact zeros, and how to ask for them).
+    """
     layers = list(dict.fromkeys(k for f in d.facts.values() for k in f.layer_sparsity))
+    values = [v for f in d.facts.values() for v in f.layer_sparsity.values() if math.isfinite(v)]
     out = []
-    if layers:
+    if not layers:
+        out.append('<p class="muted">No sparsity was stored for this study.</p>')
+    elif values and all(v == 0 for v in values):
+        out.append(f'<p class="callout" data-sparsity="none">{_no_zeros(d)}</p>')
+    else:
         head = "".join(f"<th>{esc(layer)}</th>" for layer in layers)
         rows = []
         for name in d.strategies:
@@ -107,10 +116,39 @@ def sparsity(d: Digest) -> str:
             f'<div class="scroll"><table class="sparsity"><thead><tr><th>strategy</th>{head}'
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
-    else:
-        out.append('<p class="muted">No sparsity was stored for this study.</p>')
     out.append(f'<h3 id="features">Selected features</h3>{_features(d)}')
     return "\n".join(out)
+
+
+def _was(n: int) -> str:
+    return "was" if n == 1 else "were"
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"<code>{esc(n)}</code>" for n in names)
+
+
+def _no_zeros(d: Digest) -> str:
+    """Why every layer of every strategy has 0% exact zeros."""
+    l1 = [n for n in d.strategies if is_l1_like(n, d.configs.get(n, {}))]
+    proximal = [n for n in l1 if d.configs.get(n, {}).get("l1_mode") == "proximal"]
+    first = "No weight of any strategy is exactly zero, in any layer"
+    if proximal:
+        return first + (
+            f". {_names(proximal)} appl{'ies' if len(proximal) == 1 else 'y'} L1 by "
+            "soft-thresholding, which can make exact zeros, but its strength was too small to "
+            "push any weight to zero on this data; a larger <code>l1=</code> would."
+        )
+    why = (
+        f"the L1 strategies here ({_names(l1)}) use the subgradient penalty, which makes "
+        "weights small but never exactly zero"
+        if l1
+        else "no strategy in this study has an L1 term"
+    )
+    return (
+        f"{first}, and none could be: {why}. Only L1 applied by soft-thresholding makes exact "
+        "zeros: add the <code>proximal</code> term, as in <code>l1=1e-4+proximal</code>."
+    )
 
 
 def _features(d: Digest) -> str:
@@ -129,10 +167,28 @@ def _features(d: Digest) -> str:
     names = list(d.feature_names or ())
     if len(names) != n_features:
         names = [f"x{i}" for i in range(n_features)]
-    uri = figures.feature_heatmap(names, survival, d.colors)
     strategies = list(survival)
     table = np.stack([survival[s] for s in strategies], axis=1)
-    order = np.lexsort((np.arange(n_features), -table.mean(axis=1)))
+    rule = (
+        f"A feature counts as kept by a model when its first-layer weight norm exceeds "
+        f"{FEATURE_THRESHOLD:g} × the largest feature norm of that model."
+    )
+    dropped = np.flatnonzero((table == 0).any(axis=1))
+    unstable = np.flatnonzero(((table > 0) & (table < 1)).any(axis=1) & ~(table == 0).any(axis=1))
+    if dropped.size == 0 and unstable.size == 0:
+        return (
+            f'<p class="callout" data-features="all-kept">Every one of the {n_features} features '
+            f"was kept in every split by every strategy with an L1 term ({_names(strategies)}): "
+            "no feature was dropped, so these strategies selected nothing on this data. "
+            f"{rule} A larger <code>l1=</code>, or L1 by soft-thresholding "
+            "(<code>+proximal</code>), would remove features that do not help.</p>"
+        )
+    order = np.lexsort((np.arange(n_features), table.mean(axis=1)))  # least kept first
+    moved = np.concatenate([dropped, unstable])
+    shown = [i for i in order if i in set(moved.tolist())]
+    uri = figures.feature_heatmap(
+        [names[i] for i in shown], {s: survival[s][shown] for s in strategies}, d.colors
+    )
     head = "".join(f"<th>{swatch(d.colors, s)}</th>" for s in strategies)
     rows = []
     for i in order[:500]:
@@ -140,14 +196,33 @@ def _features(d: Digest) -> str:
         rows.append(f'<tr data-feature="{esc(names[i])}"><td>{esc(names[i])}</td>{cells}</tr>')
     more = (f'<p class="muted">… and {n_features - 500} more features.</p>'
             if n_features > 500 else "")  # fmt: skip
-    kept = int(np.sum(table.mean(axis=1) >= 0.5))
+
+    def listed(idx: np.ndarray) -> str:
+        cut_at = 12
+        text = ", ".join(f"<code>{esc(names[i])}</code>" for i in idx[:cut_at])
+        return text + (f" and {idx.size - cut_at} more" if idx.size > cut_at else "")
+
+    said = []
+    if dropped.size:
+        said.append(
+            f"{dropped.size} {_was(dropped.size)} dropped (kept in no split by at least one "
+            f"strategy): {listed(dropped)}"
+        )
+    if unstable.size:
+        said.append(
+            f"{unstable.size} {_was(unstable.size)} unstable (kept in some splits only, so the "
+            f"choice depends on the data split): {listed(unstable)}"
+        )
+    kept = n_features - dropped.size - unstable.size
     return (
-        f"<p>For strategies with an L1 term: the share of splits in which each input feature "
-        f"survived, i.e. its first-layer weight norm exceeded {FEATURE_THRESHOLD:g} × the "
-        f"largest feature norm of that model. {kept} of {n_features} features were kept in at "
-        "least half the splits on average. Features kept across all splits are the stable "
-        "selection; those kept only sometimes depend on the data split.</p>"
+        f'<p data-features="selected">Of {n_features} features, '
+        + "; ".join(said)
+        + f". The other {kept} were kept in every split by every strategy with an L1 term. "
+        f"{rule}</p>"
         + img(uri, "feature survival per L1-like strategy", "")
+        + '<p class="muted">The heatmap shows the dropped and unstable features (at most 60), '
+        "least kept first. The table lists every feature, least kept first: the share of "
+        "splits in which each strategy kept it.</p>"
         + f'<div class="scroll tall"><table class="features"><thead><tr><th>feature</th>{head}'
         f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>{more}"
     )
@@ -198,11 +273,33 @@ def metadata(d: Digest) -> str:
     facts["member training time"] = f"{sum(m.wall_s for m in members):.1f} s in total"
     config = dict(getattr(info, "config", {}) or {})
     meta = {
-        k: v for k, v in dict(getattr(info, "metadata", {}) or {}).items() if k != "feature_names"
+        str(k).replace("_", " "): v
+        for k, v in dict(getattr(info, "metadata", {}) or {}).items()
+        if k != "feature_names"
     }
+    last = _last_run(meta.pop("timings", None))
+    if last:
+        facts["last run"] = last
     none = '<p class="muted">None stored.</p>'
     return (
         f"<h3>Study</h3>{value_html(facts)}"
-        f"<h3>Run metadata</h3>{value_html(meta) if meta else none}"
+        f"<h3>Environment, data and protocol</h3>{value_html(meta) if meta else none}"
         f"<h3>Configuration</h3>{value_html(config) if config else none}"
     )
+
+
+def _last_run(timings: Any) -> str:
+    """What the last command did: members trained, members reused from the store, seconds."""
+    if not isinstance(timings, dict):
+        return ""
+    trained = timings.get("members trained")
+    reused = timings.get("members reused from the store")
+    wall = timings.get("last run wall s")
+    bits = []
+    if isinstance(trained, int):
+        bits.append(f"{trained} member{'s' if trained != 1 else ''} trained")
+    if isinstance(reused, int) and reused:
+        bits.append(f"{reused} reused from the store")
+    if isinstance(wall, int | float) and math.isfinite(wall):
+        bits.append(f"{wall:.1f} s")
+    return ", ".join(bits)

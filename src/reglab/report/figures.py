@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from reglab.errors import ReglabError
-from reglab.report.analysis import BASELINE_COLOR, CurveBand, bounded
+from reglab.report.analysis import BASELINE_COLOR, CurveBand, bounded, curve_axes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -159,20 +159,22 @@ def curve_panels(
 
     Medians across splits with inter-quartile bands; a dotted line marks the mean best
     (restored) epoch; on the baseline's panel a red line marks the overfitting onset
-    (``onset``, 0-based, as from :func:`~reglab.report.analysis.overfitting_onset`).
+    (``onset``, 0-based, as from :func:`~reglab.report.analysis.overfitting_onset`). Axes as
+    :func:`~reglab.report.analysis.curve_axes` decides: log epochs for long runs, log loss when
+    the loss spans more than a factor of 10.
     """
     names = [n for n in d.strategies if n in bands and any(b is not None for b in bands[n])]
-    if not names:
+    axes_plan = curve_axes([b for n in names for b in bands[n] if b is not None])
+    if not names or axes_plan is None:
         return None
     ncols = min(4, len(names))
     nrows = math.ceil(len(names) / ncols)
-    tops, lows = [], []
-    for n in names:
-        for b in bands[n]:
-            if b is not None:
-                tail = b.median[1:] if b.median.size > 1 else b.median
-                tops.append(np.nanmax(tail))
-                lows.append(np.nanmin(b.q1))
+    tops = [
+        np.nanmax(b.median[1:] if b.median.size > 1 else b.median)
+        for n in names
+        for b in bands[n]
+        if b is not None
+    ]
     with _figure(2.6 * ncols + 0.6, 2.1 * nrows + 0.6, constrained=False) as fig:
         axes = np.atleast_1d(fig.subplots(nrows, ncols, sharex=True, sharey=True, squeeze=False))
         _grid_margins(fig, left=0.6, bottom=0.45)
@@ -195,17 +197,38 @@ def curve_panels(
                             textcoords="offset points", va="top", color="#dc2626",
                             fontsize=8)  # fmt: skip
             ax.set_title(text(name, 32), color=color, fontweight="bold")
-        if tops and np.isfinite(tops).any():
-            low = float(np.nanmin(lows))
-            top = float(np.nanmax(tops))
+        first = axes[0, 0]
+        if axes_plan.log_loss:
+            _log_y(first)
+            first.set_ylim(axes_plan.low / 1.15, axes_plan.high * 1.15)
+        elif np.isfinite(tops).any():
+            # linear: the first epoch's loss would flatten the rest; the band may leave the top
+            low, top = axes_plan.low, float(np.nanmax(tops))
             pad = 0.05 * (top - low) if top > low else 0.1
-            axes[0, 0].set_ylim(max(low - pad, 0.0) if low >= 0 else low - pad, top + pad)
+            first.set_ylim(max(low - pad, 0.0) if low >= 0 else low - pad, top + pad)
+        if axes_plan.log_epochs:
+            _log_epochs(first, axes_plan.epochs)
+        else:
+            first.set_xlim(1, max(2, axes_plan.epochs))
+        label = "epoch (log scale)" if axes_plan.log_epochs else "epoch"
         for ax in axes.ravel()[max(0, len(names) - ncols) : len(names)]:
-            ax.set_xlabel("epoch")
+            ax.set_xlabel(label)
             ax.xaxis.set_tick_params(labelbottom=True)
         for ax in axes[:, 0]:
-            ax.set_ylabel("loss")
+            ax.set_ylabel("loss (log scale)" if axes_plan.log_loss else "loss")
         return figure_uri(fig)
+
+
+def _log_epochs(ax: Axes, epochs: int) -> None:
+    """A log epoch axis from 1 to ``epochs`` with plain 1, 2, 5, 10, 20, 50, … ticks."""
+    from matplotlib.ticker import FixedLocator, NullLocator, StrMethodFormatter
+
+    ax.set_xscale("log")
+    ax.set_xlim(1, epochs * 1.05)
+    ticks = [m * 10**k for k in range(7) for m in (1, 2, 5) if m * 10**k <= epochs]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:.0f}"))
+    ax.xaxis.set_minor_locator(NullLocator())
 
 
 def _layer_axes(fig: Figure, n: int, ncols: int) -> list[Axes]:
@@ -308,16 +331,17 @@ def feature_heatmap(
 ) -> str | None:
     """Fraction of splits in which each feature survived, per feature-selecting strategy.
 
-    Rows are features, most often kept first (at most ``limit``); columns are strategies.
+    Rows are features, least often kept first (at most ``limit``): the features a strategy
+    dropped, or kept only sometimes, are the interesting ones. Columns are strategies.
     """
     names = list(survival)
     if not names:
         return None
     table = np.stack([survival[n] for n in names], axis=1)
-    order = np.lexsort((np.arange(table.shape[0]), -table.mean(axis=1)))[:limit]
+    order = np.lexsort((np.arange(table.shape[0]), table.mean(axis=1)))[:limit]
     table = table[order]
     rows = [text(feature_names[i], 28) for i in order]
-    with _figure(1.4 + 0.9 * len(names) + 1.6, 0.2 * len(rows) + 1.5) as fig:
+    with _figure(1.4 + 0.9 * len(names) + 1.6, max(2.6, 0.2 * len(rows) + 1.5)) as fig:
         ax = fig.subplots()
         image = ax.imshow(table, aspect="auto", cmap="Blues", vmin=0.0, vmax=1.0,
                           interpolation="nearest")  # fmt: skip

@@ -64,6 +64,14 @@ vertical-align:baseline}
 td .st,th .st{white-space:nowrap}
 td{white-space:nowrap}td.err{white-space:normal}
 .scroll{overflow-x:auto}
+table.rank th,table.rank td{white-space:normal}
+td .st.wrap{white-space:normal}
+table.rank tbody tr{background:none}
+table.rank tbody:nth-of-type(even) tr{background:var(--zebra)}
+table.rank tbody:hover tr{background:#eef2ff}
+table.rank tbody tr:not(:last-child) td{border-bottom:0}
+table.rank tr.more td{padding-top:0;font-size:12px}
+.metric{white-space:nowrap}
 .scroll.tall{max-height:520px;overflow-y:auto}
 table{border-collapse:collapse;width:100%;font-size:13px;font-variant-numeric:tabular-nums}
 th,td{padding:6px 9px;text-align:left;border-bottom:1px solid var(--line);vertical-align:top}
@@ -79,7 +87,7 @@ img{max-width:100%;height:auto;display:block}
 code{font:13px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:#f3f4f6;
 padding:1px 4px;border-radius:4px}
 dl{display:grid;grid-template-columns:minmax(140px,max-content) 1fr;gap:4px 16px;margin:6px 0}
-dt{color:var(--muted)}dd{margin:0;word-break:break-word}
+dt{color:var(--muted)}dd{margin:0;min-width:0;word-break:break-word}
 dd dl{margin:0}
 .verdicts>li{margin:8px 0}
 .err{font-family:ui-monospace,monospace;font-size:12.5px;color:var(--bad)}

@@ -51,10 +51,20 @@ def num(value: float, stat: str, shown: str) -> str:
     return f'<span class="num" data-stat="{esc(stat)}" data-value="{value!r}">{esc(shown)}</span>'
 
 
-def swatch(colors: Mapping[str, str], name: str) -> str:
-    """A colour chip and the strategy's name, in the strategy's colour of every figure."""
+def swatch(colors: Mapping[str, str], name: str, *, breakable: bool = False) -> str:
+    """A colour chip and the strategy's name, in the strategy's colour of every figure.
+
+    ``breakable``: a long name may wrap after each ``+`` and ``,`` (narrow table columns).
+
+    >>> swatch({}, "dropout+l2", breakable=True).endswith('dropout+<wbr>l2</span>')
+    True
+    """
     color = colors.get(name, "#111827")
-    return f'<span class="sw" style="background:{color}"></span><span class="st">{esc(name)}</span>'
+    text = esc(name)
+    if breakable:
+        text = text.replace("+", "+<wbr>").replace(",", ",<wbr>")
+    cls = "st wrap" if breakable else "st"
+    return f'<span class="sw" style="background:{color}"></span><span class="{cls}">{text}</span>'
 
 
 def bar(fraction: float) -> str:

@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 
 from reglab.report import figures
-from reglab.report.analysis import bounded, curve_band, overfitting_onset
+from reglab.report.analysis import bounded, curve_axes, curve_band, overfitting_onset
 from reglab.report.digest import Digest
 from reglab.report.markup import bar, esc, fmt, img, num, swatch
 from reglab.stats import Comparison, format_p
@@ -202,8 +202,10 @@ def _epochs(s: StrategyResult) -> str:
 def ranking(d: Digest) -> str:
     """One row per strategy: scores with intervals, the test against ``none``, and facts.
 
-    The primary metric and its test come first; the other stored metrics close the row.
-    Strategies that could not be ranked follow, unnumbered, with what is known of them.
+    The primary metric and its test come first. The other stored metrics wrap below, in a
+    second line of the same strategy, so the table fits a laptop screen however many metrics
+    were scored. Strategies that could not be ranked follow, unnumbered, with what is known of
+    them.
     """
     if not d.strategies:
         return '<p class="muted">No members stored.</p>'
@@ -213,15 +215,14 @@ def ranking(d: Digest) -> str:
     if d.result.comparisons:
         head += [f"Δ {label} vs <code>none</code>", "p (Holm)"]
     head += ["train–test gap", "epochs<br>best/stopped", "zeros", "splits"]
-    head += [f"{esc(m.label)} ± 95% CI" for m in others]
     ranks = {r.strategy: r.rank for r in d.ranking}
     vs = d.vs_baseline
-    rows = []
+    groups = []
     for name in d.strategies:
         f = d.facts[name]
         cells = [
             str(ranks.get(name, "—")),
-            swatch(d.colors, name),
+            swatch(d.colors, name, breakable=True),
             _score_cell(d, d.metric.name, name),
         ]
         if d.result.comparisons:
@@ -238,10 +239,23 @@ def ranking(d: Digest) -> str:
             n = len(f.split_scores.get(d.metric.name, {}))
             failed = f' <span class="bad">({f.n_failed} failed)</span>' if f.n_failed else ""
             cells += [_signed(f.train_gap, d), _epochs(f), bar(f.sparsity), f"{n}{failed}"]
-        cells += [_score_cell(d, m.name, name) for m in others]
         tds = "".join(f"<td>{c}</td>" for c in cells)
-        rows.append(f'<tr data-strategy="{esc(name)}">{tds}</tr>')
+        rows = f'<tr data-strategy="{esc(name)}">{tds}</tr>'
+        if others:
+            more = " · ".join(
+                f'<span class="metric"><span class="muted">{esc(m.label)}</span> '
+                f"{_score_cell(d, m.name, name)}</span>"
+                for m in others
+            )
+            rows += f'<tr class="more"><td></td><td colspan="{len(cells) - 1}">{more}</td></tr>'
+        groups.append(f"<tbody>{rows}</tbody>")
     head_html = "".join(f"<th>{h}</th>" for h in head)
+    listed = ", ".join(esc(m.label) for m in others)
+    also = (
+        f"The second line of each row gives the other metrics ({listed}) with their intervals. "
+        if others
+        else ""
+    )
     legend = (
         '<p class="muted">Means over splits with Nadeau–Bengio corrected 95% intervals. '
         '<span class="good">▲</span>/<span class="bad">▼</span>: significantly better/worse than '
@@ -251,12 +265,12 @@ def ranking(d: Digest) -> str:
         "overfitting). Epochs: mean best (restored) epoch / mean epoch at which early stopping "
         "fired, counted from 1; – : it did not fire (the members ran to the epoch limit); "
         "(k of n): it fired for k of n members. Zeros: mean share of exactly-zero weights over "
-        "layers. Unnumbered rows could not be ranked (fewer finished splits than the others, or "
-        "every member failed).</p>"
+        f"layers. {also}Unnumbered rows could not be ranked (fewer finished splits than the "
+        "others, or every member failed).</p>"
     )
     return (
         f'<div class="scroll"><table class="rank"><thead><tr>{head_html}</tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>{legend}"
+        f"{''.join(groups)}</table></div>{legend}"
     )
 
 
@@ -304,10 +318,22 @@ def curves(d: Digest) -> str:
                     "falls (early stopping may have cut the runs first).</p>"
                 )
     uri = figures.curve_panels(d, bands, onset)
+    plan = curve_axes([b for pair in bands.values() for b in pair if b is not None])
+    scales = []
+    if plan is not None and plan.log_epochs:
+        scales.append(
+            "epochs are on a log scale, so the first ones, where the loss falls fastest, get as "
+            "much room as the later ones"
+        )
+    if plan is not None and plan.log_loss:
+        scales.append(
+            f"the loss is on a log scale (it spans a factor of {plan.high / plan.low:,.0f})"
+        )
     caption = (
         "<p>Solid: training data loss; dashed: validation loss (inner split); lines are medians "
-        "over splits, shaded bands the inter-quartile range; the dotted line is the mean "
-        "restored (best) epoch. Epochs count from 1.</p>"
+        "over splits, shaded bands the inter-quartile range, drawn while at least half the "
+        "members were still training; the dotted line is the mean restored (best) epoch. "
+        "Epochs count from 1" + ("; " + "; ".join(scales) if scales else "") + ".</p>"
     )
     return words + caption + img(uri, "training and validation loss per strategy",
                                   "No per-epoch curves were stored for this study.")  # fmt: skip
