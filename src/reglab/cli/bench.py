@@ -105,6 +105,7 @@ def run_bench(
             result.to_json(json_out)
             console.print(f"JSON written to {json_path}")
         if report_out is not None:
+            wide_console(stderr=True).print("  drawing the report…")
             write_report(st, result.name, report_out)
             console.print(f"Report written to {report or report_out.name}")
     if result.all_failed:
@@ -159,6 +160,10 @@ def _run(
 
     def on_progress(done: int, total: int) -> None:
         progress.update(task_id, completed=done, total=total)
+        quarter = 4 * done // max(total, 1)
+        if not err.is_terminal and 0 < quarter < 4 and quarter > state.get("quarter", 0):
+            state["quarter"] = quarter  # no bar in a log: a line at each quarter instead
+            err.print(f"  trained {done} of {total} members")
 
     started = time.perf_counter()
     with progress:

@@ -138,6 +138,9 @@ def demo(
     debug: DebugOpt = False,
 ) -> None:
     """Run the default strategies on the built-in digits data and write a report."""
+    # Loading PyTorch takes seconds: say what is coming before it.
+    typer.echo("reglab demo: the default strategies on builtin:digits, 5-fold CV; loading…",
+               err=True)  # fmt: skip
     from reglab.cli.bench import run_demo
 
     guarded(lambda: run_demo(store=store, report=report), debug=debug)
