@@ -43,6 +43,7 @@ from reglab.engine.streams import batch_pattern, noise_places
 from reglab.errors import ConfigError
 
 __all__ = [
+    "MAX_BUDGET_MB",
     "MIN_BUDGET_MB",
     "MemoryEstimate",
     "available_memory",
@@ -59,6 +60,10 @@ Data = Mapping[int, tuple[np.ndarray, np.ndarray]]
 
 MIN_BUDGET_MB = 1.0
 """The smallest accepted ``memory_budget_mb``, in MiB."""
+
+MAX_BUDGET_MB = 2**30
+"""The largest accepted ``memory_budget_mb``, in MiB (1 PiB: beyond any machine, and byte
+counts stay exact integers)."""
 
 PARAM = "`memory_budget_mb` (--memory-budget-mb)"
 """How the budget is named in messages: the Python argument and the command-line flag."""
@@ -252,7 +257,8 @@ class MemoryEstimate:
 
 
 def check_budget(memory_budget_mb: Any) -> float:
-    """``memory_budget_mb`` as a float: a finite number of MiB, at least :data:`MIN_BUDGET_MB`.
+    """``memory_budget_mb`` as a float: a finite number of MiB, at least :data:`MIN_BUDGET_MB`
+    and at most :data:`MAX_BUDGET_MB`.
 
     >>> check_budget(0.0001)
     Traceback (most recent call last):
@@ -265,6 +271,8 @@ def check_budget(memory_budget_mb: Any) -> float:
         raise ConfigError(
             f"{PARAM} must be a finite number of MiB >= {MIN_BUDGET_MB:g}; got {value!r}."
         )
+    if value > MAX_BUDGET_MB:
+        raise ConfigError(f"{PARAM} must be at most {MAX_BUDGET_MB} MiB (1 PiB); got {value:g}.")
     return float(value)
 
 
