@@ -27,22 +27,13 @@ def load_data(
 ) -> Dataset:
     """A :class:`~reglab.data.load.Dataset` from a path, ``"builtin:NAME"``, a frame or arrays,
     without the feature columns named in ``drop``."""
-    dataset = _load(data, y, target=target, task=task)
-    return dataset.without(list(drop)) if drop else dataset
-
-
-def _load(data: Any, y: Any, *, target: str | None, task: str | None) -> Dataset:
-    if isinstance(data, Dataset):
-        return data
-    if isinstance(data, str | os.PathLike) and y is None:
-        return load_source(os.fspath(data), target, task=task)
+    if isinstance(data, str | os.PathLike) and y is None:  # dropped before columns are checked
+        return load_source(os.fspath(data), target, task=task, drop=drop)
     if isinstance(data, pd.DataFrame) and y is None:
-        if target is None:
-            from reglab.errors import ConfigError
-
-            raise ConfigError("bench: `target` must name the target column of the DataFrame.")
-        return load_table(data, target, task=task)
-    return from_arrays(data, y, task=task)
+        return load_table(data, target, task=task, drop=drop)
+    if isinstance(data, Dataset):
+        return data.without(list(drop)) if drop else data
+    return from_arrays(data, y, task=task, drop=drop)
 
 
 def bench(

@@ -186,6 +186,6 @@ def test_load_source_errors(
 def test_load_source_file_needs_a_target(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("x,y\n1,a\n")
-    with pytest.raises(ConfigError, match=r"^load_source: `target` must name the target column "
-                       r"of 't\.csv'; got None\.$"):  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^load_table: `target` \(--target\) must name the "
+                       r"target column of 't\.csv' \(x, y\); got none\.$"):  # fmt: skip
         load_source(path)

@@ -6,6 +6,7 @@ import codecs
 import gzip
 import struct
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -428,10 +429,12 @@ def test_unsupported_extension(tmp_path: Path) -> None:
         pytest.param("x,z,y\n1,inf,a\n2,-inf,b\n3,4,a\n4,5,b\n", "y", {}, DataError,
                      r"column `z` of 't\.csv' must hold finite numbers within float32's range "
                      r"\(magnitude at most 3\.4e\+38\); got 2 outside it: inf on line 2, -inf on "
-                     r"line 3\.$", id="infinite"),
+                     r"line 3\. Correct or rescale them, or leave the column out \(--drop z\)\.$",
+                     id="infinite"),
         pytest.param("x,z,y\n1,,a\n2,?,b\n3,NA,a\n4,,b\n", "y", {}, DataError,
                      r"column `z` of 't\.csv' must have at least one value; got all 4 values "
-                     r"missing\.$", id="all-missing-column"),
+                     r"missing\. Fill it in, or leave the column out \(--drop z\)\.$",
+                     id="all-missing-column"),
         pytest.param("x,y\n1,a\n2,b\n3,a\n4,b\n", "y", {"task": "regression"}, DataError,
                      r"target `y` of 't\.csv' must be numeric for task 'regression'; got text "
                      r"values such as 'a', 'b'\.$", id="text-target-regression"),
@@ -450,13 +453,36 @@ def test_unsupported_extension(tmp_path: Path) -> None:
         pytest.param("x,y\n1,\n2,?\n3,NA\n4,\n", "y", {}, DataError,
                      r"target `y` of 't\.csv' must have at least one value; got all 4 values "
                      r"missing\.$", id="target-all-missing"),
+        pytest.param("x,z,y\n1,2,a\n2,3,b\n3,4,a\n4,5,b\n", None, {}, ConfigError,
+                     r"`target` \(--target\) must name the target column of 't\.csv' \(x, z, "
+                     r"y\); got none\.$", id="no-target"),
+        pytest.param("x,z,y\n1,2,a\n2,3,b\n3,4,a\n4,5,b\n", "y", {"drop": ["zz"]}, DataError,
+                     r"columns to drop \(--drop\) must be feature columns of 't\.csv' \(x, z\); "
+                     r"got 'zz'\. Did you mean 'z'\?$", id="drop-unknown-column"),
+        pytest.param("x,z,y\n1,2,a\n2,3,b\n3,4,a\n4,5,b\n", "y", {"drop": ["y"]}, DataError,
+                     r"columns to drop \(--drop\) must be feature columns of 't\.csv'; got 'y', "
+                     r"the target\.$", id="drop-the-target"),
+        pytest.param("x,z,y\n1,2,a\n2,3,b\n3,4,a\n4,5,b\n", "y", {"drop": ["x", "z"]},
+                     DataError, r"at least one feature column of 't\.csv' must remain; got all 2 "
+                     r"dropped \(--drop\)\.$", id="drop-every-feature"),
+        pytest.param("x,y\n" + "".join(f"{i},{1e8 + i % 2}\n" for i in range(8)), "y",
+                     {"task": "regression"}, DataError,
+                     r"target `y` of 't\.csv' must vary by more than float32 rounding for task "
+                     r"'regression' \(training runs in float32: its standard deviation must be at "
+                     r"least 1e-05 of its largest magnitude, 1e\+08\); got values from 100000000 "
+                     r"to 100000001 with standard deviation 0\.5\. Subtract a constant near "
+                     r"100000000\.5 from the target first\.$", id="target-constant-in-float32"),
+        pytest.param("x,y\n" + "".join(f"{i},{5e9 + 0.01 * i}\n" for i in range(8)), "y",
+                     {"task": "regression"}, DataError,
+                     r"target `y` .*must vary by more than float32 rounding .*standard deviation "
+                     r"0\.0229\.", id="target-spread-below-float32-precision"),
     ],
 )  # fmt: skip
 def test_bad_columns_and_options(
     tmp_path: Path,
     text: str,
-    target: str,
-    kwargs: dict[str, str],
+    target: str | None,
+    kwargs: dict[str, Any],
     error: type[Exception],
     match: str,
 ) -> None:
@@ -478,7 +504,8 @@ def test_bad_columns_and_options(
 def test_all_missing_dataframe_column(column: object) -> None:
     frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "z": column, "y": ["a", "b"] * 2})
     with pytest.raises(DataError, match=r"^load_table: column `z` of the DataFrame must have at "
-                       r"least one value; got all 4 values missing\.$"):  # fmt: skip
+                       r"least one value; got all 4 values missing\. Fill it in, or leave the "
+                       r"column out \(--drop z\)\.$"):  # fmt: skip
         load_table(frame, "y")
 
 

@@ -88,10 +88,12 @@ def check_columns(
                     f"{who}: {name} must hold finite numbers within float32's range (magnitude "
                     f"at most {FLOAT32_MAX:.1e}); got {len(bad)} outside it: "
                     f"{at.examples(bad, texts)}."
+                    + _leave_out(col, target, "Correct or rescale them")
                 )
         if series.isna().all():
             problems.add(
-                f"{who}: {name} must have at least one value; got all {len(series)} values missing."
+                f"{who}: {name} must have at least one value; got all {len(series)} values "
+                "missing." + _leave_out(col, target, "Fill it in")
             )
     if problems.messages:
         raise DataError(" ".join(problems.messages))
@@ -122,6 +124,13 @@ def _stray(
             "';', tab or '|', in columns that use them throughout)."
         )
     return text + advice
+
+
+def _leave_out(column: str, target: str, fix: str) -> str:
+    """`` Fix it, or leave the column out (--drop COLUMN).`` for a feature column."""
+    if column == target:
+        return ""
+    return f" {fix}, or leave the column out (--drop {shlex.quote(column)})."
 
 
 def _advice(column: str, target: str, task: str | None, k: int) -> str:

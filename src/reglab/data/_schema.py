@@ -21,6 +21,7 @@ __all__ = [
     "id_like",
     "leakage_hint",
     "looks_formatted",
+    "many_levels",
     "typed_column",
 ]
 
@@ -29,6 +30,11 @@ MISSING_TOKENS = frozenset({"", "NA", "?", "nan", "NaN", "null"})
 MAX_CLASSES_FOR_INTEGER_TARGET = 20
 MIN_ROWS_PER_CLASS = 5
 MOSTLY_NUMERIC = 0.9
+MAX_LEVELS = 1000
+"""A categorical column with more distinct values than this is left out, with a notice."""
+MIN_RELATIVE_SPREAD = 1e-5
+"""A regression target's standard deviation must be at least this share of its largest
+magnitude: float32 keeps about 7 significant digits, so a smaller spread is rounding noise."""
 # A number as spreadsheets format it: "1,5", "1,234.5", "$1,200", "12%", "(1,000)", "-€3,50".
 _FORMATTED = re.compile(r"\(?[+-]?[$€£¥]?[+-]?\d[\d.,]*([eE][+-]?\d+)?%?\)?")
 _ID_TOKENS = frozenset({"id", "idx", "index", "row", "rowid", "rownum", "rownumber"})
@@ -126,6 +132,7 @@ def encode_target(
                 f"{who}: target `{target}` of {where} must vary for task 'regression'; got "
                 f"{_label(values[0])} in all {len(values)} rows."
             )
+        _check_resolution(who, where, target, values)
         return "regression", values, (), why
     if numeric:
         uniq, codes = np.unique(y.to_numpy(dtype=np.float64), return_inverse=True)
@@ -149,6 +156,37 @@ def encode_target(
     return task, codes.astype(np.int64).reshape(-1), classes, why
 
 
+def _check_resolution(who: str, where: str, target: str, values: np.ndarray) -> None:
+    """Refuse a regression target whose spread is lost in float32, the precision of training.
+
+    Training stores the target in float32 (about 7 significant digits) and standardizes it
+    there, so a target varying by less than :data:`MIN_RELATIVE_SPREAD` of its magnitude
+    (``1e8`` and ``1e8 + 1``, equal in float32), or whose spread float32 does not keep
+    (values below its smallest normal number, ~1e-38), would be learnt from rounding noise.
+
+    >>> _check_resolution("f", "the arrays", "t", np.array([1e8, 1e8 + 1] * 5))
+    Traceback (most recent call last):
+    ...
+    reglab.errors.DataError: f: target `t` of the arrays must vary by more than float32 rounding ...
+    """
+    if not len(values):
+        return
+    std = float(values.std())
+    largest = float(np.abs(values).max())
+    with np.errstate(all="ignore"):  # values beyond float32's range are refused before this
+        kept = float(values.astype(np.float32).astype(np.float64).std())  # below ~1e-38 too
+    if std >= MIN_RELATIVE_SPREAD * largest and abs(kept - std) <= 0.01 * std:
+        return
+    lo, hi = _label(values.min()), _label(values.max())
+    raise DataError(
+        f"{who}: target `{target}` of {where} must vary by more than float32 rounding for task "
+        f"'regression' (training runs in float32: its standard deviation must be at least "
+        f"{MIN_RELATIVE_SPREAD:g} of its largest magnitude, {largest:.6g}); got values from {lo} "
+        f"to {hi} with standard deviation {std:.3g}. Subtract a constant near "
+        f"{float(values.mean()):.10g} from the target first."
+    )
+
+
 def _label(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
@@ -169,6 +207,24 @@ def id_like(name: str, series: pd.Series) -> str:
     if len(np.unique(v)) == n_rows and v.max() - v.min() == n_rows - 1:
         return f"integer row numbers {int(v.min())}..{int(v.max())}"
     return ""
+
+
+def many_levels(series: pd.Series) -> str:
+    """Why a categorical column with more than :data:`MAX_LEVELS` distinct values is left out
+    ('' to keep it): one-hot encoding would give it that many inputs, nearly all rare.
+
+    >>> many_levels(pd.Series([f"k{i % 1500}" for i in range(4000)], dtype=object))
+    '1500 distinct values, more than 1000: one-hot encoding would add an input for each'
+    """
+    if series.dtype.kind == "f":
+        return ""
+    n_levels = series.dropna().nunique()
+    if n_levels <= MAX_LEVELS:
+        return ""
+    return (
+        f"{n_levels} distinct values, more than {MAX_LEVELS}: one-hot encoding would add an "
+        "input for each"
+    )
 
 
 def id_suspect(name: str, series: pd.Series) -> str | None:

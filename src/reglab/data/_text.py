@@ -18,9 +18,13 @@ The rules, each reported in ``Dataset.notices`` when it changes what is read:
   the header or with more that are not empty, are refused naming the line; empty fields beyond
   the header's (a trailing separator) are ignored, as is a trailing header field with no name
   and no values.
-* **Decimal commas.** In a file not separated by ``,``, a column whose every filled cell is a
-  number written with a decimal comma (``1,5``) or an integer, at least one with a comma, is
-  read with decimal points.
+* **Decimal commas.** In a file not separated by ``,``, a column whose filled cells are
+  numbers written with a decimal comma (``1,5``) or integers, at least one with a comma, is
+  read with decimal points. So is a column where such numbers are at least 90 % of the filled
+  cells and the others are not numbers at all (``abc``): those stray cells are then reported
+  as in a comma-separated file, by column, value and line. A column that also holds numbers
+  with a decimal point (``1.5``, or ``1.500`` with a thousands point) is left as it is: which
+  mark is decimal is not clear.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from reglab.data._schema import MISSING_TOKENS
+from reglab.data._schema import MISSING_TOKENS, MOSTLY_NUMERIC
 
 __all__ = ["decode", "parse_delimited"]
 
@@ -280,14 +284,27 @@ def _fit_widths(
 
 
 def _decimal_commas(frame: pd.DataFrame, j: int) -> bool:
-    """Rewrite column ``j`` with decimal points when it is written with decimal commas."""
+    """Rewrite column ``j`` with decimal points when it is written with decimal commas.
+
+    >>> frame = pd.DataFrame({"a": ["1,5", "2", "abc"] + ["0,25"] * 27})
+    >>> _decimal_commas(frame, 0), frame["a"].tolist()[:4]
+    (True, ['1.5', '2', 'abc', '0.25'])
+    >>> frame = pd.DataFrame({"a": ["1,5", "1.500"] + ["0,25"] * 28})
+    >>> _decimal_commas(frame, 0), frame["a"].tolist()[:2]
+    (False, ['1,5', '1.500'])
+    """
     cells = frame.iloc[:, j]
     text = cells.map(lambda v: v.strip()).astype(object)
     filled = ~text.isin(MISSING_TOKENS)
     values = text[filled]
     if not len(values) or not values.str.contains(",", regex=False).any():
         return False
-    if not values.map(lambda v: _DECIMAL_COMMA.fullmatch(v) is not None).all():
-        return False
-    frame.iloc[:, j] = cells.where(~filled, text.str.replace(",", ".", regex=False))
+    comma = text.map(lambda v: _DECIMAL_COMMA.fullmatch(v) is not None).to_numpy() & filled
+    others = values[~comma[filled.to_numpy()]]
+    if len(others):
+        if len(others) > (1 - MOSTLY_NUMERIC) * len(values):
+            return False
+        if pd.to_numeric(others, errors="coerce").notna().any():  # "1.5" beside "1,5"
+            return False
+    frame.iloc[:, j] = cells.where(~comma, text.str.replace(",", ".", regex=False))
     return True

@@ -30,7 +30,7 @@ by ``StandardScaler``, columns ``x0..x49``, target ``y``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,12 +111,20 @@ def load_builtin(name: str) -> Dataset:
     return _LOADERS[name](BUILTIN[name])
 
 
-def load_source(spec: str | Path, target: str | None = None, *, task: str | None = None) -> Dataset:
+def load_source(
+    spec: str | Path,
+    target: str | None = None,
+    *,
+    task: str | None = None,
+    drop: Sequence[str] = (),
+) -> Dataset:
     """Load ``"builtin:NAME"`` or a table file (what ``reglab bench DATA --target COL`` accepts).
 
     For a built-in the target is implied: ``target`` and ``task`` may be omitted or must agree
-    with it. For a file, ``target`` is required and ``task`` is passed to
-    :func:`~reglab.data.load.load_table`.
+    with it. For a file, ``target`` is required (its absence is refused with the file's
+    columns listed) and ``task`` and ``drop`` are passed to
+    :func:`~reglab.data.load.load_table`, which leaves the ``drop`` columns out before it
+    checks any column.
 
     >>> load_source("builtin:wine").n_rows
     178
@@ -134,18 +142,14 @@ def load_source(spec: str | Path, target: str | None = None, *, task: str | None
             raise ConfigError(
                 f"load_source: `task` must be omitted or {ds.task!r} for {text!r}; got {task!r}."
             )
-        return ds
+        return ds.without(list(drop)) if drop else ds
     path = Path(text)
     if not path.exists() and text in BUILTIN:
         raise DataError(
             f"load_source: `source` must be an existing file or 'builtin:NAME'; got {text!r} "
             f"(no such file). Did you mean {PREFIX + text!r}?"
         )
-    if target is None:
-        raise ConfigError(
-            f"load_source: `target` must name the target column of {path.name!r}; got None."
-        )
-    return load_table(path, target, task=task)
+    return load_table(path, target, task=task, drop=drop)
 
 
 # --- loaders ---------------------------------------------------------------------------------

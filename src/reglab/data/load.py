@@ -38,6 +38,8 @@ Rules, applied in this order and reported in ``Dataset.notices``:
   rows (one-hot encoding would give mostly one-row columns: names, ids), and an integer column
   named like an id (``id``, ``index``, ``idx``, ``row``, ``…_id``, ``Unnamed: 0``) whose values
   are a permutation of a consecutive range.
+* **Too many levels.** A categorical column with more than ``MAX_LEVELS = 1000`` distinct
+  values is dropped too: one-hot encoding would give it an input per value.
 * **Leakage hint.** When categorical columns, alone or together, determine the target exactly
   (each combination of their values occurs with one class only), a notice says so; they are kept.
 
@@ -65,9 +67,10 @@ from reglab.data._schema import (
     id_like,
     id_suspect,
     leakage_hint,
+    many_levels,
     typed_column,
 )
-from reglab.errors import DataError
+from reglab.errors import ConfigError, DataError
 
 __all__ = ["MIN_ROWS", "MISSING_TOKENS", "TASKS", "Dataset", "from_arrays", "load_table"]
 
@@ -200,15 +203,21 @@ class Dataset:
 
 
 def load_table(
-    source: str | Path | pd.DataFrame, target: str, *, task: str | None = None
+    source: str | Path | pd.DataFrame,
+    target: str | None,
+    *,
+    task: str | None = None,
+    drop: Sequence[str] = (),
 ) -> Dataset:
     """Load a ``.csv``/``.tsv``/``.txt`` (separator sniffed) or ``.parquet`` file, or a DataFrame.
 
     Args:
         source: Path of the file, or a DataFrame holding features and target.
-        target: Name of the target column.
+        target: Name of the target column (``None`` is refused with the columns listed).
         task: ``"multiclass"``, ``"binary"``, ``"regression"``, ``"classification"`` (binary or
             multiclass by class count) or ``None`` to infer it (see the module docstring).
+        drop: Feature columns to leave out (``--drop``). They are removed before any column
+            is checked, so a column refused for its content can be left out instead of fixed.
 
     Returns:
         The :class:`Dataset`.
@@ -226,11 +235,12 @@ def load_table(
         check_choice("load_table", "task", task, TASK_CHOICES)
     if isinstance(source, pd.DataFrame):
         return _build("load_table", source, target, task, where="the DataFrame",
-                      name="DataFrame", source="DataFrame")  # fmt: skip
+                      name="DataFrame", source="DataFrame", drop=drop)  # fmt: skip
     path = Path(source)
     raw = read_path(path)
     return _build("load_table", raw.frame, target, task, where=repr(path.name), name=path.stem,
-                  source=str(path), notices=raw.notices, lines=raw.lines)  # fmt: skip
+                  source=str(path), notices=raw.notices, lines=raw.lines,
+                  drop=drop)  # fmt: skip
 
 
 def from_arrays(
@@ -240,12 +250,13 @@ def from_arrays(
     feature_names: Sequence[str] | None = None,
     task: str | None = None,
     name: str = "arrays",
+    drop: Sequence[str] = (),
 ) -> Dataset:
     """Build a :class:`Dataset` from a 2-D array or DataFrame ``X`` and a 1-D target ``y``.
 
     Columns are named ``feature_names``, else the DataFrame's columns, else ``x0, x1, …``.
-    Missing values, column types, the task and id-like columns follow the same rules as
-    :func:`load_table`.
+    Missing values, column types, the task, id-like columns and ``drop`` follow the same rules
+    as :func:`load_table`.
 
     >>> ds = from_arrays(np.arange(20.0).reshape(10, 2), np.linspace(0, 1, 10))
     >>> ds.task, ds.feature_names, ds.y.dtype
@@ -281,7 +292,9 @@ def from_arrays(
         target = f"_{target}"
     frame = frame.copy()
     frame[target] = yy.to_numpy()
-    return _build(who, frame, target, task, where="the arrays", name=name, source="arrays")
+    return _build(
+        who, frame, target, task, where="the arrays", name=name, source="arrays", drop=drop
+    )
 
 
 def _is_text_array(X: Any) -> bool:
@@ -298,7 +311,7 @@ def _is_text_array(X: Any) -> bool:
 def _build(
     who: str,
     frame: pd.DataFrame,
-    target: str,
+    target: str | None,
     task: str | None,
     *,
     where: str,
@@ -306,6 +319,7 @@ def _build(
     source: str,
     notices: list[str] | None = None,
     lines: Callable[[], np.ndarray] | None = None,
+    drop: Sequence[str] = (),
 ) -> Dataset:
     notices = list(notices or [])
     columns = [str(c) for c in frame.columns]
@@ -314,15 +328,24 @@ def _build(
     if len(dupes):
         listed = ", ".join(f"{c!r} {n} times" for c, n in dupes.items())
         raise DataError(f"{who}: column names of {where} must be unique; got {listed}.")
+    shown = ", ".join(columns[:12]) + (", …" if len(columns) > 12 else "")
+    if target is None:
+        raise ConfigError(
+            f"{who}: `target` (--target) must name the target column of {where} ({shown}); "
+            "got none."
+        )
     if target not in columns:
-        shown = ", ".join(columns[:12]) + (", …" if len(columns) > 12 else "")
         raise DataError(
             f"{who}: `target` must be a column of {where} ({shown}); got {target!r}."
             + suggest(target, columns)
             + _headerless_hint(columns)
         )
+    asked = _check_drop(who, where, columns, target, drop)
     check_rows(who, where, len(frame), len(frame), target)
     frame = frame.set_axis(columns, axis=1)
+    if asked:
+        frame = frame.drop(columns=asked)
+        columns = [c for c in columns if c not in set(asked)]
     checked = {c: typed_column(frame[c]) for c in columns}
     check_columns(who, where, checked, target, task, Locator(lines))
     typed = {c: series for c, (series, _) in checked.items()}
@@ -341,12 +364,20 @@ def _build(
         notices.append(why)
 
     features = {c: s[keep].reset_index(drop=True) for c, s in typed.items() if c != target}
-    dropped: list[tuple[str, str]] = []
+    dropped: list[tuple[str, str]] = [(c, "asked to drop") for c in asked]
     for col, series in list(features.items()):
         reason = id_like(col, series)
         if reason:
             dropped.append((col, reason))
             notices.append(f"dropped id-like column {col!r} ({reason})")
+            del features[col]
+            continue
+        reason = many_levels(series)
+        if reason:
+            dropped.append((col, reason))
+            notices.append(
+                f"dropped column {col!r} ({reason}); fold its rare values together to keep it"
+            )
             del features[col]
             continue
         suspect = id_suspect(col, series)
@@ -371,6 +402,32 @@ def _build(
         numeric_columns=numeric, categorical_columns=categorical, dropped_columns=tuple(dropped),
         notices=tuple(notices), source=source, target=target,
     )  # fmt: skip
+
+
+def _check_drop(
+    who: str, where: str, columns: list[str], target: str, drop: Sequence[str]
+) -> list[str]:
+    """The columns of ``drop`` (each once), each a feature column of the table."""
+    asked = list(dict.fromkeys(str(c) for c in drop))
+    for column in asked:
+        if column == target:
+            raise DataError(
+                f"{who}: columns to drop (--drop) must be feature columns of {where}; got "
+                f"{column!r}, the target."
+            )
+        if column not in columns:
+            features = [c for c in columns if c != target]
+            shown = ", ".join(features[:12]) + (", …" if len(features) > 12 else "")
+            raise DataError(
+                f"{who}: columns to drop (--drop) must be feature columns of {where} ({shown}); "
+                f"got {column!r}." + suggest(column, features)
+            )
+    if asked and len(asked) >= len(columns) - 1:
+        raise DataError(
+            f"{who}: at least one feature column of {where} must remain; got all "
+            f"{len(columns) - 1} dropped (--drop)."
+        )
+    return asked
 
 
 def missing_notice(X: pd.DataFrame, shown: int = 5) -> str | None:

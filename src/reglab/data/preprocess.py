@@ -22,6 +22,7 @@ training rows (numeric columns first, then categorical), which the tests use as 
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,7 +31,13 @@ import pandas as pd
 
 from reglab.errors import ConfigError, DataError
 
-__all__ = ["Preprocessor"]
+__all__ = ["Preprocessor", "check_encoded_size", "encoded_widths"]
+
+_MIB = 2**20
+_CELL_BYTES = 4
+"""Per cell of an encoded table as kept: float32."""
+_ENCODING_BYTES = 16
+"""Per cell while one table is encoded: its float64 blocks and their float64 concatenation."""
 
 
 class Preprocessor:
@@ -247,3 +254,99 @@ def _as_labels(series: pd.Series) -> pd.Series:
         .where(series.notna(), np.nan)
         .map(lambda v: v if isinstance(v, float) and np.isnan(v) else str(v))
     )
+
+
+# --- size, before encoding -------------------------------------------------------------------
+
+
+def encoded_widths(dataset: Any) -> dict[str, int]:
+    """How many inputs each feature column of a :class:`~reglab.data.load.Dataset` becomes:
+    1 for a numeric column, its number of distinct values (levels, over all rows) for a
+    categorical one. Counted without encoding anything.
+
+    >>> from reglab.data.load import load_table
+    >>> frame = pd.DataFrame({"h": [1.0, 2.0] * 4, "c": list("abcd") * 2, "y": [0, 1] * 4})
+    >>> encoded_widths(load_table(frame, "y", task="binary"))
+    {'h': 1, 'c': 4}
+    """
+    widths = {str(c): 1 for c in dataset.numeric_columns}
+    for col in dataset.categorical_columns:
+        widths[str(col)] = int(_as_labels(dataset.X[col]).nunique(dropna=True))
+    return {str(c): widths[str(c)] for c in dataset.feature_names}
+
+
+def check_encoded_size(
+    dataset: Any,
+    n_tables: int,
+    budget_bytes: float,
+    available_bytes: int | None,
+    *,
+    who: str = "Study",
+) -> int:
+    """Refuse, before encoding, input tables too large for the budget or the machine.
+
+    Every split gets its own encoded table of ``n_rows x width`` float32 cells, ``width`` the
+    sum of :func:`encoded_widths`. One table must fit ``budget_bytes`` (a stack holds at least
+    one); all ``n_tables`` of them, plus the float64 blocks of the one being encoded, must fit
+    ``available_bytes`` (host memory; ``None`` when unknown). The message names the widest
+    categorical columns with their level counts and how to leave them out (``--drop``).
+
+    Returns:
+        The encoded width (number of inputs).
+
+    >>> frame = pd.DataFrame({"c": [f"k{i % 900}" for i in range(2000)], "y": [0, 1] * 1000})
+    >>> from reglab.data.load import load_table
+    >>> check_encoded_size(load_table(frame, "y"), 5, 2**20, None)
+    Traceback (most recent call last):
+    ...
+    reglab.errors.DataError: Study: one split's encoded input table must fit the memory budget ...
+    """
+    widths = encoded_widths(dataset)
+    width = sum(widths.values())
+    n_rows = int(dataset.n_rows)
+    table = n_rows * width * _CELL_BYTES
+    if table > budget_bytes:
+        raise DataError(
+            f"{who}: one split's encoded input table must fit the memory budget "
+            f"(--memory-budget-mb, {budget_bytes / _MIB:g} MiB); got {n_rows:,} rows x "
+            f"{width:,} inputs{_widest(dataset, widths)}, ~{_mib(table)} MiB; "
+            f"{_advice(dataset, widths, 'raise the budget')}."
+        )
+    peak = n_tables * table + n_rows * width * _ENCODING_BYTES
+    if available_bytes is not None and peak > available_bytes:
+        raise DataError(
+            f"{who}: the encoded input tables of all {n_tables} splits must fit in the memory "
+            f"available on this machine (~{_mib(available_bytes)} MiB); got {n_rows:,} rows x "
+            f"{width:,} inputs{_widest(dataset, widths)}, ~{_mib(peak)} MiB while encoding; "
+            f"{_advice(dataset, widths, 'use fewer splits (--cv, --repeats)')}."
+        )
+    return width
+
+
+def _categorical_widths(dataset: Any, widths: Mapping[str, int]) -> list[tuple[str, int]]:
+    """The categorical columns that widen the table most (levels > 1), widest first, up to 3."""
+    cats = [(str(c), widths[str(c)]) for c in dataset.categorical_columns if widths[str(c)] > 1]
+    return sorted(cats, key=lambda cw: -cw[1])[:3]
+
+
+def _widest(dataset: Any, widths: Mapping[str, int]) -> str:
+    cats = _categorical_widths(dataset, widths)
+    if not cats:
+        return ""
+    listed = ", ".join(f"`{c}` has {n:,} levels" for c, n in cats)
+    return f" ({'column' if len(cats) == 1 else 'columns'} {listed})"
+
+
+def _advice(dataset: Any, widths: Mapping[str, int], otherwise: str) -> str:
+    """Leave out the widest categorical columns when they make most of the width."""
+    cats = _categorical_widths(dataset, widths)
+    if cats and sum(n for _, n in cats) * 2 >= sum(widths.values()):
+        names = ",".join(c for c, _ in cats)
+        them = "the column" if len(cats) == 1 else "those columns"
+        return f"leave {them} out (--drop {shlex.quote(names)}) or {otherwise}"
+    return f"{otherwise} or leave columns out (--drop)"
+
+
+def _mib(n_bytes: float) -> str:
+    mib = n_bytes / _MIB
+    return f"{mib:,.0f}" if mib >= 10 else f"{mib:.2g}"
