@@ -12,6 +12,7 @@ from collections.abc import Mapping
 __all__ = [
     "BOUNDED_METRICS",
     "METRIC_DIRECTIONS",
+    "NONNEGATIVE_METRICS",
     "PERCENT_METRICS",
     "bounded",
     "format_diff",
@@ -46,18 +47,24 @@ BOUNDED_METRICS = (
 )  # fmt: skip
 """Metrics that live in [0, 1]: their intervals are shown clipped to that range."""
 
+NONNEGATIVE_METRICS = ("rmse", "mse", "mae", "log_loss", "cross_entropy", "brier", "loss")
+"""Metrics that are never negative: the lower end of their intervals is clipped at 0."""
+
 
 def bounded(metric: str, low: float, high: float) -> tuple[float, float]:
-    """An interval as shown: clipped to [0, 1] for the metrics of :data:`BOUNDED_METRICS`.
+    """An interval as shown: clipped to [0, 1] for the metrics of :data:`BOUNDED_METRICS`,
+    and at 0 from below for those of :data:`NONNEGATIVE_METRICS`.
 
-    The corrected t-interval is symmetric, so near 100% accuracy it can pass 1; the
-    terminal table clips it the same way.
+    The corrected t-interval is symmetric, so near 100% accuracy it can pass 1, and with few
+    splits an error's interval can reach below 0; the terminal table clips it the same way.
 
-    >>> bounded("accuracy", 0.94, 1.015), bounded("rmse", -0.5, 2.0)
-    ((0.94, 1.0), (-0.5, 2.0))
+    >>> bounded("accuracy", 0.94, 1.015), bounded("rmse", -0.5, 2.0), bounded("r2", -0.5, 0.9)
+    ((0.94, 1.0), (0.0, 2.0), (-0.5, 0.9))
     """
     if metric in BOUNDED_METRICS:
         return max(low, 0.0), min(high, 1.0)
+    if metric in NONNEGATIVE_METRICS:
+        return max(low, 0.0), high
     return low, high
 
 
