@@ -127,9 +127,12 @@ def _run(
         n = len(plan.members)
         ds = plan.dataset
         kind = f"{ds.task}, {ds.n_classes} classes" if ds.n_classes else ds.task
+        inputs = len(plan.feature_names)
+        encoded = f" → {inputs} inputs after encoding" if inputs != ds.n_features else ""
         err.print(
-            f"reglab bench: {ds.name}: {ds.n_rows} rows x {ds.n_features} columns ({kind}); "
-            f"{len(plan.strategies)} strategies x {len(plan.splits)} splits = {n} members",
+            f"reglab bench: {ds.name}: {ds.n_rows} rows x {ds.n_features} columns{encoded} "
+            f"({kind}); {len(plan.strategies)} strategies x {len(plan.splits)} splits = "
+            f"{n} members",
         )
         for notice in (*ds.notices, *plan.notices):
             err.print(f"  note: {notice}")

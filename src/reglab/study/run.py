@@ -33,9 +33,9 @@ import numpy as np
 from reglab._seeding import derive
 from reglab._validation import Problems, check_choice, check_int, check_positive, message
 from reglab.data.load import Dataset
-from reglab.data.preprocess import Preprocessor
+from reglab.data.preprocess import Preprocessor, check_encoded_size
 from reglab.engine._checks import validate as validate_members
-from reglab.engine.plan import check_memory
+from reglab.engine.plan import available_memory, check_budget, check_memory
 from reglab.engine.spec import ACTIVATIONS, BLOCK_ORDERS, Architecture, MemberSpec, TrainConfig
 from reglab.errors import ConfigError, StoreError
 from reglab.store import Store
@@ -48,6 +48,13 @@ from reglab.study.strategies import parts, resolve_strategies
 __all__ = ["Study", "StudyPlan", "default_study_name", "load_result", "to_record"]
 
 Progress = Callable[[int, int], None]
+
+MAX_EPOCHS = 100_000
+"""The most ``epochs`` a study accepts (each member keeps a curve point per epoch)."""
+MAX_SPLITS = 10_000
+"""The most outer splits (``n_splits · n_repeats``): each gets its own encoded input table."""
+MAX_MEMBERS = 100_000
+"""The most members (strategies × splits) a study plans."""
 
 
 def default_study_name(dataset: Dataset, config: dict[str, Any]) -> str:
@@ -138,6 +145,7 @@ class Study:
             p.add(message("Study", "name", "a non-empty name of printable characters", self.name))
         p.check(check_positive, "Study", "memory_budget_mb", self.memory_budget_mb)
         p.check(check_choice, "Study", "device", self.device, ("auto", "cpu", "cuda"))
+        _check_sizes(p, self.epochs, self.n_splits, self.n_repeats)
         p.raise_if_any()
 
     def plan(self, dataset: Dataset) -> StudyPlan:
@@ -159,6 +167,13 @@ class Study:
                 "Study: `val_fraction` must be > 0 when early stopping is on (it needs "
                 "validation rows); got 0. Use --no-early-stopping for fixed-epoch studies."
             )
+        n_splits = split_plan.n_splits * split_plan.n_repeats
+        if len(strategies) * n_splits > MAX_MEMBERS:
+            raise ConfigError(
+                f"Study: a study must have at most {MAX_MEMBERS:,} members (strategies x "
+                f"splits); got {len(strategies)} x {n_splits:,} = "
+                f"{len(strategies) * n_splits:,}. Use fewer strategies, --cv or --repeats."
+            )
         splits = split_plan.split(dataset.y, dataset.task, class_names=dataset.classes or None)
         notices = split_plan.small_class_notices(
             dataset.y, dataset.task, class_names=dataset.classes or None
@@ -179,6 +194,8 @@ class Study:
             patience=self.patience if self.early_stopping else None,
             min_delta=self.min_delta,
         )
+        budget = check_budget(self.memory_budget_mb) * 2**20
+        check_encoded_size(dataset, len(splits), budget, available_memory("cpu"))
         data, feature_names = _preprocess(dataset, splits)
         n_out = dataset.n_classes if dataset.task == "multiclass" else 1
         members: list[tuple[MemberSpec, Split]] = []
@@ -456,6 +473,22 @@ class StudyPlan:
             "preprocessing": "fit on each outer training part: median imputation + "
             "standardization (numeric), mode imputation + one-hot (categorical)",
         }
+
+
+def _check_sizes(p: Problems, epochs: Any, n_splits: Any, n_repeats: Any) -> None:
+    """Refuse sizes that would exhaust memory or time before any is allocated (the types and
+    lower bounds are checked where the values are used)."""
+
+    def whole(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if whole(epochs) and epochs > MAX_EPOCHS:
+        p.add(f"Study: `epochs` (--epochs) must be at most {MAX_EPOCHS:,}; got {epochs:,}.")
+    if whole(n_splits) and whole(n_repeats) and n_splits * n_repeats > MAX_SPLITS:
+        p.add(
+            f"Study: `n_splits` x `n_repeats` (--cv x --repeats) must be at most "
+            f"{MAX_SPLITS:,} splits; got {n_splits:,} x {n_repeats:,} = {n_splits * n_repeats:,}."
+        )
 
 
 def _preprocess(
