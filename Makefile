@@ -3,13 +3,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where pip gets PyTorch. Empty: PyPI's default build (on Linux the CUDA one, several GB).
+# Without a GPU: make test TORCH_INDEX=https://download.pytorch.org/whl/cpu (the CPU-only
+# build, a few hundred MB).
+TORCH_INDEX ?=
+TORCH := torch==2.13.0$(if $(TORCH_INDEX), --index-url $(TORCH_INDEX))
 
 .PHONY: demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q $(TORCH)
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
