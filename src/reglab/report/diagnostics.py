@@ -181,7 +181,7 @@ def _features(d: Digest) -> str:
             f"was kept in every split by every strategy with an L1 term ({_names(strategies)}): "
             "no feature was dropped, so these strategies selected nothing on this data. "
             f"{rule} A larger <code>l1=</code>, or L1 by soft-thresholding "
-            "(<code>+proximal</code>), would remove features that do not help.</p>"
+            "(<code>+proximal</code>), could remove features that do not help.</p>"
         )
     order = np.lexsort((np.arange(n_features), table.mean(axis=1)))  # least kept first
     moved = np.concatenate([dropped, unstable])

@@ -201,6 +201,11 @@ def curve_panels(
         if axes_plan.log_loss:
             _log_y(first)
             first.set_ylim(axes_plan.low / 1.15, axes_plan.high * 1.15)
+            if axes_plan.high / axes_plan.low < 100:  # one or two decades: 1-2-5 ticks
+                from matplotlib.ticker import LogLocator, StrMethodFormatter
+
+                first.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+                first.yaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
         elif np.isfinite(tops).any():
             # linear: the first epoch's loss would flatten the rest; the band may leave the top
             low, top = axes_plan.low, float(np.nanmax(tops))
