@@ -6,7 +6,10 @@ from __future__ import annotations
 import codecs
 import errno
 import gzip
+import json
 import os
+import re
+import shlex
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -56,11 +59,12 @@ CASES: dict[str, tuple[str, Content, list[str], str]] = {
     "huge feature value": (
         "big.csv", table(cells={(5, 0): "1e300"}), ["--target", "label"],
         r"column `a` of 'big\.csv' must hold finite numbers within float32's range .*got 1 "
-        r"outside it: 1e\+300 on line 7\.$",
+        r"outside it: 1e\+300 on line 7\. Correct or rescale them, or leave the column out "
+        r"\(--drop a\)\.$",
     ),
     "value beyond float64": (
         "inf.csv", table(cells={(2, 1): "-1e400"}), ["--target", "label"],
-        r"column `b` of 'inf\.csv' .*float32.*-inf on line 4\.$",
+        r"column `b` of 'inf\.csv' .*float32.*-inf on line 4\. .*\(--drop b\)\.$",
     ),
     "huge regression target": (
         "huge.csv", regression(target=lambda i: "1e300" if i == 9 else f"{i}.5"), ["--target", "t"],
@@ -91,6 +95,54 @@ CASES: dict[str, tuple[str, Content, list[str], str]] = {
     "mixed decimal marks in a semicolon file": (
         "mixed.csv", table(60, sep=";", cells={(7, 0): "1,25"}), ["--target", "label"],
         r"column `a` of 'mixed\.csv' .*'1,25' on line 9\.",
+    ),
+    "stray word in a semicolon file with decimal commas": (
+        "semi.csv", table(300, sep=";", cells={(5, 0): "abc"}).replace(".", ","),
+        ["--target", "label"],
+        r"column `a` of 'semi\.csv' must hold only numbers, as 299 of its 300 filled cells do; "
+        r"got 1 other: 'abc' on line 7\. .*--drop a\)\.$",
+    ),
+    "stray word and a decimal point in a decimal-comma column": (
+        "marks.csv", table(300, sep=";", cells={(5, 0): "abc", (9, 0): "1#500"}).replace(".", ",")
+        .replace("#", "."), ["--target", "label"],
+        r"column `a` of 'marks\.csv' must hold only numbers.*decimal commas are read only in a "
+        r"file separated by ';', tab or '\|', in columns that use them throughout\)\. .*--drop a",
+    ),
+    "regression target constant in float32": (
+        "f32.csv", regression(target=lambda i: f"{100_000_000 + i % 2}"),
+        ["--target", "t", "--task", "regression"],
+        r"target `t` of 'f32\.csv' must vary by more than float32 rounding for task 'regression' "
+        r".*got values from 100000000 to 100000001 with standard deviation 0\.5\. Subtract a "
+        r"constant near 100000000\.5 from the target first\.$",
+    ),
+    "regression target varying below float32 precision": (
+        "tiny.csv", regression(target=lambda i: f"{5e9 + 0.001 * i:.3f}"), ["--target", "t"],
+        r"target `t` of 'tiny\.csv' must vary by more than float32 rounding .*standard "
+        r"deviation 0\.0115\.",
+    ),
+    "no --target": (
+        "notgt.csv", table(), [],
+        r"`target` \(--target\) must name the target column of 'notgt\.csv' \(a, b, label\); "
+        r"got none\.$",
+    ),
+    "--drop of an unknown column": (
+        "dropx.csv", table(), ["--target", "label", "--drop", "c"],
+        r"columns to drop \(--drop\) must be feature columns of 'dropx\.csv' \(a, b\); got "
+        r"'c'\.$",
+    ),
+    "--drop of a misspelt column": (
+        "dropl.csv", table().replace("a,b,", "alpha,beta,", 1),
+        ["--target", "label", "--drop", "alpah"], r"got 'alpah'\. Did you mean 'alpha'\?$",
+    ),
+    "--drop of the target": (
+        "dropt.csv", table(), ["--target", "label", "--drop", "label"],
+        r"columns to drop \(--drop\) must be feature columns of 'dropt\.csv'; got 'label', the "
+        r"target\.$",
+    ),
+    "--drop of every feature": (
+        "dropall.csv", table(), ["--target", "label", "--drop", "a,b"],
+        r"at least one feature column of 'dropall\.csv' must remain; got all 2 dropped "
+        r"\(--drop\)\.$",
     ),
     "stray word in the target": (
         "tgt.csv", regression(target=lambda i: "oops" if i == 4 else f"{i}.5"), ["--target", "t"],
@@ -221,6 +273,106 @@ def test_bad_data_is_one_line_exit_2_and_leaves_store_and_file_intact(
     assert (digest(store), fingerprint(data)) == before
 
 
+def levels(n_rows: int, n_levels: int) -> str:
+    """``a,c,label``: a numeric column, a categorical one of ``n_levels`` values, two classes."""
+    rng = np.random.default_rng(0)
+    return "a,c,label\n" + "".join(
+        f"{rng.normal():.3f},k{i % n_levels},{'xy'[i % 2]}\n" for i in range(n_rows)
+    )
+
+
+# name → (content, options given after FAST, regex, {module attribute: replacement})
+OPTION_CASES: dict[str, tuple[str, list[str], str, dict[str, Any]]] = {
+    "memory budget beyond float range": (
+        table(), ["--memory-budget-mb", "1e308"],
+        r"`memory_budget_mb` \(--memory-budget-mb\) must be at most 1073741824 MiB \(1 PiB\); got "
+        r"1e\+308\.$", {},
+    ),
+    "a hundred million repeats": (
+        table(), ["--repeats", "100000000"],
+        r"`n_splits` x `n_repeats` \(--cv x --repeats\) must be at most 10,000 splits; got 2 x "
+        r"100,000,000 = 200,000,000\.$", {},
+    ),
+    "a huge --cv": (
+        table(), ["--cv", "1000000000000"],
+        r"must be at most 10,000 splits; got 1,000,000,000,000 x 1 = 1,000,000,000,000\.$", {},
+    ),
+    "more members than the limit": (
+        table(), ["--split", "bootstrap", "--cv", "10000", "--strategies",
+                  "none,l2,l1,dropout,l2=1e-3,l1=1e-3,l2=1e-5,l1=1e-5,dropout=0.2,dropout=0.4,maxnorm"],
+        r"a study must have at most 100,000 members \(strategies x splits\); got 11 x 10,000 = "
+        r"110,000\. Use fewer strategies, --cv or --repeats\.$", {},
+    ),
+    "epochs beyond any run": (
+        table(), ["--epochs", str(10**23)],
+        r"`epochs` \(--epochs\) must be at most 100,000; got 100,000,000,000,000,000,000,000\.$",
+        {},
+    ),
+    "a categorical column over the memory budget": (
+        levels(4000, 900), ["--memory-budget-mb", "10"],
+        r"one split's encoded input table must fit the memory budget \(--memory-budget-mb, 10 "
+        r"MiB\); got 4,000 rows x 901 inputs \(column `c` has 900 levels\), ~14 MiB; leave the "
+        r"column out \(--drop c\) or raise the budget\.$", {},
+    ),
+    "encoded tables beyond the machine's memory": (
+        levels(400, 150), [],
+        r"the encoded input tables of all 2 splits must fit in the memory available on this "
+        r"machine \(~0\.95 MiB\); got 400 rows x 151 inputs \(column `c` has 150 levels\), ~1\.4 "
+        r"MiB while encoding; leave the column out \(--drop c\) or use fewer splits "
+        r"\(--cv, --repeats\)\.$", {"reglab.study.run.available_memory": lambda device: 10**6},
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(OPTION_CASES))
+def test_bad_sizes_are_one_line_exit_2_before_anything_is_allocated(
+    case: str, tmp_path: Path, store: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    content, options, pattern, patches = OPTION_CASES[case]
+    for target, value in patches.items():
+        monkeypatch.setattr(target, value)
+    data = make(tmp_path, "data.csv", content)
+    before = (digest(store), digest(data))
+    result = invoke(
+        ["bench", str(data), "--target", "label", *FAST, *options, "--store", str(store)]
+    )
+    assert_one_line_error(result, pattern)
+    assert (digest(store), digest(data)) == before
+
+
+SUGGESTS_DROP = [
+    "huge feature value", "value beyond float64", "stray word in a numeric column",
+    "stray decimal comma in a comma file", "currency column", "several stray cells",
+    "mixed decimal marks in a semicolon file", "stray word in a semicolon file with decimal commas",
+    "stray word and a decimal point in a decimal-comma column", "all-missing feature",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("case", SUGGESTS_DROP)
+def test_the_drop_a_message_suggests_works(case: str, tmp_path: Path, store: Path) -> None:
+    name, content, args, _ = CASES[case]
+    data = make(tmp_path, name, content)
+    refused = invoke(["bench", str(data), *args, *FAST, "--store", str(store)])
+    found = re.search(r"\(--drop ('[^']*'|[^)\s]+)\)", assert_one_line_error(refused))
+    assert found, refused.output
+    (column,) = shlex.split(found.group(1))
+    before = digest(data)
+    result = invoke(
+        ["bench", str(data), *args, *FAST, "--drop", column, "--store", str(tmp_path / "new.db")]
+    )
+    assert result.exit_code == 0, result.output
+    assert digest(data) == before
+
+
+def test_the_drop_a_size_message_suggests_works(tmp_path: Path) -> None:
+    data = make(tmp_path, "data.csv", levels(4000, 900))
+    args = ["bench", str(data), "--target", "label", *FAST, "--memory-budget-mb", "10"]
+    refused = invoke([*args, "--store", str(tmp_path / "new.db")])
+    assert "(--drop c)" in assert_one_line_error(refused)
+    result = invoke([*args, "--drop", "c", "--store", str(tmp_path / "new.db")])
+    assert result.exit_code == 0, result.output
+
+
 @pytest.mark.skipif(not Path("/dev/null").exists(), reason="no /dev/null")
 def test_a_device_is_refused(store: Path) -> None:
     before = digest(store)
@@ -294,3 +446,46 @@ def test_messy_but_readable_files_run_with_a_note(case: str, tmp_path: Path) -> 
     assert "reglab bench: data: 40 rows x 2 columns (binary, 2 classes)" in result.output
     assert note in result.output
     assert digest(data) == before
+
+
+def test_the_header_gives_the_inputs_after_encoding(tmp_path: Path) -> None:
+    data = make(tmp_path, "data.csv", levels(40, 4))
+    result = invoke(
+        ["bench", str(data), "--target", "label", *FAST, "--store", str(tmp_path / "new.db")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "data: 40 rows x 2 columns → 5 inputs after encoding (binary, 2 classes)" in (
+        " ".join(result.output.split())
+    )
+
+
+def test_a_column_of_too_many_levels_is_left_out_with_a_note(tmp_path: Path) -> None:
+    data = make(tmp_path, "data.csv", levels(2400, 1100))
+    result = invoke(
+        ["bench", str(data), "--target", "label", *FAST, "--store", str(tmp_path / "new.db")]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        "note: dropped column 'c' (1100 distinct values, more than 1000: one-hot encoding would "
+        "add an input for each); fold its rare values together to keep it"
+    ) in " ".join(result.output.split())
+    assert "2400 rows x 1 columns (binary" in result.output
+
+
+def test_error_intervals_of_a_heavy_tailed_target_start_at_zero(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    rows = "".join(
+        f"{rng.normal():.3f},{rng.normal():.3f},{10 * rng.standard_cauchy():.3f}\n"
+        for _ in range(40)
+    )
+    data = make(tmp_path, "reg.csv", "a,b,t\n" + rows)
+    out = tmp_path / "r.json"
+    result = invoke(
+        ["bench", str(data), "--target", "t", *FAST, "--store", str(tmp_path / "new.db"),
+         "--json", str(out)]
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    metrics = json.loads(out.read_text())["ranking"][0]["metrics"]
+    assert metrics["rmse"]["mean"] - 12.71 * metrics["rmse"]["se"] < 0  # the raw interval would
+    assert metrics["rmse"]["ci_low"] == metrics["mae"]["ci_low"] == 0.0
+    assert metrics["r2"]["ci_low"] < 0  # an R² may be negative: not clipped
