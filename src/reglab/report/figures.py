@@ -142,6 +142,10 @@ def score_strips(d: Digest) -> str | None:
         ax.grid(axis="y", visible=False)
         better = "higher" if d.metric.higher_is_better else "lower"
         ax.set_xlabel(f"test {text(d.metric.label)} per split ({better} is better)")
+        if d.unit:  # accuracies: percent, as in the tables
+            from matplotlib.ticker import PercentFormatter
+
+            ax.xaxis.set_major_formatter(PercentFormatter(1.0))
         return figure_uri(fig)
 
 

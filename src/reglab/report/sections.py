@@ -264,7 +264,8 @@ def ranking(d: Digest) -> str:
         "much better the model scores on its training data than on test (positive: "
         "overfitting). Epochs: mean best (restored) epoch / mean epoch at which early stopping "
         "fired, counted from 1; – : it did not fire (the members ran to the epoch limit); "
-        "(k of n): it fired for k of n members. Zeros: mean share of exactly-zero weights over "
+        "(k of n): it fired for k of n members, and the stopped mean is over those k only (so "
+        "it can be below the best mean over all n). Zeros: mean share of exactly-zero weights over "
         f"layers. {also}Unnumbered rows could not be ranked (fewer finished splits than the "
         "others, or every member failed).</p>"
     )
