@@ -16,11 +16,12 @@ PosixPath('...r.json')
 >>> check_output("-o", folder / "runs.db", inputs={"the store": folder / "runs.db"})
 Traceback (most recent call last):
 ...
-reglab.errors.ConfigError: `-o` must be a new file or a file reglab wrote, not the store; got ...
+reglab.errors.ConfigError: `-o` must be a new file or a file it may replace, not the store; got ...
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import stat
 import tempfile
@@ -37,12 +38,26 @@ __all__ = [
     "write_atomic",
 ]
 
+FILENAME_MAX = 120
+"""Characters :func:`safe_filename` keeps (a file name must stay well under 255 bytes)."""
+
 SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
 """Suffixes of the files an SQLite database consists of."""
 
 
 def _expected(what: str) -> str:
-    return f"must be a new file or a file reglab wrote, not {what}"
+    return f"must be a new file or a file it may replace, not {what}"
+
+
+def _resolved(option: str, raw: str) -> Path:
+    """``raw`` with ``~`` expanded and links and ``..`` resolved, or a one-line error."""
+    try:
+        return Path(raw).expanduser().resolve()
+    except (OSError, RuntimeError) as err:  # ~nouser, a link loop, a name too long
+        reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+        raise ConfigError(
+            f"`{option}` must be a usable file path; got {raw!r} ({reason})."
+        ) from None
 
 
 def check_output(
@@ -59,11 +74,20 @@ def check_output(
     raw = os.fspath(path)
     if not raw:
         raise ConfigError(f"`{option}` must be a file path; got ''.")
-    target = Path(raw).expanduser().resolve()
-    for what, source in (inputs or {}).items():
+    target = _resolved(option, raw)
+    try:
+        return _checked(option, raw, target, inputs or {})
+    except OSError as err:  # a name longer than the file system allows, a vanished folder
+        raise ConfigError(
+            f"`{option}` must be a usable file path; got {raw!r} ({err.strerror or err})."
+        ) from None
+
+
+def _checked(option: str, raw: str, target: Path, inputs: Mapping[str, Path | None]) -> Path:
+    for what, source in inputs.items():
         if source is None:
             continue
-        source = Path(source).expanduser().resolve()
+        source = _resolved(option, str(source))
         suffixes = SQLITE_SIDE_FILES if what == "the store" else ("",)
         for suffix in suffixes:
             twin = source.with_name(source.name + suffix)
@@ -79,9 +103,10 @@ def check_output(
             )
     folder = target.parent
     if not folder.is_dir():
+        state = "is not a directory" if folder.exists() else "does not exist"
         raise ConfigError(
             f"`{option}` must be a path in an existing directory; got {raw!r} "
-            f"({str(folder)!r} does not exist)."
+            f"({str(folder)!r} {state})."
         )
     try:
         handle, probe = tempfile.mkstemp(dir=folder, prefix=".reglab-probe-")
@@ -92,6 +117,12 @@ def check_output(
         ) from err
     os.close(handle)
     os.unlink(probe)
+    name_max = os.pathconf(folder, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+    if len(os.fsencode(target.name)) + len(".tmp.") + 8 + 4 > name_max:
+        raise ConfigError(
+            f"`{option}` must be a file name of at most {name_max - 20} bytes; got {raw!r} "
+            f"({len(os.fsencode(target.name))} bytes)."
+        )
     return target
 
 
@@ -111,11 +142,16 @@ def check_outputs_differ(outputs: Mapping[str, Path | None]) -> None:
 def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> Path:
     """Write ``content`` to a temporary file beside ``path``, then rename it into place.
 
-    The file gets the permissions a new file would (``0o666`` less the umask); on any failure
-    the temporary file is removed and ``path`` is left as it was.
+    A replaced file keeps its permissions; a new one gets those a new file would (``0o666``
+    less the umask). On any failure the temporary file is removed and ``path`` is left as it
+    was.
     """
     target = Path(path)
     data = content.encode("utf-8") if isinstance(content, str) else content
+    try:
+        keep: int | None = stat.S_IMODE(target.stat().st_mode)
+    except OSError:
+        keep = None
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     temp = Path(name)
     try:
@@ -123,9 +159,11 @@ def write_atomic(path: str | os.PathLike[str], content: str | bytes) -> Path:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(temp, 0o666 & ~mask)
+        if keep is None:
+            mask = os.umask(0)
+            os.umask(mask)
+            keep = 0o666 & ~mask
+        os.chmod(temp, keep)
         os.replace(temp, target)
     except BaseException:
         temp.unlink(missing_ok=True)
@@ -138,6 +176,14 @@ def safe_filename(name: str) -> str:
 
     >>> safe_filename("digits [run 2]/x")
     'digits__run_2__x'
+
+    A long name is cut to :data:`FILENAME_MAX` characters, ending in a digest of the whole:
+
+    >>> len(safe_filename("x" * 400)), safe_filename("x" * 400)[-9:]
+    (120, '-7b0bd700')
     """
     cleaned = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name).lstrip(".")
+    if len(cleaned) > FILENAME_MAX:
+        digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+        cleaned = f"{cleaned[: FILENAME_MAX - 9]}-{digest}"
     return cleaned or "study"

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +54,22 @@ CLOBBER = {
     "report in a missing directory": (["--report", "nope/r.html"], r"existing directory"),
     "report under /proc": (["--report", "/proc/r.html"], r"writable directory"),
     "json and report the same": (["--json", "x.out", "--report", "x.out"], r"must differ"),
+    "json under a file": (["--json", "data.csv/x.json"], r"'.*data\.csv' is not a directory"),
+    "json through a link loop": (["--json", "loop1"], r"usable file path.*loop"),
+    "json in an unknown user's home": (["--json", "~no-such-user-x/r.json"], r"usable file path"),
+    "json name too long": (["--json", "y" * 300 + ".json"], r"usable file path.*too long"),
+    "report with no-report": (["--report", "r.html", "--no-report"], r"--no-report"),
+    "json is the store named by an SQLite URI": (
+        ["--store", "sqlite:///file:runs.db?uri=true", "--json", "runs.db"],
+        r"not the store",
+    ),
+    "store opened read-only": (
+        ["--store", "sqlite:///file:runs.db?mode=ro&uri=true"],
+        r"URI parameters such as mode are not supported",
+    ),
+    "store is a device": (["--store", "/dev/null"], r"special file"),
+    "store is a FIFO": (["--store", "fifo.db"], r"special file"),
+    "strategy file is a FIFO": (["--strategy-file", "fifo.yaml"], r"special file"),
 }
 
 
@@ -60,14 +80,22 @@ def test_an_output_that_would_clobber_an_input_is_refused_before_anything(
     args, pattern = CLOBBER[case]
     (workdir / "sub").mkdir()
     (workdir / "link.html").symlink_to(workdir / "runs.db")
+    (workdir / "loop1").symlink_to(workdir / "loop2")
+    (workdir / "loop2").symlink_to(workdir / "loop1")
+    os.mkfifo(workdir / "fifo.db")
+    os.mkfifo(workdir / "fifo.yaml")
     before = {p.name: digest(p) for p in workdir.iterdir() if p.is_file()}
-    result = runner.invoke(
-        app, ["bench", "data.csv", "--target", "label", *FAST, "--name", "new", "--store",
-              "runs.db", *args],
+    store = [] if "--store" in args else ["--store", "runs.db"]
+    strategies = [] if "--strategy-file" in args else ["--strategies", "none,l2"]
+    # a FIFO that is opened blocks: a subprocess with a timeout, so a regression fails
+    run = subprocess.run(
+        [sys.executable, "-m", "reglab.cli.main", "bench", "data.csv", "--target", "label",
+         *strategies, *FAST[2:], "--name", "new", *store, *args],
+        capture_output=True, text=True, timeout=120, cwd=workdir,
     )  # fmt: skip
-    import re
-
-    assert re.search(pattern, assert_one_line_error(result))
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and len(lines) == 1 and run.stdout == "", run.stderr
+    assert re.search(pattern, lines[0]), lines[0]
     after = {p.name: digest(p) for p in workdir.iterdir() if p.is_file()}
     assert after == before
     with Store(workdir / "runs.db") as st:
@@ -81,14 +109,40 @@ def test_report_command_refuses_the_store_as_output(workdir: Path) -> None:
     assert digest(workdir / "runs.db") == before
 
 
+def test_a_gpu_that_is_not_there_is_refused_before_the_store_is_created(workdir: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is visible")
+    result = runner.invoke(
+        app, ["bench", "data.csv", "--target", "label", *FAST, "--device", "cuda", "--store",
+              "new.db", "--no-report"],
+    )  # fmt: skip
+    assert "no GPU is visible" in assert_one_line_error(result)
+    assert not (workdir / "new.db").exists()
+
+
+def test_a_long_data_file_name_gives_a_short_default_report_name(workdir: Path) -> None:
+    long = workdir / ("d" * 240 + ".csv")
+    long.write_bytes((workdir / "data.csv").read_bytes())
+    result = runner.invoke(
+        app, ["bench", long.name, "--target", "label", *FAST, "--store", "runs.db"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (report,) = workdir.glob("*.html")
+    assert len(report.name) <= 125 and report.read_text().lower().startswith("<!doctype html>")
+
+
 def test_outputs_are_written_atomically_and_replace_an_old_file(workdir: Path) -> None:
     (workdir / "r.json").write_text("old")
+    (workdir / "r.json").chmod(0o640)
     result = runner.invoke(
         app, ["bench", "data.csv", "--target", "label", *FAST, "--name", "kept", "--store",
               "runs.db", "--json", "r.json", "--no-report"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert json.loads((workdir / "r.json").read_text())["study"] == "kept"
+    assert stat.S_IMODE((workdir / "r.json").stat().st_mode) == 0o640  # its permissions kept
     assert not [p for p in workdir.iterdir() if p.name.startswith(".")]  # no temporary left
 
 
@@ -135,8 +189,6 @@ def test_a_name_with_a_newline_is_refused_in_one_line(workdir: Path) -> None:
 def test_usage_errors_are_one_line(
     argv: list[str], pattern: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import re
-
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
@@ -154,6 +206,8 @@ def test_a_study_whose_members_all_failed_exits_1_with_a_summary(workdir: Path) 
     assert result.exit_code == 1, result.output
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("reglab: error: bench: All 4 members failed: none (2 of 2: loss"), last
+    with Store(workdir / "runs.db", create=False) as st:
+        assert [s.status for s in st.list_studies() if s.name != "kept"] == ["failed"]
 
 
 def test_unreadable_output_folder_is_found_before_training(workdir: Path) -> None:

@@ -56,7 +56,7 @@ def test_write_report_and_result_writers_refuse_the_store(tmp_path: Path) -> Non
             result.report,
             result.to_json,
         ):
-            with pytest.raises(ConfigError, match="must be a new file or a file reglab wrote, "
+            with pytest.raises(ConfigError, match="must be a new file or a file it may replace, "
                                "not the store"):  # fmt: skip
                 write(store.path)
     with Store(store.path, create=False) as again:

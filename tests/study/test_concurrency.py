@@ -92,6 +92,11 @@ def test_kill_9_and_resume_equals_an_uninterrupted_run_bit_for_bit(
     assert 1 <= stored < TOTAL
     with Store(db, create=False) as st:
         assert st.get_study("s").counts["running"] > 0  # the dead run's claims are left
+    shown = subprocess.run(
+        [sys.executable, "-m", "reglab.cli.main", "show", "--store", str(db)],
+        env=ENV, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert "interrupted (no live process)" in shown.stdout, shown.stdout
 
     run = subprocess.run(bench(db), env=ENV, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
@@ -118,3 +123,27 @@ def test_two_processes_on_one_store_train_each_member_exactly_once(
         info = st.get_study("s")
         assert info.counts == {"running": 0, "done": TOTAL, "failed": 0}
     assert members(db) == uninterrupted
+
+
+def test_sigterm_ends_a_run_like_ctrl_c_releasing_its_members(tmp_path: Path) -> None:
+    db = tmp_path / "term.db"
+    proc = subprocess.Popen(bench(db), env=ENV, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while finished(db) < 1 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the study ended before it could be stopped"
+    proc.terminate()
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1] == (
+        "reglab: terminated; every finished member is stored, re-run the same command to resume."
+    )
+    with Store(db, create=False) as st:
+        info = st.get_study("s")
+        assert info.status == "interrupted" and info.counts["running"] == 0
+        assert 1 <= info.counts["done"] < TOTAL
+    shown = subprocess.run(
+        [sys.executable, "-m", "reglab.cli.main", "show", "s", "--store", str(db)],
+        env=ENV, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert shown.stdout.startswith("Incomplete: study 's' is interrupted, with "), shown.stdout

@@ -6,11 +6,15 @@ traceback is shown only with ``--debug``.
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import NoReturn, TypeVar
 
+from reglab import _signals
 from reglab.errors import ConfigError, DataError, ReglabError, StoreError
 
 __all__ = ["EXIT_FAILURE", "EXIT_USAGE", "fail", "guarded"]
@@ -27,6 +31,34 @@ def fail(text: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that a run releases its claims and says it stopped."""
+
+
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """While the command runs, SIGTERM (``kill``, a scheduler's stop) ends it as Ctrl-C does:
+    unfinished members are released and the study is marked interrupted, not left running.
+    Neither lands inside a store transaction (:mod:`reglab._signals`)."""
+
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        _signals.stop(Terminated)
+
+    def on_int(signum: int, frame: FrameType | None) -> None:
+        _signals.stop(KeyboardInterrupt)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term), signal.signal(signal.SIGINT, on_int)
+    except ValueError:  # not the main thread: leave the signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous[0])
+        signal.signal(signal.SIGINT, previous[1])
+
+
 def guarded(func: Callable[[], T], *, debug: bool) -> T:
     """Run ``func``, turning reglab's errors into one line and an exit code.
 
@@ -35,14 +67,15 @@ def guarded(func: Callable[[], T], *, debug: bool) -> T:
     that completed members are kept.
     """
     try:
-        return func()
-    except KeyboardInterrupt:
+        with _terminate_as_interrupt():
+            return func()
+    except KeyboardInterrupt as err:
+        how, code = ("terminated", 143) if isinstance(err, Terminated) else ("interrupted", 130)
         print(
-            "reglab: interrupted; every finished member is stored, re-run the same command "
-            "to resume.",
+            f"reglab: {how}; every finished member is stored, re-run the same command to resume.",
             file=sys.stderr,
         )
-        raise SystemExit(130) from None
+        raise SystemExit(code) from None
     except (ConfigError, DataError, StoreError) as err:
         if debug:
             traceback.print_exc()

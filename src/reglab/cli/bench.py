@@ -77,6 +77,10 @@ def run_bench(
         raise ConfigError(
             "bench: `--strategies` and `--strategy-file` must not be given together; got both."
         )
+    if not with_report and report is not None:
+        raise ConfigError(
+            "bench: `--report` and `--no-report` must not be given together; got both."
+        )
     options = dict(study_options)
     options["hidden"] = parse_hidden(str(options["hidden"]))
     check_choice("bench", "--on-config-change", on_config_change, ON_CONFIG_CHANGE)
@@ -153,6 +157,7 @@ def _run(
         TimeRemainingColumn(),
         console=err,
         transient=True,
+        disable=not err.is_terminal,  # in a log, a bar leaves only a stray blank line
     )
     task_id = progress.add_task("members", total=None)
 

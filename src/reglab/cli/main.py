@@ -123,7 +123,7 @@ def bench(
             },
             store=store,
             json_path=json_path,
-            report=None if no_report else report,
+            report=report,
             with_report=not no_report,
             on_config_change=on_config_change,
         ),

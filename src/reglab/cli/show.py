@@ -8,7 +8,7 @@ from rich.table import Table
 
 from reglab._outputs import check_output
 from reglab.cli.render import wide_console
-from reglab.store import Store
+from reglab.store import Store, StudyInfo
 from reglab.store.connection import store_file
 
 __all__ = ["run_datasets", "run_report", "run_show"]
@@ -33,7 +33,7 @@ def run_show(study: str | None, *, store: str) -> None:
                 table.add_row(
                     info.name,
                     info.created_at.strftime("%Y-%m-%d %H:%M"),
-                    info.status,
+                    _status(st, info),
                     str(len(info.strategies)),
                     str(info.counts.get("done", 0)),
                     str(info.counts.get("failed", 0)),
@@ -44,7 +44,28 @@ def run_show(study: str | None, *, store: str) -> None:
         from reglab.cli.render import print_result
         from reglab.study.results import load_result
 
-        print_result(load_result(st, study), console)
+        info = st.get_study(study)
+        result = load_result(st, study)
+        planned = len(info.config.get("strategies", [])) * int(
+            info.metadata.get("protocol", {}).get("splits", 0) or 0
+        )
+        finished = info.counts.get("done", 0) + info.counts.get("failed", 0)
+        if info.status not in ("done", "failed") or (planned and finished < planned):
+            of = f" of {planned}" if planned else ""
+            console.print(
+                f"Incomplete: study {study!r} is {_status(st, info)}, with {finished}{of} "
+                "members finished; these results cover only those. Re-run the command that "
+                "started it to finish it.",
+                highlight=False,
+            )
+        print_result(result, console)
+
+
+def _status(store: Store, info: StudyInfo) -> str:
+    """The study's status, with ``running`` told apart from a run whose process is gone."""
+    if info.status == "running" and not store.live_claims(info):
+        return "interrupted (no live process)"
+    return info.status
 
 
 def run_report(study: str, output: Path, *, store: str) -> None:

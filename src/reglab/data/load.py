@@ -6,6 +6,8 @@ Rules, applied in this order and reported in ``Dataset.notices``:
   byte-order mark, else UTF-8, else cp1252 with a notice), separator and decimal commas are
   detected as :mod:`reglab.data._text` states; header names lose surrounding spaces and
   byte-order marks.
+* **Left out first.** The columns named in ``drop`` (``--drop``) are removed before any
+  column is checked, so a column refused below can be left out instead of fixed.
 * **Missing values.** Empty cells and the tokens ``NA``, ``?``, ``nan``, ``NaN``, ``null`` (after
   stripping surrounding whitespace) are missing.
 * **Column types.** A column is *numeric* when every non-missing value parses as a number (so
@@ -27,7 +29,9 @@ Rules, applied in this order and reported in ``Dataset.notices``:
   - a number that is infinite or beyond float32's range (magnitude above 3.4e38), which
     training (in float32) would turn into infinities;
   - a column with no values at all;
-  - a target with fewer than two classes, or a regression target with one value throughout.
+  - a target with fewer than two classes, or a regression target with one value throughout
+    or whose spread float32 (the precision of training) loses: a standard deviation below
+    ``1e-5`` of its largest magnitude, like ``1e8`` and ``1e8 + 1``.
 * **Target rows.** Rows whose target is missing are dropped.
 * **Task.** With ``task=None`` a non-numeric target is classification; a numeric target whose
   values are all integers, with at most 20 distinct values and at least 5 rows per distinct value

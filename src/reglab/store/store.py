@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from reglab import _signals
 from reglab._validation import check_choice, check_positive, message, suggest
 from reglab.errors import ConfigError, StoreError
 from reglab.store import claims, rows
@@ -108,7 +109,7 @@ class Store:
     @contextmanager
     def _tx(self, doing: str, *, write: bool = False) -> Iterator[Connection]:
         try:
-            with self._engine.connect() as conn:
+            with _signals.atomic(), self._engine.connect() as conn:
                 if write:
                     conn.execution_options(reglab_write=True)
                 with conn.begin():
@@ -363,6 +364,12 @@ class Store:
                     )
                 ).scalars()
             )
+
+    def live_claims(self, study: str | StudyInfo) -> dict[str, int]:
+        """The processes training ``study`` now (owner → members held; see
+        :func:`reglab.store.claims.live_claims`). Empty when no live process holds a claim."""
+        with self._tx("reading claims") as conn:
+            return claims.live_claims(conn, self._study_id(conn, study))
 
     def claim(
         self,

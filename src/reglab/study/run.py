@@ -151,6 +151,7 @@ class Study:
     def plan(self, dataset: Dataset) -> StudyPlan:
         """Validate everything and lay out the members (no training)."""
         self._validate()
+        _resolve_device(self.device)
         strategies = resolve_strategies(self.strategies)
         for strategy in strategies:
             strategy.dropout_rates(len(self.hidden))
@@ -378,8 +379,9 @@ class Study:
                 }
             },
         )
-        store.set_status(plan.name, "done")
-        return load_result(store, plan.name)
+        result = load_result(store, plan.name)
+        store.set_status(plan.name, "failed" if result.all_failed else "done")
+        return result
 
 
 class _Heartbeat:
