@@ -146,3 +146,26 @@ def test_cli_bench_prints_table_writes_json_and_report(tmp_path: Path) -> None:
     shown = runner.invoke(app, ["show", data["study"], "--store", str(tmp_path / "s.db")])
     assert shown.exit_code == 0
     assert "dropout+l2" in shown.output
+
+
+W1 = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "w1.csv"
+
+
+@pytest.mark.skipif(not W1.exists(), reason="needs ../shared/data/w1.csv")
+def test_a_learning_rate_far_too_large_gives_no_winner_on_w1() -> None:
+    # SGD at lr 10 on W1: the members that do not blow up end at chance (one class for every
+    # row, 1/7 balanced accuracy) without a NaN; the answer must not recommend one of them.
+    result = reglab.bench(
+        str(W1),
+        target="y",
+        strategies="none,l2,maxnorm,batchnorm",
+        optimizer="sgd",
+        lr=10.0,
+        epochs=12,
+        n_splits=3,
+    )
+    assert result.answer.case == "nothing-learned", result.headline
+    assert result.winner is None
+    assert result.headline.startswith("No strategy learned anything: every finished member's")
+    done = [r for r in result.members if r.status == "done"]
+    assert done and all(r.test_scores["balanced_accuracy"] < 1 / 7 + 0.02 for r in done)

@@ -14,7 +14,9 @@ take no part: one score has no interval and no paired test):
    with the best in one more Holm family; those not significantly different from it are
    statistically tied with it. Ties are computed, never read off the ranking.
 4. **No baseline.** Without ``none`` the best is the best mean, with its tied set as in 3.
-5. **Identical strategies** (the same results on every split, as the caller decides from
+5. **Nothing learned.** The study's analysis (:mod:`reglab.study.results`) replaces the answer
+   when every member scored at chance level: no strategy is named.
+6. **Identical strategies** (the same results on every split, as the caller decides from
    predictions or scores, ``same_as``) are not tested against each other: their comparison's
    outcome is ``"identical"``, it is kept out of the Holm family, and they count as tied.
 """
@@ -51,7 +53,15 @@ __all__ = [
     "verdicts_with",
 ]
 
-ANSWER_CASES = ("empty", "single", "untestable", "no-gain", "gain", "no-baseline")
+ANSWER_CASES = (
+    "empty",
+    "single",
+    "untestable",
+    "no-gain",
+    "gain",
+    "no-baseline",
+    "nothing-learned",
+)
 """Which branch of the rule gave the answer."""
 
 _TIED = ("no difference", "identical")

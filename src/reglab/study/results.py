@@ -79,6 +79,14 @@ SAME_SCORES = 1e-5
 """Without stored predictions, two members count as the same when every test score agrees to
 this relative tolerance."""
 
+AT_CHANCE = 0.02
+"""A member learned nothing when its test balanced accuracy is within this of chance (``1/K``
+for ``K`` classes; a constant prediction scores exactly that), or its test R² at most this."""
+
+LEARNS = 0.10
+"""A strategy learns when its mean test balanced accuracy is at least this above chance (or its
+mean R² at least this)."""
+
 _PRIMARY_ORDER = ("accuracy", "balanced_accuracy", "rmse", "r2", "mae", "log_loss")
 
 
@@ -504,6 +512,7 @@ def analyze(
         alpha: family-wise significance level of every test.
     """
     config = dict(config or {})
+    records, learned_nothing = _learned_nothing(records, task, config)
     done = [r for r in records if r.status == "done" and r.test_scores]
     failures = [(r.strategy, r.split_id, r.error or "") for r in records if r.status == "failed"]
     names = list(dict.fromkeys([*(strategy_order or []), *(r.strategy for r in records)]))
@@ -581,8 +590,85 @@ def analyze(
         unranked=unranked,
         vs_best=decision.vs_best,
     )
+    if learned_nothing is not None:
+        result = dataclasses.replace(
+            result, answer=learned_nothing, vs_best=ComparisonList(), verdicts=ComparisonList()
+        )
     notices = _notices(result, scored, enough, same_as, limit, done_by)
     return dataclasses.replace(result, notices=tuple(notices))
+
+
+# -- members that learned nothing ----------------------------------------------------------------
+
+
+def _chance(task: str, config: Mapping[str, Any]) -> tuple[str, float, str] | None:
+    """``(metric, chance level, its words)``: balanced accuracy ``1/K`` for classification
+    (``K`` from the study's data), R² 0 for regression; ``None`` when ``K`` is unknown."""
+    if task == "regression":
+        return "r2", 0.0, "R² 0, the score of predicting the mean"
+    data = config.get("data")
+    classes = data.get("classes") if isinstance(data, Mapping) else None
+    k = len(classes) if isinstance(classes, Sequence) and not isinstance(classes, str) else 0
+    if task == "binary":
+        k = 2
+    if k < 2:
+        return None
+    return "balanced_accuracy", 1.0 / k, f"chance for {k} classes, 1/{k}"
+
+
+def _learned_nothing(
+    records: Sequence[MemberRecord], task: str, config: Mapping[str, Any]
+) -> tuple[list[MemberRecord], Answer | None]:
+    """Members at chance level count as failed while other strategies learn; when no strategy
+    learns, the answer says that instead of naming a strategy.
+
+    A member is at chance when its test balanced accuracy is at most ``1/K +`` :data:`AT_CHANCE`
+    (regression: R² at most :data:`AT_CHANCE`): it predicts (nearly) one class for every row, as
+    after a learning rate or penalty far too large that did not make the loss explode. A
+    strategy learns when its members' mean is at least :data:`LEARNS` above chance.
+    """
+    records = list(records)
+    level = _chance(task, config)
+    done = [r for r in records if r.status == "done" and r.test_scores]
+    if level is None or not done:
+        return records, None
+    metric, chance, words = level
+
+    def score(r: MemberRecord) -> float | None:
+        v = r.test_scores.get(metric)
+        return float(v) if v is not None and math.isfinite(v) else None
+
+    at_chance = {id(r) for r in done if (v := score(r)) is not None and v <= chance + AT_CHANCE}
+    if not at_chance:
+        return records, None
+    means: dict[str, list[float]] = {}
+    for r in done:
+        if (v := score(r)) is not None:
+            means.setdefault(r.strategy, []).append(v)
+    best_name, best = max(((n, float(np.mean(v))) for n, v in means.items()), key=lambda t: t[1])
+    show = (lambda v: f"{100 * v:.1f}%") if metric != "r2" else (lambda v: f"{v:.2f}")
+    label = "balanced accuracy" if metric != "r2" else "R²"
+    if best < chance + LEARNS:
+        if len(at_chance) < len(done):
+            return records, None  # some learned a little: the ordinary rule speaks
+        headline = (
+            "No strategy learned anything: every finished member's test "
+            f"{label} is at chance level ({words}), so this study cannot say which "
+            "regularization helps; check the "
+            "learning rate (--lr), the epochs and the target."
+        )
+        return records, Answer("nothing-learned", headline)
+    out = []
+    for r in records:
+        if id(r) in at_chance:
+            v = score(r)
+            error = (
+                f"learned nothing: test {label} {show(v or 0.0)} is at chance level ({words}) "
+                f"while {best_name} reaches {show(best)}; try a smaller lr or penalty"
+            )
+            r = dataclasses.replace(r, status="failed", error=error)
+        out.append(r)
+    return out, None
 
 
 def _primary(task: str, config: Mapping[str, Any], done: Sequence[MemberRecord]) -> str:

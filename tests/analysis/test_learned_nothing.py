@@ -1,0 +1,80 @@
+"""Members at chance level: failed with the reason while other strategies learn, and an answer
+that names no strategy when none learned (terminal, JSON and report alike)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from reglab.store import MemberRecord
+
+from .records import info, present, scored, shows
+
+BASE = [0.80, 0.82, 0.79, 0.81, 0.80]
+
+
+def with_balanced(
+    records: list[MemberRecord], balanced: dict[str, list[float]]
+) -> list[MemberRecord]:
+    """The records with a test balanced accuracy per strategy and split."""
+    return [
+        dataclasses.replace(
+            r,
+            test_scores={**r.test_scores, "balanced_accuracy": balanced[r.strategy][r.split_id]},
+        )
+        for r in records
+    ]
+
+
+def three_classes(names: list[str]):  # type: ignore[no-untyped-def]
+    study = info(names)
+    config = {**study.config, "data": {**study.config["data"], "classes": ["a", "b", "c"]}}
+    return dataclasses.replace(study, config=config)
+
+
+def test_members_at_chance_fail_with_the_reason_while_others_learn(tmp_path: Path) -> None:
+    chance = [0.3333, 0.3333, 0.34, 0.3333, 0.3333]
+    accuracy = {"none": BASE, "l2": BASE, "sgd-huge": [0.34, 0.33, 0.35, 0.34, 0.33]}
+    balanced = {"none": BASE, "l2": BASE, "sgd-huge": chance}
+    records = with_balanced(scored(accuracy), balanced)
+    result, terminal, data, page = present(records, tmp_path, study=three_classes(list(accuracy)))
+    s = result.strategies["sgd-huge"]
+    assert (s.n_done, s.n_failed) == (0, 5)
+    assert "sgd-huge" in result.unranked
+    reason = (
+        "learned nothing: test balanced accuracy 33.3% is at chance level (chance for 3 classes, "
+        "1/3) while none reaches 80.4%; try a smaller lr or penalty"
+    )
+    assert set(s.errors) >= {reason}
+    assert reason in terminal and reason in page.text
+    assert reason in json.dumps(data)
+    assert result.answer.case == "no-gain"
+
+
+def test_a_study_where_nothing_learned_names_no_strategy(tmp_path: Path) -> None:
+    flat = [0.3333, 0.34, 0.3333, 0.3333, 0.335]
+    accuracy = {"none": [0.34, 0.35, 0.33, 0.34, 0.34], "l2": [0.33, 0.34, 0.35, 0.33, 0.34]}
+    records = with_balanced(scored(accuracy), {"none": flat, "l2": flat})
+    result, terminal, data, page = present(records, tmp_path, study=three_classes(list(accuracy)))
+    headline = (
+        "No strategy learned anything: every finished member's test balanced accuracy is at "
+        "chance level (chance for 3 classes, 1/3), so this study cannot say which "
+        "regularization helps; check the learning rate (--lr), the epochs and the target."
+    )
+    assert result.headline == data["headline"] == page.headline == headline
+    assert result.winner is None and data["recommended"] is None
+    assert result.answer.case == "nothing-learned"
+    assert "Recommended" not in terminal
+    shows(headline, terminal, data, page)
+
+
+def test_a_weak_but_learning_study_keeps_the_ordinary_rule(tmp_path: Path) -> None:
+    # Balanced accuracy a few points above chance on every member: no strategy clears chance by
+    # LEARNS, but none sits at chance either, so nothing is failed and the rule speaks.
+    weak = [0.40, 0.41, 0.39, 0.40, 0.42]
+    accuracy = {"none": weak, "l2": weak}
+    records = with_balanced(scored(accuracy), {"none": weak, "l2": weak})
+    result, *_ = present(records, tmp_path, study=three_classes(list(accuracy)))
+    assert result.n_failed == 0
+    assert result.answer.case == "no-gain"
