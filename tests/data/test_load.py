@@ -94,6 +94,37 @@ def test_mice_protein_drops_mouse_id_and_flags_the_leaking_design_columns() -> N
     assert any("together determine the target exactly" in n for n in ds.notices)
 
 
+def test_a_numeric_column_that_alone_predicts_the_target_is_flagged_before_training(
+    tmp_path: Path,
+) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    bc = load_breast_cancer(as_frame=True)
+    frame = bc.frame.rename(columns={"target": "diagnosis"})
+    # A lab value recorded after the diagnosis: the target plus small noise.
+    rng = np.random.default_rng(0)
+    frame.insert(3, "biopsy score", frame["diagnosis"] * 10 + rng.normal(size=len(frame)))
+    path = tmp_path / "bc.csv"
+    frame.to_csv(path, index=False)
+    ds = load_table(path, "diagnosis")
+    assert ds.strongest_column is not None and ds.strongest_column[0] == "biopsy score"
+    assert ds.strongest_column[1] > 0.98
+    assert (
+        "'biopsy score' (balanced accuracy 100.0%) alone predicts the target almost perfectly "
+        "on held-out rows (possible target leakage); kept: leave it out (--drop biopsy score) "
+        "if it is unknown at prediction time" in ds.notices
+    )
+    clean = load_table(path, "diagnosis", drop=["biopsy score"])
+    assert not any("leakage" in n for n in clean.notices)
+    assert clean.strongest_column is not None and clean.strongest_column[1] < 0.98
+
+
+def test_shared_tables_raise_no_false_leakage_notice() -> None:
+    for name, target in [("auto-mpg.csv", "mpg"), ("abalone.csv", "rings"), ("crx.csv", "a16")]:
+        ds = load_table(shared(name), target)
+        assert not any("leakage" in n for n in ds.notices), (name, ds.notices)
+
+
 def test_w1_csv_integer_target_is_multiclass() -> None:
     ds = load_table(shared("w1.csv"), "y")
     assert (ds.task, ds.n_classes, ds.X.shape) == ("multiclass", 7, (2000, 50))

@@ -169,3 +169,22 @@ def test_a_learning_rate_far_too_large_gives_no_winner_on_w1() -> None:
     assert result.headline.startswith("No strategy learned anything: every finished member's")
     done = [r for r in result.members if r.status == "done"]
     assert done and all(r.test_scores["balanced_accuracy"] < 1 / 7 + 0.02 for r in done)
+
+
+def test_near_perfect_scores_name_the_column_that_leaks(tmp_path: Path) -> None:
+    from sklearn.datasets import load_breast_cancer
+
+    bc = load_breast_cancer(as_frame=True).frame.rename(columns={"target": "diagnosis"})
+    frame = bc.iloc[:, -8:]
+    rng = np.random.default_rng(0)
+    frame.insert(3, "biopsy score", frame["diagnosis"] * 10 + rng.normal(size=len(frame)))
+    path = tmp_path / "bc.csv"
+    frame.to_csv(path, index=False)
+    fast = {**FAST, "epochs": 40, "patience": 10, "lr": 0.01}
+    result = reglab.bench(str(path), target="diagnosis", strategies="none,l2", **fast)
+    (notice,) = [n for n in result.notices if n.kind == "leakage"]
+    assert notice.text.endswith(
+        "the strongest single column is 'biopsy score' (balanced accuracy 100.0% alone, on "
+        "held-out rows)."
+    ), notice.text
+    assert "'biopsy score'" in result.metadata["data"]["notices"]

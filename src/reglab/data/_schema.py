@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ __all__ = [
     "MISSING_TOKENS",
     "MOSTLY_NUMERIC",
     "TASKS",
+    "column_scores",
     "encode_target",
     "id_like",
     "leakage_hint",
@@ -37,6 +39,10 @@ MIN_RELATIVE_SPREAD = 1e-5
 magnitude: float32 keeps about 7 significant digits, so a smaller spread is rounding noise."""
 # A number as spreadsheets format it: "1,5", "1,234.5", "$1,200", "12%", "(1,000)", "-€3,50".
 _FORMATTED = re.compile(r"\(?[+-]?[$€£¥]?[+-]?\d[\d.,]*([eE][+-]?\d+)?%?\)?")
+ALONE_PREDICTS = 0.98
+"""A column whose held-out score alone (balanced accuracy, or R²) reaches this is flagged."""
+_SCORE_ROWS = 4000
+"""At most this many rows (a seeded sample) decide how well each column predicts alone."""
 _ID_TOKENS = frozenset({"id", "idx", "index", "row", "rowid", "rownum", "rownumber"})
 
 
@@ -262,10 +268,68 @@ def _named_like_id(name: str) -> bool:
     return "".join(tokens) in _ID_TOKENS or tokens[-1] in {"id", "idx", "index"}
 
 
-def leakage_hint(X: pd.DataFrame, categorical: Sequence[str], y: np.ndarray) -> str | None:
-    """A notice when categorical columns (alone, else all together) fix the target exactly."""
-    if not categorical:
-        return None
+def column_scores(
+    X: pd.DataFrame, categorical: Sequence[str], y: np.ndarray, task: str
+) -> list[tuple[str, float]]:
+    """How well each column alone predicts the target on held-out rows, best first.
+
+    Half the rows (a seeded shuffle of at most :data:`_SCORE_ROWS`) fit a one-column rule, the
+    other half score it: a categorical column predicts each level's majority class (regression:
+    mean), a numeric one through a depth-4 decision tree (missing values as the fitted half's
+    median). The score is balanced accuracy (regression: R²).
+
+    >>> x = pd.DataFrame({"leak": np.arange(200.0) % 2, "noise": np.random.default_rng(0).random(200)})
+    >>> [(c, round(v, 2)) for c, v in column_scores(x, [], (np.arange(200) % 2), "binary")][0]
+    ('leak', 1.0)
+    """  # noqa: E501
+    from sklearn.metrics import balanced_accuracy_score, r2_score
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    n = len(y)
+    if n < 40:
+        return []
+    order = np.random.default_rng(0).permutation(n)[:_SCORE_ROWS]
+    fit, held = order[: len(order) // 2], order[len(order) // 2 :]
+    regression = task == "regression"
+    score = r2_score if regression else balanced_accuracy_score
+    y_fit, y_held = y[fit], y[held]
+    if not regression and len(np.unique(y_held)) < 2:
+        return []
+    out = []
+    for col in X.columns:
+        values = X[col].to_numpy()
+        if col in categorical:
+            keys = pd.Series(values).astype(str)
+            table = pd.Series(y_fit).groupby(keys.iloc[fit].to_numpy())
+            rule = table.mean() if regression else table.agg(_majority)
+            fallback = float(np.mean(y_fit)) if regression else pd.Series(y_fit).mode()[0]
+            pred = keys.iloc[held].map(rule).fillna(fallback).to_numpy()
+        else:
+            raw = values.astype(np.float64)
+            fill = np.nanmedian(raw[fit]) if np.isfinite(raw[fit]).any() else 0.0
+            x = np.where(np.isnan(raw), fill, raw).reshape(-1, 1)
+            tree = (DecisionTreeRegressor if regression else DecisionTreeClassifier)(
+                max_depth=4, random_state=0
+            )
+            pred = tree.fit(x[fit], y_fit).predict(x[held])
+        out.append((str(col), float(score(y_held, pred))))
+    return sorted(out, key=lambda t: -t[1])
+
+
+def _majority(values: pd.Series) -> Any:
+    return values.value_counts().idxmax()
+
+
+def leakage_hint(
+    X: pd.DataFrame,
+    categorical: Sequence[str],
+    y: np.ndarray,
+    scores: Sequence[tuple[str, float]] = (),
+    task: str = "multiclass",
+) -> str | None:
+    """A notice when categorical columns (alone, else all together) fix the target exactly,
+    or when one column alone predicts it almost perfectly on held-out rows (``scores``, from
+    :func:`column_scores`: at least :data:`ALONE_PREDICTS`)."""
     codes = pd.Series(y)
 
     def determines(cols: list[str]) -> bool:
@@ -273,15 +337,32 @@ def leakage_hint(X: pd.DataFrame, categorical: Sequence[str], y: np.ndarray) -> 
         groups = codes.groupby([keys[c] for c in cols]).nunique()
         return bool(len(groups) < len(codes) / 2 and (groups == 1).all())
 
-    single = [c for c in categorical if determines([c])]
-    if single:
-        verb = "each determine" if len(single) > 1 else "determines"
-        cols = ", ".join(repr(c) for c in single)
-        return f"{cols} {verb} the target exactly (possible target leakage); kept: {_ADVICE}"
-    if len(categorical) > 1 and determines(list(categorical)):
-        cols = ", ".join(repr(c) for c in categorical)
+    if task != "regression" and categorical:
+        single = [c for c in categorical if determines([c])]
+        if single:
+            verb = "each determine" if len(single) > 1 else "determines"
+            cols = ", ".join(repr(c) for c in single)
+            return f"{cols} {verb} the target exactly (possible target leakage); kept: {_ADVICE}"
+        if len(categorical) > 1 and determines(list(categorical)):
+            cols = ", ".join(repr(c) for c in categorical)
+            return (
+                f"columns {cols} together determine the target exactly (possible target "
+                f"leakage); kept: {_ADVICE}"
+            )
+    strong = [(c, v) for c, v in scores if v >= ALONE_PREDICTS]
+    if strong:
+        metric = "R²" if task == "regression" else "balanced accuracy"
+        shown = ", ".join(
+            f"{c!r} ({metric} {v:.2f})" if task == "regression" else f"{c!r} ({metric} {v:.1%})"
+            for c, v in strong[:3]
+        )
+        names = ",".join(c for c, _ in strong[:3])
+        verb, them, they = (
+            ("each predict", "them", "they are") if len(strong) > 1 else ("predicts", "it", "it is")
+        )
         return (
-            f"columns {cols} together determine the target exactly (possible target leakage); "
-            f"kept: {_ADVICE}"
+            f"{shown} alone {verb} the target almost perfectly on held-out rows (possible "
+            f"target leakage); kept: leave {them} out (--drop {names}) if {they} unknown "
+            "at prediction time"
         )
     return None

@@ -67,6 +67,7 @@ from reglab.data._read import read_path
 from reglab.data._schema import (
     MISSING_TOKENS,
     TASKS,
+    column_scores,
     encode_target,
     id_like,
     id_suspect,
@@ -105,6 +106,8 @@ class Dataset:
             ``"redundant"``, ``"noise"`` …); ``None`` when unknown.
         coefficients: For synthetic regression, the true coefficient of every feature in
             ``feature_names`` order; ``None`` otherwise.
+        strongest_column: The column that alone predicts the target best on held-out rows,
+            with its score (balanced accuracy, or R²; :func:`reglab.data._schema.column_scores`).
 
     >>> ds = from_arrays([[1.0, 2.0], [3.0, 4.0]] * 5, ["a", "b"] * 5)
     >>> ds.task, ds.classes, ds.n_rows, ds.n_features, ds.y[:2].tolist()
@@ -125,6 +128,7 @@ class Dataset:
     target: str = "y"
     ground_truth: Mapping[str, tuple[str, ...]] | None = None
     coefficients: tuple[float, ...] | None = None
+    strongest_column: tuple[str, float] | None = None
 
     def __post_init__(self) -> None:
         check_choice("Dataset", "task", self.task, TASKS)
@@ -203,6 +207,9 @@ class Dataset:
             categorical_columns=tuple(c for c in self.categorical_columns if c not in drop),
             dropped_columns=(*self.dropped_columns, *((c, "asked to drop") for c in columns)),
             notices=tuple(n for n in self.notices if not any(repr(c) in n for c in columns)),
+            strongest_column=None
+            if self.strongest_column is None or self.strongest_column[0] in drop
+            else self.strongest_column,
         )
 
 
@@ -398,13 +405,15 @@ def _build(
         notices.append(missing)
     numeric = tuple(c for c in X.columns if X[c].dtype.kind == "f")
     categorical = tuple(c for c in X.columns if X[c].dtype.kind != "f")
-    hint = leakage_hint(X, categorical, y) if task != "regression" else None
+    scores = column_scores(X, categorical, y, task)
+    hint = leakage_hint(X, categorical, y, scores, task)
     if hint:
         notices.append(hint)
     return Dataset(
         name=name, X=X, y=y, task=task, classes=classes, feature_names=tuple(X.columns),
         numeric_columns=numeric, categorical_columns=categorical, dropped_columns=tuple(dropped),
         notices=tuple(notices), source=source, target=target,
+        strongest_column=scores[0] if scores else None,
     )  # fmt: skip
 
 

@@ -950,6 +950,8 @@ def _leakage(result: StudyResult, scored: Sequence[str]) -> list[Notice]:
             near.append(n)
     if not perfect and not near:
         return []
+    data = result.metadata.get("data")
+    strongest = data.get("strongest column") if isinstance(data, Mapping) else None
     what = []
     if perfect:
         what.append(f"perfect on every split for {', '.join(perfect)}")
@@ -959,7 +961,8 @@ def _leakage(result: StudyResult, scored: Sequence[str]) -> list[Notice]:
         Notice(
             "leakage",
             f"Test {metric} is {' and '.join(what)}: such scores are rare on real data. Check "
-            "that no column leaks the target and leave any such column out (--drop COLUMN).",
+            "that no column leaks the target and leave any such column out (--drop COLUMN)"
+            + (f"; the strongest single column is {strongest}." if strongest else "."),
             (*perfect, *near),
         )
     ]

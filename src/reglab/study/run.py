@@ -472,9 +472,21 @@ class StudyPlan:
             "classes": ", ".join(ds.classes) if ds.classes else "(regression)",
             "dropped columns": ", ".join(f"{c} ({why})" for c, why in ds.dropped_columns) or "none",
             "notices": " ".join((*ds.notices, *self.notices)) or "none",
+            **(
+                {"strongest column": _strongest(ds.strongest_column, ds.task)}
+                if ds.strongest_column is not None
+                else {}
+            ),
             "preprocessing": "fit on each outer training part: median imputation + "
             "standardization (numeric), mode imputation + one-hot (categorical)",
         }
+
+
+def _strongest(column: tuple[str, float], task: str) -> str:
+    """``'name' (balanced accuracy 86.9% alone, on held-out rows)``, R² for regression."""
+    name, score = column
+    shown = f"R² {score:.2f}" if task == "regression" else f"balanced accuracy {score:.1%}"
+    return f"{name!r} ({shown} alone, on held-out rows)"
 
 
 def _check_sizes(p: Problems, epochs: Any, n_splits: Any, n_repeats: Any) -> None:
