@@ -15,6 +15,7 @@ from typing import Any
 from reglab.errors import ConfigError, ReglabError
 
 __all__ = [
+    "TASKS",
     "Problems",
     "check_choice",
     "check_fraction",
@@ -25,6 +26,10 @@ __all__ = [
     "message",
     "suggest",
 ]
+
+TASKS = ("multiclass", "binary", "regression")
+"""The learning tasks, as data loading infers them and every layer (engine, splits, ``fit``)
+accepts them."""
 
 
 def message(who: str, param: str, expected: str, got: Any) -> str:

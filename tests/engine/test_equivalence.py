@@ -1,6 +1,6 @@
 """Equivalence: a stack of one member equals reglab.fit on the same MLP, weights and batches.
 
-The single model is ``MLP.from_spec(arch, strategy)`` loaded with the member's initial weights
+The single model is ``single_model(arch, strategy)`` loaded with the member's initial weights
 (:func:`reglab.engine.initial_weights`) and trained by :func:`reglab.fit` with the member's
 batch-order seed (:func:`reglab.engine.stream_seeds`); no dropout (the engine and the
 single-model layers draw their noise from different generators). Regression targets are
@@ -17,6 +17,7 @@ import torch
 
 import reglab
 from reglab.engine import MemberSpec, initial_weights, stream_seeds, train_members
+from reglab.engine.export import single_model
 from reglab.layers import MLP
 from reglab.training import EarlyStopping
 
@@ -63,7 +64,7 @@ CASES: list[tuple[str, dict[str, Any]]] = [
 
 def _single_model(spec: MemberSpec, x: np.ndarray, y: np.ndarray) -> tuple[MLP, Any, np.ndarray]:
     """Train the single-model equivalent of ``spec``; return model, history, target transform."""
-    model = MLP.from_spec(spec.arch, spec.strategy)
+    model = single_model(spec.arch, spec.strategy)
     model.load_state_dict({k: torch.as_tensor(v) for k, v in initial_weights(spec).items()})
     y = np.asarray(y)
     scale = np.array([0.0, 1.0])

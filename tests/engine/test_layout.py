@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reglab.engine import Architecture, initial_weights
+from reglab.engine.export import single_model
 from reglab.engine.layout import PAD, StackLayout, layer_names
-from reglab.layers import MLP
 
 from .conftest import member
 
@@ -85,7 +85,7 @@ def test_initial_weights_follow_nn_linear_and_load_into_the_mlp() -> None:
         assert np.abs(state[f"{name}.weight"]).max() <= bound
         assert np.abs(state[f"{name}.bias"]).max() <= bound
     assert np.all(state["bn0.weight"] == 1) and np.all(state["bn0.bias"] == 0)
-    model = MLP.from_spec(spec.arch, spec.strategy)
+    model = single_model(spec.arch, spec.strategy)
     model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()})
     again = initial_weights(spec)
     assert all(np.array_equal(state[k], again[k]) for k in state)

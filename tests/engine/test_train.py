@@ -12,10 +12,10 @@ import torch
 from sklearn import metrics
 
 from reglab.engine import MemberResult, MemberSpec, Strategy, TrainConfig, train_members
+from reglab.engine.export import single_model
 from reglab.engine.plan import plan_chunks
 from reglab.engine.stack import Stack
 from reglab.errors import ConfigError
-from reglab.layers import MLP
 
 from .conftest import Data, blobs, chunk_budget, data_for, member
 
@@ -215,7 +215,7 @@ def test_scores_are_sklearn_metrics_of_the_returned_predictions(task: str) -> No
     spec = member(task=task, seed=3, l2=1e-3, train={"epochs": 4})
     (r,) = train_members([spec], data, device="cpu")
     y_test = y[spec.test_idx]
-    model = MLP.from_spec(spec.arch, spec.strategy)
+    model = single_model(spec.arch, spec.strategy)
     model.load_state_dict({k: torch.as_tensor(v) for k, v in r.weights.items()})
     model.eval()
     with torch.no_grad():

@@ -1,4 +1,5 @@
-"""The MLP builder: block order, per-layer dropout, penalties, from_spec, configs."""
+"""The MLP builder: block order, per-layer dropout, penalties, configs; and single_model,
+the engine member's translation to an MLP."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 
 from reglab._config import deserialize, serialize
+from reglab.engine.export import single_model
 from reglab.engine.spec import Architecture, Strategy
 from reglab.errors import ConfigError
 from reglab.layers import (
@@ -229,14 +231,14 @@ PENALTY_CASES = [
 
 
 @pytest.mark.parametrize(("strategy", "expected"), PENALTY_CASES)
-def test_from_spec_puts_l1l2_on_the_penalized_layers(strategy, expected) -> None:
-    net = MLP.from_spec(Architecture(5, 3, hidden=(6, 4)), strategy)
+def test_single_model_puts_l1l2_on_the_penalized_layers(strategy, expected) -> None:
+    net = single_model(Architecture(5, 3, hidden=(6, 4)), strategy)
     assert [d.kernel_regularizer for d in net.dense_layers()] == expected
     flags = strategy.penalized(3) if strategy.l1 or strategy.l2 else (False,) * 3
     assert [d.kernel_regularizer is not None for d in net.dense_layers()] == list(flags)
 
 
-def test_from_spec_maps_architecture_and_strategy() -> None:
+def test_single_model_maps_architecture_and_strategy() -> None:
     arch = Architecture(
         7,
         2,
@@ -257,7 +259,7 @@ def test_from_spec_maps_architecture_and_strategy() -> None:
         lr=0.01,
         batch_norm=True,
     )
-    net = MLP.from_spec(arch, strategy)
+    net = single_model(arch, strategy)
     assert _layout(net) == [
         ("dropout_in", GaussianDropout),
         ("dense0", Dense),
@@ -277,8 +279,8 @@ def test_from_spec_maps_architecture_and_strategy() -> None:
     assert [d.out_features for d in net.dense_layers()] == [6, 4, 2]
 
 
-def test_from_spec_single_dropout_rate_and_no_max_norm() -> None:
-    net = MLP.from_spec(Architecture(3, 1, hidden=(4, 4)), Strategy(dropout=0.5))
+def test_single_model_single_dropout_rate_and_no_max_norm() -> None:
+    net = single_model(Architecture(3, 1, hidden=(4, 4)), Strategy(dropout=0.5))
     assert net.dropout == 0.5 and net.dropout1.p == 0.5
     assert all(d.kernel_constraint is None for d in net.dense_layers())
     assert not hasattr(net, "dropout_in")
@@ -290,7 +292,7 @@ def test_from_spec_single_dropout_rate_and_no_max_norm() -> None:
         pytest.param(
             Architecture(3, 1, hidden=(4,)),
             Strategy(name="bn", batch_norm=True),
-            "MLP.from_spec: `arch.batch_norm` must be True for strategy 'bn', which asks for "
+            "single_model: `arch.batch_norm` must be True for strategy 'bn', which asks for "
             "batch norm; got False.",
             id="batch_norm_not_in_arch",
         ),
@@ -302,9 +304,9 @@ def test_from_spec_single_dropout_rate_and_no_max_norm() -> None:
         ),
     ],
 )
-def test_from_spec_rejects_inconsistent_specs(arch, strategy, pinned) -> None:
+def test_single_model_rejects_inconsistent_specs(arch, strategy, pinned) -> None:
     with pytest.raises(ConfigError, match=re.escape(pinned)):
-        MLP.from_spec(arch, strategy)
+        single_model(arch, strategy)
 
 
 @pytest.mark.parametrize(

@@ -369,7 +369,7 @@ def test_auto_device_is_cpu_without_cuda_and_cuda_is_refused() -> None:
     model = mlp()
     reglab.fit(model, X, y, epochs=1, device="auto")
     assert next(model.parameters()).device.type == "cpu"
-    with pytest.raises(ConfigError, match=r"`device` must be 'auto' or 'cpu' \(CUDA is not"):
+    with pytest.raises(ConfigError, match=r"`device` must be 'cpu' or 'auto' \(CUDA is not"):
         reglab.fit(model, X, y, epochs=1, device="cuda")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reglab._validation import TASKS
 from reglab.errors import DataError
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "typed_column",
 ]
 
-TASKS = ("multiclass", "binary", "regression")
 MISSING_TOKENS = frozenset({"", "NA", "?", "nan", "NaN", "null"})
 MAX_CLASSES_FOR_INTEGER_TARGET = 20
 MIN_ROWS_PER_CLASS = 5

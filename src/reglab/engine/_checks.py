@@ -6,8 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-import torch
 
+from reglab._device import resolve_device
 from reglab._validation import Problems, check_int, message
 from reglab.engine.plan import check_budget
 from reglab.engine.spec import MemberSpec
@@ -16,31 +16,6 @@ from reglab.errors import ConfigError
 __all__ = ["WHO", "resolve_device", "validate"]
 
 WHO = "train_members"
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; other values as ``torch.device``.
-
-    >>> resolve_device("cpu")
-    device(type='cpu')
-    >>> resolve_device("tpu")
-    Traceback (most recent call last):
-    ...
-    reglab.errors.ConfigError: train_members: `device` must be 'auto', 'cpu', 'cuda' or 'cuda:N'; got 'tpu'.
-    """  # noqa: E501
-    if isinstance(device, torch.device):
-        return device
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        dev = None
-    if dev is None or dev.type not in ("cpu", "cuda"):
-        raise ConfigError(message(WHO, "device", "'auto', 'cpu', 'cuda' or 'cuda:N'", device))
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(message(WHO, "device", "'cpu' or 'auto' (CUDA is not available)", device))
-    return dev
 
 
 def validate(

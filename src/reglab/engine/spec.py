@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from reglab._validation import (
+    TASKS,
     Problems,
     check_choice,
     check_fraction,
@@ -27,7 +28,6 @@ from reglab.techniques.base import TechniqueConfig
 
 __all__ = ["Architecture", "MemberSpec", "Strategy", "TrainConfig"]
 
-TASKS = ("multiclass", "binary", "regression")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "leaky_relu", "identity")
 BLOCK_ORDERS = ("bn-act-drop", "act-bn-drop")
 OPTIMIZERS = ("adam", "adamw", "sgd")

@@ -14,7 +14,8 @@
 ``dense0.weight``, ``bn0.running_mean``, ``output.bias``. The kernel penalty goes on the hidden
 kernels (and on the output kernel with ``regularize_output=True``), the kernel constraint on
 every kernel; biases and batch-norm parameters are never penalized. DropConnect masks the hidden
-kernels. :meth:`MLP.from_spec` builds the single-model equivalent of an engine member.
+kernels. :func:`reglab.engine.export.single_model` builds the single-model equivalent of an
+engine member (the translation from the engine's vocabulary lives in the engine).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import itertools
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -35,14 +36,10 @@ from reglab._validation import (
     check_int,
     message,
 )
-from reglab.errors import ConfigError
 from reglab.layers.activations import ACTIVATIONS, Activation
 from reglab.layers.dense import Dense, Penalty, Projection
 from reglab.layers.dropconnect import drop_connect as _drop_connect
 from reglab.layers.dropout import AlphaDropout, Dropout, GaussianDropout
-
-if TYPE_CHECKING:
-    from reglab.engine.spec import Architecture, Strategy
 
 __all__ = ["BLOCK_ORDERS", "DROPOUT_KINDS", "MLP"]
 
@@ -273,71 +270,3 @@ class MLP(nn.Sequential, Configurable):
     def dense_layers(self) -> list[Dense]:
         """The Dense layers in order: the hidden ones, then ``output``."""
         return [m for m in self.children() if isinstance(m, Dense)]
-
-    @classmethod
-    def from_spec(
-        cls,
-        arch: Architecture,
-        strategy: Strategy,
-        *,
-        generator: torch.Generator | None = None,
-    ) -> MLP:
-        """The single model equal to an engine member with this architecture and strategy.
-
-        Mapping: ``arch`` gives the sizes, activation, batch norm and block order; the
-        strategy's ``dropout`` (per hidden block), ``input_dropout``, ``dropout_kind`` and
-        ``drop_connect`` (hidden kernels) carry over; ``max_norm > 0`` puts
-        ``MaxNorm(max_norm)`` on every kernel; ``l1``/``l2`` > 0 put
-        ``L1L2(l1, l2, mode=l1_mode)`` on the kernels ``strategy.penalized`` names.
-        ``weight_decay`` and ``lr`` belong to the optimizer, not the model.
-
-        Raises:
-            ConfigError: When the strategy asks for batch norm but ``arch.batch_norm`` is
-                False (the study builds the architecture with it), or its dropout rates do not
-                match the hidden layers.
-
-        >>> from reglab.engine.spec import Architecture, Strategy
-        >>> net = MLP.from_spec(Architecture(4, 2, hidden=(8,)), Strategy(l2=1e-3, dropout=0.5))
-        >>> [name for name, _ in net.named_children()]
-        ['dense0', 'act0', 'dropout0', 'output']
-        >>> net.dense0.kernel_regularizer, net.output.kernel_regularizer
-        (L1L2(l2=0.001), None)
-        """
-        from reglab.regularizers import L1L2, MaxNorm
-
-        if strategy.batch_norm and not arch.batch_norm:
-            raise ConfigError(
-                message(
-                    "MLP.from_spec",
-                    "arch.batch_norm",
-                    f"True for strategy {strategy.name!r}, which asks for batch norm",
-                    arch.batch_norm,
-                )
-            )
-        n_hidden = len(arch.hidden)
-        rates = strategy.dropout_rates(n_hidden)
-        kernel_regularizer: Any = None
-        regularize_output = False
-        if strategy.l1 > 0 or strategy.l2 > 0:
-            reg = L1L2(l1=strategy.l1, l2=strategy.l2, mode=strategy.l1_mode)
-            flags = strategy.penalized(n_hidden + 1)
-            if all(flags[:-1]):
-                kernel_regularizer, regularize_output = reg, flags[-1]
-            else:
-                kernel_regularizer = [reg if flag else None for flag in flags]
-        return cls(
-            arch.in_features,
-            arch.out_features,
-            hidden=arch.hidden,
-            activation=arch.activation,
-            dropout=rates[0] if len(set(rates)) == 1 else rates,
-            input_dropout=strategy.input_dropout,
-            dropout_kind=strategy.dropout_kind,
-            drop_connect=strategy.drop_connect,
-            batch_norm=arch.batch_norm,
-            block_order=arch.block_order,
-            kernel_regularizer=kernel_regularizer,
-            kernel_constraint=MaxNorm(strategy.max_norm) if strategy.max_norm > 0 else None,
-            regularize_output=regularize_output,
-            generator=generator,
-        )

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from reglab._device import resolve_device
 from reglab._seeding import derive
 from reglab._validation import Problems, check_choice, check_int, check_positive, message
 from reglab.data.load import Dataset
@@ -151,7 +152,7 @@ class Study:
     def plan(self, dataset: Dataset) -> StudyPlan:
         """Validate everything and lay out the members (no training)."""
         self._validate()
-        _resolve_device(self.device)
+        resolve_device(self.device, "Study")
         strategies = resolve_strategies(self.strategies)
         for strategy in strategies:
             strategy.dropout_rates(len(self.hidden))
@@ -285,7 +286,7 @@ class Study:
         started = now()
         if plan is None or plan.dataset is not dataset:
             plan = self.plan(dataset)
-        device = _resolve_device(self.device)
+        device = resolve_device(self.device, "Study").type
         metadata = {
             "environment": environment(),
             "data": plan.describe_data(),
@@ -405,16 +406,6 @@ class _Heartbeat:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-
-
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("Study: `device` must be available; got 'cuda' but no GPU is visible.")
-    return device
 
 
 def to_record(result: Any, spec: MemberSpec, split: Split) -> MemberRecord:

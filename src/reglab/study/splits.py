@@ -38,6 +38,7 @@ import numpy as np
 from reglab._config import Configurable
 from reglab._seeding import derive, generator
 from reglab._validation import (
+    TASKS,
     Problems,
     check_choice,
     check_fraction,
@@ -57,7 +58,6 @@ METHODS = (
     "shuffle",
     "bootstrap",
 )
-TASKS = ("multiclass", "binary", "regression")
 _SK_SEED = 2**32  # scikit-learn's random_state must fit in 32 bits
 
 

@@ -13,8 +13,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from reglab._device import resolve_device
 from reglab._seeding import derive
 from reglab._validation import (
+    TASKS,
     Problems,
     check_choice,
     check_fraction,
@@ -41,8 +43,6 @@ from reglab.training.history import History
 from reglab.training.metrics import Metric, default_metric, get_metric
 
 __all__ = ["OPTIMIZERS", "TASKS", "fit"]
-
-TASKS = ("regression", "binary", "multiclass")
 
 
 def fit(
@@ -178,7 +178,7 @@ def fit(
         shuffle=shuffle,
         verbose=verbose,
     )
-    dev = _resolve_device(device)
+    dev = resolve_device(device, "fit")
 
     task, data = _data.prepare(
         who, X, y, task, validation_data, validation_split, seed, validation_mode
@@ -325,23 +325,6 @@ def _check_options(**kw: Any) -> None:
         if not isinstance(kw[flag], bool):
             p.add(message(who, flag, "a bool", kw[flag]))
     p.raise_if_any()
-
-
-def _resolve_device(device: str | torch.device) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ConfigError(
-            message("fit", "device", "'auto', 'cpu', 'cuda' or a torch.device", device)
-            + suggest(str(device), ["auto", "cpu", "cuda"])
-        ) from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(
-            message("fit", "device", "'auto' or 'cpu' (CUDA is not available here)", device)
-        )
-    return dev
 
 
 def _monitor_key(monitor: str, metric_name: str) -> str:

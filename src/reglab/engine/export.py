@@ -1,0 +1,82 @@
+"""From the engine's vocabulary to a user's model: the single ``nn.Module`` of a member.
+
+:func:`single_model` translates an :class:`~reglab.engine.spec.Architecture` and a
+:class:`~reglab.engine.spec.Strategy` into the :class:`~reglab.layers.MLP` that trains like
+the member alone (``reglab.fit`` on it equals the engine's member; the equivalence tests hold
+the two to it). The layers know nothing of the engine; this module is the only translation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from reglab._validation import message
+from reglab.engine.spec import Architecture, Strategy
+from reglab.errors import ConfigError
+from reglab.layers.mlp import MLP
+
+__all__ = ["single_model"]
+
+
+def single_model(
+    arch: Architecture, strategy: Strategy, *, generator: torch.Generator | None = None
+) -> MLP:
+    """The single model equal to an engine member with this architecture and strategy.
+
+    Mapping: ``arch`` gives the sizes, activation, batch norm and block order; the strategy's
+    ``dropout`` (per hidden block), ``input_dropout``, ``dropout_kind`` and ``drop_connect``
+    (hidden kernels) carry over; ``max_norm > 0`` puts ``MaxNorm(max_norm)`` on every kernel;
+    ``l1``/``l2`` > 0 put ``L1L2(l1, l2, mode=l1_mode)`` on the kernels ``strategy.penalized``
+    names. ``weight_decay`` and ``lr`` belong to the optimizer, not the model.
+
+    Raises:
+        ConfigError: When the strategy asks for batch norm but ``arch.batch_norm`` is False
+            (the study builds the architecture with it), or its dropout rates do not match the
+            hidden layers.
+
+    >>> net = single_model(Architecture(4, 2, hidden=(8,)), Strategy(l2=1e-3, dropout=0.5))
+    >>> [name for name, _ in net.named_children()]
+    ['dense0', 'act0', 'dropout0', 'output']
+    >>> net.dense0.kernel_regularizer, net.output.kernel_regularizer
+    (L1L2(l2=0.001), None)
+    """
+    from reglab.regularizers import L1L2, MaxNorm
+
+    if strategy.batch_norm and not arch.batch_norm:
+        raise ConfigError(
+            message(
+                "single_model",
+                "arch.batch_norm",
+                f"True for strategy {strategy.name!r}, which asks for batch norm",
+                arch.batch_norm,
+            )
+        )
+    n_hidden = len(arch.hidden)
+    rates = strategy.dropout_rates(n_hidden)
+    kernel_regularizer: Any = None
+    regularize_output = False
+    if strategy.l1 > 0 or strategy.l2 > 0:
+        reg = L1L2(l1=strategy.l1, l2=strategy.l2, mode=strategy.l1_mode)
+        flags = strategy.penalized(n_hidden + 1)
+        if all(flags[:-1]):
+            kernel_regularizer, regularize_output = reg, flags[-1]
+        else:
+            kernel_regularizer = [reg if flag else None for flag in flags]
+    return MLP(
+        arch.in_features,
+        arch.out_features,
+        hidden=arch.hidden,
+        activation=arch.activation,
+        dropout=rates[0] if len(set(rates)) == 1 else rates,
+        input_dropout=strategy.input_dropout,
+        dropout_kind=strategy.dropout_kind,
+        drop_connect=strategy.drop_connect,
+        batch_norm=arch.batch_norm,
+        block_order=arch.block_order,
+        kernel_regularizer=kernel_regularizer,
+        kernel_constraint=MaxNorm(strategy.max_norm) if strategy.max_norm > 0 else None,
+        regularize_output=regularize_output,
+        generator=generator,
+    )
