@@ -184,7 +184,7 @@ def test_near_perfect_scores_name_the_column_that_leaks(tmp_path: Path) -> None:
     result = reglab.bench(str(path), target="diagnosis", strategies="none,l2", **fast)
     (notice,) = [n for n in result.notices if n.kind == "leakage"]
     assert notice.text.endswith(
-        "the strongest single column is 'biopsy score' (balanced accuracy 100.0% alone, on "
-        "held-out rows)."
+        "(--drop COLUMN); 'biopsy score' alone predicts the target almost perfectly (balanced "
+        "accuracy 100.0% on held-out rows). The data notices name columns that may leak it."
     ), notice.text
     assert "'biopsy score'" in result.metadata["data"]["notices"]

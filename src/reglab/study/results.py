@@ -952,6 +952,7 @@ def _leakage(result: StudyResult, scored: Sequence[str]) -> list[Notice]:
         return []
     data = result.metadata.get("data")
     strongest = data.get("strongest column") if isinstance(data, Mapping) else None
+    flagged = isinstance(data, Mapping) and "possible target leakage" in str(data.get("notices"))
     what = []
     if perfect:
         what.append(f"perfect on every split for {', '.join(perfect)}")
@@ -962,7 +963,8 @@ def _leakage(result: StudyResult, scored: Sequence[str]) -> list[Notice]:
             "leakage",
             f"Test {metric} is {' and '.join(what)}: such scores are rare on real data. Check "
             "that no column leaks the target and leave any such column out (--drop COLUMN)"
-            + (f"; the strongest single column is {strongest}." if strongest else "."),
+            + (f"; {strongest}." if strongest else ".")
+            + (" The data notices name columns that may leak it." if flagged else ""),
             (*perfect, *near),
         )
     ]

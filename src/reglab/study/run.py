@@ -474,10 +474,18 @@ class StudyPlan:
 
 
 def _strongest(column: tuple[str, float], task: str) -> str:
-    """``'name' (balanced accuracy 86.9% alone, on held-out rows)``, R² for regression."""
+    """How well the best single column predicts the target alone, in words (balanced accuracy,
+    or R² for regression, on held-out rows; :func:`reglab.data._schema.column_scores`)."""
+    from reglab.data._schema import ALONE_PREDICTS
+
     name, score = column
     shown = f"R² {score:.2f}" if task == "regression" else f"balanced accuracy {score:.1%}"
-    return f"{name!r} ({shown} alone, on held-out rows)"
+    if score >= ALONE_PREDICTS:
+        return f"{name!r} alone predicts the target almost perfectly ({shown} on held-out rows)"
+    return (
+        f"no single column predicts the target alone (the strongest, {name!r}, reaches {shown} "
+        "on held-out rows)"
+    )
 
 
 def _check_sizes(p: Problems, epochs: Any, n_splits: Any, n_repeats: Any) -> None:
