@@ -101,7 +101,10 @@ def _tests(d: Digest) -> str:
         f"<tbody>{''.join(rows)}</tbody></table></div>"
         '<p class="muted">Paired on the splits both finished (Nadeau–Bengio corrected '
         "resampled t-test); the comparisons with <code>none</code> form one Holm family, those "
-        "with the best another. Tied: not significantly different at α = 0.05. Identical "
+        "with the best another. Each Δ interval is that comparison's own (corrected, not "
+        "adjusted for the number of comparisons), so an interval can exclude 0 while the "
+        "Holm-adjusted p, which decides, stays above 0.05. Tied: not significantly different "
+        "at α = 0.05. Identical "
         "strategies (the same test predictions on every split, up to float noise, or the same "
         "test scores where predictions were not stored) are not tested.</p>"
     )
