@@ -111,7 +111,7 @@ def test_a_numeric_column_that_alone_predicts_the_target_is_flagged_before_train
     assert ds.strongest_column[1] > 0.98
     assert (
         "'biopsy score' (balanced accuracy 100.0%) alone predicts the target almost perfectly "
-        "on held-out rows (possible target leakage); kept: leave it out (--drop biopsy score) "
+        "on held-out rows (possible target leakage); kept: leave it out (--drop 'biopsy score') "
         "if it is unknown at prediction time" in ds.notices
     )
     clean = load_table(path, "diagnosis", drop=["biopsy score"])
@@ -590,3 +590,21 @@ def test_an_integer_column_of_nearly_distinct_values_is_flagged_but_kept() -> No
     assert "hospital" in ds.feature_names
     (note,) = [n for n in ds.notices if "identifier" in n]
     assert note.endswith("leave it out with --drop hospital")
+
+
+def test_a_hospital_number_with_a_few_repeats_is_flagged_and_a_measurement_is_not() -> None:
+    # 284 distinct integers in 299 rows (a patient seen twice has one number); auto-mpg's
+    # weight (351 distinct in 398 rows, 88%) is a measurement and gets no notice.
+    rng = np.random.default_rng(1)
+    numbers = rng.choice(np.arange(100_000, 999_999), size=284, replace=False)
+    hospital = np.concatenate([numbers, numbers[:15]])
+    frame = pd.DataFrame({"hospital number": hospital.astype(float), "a": rng.normal(size=299)})
+    frame["label"] = ["x", "y"] * 149 + ["x"]
+    ds = load_table(frame, "label")
+    assert [n for n in ds.notices if "identifier" in n] == [
+        "column 'hospital number' looks like an identifier (284 distinct integers in 299 rows); "
+        "it is kept as a feature: if it identifies records, leave it out with --drop 'hospital "
+        "number'"
+    ]
+    cars = load_table(shared("auto-mpg.csv"), "mpg")
+    assert not [n for n in cars.notices if "identifier" in n]

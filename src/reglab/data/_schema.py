@@ -6,6 +6,7 @@ The rules are stated in :mod:`reglab.data.load`'s docstring; these helpers imple
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 from typing import Any
 
@@ -236,7 +237,7 @@ def many_levels(series: pd.Series) -> str:
 def id_suspect(name: str, series: pd.Series) -> str | None:
     """A notice for a kept numeric column whose content looks like an identifier.
 
-    Nearly all values (at least 95%) distinct integers: a record or patient number is like
+    Nearly all values (at least 90%) distinct integers: a record or patient number is like
     that, but so is a precise integer measurement, so the column is kept and the notice says
     how to leave it out.
 
@@ -250,11 +251,12 @@ def id_suspect(name: str, series: pd.Series) -> str | None:
     if n < 20 or len(values) < 0.95 * n or not np.all(values == np.round(values)):
         return None
     distinct = len(np.unique(values))
-    if distinct < 0.95 * n:
+    if distinct < 0.9 * n:
         return None
     return (
         f"column {name!r} looks like an identifier ({distinct} distinct integers in {n} rows); "
-        f"it is kept as a feature: if it identifies records, leave it out with --drop {name}"
+        "it is kept as a feature: if it identifies records, leave it out with "
+        f"--drop {shlex.quote(name)}"
     )
 
 
@@ -362,7 +364,7 @@ def leakage_hint(
         )
         return (
             f"{shown} alone {verb} the target almost perfectly on held-out rows (possible "
-            f"target leakage); kept: leave {them} out (--drop {names}) if {they} unknown "
-            "at prediction time"
+            f"target leakage); kept: leave {them} out (--drop {shlex.quote(names)}) if {they} "
+            "unknown at prediction time"
         )
     return None
