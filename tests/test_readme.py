@@ -84,12 +84,12 @@ def commands(code: str) -> list[list[str]]:
 
 
 def small(argv: list[str]) -> list[str]:
-    """``bench`` with ``--epochs 3``: the given value replaced, or the option added.
+    """``bench`` and ``path`` with ``--epochs 3``: the given value replaced, or the option added.
 
     >>> small(["bench", "d.csv", "--epochs", "200"]), small(["show"])
     (['bench', 'd.csv', '--epochs', '3'], ['show'])
     """
-    if not argv or argv[0] != "bench":
+    if not argv or argv[0] not in ("bench", "path"):
         return list(argv)
     if "--epochs" in argv:
         i = argv.index("--epochs")

@@ -19,6 +19,8 @@ from reglab._version import VERSION as __version__
 
 _LAZY = {
     "bench": "reglab.api",
+    "path": "reglab.api",
+    "PathResult": "reglab.study.path",
     **dict.fromkeys(
         (
             "MLP",
@@ -73,7 +75,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from reglab.api import bench
+    from reglab.api import bench, path
     from reglab.layers import (
         MLP,
         AlphaDropout,
@@ -100,6 +102,7 @@ if TYPE_CHECKING:
         regularization_loss,
         sparsity,
     )
+    from reglab.study.path import PathResult
     from reglab.study.results import StudyResult
     from reglab.study.run import Study
     from reglab.training import EarlyStopping, fit
@@ -120,6 +123,7 @@ __all__ = [
     "MaxNorm",
     "MinMaxNorm",
     "NonNeg",
+    "PathResult",
     "SpatialDropout1d",
     "SpatialDropout2d",
     "Study",
@@ -131,6 +135,7 @@ __all__ = [
     "bench",
     "drop_connect",
     "fit",
+    "path",
     "regularization_loss",
     "sparsity",
 ]

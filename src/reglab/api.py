@@ -1,4 +1,5 @@
-"""``reglab.bench``: the Python entry point of a study, the same one the CLI uses."""
+"""``reglab.bench`` and ``reglab.path``: the Python entry points of a study and of a strength
+path, the same ones the CLI uses."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import pandas as pd
 from reglab.data.builtin import load_source
 from reglab.data.load import Dataset, from_arrays, load_table
 from reglab.store import Store
+from reglab.study.path import PathResult
+from reglab.study.path_study import PathStudy
 from reglab.study.results import StudyResult
 from reglab.study.run import Study
 
-__all__ = ["bench", "load_data"]
+__all__ = ["bench", "load_data", "path"]
 
 
 def load_data(
@@ -75,3 +78,52 @@ def bench(
         return study.run(dataset, store)
     with Store("sqlite://" if store is None else store) as st:
         return study.run(dataset, st)
+
+
+def path(
+    X: Any,
+    y: Any = None,
+    *,
+    technique: str = "l2",
+    grid: Any = None,
+    target: str | None = None,
+    task: str | None = None,
+    drop: Sequence[str] = (),
+    cv: int = 5,
+    l1_ratio: float | None = None,
+    proximal: bool = False,
+    metric: str | None = None,
+    store: str | os.PathLike[str] | Store | None = None,
+    **options: Any,
+) -> PathResult:
+    """Cross-validate one technique at every strength of a grid, and choose its strength.
+
+    One study trains ``none`` and the technique at each strength on every split, as stacks.
+
+    Args:
+        X, y, target, task, drop, cv, store: As in :func:`bench`.
+        technique: ``l1``, ``l2``, ``elasticnet``, ``weight-decay``, ``dropout``,
+            ``gaussian-dropout``, ``input-dropout``, ``dropconnect`` or ``maxnorm`` (or a
+            registered one-parameter technique).
+        grid: ``"lo:hi:n"`` (log-spaced for penalties and max-norm, evenly spaced for rates),
+            a comma list or a sequence of strengths; ``None``: the technique's default
+            (``1e-6:1e-1:11`` for l2, ``0:0.7:8`` for dropout).
+        l1_ratio: Elastic net's mix (default 0.5). proximal: L1 by soft-thresholding.
+        metric: The test score to choose by (default: accuracy, or RMSE for regression).
+        **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs`` …).
+
+    Returns:
+        The :class:`~reglab.study.path.PathResult`: ``.points`` (mean ± SE per strength),
+        ``.best``, ``.one_se`` (the strongest within one SE of the best), ``.warnings``,
+        ``.table()``, ``.to_json(path)`` and ``.report(path)``.
+    """
+    options.setdefault("n_splits", cv)
+    runner = PathStudy(
+        technique, grid, l1_ratio=l1_ratio, proximal=proximal, metric=metric, **options
+    )
+    runner.check()  # the path's own options before the data are read
+    dataset = load_data(X, y, target=target, task=task, drop=drop)
+    if isinstance(store, Store):
+        return runner.run(dataset, store)
+    with Store("sqlite://" if store is None else store) as st:
+        return runner.run(dataset, st)

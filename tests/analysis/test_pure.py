@@ -8,7 +8,12 @@ from pathlib import Path
 import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "reglab"
-FILES = [SRC / "study" / "results.py", *sorted((SRC / "stats").glob("*.py"))]
+FILES = [
+    SRC / "study" / "results.py",
+    SRC / "study" / "path.py",
+    SRC / "study" / "path_grid.py",
+    *sorted((SRC / "stats").glob("*.py")),
+]
 FORBIDDEN = ("reglab.engine", "reglab.training", "reglab.layers", "torch", "reglab.api",
              "reglab.study.run", "reglab.study.strategies", "matplotlib")  # fmt: skip
 

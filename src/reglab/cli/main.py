@@ -132,6 +132,116 @@ def bench(
 
 
 @app.command()
+def path(
+    data: Annotated[str, typer.Argument(help=".csv/.parquet path or builtin:NAME")],
+    target: Annotated[str | None, typer.Option(help="Target column.")] = None,
+    technique: Annotated[
+        str,
+        typer.Option(
+            help="l1, l2, elasticnet, weight-decay, dropout, gaussian-dropout, input-dropout, "
+            "dropconnect or maxnorm."
+        ),
+    ] = "l2",
+    grid: Annotated[
+        str | None,
+        typer.Option(
+            help="LO:HI:N (log-spaced for penalties and maxnorm, evenly spaced for rates) or a "
+            "comma list; default per technique, e.g. 1e-6:1e-1:11 (l2), 0:0.7:8 (dropout)."
+        ),
+    ] = None,
+    l1_ratio: Annotated[
+        float | None, typer.Option(help="Elastic net's l1_ratio (default 0.5).")
+    ] = None,
+    proximal: Annotated[
+        bool, typer.Option("--proximal", help="L1 by soft-thresholding (exact zeros).")
+    ] = False,
+    metric: Annotated[
+        str | None,
+        typer.Option(help="Score to choose by (default: accuracy, or rmse for regression)."),
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option(help="multiclass, binary, regression (default: inferred).")
+    ] = None,
+    drop: Annotated[
+        str | None, typer.Option(help="Comma-separated feature columns to leave out.")
+    ] = None,
+    cv: Annotated[int, typer.Option(help="Outer folds (or draws for shuffle/bootstrap).")] = 5,
+    repeats: Annotated[int, typer.Option(help="Repetitions of the outer splits.")] = 1,
+    split: Annotated[str, typer.Option(help="As for bench.")] = "auto",
+    val_fraction: Annotated[
+        float, typer.Option(help="Inner validation fraction for early stopping.")
+    ] = 0.2,
+    seed: Annotated[int, typer.Option(help="Root seed of every random choice.")] = 0,
+    hidden: Annotated[str, typer.Option(help="Hidden layer sizes, e.g. 50,25.")] = "64,32",
+    epochs: Annotated[int, typer.Option()] = 100,
+    batch_size: Annotated[int, typer.Option()] = 32,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    optimizer: Annotated[str, typer.Option(help="adam, adamw or sgd.")] = "adam",
+    early_stopping: Annotated[
+        bool, typer.Option(help="Early stopping on the inner validation split.")
+    ] = True,
+    patience: Annotated[int, typer.Option()] = 10,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    memory_budget_mb: Annotated[
+        float, typer.Option(help="Memory bound per stack in MiB (at least 1).")
+    ] = 1024.0,
+    name: Annotated[str | None, typer.Option(help="Study name (default: derived).")] = None,
+    store: StoreOpt = DEFAULT_STORE,
+    on_config_change: Annotated[
+        str, typer.Option(help="error, extend or replace (as for bench).")
+    ] = "error",
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the path as JSON.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="HTML report path (default: <study>.html).")
+    ] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Cross-validate one technique at every strength of a grid: the CV curve, the best
+    strength and the one-standard-error choice."""
+    from reglab.cli.path import run_path
+
+    guarded(
+        lambda: run_path(
+            data,
+            target=target,
+            task=task,
+            drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
+            technique=technique,
+            grid=grid,
+            l1_ratio=l1_ratio,
+            proximal=proximal,
+            metric=metric,
+            study_options={
+                "n_splits": cv,
+                "n_repeats": repeats,
+                "method": split,
+                "val_fraction": val_fraction,
+                "seed": seed,
+                "hidden": hidden,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "optimizer": optimizer,
+                "early_stopping": early_stopping,
+                "patience": patience,
+                "device": device,
+                "memory_budget_mb": memory_budget_mb,
+                "name": name,
+            },
+            store=store,
+            json_path=json_path,
+            report=report,
+            with_report=not no_report,
+            on_config_change=on_config_change,
+        ),
+        debug=debug,
+    )
+
+
+@app.command()
 def demo(
     store: StoreOpt = DEFAULT_STORE,
     report: Annotated[Path, typer.Option(help="HTML report path.")] = Path("reglab-demo.html"),

@@ -21,6 +21,7 @@ from reglab.report import diagnostics as diag
 from reglab.report import sections as sec
 from reglab.report.digest import Digest, StudyLike, digest
 from reglab.report.markup import esc
+from reglab.report.path import is_path, path_section
 from reglab.store import MemberRecord, Store
 from reglab.study.results import StudyResult, analyze_study, load_result
 
@@ -138,6 +139,8 @@ def _page(d: Digest) -> str:
         ("weights", "Weight distributions", diag.weights(d)),
         ("sparsity", "Sparsity & features", diag.sparsity(d)),
     ]
+    if is_path(d):  # a study made by `reglab path`: its curve and choice come first
+        parts.insert(0, ("path", "Strength path", path_section(d)))
     if d.failed:
         parts.append(("failures", "Failed members", diag.failures(d)))
     parts.append(("metadata", "Run metadata", diag.metadata(d)))
