@@ -25,7 +25,7 @@ import platform
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ from reglab.errors import ConfigError, StoreError
 from reglab.store import Store
 from reglab.store.claims import DEFAULT_LEASE_S, new_owner
 from reglab.store.records import MemberRecord
+from reglab.study.executor import Executor, LocalExecutor
 from reglab.study.results import StudyResult, load_result
 from reglab.study.splits import Split, SplitPlan
 from reglab.study.strategies import parts, resolve_strategies
@@ -79,6 +80,8 @@ class Study:
             rows are carved out.
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
         memory_budget_mb: Bound on one stack's memory; larger studies run in chunks.
+        executor: Where the chunks train (:class:`~reglab.study.executor.Executor`; default
+            :class:`~reglab.study.executor.LocalExecutor`, this process).
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class Study:
         seed: int = 0,
         device: str = "auto",
         memory_budget_mb: float = 1024.0,
+        executor: Executor | None = None,
     ) -> None:
         self.strategies = strategies
         self.name = name
@@ -125,6 +129,7 @@ class Study:
         self.seed = seed
         self.device = device
         self.memory_budget_mb = memory_budget_mb
+        self.executor: Executor = LocalExecutor() if executor is None else executor
 
     # --- planning -------------------------------------------------------------------------
 
@@ -280,7 +285,6 @@ class Study:
         them. ``plan`` is this study's :meth:`plan` for ``dataset`` when already made. Sets
         ``trained_`` (members this call trained) and ``reused_`` (already stored).
         """
-        from reglab.engine import train_members
         from reglab.engine.plan import plan_chunks
 
         started = now()
@@ -335,35 +339,40 @@ class Study:
             spec, split = by_key[result.key]
             store.save_member(plan.name, to_record(result, spec, split))
             counts["mine"] += 1
+            self.trained_ = counts["mine"]
             if progress is not None:
                 progress(counts["mine"] + counts["others"], len(todo))
 
+        def claimed(units: list[list[str]]) -> Iterator[list[MemberSpec]]:
+            """Each unit's members this process could claim, claimed as they are drawn; units
+            other processes hold are retried every ``poll_s`` until they are finished."""
+            while units:
+                finished = store.done_keys(plan.name, include_failed=True)
+                counts["others"] = len(finished & set(by_key)) - counts["mine"]
+                waiting: list[list[str]] = []
+                for unit in units:
+                    keys = [k for k in unit if k not in finished]
+                    mine = store.claim(plan.name, keys, owner, lease_s=lease_s) if keys else []
+                    if mine:
+                        yield [by_key[k][0] for k in mine]
+                    held = set(mine)
+                    if any(k not in held for k in keys):
+                        waiting.append([k for k in keys if k not in held])
+                units = waiting
+                if units:
+                    if on_wait is not None:
+                        on_wait(sum(len(u) for u in units))
+                    time.sleep(poll_s)
+
         try:
             with _Heartbeat(store, plan.name, owner, lease_s):
-                while units:
-                    finished = store.done_keys(plan.name, include_failed=True)
-                    counts["others"] = len(finished & set(by_key)) - counts["mine"]
-                    waiting: list[list[str]] = []
-                    for unit in units:
-                        keys = [k for k in unit if k not in finished]
-                        mine = store.claim(plan.name, keys, owner, lease_s=lease_s) if keys else []
-                        if mine:
-                            train_members(
-                                [by_key[k][0] for k in mine],
-                                plan.data,
-                                device=device,
-                                memory_budget_mb=self.memory_budget_mb,
-                                on_result=save,
-                            )
-                            self.trained_ += len(mine)
-                        claimed = set(mine)
-                        if any(k not in claimed for k in keys):
-                            waiting.append([k for k in keys if k not in claimed])
-                    units = waiting
-                    if units:
-                        if on_wait is not None:
-                            on_wait(sum(len(u) for u in units))
-                        time.sleep(poll_s)
+                self.executor.run(
+                    claimed(units),
+                    plan.data,
+                    device=device,
+                    memory_budget_mb=self.memory_budget_mb,
+                    on_result=save,
+                )
         except BaseException:
             store.release(plan.name, owner)
             store.set_status(plan.name, "interrupted")
