@@ -47,6 +47,9 @@ form on the hand-written fused path and the others on the generic (autograd) bac
 
 Data = Mapping[int, tuple[np.ndarray, np.ndarray]]
 
+EpochHook = Callable[[Sequence[int], Sequence[Mapping[str, list[float]]]], Sequence[bool] | None]
+"""``on_epoch_end(member indices, their curves) -> stop flags`` (see :func:`train_members`)."""
+
 
 def initial_weights(member: MemberSpec) -> dict[str, np.ndarray]:
     """The member's initial weights as an :class:`~reglab.layers.MLP` ``state_dict``.
@@ -78,6 +81,7 @@ def train_members(
     progress: Callable[[int, int], None] | None = None,
     num_threads: int | None = None,
     backend: str = "auto",
+    on_epoch_end: EpochHook | None = None,
 ) -> list[MemberResult]:
     """Train every member, many at once; return one :class:`MemberResult` per member, in order.
 
@@ -111,6 +115,14 @@ def train_members(
             fused path, so a member's backend never depends on its neighbours. ``"generic"``
             trains every member on the generic backend; ``"fused"`` refuses members that need
             the generic one.
+        on_epoch_end: Called after each epoch of each stack with the members still training
+            (their indices in ``members``) and their curves so far (``curves[name][t-1]`` is
+            epoch ``t``, as in :class:`MemberResult`); it returns one flag per member, ``True``
+            to stop that member now (``None``: stop none). A stopped member ends as early
+            stopping ends it: restored to its best epoch, with ``stopped_epoch`` this epoch.
+            Tuning pruners use it. A member's result then also depends on what the hook
+            decides for it; a hook that decides from each member's own curves keeps results
+            independent of the neighbours.
 
     Returns:
         The results, in the order of ``members``.
@@ -145,7 +157,9 @@ def train_members(
         for whole in plan_chunks(members, data, memory_budget_mb):
             for chunk, generic in _by_backend(members, whole, backend):
                 stack = [members[i] for i in chunk]
-                for position, result in _train_chunk(stack, data, dev, threads, generic=generic):
+                for position, result in _train_chunk(
+                    stack, data, dev, threads, generic=generic, ids=chunk, hook=on_epoch_end
+                ):
                     results[chunk[position]] = result
                     done += 1
                     if on_result is not None:
@@ -233,8 +247,11 @@ def _train_chunk(
     threads: int,
     *,
     generic: bool = False,
+    ids: Sequence[int] | None = None,
+    hook: EpochHook | None = None,
 ) -> Iterator[tuple[int, MemberResult]]:
-    """Train one chunk of one stack; yield ``(position in members, result)`` as each finishes."""
+    """Train one chunk of one stack; yield ``(position in members, result)`` as each finishes.
+    ``ids`` are the members' indices as ``hook`` sees them (default: their positions)."""
     start_time = time.perf_counter()
     arch = members[0].arch
     layout = StackLayout(arch)
@@ -262,7 +279,7 @@ def _train_chunk(
         params,
         streams.places,
         y_stats,
-        keep_best=any(m.train.early_stopping for m in members),
+        keep_best=hook is not None or any(m.train.early_stopping for m in members),
         threads=threads if device.type == "cpu" else None,
     )
     positions = list(range(len(members)))  # stack slot -> position in members
@@ -286,7 +303,39 @@ def _train_chunk(
             targets,
             offsets,
             device,
+            list(range(len(members))) if ids is None else list(ids),
+            hook,
         )
+
+
+def _hooked(
+    hook: EpochHook,
+    epoch: int,
+    alive: Sequence[int],
+    positions: Sequence[int],
+    trackers: Sequence[Tracker],
+    ids: Sequence[int],
+) -> list[int]:
+    """The slots ``hook`` stops after ``epoch`` (each ended as early stopping ends it)."""
+    if not alive:
+        return []
+    flags = hook([ids[positions[s]] for s in alive], [trackers[positions[s]].curves for s in alive])
+    if flags is None:
+        return []
+    flags = list(flags)
+    if len(flags) != len(alive):
+        raise ConfigError(
+            f"train_members: `on_epoch_end` must return one flag per member it was given "
+            f"({len(alive)}); got {len(flags)}."
+        )
+    stopped = []
+    for slot, stop in zip(alive, flags, strict=True):
+        if stop:
+            tr = trackers[positions[slot]]
+            tr.stopped_epoch = epoch
+            tr.error = restored_problem(tr)
+            stopped.append(slot)
+    return stopped
 
 
 def _epochs(
@@ -301,6 +350,8 @@ def _epochs(
     targets: dict[int, np.ndarray],
     offsets: dict[int, int],
     device: torch.device,
+    ids: Sequence[int] = (),
+    hook: EpochHook | None = None,
 ) -> Iterator[tuple[int, MemberResult]]:
     """The epoch loop of one chunk; the next epoch's plan is drawn while this one trains."""
     pending: Future[EpochPlan] = pool.submit(streams.epoch)
@@ -353,6 +404,9 @@ def _epochs(
             if epoch >= tr.member.train.epochs:
                 tr.error = restored_problem(tr)
                 done.append(slot)
+        if hook is not None:
+            done += _hooked(hook, epoch, [s for s in range(stack.m) if s not in set(done)],
+                            positions, trackers, ids)  # fmt: skip
         stack.snapshot(improved)
         elapsed = time.perf_counter() - epoch_start
         for pos in positions:
