@@ -1,4 +1,5 @@
-"""Equivalence: a stack of one member equals reglab.fit on the same MLP, weights and batches.
+"""Equivalence: a stack of one member equals reglab.fit on the same MLP, weights and batches,
+on the fused and on the generic backend.
 
 The single model is ``single_model(arch, strategy)`` loaded with the member's initial weights
 (:func:`reglab.engine.initial_weights`) and trained by :func:`reglab.fit` with the member's
@@ -47,6 +48,8 @@ CASES: list[tuple[str, dict[str, Any]]] = [
     ("tanh", {"arch": {"activation": "tanh"}, "l2": 1e-3}),
     ("gelu", {"arch": {"activation": "gelu"}}),
     ("selu", {"arch": {"activation": "selu"}}),
+    ("elu", {"arch": {"activation": "elu"}}),
+    ("sigmoid", {"arch": {"activation": "sigmoid"}}),
     ("binary", {"task": "binary", "l2": 1e-3}),
     ("regression", {"task": "regression", "l1": 1e-3}),
     (
@@ -99,15 +102,16 @@ def _single_model(spec: MemberSpec, x: np.ndarray, y: np.ndarray) -> tuple[MLP, 
     return model, history, scale
 
 
+@pytest.mark.parametrize("backend", ["fused", "generic"])
 @pytest.mark.parametrize(("name", "options"), CASES, ids=[c[0] for c in CASES])
-def test_one_member_stack_equals_fit(name: str, options: dict[str, Any]) -> None:
+def test_one_member_stack_equals_fit(name: str, options: dict[str, Any], backend: str) -> None:
     options = dict(options)
     task = options.pop("task", "multiclass")
     n = 90  # 54 training rows; with batch 53 the single-row last batch is skipped
     spec = member(task=task, n=n, seed=7, **options)
     data = data_for(task, n=n)
     x, y = data[0]
-    (result,) = train_members([spec], data, device="cpu")
+    (result,) = train_members([spec], data, device="cpu", backend=backend)
     assert result.status == "ok", result.error
 
     model, history, scale = _single_model(spec, x, y)

@@ -47,6 +47,8 @@ def sigmoid(x: Tensor) -> Tensor:
     >>> sigmoid(torch.tensor([0.0, 100.0, -100.0]))
     tensor([0.5000, 1.0000, 0.0000])
     """
+    if x.requires_grad:  # autograd (the generic backend) needs exp's output unmodified
+        return torch.exp(-x).add(1.0).reciprocal()
     return torch.exp(-x).add_(1.0).reciprocal_()
 
 
@@ -60,7 +62,9 @@ def softplus(x: Tensor) -> Tensor:
 
 
 def _elu(x: Tensor, alpha: float, scale: float) -> Tensor:
-    negative = torch.expm1(x).mul_(alpha * scale)
+    # Out of place under autograd (expm1's backward reads its output); the same arithmetic.
+    e = torch.expm1(x)
+    negative = e * (alpha * scale) if x.requires_grad else e.mul_(alpha * scale)
     return torch.where(x > 0, x * scale if scale != 1.0 else x, negative)
 
 
