@@ -84,12 +84,13 @@ def commands(code: str) -> list[list[str]]:
 
 
 def small(argv: list[str]) -> list[str]:
-    """``bench`` and ``path`` with ``--epochs 3``: the given value replaced, or the option added.
+    """``bench``, ``path`` and ``fit`` with ``--epochs 3``: the given value replaced, or the
+    option added.
 
     >>> small(["bench", "d.csv", "--epochs", "200"]), small(["show"])
     (['bench', 'd.csv', '--epochs', '3'], ['show'])
     """
-    if not argv or argv[0] not in ("bench", "path"):
+    if not argv or argv[0] not in ("bench", "path", "fit"):
         return list(argv)
     if "--epochs" in argv:
         i = argv.index("--epochs")
@@ -175,6 +176,7 @@ def test_reglab_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     for block in BASH:
         run_commands(block, invoke_cli)
     assert (tmp_path / "results.json").exists() and (tmp_path / "report.html").exists()
+    assert (tmp_path / "model.reglab").exists() and (tmp_path / "predictions.csv").exists()
 
 
 # -- the checker can fail ------------------------------------------------------------------------

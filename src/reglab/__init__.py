@@ -53,6 +53,9 @@ _LAZY = {
         ),
         "reglab.regularizers",
     ),
+    "FinalModel": "reglab.final",
+    "fit_final": "reglab.final",
+    "load": "reglab.final",
     "StudyResult": "reglab.study.results",
     "Study": "reglab.study.run",
     "EarlyStopping": "reglab.training",
@@ -76,6 +79,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from reglab.api import bench, path
+    from reglab.final import FinalModel, fit_final, load
     from reglab.layers import (
         MLP,
         AlphaDropout,
@@ -118,6 +122,7 @@ __all__ = [
     "Dropout",
     "EarlyStopping",
     "ElasticNet",
+    "FinalModel",
     "GaussianDropout",
     "GaussianNoise",
     "MaxNorm",
@@ -135,6 +140,8 @@ __all__ = [
     "bench",
     "drop_connect",
     "fit",
+    "fit_final",
+    "load",
     "path",
     "regularization_loss",
     "sparsity",

@@ -242,6 +242,95 @@ def path(
 
 
 @app.command()
+def fit(
+    data: Annotated[str, typer.Argument(help=".csv/.parquet path or builtin:NAME")],
+    target: Annotated[str | None, typer.Option(help="Target column.")] = None,
+    strategy: Annotated[
+        str | None, typer.Option(help="One strategy, e.g. dropout=0.3+l2=1e-4.")
+    ] = None,
+    from_study: Annotated[
+        str | None,
+        typer.Option(help="Train the strategy this stored study recommends, with its settings."),
+    ] = None,
+    store: StoreOpt = DEFAULT_STORE,
+    output: Annotated[Path, typer.Option("-o", "--output", help="Model file to write.")] = Path(
+        "model.reglab"
+    ),
+    task: Annotated[
+        str | None, typer.Option(help="multiclass, binary, regression (default: inferred).")
+    ] = None,
+    drop: Annotated[
+        str | None, typer.Option(help="Comma-separated feature columns to leave out.")
+    ] = None,
+    hidden: Annotated[str | None, typer.Option(help="Hidden layer sizes [64,32].")] = None,
+    activation: Annotated[str | None, typer.Option(help="[relu]")] = None,
+    block_order: Annotated[str | None, typer.Option(help="[bn-act-drop]")] = None,
+    epochs: Annotated[int | None, typer.Option(help="[100]")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="[32]")] = None,
+    lr: Annotated[float | None, typer.Option(help="[1e-3]")] = None,
+    optimizer: Annotated[str | None, typer.Option(help="adam, adamw or sgd [adam].")] = None,
+    early_stopping: Annotated[
+        bool | None, typer.Option(help="Early stopping on a validation part of the data [on].")
+    ] = None,
+    patience: Annotated[int | None, typer.Option(help="[10]")] = None,
+    val_fraction: Annotated[
+        float | None, typer.Option(help="Validation fraction for early stopping [0.2].")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Root seed of every random choice.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    memory_budget_mb: Annotated[float, typer.Option(help="Memory bound in MiB.")] = 1024.0,
+    debug: DebugOpt = False,
+) -> None:
+    """Train one strategy on all of DATA and save the model (settings in [] are the defaults;
+    with --from-study, the study's)."""
+    from reglab.cli.fit import run_fit
+
+    guarded(
+        lambda: run_fit(
+            data,
+            target=target,
+            task=task,
+            drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
+            strategy=strategy,
+            from_study=from_study,
+            store=store,
+            options={
+                "hidden": hidden,
+                "activation": activation,
+                "block_order": block_order,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "optimizer": optimizer,
+                "early_stopping": early_stopping,
+                "patience": patience,
+                "val_fraction": val_fraction,
+            },
+            output=output,
+            seed=seed,
+            device=device,
+            memory_budget_mb=memory_budget_mb,
+        ),
+        debug=debug,
+    )
+
+
+@app.command()
+def predict(
+    model: Annotated[Path, typer.Argument(help="Model file written by reglab fit.")],
+    data: Annotated[str, typer.Argument(help=".csv/.parquet path or builtin:NAME")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.")] = Path(
+        "predictions.csv"
+    ),
+    debug: DebugOpt = False,
+) -> None:
+    """Predict the rows of DATA with a saved model: labels and class probabilities, or values."""
+    from reglab.cli.fit import run_predict
+
+    guarded(lambda: run_predict(model, data, output=output), debug=debug)
+
+
+@app.command()
 def demo(
     store: StoreOpt = DEFAULT_STORE,
     report: Annotated[Path, typer.Option(help="HTML report path.")] = Path("reglab-demo.html"),
