@@ -32,8 +32,8 @@ __all__ = ["DEMO_DATA", "parse_hidden", "run_bench", "run_demo"]
 DEMO_DATA = "builtin:digits"
 
 
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """``"50,25"`` → ``(50, 25)``.
+def parse_hidden(text: str, who: str = "bench") -> tuple[int, ...]:
+    """``"50,25"`` → ``(50, 25)``; a bad value is one line naming the command ``who``.
 
     >>> parse_hidden("50, 25")
     (50, 25)
@@ -44,7 +44,7 @@ def parse_hidden(text: str) -> tuple[int, ...]:
         sizes = ()
     if not sizes or any(s < 1 for s in sizes):
         raise ConfigError(
-            f"bench: `--hidden` must be comma-separated positive layer sizes like 50,25; "
+            f"{who}: `--hidden` must be comma-separated positive layer sizes like 50,25; "
             f"got {text!r}."
         )
     return sizes

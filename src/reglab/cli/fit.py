@@ -75,7 +75,7 @@ def run_fit(
         got = "both" if strategy is not None else "neither"
         raise ConfigError(f"fit: give one of `--strategy` and `--from-study`; got {got}.")
     if options.get("hidden") is not None:
-        options["hidden"] = parse_hidden(str(options["hidden"]))
+        options["hidden"] = parse_hidden(str(options["hidden"]), "fit")
     strategy_path = Path(strategy) if strategy and strategy.lower().endswith(
         (".yaml", ".yml", ".json")
     ) else None  # fmt: skip

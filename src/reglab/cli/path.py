@@ -14,6 +14,7 @@ from rich.table import Table
 from reglab._outputs import check_output, check_outputs_differ, safe_filename
 from reglab._validation import check_choice
 from reglab.api import load_data
+from reglab.cli.bench import parse_hidden
 from reglab.cli.render import wide_console
 from reglab.errors import ConfigError, TrainingError
 from reglab.report import write_report
@@ -24,19 +25,6 @@ from reglab.study.path_study import PathStudy
 from reglab.study.run import StudyPlan
 
 __all__ = ["path_table", "print_path", "run_path"]
-
-
-def _hidden(text: str) -> tuple[int, ...]:
-    try:
-        sizes = tuple(int(part) for part in str(text).split(","))
-    except ValueError:
-        sizes = ()
-    if not sizes or any(s < 1 for s in sizes):
-        raise ConfigError(
-            f"path: `--hidden` must be comma-separated positive layer sizes like 50,25; "
-            f"got {text!r}."
-        )
-    return sizes
 
 
 def run_path(
@@ -70,7 +58,7 @@ def run_path(
             "path: `--report` and `--no-report` must not be given together; got both."
         )
     options = dict(study_options)
-    options["hidden"] = _hidden(options["hidden"])
+    options["hidden"] = parse_hidden(str(options["hidden"]), "path")
     runner = PathStudy(
         technique, grid, l1_ratio=l1_ratio, proximal=proximal, metric=metric, **options
     )
