@@ -187,9 +187,9 @@ ERRORS = [
      "Strategy 'elasticnet=1e-3': `elasticnet` must be ALPHA:L1_RATIO such as 1e-3:0.5; "
      "got '1e-3'."),
     ("l1-ratio-above-1", "elasticnet=1e-3:1.5",
-     "Strategy 'elasticnet=1e-3:1.5': `l1_ratio` must be a float in [0, 1]; got 1.5."),
+     "Strategy 'elasticnet=1e-3:1.5': `l1_ratio` must be a number in [0, 1]; got 1.5."),
     ("alpha-negative", "elasticnet=-1:0.5",
-     "Strategy 'elasticnet=-1:0.5': `alpha` must be a finite float >= 0; got -1.0."),
+     "Strategy 'elasticnet=-1:0.5': `alpha` must be a finite number ≥ 0; got -1.0."),
     ("twice", "l2=1e-3+l2=1e-4",
      "Strategy 'l2=1e-3+l2=1e-4': `l2` must be given once; got 'l2=1e-3' and 'l2=1e-4'."),
     ("twice-via-elasticnet", "elasticnet=1e-3:0.5+l1=1e-3",

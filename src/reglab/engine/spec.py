@@ -24,6 +24,7 @@ from reglab._validation import (
     check_nonnegative,
     check_positive,
 )
+from reglab.errors import ConfigError
 from reglab.techniques.base import TechniqueConfig
 
 __all__ = ["Architecture", "MemberSpec", "Strategy", "TrainConfig"]
@@ -101,8 +102,23 @@ class Strategy:
     batch_norm: bool = False
     techniques: tuple[TechniqueConfig, ...] = ()
 
+    @classmethod
+    def of(cls, name: str, *techniques: Any, lr: float | None = None) -> Strategy:
+        """A strategy as a name plus technique configurations (or technique instances).
+
+        Built-in techniques (:mod:`reglab.techniques.builtin`) set the fields the fused engine
+        reads; registered ones are kept as configurations.
+
+        >>> from reglab.techniques import TechniqueConfig as C
+        >>> s = Strategy.of("x", C("l2", (("strength", 1e-4),)), C("dropout", (("rate", 0.3),)))
+        >>> (s.l2, s.dropout, s.techniques)
+        (0.0001, 0.3, ())
+        """
+        return cls(name=name, techniques=tuple(techniques), lr=lr)
+
     def __post_init__(self) -> None:
         who = f"Strategy {self.name!r}"
+        self._fold_builtins(who)
         p = Problems()
         for name in ("l1", "l2", "max_norm", "weight_decay"):
             p.check(check_nonnegative, who, name, getattr(self, name))
@@ -116,24 +132,58 @@ class Strategy:
         p.check(check_choice, who, "l1_mode", self.l1_mode, L1_MODES)
         p.check(check_choice, who, "dropout_kind", self.dropout_kind, DROPOUT_KINDS)
         p.check(check_choice, who, "penalty_layers", self.penalty_layers, PENALTY_LAYERS)
-        techniques = tuple(
-            t if isinstance(t, TechniqueConfig) else TechniqueConfig.from_dict(t)
-            for t in self.techniques
-        )
+        techniques = self.techniques
         keys = [t.key for t in techniques]
         if len(set(keys)) != len(keys):
             p.add(f"{who}: `techniques` must name each technique once; got {keys}.")
         p.raise_if_any()
-        object.__setattr__(self, "techniques", techniques)
         if isinstance(self.dropout, list):
             object.__setattr__(self, "dropout", tuple(self.dropout))
+
+    def _fold_builtins(self, who: str) -> None:
+        """Built-in techniques given as configurations become the fields the engine reads."""
+        from reglab.techniques import Technique, get, is_builtin
+
+        kept: list[TechniqueConfig] = []
+        set_by: dict[str, str] = {}
+        for t in self.techniques:
+            config = t.config() if isinstance(t, Technique) else t
+            if not isinstance(config, TechniqueConfig):
+                config = TechniqueConfig.from_dict(config)
+            cls = get(config.key)
+            if not is_builtin(cls):
+                kept.append(config)
+                continue
+            for name, value in cls.to_fields(config.values).items():  # type: ignore[attr-defined]
+                if name in set_by or getattr(self, name) != _FIELD_DEFAULTS[name]:
+                    raise ConfigError(
+                        f"{who}: `{name}` must be set once; got it from "
+                        f"{set_by.get(name, 'the fields')!r} and {config.key!r}."
+                    )
+                set_by[name] = config.key
+                object.__setattr__(self, name, value)
+        object.__setattr__(self, "techniques", tuple(kept))
+
+    def configs(self) -> tuple[TechniqueConfig, ...]:
+        """Every technique this strategy uses, built-in ones included, in canonical order.
+
+        >>> [c.key for c in Strategy(l2=1e-4, dropout=0.3).configs()]
+        ['dropout', 'l2']
+        """
+        from reglab.techniques import builtins, get
+
+        found = []
+        for cls in builtins():
+            values = cls.values_of(self)
+            if values is not None:
+                found.append((cls.order, TechniqueConfig(cls.key, tuple(values.items()))))
+        found.extend((get(c.key).order, c) for c in self.techniques)
+        return tuple(c for _, c in sorted(found, key=lambda t: t[0]))
 
     def dropout_rates(self, n_hidden: int) -> tuple[float, ...]:
         """One dropout rate per hidden block."""
         if isinstance(self.dropout, tuple):
             if len(self.dropout) != n_hidden:
-                from reglab.errors import ConfigError
-
                 raise ConfigError(
                     f"Strategy {self.name!r}: `dropout` must have one rate per hidden layer "
                     f"({n_hidden}); got {len(self.dropout)} rates."
@@ -162,6 +212,9 @@ class Strategy:
         data = dict(data)
         techniques = tuple(TechniqueConfig.from_dict(t) for t in data.pop("techniques", ()))
         return cls(**data, techniques=techniques)
+
+
+_FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Strategy)}
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,6 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -57,11 +56,10 @@ from typing import Any, NamedTuple
 import yaml
 
 from reglab import techniques
+from reglab._numbers import NUMBER, format_number
 from reglab._validation import (
     Problems,
     check_choice,
-    check_in_range,
-    check_nonnegative,
     message,
     suggest,
 )
@@ -110,35 +108,20 @@ def _differs(s: Strategy, field: str) -> bool:
     return isinstance(value, tuple) or value != _DEFAULTS[field]
 
 
+_NONE = "No regularization: the baseline every strategy is compared with."
+
+
 def _make(name: str, description: str, *combine: str, **fields: Any) -> Preset:
     for part in combine:
         fields.update(_PRESET_LIST[part].settings)
     return Preset(name, description, Strategy(name=name, **fields))
 
 
-_PRESET_LIST: dict[str, Preset] = {}
-for _p in (
-    _make("none", "No regularization: the baseline every strategy is compared with."),
-    _make("l1", "L1 penalty 1e-4 on hidden kernels (Keras l1·Σ|w|): sparse weights.", l1=1e-4),
-    _make("l2", "L2 penalty 1e-4 on hidden kernels (Keras l2·Σw², no ½).", l2=1e-4),
-    _make("elasticnet", "Elastic net: L1 5e-5 + L2 5e-5 (Keras L1L2).", l1=5e-5, l2=5e-5),
-    _make("dropout", "Dropout 0.3 after every hidden block (inverted scaling).", dropout=0.3),
-    _make(
-        "maxnorm", "Max-norm 3 on every unit's incoming weights (Srivastava 2014).", max_norm=3.0
-    ),
-    _make("batchnorm", "Batch normalization in every hidden block.", batch_norm=True),
-    _make("dropconnect", "DropConnect: drop 30% of hidden-layer weights.", drop_connect=0.3),
-    _make(
-        "gaussian-dropout",
-        "Gaussian dropout 0.3: multiplicative noise N(1, p/(1−p)) after hidden blocks.",
-        dropout=0.3,
-        dropout_kind="gaussian",
-    ),
-    _make(
-        "weight-decay", "Decoupled (AdamW) weight decay 1e-2, PyTorch's default.", weight_decay=1e-2
-    ),
-):
-    _PRESET_LIST[_p.name] = _p
+_PRESET_LIST: dict[str, Preset] = {"none": _make("none", _NONE)}
+for _cls in techniques.builtins():  # each built-in technique declares its preset
+    if _cls.preset is not None:
+        _desc, _values = _cls.preset
+        _PRESET_LIST[_cls.key] = _make(_cls.key, _desc, **_cls.to_fields(_values))
 for _name, _desc in (
     ("dropout+l1", "Dropout 0.3 with L1 1e-4."),
     ("dropout+l2", "Dropout 0.3 with L2 1e-4."),
@@ -196,30 +179,8 @@ def preset(name: str) -> Strategy:
 
 
 # ---------------------------------------------------------------------------------- numbers
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-
-
-def format_number(x: float) -> str:
-    """The shortest text that reads back as exactly ``x`` (small numbers in ``1e-4`` form).
-
-    >>> [format_number(v) for v in (1e-4, 0.3, 3.0, 0.01, 5e-05, 0.00015, 1e20)]
-    ['1e-4', '0.3', '3', '0.01', '5e-5', '1.5e-4', '1e20']
-    """
-    plain = repr(float(x)).replace("e+", "e")
-    plain = re.sub(r"e(-?)0+(\d)", r"e\1\2", plain)
-    if plain.endswith(".0"):
-        plain = plain[:-2]
-    if x == 0 or abs(x) >= 1 or "e" in plain:
-        return plain
-    sign, digits, _ = Decimal(repr(float(x))).normalize().as_tuple()
-    exp = Decimal(repr(float(x))).adjusted()
-    mantissa = "".join(map(str, digits))
-    sci = f"{'-' if sign else ''}{mantissa[0]}{'.' + mantissa[1:] if mantissa[1:] else ''}e{exp}"
-    return sci if len(sci) < len(plain) else plain
-
-
 def _number(who: str, param: str, text: str) -> float:
-    if not _NUMBER.fullmatch(text.strip()):
+    if not NUMBER.fullmatch(text.strip()):
         raise ConfigError(message(who, param, "a number such as 1e-4", text))
     return float(text)
 
@@ -227,11 +188,6 @@ def _number(who: str, param: str, text: str) -> float:
 def _rates(who: str, param: str, text: str) -> float | tuple[float, ...]:
     values = tuple(_number(who, param, v) for v in text.split("/"))
     return values if len(values) > 1 else values[0]
-
-
-def _rates_text(value: float | tuple[float, ...]) -> str:
-    seq = value if isinstance(value, tuple) else (value,)
-    return "/".join(format_number(v) for v in seq)
 
 
 # ---------------------------------------------------------------------------------- terms
@@ -243,28 +199,19 @@ class _Term(NamedTuple):
     role: str  # "technique", "modifier" or "none"
 
 
-# name → (order in canonical text, role)
-_PARAMS: dict[str, tuple[int, str]] = {
-    "batchnorm": (10, "technique"),
-    "input-dropout": (20, "technique"),
-    "dropout": (30, "technique"),
-    "gaussian-dropout": (30, "technique"),
-    "dropconnect": (40, "technique"),
-    "elasticnet": (45, "technique"),
-    "l1": (50, "technique"),
-    "l2": (60, "technique"),
-    "proximal": (70, "modifier"),
-    "l1-mode": (70, "modifier"),
-    "penalty-layers": (75, "modifier"),
-    "maxnorm": (80, "technique"),
-    "weight-decay": (90, "technique"),
-    "lr": (100, "modifier"),
-}
-_VALUED = [n for n in _PARAMS if n not in ("batchnorm", "proximal")]
-_FIELD_OF = {
-    "l1": "l1", "l2": "l2", "input-dropout": "input_dropout", "dropconnect": "drop_connect",
-    "maxnorm": "max_norm", "weight-decay": "weight_decay", "lr": "lr",
-}  # fmt: skip
+# Modifiers: options of how techniques train, not techniques; name → order in canonical text.
+_MODIFIERS: dict[str, int] = {"proximal": 70, "l1-mode": 70, "penalty-layers": 75, "lr": 100}
+_BUILTIN = {cls.key: cls for cls in techniques.builtins()}
+_PARAMS: dict[str, tuple[int, str]] = dict(
+    sorted(
+        [
+            *((key, (cls.order, "technique")) for key, cls in _BUILTIN.items()),
+            *((key, (order, "modifier")) for key, order in _MODIFIERS.items()),
+        ],
+        key=lambda item: item[1][0],
+    )
+)
+_VALUED = [n for n in _PARAMS if n != "proximal" and not getattr(_BUILTIN.get(n), "flag", False)]
 _PARAM_ALIASES = {**ALIASES, "learning-rate": "lr"}
 
 
@@ -272,31 +219,44 @@ def _normalize(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
+def _builtin_values(who: str, cls: type[techniques.BuiltinTechnique], raw: str) -> dict[str, Any]:
+    """A built-in technique's parameter values from ``v[:w…]`` (``v1/v2`` per layer)."""
+    names = [q.name for q in cls.params]
+    pieces = raw.split(":")
+    if len(pieces) != len(names):
+        expected = ":".join(n.upper() for n in names)
+        if cls.key == "elasticnet":
+            expected = "ALPHA:L1_RATIO such as 1e-3:0.5"
+        raise ConfigError(message(who, cls.key, expected, raw))
+    values: dict[str, Any] = {}
+    p = Problems()
+    for i, (q, piece) in enumerate(zip(cls.params, pieces, strict=True)):
+        value = (
+            _rates(who, cls.key, piece)
+            if cls.per_layer and i == 0
+            else _number(who, cls.key, piece)
+        )
+        if cls.zero_hint and value == q.off:
+            raise ConfigError(message(who, cls.key, cls.zero_hint, raw))
+        for v in value if isinstance(value, tuple) else (value,):
+            if len(names) > 1:
+                problem = q.check(who, v)
+                if problem is not None:
+                    p.add(problem)
+        values[q.name] = value
+    p.raise_if_any()
+    return values
+
+
 def _value_term(who: str, key: str, raw: str) -> tuple[dict[str, Any], str]:
     """Fields set by ``key=raw`` and the term's canonical value text."""
-    if key in _FIELD_OF:
+    cls = _BUILTIN.get(key)
+    if cls is not None:
+        values = _builtin_values(who, cls, raw)
+        return cls.to_fields(values), cls.text(values).partition("=")[2]
+    if key == "lr":
         value = _number(who, key, raw)
-        if key == "maxnorm" and value == 0:
-            raise ConfigError(
-                message(who, key, "a norm > 0 (leave the term out for no constraint)", raw)
-            )
-        return {_FIELD_OF[key]: value}, format_number(value)
-    if key in ("dropout", "gaussian-dropout"):
-        rates = _rates(who, key, raw)
-        extra = {"dropout_kind": "gaussian"} if key == "gaussian-dropout" else {}
-        return {"dropout": rates, **extra}, _rates_text(rates)
-    if key == "elasticnet":
-        if ":" not in raw:
-            raise ConfigError(message(who, key, "ALPHA:L1_RATIO such as 1e-3:0.5", raw))
-        alpha, ratio = (_number(who, key, v) for v in raw.split(":", 1))
-        p = Problems()
-        p.check(check_nonnegative, who, "alpha", alpha)
-        p.check(check_in_range, who, "l1_ratio", ratio, 0.0, 1.0, text="a float in [0, 1]")
-        p.raise_if_any()
-        from reglab.regularizers.penalties import ElasticNet
-
-        en = ElasticNet(alpha=alpha, l1_ratio=ratio)
-        return {"l1": en.l1, "l2": en.l2}, f"{format_number(alpha)}:{format_number(ratio)}"
+        return {"lr": value}, format_number(value)
     choices = L1_MODES if key == "l1-mode" else PENALTY_LAYERS
     choice = check_choice(who, key, _normalize(raw), choices)
     return {key.replace("-", "_"): choice}, choice
@@ -341,6 +301,8 @@ def _term(who: str, raw: str) -> _Term:
         if key in PRESETS and "+" not in key:
             order, role = _PARAMS.get(key, (0, "none"))
             return _Term(key, order, False, PRESETS[key].settings, role)
+        if key in _BUILTIN:  # a switch without a preset of its own
+            return _Term(key, _BUILTIN[key].order, True, _BUILTIN[key].to_fields({}), "technique")
         if key == "proximal":
             return _Term(key, 70, True, {"l1_mode": "proximal"}, "modifier")
         if key in _VALUED:
@@ -480,27 +442,19 @@ def strategy_to_text(strategy: Strategy) -> str:
     'batchnorm+l1=1e-3+proximal+lr=3e-3'
     """
     s = strategy
-    terms = ["batchnorm"] if s.batch_norm else []
-    if s.input_dropout:
-        terms.append(f"input-dropout={format_number(s.input_dropout)}")
-    if s.dropout_kind == "gaussian":
-        terms.append(f"gaussian-dropout={_rates_text(s.dropout)}")
-    elif isinstance(s.dropout, tuple) or s.dropout:
-        terms.append(f"dropout={_rates_text(s.dropout)}")
-    for label, value in (("dropconnect", s.drop_connect), ("l1", s.l1), ("l2", s.l2)):
-        if value:
-            terms.append(f"{label}={format_number(value)}")
+    terms: list[tuple[int, str]] = []
+    for cls in _BUILTIN.values():
+        values = cls.values_of(s)
+        if values is not None:
+            terms.append((cls.order, cls.text(values)))
     if s.l1_mode != _DEFAULTS["l1_mode"]:
-        terms.append("proximal")
+        terms.append((_MODIFIERS["proximal"], "proximal"))
     if s.penalty_layers != _DEFAULTS["penalty_layers"]:
-        terms.append(f"penalty-layers={s.penalty_layers}")
-    for label, value in (("maxnorm", s.max_norm), ("weight-decay", s.weight_decay)):
-        if value:
-            terms.append(f"{label}={format_number(value)}")
-    terms.extend(_technique_text(t) for t in s.techniques)
+        terms.append((_MODIFIERS["penalty-layers"], f"penalty-layers={s.penalty_layers}"))
+    terms.extend((techniques.get(t.key).order, _technique_text(t)) for t in s.techniques)
     if s.lr is not None:
-        terms.append(f"lr={format_number(s.lr)}")
-    return "+".join(terms) or "none"
+        terms.append((_MODIFIERS["lr"], f"lr={format_number(s.lr)}"))
+    return "+".join(text for _, text in sorted(terms, key=lambda t: t[0])) or "none"
 
 
 # ---------------------------------------------------------------------------------- parts
@@ -576,33 +530,35 @@ def describe(strategy: Strategy) -> str:
     >>> describe(parse_strategy("l1=1e-3+proximal+penalty-layers=all+lr=3e-3"))
     'L1 1e-3 (proximal) on all layers, lr 3e-3'
     """
-    s, f = strategy, format_number
-    gaussian = "Gaussian " if s.dropout_kind == "gaussian" else ""
-    phrases = ["batch norm"] if s.batch_norm else []
-    if s.input_dropout:
-        phrases.append(f"{gaussian}input dropout {f(s.input_dropout)}")
-    rates = s.dropout if isinstance(s.dropout, tuple) else (s.dropout,)
-    if any(rates):
-        phrases.append(f"{gaussian}dropout {_rates_text(s.dropout)}")
-    if s.drop_connect:
-        phrases.append(f"DropConnect {f(s.drop_connect)}")
-    penalty = []
-    if s.l1:
-        penalty.append(f"L1 {f(s.l1)}" + (" (proximal)" if s.l1_mode == "proximal" else ""))
-    if s.l2:
-        penalty.append(f"L2 {f(s.l2)}")
+    s = strategy
+    phrases: list[tuple[int, str]] = []
+    penalty: list[str] = []
+    for cls in _BUILTIN.values():
+        values = cls.values_of(s)
+        if values is None:
+            continue
+        phrase = cls.phrase(values)
+        if cls.key == "input-dropout" and s.dropout_kind == "gaussian":
+            phrase = "Gaussian " + phrase
+        if cls.key == "l1" and s.l1_mode == "proximal":
+            phrase += " (proximal)"
+        if cls.key in ("l1", "l2"):
+            penalty.append(phrase)
+        else:
+            phrases.append((cls.order, phrase))
     if penalty:
         where = {"all": " on all layers", "first": " on the first layer"}
-        phrases.append(" + ".join(penalty) + where.get(s.penalty_layers, ""))
-    if s.max_norm:
-        phrases.append(f"max-norm {f(s.max_norm)}")
-    if s.weight_decay:
-        phrases.append(f"weight decay {f(s.weight_decay)}")
+        phrases.append(
+            (_BUILTIN["l1"].order, " + ".join(penalty) + where.get(s.penalty_layers, ""))
+        )
     for config in s.techniques:
-        label = techniques.get(config.key).label or config.key
-        phrases.append(f"{label} " + ":".join(f(v) for _, v in config.params))
-    text = " + ".join(phrases) or "no regularization"
-    return text + (f", lr {f(s.lr)}" if s.lr is not None else "")
+        registered = techniques.get(config.key)
+        label = registered.label or config.key
+        phrases.append(
+            (registered.order, f"{label} " + ":".join(format_number(v) for _, v in config.params))
+        )
+    text = " + ".join(p for _, p in sorted(phrases, key=lambda t: t[0])) or "no regularization"
+    return text + (f", lr {format_number(s.lr)}" if s.lr is not None else "")
 
 
 # ---------------------------------------------------------------------------------- files

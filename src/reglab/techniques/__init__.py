@@ -9,6 +9,7 @@ shows how to add one.
 
 from reglab.techniques.activity import ActivityL1, ActivityL2
 from reglab.techniques.base import ACTS_ON, Batch, Param, Technique, TechniqueConfig
+from reglab.techniques.builtin import BuiltinTechnique, builtins, is_builtin
 from reglab.techniques.registry import build, get, keys, register, unregister
 
 __all__ = [
@@ -16,11 +17,14 @@ __all__ = [
     "ActivityL1",
     "ActivityL2",
     "Batch",
+    "BuiltinTechnique",
     "Param",
     "Technique",
     "TechniqueConfig",
     "build",
+    "builtins",
     "get",
+    "is_builtin",
     "keys",
     "register",
     "unregister",

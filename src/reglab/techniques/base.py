@@ -14,6 +14,8 @@ declares:
   - ``"hidden-noise"`` / ``"input-noise"``: :meth:`Technique.draw` draws one member's noise from
     the member's own generator and :meth:`Technique.perturb` applies it, in training only;
   - ``"projection"``: :meth:`Technique.project` maps each kernel after the optimizer step;
+  - ``"weight-noise"``, ``"optimizer"``, ``"layer"``: the built-in techniques' DropConnect,
+    decoupled weight decay and batch norm, which the engine implements itself;
 
 * whether a hand-written fused form exists (``fused``; registry techniques have none, so the
   engine trains them on its generic backend);
@@ -47,8 +49,19 @@ __all__ = [
     "TechniqueConfig",
 ]
 
-ACTS_ON = ("penalty", "hidden-noise", "input-noise", "projection")
-"""The ways a technique acts on a member-batched model."""
+ACTS_ON = (
+    "penalty",
+    "hidden-noise",
+    "input-noise",
+    "weight-noise",
+    "projection",
+    "optimizer",
+    "layer",
+)
+"""The ways a technique acts on a member-batched model. The generic backend runs a registry
+technique's ``penalty``, ``hidden-noise``, ``input-noise`` and ``projection`` maths; the last
+three kinds (noise on weights, a change to the optimizer, a layer in every block) are built-in
+techniques' (:mod:`reglab.techniques.builtin`) and run on the engine's own code."""
 
 SCALES = ("log", "linear")
 
@@ -107,19 +120,27 @@ class TechniqueConfig:
     """
 
     key: str
-    params: tuple[tuple[str, float], ...] = ()
+    params: tuple[tuple[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "params": dict(self.params)}
+        return {
+            "key": self.key,
+            "params": {k: list(v) if isinstance(v, tuple) else v for k, v in self.params},
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TechniqueConfig:
         params = data.get("params", {})
-        return cls(str(data["key"]), tuple((str(k), float(v)) for k, v in params.items()))
+        return cls(str(data["key"]), tuple((str(k), _value(v)) for k, v in params.items()))
 
     @property
-    def values(self) -> dict[str, float]:
+    def values(self) -> dict[str, Any]:
+        """Parameter values: floats, or one float per hidden block for per-layer rates."""
         return dict(self.params)
+
+
+def _value(v: Any) -> float | tuple[float, ...]:
+    return tuple(float(x) for x in v) if isinstance(v, list | tuple) else float(v)
 
 
 @dataclass

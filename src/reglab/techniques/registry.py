@@ -34,7 +34,7 @@ def register(cls: type[Technique], *, replace: bool = False) -> type[Technique]:
         raise ConfigError(message(who, "key", "a lower-case name such as 'act-noise'", key))
     if cls.acts_on not in ACTS_ON:
         raise ConfigError(message(who, "acts_on", "one of " + ", ".join(ACTS_ON), cls.acts_on))
-    if not cls.params:
+    if not cls.params and not getattr(cls, "flag", False):
         raise ConfigError(message(who, "params", "at least one Param", cls.params))
     if key in _REGISTRY and _REGISTRY[key] is not cls and not replace:
         raise ConfigError(
