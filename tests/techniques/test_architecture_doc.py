@@ -52,3 +52,9 @@ def test_the_documented_technique_registers_and_trains() -> None:
         assert torch.equal(module.eval()(z), z)
     finally:
         techniques.unregister("act-noise")
+
+
+def test_the_documented_strategy_of_configurations_runs() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    (block,) = [b for b in blocks if "Strategy.of(" in b]
+    exec(compile(block, str(DOC), "exec"), {})

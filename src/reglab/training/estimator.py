@@ -52,6 +52,7 @@ from reglab.layers import MLP
 from reglab.layers.activations import ACTIVATIONS
 from reglab.layers.mlp import BLOCK_ORDERS, DROPOUT_KINDS
 from reglab.regularizers import L1L2, MODES, MaxNorm
+from reglab.techniques.builtin import BUILTIN_FIELDS
 from reglab.training.early_stopping import EarlyStopping
 from reglab.training.history import History
 from reglab.training.trainer import OPTIMIZERS, fit
@@ -59,6 +60,12 @@ from reglab.training.trainer import OPTIMIZERS, fit
 __all__ = ["RegularizedMLPClassifier", "RegularizedMLPRegressor"]
 
 _PREDICT_CHUNK = 8192
+
+REGULARIZATION_PARAMS = (*(f for f in BUILTIN_FIELDS if f != "batch_norm"), "l1_mode")
+"""The estimators' regularization parameters: the :class:`~reglab.engine.spec.Strategy`
+fields of the built-in techniques (:mod:`reglab.techniques.builtin`); ``batch_norm`` shapes the
+architecture. ``dropout_kind`` also accepts ``"alpha"`` (:class:`reglab.layers.AlphaDropout`),
+which studies do not train."""
 
 
 class _RegularizedMLP(BaseEstimator):
