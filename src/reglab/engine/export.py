@@ -17,7 +17,7 @@ from reglab.engine.spec import Architecture, Strategy
 from reglab.errors import ConfigError
 from reglab.layers.mlp import MLP
 
-__all__ = ["single_model"]
+__all__ = ["mlp_arguments", "single_model"]
 
 
 def single_model(
@@ -42,6 +42,12 @@ def single_model(
     >>> net.dense0.kernel_regularizer, net.output.kernel_regularizer
     (L1L2(l2=0.001), None)
     """
+    return MLP(**mlp_arguments(arch, strategy), generator=generator)
+
+
+def mlp_arguments(arch: Architecture, strategy: Strategy) -> dict[str, Any]:
+    """The :class:`~reglab.layers.MLP` constructor's arguments of :func:`single_model` (for a
+    model family whose export is an ``MLP`` subclass)."""
     from reglab.regularizers import L1L2, MaxNorm
 
     if strategy.batch_norm and not arch.batch_norm:
@@ -64,9 +70,9 @@ def single_model(
             kernel_regularizer, regularize_output = reg, flags[-1]
         else:
             kernel_regularizer = [reg if flag else None for flag in flags]
-    return MLP(
-        arch.in_features,
-        arch.out_features,
+    return dict(
+        in_features=arch.in_features,
+        out_features=arch.out_features,
         hidden=arch.hidden,
         activation=arch.activation,
         dropout=rates[0] if len(set(rates)) == 1 else rates,
@@ -78,5 +84,4 @@ def single_model(
         kernel_regularizer=kernel_regularizer,
         kernel_constraint=MaxNorm(strategy.max_norm) if strategy.max_norm > 0 else None,
         regularize_output=regularize_output,
-        generator=generator,
     )

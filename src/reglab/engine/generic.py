@@ -45,7 +45,12 @@ __all__ = ["GenericStack", "needs_generic"]
 
 
 def needs_generic(member: MemberSpec) -> bool:
-    """Whether the member uses a technique without a fused form."""
+    """Whether the member uses a technique without a fused form, or a model family without
+    a fused stack."""
+    from reglab.engine.family import family_of
+
+    if not family_of(member.arch).fused:
+        return True
     return any(not get(c.key).fused for c in member.strategy.techniques)
 
 
@@ -134,14 +139,48 @@ class GenericStack(Stack):
         m, f = self.m, self.features
         self.use_threads(m)
         leaf = self.theta.detach().requires_grad_()
-        views = self.layout.views(leaf, m)
-        kinds = [b.kind for b in self.layout.blocks]
-        w_all = [v for v, k in zip(views, kinds, strict=True) if k == "kernel"]
-        b_all = [v for v, k in zip(views, kinds, strict=True) if k == "bias"]
-        gammas = [v for v, k in zip(views, kinds, strict=True) if k == "gamma"]
-        betas = [v for v, k in zip(views, kinds, strict=True) if k == "beta"]
+        params = self.by_kind_views(self.layout.views(leaf, m))
         batch = self.data.index_select(0, rows).view(m, self.batch, -1).transpose(1, 2)
-        h, target = batch[:, :f], batch[:, f:]
+        h, target = self.columns(batch[:, :f]), batch[:, f:]
+        logits, hidden = self.train_forward(params, h, noise, weight)
+        w_all, b_all = params["kernel"], params["bias"]
+        row_weight = self._uniform if weight is None else weight
+        loss = self._data_loss(logits, target, row_weight)
+        for layer, l1, l2 in self.autograd_penalties:
+            loss = loss + l1l2_penalty(w_all[layer], l1, l2)
+        penalties = self.by_kind.get("penalty", ())
+        if penalties:
+            step = Batch(w_all, b_all, hidden, row_weight)
+            extra = torch.zeros(m, device=self.device)
+            for a in penalties:
+                extra = extra + a.cls.penalty(step, a.values)
+            self._tech_penalty += extra.detach()
+            loss = loss + extra
+        self._tech_steps += 1
+        (grad,) = torch.autograd.grad(loss.sum(), leaf)
+        self.grad.copy_(grad)
+        self._update()
+        with torch.no_grad():
+            for a in self.by_kind.get("projection", ()):
+                for w in self.W:
+                    w.copy_(torch.where(a.on_column, a.cls.project(w, a.values), w))
+
+    def train_forward(
+        self,
+        params: dict[str, list[Tensor]],
+        h: Tensor,
+        noise: Sequence[Tensor],
+        weight: Tensor | None,
+    ) -> tuple[Tensor, list[Tensor]]:
+        """The training forward pass: outputs ``[M, out, B]`` and each hidden block's output.
+
+        ``params`` are the layout's views by block kind (``"kernel"``, ``"bias"``, …) of the
+        leaf autograd differentiates; ``h`` is the batch's features ``[M, F, B]``; ``noise``
+        the epoch plan's draws at :attr:`place_of`. A model family's generic stack overrides
+        this and :meth:`~reglab.engine.stack.Stack.eval_forward`.
+        """
+        w_all, b_all = params["kernel"], params["bias"]
+        gammas, betas = params.get("gamma", []), params.get("beta", [])
         place_of = self.place_of
         h = self._perturb("input-noise", h)
         idx = place_of.get(("input", 0))
@@ -167,27 +206,12 @@ class GenericStack(Stack):
             if idx is not None:
                 out = out * noise[idx]
             h = out
-        logits = torch.baddbmm(b_all[-1], w_all[-1], h)
-        row_weight = self._uniform if weight is None else weight
-        loss = self._data_loss(logits, target, row_weight)
-        for layer, l1, l2 in self.autograd_penalties:
-            loss = loss + l1l2_penalty(w_all[layer], l1, l2)
-        penalties = self.by_kind.get("penalty", ())
-        if penalties:
-            step = Batch(w_all, b_all, hidden, row_weight)
-            extra = torch.zeros(m, device=self.device)
-            for a in penalties:
-                extra = extra + a.cls.penalty(step, a.values)
-            self._tech_penalty += extra.detach()
-            loss = loss + extra
-        self._tech_steps += 1
-        (grad,) = torch.autograd.grad(loss.sum(), leaf)
-        self.grad.copy_(grad)
-        self._update()
-        with torch.no_grad():
-            for a in self.by_kind.get("projection", ()):
-                for w in self.W:
-                    w.copy_(torch.where(a.on_column, a.cls.project(w, a.values), w))
+        return torch.baddbmm(b_all[-1], w_all[-1], h), hidden
+
+    def columns(self, h: Tensor) -> Tensor:
+        # A matrix product's kernel may depend on its operands' strides and on the number of
+        # members; on a contiguous operand a family's products keep every member's bits.
+        return h.contiguous()
 
     def _data_loss(self, out: Tensor, target: Tensor, row_weight: Tensor) -> Tensor:
         """Each member's batch-mean data loss ``[M]``; elements also go to ``loss_acc``."""

@@ -100,6 +100,7 @@ class StackLayout:
                 specs.append((f"bn{layer}.weight", "gamma", layer, (units, 1)))
             for layer, units in enumerate(arch.hidden):
                 specs.append((f"bn{layer}.bias", "beta", layer, (units, 1)))
+        specs += self.extra_blocks(arch)
         blocks = []
         start = 0
         for name, kind, layer, shape in specs:
@@ -116,6 +117,19 @@ class StackLayout:
         """Elements per member in a flat buffer (parameters and padding)."""
         self.kernel_size = sum(b.size for b in blocks if b.kind == "kernel")
         self.n_layers = n_layers
+
+    def extra_blocks(self, arch: Architecture) -> list[tuple[str, str, int, tuple[int, ...]]]:
+        """A model family's own blocks after the dense layers' ``(name, kind, layer, shape)``.
+
+        Their kind must differ from ``kernel``, ``bias``, ``gamma`` and ``beta`` (which the
+        stacks read as the dense layers'); the optimizer and decoupled weight decay reach every
+        block. :meth:`initial_extra` initializes them.
+        """
+        return []
+
+    def initial_extra(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """Initial values of :meth:`extra_blocks` by name, drawn after the dense layers'."""
+        return {}
 
     def of_kind(self, kind: str) -> list[Block]:
         """The blocks of one kind, in layer order."""
@@ -173,9 +187,12 @@ class StackLayout:
             bias = rng.uniform(-bound, bound, size=(fan_out,))
             values[f"{layer}.kernel"] = kernel
             values[f"{layer}.bias"] = bias
+        extra = self.initial_extra(rng)
         out = np.empty(self.size, dtype=np.float32)
         for b in self.blocks:
-            if b.kind == "gamma":
+            if b.name in extra:
+                block = extra[b.name]
+            elif b.kind == "gamma":
                 block = np.ones(b.size)
             elif b.kind in ("beta", "pad"):
                 block = np.zeros(b.size)
@@ -193,12 +210,14 @@ class StackLayout:
     def unstack(self, flat: Tensor, m: int, index: int) -> dict[str, np.ndarray]:
         """Member ``index``'s parameters in :class:`~reglab.layers.MLP` ``state_dict`` layout.
 
-        Kernels are ``[out, in]``; biases, scales and shifts are vectors.
+        Kernels are ``[out, in]``; biases, scales and shifts are vectors; a family's extra
+        blocks keep their shape.
         """
         out: dict[str, np.ndarray] = {}
         for b, view in zip(self.blocks, self.views(flat, m), strict=True):
             if b.kind == "pad":
                 continue
             value = view[index].detach().cpu().numpy()
-            out[b.name] = (value if b.kind == "kernel" else value.reshape(-1)).copy()
+            column = b.kind in ("bias", "gamma", "beta")  # stored [n, 1], exported as vectors
+            out[b.name] = (value.reshape(-1) if column else value).copy()
         return out

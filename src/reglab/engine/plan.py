@@ -106,7 +106,15 @@ _RUNTIME = 20 * _MIB
 
 
 def member_bytes(member: MemberSpec) -> int:
-    """Estimated memory one member adds to a stack, in bytes (an upper bound).
+    """Estimated memory one member adds to a stack, in bytes (an upper bound); its model
+    family's estimate (:meth:`~reglab.engine.family.ModelFamily.member_bytes`)."""
+    from reglab.engine.family import family_of
+
+    return family_of(member.arch).member_bytes(member)
+
+
+def dense_member_bytes(member: MemberSpec, layout: StackLayout) -> int:
+    """:func:`member_bytes` of a network of dense layers with this parameter layout.
 
     Counts its parameters with the optimizer state, best-weights copy and temporaries; one
     training step's batch, activations and gradients; one epoch's batch rows and weights
@@ -125,7 +133,6 @@ def member_bytes(member: MemberSpec) -> int:
     True
     """
     arch = member.arch
-    layout = StackLayout(arch)
     b = member.batch_size
     steps = batch_pattern(member)[0]
     width = arch.in_features + arch.out_features
@@ -177,7 +184,9 @@ def chunk_bytes(members: Sequence[MemberSpec], data: Data) -> int:
 def result_bytes(member: MemberSpec) -> int:
     """Memory of a member's :class:`~reglab.engine.MemberResult`, kept until the call returns."""
     arch = member.arch
-    n_params = StackLayout(arch).n_params
+    from reglab.engine.family import family_of
+
+    n_params = family_of(arch).layout(arch).n_params
     predictions = len(member.test_idx) * max(arch.out_features, 2) * 8
     curves = 4 * member.train.epochs * 8 * 4  # four lists of Python floats
     return int(n_params * _FLOAT + predictions + curves + 16_384)

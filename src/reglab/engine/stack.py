@@ -407,12 +407,7 @@ class Stack:
             running = [r.index_select(1, keep) for r in running]
             m = len(slots)
         self.use_threads(m)
-        views = self.layout.views(theta, m)
-        kinds = [b.kind for b in self.layout.blocks]
-        w_views = [v for v, k in zip(views, kinds, strict=True) if k == "kernel"]
-        b_views = [v for v, k in zip(views, kinds, strict=True) if k == "bias"]
-        g_views = [v for v, k in zip(views, kinds, strict=True) if k == "gamma"]
-        s_views = [v for v, k in zip(views, kinds, strict=True) if k == "beta"]
+        params = self.by_kind_views(self.layout.views(theta, m))
         # One output buffer, filled chunk by chunk: no small results kept between the
         # chunks' temporaries, which would fragment the heap (measured: RSS grew by a
         # chunk's temporaries per chunk).
@@ -421,17 +416,37 @@ class Stack:
             for start in range(0, rows.shape[1], EVAL_ROWS):
                 r = rows[:, start : start + EVAL_ROWS]
                 h = self.data.index_select(0, r.reshape(-1)).view(m, r.shape[1], -1)
-                h = h[..., : self.features].transpose(1, 2)
-                for layer in range(self.n_hidden):
-                    z = torch.baddbmm(b_views[layer], w_views[layer], h)
-                    if self.batch_norm and self.bn_first:
-                        z = self._bn_eval(z, running[layer], g_views[layer], s_views[layer])
-                    h = pw.activation(self.activation, z)
-                    if self.batch_norm and not self.bn_first:
-                        h = self._bn_eval(h, running[layer], g_views[layer], s_views[layer])
-                out = torch.baddbmm(b_views[-1], w_views[-1], h)
+                h = self.columns(h[..., : self.features].transpose(1, 2))
+                out = self.eval_forward(params, running, h)
                 result[:, start : start + EVAL_ROWS].copy_(out.transpose(1, 2))
         return result[:, :n_rows]
+
+    def columns(self, h: Tensor) -> Tensor:
+        """The evaluation features ``[m, F, R]`` as :meth:`eval_forward` gets them."""
+        return h
+
+    def by_kind_views(self, views: Sequence[Tensor]) -> dict[str, list[Tensor]]:
+        """The layout's block views grouped by kind, each list in layer order."""
+        out: dict[str, list[Tensor]] = {}
+        for view, block in zip(views, self.layout.blocks, strict=True):
+            out.setdefault(block.kind, []).append(view)
+        return out
+
+    def eval_forward(
+        self, params: dict[str, list[Tensor]], running: Sequence[Tensor], h: Tensor
+    ) -> Tensor:
+        """Evaluation-mode outputs ``[m, out, R]`` of features ``h`` ``[m, F, R]`` (no noise,
+        batch norm's running statistics); ``params`` as from :meth:`by_kind_views`."""
+        w_views, b_views = params["kernel"], params["bias"]
+        g_views, s_views = params.get("gamma", []), params.get("beta", [])
+        for layer in range(self.n_hidden):
+            z = torch.baddbmm(b_views[layer], w_views[layer], h)
+            if self.batch_norm and self.bn_first:
+                z = self._bn_eval(z, running[layer], g_views[layer], s_views[layer])
+            h = pw.activation(self.activation, z)
+            if self.batch_norm and not self.bn_first:
+                h = self._bn_eval(h, running[layer], g_views[layer], s_views[layer])
+        return torch.baddbmm(b_views[-1], w_views[-1], h)
 
     @staticmethod
     def _bn_eval(z: Tensor, running: Tensor, gamma: Tensor, beta: Tensor) -> Tensor:

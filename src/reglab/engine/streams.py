@@ -86,7 +86,18 @@ class NoisePlace:
 
 
 def noise_places(members: Sequence[MemberSpec]) -> list[NoisePlace]:
-    """The places where at least one of ``members`` (one architecture) needs noise, in order."""
+    """The places where at least one of ``members`` (one architecture) needs noise, in order.
+
+    Each model family says where (:meth:`~reglab.engine.family.ModelFamily.noise_places`).
+    """
+    from reglab.engine.family import family_of
+
+    return family_of(members[0].arch).noise_places(members)
+
+
+def dense_noise_places(members: Sequence[MemberSpec]) -> list[NoisePlace]:
+    """An MLP's noise places: input dropout, dropout after each hidden block, DropConnect on
+    each hidden kernel (those at least one of ``members`` uses)."""
     arch = members[0].arch
     batch = members[0].batch_size
     sizes = arch.layer_sizes

@@ -30,8 +30,8 @@ from reglab.engine._scoring import (
     restored_problem,
     validation,
 )
-from reglab.engine.generic import GenericStack, needs_generic
-from reglab.engine.layout import StackLayout
+from reglab.engine.family import family_of
+from reglab.engine.generic import needs_generic
 from reglab.engine.plan import check_memory, plan_chunks
 from reglab.engine.result import MemberResult
 from reglab.engine.spec import MemberSpec
@@ -52,20 +52,13 @@ EpochHook = Callable[[Sequence[int], Sequence[Mapping[str, list[float]]]], Seque
 
 
 def initial_weights(member: MemberSpec) -> dict[str, np.ndarray]:
-    """The member's initial weights as an :class:`~reglab.layers.MLP` ``state_dict``.
+    """The member's initial weights as its exported module's ``state_dict``.
 
     They depend only on ``member.seed`` and its architecture (``nn.Linear``'s distribution,
     :meth:`StackLayout.initial`), so a single model started from them and fed the same batches
     (:func:`~reglab.engine.streams.stream_seeds`) reproduces the member.
     """
-    layout = StackLayout(member.arch)
-    flat = layout.stack([layout.initial(generator(stream_seeds(member.seed)["init"]))], "cpu")
-    state = layout.unstack(flat, 1, 0)
-    for i, h in enumerate(member.arch.hidden if member.arch.batch_norm else ()):
-        state[f"bn{i}.running_mean"] = np.zeros(h, dtype=np.float32)
-        state[f"bn{i}.running_var"] = np.ones(h, dtype=np.float32)
-        state[f"bn{i}.num_batches_tracked"] = np.array(0, dtype=np.int64)
-    return state
+    return family_of(member.arch).initial_weights(member)
 
 
 # --------------------------------------------------------------------------- the public loop
@@ -254,7 +247,8 @@ def _train_chunk(
     ``ids`` are the members' indices as ``hook`` sees them (default: their positions)."""
     start_time = time.perf_counter()
     arch = members[0].arch
-    layout = StackLayout(arch)
+    family = family_of(arch)
+    layout = family.layout(arch)
     table, offsets, targets = _prepare_data(members, data, device)
 
     def rows_of(member: MemberSpec, name: str) -> np.ndarray:
@@ -272,7 +266,7 @@ def _train_chunk(
         [layout.initial(generator(stream_seeds(m.seed)["init"])) for m in members], device
     )
     streams = MemberStreams(members, [rows_of(m, "train_idx") for m in members], device)
-    stack = (GenericStack if generic else Stack)(
+    stack = family.stack_class(generic)(
         members,
         layout,
         table,
