@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reglab._outputs import check_output, write_atomic
+from reglab._validation import message
 from reglab.cli.render import wide_console
 from reglab.errors import ConfigError
 from reglab.store.connection import store_file
@@ -140,9 +141,15 @@ def run_fit(
     print(f"Model written to {output}")
 
 
-def run_predict(model_path: Path, data: str, *, output: Path) -> None:
-    """Predict the rows of ``data`` with the model file ``model_path``; write a CSV."""
+def run_predict(
+    model_path: Path, data: str, *, output: Path, mc_samples: int | None = None
+) -> None:
+    """Predict the rows of ``data`` with the model file ``model_path``; write a CSV
+    (MC-dropout means and spreads with ``mc_samples``)."""
     from reglab.final import load
+
+    if mc_samples is not None and mc_samples < 2:
+        raise ConfigError(message("reglab predict", "--mc-samples", "an integer >= 2", mc_samples))
 
     inputs = {"the model file": model_path, "the data file": _data_file(data)}
     out = check_output("-o", output, inputs=inputs)
@@ -152,9 +159,11 @@ def run_predict(model_path: Path, data: str, *, output: Path) -> None:
     err = wide_console(stderr=True)
     for notice in rows.notices:
         err.print(f"  note: {notice}", highlight=False)
-    table = model.predictions(rows)
+    table = model.predictions(rows, mc_samples=mc_samples)
     text = io.StringIO()
     table.to_csv(text, index=False)
     write_atomic(out, text.getvalue())
     what = "labels and class probabilities" if model.classes else "values"
+    if mc_samples is not None:
+        what = f"MC-dropout means over {mc_samples} passes and their spread (std), {what}"
     print(f"Predictions ({what}) for {len(table)} rows written to {output}")

@@ -322,12 +322,20 @@ def predict(
     output: Annotated[Path, typer.Option("-o", "--output", help="CSV file to write.")] = Path(
         "predictions.csv"
     ),
+    mc_samples: Annotated[
+        int | None,
+        typer.Option(
+            "--mc-samples",
+            help="MC-dropout: average this many passes with dropout on (≥ 2) and write the "
+            "spread (std_*) beside the means. The model must use dropout or DropConnect.",
+        ),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Predict the rows of DATA with a saved model: labels and class probabilities, or values."""
     from reglab.cli.fit import run_predict
 
-    guarded(lambda: run_predict(model, data, output=output), debug=debug)
+    guarded(lambda: run_predict(model, data, output=output, mc_samples=mc_samples), debug=debug)
 
 
 @app.command()

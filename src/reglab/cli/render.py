@@ -18,6 +18,7 @@ LABELS = {
     "accuracy": "accuracy",
     "balanced_accuracy": "bal. acc",
     "log_loss": "log loss",
+    "ece": "ECE",
     "rmse": "RMSE",
     "mae": "MAE",
     "r2": "R²",
@@ -58,7 +59,7 @@ def results_table(result: StudyResult) -> Table:
     others = [
         m
         for m in (
-            ("accuracy", "balanced_accuracy", "log_loss")
+            ("accuracy", "balanced_accuracy", "log_loss", "ece")
             if result.task != "regression"
             else ("rmse", "mae", "r2")
         )

@@ -97,8 +97,34 @@ class MemberResult:
         return self.status == "ok"
 
 
+ECE_BINS = 15
+"""Equal-width confidence bins of the expected calibration error (Guo et al., 2017)."""
+
+
+def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Top-label expected calibration error: ``Σ_b (n_b/n)·|accuracy_b − confidence_b|``.
+
+    Rows are binned by their largest probability into ``bins`` equal-width bins of (0, 1]; a
+    perfectly calibrated classifier is right on a share ``c`` of the rows it gives confidence
+    ``c``, and scores 0.
+
+    >>> y = np.array([0, 0, 1, 1])  # right on 3 of 4 rows, each with confidence 0.9
+    >>> round(expected_calibration_error(y, np.array([[0.9, 0.1]] * 3 + [[0.1, 0.9]])), 6)
+    0.15
+    """
+    conf = proba.max(axis=1)
+    correct = (proba.argmax(axis=1) == y).astype(np.float64)
+    which = np.clip(np.ceil(conf * bins).astype(np.int64) - 1, 0, bins - 1)
+    total = 0.0
+    for b in np.unique(which):
+        rows = which == b
+        total += rows.sum() * abs(correct[rows].mean() - conf[rows].mean())
+    return float(total / len(y))
+
+
 def classification_scores(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
-    """Accuracy, balanced accuracy and log loss of class probabilities ``[n, C]``.
+    """Accuracy, balanced accuracy, log loss (the negative log-likelihood per row) and expected
+    calibration error (:func:`expected_calibration_error`) of class probabilities ``[n, C]``.
 
     >>> classification_scores(np.array([0, 1]), np.array([[0.9, 0.1], [0.2, 0.8]]))["accuracy"]
     1.0
@@ -113,6 +139,7 @@ def classification_scores(y: np.ndarray, proba: np.ndarray) -> dict[str, float]:
             "accuracy": float(metrics.accuracy_score(y, pred)),
             "balanced_accuracy": float(metrics.balanced_accuracy_score(y, pred)),
             "log_loss": float(metrics.log_loss(y, proba, labels=labels)),
+            "ece": expected_calibration_error(y, proba),
         }
 
 

@@ -42,9 +42,30 @@ from reglab.final.modelfile import (
     write_array,
 )
 
-__all__ = ["FinalModel", "load"]
+__all__ = ["FinalModel", "MCPrediction", "load"]
 
 _CHUNK = 8192
+
+
+@dataclasses.dataclass(frozen=True)
+class MCPrediction:
+    """MC-dropout predictions (:meth:`FinalModel.predict_mc`).
+
+    Attributes:
+        mean: Mean class probabilities ``[n, C]`` over the dropout samples, or mean values
+            ``[n]`` for regression (original units).
+        std: Their standard deviation across the samples (same shape): the spread the masks
+            give, an estimate of the model's epistemic uncertainty.
+        labels: The class with the largest mean probability (``None`` for regression).
+        samples: The number of dropout samples.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    labels: np.ndarray | None
+    samples: int
+
+
 """Rows per forward pass when predicting (bounds memory; the same chunks every time)."""
 _DTYPES = ("float32", "int64")
 
@@ -127,9 +148,12 @@ class FinalModel:
 
     # --- predictions ------------------------------------------------------------------------
 
+    def _inputs(self, data: Any) -> np.ndarray:
+        return self.preprocessor.transform(self.read(data).frame)
+
     def _outputs(self, data: Any) -> np.ndarray:
         """Raw network outputs ``[n, out]`` as float64."""
-        x = self.preprocessor.transform(self.read(data).frame)
+        x = self._inputs(data)
         device = next(self.module.parameters()).device
         self.module.eval()
         parts = []
@@ -171,9 +195,54 @@ class FinalModel:
             return values
         return np.asarray(self.classes, dtype=object)[self._proba(out).argmax(axis=1)]
 
-    def predictions(self, data: Any) -> pd.DataFrame:
+    def predict_mc(self, data: Any, samples: int = 30, *, seed: int = 0) -> MCPrediction:
+        """MC-dropout predictions of ``data``: the mean and spread over ``samples`` passes with
+        fresh dropout masks (:mod:`reglab.layers.mc_dropout`; batch norm stays in evaluation
+        mode). Reproducible for a given ``seed``.
+
+        Raises:
+            ConfigError: When the network has no dropout, Gaussian dropout or DropConnect (its
+                passes would all be the same), or ``samples`` is not an integer ≥ 2.
+        """
+        from reglab.layers.mc_dropout import has_dropout, mc_samples
+
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
+            raise ConfigError(
+                f"FinalModel.predict_mc: `samples` must be an integer >= 2; got {samples!r}."
+            )
+        if not has_dropout(self.module):
+            raise ConfigError(
+                "FinalModel.predict_mc: the model must use dropout, Gaussian dropout or "
+                f"DropConnect for MC-dropout; got strategy {self.strategy.name!r}, which has none."
+            )
+        x = self._inputs(data)
+        device = next(self.module.parameters()).device
+        parts = []
+        for start in range(0, max(len(x), 1), _CHUNK):
+            batch = torch.from_numpy(np.ascontiguousarray(x[start : start + _CHUNK])).to(device)
+            draws = mc_samples(self.module, batch, samples=samples, seed=seed + start)
+            parts.append(draws.cpu().numpy().astype(np.float64))
+        out = np.concatenate(parts, axis=1)  # [T, n, out]
+        if self.task == "regression":
+            values = out[..., 0] * self.target_std + self.target_mean
+            return MCPrediction(values.mean(0), values.std(0), None, samples)
+        proba = np.stack([self._proba(o) for o in out])
+        mean = proba.mean(0)
+        labels = np.asarray(self.classes, dtype=object)[mean.argmax(axis=1)]
+        return MCPrediction(mean, proba.std(0), labels, samples)
+
+    def predictions(self, data: Any, *, mc_samples: int | None = None) -> pd.DataFrame:
         """One row per row of ``data``: ``prediction`` (the label or value) and, for a
-        classifier, ``proba_<label>`` per class."""
+        classifier, ``proba_<label>`` per class. With ``mc_samples`` they are MC-dropout means
+        (:meth:`predict_mc`), with their spread in ``std`` (regression) or ``std_<label>``."""
+        if mc_samples is not None:
+            mc = self.predict_mc(data, mc_samples)
+            if mc.labels is None:
+                return pd.DataFrame({"prediction": mc.mean, "std": mc.std})
+            table = {"prediction": mc.labels}
+            table.update({f"proba_{c}": mc.mean[:, k] for k, c in enumerate(self.classes)})
+            table.update({f"std_{c}": mc.std[:, k] for k, c in enumerate(self.classes)})
+            return pd.DataFrame(table)
         out = self._outputs(data)
         if self.task == "regression":
             return pd.DataFrame({"prediction": out[:, 0] * self.target_std + self.target_mean})

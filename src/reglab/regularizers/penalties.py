@@ -56,6 +56,7 @@ from reglab._validation import (
     check_in_range,
     check_int,
     check_nonnegative,
+    check_positive,
 )
 from reglab.regularizers import functional as F
 
@@ -164,6 +165,26 @@ class L1(Regularizer):
         self.l2 = 0.0
         self.mode = mode
 
+    @classmethod
+    def from_laplace_prior(
+        cls, scale: float, n_train: int, *, noise_variance: float | None = None
+    ) -> L1:
+        """The L1 whose minimizer is the MAP estimate under a Laplace prior of ``scale`` b.
+
+        reglab adds ``l1·Σ|w|`` to the batch-**mean** data loss, so with ``N`` training rows
+        the MAP objective ``Σ_i NLL_i + Σ|w|/b`` is ``N·(mean NLL + Σ|w|/(b·N))``:
+        ``l1 = 1/(b·N)`` for a classifier (reglab's loss is the NLL). For regression the loss
+        is the MSE of standardized targets and the NLL of Gaussian noise of variance ``s²``
+        (``noise_variance``, in standardized units) is ``MSE/(2s²)`` per row, so
+        ``l1 = 2·s²/(b·N)``.
+
+        >>> L1.from_laplace_prior(0.5, n_train=1000)
+        L1(l1=0.002)
+        """
+        return cls(
+            _map_strength("L1.from_laplace_prior", ("scale", scale, 1.0), n_train, noise_variance)
+        )
+
 
 class L2(Regularizer):
     """Keras ``L2``: ``l2·Σw²`` (no ½, so plain SGD with it equals weight decay ``2·l2``).
@@ -194,6 +215,39 @@ class L2(Regularizer):
         L2(l2=2.5e-07)
         """
         return cls(sklearn_mlp_l2(alpha, batch_size, data_loss=data_loss))
+
+    @classmethod
+    def from_gaussian_prior(
+        cls, variance: float, n_train: int, *, noise_variance: float | None = None
+    ) -> L2:
+        """The L2 whose minimizer is the MAP estimate under a Gaussian prior N(0, σ²).
+
+        The prior adds ``Σw²/(2σ²)`` to the summed NLL; on reglab's batch-mean loss with
+        ``N`` training rows that is ``l2 = 1/(2σ²·N)`` for a classifier and
+        ``l2 = s²/(σ²·N)`` for regression with Gaussian noise of variance ``s²``
+        (``noise_variance``, standardized units; see :meth:`L1.from_laplace_prior`).
+
+        >>> L2.from_gaussian_prior(1.0, n_train=500)
+        L2(l2=0.001)
+        """
+        prior = ("variance", variance, 0.5)
+        return cls(_map_strength("L2.from_gaussian_prior", prior, n_train, noise_variance))
+
+
+def _map_strength(
+    who: str, prior: tuple[str, float, float], n_train: int, noise_variance: float | None
+) -> float:
+    """``c/(v·N)`` for a classifier, ``2·s²·c/(v·N)`` for regression; ``prior`` is the prior
+    parameter's name, its value ``v`` and the coefficient ``c``."""
+    name, value, coefficient = prior
+    p = Problems()
+    p.check(check_positive, who, name, value)
+    p.check(check_int, who, "n_train", n_train, minimum=1)
+    if noise_variance is not None:
+        p.check(check_positive, who, "noise_variance", noise_variance)
+    p.raise_if_any()
+    factor = 1.0 if noise_variance is None else 2.0 * noise_variance
+    return factor * coefficient / (value * n_train)
 
 
 class L1L2(Regularizer):

@@ -37,17 +37,18 @@ METRIC_DIRECTIONS: Mapping[str, bool] = {
     "log_loss": False,
     "cross_entropy": False,
     "brier": False,
+    "ece": False,
     "loss": False,
 }
 """Whether higher is better, for the metric names the study layer stores."""
 
 BOUNDED_METRICS = (
     "accuracy", "balanced_accuracy", "roc_auc", "auc", "f1", "f1_macro", "f1_weighted",
-    "precision", "recall",
+    "precision", "recall", "ece",
 )  # fmt: skip
 """Metrics that live in [0, 1]: their intervals are shown clipped to that range."""
 
-NONNEGATIVE_METRICS = ("rmse", "mse", "mae", "log_loss", "cross_entropy", "brier", "loss")
+NONNEGATIVE_METRICS = ("rmse", "mse", "mae", "log_loss", "cross_entropy", "brier", "ece", "loss")
 """Metrics that are never negative: the lower end of their intervals is clipped at 0."""
 
 
