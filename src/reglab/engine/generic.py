@@ -162,8 +162,9 @@ class GenericStack(Stack):
         self._update()
         with torch.no_grad():
             for a in self.by_kind.get("projection", ()):
-                for w in self.W:
-                    w.copy_(torch.where(a.on_column, a.cls.project(w, a.values), w))
+                values = {**a.values, "lr": self.lr.view(-1)}
+                for w in self.W[:1] if a.cls.layers == "first" else self.W:
+                    w.copy_(torch.where(a.on_column, a.cls.project(w, values), w))
 
     def train_forward(
         self,

@@ -140,14 +140,15 @@ def path_technique(key: Any) -> PathTechnique:
         from reglab import techniques  # torch: only for names that are not built in
 
         registered = {k: techniques.get(k) for k in techniques.keys()}  # noqa: SIM118
-    if name in registered and len(registered[name].params) == 1:
+    if name in registered and registered[name].params:  # the first parameter is the strength
         param = registered[name].params[0]
         grid = f"{param.low:g}:{param.high:g}:9"
         return PathTechnique(
             name, registered[name].label or name, param.scale, "larger", grid,
             param.minimum, param.maximum, zero_is_none=param.off == 0,
+            features=registered[name].sparsifies_inputs,
         )  # fmt: skip
-    one = [k for k, cls in registered.items() if len(cls.params) == 1]
+    one = [k for k, cls in registered.items() if cls.params]
     known = [*TECHNIQUES, *one]
     raise ConfigError(
         problem("technique", "one of " + ", ".join(known), key) + suggest(str(name), known)

@@ -269,22 +269,28 @@ def _technique_term(who: str, key: str, eq: str, raw: str) -> _Term:
         raise ConfigError(message(who, key, f"given a value, as {key}=VALUE", key))
     names = [q.name for q in cls.params]
     pieces = raw.split(":")
-    if len(pieces) != len(names):
+    if not 1 <= len(pieces) <= len(names):
         expected = ":".join(n.upper() for n in names)
         raise ConfigError(message(who, key, f"{len(names)} value(s), as {key}={expected}", raw))
-    values = {n: _number(who, key, v) for n, v in zip(names, pieces, strict=True)}
+    values = {n: _number(who, key, v) for n, v in zip(names, pieces, strict=False)}
+    values.update({q.name: q.off for q in cls.params[len(pieces) :]})  # trailing: off
     try:
         technique = cls(**values)
     except ConfigError as err:
         raise ConfigError(f"{who}: {err}") from None
-    text = ":".join(format_number(v) for v in technique.values.values())
+    text = _technique_text(technique.config()).partition("=")[2]
     return _Term(
         f"{key}={text}", cls.order, True, {"techniques": (technique.config(),)}, "technique"
     )
 
 
 def _technique_text(config: TechniqueConfig) -> str:
-    return f"{config.key}=" + ":".join(format_number(v) for _, v in config.params)
+    """``key=v[:w…]``, trailing parameters at their "off" value left out."""
+    offs = [q.off for q in techniques.get(config.key).params]
+    values = [v for _, v in config.params]
+    while len(values) > 1 and values[-1] == offs[len(values) - 1]:
+        values.pop()
+    return f"{config.key}=" + ":".join(format_number(v) for v in values)
 
 
 def _term(who: str, raw: str) -> _Term:
@@ -554,9 +560,7 @@ def describe(strategy: Strategy) -> str:
     for config in s.techniques:
         registered = techniques.get(config.key)
         label = registered.label or config.key
-        phrases.append(
-            (registered.order, f"{label} " + ":".join(format_number(v) for _, v in config.params))
-        )
+        phrases.append((registered.order, f"{label} " + _technique_text(config).partition("=")[2]))
     text = " + ".join(p for _, p in sorted(phrases, key=lambda t: t[0])) or "no regularization"
     return text + (f", lr {format_number(s.lr)}" if s.lr is not None else "")
 

@@ -10,6 +10,7 @@ shows how to add one.
 from reglab.techniques.activity import ActivityL1, ActivityL2
 from reglab.techniques.base import ACTS_ON, Batch, Param, Technique, TechniqueConfig
 from reglab.techniques.builtin import BuiltinTechnique, builtins, is_builtin
+from reglab.techniques.group_lasso import GroupL1
 from reglab.techniques.registry import build, get, keys, register, unregister
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "ActivityL2",
     "Batch",
     "BuiltinTechnique",
+    "GroupL1",
     "Param",
     "Technique",
     "TechniqueConfig",

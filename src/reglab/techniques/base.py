@@ -175,6 +175,9 @@ class Technique:
         fused: Whether the engine's hand-written fused path implements it.
         label: Short human phrase for reports (``"activity L2"``).
         order: Position among a strategy's terms in its canonical name.
+        layers: Which kernels a projection maps: ``"all"`` or ``"first"``.
+        sparsifies_inputs: Whether it zeroes whole input features (strength paths then count
+            the surviving features).
     """
 
     key: ClassVar[str] = ""
@@ -183,6 +186,8 @@ class Technique:
     fused: ClassVar[bool] = False
     label: ClassVar[str] = ""
     order: ClassVar[int] = 85
+    layers: ClassVar[str] = "all"
+    sparsifies_inputs: ClassVar[bool] = False
 
     def __init__(self, **values: float) -> None:
         who = f"{type(self).__name__} ({self.key})"
@@ -258,7 +263,10 @@ class Technique:
 
     @classmethod
     def project(cls, kernel: Tensor, values: Mapping[str, Tensor]) -> Tensor:
-        """A kernel ``[M, out, in]`` after the optimizer step (``acts_on == "projection"``)."""
+        """A kernel ``[M, out, in]`` after the optimizer step (``acts_on == "projection"``).
+
+        ``values`` also holds ``"lr"``, each member's learning rate ``[M]`` (a proximal step's
+        threshold is the learning rate times the strength)."""
         raise NotImplementedError(f"{cls.__name__} has no projection")
 
     # -- single-model form ----------------------------------------------------------------------
