@@ -316,6 +316,66 @@ def fit(
 
 
 @app.command()
+def select(
+    data: Annotated[str, typer.Argument(help=".csv/.parquet path or builtin:NAME")],
+    max_features: Annotated[
+        int, typer.Option("--max-features", help="The most input features to keep.")
+    ],
+    target: Annotated[str | None, typer.Option(help="Target column.")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="multiclass, binary, regression (default: inferred).")
+    ] = None,
+    drop: Annotated[
+        str | None, typer.Option(help="Comma-separated feature columns to leave out.")
+    ] = None,
+    grid: Annotated[
+        str, typer.Option(help="Group-L1 strengths LO:HI:N (log-spaced) or a comma list.")
+    ] = "0.5:30:12",
+    refit: Annotated[
+        bool, typer.Option(help="Cross-validate a dense network on the selected columns.")
+    ] = True,
+    cv: Annotated[int, typer.Option(help="Folds of the path (selection frequency).")] = 5,
+    seed: Annotated[int, typer.Option(help="Root seed of every random choice.")] = 0,
+    hidden: Annotated[str, typer.Option(help="Hidden layer sizes, e.g. 64,32.")] = "64,32",
+    epochs: Annotated[int, typer.Option()] = 100,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    output: Annotated[
+        Path, typer.Option("-o", "--output", help="File for the selected column names.")
+    ] = Path("selected-features.txt"),
+    table: Annotated[
+        Path | None, typer.Option("--table", help="CSV of every input's path statistics.")
+    ] = None,
+    store: StoreOpt = DEFAULT_STORE,
+    debug: DebugOpt = False,
+) -> None:
+    """Select at most --max-features input features: a group-L1 path, stable over the splits."""
+    from reglab.cli.select import run_select
+
+    guarded(
+        lambda: run_select(
+            data,
+            target=target,
+            task=task,
+            drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
+            max_features=max_features,
+            grid=grid,
+            refit=refit,
+            output=output,
+            table_path=table,
+            store=store,
+            options={
+                "n_splits": cv,
+                "seed": seed,
+                "hidden": hidden,
+                "epochs": epochs,
+                "device": device,
+            },
+        ),
+        debug=debug,
+    )
+
+
+@app.command()
 def predict(
     model: Annotated[Path, typer.Argument(help="Model file written by reglab fit.")],
     data: Annotated[str, typer.Argument(help=".csv/.parquet path or builtin:NAME")],

@@ -1,0 +1,77 @@
+"""``reglab select``: neural feature selection by a group-L1 path, with a dense refit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from reglab._outputs import check_output, check_outputs_differ, write_atomic
+from reglab._validation import check_int
+from reglab.cli.bench import parse_hidden
+from reglab.cli.render import wide_console
+from reglab.store import Store
+from reglab.store.connection import store_file
+
+__all__ = ["run_select"]
+
+SHOWN = 30
+"""Rows of the feature table printed (the CSV from ``--table`` has every input)."""
+
+
+def run_select(
+    data: str,
+    *,
+    target: str | None,
+    task: str | None,
+    drop: list[str],
+    max_features: int,
+    grid: str,
+    refit: bool,
+    output: Path,
+    table_path: Path | None,
+    store: str,
+    options: dict[str, Any],
+) -> None:
+    """Validate everything, run the path, print the selection and write the feature list."""
+    from reglab.study.path_study import PathStudy
+    from reglab.study.select import select_features
+
+    check_int("select", "--max-features", max_features, minimum=1)
+    options = dict(options)
+    options["hidden"] = parse_hidden(str(options["hidden"]), "select")
+    PathStudy("group-l1", grid, **options).check()  # the grid and options before the data
+    inputs = {
+        "the store": store_file(store),
+        "the data file": None if data.startswith("builtin:") else Path(data),
+    }
+    out = check_output("-o", output, inputs=inputs)
+    table_out = None if table_path is None else check_output("--table", table_path, inputs=inputs)
+    check_outputs_differ({"-o": out, "--table": table_out})
+    console = wide_console()
+    err = wide_console(stderr=True)
+    err.print(f"reglab select: at most {max_features} features by a group-l1 path ({grid})")
+    with Store(store) as st:
+        selection = select_features(
+            data, target=target, task=task, drop=drop, max_features=max_features, grid=grid,
+            refit=refit, store=st, **options,
+        )  # fmt: skip
+    shown = Table(title=f"Inputs by stability (top {SHOWN})", title_justify="left")
+    for column in ("feature", "drops at group-l1", "kept in splits", "relative norm", ""):
+        shown.add_column(column, justify="left" if column == "feature" else "right")
+    for row in selection.table.head(SHOWN).to_dict("records"):
+        at = float(row["drops_at"])
+        drops = "never" if at != at else f"{at:.3g}"  # NaN: kept along the whole path
+        mark = "selected" if row["selected"] else ""
+        shown.add_row(
+            str(row["feature"]), drops, f"{row['frequency']:.0%}", f"{row['norm']:.3f}", mark
+        )
+    console.print(shown)
+    for line in selection.lines():
+        console.print(line, highlight=False)
+    write_atomic(out, "".join(f"{name}\n" for name in selection.features))
+    console.print(f"{len(selection.features)} selected columns written to {output}")
+    if table_out is not None:
+        write_atomic(table_out, selection.table.to_csv(index=False))
+        console.print(f"Feature table written to {table_path}")

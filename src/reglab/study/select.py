@@ -1,0 +1,233 @@
+"""Neural feature selection: a group-L1 path from dense to sparse, stability over the splits,
+and a dense refit on the selected features.
+
+:func:`select_features` runs one strength path of ``group-l1``
+(:mod:`reglab.techniques.group_lasso`): the network with every strength × split trained as
+stacks, each member ending with exact zeros on the input features it dropped. Along the path:
+
+* a feature's **selection frequency** at a strength is the share of the splits in which it
+  survived (the report's feature-survival rule: a first-layer norm above 1e-3 of the largest),
+  a stability measure over resamples in the sense of stability selection (Meinshausen &
+  Bühlmann 2010);
+* a feature **drops at** the weakest strength from which it survives in fewer than half the
+  splits;
+* the **chosen strength** is the weakest at which at most ``max_features`` features survive in
+  at least half the splits; the selection is those features, most frequent (then strongest)
+  first.
+
+With ``refit`` a dense network (no regularization, the same model and training set-up) is
+cross-validated on the selected features only, beside the same network on every feature (the
+path's ``none``), on the same splits. That refit score is **optimistic**: the selection saw
+every row, the refit's test folds included. ``benchmarks/select_mice.py`` measures the honest
+figure by nesting the selection inside each outer training part.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reglab._validation import check_int
+from reglab.errors import ConfigError
+from reglab.store import Store
+from reglab.study.path import PathResult
+from reglab.study.results import StudyResult
+
+__all__ = ["DEFAULT_GRID", "Selection", "select_features"]
+
+DEFAULT_GRID = "0.5:30:12"
+"""The group-L1 strengths tried by default: from nearly dense to nearly empty with Adam at
+its default learning rate (a proximal step of ``lr·S`` against Adam's steps of about ``lr``)."""
+
+STABLE = 0.5
+"""A feature is selected at a strength when it survives in at least this share of the splits."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    """What :func:`select_features` found.
+
+    Attributes:
+        features: The selected original columns, most frequently kept first.
+        inputs: The selected network inputs (one-hot columns name their category).
+        strength: The chosen group-L1 strength (``None`` when even the strongest kept more than
+            ``max_features``).
+        max_features: The bound asked for.
+        table: One row per network input: ``feature`` (input name), ``column`` (original
+            column), ``drops_at`` (strength; NaN when it survives the whole path),
+            ``frequency`` (share of splits keeping it at the chosen strength), ``norm`` (mean
+            first-layer norm relative to the largest) and ``selected``.
+        path: The strength path (:class:`~reglab.study.path.PathResult`).
+        refit: The dense network on the selected features (``None`` without refit).
+        listed_at: The strength whose frequencies rank the table (the chosen one, else the
+            strongest that kept more than ``max_features``).
+        counts: Strength → number of features kept in at least half of the splits.
+    """
+
+    features: tuple[str, ...]
+    inputs: tuple[str, ...]
+    strength: float | None
+    max_features: int
+    table: pd.DataFrame
+    path: PathResult
+    refit: StudyResult | None = None
+    listed_at: float | None = None
+    counts: dict[float, int] = dataclasses.field(default_factory=dict)
+
+    def score(self, which: str = "selected") -> tuple[float, float] | None:
+        """Mean test score and its standard error of the dense network on the ``selected``
+        features (the refit) or on ``all`` of them (the path's ``none``)."""
+        if which == "all":
+            point = self.path.points[0]
+            return point.mean, point.se
+        if self.refit is None or "none" not in self.refit.strategies:
+            return None
+        scores = self.refit.strategies["none"].split_scores.get(self.path.metric, {})
+        values = np.asarray(list(scores.values()), dtype=float)
+        if values.size < 2:
+            return None
+        return float(values.mean()), float(values.std(ddof=1) / np.sqrt(len(values)))
+
+    def lines(self) -> list[str]:
+        """The selection in words."""
+        metric = self.path.metric
+        out = []
+        if self.strength is None:
+            steps = ", ".join(f"{n} at {k:.3g}" for k, n in sorted(self.counts.items()))
+            out.append(
+                f"No group-l1 strength kept between 1 and {self.max_features} features in at "
+                f"least half of the splits ({steps}): the {len(self.inputs)} most stable at "
+                f"group-l1={self.listed_at:.3g} are listed; refine --grid around it."
+            )
+        else:
+            out.append(
+                f"Selected {len(self.inputs)} of {len(self.table)} inputs at group-l1="
+                f"{self.strength:.3g}, the weakest strength keeping at most "
+                f"{self.max_features} in at least half of the {self._splits()} splits."
+            )
+        everything, chosen = self.score("all"), self.score("selected")
+        if everything is not None:
+            out.append(f"Dense network on all inputs: {metric} {_pm(everything, metric)}.")
+        if chosen is not None:
+            out.append(
+                f"Dense network refit on the {len(self.features)} selected columns: "
+                f"{metric} {_pm(chosen, metric)} (same splits; optimistic, as the selection "
+                "saw every row: nest it in an outer split for an unbiased estimate)."
+            )
+        return out
+
+    def _splits(self) -> int:
+        return max(p.n_splits + p.n_failed for p in self.path.points)
+
+
+def _pm(value: tuple[float, float], metric: str) -> str:
+    mean, se = value
+    if metric in ("accuracy", "balanced_accuracy"):
+        return f"{100 * mean:.1f}% ± {100 * se:.1f}%"
+    return f"{mean:.4g} ± {se:.2g}"
+
+
+def select_features(
+    X: Any,
+    y: Any = None,
+    *,
+    max_features: int,
+    target: str | None = None,
+    task: str | None = None,
+    drop: Sequence[str] = (),
+    grid: Any = DEFAULT_GRID,
+    cv: int = 5,
+    refit: bool = True,
+    store: str | os.PathLike[str] | Store | None = None,
+    **options: Any,
+) -> Selection:
+    """Select at most ``max_features`` input features with a group-L1 path (module docstring).
+
+    Args:
+        X, y, target, task, drop, cv, store: As in :func:`reglab.bench`.
+        max_features: The most features to keep (an integer ≥ 1).
+        grid: The group-L1 strengths (``"lo:hi:n"``, log-spaced, or a list).
+        refit: Cross-validate a dense network on the selected columns.
+        **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs`` …).
+    """
+    from reglab.api import bench, load_data, path
+    from reglab.data.preprocess import Preprocessor
+    from reglab.report.analysis import feature_survival
+
+    check_int("select_features", "max_features", max_features, minimum=1)
+    dataset = load_data(X, y, target=target, task=task, drop=drop)
+    if max_features >= len(dataset.feature_names):
+        raise ConfigError(
+            f"select_features: `max_features` must be below the number of features "
+            f"({len(dataset.feature_names)}); got {max_features}."
+        )
+    own = not isinstance(store, Store)
+    st: Store = store if isinstance(store, Store) else Store(store or "sqlite://")
+    try:
+        result = path(dataset, technique="group-l1", grid=grid, cv=cv, store=st, **options)
+        study = result.result
+        assert study is not None
+        names = list(study.metadata.get("feature_names") or ())
+        pre = Preprocessor.for_dataset(dataset).fit(dataset.X, np.arange(len(dataset.y)))
+        columns = list(pre.feature_groups)
+        points = [p for p in result.points if p.strength is not None]
+        points.sort(key=lambda p: p.strength or 0.0)
+        freq: dict[float, np.ndarray] = {}
+        rel: dict[float, np.ndarray] = {}
+        for p in points:
+            members = [m for m in study.members if m.strategy == p.strategy]
+            survival = feature_survival(members)
+            if survival is not None and len(survival[0]) == len(names):
+                freq[p.strength or 0.0], rel[p.strength or 0.0] = survival
+        if not freq:
+            raise ConfigError("select_features: no member of the path finished; nothing to select.")
+        strengths = sorted(freq)
+        counts = {st_: int((freq[st_] >= STABLE).sum()) for st_ in strengths}
+        fitting = [st_ for st_ in strengths if 1 <= counts[st_] <= max_features]
+        chosen = fitting[0] if fitting else None
+        over = [st_ for st_ in strengths if counts[st_] > max_features]
+        # Without a fitting strength: rank where the fewest features above the bound remain.
+        fewest = min(over, key=lambda st_: (counts[st_], -st_)) if over else strengths[0]
+        at = chosen if chosen is not None else fewest
+        order = np.lexsort((-rel[at], -freq[at]))
+        if chosen is not None:
+            picked = [int(j) for j in order if freq[at][j] >= STABLE][:max_features]
+        else:
+            picked = [int(j) for j in order if freq[at][j] > 0][:max_features]
+        drops = [
+            next((s for s in strengths if freq[s][j] < STABLE), np.nan) for j in range(len(names))
+        ]
+        table = (
+            pd.DataFrame(
+                {
+                    "feature": names,
+                    "column": columns if len(columns) == len(names) else names,
+                    "drops_at": drops,
+                    "frequency": freq[at],
+                    "norm": rel[at],
+                    "selected": [j in set(picked) for j in range(len(names))],
+                }
+            )
+            .iloc[order]
+            .reset_index(drop=True)
+        )
+        inputs = tuple(names[j] for j in picked)
+        features = tuple(dict.fromkeys(table.loc[table["selected"], "column"]))
+        refitted = None
+        if refit:
+            others = [c for c in dataset.feature_names if c not in set(features)]
+            refitted = bench(
+                dataset.without(others), strategies="none", cv=cv, store=st,
+                name=f"{study.name}-refit-{len(features)}", **options,
+            )  # fmt: skip
+        return Selection(
+            features, inputs, chosen, max_features, table, result, refitted, at, counts
+        )
+    finally:
+        if own:
+            st.close()
