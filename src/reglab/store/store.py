@@ -22,7 +22,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from reglab import _signals
@@ -32,7 +32,6 @@ from reglab.store import backend, claims, rows
 from reglab.store import connection as c
 from reglab.store import schema as s
 from reglab.store.records import (
-    MEMBER_STATUSES,
     RECORD_STATUSES,
     MemberRecord,
     StudyInfo,
@@ -50,8 +49,10 @@ class Store:
 
     Args:
         url_or_path: a file path (an SQLite database, created when missing) or any SQLAlchemy
-            URL (``sqlite:///results.db``, ``postgresql+psycopg://user@host/db``). A database
-            that is not empty must be a reglab store: give reglab a database of its own.
+            URL (``sqlite:///results.db``, ``postgresql+psycopg://user@host/db``; a plain
+            ``postgresql://`` uses psycopg 3, installed by ``pip install 'reglab[postgres]'``).
+            A database that is not empty must be a reglab store: give reglab a database of its
+            own. Many processes, on many hosts, may share one PostgreSQL store.
         create: create the store when missing; ``False`` refuses a missing or empty database.
 
     Raises:
@@ -193,7 +194,7 @@ class Store:
                         feature_names=names,
                     )
                 )
-                return self._infos(conn, [name])[0]
+                return rows.study_infos(conn, [name])[0]
             if not exist_ok:
                 raise StoreError(
                     f"Store {self._where}: `name` must be a new study name (exist_ok=False); "
@@ -211,7 +212,7 @@ class Store:
             if names is not None:
                 values["feature_names"] = names
             conn.execute(update(s.studies).where(s.studies.c.id == row.id).values(**values))
-            return self._infos(conn, [name])[0]
+            return rows.study_infos(conn, [name])[0]
 
     def _check_config_change(
         self,
@@ -269,12 +270,12 @@ class Store:
         """The stored study ``name`` (a :class:`StoreError` with a suggestion if unknown)."""
         with self._tx(f"reading study {name!r}") as conn:
             self._study_id(conn, name)
-            return self._infos(conn, [name])[0]
+            return rows.study_infos(conn, [name])[0]
 
     def list_studies(self) -> list[StudyInfo]:
         """Every stored study, oldest first, with member counts by status and strategies."""
         with self._tx("listing studies") as conn:
-            return self._infos(conn, None)
+            return rows.study_infos(conn, None)
 
     def delete_study(self, name: str) -> None:
         """Delete a study and everything stored for its members."""
@@ -323,45 +324,6 @@ class Store:
                 + suggest(str(name), known)
             )
         return int(sid)
-
-    def _infos(self, conn: Connection, names: Sequence[str] | None) -> list[StudyInfo]:
-        query = select(s.studies).order_by(s.studies.c.created_at, s.studies.c.id)
-        if names is not None:
-            query = query.where(s.studies.c.name.in_(names))
-        found = conn.execute(query).all()
-        ids = [r.id for r in found]
-        counts = {sid: dict.fromkeys(MEMBER_STATUSES, 0) for sid in ids}
-        strategies: dict[int, list[str]] = {sid: [] for sid in ids}
-        m = s.members
-        by_status = (
-            select(m.c.study_id, m.c.status, func.count())
-            .where(m.c.study_id.in_(ids))
-            .group_by(m.c.study_id, m.c.status)
-        )
-        for sid, status, n in conn.execute(by_status):
-            counts[sid][status] = n
-        first = func.min(m.c.id).label("first")
-        by_strategy = (
-            select(m.c.study_id, m.c.strategy, first)
-            .where(m.c.study_id.in_(ids), m.c.strategy.is_not(None))
-            .group_by(m.c.study_id, m.c.strategy)
-            .order_by(first)
-        )
-        for sid, strategy, _ in conn.execute(by_strategy):
-            strategies[sid].append(strategy)
-        return [
-            StudyInfo(
-                name=r.name,
-                created_at=rows.utc(r.created_at) or r.created_at,
-                status=r.status,
-                config=r.config,
-                metadata=r.run_metadata,
-                feature_names=None if r.feature_names is None else tuple(r.feature_names),
-                counts=counts[r.id],
-                strategies=tuple(strategies[r.id]),
-            )
-            for r in found
-        ]
 
     # -- members -------------------------------------------------------------------------------
 
