@@ -21,11 +21,9 @@ installs it.
 
 from __future__ import annotations
 
-import importlib
 import zlib
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, Insert, Table, insert, text
 from sqlalchemy.engine import URL
@@ -74,29 +72,20 @@ def check_driver(url: URL) -> None:
         raise StoreError(
             message("Store", "url_or_path", "an SQLAlchemy URL of a known database", shown)
         ) from err
-    module = _driver_module(dialect)
-    if module is None:
-        return
     try:
-        importlib.import_module(module)
+        dialect.import_dbapi()
     except ImportError as err:
-        install = (
-            POSTGRES_EXTRA
-            if url.get_backend_name() == "postgresql"
-            else f"install the Python package of the {url.get_driver_name()} driver"
-        )
+        module = err.name or dialect.driver
+        if url.get_backend_name() != "postgresql":
+            install = f"install the Python package that provides {module!r}"
+        elif url.get_driver_name() == "psycopg":
+            install = POSTGRES_EXTRA
+        else:
+            install = f"install it, or use postgresql+psycopg:// after {POSTGRES_EXTRA}"
         raise StoreError(
             f"Store: `url_or_path` {shown!r} needs the database driver {module!r}, which is "
             f"not installed: {install}."
         ) from err
-
-
-def _driver_module(dialect: Any) -> str | None:
-    """The module a dialect imports for its driver (``None`` when it cannot be told)."""
-    driver = getattr(dialect, "driver", None)
-    if not isinstance(driver, str) or not driver:
-        return None
-    return {"pysqlite": "sqlite3"}.get(driver, driver)
 
 
 def serialize(conn: Connection, what: str) -> None:
