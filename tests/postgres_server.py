@@ -61,8 +61,11 @@ class PostgresServer:
         bin_dir = bin_dir or find_binaries()
         if bin_dir is None:
             raise RuntimeError("no PostgreSQL server binaries in /usr/lib/postgresql/*/bin")
-        root = Path(tempfile.mkdtemp(prefix="reglab-pg-"))
         as_user = USER if os.geteuid() == 0 else None
+        if as_user is not None and shutil.which("runuser") is None:
+            raise RuntimeError("running as root, and runuser (util-linux) is missing")
+        # /tmp when the server runs as another user: it must reach its directory
+        root = Path(tempfile.mkdtemp(prefix="reglab-pg-", dir="/tmp" if as_user else None))
         if as_user is not None:
             shutil.chown(root, user=as_user)
         server = cls(bin_dir, root, _free_port(), as_user)
