@@ -1,7 +1,8 @@
 """Fixtures shared by every test directory: a real PostgreSQL server for the store's tests.
 
 The server (:mod:`postgres_server`) starts once per test session, the first time a test asks
-for it, and stops at the end; each test gets a database of its own. Without Debian's server
+for it, and stops at the end; each test gets a schema of its own (``postgres_url``; a new
+database, ``postgres_server.create_database``, costs half a second). Without Debian's server
 binaries (``apt-get install postgresql``) or the psycopg driver (``pip install
 'reglab[postgres]'``) the tests that need it are skipped, saying which is missing.
 """
@@ -9,7 +10,6 @@ binaries (``apt-get install postgresql``) or the psycopg driver (``pip install
 from __future__ import annotations
 
 import itertools
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -41,5 +41,5 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture
 def postgres_url(postgres_server: PostgresServer) -> str:
-    """The URL of a new, empty database on the session's server."""
-    return postgres_server.create_database(f"test_{os.getpid()}_{next(_names)}")
+    """The URL of a new, empty store on the session's server: a schema of its own."""
+    return postgres_server.create_schema(f"test_{next(_names)}")

@@ -5,10 +5,12 @@ postgresql``): ``initdb`` makes a cluster in a temporary directory, ``pg_ctl`` s
 loopback interface at a free port with its unix socket in that directory, and :meth:`stop`
 stops it and removes the directory. PostgreSQL refuses to run as root, so when the tests run as
 root the server runs as ``nobody`` (``runuser``), in a directory that ``nobody`` owns. The
-cluster trusts local connections and skips ``fsync``: it holds nothing worth keeping.
+cluster trusts local connections, skips ``fsync`` and stops without a checkpoint: it holds
+nothing worth keeping.
 
     server = PostgresServer.start()
     url = server.create_database("t1")   # postgresql+psycopg://postgres@127.0.0.1:PORT/t1
+    url = server.create_schema("t2")     # ...:PORT/postgres?options=-csearch_path%3Dt2
     server.stop()
 """
 
@@ -109,21 +111,46 @@ class PostgresServer:
         """The SQLAlchemy URL of ``database`` on this server (psycopg 3)."""
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        """Create an empty database ``name`` and return its URL."""
+    def _admin(self, sql: str) -> None:
         import psycopg
 
         dsn = f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres"
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
+            conn.execute(sql)  # type: ignore[arg-type]
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database ``name`` and return its URL."""
+        self._admin(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
+    def create_schema(self, name: str) -> str:
+        """Create an empty schema ``name`` in the ``postgres`` database and return the URL that
+        works in it (``search_path``): a store of its own in a few milliseconds, where a new
+        database takes half a second on a loaded machine."""
+        from sqlalchemy.engine import URL
+
+        self._admin(f'CREATE SCHEMA "{name}"')
+        url = URL.create(
+            "postgresql+psycopg",
+            username="postgres",
+            host="127.0.0.1",
+            port=self.port,
+            database="postgres",
+            query={"options": f"-csearch_path={name}"},
+        )
+        return url.render_as_string(hide_password=False)
+
     def stop(self) -> None:
-        """Stop the server (fast shutdown) and remove its directory."""
+        """Stop the server and remove its directory.
+
+        An immediate shutdown: no checkpoint writes out the pages of every test's database, as
+        a clean one would (seconds on a loaded machine), since the directory goes next.
+        """
+        data = str(self.root / "data")
         if (self.root / "data" / "postmaster.pid").exists():
             for _ in range(3):
                 try:
-                    self._run("pg_ctl", "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+                    self._run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
                     break
                 except (RuntimeError, subprocess.TimeoutExpired):
                     time.sleep(1)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 
+from postgres_server import PostgresServer
 from reglab.store import Store
 
 CLAIMER = textwrap.dedent(
@@ -40,8 +41,10 @@ N_MEMBERS = 120
 N_PROCESSES = 3
 
 
-def test_concurrent_claimers_take_every_member_exactly_once(postgres_url: str) -> None:
-    url = postgres_url
+def test_concurrent_claimers_take_every_member_exactly_once(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.create_database("claims")  # a database of its own, not a schema
     pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
     procs = [
         subprocess.Popen(
