@@ -112,7 +112,7 @@ def test_a_killed_drivers_members_are_taken_over_when_its_lease_expires(
     postgres_url: str,
 ) -> None:
     owner = "elsewhere:1:feed"
-    killed = driver(postgres_url, lease_s=3.0, owner=owner)
+    killed = driver(postgres_url, lease_s=5.0, owner=owner)
     go(killed)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and killed.poll() is None:
