@@ -1,4 +1,8 @@
-"""The SQLite/SQLAlchemy result store: round trips, resume semantics, refusals, durability."""
+"""The result store: round trips, resume semantics, refusals, durability.
+
+The tests of what a store does run on SQLite and on a real PostgreSQL server with the same
+assertions (``store_url``); the tests of SQLite's file handling run on SQLite only.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy
 
 from reglab.errors import ConfigError, StoreError
 from reglab.store import SCHEMA_VERSION, MemberRecord, Store
@@ -69,10 +74,36 @@ def assert_same_record(loaded: MemberRecord, original: MemberRecord) -> None:
     np.testing.assert_equal(a, b)  # NaN equals NaN here
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A new store's location: an SQLite file, or a database on the test PostgreSQL server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "results.db")
+    return str(request.getfixturevalue("postgres_url"))
+
+
 @pytest.fixture
-def store(tmp_path: Path):
+def store(store_url: str):
+    with Store(store_url) as s:
+        yield s
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path):
     with Store(tmp_path / "results.db") as s:
         yield s
+
+
+def raw(store: Store | str, sql: str) -> list[tuple[object, ...]]:
+    """Run ``sql`` on the store's database over a connection of its own (another process)."""
+    url = store.url if isinstance(store, Store) else store
+    engine = sqlalchemy.create_engine(url if "://" in url else f"sqlite:///{url}")
+    try:
+        with engine.begin() as conn:
+            result = conn.exec_driver_sql(sql)
+            return [tuple(r) for r in result] if result.returns_rows else []
+    finally:
+        engine.dispose()
 
 
 def digest(path: Path) -> str:
@@ -141,9 +172,8 @@ def test_a_claimed_member_is_filled_in_and_a_finished_one_never_overwritten(
     assert m.status == "failed" and m.error == "loss became NaN at 3"
     assert m.started_at is not None and m.started_at <= m.finished_at  # from the claim
     assert store.get_study("w1").counts == {"running": 0, "done": 0, "failed": 1}
-    with sqlite3.connect(store.path) as raw:
-        assert raw.execute("select count(*) from curves").fetchone() == (1,)
-        assert raw.execute("select owner from members").fetchone() == ("me",)
+    assert raw(store, "select count(*) from curves") == [(1,)]
+    assert raw(store, "select owner from members") == [("me",)]
 
 
 def test_done_keys_and_failed_members_keep_their_reason(store: Store) -> None:
@@ -173,9 +203,7 @@ def test_an_expired_lease_is_taken_over_and_a_heartbeat_keeps_it(store: Store) -
     assert store.heartbeat("w1", "one", lease_s=60) == 2
     time.sleep(0.3)
     assert store.claim("w1", ["a", "b"], "two") == []  # renewed: still held
-    with sqlite3.connect(store.path) as raw:
-        raw.execute("update members set lease_until = '2000-01-01 00:00:00.000000'")
-    raw.close()
+    raw(store, "update members set lease_until = '2000-01-01 00:00:00.000000'")
     assert store.claim("w1", ["a", "b"], "two") == ["a", "b"]
     assert store.heartbeat("w1", "one") == 0
 
@@ -236,7 +264,7 @@ def test_a_different_config_is_refused_unless_extended_or_replaced(store: Store)
     added = {**named, "strategies": [*named["strategies"], {"name": "l1", "l1": 1e-4}]}
     with pytest.raises(
         StoreError,
-        match=r"^Store '.*results\.db': `config` must equal the stored config of study 'w1' to "
+        match=r"^Store '[^']*': `config` must equal the stored config of study 'w1' to "
         r"resume it; got one that differs in strategies \(added 'l1'\)\. Pass "
         r"on_config_change='extend' \(command line: --on-config-change extend\) to add the new "
         r"strategies to it, or 'replace' to start it over\.$",
@@ -306,16 +334,15 @@ def test_update_metadata_status_and_delete(store: Store) -> None:
     store.save_member("w1", full_record())
     store.delete_study("w1")
     assert store.list_studies() == []
-    with sqlite3.connect(store.path) as raw:
-        for table in ("members", "curves", "weight_histograms", "feature_norms", "predictions"):
-            assert raw.execute(f"select count(*) from {table}").fetchone() == (0,), table
+    for table in ("members", "curves", "weight_histograms", "feature_norms", "predictions"):
+        assert raw(store, f"select count(*) from {table}") == [(0,)], table
 
 
 def test_unknown_study_suggests_the_close_name(store: Store) -> None:
     store.create_study("w1-kfold", CONFIG)
     with pytest.raises(
         StoreError,
-        match=r"^Store '.*results\.db': `study` must be the name of a stored study; "
+        match=r"^Store '[^']*': `study` must be the name of a stored study; "
         r"got 'w1-kflod'\. Did you mean 'w1-kfold'\?$",
     ):
         store.done_keys("w1-kflod")
@@ -391,41 +418,41 @@ def test_a_database_of_another_application_is_refused_and_untouched(tmp_path: Pa
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.db"]
 
 
-def test_a_store_of_another_schema_version_is_refused_and_untouched(tmp_path: Path) -> None:
-    path = tmp_path / "r.db"
-    Store(path).close()
-    with sqlite3.connect(path) as raw:
-        raw.execute("update reglab_info set value = '99' where key = 'schema_version'")
-    raw.close()
-    before = digest(path)
+def test_a_store_of_another_schema_version_is_refused_and_untouched(store_url: str) -> None:
+    Store(store_url).close()
+    raw(store_url, "update reglab_info set value = '99' where key = 'schema_version'")
+    path = Path(store_url) if "://" not in store_url else None
+    before = digest(path) if path else None
     with pytest.raises(
         StoreError,
-        match=r"must be a reglab store of schema version 2; got '.*r\.db', a store of schema "
-        r"version 99 \(another reglab version wrote it\)",
+        match=r"^Store: `url_or_path` must be a reglab store of schema version 2; got '[^']+', "
+        r"a store of schema version 99 \(another reglab version wrote it\); it was left "
+        r"unchanged\.$",
     ):
-        Store(path)
-    assert digest(path) == before
+        Store(store_url)
+    if path:
+        assert digest(path) == before
+    assert raw(store_url, "select value from reglab_info where key = 'schema_version'") == [("99",)]
 
 
-def test_a_store_of_version_1_is_upgraded_keeping_every_member(tmp_path: Path) -> None:
-    path = tmp_path / "r.db"
-    with Store(path) as st:
+def test_a_store_of_version_1_is_upgraded_keeping_every_member(store_url: str) -> None:
+    with Store(store_url) as st:
         st.create_study("w1", CONFIG)
         st.save_member("w1", full_record("a"))
-    with sqlite3.connect(path) as raw:  # what reglab 0.1 wrote: no claim columns
-        raw.execute("alter table members drop column owner")
-        raw.execute("alter table members drop column lease_until")
-        raw.execute("update reglab_info set value = '1' where key = 'schema_version'")
-        raw.execute("insert into members (study_id, key, status) values (1, 'old', 'running')")
-    raw.close()
-    with Store(path) as st:
+    for sql in (  # what reglab 0.1 wrote: no claim columns
+        "alter table members drop column owner",
+        "alter table members drop column lease_until",
+        "update reglab_info set value = '1' where key = 'schema_version'",
+        "insert into members (study_id, key, status) values (1, 'old', 'running')",
+    ):
+        raw(store_url, sql)
+    with Store(store_url) as st:
         assert [m.key for m in st.load_members("w1")] == ["a"]
         assert st.claim("w1", ["old", "a"], "me") == ["old"]  # 0.1's running row: no owner
-    with sqlite3.connect(path) as raw:
-        assert raw.execute(
-            "select value from reglab_info where key = 'schema_version'"
-        ).fetchone() == (str(SCHEMA_VERSION),)
-    raw.close()
+        assert st.heartbeat("w1", "me", lease_s=30) == 1  # the new lease column is usable
+    assert raw(store_url, "select value from reglab_info where key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
 
 
 UNWRITABLE = {
@@ -470,12 +497,9 @@ def test_create_false_refuses_a_missing_store_without_creating_it(tmp_path: Path
 
 def test_database_failures_become_one_line_store_errors(store: Store) -> None:
     store.create_study("w1", CONFIG)
-    with sqlite3.connect(store.path) as raw:
-        raw.execute("drop table curves")
-    raw.close()
-    with pytest.raises(
-        StoreError, match=r"^Store '.*results\.db': loading members failed: no such table: curves$"
-    ):
+    raw(store, "drop table curves")
+    why = "no such table: curves" if store.path else 'relation "curves" does not exist'
+    with pytest.raises(StoreError, match=rf"^Store '[^']*': loading members failed: {why}$"):
         store.load_members("w1")
 
 
@@ -520,7 +544,8 @@ def test_kill_9_keeps_every_committed_member(tmp_path: Path) -> None:
         assert all(m.curves["train_loss"] == (0.5,) * 100 for m in members)
 
 
-def test_readers_are_not_blocked_by_a_writer_in_progress(store: Store) -> None:
+def test_readers_are_not_blocked_by_a_writer_in_progress(sqlite_store: Store) -> None:
+    store = sqlite_store
     store.create_study("w1", CONFIG)
     store.save_member("w1", full_record())
     writer = sqlite3.connect(store.path, isolation_level=None)

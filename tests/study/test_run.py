@@ -188,3 +188,17 @@ def test_near_perfect_scores_name_the_column_that_leaks(tmp_path: Path) -> None:
         "accuracy 100.0% on held-out rows). The data notices name columns that may leak it."
     ), notice.text
     assert "'biopsy score'" in result.metadata["data"]["notices"]
+
+
+def test_an_in_memory_store_outlasts_many_heartbeats() -> None:
+    """``sqlite://`` is one connection that the run and its heartbeat thread share; with a
+    heartbeat every millisecond (the default lease beats every 20 s) a run that saves members
+    while the heartbeat renews their leases must neither fail nor mix their transactions."""
+    ds = load_builtin("breast_cancer")
+    study = Study("none,l2=1e-3,dropout=0.2", **{**FAST, "epochs": 4}, device="cpu")
+    with Store("sqlite://") as store:
+        result = study.run(ds, store, lease_s=0.003)
+        assert study.trained_ == 9 and result.strategies["none"].n_done == 3
+        info = store.get_study(study.plan(ds).name)
+        assert info.status == "done"
+        assert info.counts == {"running": 0, "done": 9, "failed": 0}

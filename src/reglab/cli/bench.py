@@ -24,7 +24,7 @@ from reglab.cli.render import print_result, wide_console
 from reglab.errors import ConfigError, TrainingError
 from reglab.report import write_report
 from reglab.store import ON_CONFIG_CHANGE, Store
-from reglab.store.connection import store_file
+from reglab.store.connection import check_url, shown, store_file
 from reglab.study.run import Study, StudyPlan
 
 __all__ = ["DEMO_DATA", "parse_hidden", "run_bench", "run_demo"]
@@ -84,6 +84,7 @@ def run_bench(
     options = dict(study_options)
     options["hidden"] = parse_hidden(str(options["hidden"]))
     check_choice("bench", "--on-config-change", on_config_change, ON_CONFIG_CHANGE)
+    check_url(store)
     inputs = {
         "the store": store_file(store),
         "the data file": None if data.startswith("builtin:") else Path(data),
@@ -103,7 +104,7 @@ def run_bench(
         report_out = check_output("--report", default, inputs=inputs)
         check_outputs_differ({"--json": json_out, "--report": report_out})
     with Store(store) as st:
-        result = _run(study, plan, st, store, console, on_config_change)
+        result = _run(study, plan, st, shown(store), console, on_config_change)
         print_result(result, console)
         if json_out is not None:
             result.to_json(json_out)

@@ -23,7 +23,14 @@ app = typer.Typer(
 
 DEFAULT_STORE = "reglab.db"
 
-StoreOpt = Annotated[str, typer.Option("--store", help="SQLite file or SQLAlchemy URL.")]
+StoreOpt = Annotated[
+    str,
+    typer.Option(
+        "--store",
+        help="SQLite file or SQLAlchemy URL; postgresql://user@host/db for a store that "
+        "drivers on several machines share.",
+    ),
+]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
 
 

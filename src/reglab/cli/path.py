@@ -19,7 +19,7 @@ from reglab.cli.render import wide_console
 from reglab.errors import ConfigError, TrainingError
 from reglab.report import write_report
 from reglab.store import ON_CONFIG_CHANGE, Store
-from reglab.store.connection import store_file
+from reglab.store.connection import check_url, shown, store_file
 from reglab.study.path import PathResult, format_strength
 from reglab.study.path_study import PathStudy
 from reglab.study.run import StudyPlan
@@ -64,6 +64,7 @@ def run_path(
     )
     runner.check()
     check_choice("path", "--on-config-change", on_config_change, ON_CONFIG_CHANGE)
+    check_url(store)
     inputs = {
         "the store": store_file(store),
         "the data file": None if data.startswith("builtin:") else Path(data),
@@ -80,7 +81,7 @@ def run_path(
         report_out = check_output("--report", default, inputs=inputs)
         check_outputs_differ({"--json": json_out, "--report": report_out})
     with Store(store) as st:
-        result = _run(runner, planned, st, store, on_config_change)
+        result = _run(runner, planned, st, shown(store), on_config_change)
         print_path(result, console)
         if json_out is not None:
             result.to_json(json_out)

@@ -9,7 +9,7 @@ from rich.table import Table
 from reglab._outputs import check_output
 from reglab.cli.render import wide_console
 from reglab.store import Store, StudyInfo
-from reglab.store.connection import store_file
+from reglab.store.connection import shown, store_file
 
 __all__ = ["run_datasets", "run_report", "run_show"]
 
@@ -24,9 +24,9 @@ def run_show(study: str | None, *, store: str) -> None:
         if study is None:
             studies = st.list_studies()
             if not studies:
-                console.print(f"No studies in {store}.")
+                console.print(f"No studies in {shown(store)}.")
                 return
-            table = Table(title=f"Studies in {store}", title_justify="left")
+            table = Table(title=f"Studies in {shown(store)}", title_justify="left")
             for col in ("study", "created", "status", "strategies", "done", "failed"):
                 table.add_column(col)
             for info in studies:

@@ -10,6 +10,13 @@ member (``done`` or ``failed``) is never claimed again and its row is never over
 So two commands started on one store divide the members between them, a command that resumes a
 killed run takes over the dead run's members at once, and a worker on another host that died
 loses its members only for the length of its lease.
+
+The same code is correct on SQLite and on PostgreSQL. On SQLite a claim runs while its process
+holds the database's write lock. On PostgreSQL several claims run at once: the rows a claim
+may take are locked ``FOR UPDATE SKIP LOCKED`` (a row another transaction holds is left to it),
+new rows are inserted in key order with ``ON CONFLICT DO NOTHING`` (two claimers inserting the
+same members neither fail nor deadlock; each gets the rows it inserted), and leases are timed
+by the database server's clock (:func:`reglab.store.backend.database_now`).
 """
 
 from __future__ import annotations
@@ -20,9 +27,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
 
-from reglab.store import rows
+from reglab.store import backend, rows
 from reglab.store import schema as s
 
 __all__ = [
@@ -77,11 +84,12 @@ def claim(
     """Claim the members ``keys`` that are neither finished nor validly claimed by another.
 
     Runs inside the caller's write transaction (for SQLite ``BEGIN IMMEDIATE``, which holds the
-    database's write lock, so two claimers see each other's claims). Returns the claimed keys in
-    the given order; members already claimed by ``owner`` are included (their lease renewed).
+    database's write lock, so two claimers see each other's claims; for PostgreSQL see the
+    module's notes). Returns the claimed keys in the given order; members already claimed by
+    ``owner`` are included (their lease renewed).
     """
     keys = list(dict.fromkeys(keys))
-    now = rows.now()
+    now = backend.database_now(conn)
     until = now + timedelta(seconds=lease_s)
     m = s.members
     stored: dict[str, tuple[str, str | None, datetime | None]] = {}
@@ -90,7 +98,7 @@ def claim(
         query = (
             select(m.c.key, m.c.status, m.c.owner, m.c.lease_until)
             .where(m.c.study_id == study_id, m.c.key.in_(chunk))
-            .with_for_update()
+            .with_for_update(skip_locked=True)
         )
         stored.update((r.key, (r.status, r.owner, r.lease_until)) for r in conn.execute(query))
     take: list[str] = []
@@ -110,22 +118,22 @@ def claim(
             .where(m.c.study_id == study_id, m.c.key.in_(take[start : start + _CHUNK]))
             .values(owner=owner, lease_until=until, started_at=now, error=None)
         )
-    if new:
-        conn.execute(
-            insert(m),
-            [
-                {
-                    "study_id": study_id,
-                    "key": k,
-                    "status": "running",
-                    "owner": owner,
-                    "lease_until": until,
-                    "started_at": now,
-                }
-                for k in new
-            ],
-        )
-    claimed = set(take) | set(new)
+    claimed = set(take)
+    new.sort()  # one order for every claimer: concurrent inserts wait, never deadlock
+    for start in range(0, len(new), _CHUNK):
+        values = [
+            {
+                "study_id": study_id,
+                "key": k,
+                "status": "running",
+                "owner": owner,
+                "lease_until": until,
+                "started_at": now,
+            }
+            for k in new[start : start + _CHUNK]
+        ]
+        inserted = backend.insert_or_skip(m, conn, ("study_id", "key")).values(values)
+        claimed.update(conn.execute(inserted.returning(m.c.key)).scalars())
     return [k for k in keys if k in claimed]
 
 
@@ -135,7 +143,7 @@ def heartbeat(conn: Connection, study_id: int, owner: str, lease_s: float) -> in
     result = conn.execute(
         update(m)
         .where(m.c.study_id == study_id, m.c.owner == owner, m.c.status == "running")
-        .values(lease_until=rows.now() + timedelta(seconds=lease_s))
+        .values(lease_until=backend.database_now(conn) + timedelta(seconds=lease_s))
     )
     return int(result.rowcount or 0)
 
@@ -154,7 +162,7 @@ def live_claims(conn: Connection, study_id: int) -> dict[str, int]:
 
     A claim counts while its lease holds and its owner, when it ran on this host, is alive.
     """
-    now = rows.now()
+    now = backend.database_now(conn)
     m = s.members
     query = select(m.c.owner, m.c.lease_until).where(
         m.c.study_id == study_id, m.c.status == "running"

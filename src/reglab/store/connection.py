@@ -19,18 +19,21 @@ from sqlalchemy.pool import StaticPool
 
 from reglab._validation import message
 from reglab.errors import StoreError
+from reglab.store import backend
 from reglab.store import schema as s
 
 __all__ = [
     "BUSY_TIMEOUT_S",
     "SQLITE_HEADER",
     "check_file",
+    "check_url",
     "create_schema",
     "make_engine",
     "one_line",
     "refusal",
     "resolve",
     "schema_state",
+    "shown",
     "store_file",
     "upgrade",
     "use_wal",
@@ -57,6 +60,8 @@ def resolve(url_or_path: str | os.PathLike[str]) -> tuple[URL, Path | None]:
     >>> url, path = resolve("sqlite://")
     >>> url.get_backend_name(), path
     ('sqlite', None)
+    >>> resolve("postgresql://ada@db.lab/runs")[0].drivername  # psycopg 3 by default
+    'postgresql+psycopg'
     """
     if isinstance(url_or_path, str) and "://" in url_or_path:
         try:
@@ -67,6 +72,7 @@ def resolve(url_or_path: str | os.PathLike[str]) -> tuple[URL, Path | None]:
             ) from err
         if url.get_backend_name() == "sqlite":
             url = _plain_sqlite(url, url_or_path)
+        url = backend.normalize(url)
         if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
             return url, None
         path = Path(url.database).expanduser().resolve()
@@ -117,6 +123,33 @@ def _plain_sqlite(url: URL, given: str) -> URL:
                 raise StoreError(message("Store", "url_or_path", "a local SQLite file", given))
             database = "/" + rest
     return url.set(database=database, query={k: v for k, v in query.items()})
+
+
+def check_url(url_or_path: str | os.PathLike[str]) -> None:
+    """Refuse a store argument that cannot name a usable database before anything is read: a
+    malformed URL, or a database whose driver is not installed (an SQLite file itself is
+    checked when the store opens).
+
+    >>> check_url("runs.db"), check_url("sqlite://")
+    (None, None)
+    """
+    url, _ = resolve(url_or_path)
+    backend.check_driver(url)
+
+
+def shown(url_or_path: str | os.PathLike[str]) -> str:
+    """A store argument as it may be printed: a URL's password hidden.
+
+    >>> shown("postgresql+psycopg://ada:secret@db.lab/runs"), shown("runs.db")
+    ('postgresql+psycopg://ada:***@db.lab/runs', 'runs.db')
+    """
+    text = str(url_or_path)
+    if "://" not in text:
+        return text
+    try:
+        return make_url(text).render_as_string(hide_password=True)
+    except ArgumentError:
+        return text
 
 
 def store_file(url_or_path: str | os.PathLike[str]) -> Path | None:
@@ -172,6 +205,7 @@ def make_engine(url: URL, *, memory: bool) -> Engine:
     writers wait for each other (busy timeout) instead of failing on a lock upgrade.
     """
     if url.get_backend_name() != "sqlite":
+        backend.check_driver(url)
         try:
             return create_engine(url, json_serializer=s.dumps, pool_pre_ping=True)
         except (ArgumentError, ImportError) as err:

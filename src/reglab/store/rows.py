@@ -7,16 +7,16 @@ NaN and infinities survive as standard JSON; test predictions are ``.npy`` blobs
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
 from reglab._validation import message
 from reglab.errors import ConfigError
 from reglab.store import schema as s
-from reglab.store.records import CURVE_NAMES, MemberRecord
+from reglab.store.records import CURVE_NAMES, MEMBER_STATUSES, MemberRecord, StudyInfo
 
 __all__ = [
     "DETAILS",
@@ -29,6 +29,7 @@ __all__ = [
     "named_entries",
     "now",
     "only_added",
+    "study_infos",
     "to_record",
     "utc",
 ]
@@ -140,6 +141,48 @@ def only_added(stored: Mapping[str, Any], new: Mapping[str, Any], key: str) -> b
     if before is None or after is None:
         return False
     return all(n in after and not changed_keys(e, after[n]) for n, e in before.items())
+
+
+def study_infos(conn: Connection, names: Sequence[str] | None) -> list[StudyInfo]:
+    """The studies ``names`` (all when ``None``), oldest first, with member counts by status and
+    strategies in the order they were first stored."""
+    query = select(s.studies).order_by(s.studies.c.created_at, s.studies.c.id)
+    if names is not None:
+        query = query.where(s.studies.c.name.in_(names))
+    found = conn.execute(query).all()
+    ids = [r.id for r in found]
+    counts = {sid: dict.fromkeys(MEMBER_STATUSES, 0) for sid in ids}
+    strategies: dict[int, list[str]] = {sid: [] for sid in ids}
+    m = s.members
+    by_status = (
+        select(m.c.study_id, m.c.status, func.count())
+        .where(m.c.study_id.in_(ids))
+        .group_by(m.c.study_id, m.c.status)
+    )
+    for sid, status, n in conn.execute(by_status):
+        counts[sid][status] = n
+    first = func.min(m.c.id).label("first")
+    by_strategy = (
+        select(m.c.study_id, m.c.strategy, first)
+        .where(m.c.study_id.in_(ids), m.c.strategy.is_not(None))
+        .group_by(m.c.study_id, m.c.strategy)
+        .order_by(first)
+    )
+    for sid, strategy, _ in conn.execute(by_strategy):
+        strategies[sid].append(strategy)
+    return [
+        StudyInfo(
+            name=r.name,
+            created_at=utc(r.created_at) or r.created_at,
+            status=r.status,
+            config=r.config,
+            metadata=r.run_metadata,
+            feature_names=None if r.feature_names is None else tuple(r.feature_names),
+            counts=counts[r.id],
+            strategies=tuple(strategies[r.id]),
+        )
+        for r in found
+    ]
 
 
 def delete_details(conn: Connection, member_ids: Any) -> None:

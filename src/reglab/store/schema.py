@@ -59,10 +59,15 @@ SCHEMA_VERSION = 2
 UPGRADES: dict[int, tuple[str, ...]] = {
     1: (
         "ALTER TABLE members ADD COLUMN owner VARCHAR(128)",
-        "ALTER TABLE members ADD COLUMN lease_until TIMESTAMP",
+        "ALTER TABLE members ADD COLUMN lease_until TIMESTAMP WITH TIME ZONE",
     ),
 }
-"""From a version to the next: the SQL statements that upgrade a store (in one transaction)."""
+"""From a version to the next: the SQL statements that upgrade a store (in one transaction).
+
+The store's migrations, oldest first. A change to the tables adds an entry ``N: (...)`` that
+brings version ``N`` to ``N + 1`` in SQL that SQLite and PostgreSQL both run, and raises
+:data:`SCHEMA_VERSION`; a change that cannot be written so (or that would lose data) leaves the
+old version out, and such stores are refused with the version found and the one expected."""
 
 metadata = MetaData()
 

@@ -4,6 +4,9 @@ Durability: every call that writes is one transaction, so each finished member i
 its own and a killed process loses at most the members in flight. SQLite files use the WAL
 journal (readers never block the writer) with ``synchronous=NORMAL`` and a busy timeout; writes
 take the write lock up front (``BEGIN IMMEDIATE``) so concurrent writers wait instead of failing.
+A PostgreSQL store is shared by processes on many hosts; what keeps their transactions apart
+there is in :mod:`reglab.store.backend`. An in-memory SQLite store (``sqlite://``) is one
+connection, shared by the threads of its process one transaction at a time.
 
 Safety: opening never destroys data. A file that is not an SQLite database, a database of
 another application, or a store of another schema version is refused with a
@@ -13,22 +16,22 @@ another application, or a store of another schema version is refused with a
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, delete, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from reglab import _signals
 from reglab._validation import check_choice, check_positive, message, suggest
 from reglab.errors import ConfigError, StoreError
-from reglab.store import claims, rows
+from reglab.store import backend, claims, rows
 from reglab.store import connection as c
 from reglab.store import schema as s
 from reglab.store.records import (
-    MEMBER_STATUSES,
     RECORD_STATUSES,
     MemberRecord,
     StudyInfo,
@@ -46,8 +49,10 @@ class Store:
 
     Args:
         url_or_path: a file path (an SQLite database, created when missing) or any SQLAlchemy
-            URL (``sqlite:///results.db``, ``postgresql+psycopg://user@host/db``). A database
-            that is not empty must be a reglab store: give reglab a database of its own.
+            URL (``sqlite:///results.db``, ``postgresql+psycopg://user@host/db``; a plain
+            ``postgresql://`` uses psycopg 3, installed by ``pip install 'reglab[postgres]'``).
+            A database that is not empty must be a reglab store: give reglab a database of its
+            own. Many processes, on many hosts, may share one PostgreSQL store.
         create: create the store when missing; ``False`` refuses a missing or empty database.
 
     Raises:
@@ -71,6 +76,11 @@ class Store:
         if self._path is not None:
             c.check_file(self._path, self._where, create=create)
         self._engine = c.make_engine(self._url, memory=self._is_memory)
+        # One in-memory connection serves every thread (the heartbeat's too): a transaction
+        # must end before another thread begins one on it.
+        self._serial: AbstractContextManager[Any] = (
+            threading.RLock() if self._is_memory else nullcontext()
+        )
         try:
             self._prepare(create)
         except BaseException:
@@ -109,7 +119,7 @@ class Store:
     @contextmanager
     def _tx(self, doing: str, *, write: bool = False) -> Iterator[Connection]:
         try:
-            with _signals.atomic(), self._engine.connect() as conn:
+            with _signals.atomic(), self._serial, self._engine.connect() as conn:
                 if write:
                     conn.execution_options(reglab_write=True)
                 with conn.begin():
@@ -122,6 +132,7 @@ class Store:
             state = c.schema_state(conn, self._where)
         if state == "old":
             with self._tx("upgrading the store's schema", write=True) as conn:
+                backend.serialize(conn, "schema")
                 if c.schema_state(conn, self._where) == "old":  # no other process was faster
                     c.upgrade(conn)
         if state == "empty":
@@ -130,6 +141,7 @@ class Store:
                     self._where, "an existing reglab store", "an empty database (create=False)"
                 )
             with self._tx("creating the schema", write=True) as conn:
+                backend.serialize(conn, "schema")
                 if c.schema_state(conn, self._where) == "empty":  # no other process was faster
                     c.create_schema(conn, rows.now().isoformat())
         if self._path is not None:
@@ -168,6 +180,7 @@ class Store:
         names = None if feature_names is None else [str(n) for n in feature_names]
         now = rows.now()
         with self._tx(f"creating study {name!r}", write=True) as conn:
+            backend.serialize(conn, "studies")  # two processes starting one study: one creates it
             row = conn.execute(select(s.studies).where(s.studies.c.name == name)).first()
             if row is None:
                 conn.execute(
@@ -181,7 +194,7 @@ class Store:
                         feature_names=names,
                     )
                 )
-                return self._infos(conn, [name])[0]
+                return rows.study_infos(conn, [name])[0]
             if not exist_ok:
                 raise StoreError(
                     f"Store {self._where}: `name` must be a new study name (exist_ok=False); "
@@ -199,7 +212,7 @@ class Store:
             if names is not None:
                 values["feature_names"] = names
             conn.execute(update(s.studies).where(s.studies.c.id == row.id).values(**values))
-            return self._infos(conn, [name])[0]
+            return rows.study_infos(conn, [name])[0]
 
     def _check_config_change(
         self,
@@ -257,16 +270,17 @@ class Store:
         """The stored study ``name`` (a :class:`StoreError` with a suggestion if unknown)."""
         with self._tx(f"reading study {name!r}") as conn:
             self._study_id(conn, name)
-            return self._infos(conn, [name])[0]
+            return rows.study_infos(conn, [name])[0]
 
     def list_studies(self) -> list[StudyInfo]:
         """Every stored study, oldest first, with member counts by status and strategies."""
         with self._tx("listing studies") as conn:
-            return self._infos(conn, None)
+            return rows.study_infos(conn, None)
 
     def delete_study(self, name: str) -> None:
         """Delete a study and everything stored for its members."""
         with self._tx(f"deleting study {name!r}", write=True) as conn:
+            backend.serialize(conn, "studies")
             sid = self._study_id(conn, name)
             rows.delete_members(conn, sid)
             conn.execute(delete(s.studies).where(s.studies.c.id == sid))
@@ -280,7 +294,7 @@ class Store:
             sid = self._study_id(conn, study)
             if not replace:
                 stored = conn.execute(
-                    select(s.studies.c.run_metadata).where(s.studies.c.id == sid)
+                    select(s.studies.c.run_metadata).where(s.studies.c.id == sid).with_for_update()
                 ).scalar_one()
                 metadata = {**stored, **metadata}
             conn.execute(
@@ -310,45 +324,6 @@ class Store:
                 + suggest(str(name), known)
             )
         return int(sid)
-
-    def _infos(self, conn: Connection, names: Sequence[str] | None) -> list[StudyInfo]:
-        query = select(s.studies).order_by(s.studies.c.created_at, s.studies.c.id)
-        if names is not None:
-            query = query.where(s.studies.c.name.in_(names))
-        found = conn.execute(query).all()
-        ids = [r.id for r in found]
-        counts = {sid: dict.fromkeys(MEMBER_STATUSES, 0) for sid in ids}
-        strategies: dict[int, list[str]] = {sid: [] for sid in ids}
-        m = s.members
-        by_status = (
-            select(m.c.study_id, m.c.status, func.count())
-            .where(m.c.study_id.in_(ids))
-            .group_by(m.c.study_id, m.c.status)
-        )
-        for sid, status, n in conn.execute(by_status):
-            counts[sid][status] = n
-        first = func.min(m.c.id).label("first")
-        by_strategy = (
-            select(m.c.study_id, m.c.strategy, first)
-            .where(m.c.study_id.in_(ids), m.c.strategy.is_not(None))
-            .group_by(m.c.study_id, m.c.strategy)
-            .order_by(first)
-        )
-        for sid, strategy, _ in conn.execute(by_strategy):
-            strategies[sid].append(strategy)
-        return [
-            StudyInfo(
-                name=r.name,
-                created_at=rows.utc(r.created_at) or r.created_at,
-                status=r.status,
-                config=r.config,
-                metadata=r.run_metadata,
-                feature_names=None if r.feature_names is None else tuple(r.feature_names),
-                counts=counts[r.id],
-                strategies=tuple(strategies[r.id]),
-            )
-            for r in found
-        ]
 
     # -- members -------------------------------------------------------------------------------
 
@@ -417,20 +392,26 @@ class Store:
         m = s.members
         with self._tx(f"saving member {record.key!r}", write=True) as conn:
             sid = self._study_id(conn, study)
-            row = conn.execute(
-                select(m.c.id, m.c.status, m.c.started_at).where(
-                    m.c.study_id == sid, m.c.key == record.key
-                )
-            ).first()
+            stored = (
+                select(m.c.id, m.c.status, m.c.started_at)
+                .where(m.c.study_id == sid, m.c.key == record.key)
+                .with_for_update()  # PostgreSQL: another process saving it waits, then sees it
+            )
+            row = conn.execute(stored).first()
             if row is None:
-                insert_row = insert(m).values(study_id=sid, **values).returning(m.c.id)
-                mid = int(conn.execute(insert_row).scalar_one())
-            elif row.status in RECORD_STATUSES:
+                new = backend.insert_or_skip(m, conn, ("study_id", "key"))
+                inserted = conn.execute(
+                    new.values(study_id=sid, **values).returning(m.c.id)
+                ).scalar()
+                if inserted is not None:
+                    rows.insert_details(conn, int(inserted), record)
+                    return True
+                row = conn.execute(stored).one()  # another process inserted it since
+            if row.status in RECORD_STATUSES:
                 return False
-            else:
-                mid = int(row.id)
-                values["started_at"] = values["started_at"] or row.started_at
-                conn.execute(update(m).where(m.c.id == mid).values(lease_until=None, **values))
+            mid = int(row.id)
+            values["started_at"] = values["started_at"] or row.started_at
+            conn.execute(update(m).where(m.c.id == mid).values(lease_until=None, **values))
             rows.insert_details(conn, mid, record)
             return True
 
