@@ -15,6 +15,7 @@ from typing import Any
 
 from reglab._outputs import check_output, write_atomic
 from reglab.cli.render import wide_console
+from reglab.data.arrays import data_inputs
 from reglab.errors import ConfigError
 from reglab.store.connection import store_file
 
@@ -22,10 +23,6 @@ __all__ = ["run_fit", "run_predict"]
 
 
 _SQLITE = b"SQLite format 3\x00"
-
-
-def _data_file(data: str) -> Path | None:
-    return None if data.startswith("builtin:") else Path(data)
 
 
 def _not_precious(option: str, out: Path, *, models: bool) -> None:
@@ -80,7 +77,7 @@ def run_fit(
         (".yaml", ".yml", ".json")
     ) else None  # fmt: skip
     inputs = {
-        "the data file": _data_file(data),
+        **data_inputs(data),
         "the store": store_file(store),
         "the strategy file": strategy_path,
     }
@@ -144,7 +141,7 @@ def run_predict(model_path: Path, data: str, *, output: Path) -> None:
     """Predict the rows of ``data`` with the model file ``model_path``; write a CSV."""
     from reglab.final import load
 
-    inputs = {"the model file": model_path, "the data file": _data_file(data)}
+    inputs = {"the model file": model_path, **data_inputs(data)}
     out = check_output("-o", output, inputs=inputs)
     _not_precious("-o", out, models=True)
     model = load(model_path)

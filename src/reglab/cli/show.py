@@ -82,11 +82,12 @@ def run_datasets() -> None:
     from reglab.data.builtin import list_builtin
 
     table = Table(title="Built-in data sets (use as builtin:NAME)", title_justify="left")
-    for col in ("name", "task", "rows", "features", "classes", "description"):
+    for col in ("name", "kind", "task", "rows", "features", "classes", "description"):
         table.add_column(col)
     for info in list_builtin():
         table.add_row(
             info.name,
+            info.kind + (f" {'×'.join(map(str, info.shape))}" if info.shape else ""),
             info.task,
             str(info.n_rows),
             str(info.n_features),
