@@ -42,9 +42,13 @@ def test_bench_on_idx_needs_no_target_and_reports_images(tmp_path: Path, idx_pre
     out = " ".join(result.output.split())
     assert "first200: 200 images 1×28×28 (multiclass, 10 classes); 2 strategies x 2 splits" in out
     page = report.read_text()
+    assert "data set <b>first200</b> · 200 images 1×28×28 · multiclass" in page
     assert "<dt>kind</dt><dd>images</dd>" in page
     assert "<dt>shape</dt><dd>200 images 1×28×28</dd>" in page
     assert "values scaled to [0, 1]" in page
+    shown = runner.invoke(app, ["show", out.split("study '")[1].split("'")[0], "--store",
+                                str(tmp_path / "s.db")])  # fmt: skip
+    assert "Data: first200: 200 images 1×28×28 (multiclass)" in shown.output
 
 
 def test_a_truncated_idx_file_is_one_line_and_writes_nothing(tmp_path: Path, idx_prefix) -> None:

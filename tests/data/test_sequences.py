@@ -49,10 +49,11 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
     return bunch.images[:120], bunch.target[:120]
 
 
-def long_csv(path: Path, images: np.ndarray, labels: np.ndarray) -> Path:
-    """One row per (digit, image row), shuffled, with time as text-free integers."""
+def long_csv(path: Path, images: np.ndarray, labels: np.ndarray, dates: bool = False) -> Path:
+    """One row per (digit, image row), shuffled; time is the row number or an ISO date."""
     rows = [
-        {"digit": f"d{i:03d}", "row": t, **{f"c{j}": images[i, t, j] for j in range(8)},
+        {"digit": f"d{i:03d}", "row": f"2024-01-{t + 1:02d}" if dates else t,
+         **{f"c{j}": images[i, t, j] for j in range(8)},
          "label": int(labels[i])}
         for i in range(len(images)) for t in range(8)
     ]  # fmt: skip
@@ -61,9 +62,10 @@ def long_csv(path: Path, images: np.ndarray, labels: np.ndarray) -> Path:
     return path
 
 
-def test_long_csv_gives_one_sequence_per_id(tmp_path: Path, digits) -> None:
+@pytest.mark.parametrize("dates", [False, True], ids=["numbers", "iso-dates"])
+def test_long_csv_gives_one_sequence_per_id(tmp_path: Path, digits, dates: bool) -> None:
     images, labels = digits
-    path = long_csv(tmp_path / "digits.csv", images, labels)
+    path = long_csv(tmp_path / "digits.csv", images, labels, dates)
     ds = load_source(f"seq:{path}?id=digit&time=row", "label")
     assert (ds.kind, ds.shape, ds.task, ds.scaling) == (
         "sequences", (8, 8), "multiclass", "channel"

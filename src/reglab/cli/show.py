@@ -58,6 +58,12 @@ def run_show(study: str | None, *, store: str) -> None:
                 "started it to finish it.",
                 highlight=False,
             )
+        data = info.metadata.get("data", {})
+        if data.get("shape"):
+            console.print(
+                f"Data: {data.get('data set')}: {data['shape']} ({data.get('task')})",
+                highlight=False,
+            )
         print_result(result, console)
 
 

@@ -202,8 +202,8 @@ def _order(frame: pd.DataFrame, ids: np.ndarray, time: str | None) -> np.ndarray
     if time is None:
         return np.lexsort((np.arange(len(ids)), rank))
     stamps = pd.to_numeric(frame[time], errors="coerce")
-    key = stamps.to_numpy() if stamps.notna().all() else frame[time].astype(str).to_numpy()
-    return np.array(sorted(range(len(ids)), key=lambda i: (rank[i], key[i], i)), dtype=np.int64)
+    key = stamps.to_numpy() if stamps.notna().all() else frame[time].to_numpy(dtype=str)
+    return np.lexsort((np.arange(len(ids)), key, rank))
 
 
 def _by_id(
