@@ -125,9 +125,12 @@ def data_inputs(data: str) -> dict[str, Path | None]:
 def load_array_source(text: str, target: str | None = None, *, task: str | None = None) -> Dataset:
     """Load an ``idx:``, ``npz:``, ``images:`` or ``seq:`` source (see the module docstring).
 
-    >>> ds = load_array_source("idx:../shared/data/mnist-t10k")  # doctest: +SKIP
-    >>> ds.kind, ds.shape, ds.n_classes  # doctest: +SKIP
-    ('images', (1, 28, 28), 10)
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "tiny.npz"
+    >>> np.savez(path, x=np.arange(64).reshape(4, 4, 4), y=[0, 1, 0, 1])
+    >>> ds = load_array_source(f"npz:{path}")
+    >>> ds.kind, ds.shape, ds.classes, ds.described_shape
+    ('images', (1, 4, 4), ('0', '1'), '4 images 1×4×4')
     """
     prefix, path, options = parse_source(text)
     if prefix == "seq:":
@@ -153,7 +156,7 @@ def load_array_source(text: str, target: str | None = None, *, task: str | None 
     images, labels, where, notices = loaders[prefix](path, **extra)
     return build(
         "load_source", images, labels, kind="images", where=where, name=path.name or str(path),
-        source=text, scaling=scaling, task=task, notices=notices,
+        source=text, scaling=scaling, task=task or "classification", notices=notices,
     )  # fmt: skip
 
 
