@@ -50,7 +50,7 @@ from reglab._validation import suggest
 from reglab.data._layout import sequence_columns
 from reglab.data.arrays import build, is_array_source, load_array_source
 from reglab.data.load import Dataset, load_table
-from reglab.data.sequences import windows
+from reglab.data.sequences import OVERLAP_NOTICE, windows
 from reglab.errors import ConfigError, DataError
 
 __all__ = ["BUILTIN", "PREFIX", "BuiltinInfo", "list_builtin", "load_builtin", "load_source"]
@@ -270,7 +270,10 @@ def _sunspots(info: BuiltinInfo) -> Dataset:
         "load_builtin", X, y, kind="sequences", where="builtin:sunspots", name=info.name,
         source=PREFIX + info.name, scaling="channel", task="regression", target=info.target,
         columns=sequence_columns(info.shape[0], [info.target]),
-        notices=[f"forecasting {info.target} one year ahead from the {info.shape[0]} before"],
+        notices=[
+            f"forecasting {info.target} one year ahead from the {info.shape[0]} before",
+            OVERLAP_NOTICE,
+        ],
     )  # fmt: skip
 
 
