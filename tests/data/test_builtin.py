@@ -23,6 +23,7 @@ DOCUMENTED = [
     ("synthetic-classification", "multiclass", 1000, 20, 3),
     ("synthetic-regression", "regression", 1000, 20, 0),
     ("w1", "multiclass", 2000, 50, 7),
+    ("sunspots", "regression", 289, 20, 0),
 ]
 
 

@@ -21,6 +21,7 @@ from reglab._outputs import check_output, check_outputs_differ, safe_filename
 from reglab._validation import check_choice
 from reglab.api import load_data
 from reglab.cli.render import print_result, wide_console
+from reglab.data.arrays import data_inputs
 from reglab.errors import ConfigError, TrainingError
 from reglab.report import write_report
 from reglab.store import ON_CONFIG_CHANGE, Store
@@ -87,7 +88,7 @@ def run_bench(
     check_url(store)
     inputs = {
         "the store": store_file(store),
-        "the data file": None if data.startswith("builtin:") else Path(data),
+        **data_inputs(data),
         "the strategy file": strategy_file,
     }
     json_out = None if json_path is None else check_output("--json", json_path, inputs=inputs)
@@ -135,7 +136,7 @@ def _run(
         inputs = len(plan.feature_names)
         encoded = f" → {inputs} inputs after encoding" if inputs != ds.n_features else ""
         err.print(
-            f"reglab bench: {ds.name}: {ds.n_rows} rows x {ds.n_features} columns{encoded} "
+            f"reglab bench: {ds.name}: {ds.described_shape}{encoded} "
             f"({kind}); {len(plan.strategies)} strategies x {len(plan.splits)} splits = "
             f"{n} members",
         )

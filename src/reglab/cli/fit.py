@@ -16,6 +16,7 @@ from typing import Any
 from reglab._outputs import check_output, write_atomic
 from reglab._validation import message
 from reglab.cli.render import wide_console
+from reglab.data.arrays import data_inputs
 from reglab.errors import ConfigError
 from reglab.store.connection import store_file
 
@@ -23,10 +24,6 @@ __all__ = ["run_fit", "run_predict"]
 
 
 _SQLITE = b"SQLite format 3\x00"
-
-
-def _data_file(data: str) -> Path | None:
-    return None if data.startswith("builtin:") else Path(data)
 
 
 def _not_precious(option: str, out: Path, *, models: bool) -> None:
@@ -81,7 +78,7 @@ def run_fit(
         (".yaml", ".yml", ".json")
     ) else None  # fmt: skip
     inputs = {
-        "the data file": _data_file(data),
+        **data_inputs(data),
         "the store": store_file(store),
         "the strategy file": strategy_path,
     }
@@ -151,7 +148,7 @@ def run_predict(
     if mc_samples is not None and mc_samples < 2:
         raise ConfigError(message("reglab predict", "--mc-samples", "an integer >= 2", mc_samples))
 
-    inputs = {"the model file": model_path, "the data file": _data_file(data)}
+    inputs = {"the model file": model_path, **data_inputs(data)}
     out = check_output("-o", output, inputs=inputs)
     _not_precious("-o", out, models=True)
     model = load(model_path)

@@ -16,6 +16,7 @@ from reglab._validation import check_choice
 from reglab.api import load_data
 from reglab.cli.bench import parse_hidden
 from reglab.cli.render import wide_console
+from reglab.data.arrays import data_inputs
 from reglab.errors import ConfigError, TrainingError
 from reglab.report import write_report
 from reglab.store import ON_CONFIG_CHANGE, Store
@@ -67,7 +68,7 @@ def run_path(
     check_url(store)
     inputs = {
         "the store": store_file(store),
-        "the data file": None if data.startswith("builtin:") else Path(data),
+        **data_inputs(data),
     }
     json_out = None if json_path is None else check_output("--json", json_path, inputs=inputs)
     report_out = None
@@ -109,7 +110,7 @@ def _run(
         n = len(plan.members)
         strengths = len(plan.strategies) - 1
         err.print(
-            f"reglab path: {described['technique']} on {ds.name}: {ds.n_rows} rows, "
+            f"reglab path: {described['technique']} on {ds.name}: {ds.described_shape}, "
             f"{len(plan.feature_names)} inputs ({ds.task}); none + {strengths} strengths x "
             f"{len(plan.splits)} splits = {n} members"
         )

@@ -58,6 +58,12 @@ def run_show(study: str | None, *, store: str) -> None:
                 "started it to finish it.",
                 highlight=False,
             )
+        data = info.metadata.get("data", {})
+        if data.get("shape"):
+            console.print(
+                f"Data: {data.get('data set')}: {data['shape']} ({data.get('task')})",
+                highlight=False,
+            )
         print_result(result, console)
 
 
@@ -82,11 +88,12 @@ def run_datasets() -> None:
     from reglab.data.builtin import list_builtin
 
     table = Table(title="Built-in data sets (use as builtin:NAME)", title_justify="left")
-    for col in ("name", "task", "rows", "features", "classes", "description"):
+    for col in ("name", "kind", "task", "rows", "features", "classes", "description"):
         table.add_column(col)
     for info in list_builtin():
         table.add_row(
             info.name,
+            info.kind + (f" {'×'.join(map(str, info.shape))}" if info.shape else ""),
             info.task,
             str(info.n_rows),
             str(info.n_features),

@@ -1,4 +1,6 @@
-"""Data: load tables into a :class:`Dataset`, preprocess per split, built-in data sets.
+"""Data: load tables, images and sequences into a :class:`Dataset`, preprocess per split,
+built-in data sets. Image and sequence sources (``idx:``, ``npz:``, ``images:``, ``seq:``) are
+described in :mod:`reglab.data.arrays` and :mod:`reglab.data.sequences`.
 
 >>> import numpy as np
 >>> from reglab.data import Preprocessor, load_source

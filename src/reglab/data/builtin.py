@@ -13,6 +13,7 @@ Nothing is downloaded: the scikit-learn tables ship with scikit-learn and the re
     synthetic-classification  multiclass  1000        20        3  known informative features
     synthetic-regression      regression  1000        20        0  known coefficients
     w1                        multiclass  2000        50        7  the reference workload
+    sunspots                  regression   289    20 (20×1)   0  yearly sunspots (statsmodels)
 
 ``synthetic-classification`` is ``make_classification(n_samples=1000, n_features=20,
 n_informative=5, n_redundant=3, n_repeated=2, n_classes=3, shuffle=False, random_state=0)`` with
@@ -26,6 +27,14 @@ shuffle=False, random_state=0)``: ``y = X·coef + 10·ε`` with nonzero coeffici
 ``make_classification(n_samples=2000, n_features=50, n_informative=10, n_redundant=5,
 n_classes=7, n_clusters_per_class=1, flip_y=0.05, class_sep=1.0, random_state=0)`` standardized
 by ``StandardScaler``, columns ``x0..x49``, target ``y``.
+
+``sunspots`` is a sequence data set (:mod:`reglab.data.sequences`): the yearly mean sunspot
+numbers 1700–2008 that statsmodels ships (``statsmodels.datasets.sunspots``, the ``sequences``
+extra; 309 values, read from the package, no network), windowed to forecast each year from the
+20 before it (``window=20, horizon=1``: 289 sequences of 20 steps × 1 feature, target
+``SUNACTIVITY``). It is the classic real forecasting series (Yule 1927; Box & Jenkins): small,
+public domain, with the ~11-year solar cycle a model must pick up, and two windows of 20 years
+span almost two cycles.
 """
 
 from __future__ import annotations
@@ -38,7 +47,10 @@ import numpy as np
 import pandas as pd
 
 from reglab._validation import suggest
+from reglab.data._layout import sequence_columns
+from reglab.data.arrays import build, is_array_source, load_array_source
 from reglab.data.load import Dataset, load_table
+from reglab.data.sequences import OVERLAP_NOTICE, windows
 from reglab.errors import ConfigError, DataError
 
 __all__ = ["BUILTIN", "PREFIX", "BuiltinInfo", "list_builtin", "load_builtin", "load_source"]
@@ -60,6 +72,8 @@ class BuiltinInfo:
     n_classes: int
     description: str
     target: str = "target"
+    kind: str = "table"
+    shape: tuple[int, ...] = ()
 
 
 BUILTIN: Mapping[str, BuiltinInfo] = {
@@ -83,6 +97,10 @@ BUILTIN: Mapping[str, BuiltinInfo] = {
         BuiltinInfo("w1", "multiclass", 2000, 50, 7,
                     "reference workload: make_classification, 7 classes, 5% label noise",
                     target="y"),
+        BuiltinInfo("sunspots", "regression", 289, 20, 0,
+                    "yearly sunspot numbers 1700-2008: each year from the 20 before "
+                    "(statsmodels; pip install 'reglab[sequences]')",
+                    target="SUNACTIVITY", kind="sequences", shape=(20, 1)),
     )
 }  # fmt: skip
 
@@ -118,7 +136,8 @@ def load_source(
     task: str | None = None,
     drop: Sequence[str] = (),
 ) -> Dataset:
-    """Load ``"builtin:NAME"`` or a table file (what ``reglab bench DATA --target COL`` accepts).
+    """Load ``"builtin:NAME"``, a table file, or image or sequence data (``idx:``, ``npz:``,
+    ``images:``, ``seq:``; :mod:`reglab.data.arrays`): what ``reglab bench DATA`` accepts.
 
     For a built-in the target is implied: ``target`` and ``task`` may be omitted or must agree
     with it. For a file, ``target`` is required (its absence is refused with the file's
@@ -130,6 +149,9 @@ def load_source(
     178
     """
     text = str(spec)
+    if is_array_source(text) and not Path(text).exists():
+        ds = load_array_source(text, target, task=task)
+        return ds.without(list(drop)) if drop else ds
     if text.startswith(PREFIX):
         name = text[len(PREFIX) :]
         ds = load_builtin(name)
@@ -233,6 +255,28 @@ def _w1(info: BuiltinInfo) -> Dataset:
     return _numeric(info, X, names, y, tuple(str(c) for c in range(7)))
 
 
+def _sunspots(info: BuiltinInfo) -> Dataset:
+    try:
+        from statsmodels.datasets import sunspots
+    except ImportError:
+        raise ConfigError(
+            "load_builtin: builtin:sunspots needs statsmodels; install it with pip install "
+            "'reglab[sequences]'."
+        ) from None
+    frame = sunspots.load_pandas().data
+    values = frame[[info.target]].to_numpy(dtype=np.float64)
+    X, y = windows(values, values[:, 0], window=info.shape[0], horizon=1)
+    return build(
+        "load_builtin", X, y, kind="sequences", where="builtin:sunspots", name=info.name,
+        source=PREFIX + info.name, scaling="channel", task="regression", target=info.target,
+        columns=sequence_columns(info.shape[0], [info.target]),
+        notices=[
+            f"forecasting {info.target} one year ahead from the {info.shape[0]} before",
+            OVERLAP_NOTICE,
+        ],
+    )  # fmt: skip
+
+
 _LOADERS: dict[str, Callable[[BuiltinInfo], Dataset]] = {
     "breast_cancer": _sklearn("load_breast_cancer"),
     "digits": _sklearn("load_digits"),
@@ -242,4 +286,5 @@ _LOADERS: dict[str, Callable[[BuiltinInfo], Dataset]] = {
     "synthetic-classification": _synthetic_classification,
     "synthetic-regression": _synthetic_regression,
     "w1": _w1,
+    "sunspots": _sunspots,
 }

@@ -63,6 +63,7 @@ import pandas as pd
 
 from reglab._validation import check_choice, suggest
 from reglab.data._checks import MIN_ROWS, Locator, check_columns, check_rows
+from reglab.data._layout import check_layout, describe_shape
 from reglab.data._read import read_path
 from reglab.data._schema import (
     MISSING_TOKENS,
@@ -108,6 +109,12 @@ class Dataset:
             ``feature_names`` order; ``None`` otherwise.
         strongest_column: The column that alone predicts the target best on held-out rows,
             with its score (balanced accuracy, or R²; :func:`reglab.data._schema.column_scores`).
+        kind: ``"table"``, ``"images"`` or ``"sequences"`` (:mod:`reglab.data.arrays`).
+        shape: The shape of one sample, ``(C, H, W)`` for images or ``(T, F)`` for sequences,
+            whose flattening (C-order) are the columns of ``X``; ``()`` for a table.
+        scaling: How :class:`~reglab.data.preprocess.Preprocessor` scales the numeric columns:
+            ``"column"`` (standardize each), ``"range"`` (one min-max to [0, 1]) or
+            ``"channel"`` (standardize each image channel / sequence feature).
 
     >>> ds = from_arrays([[1.0, 2.0], [3.0, 4.0]] * 5, ["a", "b"] * 5)
     >>> ds.task, ds.classes, ds.n_rows, ds.n_features, ds.y[:2].tolist()
@@ -129,9 +136,13 @@ class Dataset:
     ground_truth: Mapping[str, tuple[str, ...]] | None = None
     coefficients: tuple[float, ...] | None = None
     strongest_column: tuple[str, float] | None = None
+    kind: str = "table"
+    shape: tuple[int, ...] = ()
+    scaling: str = "column"
 
     def __post_init__(self) -> None:
         check_choice("Dataset", "task", self.task, TASKS)
+        check_layout(self.kind, self.shape, self.scaling, len(self.feature_names))
         if len(self.y) != len(self.X):
             raise DataError(
                 f"Dataset: `y` must have one value per row of `X` ({len(self.X)}); "
@@ -170,6 +181,17 @@ class Dataset:
         return self.task != "regression"
 
     @property
+    def described_shape(self) -> str:
+        """The data's size in words: ``"150 rows x 4 columns"``, ``"10000 images 1×28×28"``."""
+        return describe_shape(self.kind, self.shape, self.n_rows, self.n_features)
+
+    def samples(self) -> np.ndarray:
+        """The features in their own shape, ``[N, C, H, W]`` or ``[N, T, F]`` (float32, not
+        preprocessed); ``[N, features]`` for a numeric table."""
+        values = self.X.to_numpy(dtype=np.float32)
+        return values.reshape(len(values), *self.shape) if self.shape else values
+
+    @property
     def informative(self) -> tuple[str, ...] | None:
         """Names of the truly informative features, when known (synthetic data)."""
         return None if self.ground_truth is None else self.ground_truth.get("informative")
@@ -184,6 +206,12 @@ class Dataset:
         >>> ds.without(["x1"]).feature_names
         ('x0', 'x2')
         """
+        if self.kind != "table" and columns:
+            raise DataError(
+                f"Dataset {self.name!r}: columns to drop (--drop) must be table columns; got "
+                f"{next(iter(columns))!r} for {self.kind} ({self.described_shape}), whose "
+                "pixels or time steps are kept together."
+            )
         already = {c for c, _ in self.dropped_columns}
         columns = [c for c in dict.fromkeys(columns) if c not in already]
         unknown = [c for c in columns if c not in self.feature_names]

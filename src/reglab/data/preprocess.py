@@ -15,7 +15,18 @@ influence what is learned (a leakage test pins this). :meth:`Preprocessor.transf
   order (or a fixed vocabulary, see ``categories``). A value outside the vocabulary encodes as
   all zeros.
 
-This equals scikit-learn's ``ColumnTransformer([SimpleImputer('median') + StandardScaler,
+Image and sequence data (:mod:`reglab.data.arrays`) scale their numeric columns otherwise,
+as ``scaling`` says, still from the training rows alone:
+
+* ``"range"`` (pixels): one ``lo``, ``hi`` over every value of the training rows, then
+  ``(x − lo) / (hi − lo)``, so the training pixels span [0, 1] (8-bit images: ``x / 255``);
+* ``"channel"``: the mean and population standard deviation of each ``group`` (an image
+  channel, or one feature over all time steps), pooled over its columns.
+
+The statistics are kept per column (``means_``, ``scales_``), so a fitted preprocessor is
+saved and applied the same way whatever its scaling.
+
+For tables this equals scikit-learn's ``ColumnTransformer([SimpleImputer('median') + StandardScaler,
 SimpleImputer('most_frequent') + OneHotEncoder(handle_unknown='ignore')])`` fit on the
 training rows (numeric columns first, then categorical), which the tests use as an oracle.
 """
@@ -29,6 +40,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reglab._validation import check_choice
+from reglab.data._layout import SCALINGS, channel_groups
 from reglab.errors import ConfigError, DataError
 
 __all__ = ["Preprocessor", "check_encoded_size", "encoded_widths"]
@@ -51,6 +64,10 @@ class Preprocessor:
             like the column names: fixing it (e.g. from :meth:`vocabulary` over all rows) gives
             every split the same output columns, so members of different splits can share a
             stack. Imputation and scaling statistics still come from the training rows only.
+        scaling: ``"column"`` (standardize each numeric column), ``"range"`` (min-max over all
+            numeric values to [0, 1]) or ``"channel"`` (standardize each of ``groups``).
+        groups: For ``"channel"``, the numeric columns that share one mean and scale; a
+            column in no group is its own.
 
     Attributes (after :meth:`fit`):
         medians_, means_, scales_: Per numeric column, float64 arrays.
@@ -74,10 +91,14 @@ class Preprocessor:
         categorical_columns: Sequence[str] = (),
         *,
         categories: Mapping[str, Sequence[str]] | None = None,
+        scaling: str = "column",
+        groups: Sequence[Sequence[str]] | None = None,
     ) -> None:
         self.numeric_columns = numeric_columns
         self.categorical_columns = categorical_columns
         self.categories = categories
+        self.scaling = scaling
+        self.groups = groups
 
     @classmethod
     def for_dataset(cls, dataset: Any, *, fixed_categories: bool = False) -> Preprocessor:
@@ -90,7 +111,17 @@ class Preprocessor:
         categories = None
         if fixed_categories:
             categories = cls.vocabulary(dataset.X, dataset.categorical_columns)
-        return cls(dataset.numeric_columns, dataset.categorical_columns, categories=categories)
+        scaling = getattr(dataset, "scaling", "column")
+        groups = None
+        if scaling == "channel":
+            groups = channel_groups(dataset.kind, dataset.shape, dataset.feature_names)
+        return cls(
+            dataset.numeric_columns,
+            dataset.categorical_columns,
+            categories=categories,
+            scaling=scaling,
+            groups=groups,
+        )
 
     @staticmethod
     def vocabulary(X: pd.DataFrame, columns: Sequence[str]) -> dict[str, tuple[str, ...]]:
@@ -112,6 +143,7 @@ class Preprocessor:
         Returns:
             ``self``.
         """
+        check_choice("Preprocessor", "scaling", self.scaling, SCALINGS)
         numeric = [str(c) for c in self.numeric_columns]
         categorical = [str(c) for c in self.categorical_columns]
         both = set(numeric) & set(categorical)
@@ -137,7 +169,9 @@ class Preprocessor:
         self.medians_ = np.zeros(len(numeric))
         self.means_ = np.zeros(len(numeric))
         self.scales_ = np.ones(len(numeric))
-        for j, col in enumerate(numeric):
+        if self.scaling != "column" and numeric:
+            self._pool(train, numeric)
+        for j, col in enumerate(numeric if self.scaling == "column" else ()):
             values = pd.to_numeric(train[col], errors="coerce").to_numpy(dtype=np.float64)
             seen = values[~np.isnan(values)]
             if seen.size == 0:
@@ -163,13 +197,36 @@ class Preprocessor:
         self.categorical_: tuple[str, ...] = tuple(categorical)
         return self
 
+    def _pool(self, train: pd.DataFrame, numeric: list[str]) -> None:
+        """Medians per column; means and scales shared by groups of columns (``"range"``: all
+        of them; ``"channel"``: each group)."""
+        every = _numbers(train[numeric])
+        seen = ~np.isnan(every).all(axis=0)
+        self.medians_[seen] = np.nanmedian(every[:, seen], axis=0)
+        position = {c: j for j, c in enumerate(numeric)}
+        if self.scaling == "range":
+            groups = [numeric]
+        else:
+            given = [[str(c) for c in g if str(c) in position] for g in self.groups or ()]
+            grouped = {c for g in given for c in g}
+            groups = [g for g in given if g] + [[c] for c in numeric if c not in grouped]
+        for group in groups:
+            cols = [position[c] for c in group]
+            values = np.where(np.isnan(every[:, cols]), self.medians_[cols], every[:, cols])
+            if self.scaling == "range":
+                lo, hi = float(values.min()), float(values.max())
+                self.means_[cols], self.scales_[cols] = lo, (hi - lo) or 1.0
+                continue
+            mean, var = float(values.mean()), float(values.var())
+            self.means_[cols] = mean
+            self.scales_[cols] = 1.0 if _is_constant(var, mean, values.size) else var**0.5
+
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         """Map every row of ``X`` with the fitted statistics; float32 ``[n_rows, n_out]``."""
         self._check_fitted()
         blocks: list[np.ndarray] = []
         if self.numeric_:
-            num = X[list(self.numeric_)].apply(pd.to_numeric, errors="coerce")
-            values = num.to_numpy(dtype=np.float64)
+            values = _numbers(X[list(self.numeric_)])
             values = np.where(np.isnan(values), self.medians_, values)
             blocks.append((values - self.means_) / self.scales_)
         for col, mode, cats in zip(self.categorical_, self.modes_, self.categories_, strict=True):
@@ -245,6 +302,13 @@ def _is_constant(var: float, mean: float, n: int) -> bool:
     """Variance within float rounding of zero (scikit-learn's ``StandardScaler`` rule)."""
     eps = np.finfo(np.float64).eps
     return bool(var <= n * eps * var + (n * mean * eps) ** 2)
+
+
+def _numbers(frame: pd.DataFrame) -> np.ndarray:
+    """The columns as float64 (text that is no number → NaN); numeric columns at once."""
+    if all(dtype.kind in "fiub" for dtype in frame.dtypes):
+        return frame.to_numpy(dtype=np.float64)
+    return frame.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _as_labels(series: pd.Series) -> pd.Series:

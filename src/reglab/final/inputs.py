@@ -27,6 +27,7 @@ import pandas as pd
 from reglab._validation import suggest
 from reglab.data._read import read_path
 from reglab.data._schema import MISSING_TOKENS
+from reglab.data.arrays import is_array_source
 from reglab.errors import DataError
 
 __all__ = ["Rows", "read_rows"]
@@ -130,7 +131,7 @@ def _frame(data: Any, columns: list[str]) -> tuple[pd.DataFrame, str, Lines]:
     """``(frame, description, line numbers or None)`` of the rows ``data``."""
     if isinstance(data, pd.DataFrame):
         return data, "the DataFrame", None
-    if isinstance(data, str) and data.startswith("builtin:"):
+    if isinstance(data, str) and (data.startswith("builtin:") or is_array_source(data)):
         from reglab.data.builtin import load_source
 
         return load_source(data).X, repr(data), None

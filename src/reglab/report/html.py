@@ -16,6 +16,7 @@ from typing import Any
 
 from reglab._outputs import check_output, write_atomic
 from reglab._validation import message
+from reglab.data._layout import describe_shape
 from reglab.errors import ConfigError
 from reglab.report import diagnostics as diag
 from reglab.report import sections as sec
@@ -116,6 +117,10 @@ def _subtitle(d: Digest) -> str:
         task = data.get("task")
         if name:
             bits.append(f"data set <b>{esc(name)}</b>")
+        kind, shape = data.get("kind"), data.get("shape")
+        if kind in ("images", "sequences") and isinstance(shape, list):
+            rows, columns = int(data.get("rows", 0)), int(data.get("columns", 0))
+            bits.append(esc(describe_shape(str(kind), [int(v) for v in shape], rows, columns)))
         if task:
             bits.append(esc(task))
     n_done = sum(len(ms) for ms in d.members.values())

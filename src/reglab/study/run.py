@@ -239,6 +239,11 @@ class Study:
                 "columns": dataset.n_features,
                 "classes": list(dataset.classes),
                 "inputs": len(feature_names),
+                **(
+                    {"kind": dataset.kind, "shape": list(dataset.shape), "scaling": dataset.scaling}
+                    if dataset.kind != "table"
+                    else {}
+                ),
             },
             "strategies": [s.to_dict() for s in strategies],
             "model": {
@@ -467,7 +472,8 @@ class StudyPlan:
             "source": ds.source,
             "target": ds.target,
             "task": ds.task,
-            "shape": f"{ds.n_rows} rows x {ds.n_features} columns",
+            **({"kind": ds.kind} if ds.kind != "table" else {}),
+            "shape": ds.described_shape,
             "inputs after encoding": len(self.feature_names),
             "classes": ", ".join(ds.classes) if ds.classes else "(regression)",
             "dropped columns": ", ".join(f"{c} ({why})" for c, why in ds.dropped_columns) or "none",
@@ -477,9 +483,18 @@ class StudyPlan:
                 if ds.strongest_column is not None
                 else {}
             ),
-            "preprocessing": "fit on each outer training part: median imputation + "
-            "standardization (numeric), mode imputation + one-hot (categorical)",
+            "preprocessing": _PREPROCESSING[ds.scaling],
         }
+
+
+_PREPROCESSING = {
+    "column": "fit on each outer training part: median imputation + standardization "
+    "(numeric), mode imputation + one-hot (categorical)",
+    "range": "fit on each outer training part: values scaled to [0, 1] by the part's minimum "
+    "and maximum",
+    "channel": "fit on each outer training part: standardization per image channel or "
+    "sequence feature",
+}
 
 
 def _strongest(column: tuple[str, float], task: str) -> str:
