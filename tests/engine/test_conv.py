@@ -8,6 +8,8 @@ a one-member stack equals ``reglab.fit`` on the exported module; it learns.
 from __future__ import annotations
 
 import gzip
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,7 @@ from reglab.study.strategies import parse_strategy
 
 from .conftest import SHARED_DATA
 
+DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
 N = 300
 ARCH = ConvArchitecture(
     196, 10, hidden=(32,), height=14, width=14, conv=(ConvBlock(6, 3, 2), ConvBlock(12, 3, 2))
@@ -187,3 +190,13 @@ def test_bad_architectures_name_the_field(kwargs: dict[str, Any], match: str) ->
     args: dict[str, Any] = {"in_features": 196, "out_features": 10, "height": 14, "width": 14}
     with pytest.raises(ConfigError, match=match):
         ConvArchitecture(**{**args, **kwargs})
+
+
+def test_the_documented_example_runs() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
+    (block,) = [b for b in blocks if "CNN_FAMILY.export" in b]
+    namespace: dict[str, Any] = {}
+    exec(compile(block, str(DOC), "exec"), namespace)
+    results = namespace["results"]
+    assert [r.status for r in results] == ["ok"] * 4
+    assert min(r.test_scores["accuracy"] for r in results) > 0.5  # chance 0.1

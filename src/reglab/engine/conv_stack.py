@@ -11,15 +11,14 @@ members. A step's features arrive as columns ``[M, C·H·W, B]`` whose memory is
 and the last block's maps, flattened channel-major, are the dense head's columns
 ``[M, C'·H'·W', B]`` (``torch.baddbmm`` per layer, as the MLP).
 
-**Why one convolution call per member.** Both member-batched forms were measured (one thread,
-a batch of 64, the forward and backward pass of one LeNet-5 conv layer, 1→6@5×5 on 28×28 and
-6→16@5×5 on 14×14, ``/tmp``-free script in ``docs/benchmarks.md``): a grouped convolution
-(``F.conv2d`` with ``groups=M`` on ``[B, M·C, H, W]``) took 19.8/17.8 ms for 4 members and
-84/70 ms for 16, ``torch.func.vmap(F.conv2d)`` 18.4/21.2 and 103/71 ms, one call per member
-14.2/15.7 and 52/62 ms. Neither batched form keeps a member's bits: the grouped kernel (which
-is also what vmap's batching rule calls) blocks its work by the number of groups, so a member's
-outputs and kernel gradient differ in the last bits between a stack of 1 and of 4. One call
-per member is both the fastest on CPU and, by construction, the member's own arithmetic.
+**Why one convolution call per member.** Both member-batched forms were measured
+(``benchmarks/cnn_mnist10k.py``: one thread, a batch of 64, the forward and backward pass of
+LeNet-5's two conv layers, 1→6@5×5 on 28×28 and 6→16@5×5 on 14×14): for 8 members a grouped
+convolution (``F.conv2d`` with ``groups=M`` on ``[B, M·C, H, W]``) took 153 ms,
+``torch.func.vmap(F.conv2d)`` 132 ms and one call per member 79 ms (for 4 members: 50, 60 and
+37 ms). Neither batched form keeps a member's bits: a member's outputs and kernel gradient
+differ in the last bits between a stack of 1 and a stack of 4 or 8 (the same measurement). One call per
+member is both the fastest on CPU and, by construction, the member's own arithmetic.
 Pooling, activations and masks are exact element-wise or window operations and run over the
 whole stack.
 
@@ -119,10 +118,9 @@ class ConvStack(GenericStack):
         self.direction_views = [v.reshape(m, 1, -1) for v in self.direction_views]
 
     def use_threads(self, m: int) -> None:
-        """One thread, whatever ``num_threads`` asks: a convolution's kernel gradient sums
-        over the batch, and with more threads its kernel splits that sum, so a member's bits
-        would depend on the stack's size (measured: they differ after one epoch with 2
-        threads, ``tests/engine/test_conv.py``)."""
+        """One thread, whatever ``num_threads`` asks. With two threads for a stack of three
+        and one for a member alone, the member's weights differed after one epoch (measured
+        on MNIST); with one thread they are the same bits (``tests/engine/test_conv.py``)."""
         super().use_threads(1)
 
     # -- the forward passes ----------------------------------------------------------------
