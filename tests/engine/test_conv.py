@@ -19,6 +19,7 @@ import torch
 import reglab
 from reglab.engine import MemberSpec, TrainConfig, initial_weights, stream_seeds, train_members
 from reglab.engine.conv import CNN_FAMILY, ConvArchitecture, ConvBlock, SpatialPlace
+from reglab.engine.conv_stack import ConvStack
 from reglab.engine.family import family_of
 from reglab.engine.plan import member_bytes
 from reglab.engine.spec import Architecture, Strategy
@@ -60,7 +61,7 @@ STACKED = [
     "none",
     "dropout=0.2+l2=1e-3",
     "maxnorm=1+spatial-dropout=0.2",
-    "l1=1e-3+dropconnect=0.2",
+    "l1=1e-3+dropconnect=0.2+activity-l2=1e-4",
 ]
 
 
@@ -200,3 +201,24 @@ def test_the_documented_example_runs() -> None:
     results = namespace["results"]
     assert [r.status for r in results] == ["ok"] * 4
     assert min(r.test_scores["accuracy"] for r in results) > 0.5  # chance 0.1
+
+
+def test_spatial_dropout_zeroes_whole_feature_maps(mnist: Any) -> None:
+    x, _ = mnist[0]
+    spec = _member("spatial-dropout=0.5", 0)
+    layout = CNN_FAMILY.layout(ARCH)
+    params = layout.stack([layout.initial(np.random.default_rng(0))], "cpu")
+    places = CNN_FAMILY.noise_places([spec])
+    table = torch.zeros(N, 196 + 10)
+    stack = ConvStack([spec], layout, table, params, places, None, keep_best=False)
+    views = stack.by_kind_views(layout.views(stack.theta, 1))
+    h = stack.columns(torch.from_numpy(x[:32].T.copy())[None])
+    keep = [torch.ones(1, 6, 32), torch.ones(1, 12, 32)]
+    dropped = [keep[0], keep[1].clone()]
+    dropped[1][0, 3, 5] = 0.0  # row 5's map 3 of the last block: its 2×2 features
+    with torch.no_grad():
+        a, b = stack._features(views, h, keep), stack._features(views, h, dropped)
+    changed = (a != b).nonzero().tolist()
+    assert changed
+    assert [c[1:] for c in changed] == [[f, 5] for f in range(12, 16) if a[0, f, 5] != 0]
+    assert torch.all(b[0, 12:16, 5] == 0)

@@ -5,8 +5,7 @@ gradients) whose forward pass runs the conv blocks of :class:`~reglab.engine.con
 members. A step's features arrive as columns ``[M, C·H·W, B]`` whose memory is row-major
 (:meth:`ConvStack.columns`), so each member's images are a free view ``[B, C, H, W]``. Per block:
 
-    y_i = F.conv2d(x_i, K_i, b_i, padding)        for each member i (its own call)
-    y   = max_pool(activation(y)) · spatial mask  over the whole stack (element-wise/windowed)
+    y_i = max_pool(activation(F.conv2d(x_i, K_i, b_i, padding))) · spatial mask_i
 
 and the last block's maps, flattened channel-major, are the dense head's columns
 ``[M, C'·H'·W', B]`` (``torch.baddbmm`` per layer, as the MLP).
@@ -17,10 +16,12 @@ LeNet-5's two conv layers, 1→6@5×5 on 28×28 and 6→16@5×5 on 14×14): for 
 convolution (``F.conv2d`` with ``groups=M`` on ``[B, M·C, H, W]``) took 153 ms,
 ``torch.func.vmap(F.conv2d)`` 132 ms and one call per member 79 ms (for 4 members: 50, 60 and
 37 ms). Neither batched form keeps a member's bits: a member's outputs and kernel gradient
-differ in the last bits between a stack of 1 and a stack of 4 or 8 (the same measurement). One call per
-member is both the fastest on CPU and, by construction, the member's own arithmetic.
-Pooling, activations and masks are exact element-wise or window operations and run over the
-whole stack.
+differ in the last bits between a stack of 1 and a stack of 4 or 8 (the same measurement).
+One call per member is both the fastest on CPU and, by construction, the member's own
+arithmetic.
+Activations, pooling and masks run member by member too: on the whole stack at once they
+made a LeNet-5 stack of 8 members slower than training the 8 CNNs one after another
+(copies of the stacked maps, and maps that no longer stay in the cache).
 
 Penalties and constraints on the conv kernels are applied next to the dense ones (see
 :mod:`reglab.engine.conv`): their l1/l2 gradient by
@@ -136,17 +137,27 @@ class ConvStack(GenericStack):
         """The conv blocks: pixels ``[M, C·H·W, B]`` → the dense head's columns ``[M, F', B]``."""
         arch, m = self.arch, h.shape[0]  # evaluation may take a subset of the members
         x = h.transpose(1, 2).contiguous()
-        x = x.view(m, x.shape[1], arch.channels, arch.height, arch.width)
-        for i, block in enumerate(arch.conv):
-            w, b = params["conv"][i], params["conv_bias"][i]
-            x = torch.stack([F.conv2d(x[j], w[j], b[j], padding=block.padding) for j in range(m)])
-            x = pw.activation(self.activation, x)
-            if block.pool > 1:
-                x = F.max_pool2d(x.flatten(0, 1), block.pool).unflatten(0, (m, -1))
+        images = x.view(m, x.shape[1], arch.channels, arch.height, arch.width).unbind(0)
+        kernels = [w.unbind(0) for w in params["conv"]]
+        biases = [b.unbind(0) for b in params["conv_bias"]]
+        masks: list[Sequence[Tensor] | None] = []
+        for i in range(len(arch.conv)):
             idx = None if noise is None else self.place_of.get(("spatial", i))
-            if idx is not None and noise is not None:
-                x = x * noise[idx].transpose(1, 2)[..., None, None]
-        return x.flatten(2).transpose(1, 2).contiguous()
+            masks.append(None if idx is None or noise is None else
+                         noise[idx].transpose(1, 2)[..., None, None].unbind(0))  # fmt: skip
+        features = []
+        for j in range(m):  # member by member: each one's own calls, its maps stay in cache
+            y = images[j]
+            for i, block in enumerate(arch.conv):
+                y = F.conv2d(y, kernels[i][j], biases[i][j], padding=block.padding)
+                y = pw.activation(self.activation, y)
+                if block.pool > 1:
+                    y = F.max_pool2d(y, block.pool)
+                mask = masks[i]
+                if mask is not None:
+                    y = y * mask[j]
+            features.append(y.flatten(1))
+        return torch.stack(features).transpose(1, 2).contiguous()
 
     def train_forward(
         self,
