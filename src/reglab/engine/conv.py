@@ -267,9 +267,9 @@ class CNNFamily(ModelFamily):
         on = strategy.l1 > 0 or strategy.l2 > 0
         head["kernel_regularizer"] = [reg if on and f else None for f in flags[n_conv:]]
         head["regularize_output"] = False
-        for key in ("in_features", "out_features", "hidden", "activation", "input_dropout"):
+        for key in ("in_features", "out_features", "hidden", "activation", "input_dropout",
+                    "batch_norm", "block_order"):  # fmt: skip
             head.pop(key)
-        head.pop("batch_norm"), head.pop("block_order")
         return CNN(
             arch.channels,
             arch.height,

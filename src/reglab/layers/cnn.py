@@ -38,7 +38,7 @@ from reglab._validation import Problems, check_fraction, check_int, message
 from reglab.layers.activations import Activation
 from reglab.layers.dense import Penalty, Projection
 from reglab.layers.dropout import Dropout, SpatialDropout2d
-from reglab.layers.mlp import MLP
+from reglab.layers.mlp import _DROPOUT_CLASSES, MLP
 
 __all__ = ["CNN", "conv_output_shapes"]
 
@@ -77,7 +77,7 @@ class CNN(nn.Sequential):
         conv_regularizer: One penalty or ``None`` per conv kernel.
         conv_constraint: A constraint for every conv kernel (``MaxNorm``: one norm per filter).
         spatial_dropout: Rate of :class:`~reglab.layers.SpatialDropout2d` after every block.
-        input_dropout: Rate of element dropout on the pixels.
+        input_dropout: Rate of element dropout on the pixels (of the head's ``dropout_kind``).
         generator: Source of every dropout mask (default: torch's default generator).
         **head: The remaining :class:`~reglab.layers.MLP` arguments of the dense head
             (``dropout``, ``dropout_kind``, ``drop_connect``, ``kernel_regularizer``,
@@ -112,7 +112,8 @@ class CNN(nn.Sequential):
         shapes = conv_output_shapes(channels, height, width, conv)
         layers: OrderedDict[str, nn.Module] = OrderedDict()
         if input_dropout > 0:
-            layers["dropout_in"] = Dropout(input_dropout, generator=generator)
+            kind = _DROPOUT_CLASSES.get(head.get("dropout_kind", "standard"), Dropout)
+            layers["dropout_in"] = kind(input_dropout, generator=generator)
         layers["image"] = nn.Unflatten(1, (channels, height, width))
         fan_in = channels
         for i, (filters, kernel, pool, padding) in enumerate(conv):
