@@ -22,7 +22,7 @@ The family (:data:`CNN_FAMILY`, ``"cnn"``) gives the engine
   blocks, DropConnect on the dense hidden kernels) and spatial dropout
   (:class:`~reglab.techniques.spatial.SpatialDropout`) after every conv block, one
   ``[filters, B]`` mask per block and step, drawn from the member's own noise stream;
-* the export (:class:`~reglab.layers.CNN`) and the memory estimate.
+* the export (:class:`~reglab.layers.cnn.CNN`) and the memory estimate.
 
 Regularization: L1/L2 penalize the conv kernels as hidden kernels. The layers are numbered
 conv blocks first, then the dense layers, and :meth:`Strategy.penalized
@@ -89,7 +89,7 @@ class ConvBlock:
         p.raise_if_any()
 
     def astuple(self) -> tuple[int, int, int, int]:
-        """``(filters, kernel_size, pool, padding)``, as :class:`~reglab.layers.CNN` takes it."""
+        """``(filters, kernel_size, pool, padding)``: a block of :class:`~reglab.layers.cnn.CNN`."""
         return (self.filters, self.kernel_size, self.pool, self.padding)
 
 
@@ -251,7 +251,7 @@ class CNNFamily(ModelFamily):
         return places
 
     def export(self, arch: Any, strategy: Strategy) -> nn.Module:
-        """The :class:`~reglab.layers.CNN` equal to one member (``state_dict`` names are the
+        """The :class:`~reglab.layers.cnn.CNN` equal to one member (``state_dict`` names are the
         layout's): the strategy's dense terms go to the head as in
         :func:`~reglab.engine.export.single_model`, L1/L2 also to the conv kernels that
         :func:`conv_penalized` flags, max-norm to every kernel (per filter on conv kernels),
@@ -316,4 +316,4 @@ def spatial_rate_of(strategy: Strategy) -> float:
 
 CNN_FAMILY = register_family(CNNFamily())
 """The convolutional family: :class:`ConvArchitecture` members on
-:class:`~reglab.engine.conv_stack.ConvStack`, exported as :class:`~reglab.layers.CNN`."""
+:class:`~reglab.engine.conv_stack.ConvStack`, exported as :class:`~reglab.layers.cnn.CNN`."""
