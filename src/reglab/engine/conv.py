@@ -1,0 +1,319 @@
+"""The convolutional model family: LeNet-style CNN members trained as stacks.
+
+A :class:`ConvArchitecture` is an :class:`~reglab.engine.spec.Architecture` whose inputs are
+images: each data row is ``C·H·W`` features, channel-major (numpy's reshape of
+``[n, C, H, W]``). Its conv blocks (:class:`ConvBlock`: convolution → activation → max pool)
+feed a dense head of ``hidden`` layers and the output layer, as in LeNet-5::
+
+    ConvArchitecture(784, 10)   # 1×28×28 → conv 6@5×5 (pad 2) → pool 2 → conv 16@5×5 → pool 2
+                                #         → dense 120 → 84 → 10
+
+The family (:data:`CNN_FAMILY`, ``"cnn"``) gives the engine
+
+* the layout (:class:`ConvLayout`): the dense head's blocks first (so ``kernel``/``bias`` are
+  its layers, output last), then each conv block's kernel ``conv{i}.weight``
+  ``[M, filters, in_channels, k, k]`` (kind ``"conv"``) and bias ``conv{i}.bias``
+  ``[M, filters]`` (kind ``"conv_bias"``); every block is initialized as torch's
+  ``nn.Linear``/``nn.Conv2d`` do, ``U(±1/√fan_in)``, from the member's own generator (dense
+  layers first, then the conv blocks in order);
+* the stack (:class:`~reglab.engine.conv_stack.ConvStack`, generic: autograd differentiates
+  its forward pass);
+* its noise places: the MLP's (input dropout on the pixels, dropout after the dense hidden
+  blocks, DropConnect on the dense hidden kernels) and spatial dropout
+  (:class:`~reglab.techniques.spatial.SpatialDropout`) after every conv block, one
+  ``[filters, B]`` mask per block and step, drawn from the member's own noise stream;
+* the export (:class:`~reglab.layers.cnn.CNN`) and the memory estimate.
+
+Regularization: L1/L2 penalize the conv kernels as hidden kernels. The layers are numbered
+conv blocks first, then the dense layers, and :meth:`Strategy.penalized
+<reglab.engine.spec.Strategy.penalized>` picks among them: ``"hidden"`` (the default) and
+``"all"`` penalize every conv kernel, ``"first"`` only the first conv kernel. Proximal L1,
+decoupled weight decay and max-norm (one norm per filter, over ``in·k·k``) reach the conv
+kernels as they reach the dense ones; biases are never penalized.
+
+>>> arch = ConvArchitecture(784, 10)
+>>> arch.feature_shapes, arch.layer_sizes
+([(6, 14, 14), (16, 5, 5)], (400, 120, 84, 10))
+>>> from reglab.engine.family import family_of
+>>> family_of(arch).name
+'cnn'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import numpy as np
+from torch import nn
+
+from reglab._validation import Problems, check_int, message
+from reglab.engine.family import ModelFamily, register_family
+from reglab.engine.layout import StackLayout
+from reglab.engine.spec import Architecture, MemberSpec, Strategy
+from reglab.engine.stack import EVAL_ROWS, Stack
+from reglab.engine.streams import NoisePlace, batch_pattern, dense_noise_places
+from reglab.errors import ConfigError
+from reglab.layers.cnn import conv_output_shapes
+from reglab.techniques.spatial import SpatialDropout
+
+__all__ = [
+    "CNN_FAMILY",
+    "CNNFamily",
+    "ConvArchitecture",
+    "ConvBlock",
+    "ConvLayout",
+    "SpatialPlace",
+    "spatial_rate",
+]
+
+
+@dataclass(frozen=True)
+class ConvBlock:
+    """One conv block: ``filters`` kernels of ``kernel_size × kernel_size`` (stride 1,
+    ``padding`` zeros), the activation, then a max pooling of window and stride ``pool``
+    (``1``: none)."""
+
+    filters: int
+    kernel_size: int = 5
+    pool: int = 2
+    padding: int = 0
+
+    def __post_init__(self) -> None:
+        p = Problems()
+        for name in ("filters", "kernel_size", "pool"):
+            p.check(check_int, "ConvBlock", name, getattr(self, name), minimum=1)
+        p.check(check_int, "ConvBlock", "padding", self.padding, minimum=0)
+        p.raise_if_any()
+
+    def astuple(self) -> tuple[int, int, int, int]:
+        """``(filters, kernel_size, pool, padding)``: a block of :class:`~reglab.layers.cnn.CNN`."""
+        return (self.filters, self.kernel_size, self.pool, self.padding)
+
+
+LENET5 = (ConvBlock(6, 5, 2, padding=2), ConvBlock(16, 5, 2))
+"""LeNet-5's conv blocks on 28×28 images: 6@5×5 (padded to keep 28×28), pool, 16@5×5, pool."""
+
+
+@dataclass(frozen=True)
+class ConvArchitecture(Architecture):
+    """A CNN shape: conv blocks on ``channels × height × width`` images, then the dense
+    ``hidden`` layers and the output (see the module docstring).
+
+    ``in_features`` must be ``channels·height·width``; ``conv`` holds :class:`ConvBlock`
+    values (or ``(filters, kernel_size[, pool[, padding]])`` tuples); batch norm is not
+    available for conv blocks, so ``batch_norm`` must be False.
+    """
+
+    hidden: tuple[int, ...] = (120, 84)
+    channels: int = 1
+    height: int = 28
+    width: int = 28
+    conv: tuple[ConvBlock, ...] = LENET5
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        p = Problems()
+        for name in ("channels", "height", "width"):
+            p.check(check_int, "ConvArchitecture", name, getattr(self, name), minimum=1)
+        p.raise_if_any()
+        blocks = []
+        for block in self.conv:
+            try:
+                blocks.append(block if isinstance(block, ConvBlock) else ConvBlock(*block))
+            except (ConfigError, TypeError) as exc:
+                p.add(f"ConvArchitecture: `conv` entry {block!r}: {exc}")
+        object.__setattr__(self, "conv", tuple(blocks))
+        pixels = self.channels * self.height * self.width
+        if self.in_features != pixels:
+            p.add(
+                message(
+                    "ConvArchitecture",
+                    "in_features",
+                    f"channels·height·width = {pixels}",
+                    self.in_features,
+                )
+            )
+        if self.batch_norm:
+            p.add(message("ConvArchitecture", "batch_norm", "False (no batch norm)", True))
+        if not p.messages:
+            for i, (_, h, w) in enumerate(self.feature_shapes):
+                if h < 1 or w < 1:
+                    p.add(
+                        f"ConvArchitecture: `conv` block {i} must leave a feature map of at "
+                        f"least 1×1; got {h}×{w} (image {self.height}×{self.width})."
+                    )
+        p.raise_if_any()
+
+    @property
+    def feature_shapes(self) -> list[tuple[int, int, int]]:
+        """``(C, H, W)`` after each conv block (pooled)."""
+        return conv_output_shapes(
+            self.channels, self.height, self.width, [b.astuple() for b in self.conv]
+        )
+
+    @property
+    def conv_shapes(self) -> list[tuple[int, int, int]]:
+        """``(C, H, W)`` of each convolution's output, before pooling."""
+        shapes = []
+        h, w = self.height, self.width
+        for b, (_, pooled_h, pooled_w) in zip(self.conv, self.feature_shapes, strict=True):
+            grow = 2 * b.padding - b.kernel_size + 1
+            shapes.append((b.filters, h + grow, w + grow))
+            h, w = pooled_h, pooled_w
+        return shapes
+
+    @property
+    def flat_features(self) -> int:
+        """Inputs of the dense head: the last block's ``C'·H'·W'``."""
+        c, h, w = self.feature_shapes[-1] if self.conv else (self.channels, self.height, self.width)
+        return c * h * w
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """The dense head's ``(flat_features, *hidden, out)``."""
+        return (self.flat_features, *self.hidden, self.out_features)
+
+
+def conv_penalized(strategy: Strategy, arch: ConvArchitecture) -> tuple[bool, ...]:
+    """Which layers carry the l1/l2 penalty: the conv kernels, then the dense layers."""
+    return strategy.penalized(len(arch.conv) + len(arch.hidden) + 1)
+
+
+class ConvLayout(StackLayout):
+    """The dense head's blocks, then every conv block's kernel and bias."""
+
+    arch: ConvArchitecture
+
+    def extra_blocks(self, arch: Architecture) -> list[tuple[str, str, int, tuple[int, ...]]]:
+        arch = cast(ConvArchitecture, arch)
+        blocks: list[tuple[str, str, int, tuple[int, ...]]] = []
+        fan_in = arch.channels
+        for i, b in enumerate(arch.conv):
+            shape = (b.filters, fan_in, b.kernel_size, b.kernel_size)
+            blocks.append((f"conv{i}.weight", "conv", i, shape))
+            blocks.append((f"conv{i}.bias", "conv_bias", i, (b.filters,)))
+            fan_in = b.filters
+        return blocks
+
+    def initial_extra(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
+        """``nn.Conv2d``'s initialization, ``U(±1/√(in·k·k))`` for kernel then bias."""
+        values: dict[str, np.ndarray] = {}
+        for block in self.blocks:
+            if block.kind == "conv":
+                bound = 1.0 / math.sqrt(math.prod(block.shape[1:]))
+                values[block.name] = rng.uniform(-bound, bound, size=block.shape)
+                bias = block.name.replace("weight", "bias")
+                values[bias] = rng.uniform(-bound, bound, size=(block.shape[0],))
+        return values
+
+
+def spatial_rate(member: MemberSpec) -> float:
+    """The member's ``spatial-dropout`` rate (0 without it)."""
+    return spatial_rate_of(member.strategy)
+
+
+@dataclass(frozen=True)
+class SpatialPlace(NoisePlace):
+    """Spatial dropout after conv block ``layer``: one ``[filters, B]`` mask per step."""
+
+    def rate(self, member: MemberSpec) -> float:
+        return spatial_rate(member)
+
+    def gaussian(self, member: MemberSpec) -> bool:
+        return False
+
+
+class CNNFamily(ModelFamily):
+    """The convolutional family (:class:`ConvArchitecture`)."""
+
+    name = "cnn"
+    architecture = ConvArchitecture
+
+    def layout(self, arch: Any) -> StackLayout:
+        return ConvLayout(arch)
+
+    def stack_class(self, generic: bool) -> type[Stack]:
+        from reglab.engine.conv_stack import ConvStack
+
+        return ConvStack
+
+    def noise_places(self, members: Sequence[MemberSpec]) -> list[NoisePlace]:
+        arch = cast(ConvArchitecture, members[0].arch)
+        batch = members[0].batch_size
+        places = dense_noise_places(members)
+        if any(spatial_rate(m) > 0 for m in members):
+            places += [
+                SpatialPlace("spatial", i, (b.filters, batch)) for i, b in enumerate(arch.conv)
+            ]
+        return places
+
+    def export(self, arch: Any, strategy: Strategy) -> nn.Module:
+        """The :class:`~reglab.layers.cnn.CNN` equal to one member (``state_dict`` names are the
+        layout's): the strategy's dense terms go to the head as in
+        :func:`~reglab.engine.export.single_model`, L1/L2 also to the conv kernels that
+        :func:`conv_penalized` flags, max-norm to every kernel (per filter on conv kernels),
+        ``spatial-dropout`` after every conv block."""
+        from reglab.engine.export import mlp_arguments
+        from reglab.layers.cnn import CNN
+        from reglab.regularizers import L1L2, MaxNorm
+
+        head = mlp_arguments(arch, strategy)
+        flags = conv_penalized(strategy, arch)
+        n_conv = len(arch.conv)
+        reg = L1L2(l1=strategy.l1, l2=strategy.l2, mode=strategy.l1_mode)
+        on = strategy.l1 > 0 or strategy.l2 > 0
+        head["kernel_regularizer"] = [reg if on and f else None for f in flags[n_conv:]]
+        head["regularize_output"] = False
+        for key in ("in_features", "out_features", "hidden", "activation", "input_dropout",
+                    "batch_norm", "block_order"):  # fmt: skip
+            head.pop(key)
+        return CNN(
+            arch.channels,
+            arch.height,
+            arch.width,
+            arch.out_features,
+            [b.astuple() for b in arch.conv],
+            arch.hidden,
+            arch.activation,
+            conv_regularizer=[reg if on and f else None for f in flags[:n_conv]],
+            conv_constraint=MaxNorm(strategy.max_norm) if strategy.max_norm > 0 else None,
+            spatial_dropout=spatial_rate_of(strategy),
+            input_dropout=strategy.input_dropout,
+            **head,
+        )
+
+    def member_bytes(self, member: MemberSpec) -> int:
+        """The dense estimate over this layout, plus the conv blocks' activations: per row of
+        a training step ``8`` copies of every convolution's output (output, activation,
+        pooling and its indices, spatial mask, their gradients) and ``4`` of the image; per
+        evaluated row ``3`` of the largest block output."""
+        from reglab.engine.plan import dense_member_bytes
+
+        arch = cast(ConvArchitecture, member.arch)
+        base = dense_member_bytes(member, self.layout(arch))
+        conv = sum(math.prod(s) for s in arch.conv_shapes)
+        largest = max([math.prod(s) for s in arch.conv_shapes] + [arch.in_features])
+        b = member.batch_size
+        step = b * (8 * conv + 4 * arch.in_features) * 4
+        evaluation = EVAL_ROWS * 3 * largest * 4
+        spatial = 0
+        if spatial_rate(member) > 0:
+            noise = sum(blk.filters for blk in arch.conv) * b * batch_pattern(member)[0]
+            spatial = 4 * noise * 4
+        return int(base + step + evaluation + spatial)
+
+
+def spatial_rate_of(strategy: Strategy) -> float:
+    """A strategy's ``spatial-dropout`` rate (0 without it)."""
+    for config in strategy.techniques:
+        if config.key == SpatialDropout.key:
+            return float(config.values["rate"])
+    return 0.0
+
+
+CNN_FAMILY = register_family(CNNFamily())
+"""The convolutional family: :class:`ConvArchitecture` members on
+:class:`~reglab.engine.conv_stack.ConvStack`, exported as :class:`~reglab.layers.cnn.CNN`."""
