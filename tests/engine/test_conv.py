@@ -222,3 +222,15 @@ def test_spatial_dropout_zeroes_whole_feature_maps(mnist: Any) -> None:
     assert changed
     assert [c[1:] for c in changed] == [[f, 5] for f in range(12, 16) if a[0, f, 5] != 0]
     assert torch.all(b[0, 12:16, 5] == 0)
+
+
+def test_spatial_dropout_on_an_mlp_member_is_refused() -> None:
+    idx = np.arange(40)
+    x = np.zeros((40, 4), dtype=np.float32)
+    y = (np.arange(40) % 2).astype(np.int64)
+    spec = MemberSpec(
+        Architecture(4, 2, hidden=(4,)), parse_strategy("spatial-dropout=0.2"),
+        TrainConfig(epochs=1, patience=None), idx[:30], idx[:0], idx[30:],
+    )  # fmt: skip
+    with pytest.raises(ConfigError, match="acts on cnn members only"):
+        train_members([spec], {0: (x, y)}, device="cpu")

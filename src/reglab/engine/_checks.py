@@ -49,6 +49,22 @@ def validate(
 
 
 def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None:
+    from reglab.engine.family import family_of
+    from reglab.techniques import get
+
+    family = family_of(member.arch).name
+    for config in member.strategy.techniques:
+        families = get(config.key).families
+        if families and family not in families:
+            p.add(
+                message(
+                    WHO,
+                    f"members[{i}].strategy",
+                    f"free of `{config.key}`, which acts on {' or '.join(families)} members "
+                    f"only (this member is {family!r})",
+                    member.strategy.name,
+                )
+            )
     try:
         x, y = pair
     except (TypeError, ValueError):

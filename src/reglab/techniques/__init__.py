@@ -12,6 +12,7 @@ from reglab.techniques.base import ACTS_ON, Batch, Param, Technique, TechniqueCo
 from reglab.techniques.builtin import BuiltinTechnique, builtins, is_builtin
 from reglab.techniques.group_lasso import GroupL1
 from reglab.techniques.registry import build, get, keys, register, unregister
+from reglab.techniques.spatial import SpatialDropout
 
 __all__ = [
     "ACTS_ON",
@@ -21,6 +22,7 @@ __all__ = [
     "BuiltinTechnique",
     "GroupL1",
     "Param",
+    "SpatialDropout",
     "Technique",
     "TechniqueConfig",
     "build",

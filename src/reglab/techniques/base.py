@@ -178,6 +178,8 @@ class Technique:
         layers: Which kernels a projection maps: ``"all"`` or ``"first"``.
         sparsifies_inputs: Whether it zeroes whole input features (strength paths then count
             the surviving features).
+        families: The model families it acts on (``("cnn",)``); empty: every family. A
+            member of another family is refused before training.
     """
 
     key: ClassVar[str] = ""
@@ -188,6 +190,7 @@ class Technique:
     order: ClassVar[int] = 85
     layers: ClassVar[str] = "all"
     sparsifies_inputs: ClassVar[bool] = False
+    families: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **values: float) -> None:
         who = f"{type(self).__name__} ({self.key})"

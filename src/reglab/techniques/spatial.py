@@ -32,6 +32,7 @@ class SpatialDropout(Technique):
     acts_on = "layer"
     label = "spatial dropout"
     order = 25
+    families = ("cnn",)
 
     def module(self, seed: int = 0) -> nn.Module:
         import torch
