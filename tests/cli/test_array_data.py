@@ -93,3 +93,22 @@ def test_python_bench_on_npz_sequences(tmp_path: Path) -> None:
         "sequences", [8, 8], "channel", 64
     )  # fmt: skip
     assert result.answer.lines and len(result.members) == 4
+
+
+def test_bench_with_a_cnn_on_idx_images_and_refused_on_tables(tmp_path: Path, idx_prefix) -> None:
+    store = str(tmp_path / "cnn.db")
+    result = runner.invoke(app, ["bench", f"idx:{idx_prefix}", "--model", "cnn", "--strategies",
+                                 "none,dropout", "--cv", "2", "--epochs", "2", "--hidden", "32",
+                                 "--store", store, "--no-report"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "trained 4 members" in " ".join(result.output.split())
+    from reglab.store import Store
+
+    with Store(store, create=False) as st:
+        (study,) = st.list_studies()
+    assert study.config["model"]["family"] == "cnn"
+    table = runner.invoke(app, ["bench", "builtin:iris", "--model", "cnn", *TINY, "--store",
+                                str(tmp_path / "t.db"), "--no-report"])  # fmt: skip
+    assert table.exit_code == 2
+    assert "`model` must be 'mlp' for data that are not images; got 'cnn'" in table.output
+    assert not (tmp_path / "t.db").exists()

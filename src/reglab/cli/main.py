@@ -66,6 +66,10 @@ def bench(
     ] = 0.2,
     seed: Annotated[int, typer.Option(help="Root seed of every random choice.")] = 0,
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, e.g. 50,25.")] = "64,32",
+    model: Annotated[
+        str,
+        typer.Option(help="mlp, or cnn for images (LeNet-5's conv blocks, then --hidden)."),
+    ] = "mlp",
     activation: Annotated[str, typer.Option()] = "relu",
     block_order: Annotated[str, typer.Option(help="bn-act-drop or act-bn-drop.")] = "bn-act-drop",
     epochs: Annotated[int, typer.Option()] = 100,
@@ -116,6 +120,7 @@ def bench(
                 "val_fraction": val_fraction,
                 "seed": seed,
                 "hidden": hidden,
+                "model": model,
                 "activation": activation,
                 "block_order": block_order,
                 "epochs": epochs,

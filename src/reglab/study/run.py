@@ -37,7 +37,14 @@ from reglab.data.load import Dataset
 from reglab.data.preprocess import Preprocessor, check_encoded_size
 from reglab.engine._checks import validate as validate_members
 from reglab.engine.plan import available_memory, check_budget, check_memory
-from reglab.engine.spec import ACTIVATIONS, BLOCK_ORDERS, Architecture, MemberSpec, TrainConfig
+from reglab.engine.spec import (
+    ACTIVATIONS,
+    BLOCK_ORDERS,
+    Architecture,
+    MemberSpec,
+    Strategy,
+    TrainConfig,
+)
 from reglab.errors import ConfigError, StoreError
 from reglab.store import Store
 from reglab.store.claims import DEFAULT_LEASE_S, new_owner
@@ -46,6 +53,9 @@ from reglab.study.executor import Executor, LocalExecutor
 from reglab.study.results import StudyResult, load_result
 from reglab.study.splits import Split, SplitPlan
 from reglab.study.strategies import parts, resolve_strategies
+
+MODELS = ("mlp", "cnn")
+"""The model families a study builds (``cnn``: images only)."""
 
 __all__ = ["Study", "StudyPlan", "default_study_name", "load_result", "to_record"]
 
@@ -108,8 +118,10 @@ class Study:
         device: str = "auto",
         memory_budget_mb: float = 1024.0,
         executor: Executor | None = None,
+        model: str = "mlp",
     ) -> None:
         self.strategies = strategies
+        self.model = model
         self.name = name
         self.hidden = hidden
         self.activation = activation
@@ -141,6 +153,7 @@ class Study:
         for h in hidden:
             p.check(check_int, "Study", "hidden", h, minimum=1)
         p.check(check_choice, "Study", "activation", self.activation, ACTIVATIONS)
+        p.check(check_choice, "Study", "model", self.model, MODELS)
         p.check(check_choice, "Study", "block_order", self.block_order, BLOCK_ORDERS)
         p.check(check_int, "Study", "seed", self.seed, minimum=0)
         if self.name is not None and (
@@ -153,6 +166,31 @@ class Study:
         p.check(check_choice, "Study", "device", self.device, ("auto", "cpu", "cuda"))
         _check_sizes(p, self.epochs, self.n_splits, self.n_repeats)
         p.raise_if_any()
+
+    def _architecture(
+        self, dataset: Dataset, n_in: int, n_out: int, strategy: Strategy
+    ) -> Architecture:
+        """The member's network: an MLP, or for ``model="cnn"`` LeNet-5's conv blocks on the
+        images' shape with the dense ``hidden`` layers after them."""
+        common: dict[str, Any] = {
+            "in_features": n_in,
+            "out_features": n_out,
+            "hidden": tuple(int(h) for h in self.hidden),
+            "activation": self.activation,
+            "batch_norm": strategy.batch_norm,
+            "block_order": self.block_order,
+            "task": dataset.task,
+        }
+        if self.model == "mlp":
+            return Architecture(**common)
+        from reglab.engine.conv import ConvArchitecture
+
+        if dataset.kind != "images" or len(dataset.shape) != 3:
+            raise ConfigError(
+                message("Study", "model", "'mlp' for data that are not images", self.model)
+            )
+        channels, height, width = dataset.shape
+        return ConvArchitecture(**common, channels=channels, height=height, width=width)
 
     def plan(self, dataset: Dataset) -> StudyPlan:
         """Validate everything and lay out the members (no training)."""
@@ -209,15 +247,7 @@ class Study:
         for split in splits:
             member_seed = derive(self.seed, "split", split.split_id)
             for strategy in strategies:
-                arch = Architecture(
-                    in_features=len(feature_names),
-                    out_features=n_out,
-                    hidden=tuple(int(h) for h in self.hidden),
-                    activation=self.activation,
-                    batch_norm=strategy.batch_norm,
-                    block_order=self.block_order,
-                    task=dataset.task,
-                )
+                arch = self._architecture(dataset, len(feature_names), n_out, strategy)
                 spec = MemberSpec(
                     arch,
                     strategy,
@@ -250,6 +280,7 @@ class Study:
                 "hidden": [int(h) for h in self.hidden],
                 "activation": self.activation,
                 "block_order": self.block_order,
+                **({"family": self.model} if self.model != "mlp" else {}),
             },
             "train": dataclasses.asdict(train),
             "splits": split_plan.get_config(),
