@@ -9,11 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_checks import assert_one_line_error
 from typer.testing import CliRunner
 
 import reglab
 from reglab.cli.main import app
+
+from .cli_checks import assert_one_line_error
 
 runner = CliRunner()
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"

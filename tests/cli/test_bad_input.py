@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_checks import assert_one_line_error, digest, write
 from typer.testing import CliRunner
 
 from reglab.cli.main import app
+
+from .cli_checks import assert_one_line_error, digest, write
 
 runner = CliRunner()
 

@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from cli_checks import assert_one_line_error, digest
 from typer.testing import CliRunner
 
 from reglab.cli.main import app
+
+from .cli_checks import assert_one_line_error, digest
 
 runner = CliRunner()
 FAST = ["--epochs", "2", "--cv", "2", "--no-report", "--strategies", "none"]

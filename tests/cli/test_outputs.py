@@ -13,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_checks import assert_one_line_error, digest
 from typer.testing import CliRunner
 
 from reglab.cli.main import app, main
 from reglab.store import Store
+
+from .cli_checks import assert_one_line_error, digest
 
 runner = CliRunner()
 FAST = ["--strategies", "none,l2", "--epochs", "2", "--cv", "2", "--no-early-stopping"]

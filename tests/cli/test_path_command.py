@@ -7,11 +7,12 @@ import json
 from pathlib import Path
 
 import pytest
-from cli_checks import assert_one_line_error, digest
 from typer.testing import CliRunner
 
 from reglab.cli.main import app
 from reglab.store import Store
+
+from .cli_checks import assert_one_line_error, digest
 
 runner = CliRunner()
 DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "auto-mpg.csv"

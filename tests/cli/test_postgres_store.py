@@ -7,12 +7,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_checks import assert_one_line_error
 from typer.testing import CliRunner
 
 from reglab.cli.main import app
 from reglab.errors import StoreError
 from reglab.store import Store
+
+from .cli_checks import assert_one_line_error
 
 runner = CliRunner()
 FAST = ["--cv", "2", "--epochs", "5", "--lr", "1e-2", "--hidden", "8", "--no-early-stopping"]
