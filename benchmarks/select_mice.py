@@ -35,6 +35,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import reglab
+from reglab.store import Store
 from reglab.study.select import select_features
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mice-protein.csv"
@@ -48,10 +49,13 @@ def _frame() -> tuple[pd.DataFrame, np.ndarray]:
     return frame, frame["class"].astype(str).to_numpy()
 
 
-def _reglab(train: pd.DataFrame, test: pd.DataFrame, k: int, seed: int) -> tuple[float, int]:
+def _reglab(
+    train: pd.DataFrame, test: pd.DataFrame, k: int, seed: int, store: Store
+) -> tuple[float, int]:
+    # One path per outer fold: the second bound reads the first's stored members.
     sel = select_features(
         train, target="class", max_features=k, refit=False, epochs=EPOCHS, hidden=HIDDEN,
-        seed=seed, device="cpu", grid="2:30:12",
+        seed=seed, device="cpu", grid="2:30:12", store=store, name=f"mice-select-{seed}",
     )  # fmt: skip
     columns = [*sel.features, "class"]
     model = reglab.fit_final(
@@ -114,13 +118,14 @@ def main() -> None:
     kept: dict[str, dict[int, list[int]]] = {m: {k: [] for k in KS} for m in scores}
     seconds = {m: 0.0 for m in scores}
     skipped = False
+    store = Store("sqlite://")
     for i, (tr, te) in enumerate(folds):
         train, test = frame.iloc[tr].reset_index(drop=True), frame.iloc[te].reset_index(drop=True)
         for k in KS:
             for method in scores:
                 start = time.perf_counter()
                 if method == "reglab":
-                    got: tuple[float, int] | None = _reglab(train, test, k, seed=i)
+                    got: tuple[float, int] | None = _reglab(train, test, k, i, store)
                 elif method == "lassonet":
                     got = _lassonet(train, test, k)
                 else:

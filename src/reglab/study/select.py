@@ -221,9 +221,10 @@ def select_features(
         refitted = None
         if refit:
             others = [c for c in dataset.feature_names if c not in set(features)]
+            rest = {k: v for k, v in options.items() if k != "name"}
             refitted = bench(
                 dataset.without(others), strategies="none", cv=cv, store=st,
-                name=f"{study.name}-refit-{len(features)}", **options,
+                name=f"{study.name}-refit-{len(features)}", **rest,
             )  # fmt: skip
         return Selection(
             features, inputs, chosen, max_features, table, result, refitted, at, counts
