@@ -43,6 +43,12 @@ from reglab.store import Store
 from reglab.store.claims import DEFAULT_LEASE_S, new_owner
 from reglab.store.records import MemberRecord
 from reglab.study.executor import Executor, LocalExecutor
+from reglab.study.reference import (
+    ReferenceModel,
+    parse_references,
+    reference_models,
+    store_references,
+)
 from reglab.study.results import StudyResult, load_result
 from reglab.study.splits import Split, SplitPlan
 from reglab.study.strategies import parts, resolve_strategies
@@ -82,6 +88,9 @@ class Study:
         memory_budget_mb: Bound on one stack's memory; larger studies run in chunks.
         executor: Where the chunks train (:class:`~reglab.study.executor.Executor`; default
             :class:`~reglab.study.executor.LocalExecutor`, this process).
+        reference: Reference rows fit on the same splits and inputs
+            (:mod:`reglab.study.reference`): ``"linear"`` (default), ``"boosting"``, both
+            (``"linear,boosting"``) or ``"none"``.
     """
 
     def __init__(
@@ -108,6 +117,7 @@ class Study:
         device: str = "auto",
         memory_budget_mb: float = 1024.0,
         executor: Executor | None = None,
+        reference: Any = "linear",
     ) -> None:
         self.strategies = strategies
         self.name = name
@@ -130,6 +140,7 @@ class Study:
         self.device = device
         self.memory_budget_mb = memory_budget_mb
         self.executor: Executor = LocalExecutor() if executor is None else executor
+        self.reference = reference
 
     # --- planning -------------------------------------------------------------------------
 
@@ -161,6 +172,14 @@ class Study:
         strategies = resolve_strategies(self.strategies)
         for strategy in strategies:
             strategy.dropout_rates(len(self.hidden))
+        references = reference_models(parse_references(self.reference), dataset.task)
+        clash = sorted({s.name for s in strategies} & {r.name for r in references})
+        if clash:
+            raise ConfigError(
+                f"Study: strategy names must differ from the reference rows' names; got "
+                f"{', '.join(repr(c) for c in clash)}. Rename the strategy or use "
+                "--reference none."
+            )
         split_plan = SplitPlan(
             self.method,
             self.n_splits,
@@ -249,12 +268,23 @@ class Study:
             "train": dataclasses.asdict(train),
             "splits": split_plan.get_config(),
         }
+        if references:
+            config["references"] = [r.config() for r in references]
         name = self.name or default_study_name(dataset, config)
         specs = [spec for spec, _ in members]
         validate_members(specs, data, self.memory_budget_mb, None)
         check_memory(specs, data, self.memory_budget_mb, device=self.device)
         return StudyPlan(
-            name, dataset, strategies, splits, members, data, feature_names, config, tuple(notices)
+            name,
+            dataset,
+            strategies,
+            splits,
+            members,
+            data,
+            feature_names,
+            config,
+            tuple(notices),
+            tuple(references),
         )
 
     # --- running --------------------------------------------------------------------------
@@ -373,6 +403,7 @@ class Study:
                     memory_budget_mb=self.memory_budget_mb,
                     on_result=save,
                 )
+            store_references(plan, store, self.seed)
         except BaseException:
             store.release(plan.name, owner)
             store.set_status(plan.name, "interrupted")
@@ -459,6 +490,7 @@ class StudyPlan:
     feature_names: tuple[str, ...]
     config: dict[str, Any]
     notices: tuple[str, ...] = ()
+    references: tuple[ReferenceModel, ...] = ()
 
     def describe_data(self) -> dict[str, Any]:
         ds = self.dataset
