@@ -245,7 +245,7 @@ def measure(dataset: Any, *, seed: int = 0) -> Measurements:
         counts = {dataset.classes[int(v)]: int(c) for v, c in zip(values, found, strict=True)}
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        groups = _groups(X, names)
+        groups = _groups(X, names, _sources(names, dataset.categorical_columns))
         zero = _l1_zero(X, y, task, seed)
         null = _mi_null(X, y, task, seed)
         scores = _signal(X, y, task, seed)
@@ -268,8 +268,22 @@ def measure(dataset: Any, *, seed: int = 0) -> Measurements:
     )
 
 
-def _groups(X: np.ndarray, names: Sequence[str]) -> tuple[tuple[str, ...], ...]:
-    """Groups of inputs with average ``|ρ| ≥`` :data:`CORRELATED`, largest first."""
+def _sources(names: Sequence[str], categorical: Sequence[str]) -> list[str]:
+    """The column each input was encoded from (``colour=red`` → ``colour``)."""
+    cats = set(categorical)
+    out = []
+    for name in names:
+        head = name.split("=", 1)[0]
+        out.append(head if "=" in name and head in cats else name)
+    return out
+
+
+def _groups(
+    X: np.ndarray, names: Sequence[str], sources: Sequence[str]
+) -> tuple[tuple[str, ...], ...]:
+    """Groups of inputs with average ``|ρ| ≥`` :data:`CORRELATED`, largest first. The one-hot
+    levels of one column are correlated by construction (``a=t`` is ``1 − a=f``), so their
+    correlation with each other is not counted."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
 
@@ -281,6 +295,8 @@ def _groups(X: np.ndarray, names: Sequence[str]) -> tuple[tuple[str, ...], ...]:
     if len(live) < 2:
         return ()
     rho = np.nan_to_num(np.corrcoef(X[:, live], rowvar=False))
+    src = np.array([sources[int(i)] for i in live])
+    rho[src[:, None] == src[None, :]] = 0.0
     dist = np.clip(1.0 - np.abs(rho), 0.0, None)
     np.fill_diagonal(dist, 0.0)
     labels = fcluster(
@@ -394,6 +410,10 @@ def _strengths(n: int) -> tuple[str, str, str]:
     return l2, "1e-4", dropout
 
 
+NEAR_PERFECT = 0.995
+"""A cross-validated score at or above this (balanced accuracy, or R²) raises the leakage note."""
+
+
 def shortlist(m: Measurements) -> tuple[list[Suggestion], list[str]]:
     """The strategies the rules choose for ``m``, with their rules, and notes."""
     l2, l1, drop = _strengths(m.n_rows)
@@ -463,6 +483,12 @@ def shortlist(m: Measurements) -> tuple[list[Suggestion], list[str]]:
             "correlated groups found: overfitting should be mild; light dropout may still help",
         ))  # fmt: skip
         out.append(Suggestion(f"l2={l2}", "a light weight penalty, the usual first try"))
+    if max(m.simple, m.flexible) >= NEAR_PERFECT:
+        notes.append(
+            f"A {_label(m.metric)} of {_fmt(m.metric, max(m.simple, m.flexible))} by plain "
+            "models is rare on real data: check that no column leaks the target (--drop it) "
+            "before reading anything into a comparison of regularizers."
+        )
     if m.signal == "linear":
         notes.append(
             f"Boosting does not beat the linear model significantly ({_label(m.metric)} "
@@ -486,8 +512,13 @@ def shortlist(m: Measurements) -> tuple[list[Suggestion], list[str]]:
         )
     if m.sampled:
         notes.append(f"Measured on a seeded sample of {m.sampled} of the {m.n_rows} rows.")
-    unique = list({s.strategy: s for s in out}.values())
-    return unique, notes
+    merged: dict[str, Suggestion] = {}
+    for sug in out:
+        seen = merged.get(sug.strategy)
+        merged[sug.strategy] = (
+            sug if seen is None else Suggestion(sug.strategy, f"{seen.rule}; and {sug.rule}")
+        )
+    return list(merged.values()), notes
 
 
 def _command(data: str, target: str, drop: Sequence[str], m: Measurements, strategies: str) -> str:
@@ -531,6 +562,7 @@ def advise(
     dataset = load_data(data, y, target=target, task=task, drop=drop)
     m = measure(dataset, seed=seed)
     suggestions, notes = shortlist(m)
+    notes = [*dataset.notices, *notes]
     strategies = ",".join(s.strategy for s in suggestions)
     source = data if isinstance(data, str) else "data.csv"
     command = _command(str(source), dataset.target, list(drop), m, strategies)
