@@ -562,6 +562,8 @@ def advise(
     dataset = load_data(data, y, target=target, task=task, drop=drop)
     m = measure(dataset, seed=seed)
     suggestions, notes = shortlist(m)
+    if any("missing cells" in n for n in dataset.notices):  # already said by the loader
+        notes = [n for n in notes if "of the cells are missing" not in n]
     notes = [*dataset.notices, *notes]
     strategies = ",".join(s.strategy for s in suggestions)
     source = data if isinstance(data, str) else "data.csv"
