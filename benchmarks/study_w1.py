@@ -4,7 +4,8 @@ The study layer (loading the CSV, per-fold preprocessing, planning, the store, s
 should add bookkeeping, not cost. This runs the engine benchmark's W1 (best of two) and then
 
     reglab bench ../shared/data/w1.csv --target y --hidden 50,25 --epochs 100 --batch-size 32
-        --cv 5 --no-early-stopping --strategies none,l1=1e-4,...  (the eight W1 strategies)
+        --cv 5 --no-early-stopping --reference none --strategies none,l1=1e-4,...  (the eight W1
+        strategies; the reference rows, timed by benchmarks/reference_cost.py, are left out)
 
 as a subprocess with a fresh store, and prints, as its last line, one JSON object with
 ``engine_s``, ``study_s`` (planning + preprocessing + training + storing, as the study records
@@ -53,7 +54,8 @@ def run_cli(epochs: int) -> tuple[float, float, dict[str, float]]:
         cmd = [
             sys.executable, "-m", "reglab.cli.main", "bench", str(data), "--target", "y",
             "--hidden", "50,25", "--epochs", str(epochs), "--batch-size", "32", "--cv", "5",
-            "--no-early-stopping", "--strategies", ",".join(GRAMMAR.values()),
+            "--no-early-stopping", "--reference", "none",
+            "--strategies", ",".join(GRAMMAR.values()),
             "--store", str(Path(tmp) / "w1.db"), "--json", str(out), "--no-report",
         ]  # fmt: skip
         start = time.perf_counter()

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 from reglab._version import VERSION as __version__
 
 _LAZY = {
+    "advise": "reglab.study.advise",
+    "Advice": "reglab.study.advise",
     "bench": "reglab.api",
     "path": "reglab.api",
     "PathResult": "reglab.study.path",
@@ -106,6 +108,7 @@ if TYPE_CHECKING:
         regularization_loss,
         sparsity,
     )
+    from reglab.study.advise import Advice, advise
     from reglab.study.path import PathResult
     from reglab.study.results import StudyResult
     from reglab.study.run import Study
@@ -116,6 +119,7 @@ __all__ = [
     "L1L2",
     "L2",
     "MLP",
+    "Advice",
     "AlphaDropout",
     "Dense",
     "DropConnectLinear",
@@ -137,6 +141,7 @@ __all__ = [
     "__version__",
     "add_constraint",
     "add_regularizer",
+    "advise",
     "bench",
     "drop_connect",
     "fit",

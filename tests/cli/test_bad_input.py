@@ -159,6 +159,8 @@ OPTION_CASES: dict[str, tuple[list[str], str]] = {
     "unknown task": (["--task", "clustering"], r"task"),
     "negative seed": (["--seed", "-1"], r"seed"),
     "unknown config-change policy": (["--on-config-change", "merge"], r"--on-config-change"),
+    "unknown reference": (["--reference", "linaer"], r"--reference.*Did you mean 'linear'"),
+    "reference none mixed in": (["--reference", "none,linear"], r"--reference"),
     "too many dropout rates": (["--strategies", "dropout=0.2/0.3/0.4"], r"one rate per hidden"),
     "empty name": (["--name", ""], r"name"),
     "name with a newline": (["--name", "a\nb"], r"name"),

@@ -24,7 +24,7 @@ def bench(db: Path, *extra: str) -> list[str]:
         sys.executable, "-m", "reglab.cli.main", "bench", "builtin:breast_cancer",
         "--strategies", "none,l1=1e-3,l2=1e-3,dropout=0.3,maxnorm=1,batchnorm,weight-decay=1e-2",
         "--cv", "3", "--hidden", "24", "--epochs", "100", "--patience", "5",
-        "--store", str(db), "--name", "s", "--no-report", *extra,
+        "--store", str(db), "--name", "s", "--no-report", "--reference", "none", *extra,
     ]  # fmt: skip
 
 

@@ -23,6 +23,7 @@ FAST = {
     "epochs": 8,
     "patience": 3,
     "n_splits": 3,
+    "reference": "none",
 }
 
 

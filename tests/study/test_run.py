@@ -18,6 +18,7 @@ import reglab
 from reglab.cli.main import app
 from reglab.data.builtin import load_builtin
 from reglab.store import Store
+from reglab.study.reference import is_reference
 from reglab.study.run import Study
 
 FAST = {"hidden": (16,), "epochs": 15, "patience": 5, "n_splits": 3}
@@ -28,6 +29,10 @@ def test_bench_python_api_on_real_data() -> None:
         "builtin:breast_cancer", strategies="none,l2=1e-3,dropout=0.2,dropout=0.2+l2=1e-3", **FAST
     )
     table = result.table()
+    references = table[table["reference"]]
+    table = table[~table["reference"]]
+    assert list(references["strategy"]) == ["linear:l1", "linear:l2", "linear:elasticnet"]
+    assert (references["members"] == 3).all()  # the linear reference rows are on by default
     assert list(table["strategy"]).count("none") == 1
     assert len(table) == 4
     assert result.winner in set(table["strategy"])
@@ -119,6 +124,9 @@ def test_kill_minus_9_then_resume_loses_nothing_and_trains_nothing_twice(tmp_pat
     assert data["metadata"]["timings"]["members trained"] == total - stored
     with Store(db, create=False) as st:
         members = st.load_members("killed")
+    references = [m for m in members if is_reference(m.strategy_config)]
+    assert len(references) == 3 * 3  # linear:l1, l2, elasticnet on every split, once
+    members = [m for m in members if not is_reference(m.strategy_config)]
     assert len(members) == total
     assert len({m.key for m in members}) == total
     assert all(m.status == "done" for m in members)

@@ -86,6 +86,14 @@ def bench(
         typer.Option(help="Memory bound per stack in MiB (at least 1); checked before training."),
     ] = 1024.0,
     name: Annotated[str | None, typer.Option(help="Study name (default: derived).")] = None,
+    reference: Annotated[
+        str,
+        typer.Option(
+            help="Reference rows fit on the same splits: linear (L1/L2/elastic-net logistic or "
+            "linear regression, strengths by inner CV), boosting, both (linear,boosting) or "
+            "none; auto: linear for tables, none for images and sequences."
+        ),
+    ] = "auto",
     store: StoreOpt = DEFAULT_STORE,
     on_config_change: Annotated[
         str,
@@ -132,12 +140,46 @@ def bench(
                 "device": device,
                 "memory_budget_mb": memory_budget_mb,
                 "name": name,
+                "reference": reference,
             },
             store=store,
             json_path=json_path,
             report=report,
             with_report=not no_report,
             on_config_change=on_config_change,
+        ),
+        debug=debug,
+    )
+
+
+@app.command()
+def advise(
+    data: Annotated[str, typer.Argument(help=".csv/.parquet path or builtin:NAME")],
+    target: Annotated[str | None, typer.Option(help="Target column.")] = None,
+    task: Annotated[
+        str | None, typer.Option(help="multiclass, binary, regression (default: inferred).")
+    ] = None,
+    drop: Annotated[
+        str | None, typer.Option(help="Comma-separated feature columns to leave out.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the samples, folds and permutations.")] = 0,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the advice as JSON.")
+    ] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Measure DATA (size, balance, correlated groups, irrelevant inputs, signal, missing
+    values) and short-list the strategies to check, with the reglab bench command."""
+    from reglab.cli.advise import run_advise
+
+    guarded(
+        lambda: run_advise(
+            data,
+            target=target,
+            task=task,
+            drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
+            seed=seed,
+            json_path=json_path,
         ),
         debug=debug,
     )

@@ -107,7 +107,38 @@ def results_table(result: StudyResult) -> Table:
             "–" if s.n_done == 0 else s.epochs_text(),
             "–" if s.n_done == 0 else f"{100 * s.sparsity:.0f}%",
         )
+    _reference_rows(result, table, others)
     return table
+
+
+def _reference_rows(result: StudyResult, table: Table, others: list[str]) -> None:
+    """The reference rows, in their own section after the strategies: labelled *reference*,
+    unnumbered, their difference and p against the best reference left blank (the networks'
+    own test against it is said in words)."""
+    if not result.references:
+        return
+    primary = result.primary
+    table.add_section()
+    for name, s in result.references.items():
+        summary = s.metrics.get(primary)
+        label = f"{name} (reference" + (f", {s.n_failed} failed)" if s.n_failed else ")")
+        if name == result.best_reference:
+            label = f"{name} (best reference" + (f", {s.n_failed} failed)" if s.n_failed else ")")
+        table.add_row(
+            "ref",
+            label,
+            "–" if summary is None else _value(primary, summary.mean),
+            "–"
+            if summary is None or math.isnan(summary.ci_low)
+            else f"{_value(primary, summary.ci_low)}–{_value(primary, summary.ci_high)}",
+            "",
+            "",
+            *[_value(m, s.metrics[m].mean) if m in s.metrics else "–" for m in others],
+            _value(primary, s.train_gap),
+            "",
+            "",
+            style="italic",
+        )
 
 
 def wide_console(*, stderr: bool = False) -> Console:
@@ -133,12 +164,19 @@ def print_result(result: StudyResult, console: Console | None = None) -> None:
         "vs none: difference in mean; p: Nadeau–Bengio corrected t-test, Holm-adjusted "
         "(* significant at 0.05); gap: how much better on training than test data; epochs: "
         "mean best (restored) epoch / mean epoch early stopping fired, from 1 (–: it did not "
-        "fire; (k of n): it fired for k of n members); zeros: exact-zero weights",
+        "fire; (k of n): it fired for k of n members); zeros: exact-zero weights"
+        + (
+            "; ref: classical reference models on the same splits, never recommended"
+            if result.references
+            else ""
+        ),
         highlight=False,
     )
     console.print()
     for line in result.answer.lines:
         console.print(line, highlight=False)
+    if result.reference_sentence:
+        console.print(result.reference_sentence, highlight=False)
     for notice in result.notices:
         console.print(f"note: {notice.text}", highlight=False)
     if result.verdicts:

@@ -52,6 +52,8 @@ def answer(d: Digest) -> str:
         lines.append(
             '<ul class="facts">' + "".join(f"<li>{esc(t)}</li>" for t in a.details) + "</ul>"
         )
+    if d.result.reference_sentence:
+        lines.append(f'<p class="reference-answer">{esc(d.result.reference_sentence)}</p>')
     if a.case == "empty":
         lines.append('<p class="muted">See the failed members below.</p>')
         return "\n".join(lines)
@@ -272,10 +274,46 @@ def ranking(d: Digest) -> str:
         f"layers. {also}Unnumbered rows could not be ranked (fewer finished splits than the "
         "others, or every member failed).</p>"
     )
+    groups += _reference_rows(d)
+    if d.result.references:
+        legend += (
+            '<p class="muted"><em>reference</em> rows: classical models fit on the same splits '
+            "and inputs (linear models with their strength chosen by inner cross-validation; "
+            "gradient boosting), for comparison only: never ranked or recommended. The answer "
+            "above says whether any network strategy beats the best of them (corrected "
+            "resampled t-test, Holm-adjusted).</p>"
+        )
     return (
         f'<div class="scroll"><table class="rank"><thead><tr>{head_html}</tr></thead>'
         f"{''.join(groups)}</table></div>{legend}"
     )
+
+
+def _reference_rows(d: Digest) -> list[str]:
+    """The reference rows, one ``tbody.reference`` after the strategies, labelled in italics."""
+    result = d.result
+    if not result.references:
+        return []
+    rows = []
+    for name, f in result.references.items():
+        s = f.metrics.get(d.metric.name)
+        score = '<span class="muted">—</span>'
+        if s is not None:
+            score = num(s.mean, f"mean-{d.metric.name}", fmt(s.mean, d.metric.name))
+            if math.isfinite(s.ci_low):
+                low, high = bounded(d.metric.name, s.ci_low, s.ci_high)
+                ci = f"{fmt(low, d.metric.name)}, {fmt(high, d.metric.name)}"
+                score += f' <span class="ci">[{ci}]</span>'
+        best = " best" if name == result.best_reference else ""
+        label = f'<em>{esc(name)}</em> <span class="muted">reference{best}</span>'
+        n = len(f.split_scores.get(d.metric.name, {}))
+        failed = f' <span class="bad">({f.n_failed} failed)</span>' if f.n_failed else ""
+        cells = ["ref", label, score]
+        cells += ["", ""] if result.comparisons else []
+        cells += [_signed(f.train_gap, d), "", "", f"{n}{failed}"]
+        tds = "".join(f"<td>{c}</td>" for c in cells)
+        rows.append(f'<tr class="reference" data-reference="{esc(name)}">{tds}</tr>')
+    return [f'<tbody class="reference">{"".join(rows)}</tbody>']
 
 
 # -- 3. per-split scores -----------------------------------------------------------------------

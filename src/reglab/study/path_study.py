@@ -122,7 +122,9 @@ class PathStudy:
                if tech.key == "elasticnet" else {}),
             "proximal": bool(self.proximal),
         }  # fmt: skip
-        return Study(strategies, name=self.name, **self.study_options), described
+        return Study(
+            strategies, name=self.name, **{"reference": "none", **self.study_options}
+        ), described
 
     def plan(self, dataset: Dataset) -> tuple[Study, StudyPlan, dict[str, Any]]:
         """Validate everything and lay out the members (no training, nothing stored)."""

@@ -38,8 +38,10 @@ from reglab.stats import (
     verdicts_with,
 )
 from reglab.stats.metrics import METRIC_DIRECTIONS, bounded, format_score
+from reglab.stats.versus_reference import against_references
 from reglab.store import Store
 from reglab.store.records import MemberRecord
+from reglab.study.reference import is_reference
 
 __all__ = [
     "BASELINE",
@@ -252,6 +254,14 @@ class StudyResult:
     vs_best: ComparisonList = field(default_factory=ComparisonList)
     store_path: Path | None = field(default=None, repr=False)
     """The SQLite file the study was read from, when there is one (outputs must not be it)."""
+    references: dict[str, StrategyResult] = field(default_factory=dict)
+    """The reference rows (:mod:`reglab.study.reference`): classical models fit on the same
+    splits, never ranked among the strategies nor recommended."""
+    vs_reference: ComparisonList = field(default_factory=ComparisonList)
+    """Each network strategy against the best reference (one Holm family)."""
+    reference_sentence: str | None = None
+    """Whether any network strategy beats the best reference, in words."""
+    best_reference: str | None = None
 
     def __repr__(self) -> str:
         splits = {r.split_id for r in self.members}
@@ -334,12 +344,26 @@ class StudyResult:
             row["members"] = s.n_done
             row["failed"] = s.n_failed
             row["identical_to"] = s.same_as
+            row["reference"] = False
             rows.append(row)
+        vs_ref = {c.strategy: c.p_adjusted for c in self.vs_reference}
+        for name, s in self.references.items():
+            row = {"rank": None, "strategy": name}
+            for metric, summary in s.metrics.items():
+                row[metric] = summary.mean
+                row[f"{metric}_ci_low"] = summary.ci_low
+                row[f"{metric}_ci_high"] = summary.ci_high
+            row.update(members=s.n_done, failed=s.n_failed, reference=True)
+            rows.append(row)
+        for row in rows:
+            row["p_vs_best_reference"] = vs_ref.get(row["strategy"], math.nan)
         return pd.DataFrame(rows).set_index("rank")
 
     def sentences(self) -> list[str]:
         """The answer in words: its first line and details, the notices, the verdicts."""
         lines = list(self.answer.lines)
+        if self.reference_sentence:
+            lines.append(self.reference_sentence)
         lines.extend(n.text for n in self.notices)
         lines.extend(f"{v.sentence}." for v in self.verdicts)
         return lines
@@ -370,6 +394,10 @@ class StudyResult:
             ],
             "comparisons_vs_none": [_comparison_dict(c) for c in self.comparisons],
             "comparisons_vs_best": [_comparison_dict(c) for c in self.vs_best],
+            "references": [self.references[n].to_dict() for n in self.references],
+            "best_reference": self.best_reference,
+            "reference_answer": self.reference_sentence,
+            "comparisons_vs_reference": [_comparison_dict(c) for c in self.vs_reference],
             "verdicts": [_comparison_dict(v) for v in self.verdicts],
             "failures": [{"strategy": s, "split": i, "error": e} for s, i, e in self.failures],
             "config": self.config,
@@ -512,6 +540,8 @@ def analyze(
         alpha: family-wise significance level of every test.
     """
     config = dict(config or {})
+    ref_records = [r for r in records if is_reference(r.strategy_config)]
+    records = [r for r in records if not is_reference(r.strategy_config)]
     records, learned_nothing = _learned_nothing(records, task, config)
     done = [r for r in records if r.status == "done" and r.test_scores]
     failures = [(r.strategy, r.split_id, r.error or "") for r in records if r.status == "failed"]
@@ -595,7 +625,45 @@ def analyze(
             result, answer=learned_nothing, vs_best=ComparisonList(), verdicts=ComparisonList()
         )
     notices = _notices(result, scored, enough, same_as, limit, done_by)
-    return dataclasses.replace(result, notices=tuple(notices))
+    result = dataclasses.replace(result, notices=tuple(notices))
+    return _with_references(result, ref_records, scores, summaries, kw) if ref_records else result
+
+
+def _with_references(
+    result: StudyResult,
+    records: Sequence[MemberRecord],
+    scores: Mapping[str, Mapping[Hashable, float]],
+    summaries: Mapping[str, StrategySummary],
+    kw: Mapping[str, Any],
+) -> StudyResult:
+    """The reference rows' results and the networks' comparison with the best of them
+    (:func:`reglab.stats.versus_reference.against_references`)."""
+    primary = result.primary
+    n_train = {**{r.split_id: max(1, r.n_train) for r in records}, **kw["n_train"]}
+    n_test = {**{r.split_id: max(1, r.n_test) for r in records}, **kw["n_test"]}
+    names = list(dict.fromkeys(r.strategy for r in records))
+    refs = {
+        n: _strategy(n, [r for r in records if r.strategy == n], primary, n_train, n_test, None)
+        for n in names
+    }
+    ref_scores = {n: s.split_scores.get(primary, {}) for n, s in refs.items()}
+    sentence, comps, best = against_references(
+        scores,
+        ref_scores,
+        {**summaries, **{n: s.metrics[primary] for n, s in refs.items() if primary in s.metrics}},
+        metric=primary,
+        n_train=n_train,
+        n_test=n_test,
+        higher_is_better=kw["higher_is_better"],
+        alpha=kw["alpha"],
+    )
+    return dataclasses.replace(
+        result,
+        references=refs,
+        vs_reference=comps,
+        reference_sentence=sentence,
+        best_reference=best,
+    )
 
 
 # -- members that learned nothing ----------------------------------------------------------------

@@ -50,6 +50,12 @@ from reglab.store import Store
 from reglab.store.claims import DEFAULT_LEASE_S, new_owner
 from reglab.store.records import MemberRecord
 from reglab.study.executor import Executor, LocalExecutor
+from reglab.study.reference import (
+    ReferenceModel,
+    parse_references,
+    reference_models,
+    store_references,
+)
 from reglab.study.results import StudyResult, load_result
 from reglab.study.splits import Split, SplitPlan
 from reglab.study.strategies import parts, resolve_strategies
@@ -92,6 +98,9 @@ class Study:
         memory_budget_mb: Bound on one stack's memory; larger studies run in chunks.
         executor: Where the chunks train (:class:`~reglab.study.executor.Executor`; default
             :class:`~reglab.study.executor.LocalExecutor`, this process).
+        reference: Reference rows fit on the same splits and inputs
+            (:mod:`reglab.study.reference`): ``"linear"`` (default), ``"boosting"``, both
+            (``"linear,boosting"``) or ``"none"``.
     """
 
     def __init__(
@@ -119,6 +128,7 @@ class Study:
         memory_budget_mb: float = 1024.0,
         executor: Executor | None = None,
         model: str = "mlp",
+        reference: Any = "auto",
     ) -> None:
         self.strategies = strategies
         self.model = model
@@ -142,6 +152,7 @@ class Study:
         self.device = device
         self.memory_budget_mb = memory_budget_mb
         self.executor: Executor = LocalExecutor() if executor is None else executor
+        self.reference = reference
 
     # --- planning -------------------------------------------------------------------------
 
@@ -199,6 +210,19 @@ class Study:
         strategies = resolve_strategies(self.strategies)
         for strategy in strategies:
             strategy.dropout_rates(len(self.hidden))
+        # "auto": the linear rows for tables; none for images and sequences, whose pixels or
+        # time steps a linear model on raw inputs reads poorly and slowly.
+        chosen = self.reference
+        if isinstance(chosen, str) and chosen.strip().lower() == "auto":
+            chosen = "linear" if dataset.kind == "table" else "none"
+        references = reference_models(parse_references(chosen), dataset.task)
+        clash = sorted({s.name for s in strategies} & {r.name for r in references})
+        if clash:
+            raise ConfigError(
+                f"Study: strategy names must differ from the reference rows' names; got "
+                f"{', '.join(repr(c) for c in clash)}. Rename the strategy or use "
+                "--reference none."
+            )
         split_plan = SplitPlan(
             self.method,
             self.n_splits,
@@ -285,12 +309,23 @@ class Study:
             "train": dataclasses.asdict(train),
             "splits": split_plan.get_config(),
         }
+        if references:
+            config["references"] = [r.config() for r in references]
         name = self.name or default_study_name(dataset, config)
         specs = [spec for spec, _ in members]
         validate_members(specs, data, self.memory_budget_mb, None)
         check_memory(specs, data, self.memory_budget_mb, device=self.device)
         return StudyPlan(
-            name, dataset, strategies, splits, members, data, feature_names, config, tuple(notices)
+            name,
+            dataset,
+            strategies,
+            splits,
+            members,
+            data,
+            feature_names,
+            config,
+            tuple(notices),
+            tuple(references),
         )
 
     # --- running --------------------------------------------------------------------------
@@ -409,6 +444,7 @@ class Study:
                     memory_budget_mb=self.memory_budget_mb,
                     on_result=save,
                 )
+            store_references(plan, store, self.seed)
         except BaseException:
             store.release(plan.name, owner)
             store.set_status(plan.name, "interrupted")
@@ -495,6 +531,7 @@ class StudyPlan:
     feature_names: tuple[str, ...]
     config: dict[str, Any]
     notices: tuple[str, ...] = ()
+    references: tuple[ReferenceModel, ...] = ()
 
     def describe_data(self) -> dict[str, Any]:
         ds = self.dataset

@@ -1,0 +1,139 @@
+"""``reglab advise`` on data with known truth: it names the right family, and says when the
+target is noise instead of recommending a regularizer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import reglab
+from reglab.cli.main import app
+from reglab.study.advise import Advice, advise
+from reglab.study.strategies import resolve_strategies
+
+
+def frame(X: np.ndarray, y: np.ndarray, names: list[str]) -> pd.DataFrame:
+    df = pd.DataFrame(X, columns=names)
+    df["y"] = y
+    return df
+
+
+def families(advice: Advice) -> set[str]:
+    return {term.split("=")[0] for s in advice.suggestions for term in s.strategy.split("+")}
+
+
+@pytest.fixture(scope="module")
+def irrelevant() -> Advice:
+    """4 inputs drive a binary target, 16 are independent noise (n = 600)."""
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(600, 20))
+    y = (X[:, :4] @ np.array([1.5, -1.2, 1.0, 0.8]) + 0.5 * rng.normal(size=600) > 0).astype(int)
+    names = [f"sig_{i}" for i in range(4)] + [f"noise_{i}" for i in range(16)]
+    return advise(frame(X, y, names), target="y")
+
+
+@pytest.fixture(scope="module")
+def grouped() -> Advice:
+    """Regression on 3 latent factors, each measured 4 times (|ρ| ≈ 0.95), n = 3000."""
+    rng = np.random.default_rng(2)
+    z = rng.normal(size=(3000, 3))
+    X = np.repeat(z, 4, axis=1) + 0.2 * rng.normal(size=(3000, 12))
+    y = z @ np.array([2.0, -1.0, 1.5]) + rng.normal(size=3000)
+    names = [f"f{k}_{j}" for k in range(3) for j in range(4)]
+    return advise(frame(X, y, names), target="y")
+
+
+def test_many_irrelevant_inputs_call_for_l1(irrelevant: Advice) -> None:
+    m = irrelevant.measurements
+    assert 0.6 <= m.irrelevant_share <= 0.9
+    assert sum(n.startswith("noise") for n in m.irrelevant) >= 0.9 * len(m.irrelevant)
+    assert "l1" in families(irrelevant)
+    rule = next(s.rule for s in irrelevant.suggestions if s.strategy.startswith("l1="))
+    assert "irrelevant" in rule
+    assert m.signal in {"linear", "nonlinear"}
+
+
+def test_correlated_groups_call_for_l2_and_are_found_exactly(grouped: Advice) -> None:
+    m = grouped.measurements
+    assert {frozenset(g) for g in m.groups} == {
+        frozenset(f"f{k}_{j}" for j in range(4)) for k in range(3)
+    }
+    assert "l2" in families(grouped)
+    assert "correlated" in next(s.rule for s in grouped.suggestions if s.strategy == "l2=1e-4")
+    assert m.irrelevant_share <= 0.1
+    assert "dropout" not in families(grouped)  # 3000 rows, 250 per input: not few
+    assert m.signal == "linear"  # y is linear in the inputs: boosting does not beat ridge
+
+
+def test_few_samples_call_for_dropout_l2_and_early_stopping() -> None:
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(150, 8))
+    y = (X[:, 0] + X[:, 1] * X[:, 2] + 0.3 * rng.normal(size=150) > 0).astype(int)
+    advice = advise(frame(X, y, [f"x{i}" for i in range(8)]), target="y")
+    assert {"dropout", "l2"} <= families(advice)
+    assert "dropout=0.5+l2=1e-3" in advice.strategies
+    assert any("Early stopping" in n for n in advice.notes)
+    assert "--repeats 3" in advice.command
+
+
+def test_p_much_larger_than_n_calls_for_elastic_net() -> None:
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(80, 120))
+    y = X[:, :5].sum(axis=1) + 0.3 * rng.normal(size=80)
+    advice = advise(frame(X, y, [f"x{i}" for i in range(120)]), target="y")
+    enet = next(s for s in advice.suggestions if s.strategy.startswith("elasticnet"))
+    assert "p ≥ n" in enet.rule
+
+
+def test_a_pure_noise_target_is_called_noise_not_regularized() -> None:
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(400, 10))
+    y = rng.integers(0, 2, size=400)
+    advice = advise(frame(X, y, [f"x{i}" for i in range(10)]), target="y")
+    assert advice.measurements.signal == "none"
+    assert any("looks like noise" in n for n in advice.notes)
+    assert families(advice) <= {"none", "l2"}
+    assert "no signal" in advice.suggestions[-1].rule
+
+
+def test_short_list_parses_and_the_command_checks_it(irrelevant: Advice, grouped: Advice) -> None:
+    for advice in (irrelevant, grouped):
+        assert [s.name for s in resolve_strategies(advice.strategies)] == [
+            s.strategy for s in advice.suggestions
+        ]
+        assert f"--strategies {advice.strategies}" in advice.command
+        assert advice.command.startswith("reglab bench ")
+    data = json.loads(json.dumps(grouped.to_dict()))
+    assert data["measurements"]["signal"] == "linear"
+    assert len(data["measurements"]["groups"]) == 3
+
+
+def test_cli_prints_advice_and_writes_json(tmp_path: Path) -> None:
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(300, 6))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    data = tmp_path / "d.csv"
+    df = frame(X, y, [f"x{i}" for i in range(6)])
+    df.loc[:29, "x5"] = np.nan
+    df.to_csv(data, index=False)
+    out = tmp_path / "a.json"
+    runner = CliRunner()
+    result = runner.invoke(app, ["advise", str(data), "--target", "y", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    saved = json.loads(out.read_text())
+    assert saved["command"] in " ".join(result.output.split())
+    assert saved["measurements"]["missing_columns"] == {"x5": pytest.approx(0.1)}
+    assert "missing" in " ".join(saved["notes"])
+    bad = runner.invoke(app, ["advise", str(data), "--target", "z"])
+    assert bad.exit_code == 2 and "Traceback" not in bad.output and "got 'z'" in bad.output
+    clobber = runner.invoke(app, ["advise", str(data), "--target", "y", "--json", str(data)])
+    assert clobber.exit_code == 2 and "--json" in clobber.output
+
+
+def test_python_entry_point() -> None:
+    assert reglab.advise is advise
