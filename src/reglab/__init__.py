@@ -20,6 +20,8 @@ from reglab._version import VERSION as __version__
 _LAZY = {
     "bench": "reglab.api",
     "path": "reglab.api",
+    "tune": "reglab.api",
+    "TuneResult": "reglab.study.tune_result",
     "PathResult": "reglab.study.path",
     **dict.fromkeys(
         (
@@ -78,7 +80,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from reglab.api import bench, path
+    from reglab.api import bench, path, tune
     from reglab.final import FinalModel, fit_final, load
     from reglab.layers import (
         MLP,
@@ -109,6 +111,7 @@ if TYPE_CHECKING:
     from reglab.study.path import PathResult
     from reglab.study.results import StudyResult
     from reglab.study.run import Study
+    from reglab.study.tune_result import TuneResult
     from reglab.training import EarlyStopping, fit
 
 __all__ = [
@@ -133,6 +136,7 @@ __all__ = [
     "SpatialDropout2d",
     "Study",
     "StudyResult",
+    "TuneResult",
     "UnitNorm",
     "__version__",
     "add_constraint",
@@ -145,4 +149,5 @@ __all__ = [
     "path",
     "regularization_loss",
     "sparsity",
+    "tune",
 ]
