@@ -39,7 +39,7 @@ def test_tune_end_to_end_prints_the_best_and_writes_json_and_report(
     page = (tmp_path / "tune.html").read_text()
     assert 'id="curves"' in page and "data:image/png;base64," in page and "<script" not in page
     # the printed command trains the best strategy exactly
-    fit = runner.invoke(app, shlex.split(data["fit_command"])[1:] + ["--store", "runs.db"])
+    fit = runner.invoke(app, [*shlex.split(data["fit_command"])[1:], "--store", "runs.db"])
     assert fit.exit_code == 0, fit.output
     assert (tmp_path / "model.reglab").exists()
     # the same command again resumes: nothing left to train
