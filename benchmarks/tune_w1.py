@@ -40,9 +40,11 @@ RANGES = "dropout=0:0.6,l2=1e-6:1e-2"
 
 def run_reglab(trials: int, epochs: int, seed: int, batch_trials: int) -> tuple[float, float]:
     """Tune W1 with reglab; return (seconds, best mean CV accuracy)."""
+    import optuna  # noqa: F401 - imported (as torch and scikit-learn) before the clock starts
+
     import reglab
-    import reglab.api  # imports (torch, scikit-learn, Optuna) before the clock starts
-    import reglab.study.tune  # noqa: F401
+    import reglab.api
+    import reglab.study.tune
 
     data = PEERS.parent / "data" / "w1.csv"
     with tempfile.TemporaryDirectory() as tmp:
