@@ -168,3 +168,32 @@ def test_journal_keeps_the_search_in_the_store_database(tmp_path: Path) -> None:
         again = optuna.load_study(study_name="j", storage=journal_storage(st))
         assert [t.value for t in again.trials] == [0.5]
     assert os.path.getsize(db) > 0 and not list(tmp_path.glob("*.log"))
+
+
+@pytest.mark.parametrize("sampler", ["random", "grid", "qmc", "cmaes"])
+def test_every_sampler_runs_rounds_within_the_ranges(iris: object, sampler: str) -> None:
+    runner = Tune("dropout+l2", ranges="dropout=0:0.5,l2=1e-5:1e-3", trials=4, batch_trials=2,
+                  sampler=sampler, pruner="none", n_splits=2, epochs=2, hidden=(4,),
+                  batch_size=64)  # fmt: skip
+    with Store("sqlite://") as st:
+        result = runner.run(iris, st)  # type: ignore[arg-type]
+    assert result.count("complete") == 4 and result.sampler == sampler
+    for t in result.trials:
+        assert 0 <= t.params["dropout"] <= 0.5 and 1e-5 <= t.params["l2"] <= 1e-3
+
+
+def test_replace_starts_the_search_over_and_the_same_settings_resume(
+    iris: object, tmp_path: Path
+) -> None:
+    options = {"trials": 2, "batch_trials": 2, "pruner": "none", "n_splits": 2, "epochs": 2,
+               "hidden": (4,), "batch_size": 64, "name": "r"}  # fmt: skip
+    with Store(tmp_path / "r.db") as st:
+        Tune("l2", **options).run(iris, st)  # type: ignore[arg-type]
+        same = Tune("l2", **options)
+        assert len(same.run(iris, st, on_config_change="replace").trials) == 2  # type: ignore[arg-type]
+        assert same.trained_ == 0
+        other = Tune("l2", ranges="l2=1e-5:1e-4", **options)
+        result = other.run(iris, st, on_config_change="replace")  # type: ignore[arg-type]
+        assert len(st.load_members("r", with_curves=False, with_details=False)) == 2 * 2
+    assert len(result.trials) == 2 and other.trained_ == 2 * 2
+    assert all(1e-5 <= t.params["l2"] <= 1e-4 for t in result.trials)

@@ -42,6 +42,7 @@ from reglab.engine.spec import MemberSpec, Strategy
 from reglab.errors import ConfigError
 from reglab.stats.metrics import METRIC_DIRECTIONS
 from reglab.store import Store
+from reglab.store.rows import changed_keys, json_dict
 from reglab.study.path_study import METRICS
 from reglab.study.run import Study, StudyPlan, environment, to_record
 from reglab.study.splits import Split
@@ -76,11 +77,26 @@ def make_sampler(name: str, space: SearchSpace, *, seed: int, batch_trials: int,
     if name == "random":
         return samplers.RandomSampler(seed=seed)
     if name == "grid":
-        points = max(2, round(trials ** (1 / max(1, len(space.dims)))))
-        return samplers.GridSampler(space.grid(points), seed=seed)
+        points = max(2, math.ceil(trials ** (1 / max(1, len(space.dims)))))
+        return _grid_sampler()(space.grid(points), seed=seed)
     if name == "qmc":
-        return samplers.QMCSampler(scramble=True, seed=seed)
+        with warnings.catch_warnings():  # "experimental" since Optuna 3.0, and still there
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return samplers.QMCSampler(scramble=True, seed=seed)
     return samplers.CmaEsSampler(seed=seed)
+
+
+def _grid_sampler() -> Any:
+    from optuna.samplers import GridSampler
+
+    class Grid(GridSampler):
+        """Optuna's grid sampler without its ``study.stop()`` when the grid is done (allowed
+        only inside ``optimize``): later trials repeat grid points, whose members are known."""
+
+        def after_trial(self, *args: Any, **kwargs: Any) -> None:
+            return None
+
+    return Grid
 
 
 class Outcome(NamedTuple):
@@ -225,8 +241,10 @@ class Tune:
         for stale in search.get_trials(deepcopy=False, states=(states.RUNNING,)):
             search.tell(stale.number, state=states.FAIL)  # left by a run that was killed
             search.enqueue_trial(stale.params, user_attrs={"rerun_of": stale.number})
-        stored = {r.key: r for r in store.load_members(plan.name, with_curves=False,
-                                                      with_details=False)}  # fmt: skip
+        known = {  # every member's outcome, stored before this run or trained in it
+            r.key: Outcome(r.status, dict(r.test_scores), [])
+            for r in store.load_members(plan.name, with_curves=False, with_details=False)
+        }
         done = len(search.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED)))
         if on_start is not None:
             on_start(plan, done)
@@ -241,7 +259,7 @@ class Tune:
                     trial = search.ask()
                     asked.append((trial, *plan.space.suggest(trial)))
                 outcomes, pruned = self._train_round(plan, store, [s for _, s, _ in asked],
-                                                     stored, history)  # fmt: skip
+                                                     known, history)  # fmt: skip
                 for pos, (trial, strategy, values) in enumerate(asked):
                     done += self._tell(search, trial, strategy, values, outcomes[pos],
                                        pruned.get(pos), plan.metric, history)  # fmt: skip
@@ -272,10 +290,14 @@ class Tune:
             "device": resolve_device(study.device, "tune").type,
             "tune": plan.described,
         }
+        stored = {s.name: s for s in store.list_studies()}.get(plan.name)
+        changed = stored is not None and bool(
+            changed_keys(stored.config, json_dict("tune", "config", base.config))
+        )
         store.create_study(plan.name, base.config, metadata, feature_names=base.feature_names,
                            on_config_change=on_config_change)  # fmt: skip
         storage = journal_storage(store)
-        if on_config_change == "replace":
+        if changed and on_config_change == "replace":  # the store started over: so does Optuna
             names = {s.study_name for s in optuna.get_all_study_summaries(storage)}
             if plan.name in names:
                 optuna.delete_study(study_name=plan.name, storage=storage)
@@ -295,10 +317,11 @@ class Tune:
         plan: TunePlan,
         store: Store,
         strategies: Sequence[Strategy],
-        stored: Mapping[str, Any],
+        known: dict[str, Outcome],
         history: Sequence[np.ndarray],
     ) -> tuple[list[list[Outcome]], dict[int, int]]:
-        """Train every trial × split of a round not yet stored, in one ``train_members`` call.
+        """Train every trial × split of a round not yet ``known``, in one ``train_members``
+        call (a member asked again, in this round or another, is trained once).
 
         Returns each trial's outcome per split and the epoch at which each pruned trial (by
         position) was stopped.
@@ -309,7 +332,6 @@ class Tune:
         keys: list[list[str]] = []
         todo: dict[str, tuple[MemberSpec, Split]] = {}
         owners: list[int] = []  # each trained member's trial position in the round
-        found: dict[str, Outcome] = {}
         for pos, strategy in enumerate(strategies):
             keys.append([])
             for spec, split in base.members:
@@ -317,9 +339,7 @@ class Tune:
                 member = dataclasses.replace(spec, arch=arch, strategy=strategy)
                 key = member.key()
                 keys[pos].append(key)
-                if key in stored:
-                    record = stored[key]
-                    found[key] = Outcome(record.status, dict(record.test_scores), [])
+                if key in known:
                     self.reused_ += 1
                 elif key not in todo:  # a trial asked twice trains once
                     todo[key] = (member, split)
@@ -330,7 +350,7 @@ class Tune:
             store.save_member(plan.name, to_record(result, spec, split))
             status = "done" if result.status == "ok" else "failed"
             val_loss = list(result.curves.get("val_loss", []))
-            found[result.key] = Outcome(status, dict(result.test_scores), val_loss)
+            known[result.key] = Outcome(status, dict(result.test_scores), val_loss)
             self.trained_ += 1
 
         pruner = MedianPruner(owners, history, warmup=max(5, study.epochs // 10))
@@ -344,7 +364,7 @@ class Tune:
                 on_result=save,
                 on_epoch_end=pruner if prune else None,
             )
-        return [[found[k] for k in ks] for ks in keys], dict(pruner.pruned)
+        return [[known[k] for k in ks] for ks in keys], dict(pruner.pruned)
 
     def _tell(
         self,
