@@ -55,8 +55,9 @@ __all__ = ["DEFAULT_BATCH_TRIALS", "PRUNERS", "SAMPLERS", "Tune", "TunePlan", "m
 SAMPLERS = ("tpe", "random", "grid", "qmc", "cmaes")
 PRUNERS = ("median", "none")
 DEFAULT_BATCH_TRIALS = 16
-"""Trials per round (``--batch-trials``). Measured on W1 (``docs/tune.md``): 16 trials × 5
-splits fill a stack well on CPU, and the best score at a fixed budget was as good as with 4."""
+"""Trials per round (``--batch-trials``). Measured on W1 at 32 trials (``docs/tune.md``): the
+best score with 16 was within 0.4 points of 4 and 8 (fold noise is 2–4 points) in half the
+time of 8; with 32, all trials were TPE's random start-up and the best was lower."""
 MAX_TRIALS = 100_000
 
 
