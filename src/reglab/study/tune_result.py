@@ -137,11 +137,14 @@ class TuneResult:
             f"(Nadeau–Bengio corrected, {len(b.scores)} splits).",
             f"Train it on all the data: {self.best_command}",
         ]
-        if self.importances:
-            ranked = sorted(self.importances.items(), key=lambda kv: -kv[1])
+        ranked = sorted(self.importances.items(), key=lambda kv: -kv[1])
+        shown = [(k, v) for k, v in ranked if v >= 0.01][:6]
+        if shown:
+            rest = len(ranked) - len(shown)
             out.append(
                 "Parameter importances (Optuna): "
-                + ", ".join(f"{k} {v:.2f}" for k, v in ranked)
+                + ", ".join(f"{k} {v:.2f}" for k, v in shown)
+                + (f"; {rest} more below 0.01 or not shown" if rest else "")
                 + "."
             )
         return out + [f"warning: {w}" for w in self.warnings]
@@ -202,6 +205,8 @@ def _span(rows: Sequence[TrialRow], name: str) -> str:
               and not isinstance(r.params.get(name), bool)]  # fmt: skip
     if not values:
         return ""
+    if min(values) == max(values):
+        return f"{name} {format_number(values[0])}"
     return f"{name} {format_number(min(values))}–{format_number(max(values))}"
 
 
@@ -253,7 +258,7 @@ def analyze_tune(
             f"--range {d.name}=LO:HI."
         )
     if ties:
-        spans = [x for x in (_span([best, *ties], d.name) for d in space.dims) if x]
+        spans = [_span([best, *ties], d.name) for d in space.dims if d.name in best.params]
         warnings.append(
             f"{len(ties)} of the next {min(COMPARED, len(ranked) - 1)} trials are within noise "
             f"of the best (corrected paired t-test, p ≥ {TIE_P}): "
