@@ -68,13 +68,15 @@ def make_sampler(name: str, space: SearchSpace, *, seed: int, batch_trials: int,
 
     samplers = optuna.samplers
     if name == "tpe":
-        return samplers.TPESampler(
-            multivariate=True,
-            group=space.switches,
-            constant_liar=True,
-            n_startup_trials=max(10, batch_trials),
-            seed=seed,
-        )
+        with warnings.catch_warnings():  # `group` is "experimental" since Optuna 2.8
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return samplers.TPESampler(
+                multivariate=True,
+                group=space.switches,
+                constant_liar=True,
+                n_startup_trials=max(10, batch_trials),
+                seed=seed,
+            )
     if name == "random":
         return samplers.RandomSampler(seed=seed)
     if name == "grid":
