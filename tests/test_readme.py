@@ -26,6 +26,7 @@ MARKER = re.compile(r"^<!-- readme-test: not run \((?P<why>[^)]+)\) -->$")
 FENCE = re.compile(r"^```(?P<lang>[\w-]*)\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL)
 RUN = ("python", "bash")
 EPOCHS = "3"
+TRIALS = "4"
 
 
 @dataclass(frozen=True)
@@ -84,18 +85,25 @@ def commands(code: str) -> list[list[str]]:
 
 
 def small(argv: list[str]) -> list[str]:
-    """``bench``, ``path`` and ``fit`` with ``--epochs 3``: the given value replaced, or the
-    option added.
+    """``bench``, ``path``, ``fit`` and ``tune`` with ``--epochs 3`` (and ``tune`` with
+    ``--trials 4``): the given value replaced, or the option added.
 
     >>> small(["bench", "d.csv", "--epochs", "200"]), small(["show"])
     (['bench', 'd.csv', '--epochs', '3'], ['show'])
+    >>> small(["tune", "d.csv", "--trials", "100"])
+    ['tune', 'd.csv', '--trials', '4', '--epochs', '3']
     """
-    if not argv or argv[0] not in ("bench", "path", "fit"):
+    if not argv or argv[0] not in ("bench", "path", "fit", "tune"):
         return list(argv)
-    if "--epochs" in argv:
-        i = argv.index("--epochs")
-        return [*argv[: i + 1], EPOCHS, *argv[i + 2 :]]
-    return [*argv, "--epochs", EPOCHS]
+    argv = _set(argv, "--epochs", EPOCHS)
+    return _set(argv, "--trials", TRIALS) if argv[0] == "tune" else argv
+
+
+def _set(argv: list[str], option: str, value: str) -> list[str]:
+    if option in argv:
+        i = argv.index(option)
+        return [*argv[: i + 1], value, *argv[i + 2 :]]
+    return [*argv, option, value]
 
 
 def write_data(folder: Path) -> Path:

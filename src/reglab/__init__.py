@@ -22,6 +22,8 @@ _LAZY = {
     "Advice": "reglab.study.advise",
     "bench": "reglab.api",
     "path": "reglab.api",
+    "tune": "reglab.api",
+    "TuneResult": "reglab.study.tune_result",
     "PathResult": "reglab.study.path",
     **dict.fromkeys(
         (
@@ -80,7 +82,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from reglab.api import bench, path
+    from reglab.api import bench, path, tune
     from reglab.final import FinalModel, fit_final, load
     from reglab.layers import (
         MLP,
@@ -112,6 +114,7 @@ if TYPE_CHECKING:
     from reglab.study.path import PathResult
     from reglab.study.results import StudyResult
     from reglab.study.run import Study
+    from reglab.study.tune_result import TuneResult
     from reglab.training import EarlyStopping, fit
 
 __all__ = [
@@ -137,6 +140,7 @@ __all__ = [
     "SpatialDropout2d",
     "Study",
     "StudyResult",
+    "TuneResult",
     "UnitNorm",
     "__version__",
     "add_constraint",
@@ -150,4 +154,5 @@ __all__ = [
     "path",
     "regularization_loss",
     "sparsity",
+    "tune",
 ]

@@ -1,11 +1,11 @@
-"""``reglab.bench`` and ``reglab.path``: the Python entry points of a study and of a strength
-path, the same ones the CLI uses."""
+"""``reglab.bench``, ``reglab.path`` and ``reglab.tune``: the Python entry points of a study, a
+strength path and a strength search, the same ones the CLI uses."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -17,7 +17,10 @@ from reglab.study.path_study import PathStudy
 from reglab.study.results import StudyResult
 from reglab.study.run import Study
 
-__all__ = ["bench", "load_data", "path"]
+if TYPE_CHECKING:
+    from reglab.study.tune_result import TuneResult
+
+__all__ = ["bench", "load_data", "path", "tune"]
 
 
 def load_data(
@@ -122,6 +125,62 @@ def path(
         technique, grid, l1_ratio=l1_ratio, proximal=proximal, metric=metric, **options
     )
     runner.check()  # the path's own options before the data are read
+    dataset = load_data(X, y, target=target, task=task, drop=drop)
+    if isinstance(store, Store):
+        return runner.run(dataset, store)
+    with Store("sqlite://" if store is None else store) as st:
+        return runner.run(dataset, st)
+
+
+def tune(
+    X: Any,
+    y: Any = None,
+    *,
+    strategy: str = "dropout+l2",
+    trials: int = 100,
+    ranges: Any = None,
+    sampler: str = "tpe",
+    pruner: str = "median",
+    batch_trials: int | None = None,
+    target: str | None = None,
+    task: str | None = None,
+    drop: Sequence[str] = (),
+    cv: int = 5,
+    metric: str | None = None,
+    store: str | os.PathLike[str] | Store | None = None,
+    **options: Any,
+) -> TuneResult:
+    """Search the strengths of ``strategy``'s techniques with Optuna, trials × splits as stacks.
+
+    Args:
+        X, y, target, task, drop, cv, store: As in :func:`bench` (a ``store`` keeps the search
+            for a resume: the same call continues it).
+        strategy: Techniques joined by ``+`` (``"dropout+l2"``) or ``"cocktail"``.
+        trials: Trials to finish. ranges: ``"dropout=0:0.6,l2=1e-6:1e-2"`` or a mapping.
+        sampler: ``tpe``, ``random``, ``grid``, ``qmc`` or ``cmaes``. pruner: ``median`` or
+            ``none``. batch_trials: Trials trained together per round (default 16).
+        metric: The test score to optimize (default: accuracy, or RMSE for regression).
+        **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs`` …).
+
+    Returns:
+        The :class:`~reglab.study.tune_result.TuneResult`: ``.best`` (strategy, mean, split
+        scores), ``.ci``, ``.ties``, ``.warnings``, ``.importances``, ``.best_command``,
+        ``.table()``, ``.to_json(path)`` and ``.report(path)``.
+    """
+    from reglab.study.tune import DEFAULT_BATCH_TRIALS, Tune
+
+    options.setdefault("n_splits", cv)
+    runner = Tune(
+        strategy,
+        ranges=ranges,
+        trials=trials,
+        batch_trials=DEFAULT_BATCH_TRIALS if batch_trials is None else batch_trials,
+        sampler=sampler,
+        pruner=pruner,
+        metric=metric,
+        **options,
+    )
+    runner.check()  # the search's own options before the data are read
     dataset = load_data(X, y, target=target, task=task, drop=drop)
     if isinstance(store, Store):
         return runner.run(dataset, store)

@@ -64,6 +64,7 @@ PRESET_VALUES = [
     ("dropconnect", {"drop_connect": 0.3}),
     ("gaussian-dropout", {"dropout": 0.3, "dropout_kind": "gaussian"}),
     ("weight-decay", {"weight_decay": 1e-2}),
+    ("realmlp", {"dropout": 0.15, "weight_decay": 2e-2}),
 ]
 
 
@@ -162,7 +163,7 @@ ERRORS = [
      "Strategy 'dropout+': every term must be non-empty; got an empty term."),
     ("unknown-preset", "dropuot",
      "Strategy 'dropuot': `term` must be a preset (none, l1, l2, elasticnet, dropout, maxnorm, "
-     "batchnorm, dropconnect, gaussian-dropout, weight-decay), 'proximal' or NAME=VALUE; "
+     "batchnorm, dropconnect, gaussian-dropout, weight-decay, realmlp), 'proximal' or NAME=VALUE; "
      "got 'dropuot'. Did you mean 'dropout'?"),
     ("unknown-parameter", "dropuot=0.3",
      "Strategy 'dropuot=0.3': `parameter` must be one of input-dropout, dropout, "

@@ -296,6 +296,92 @@ def path(
 
 
 @app.command()
+def tune(
+    data: Annotated[str, typer.Argument(help=".csv/.parquet path or builtin:NAME")],
+    target: Annotated[str | None, typer.Option(help="Target column.")] = None,
+    strategy: Annotated[
+        str, typer.Option(help="Techniques joined by '+' (dropout+l2), or cocktail (all).")
+    ] = "dropout+l2",
+    trials: Annotated[int, typer.Option(help="Trials to finish.")] = 100,
+    range_: Annotated[
+        str | None,
+        typer.Option("--range", help="Ranges to search, e.g. dropout=0:0.6,l2=1e-6:1e-2."),
+    ] = None,
+    sampler: Annotated[str, typer.Option(help="tpe, random, grid, qmc or cmaes.")] = "tpe",
+    pruner: Annotated[str, typer.Option(help="median or none.")] = "median",
+    batch_trials: Annotated[int, typer.Option(help="Trials trained together per round.")] = 16,
+    metric: Annotated[
+        str | None, typer.Option(help="Score to optimize (default: accuracy, or rmse).")
+    ] = None,
+    task: Annotated[str | None, typer.Option(help="multiclass, binary, regression.")] = None,
+    drop: Annotated[str | None, typer.Option(help="Comma-separated columns to leave out.")] = None,
+    cv: Annotated[int, typer.Option(help="Outer folds.")] = 5,
+    split: Annotated[str, typer.Option(help="As for bench.")] = "auto",
+    val_fraction: Annotated[float, typer.Option(help="Inner validation fraction.")] = 0.2,
+    seed: Annotated[int, typer.Option(help="Root seed (splits, weights, sampler).")] = 0,
+    hidden: Annotated[str, typer.Option(help="Hidden layer sizes, e.g. 50,25.")] = "64,32",
+    epochs: Annotated[int, typer.Option()] = 100,
+    batch_size: Annotated[int, typer.Option()] = 32,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    optimizer: Annotated[str, typer.Option(help="adam, adamw or sgd.")] = "adam",
+    early_stopping: Annotated[bool, typer.Option(help="Early stopping (inner split).")] = True,
+    patience: Annotated[int, typer.Option()] = 10,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    memory_budget_mb: Annotated[float, typer.Option(help="Memory bound per stack (MiB).")] = 1024.0,
+    name: Annotated[str | None, typer.Option(help="Study name (default: derived).")] = None,
+    store: StoreOpt = DEFAULT_STORE,
+    on_config_change: Annotated[str, typer.Option(help="error, extend or replace.")] = "error",
+    json_path: Annotated[Path | None, typer.Option("--json", help="Write as JSON.")] = None,
+    report: Annotated[Path | None, typer.Option(help="HTML page [<study>.html].")] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML page.")] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Search the strengths of a strategy's techniques with Optuna (trials x folds trained as
+    stacks): the best strengths with an interval and the `reglab fit` command to train them."""
+    from reglab.cli.tune import run_tune
+
+    guarded(
+        lambda: run_tune(
+            data,
+            target=target,
+            task=task,
+            drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
+            tune_options={
+                "strategy": strategy,
+                "ranges": range_,
+                "trials": trials,
+                "batch_trials": batch_trials,
+                "sampler": sampler,
+                "pruner": pruner,
+                "metric": metric,
+                "name": name,
+            },
+            study_options={
+                "n_splits": cv,
+                "method": split,
+                "val_fraction": val_fraction,
+                "seed": seed,
+                "hidden": hidden,
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "lr": lr,
+                "optimizer": optimizer,
+                "early_stopping": early_stopping,
+                "patience": patience,
+                "device": device,
+                "memory_budget_mb": memory_budget_mb,
+            },
+            store=store,
+            json_path=json_path,
+            report=report,
+            with_report=not no_report,
+            on_config_change=on_config_change,
+        ),
+        debug=debug,
+    )
+
+
+@app.command()
 def fit(
     data: Annotated[str, typer.Argument(help=".csv/.parquet path or builtin:NAME")],
     target: Annotated[str | None, typer.Option(help="Target column.")] = None,

@@ -130,11 +130,19 @@ for _name, _desc in (
     ("batchnorm+dropout", "Batch normalization with dropout 0.3."),
 ):
     _PRESET_LIST[_name] = _make(_name, _desc, *_name.split("+"))
+# RealMLP-TD's defaults as far as they are regularizers reglab expresses (docs/tune.md lists
+# what it does not: the flat-cosine schedules, label smoothing, Adam's beta2 = 0.95, ...).
+_PRESET_LIST["realmlp"] = _make(
+    "realmlp",
+    "RealMLP-TD's regularizers (Holzmüller et al. 2024): dropout 0.15, weight decay 2e-2.",
+    dropout=0.15,
+    weight_decay=2e-2,
+)
 
 _ORDERED = (
     "none", "l1", "l2", "elasticnet", "dropout", "dropout+l1", "dropout+l2", "dropout+elasticnet",
     "maxnorm", "dropout+maxnorm", "batchnorm", "batchnorm+dropout", "dropconnect",
-    "gaussian-dropout", "weight-decay",
+    "gaussian-dropout", "weight-decay", "realmlp",
 )  # fmt: skip
 PRESETS: Mapping[str, Preset] = MappingProxyType({n: _PRESET_LIST[n] for n in _ORDERED})
 """Every preset by name, in the order practitioners meet them."""

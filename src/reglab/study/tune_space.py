@@ -1,0 +1,289 @@
+"""The search space of ``reglab tune``: which techniques, which strengths, in which ranges.
+
+A space is read from the technique registry (:mod:`reglab.techniques`): each technique named
+in ``--strategy`` contributes one dimension per :class:`~reglab.techniques.Param`, with the
+parameter's ``low``/``high`` range and its ``log``/``linear`` scale. ``--range KEY=LO:HI``
+narrows or widens a dimension (``KEY`` is the technique, for its first parameter, or
+``technique.param``), within the parameter's valid values.
+
+``cocktail`` is every registered technique at once: each gets an on/off switch
+(``KEY:on``), and its strengths are asked only when it is on (conditional parameters).
+Techniques that set the same :class:`~reglab.engine.spec.Strategy` field exclude each other:
+the later one in canonical order is not asked when an earlier one is on (``elasticnet`` is
+asked before ``l1`` and ``l2``, ``dropout`` before ``gaussian-dropout``).
+
+A trial's strengths are rounded to three significant digits before training, so the
+strategy a trial trains is exactly the grammar text that reports it (``dropout=0.312+l2=4.1e-5``)
+and ``reglab fit --strategy`` retrains it bit for bit.
+
+>>> space = parse_space("dropout+l2", "dropout=0:0.6")
+>>> [(d.name, d.low, d.high, d.log) for d in space.dims]
+[('dropout', 0.0, 0.6, False), ('l2', 1e-06, 0.01, True)]
+>>> round_strength(0.000123456), round_strength(0.31249)
+(0.000123, 0.312)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from reglab._numbers import NUMBER, format_number
+from reglab._validation import Problems, message, suggest
+from reglab.engine.spec import Strategy
+from reglab.errors import ConfigError
+from reglab.techniques import TechniqueConfig, builtins, get, keys
+from reglab.techniques.base import Param
+
+__all__ = ["COCKTAIL", "Dimension", "SearchSpace", "parse_space", "round_strength"]
+
+COCKTAIL = "cocktail"
+"""``--strategy cocktail``: every registered technique, each with an on/off switch."""
+
+WHO = "tune"
+
+
+def round_strength(value: float) -> float:
+    """``value`` to three significant digits (what a trial trains and reports)."""
+    return float(f"{value:.3g}")
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One searched parameter.
+
+    Attributes:
+        technique: The registry key.
+        param: The parameter's name.
+        low, high: The range searched (inclusive).
+        log: Sampled on a log scale.
+        source: ``"registry"`` (the technique's :class:`Param` range) or ``"--range"``.
+        first: Whether it is the technique's first parameter (named by the key alone).
+    """
+
+    technique: str
+    param: str
+    low: float
+    high: float
+    log: bool
+    source: str = "registry"
+    first: bool = True
+
+    @property
+    def name(self) -> str:
+        """The Optuna parameter name: ``l2``, or ``elasticnet.l1_ratio``."""
+        return self.technique if self.first else f"{self.technique}.{self.param}"
+
+    def at_edge(self, value: float, fraction: float = 0.05) -> str | None:
+        """``"low"``/``"high"`` when ``value`` lies in the outer ``fraction`` of the range
+        (measured on the dimension's scale), else ``None``."""
+        if self.log:
+            lo, hi, v = math.log(self.low), math.log(self.high), math.log(max(value, self.low))
+        else:
+            lo, hi, v = self.low, self.high, value
+        width = hi - lo
+        if width <= 0:
+            return None
+        if v <= lo + fraction * width:
+            return "low"
+        if v >= hi - fraction * width:
+            return "high"
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "technique": self.technique,
+            "param": self.param,
+            "low": self.low,
+            "high": self.high,
+            "scale": "log" if self.log else "linear",
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """The techniques searched, their dimensions, and whether each is switched (cocktail)."""
+
+    text: str
+    techniques: tuple[str, ...]
+    dims: tuple[Dimension, ...]
+    switches: bool = False
+
+    def dim(self, technique: str, param: str) -> Dimension:
+        return next(d for d in self.dims if d.technique == technique and d.param == param)
+
+    def suggest(self, trial: Any) -> tuple[Strategy, dict[str, float]]:
+        """Ask ``trial`` (an Optuna trial) for every parameter; the strategy it trains and the
+        rounded strengths by dimension name."""
+        configs: list[TechniqueConfig] = []
+        values: dict[str, float] = {}
+        taken: set[str] = set()
+        for key in self.techniques:
+            cls = get(key)
+            fields = set(getattr(cls, "fields", ())) or {key}
+            if self.switches:
+                if fields & taken:  # an earlier technique sets the same field
+                    continue
+                if not trial.suggest_categorical(f"{key}:on", [False, True]):
+                    continue
+            taken |= fields
+            params: list[tuple[str, float]] = []
+            for q in cls.params:
+                d = self.dim(key, q.name)
+                v = round_strength(trial.suggest_float(d.name, d.low, d.high, log=d.log))
+                params.append((q.name, v))
+                values[d.name] = v
+            configs.append(TechniqueConfig(key, tuple(params)))
+        strategy = Strategy.of("trial", *configs)
+        from reglab.study.strategies import strategy_to_text
+
+        return Strategy.of(strategy_to_text(strategy), *configs), values
+
+    def grid(self, points: int) -> dict[str, list[float]]:
+        """A grid of ``points`` values per dimension (log- or evenly spaced), for Optuna's
+        grid sampler."""
+        import numpy as np
+
+        out: dict[str, list[float]] = {}
+        for d in self.dims:
+            if d.log:
+                axis = np.geomspace(d.low, d.high, points)
+            else:
+                axis = np.linspace(d.low, d.high, points)
+            out[d.name] = sorted({round_strength(float(v)) for v in axis})
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "strategy": self.text,
+            "techniques": list(self.techniques),
+            "switches": self.switches,
+            "dims": [d.to_dict() for d in self.dims],
+        }
+
+
+def _technique_keys(text: str, p: Problems) -> tuple[tuple[str, ...], bool]:
+    from reglab.study.strategies import ALIASES
+
+    if not isinstance(text, str) or not text.strip():
+        p.add(message(WHO, "strategy", "techniques joined by '+', or 'cocktail'", text))
+        return (), False
+    if text.strip().lower() == COCKTAIL:
+        ordered = [c.key for c in builtins()]
+        ordered += sorted(k for k in keys() if k not in ordered)
+        return tuple(ordered), True
+    found: list[str] = []
+    for raw in text.split("+"):
+        term = raw.strip().lower().replace("_", "-")
+        term = ALIASES.get(term, term)
+        if "=" in term:
+            p.add(
+                message(WHO, "strategy", "technique names without values (tune searches the "
+                        "strengths; set a range with --range KEY=LO:HI)", raw.strip())
+            )  # fmt: skip
+            continue
+        if term not in keys():
+            p.add(
+                message(WHO, "strategy", "registered techniques joined by '+' or 'cocktail'", raw)
+                + suggest(term, [*keys(), COCKTAIL])
+            )
+            continue
+        if term in found:
+            p.add(message(WHO, "strategy", "each technique once", text))
+            continue
+        found.append(term)
+    order = {c.key: c.order for c in builtins()}
+    return tuple(sorted(found, key=lambda k: (order.get(k, get(k).order), k))), False
+
+
+def _ranges(text: str | Mapping[str, Any] | None, p: Problems) -> dict[str, tuple[float, float]]:
+    """``"dropout=0:0.6,l2=1e-6:1e-2"`` (or a mapping to ``(lo, hi)``) → ``{name: (lo, hi)}``."""
+    if text is None or text == "":
+        return {}
+    if isinstance(text, Mapping):
+        items = [(str(k), v) for k, v in text.items()]
+    else:
+        items = []
+        for part in str(text).split(","):
+            name, eq, rest = part.partition("=")
+            if not eq:
+                p.add(message(WHO, "range", "KEY=LO:HI, e.g. dropout=0:0.6", part.strip()))
+                continue
+            items.append((name.strip(), rest.strip()))
+    out: dict[str, tuple[float, float]] = {}
+    for name, raw in items:
+        if isinstance(raw, str):
+            lo_text, colon, hi_text = raw.partition(":")
+            if not (colon and NUMBER.fullmatch(lo_text) and NUMBER.fullmatch(hi_text)):
+                p.add(message(WHO, f"range {name}", "LO:HI with two numbers", raw))
+                continue
+            lo, hi = float(lo_text), float(hi_text)
+        elif isinstance(raw, tuple | list) and len(raw) == 2:
+            lo, hi = float(raw[0]), float(raw[1])
+        else:
+            p.add(message(WHO, f"range {name}", "(low, high)", raw))
+            continue
+        out[name.lower().replace("_", "-") if "." not in name else name.lower()] = (lo, hi)
+    return out
+
+
+def _dimension(key: str, q: Param, first: bool, given: tuple[float, float] | None,
+               p: Problems) -> Dimension:  # fmt: skip
+    if given is None:
+        return Dimension(key, q.name, q.low, q.high, q.scale == "log", "registry", first)
+    lo, hi = given
+    name = key if first else f"{key}.{q.name}"
+    who = f"range {name}"
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        p.add(message(WHO, who, "finite bounds", f"{lo:g}:{hi:g}"))
+    elif lo >= hi:
+        what = "empty" if lo == hi else "inverted"
+        p.add(message(WHO, who, "LO < HI", f"{format_number(lo)}:{format_number(hi)} ({what})"))
+    elif q.scale == "log" and lo <= 0:
+        p.add(message(WHO, who, f"LO > 0 ({name} is searched on a log scale)", lo))
+    elif lo < q.minimum or hi > q.maximum or (hi == q.maximum and q.maximum != math.inf):
+        upper = "" if q.maximum == math.inf else f", below {q.maximum:g}"
+        p.add(message(WHO, who, f"bounds within [{q.minimum:g}{upper}]", f"{lo:g}:{hi:g}"))
+    return Dimension(key, q.name, lo, hi, q.scale == "log", "--range", first)
+
+
+def parse_space(strategy: str, ranges: str | Mapping[str, Any] | None = None) -> SearchSpace:
+    """The search space of ``strategy`` (techniques joined by ``+``, or ``cocktail``), with
+    ``ranges`` overriding the registry's.
+
+    Raises:
+        ConfigError: An unknown technique, a technique without parameters outside cocktail,
+            a malformed, empty or inverted range, a range outside the parameter's valid
+            values, or a range for a technique not searched (every problem in one message).
+    """
+    p = Problems()
+    techs, switches = _technique_keys(strategy, p)
+    given = _ranges(ranges, p)
+    dims: list[Dimension] = []
+    names: set[str] = set()
+    for key in techs:
+        cls = get(key)
+        if not cls.params and not switches:
+            p.add(
+                message(WHO, "strategy", "techniques with a strength (a switch such as "
+                        f"{key!r} is searched in 'cocktail')", key)
+            )  # fmt: skip
+        for i, q in enumerate(cls.params):
+            name = key if i == 0 else f"{key}.{q.name}"
+            names.add(name)
+            dims.append(_dimension(key, q, i == 0, given.get(name), p))
+    for name in given:
+        if name not in names:
+            p.add(
+                message(WHO, "range", "a searched parameter (" + ", ".join(sorted(names)) + ")",
+                        name) + suggest(name, names)
+            )  # fmt: skip
+    p.raise_if_any()
+    if not techs:
+        raise ConfigError(message(WHO, "strategy", "at least one technique", strategy))
+    text = COCKTAIL if switches else "+".join(techs)
+    return SearchSpace(text, techs, tuple(dims), switches)

@@ -1,0 +1,76 @@
+"""``reglab tune`` from the command line: a small real search end to end, and every bad input
+refused in one line (exit 2) before anything is written."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import pytest
+from cli_checks import assert_one_line_error, digest
+from typer.testing import CliRunner
+
+from reglab.cli.main import app
+from reglab.store import Store
+
+runner = CliRunner()
+SMALL = ["--cv", "3", "--epochs", "3", "--hidden", "8", "--batch-size", "64"]
+
+
+def test_tune_end_to_end_prints_the_best_and_writes_json_and_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["tune", "builtin:breast_cancer", "--strategy", "dropout+l2", "--trials", "6",
+            "--batch-trials", "3", "--range", "dropout=0:0.6", *SMALL, "--store", "runs.db",
+            "--json", "tune.json", "--report", "tune.html"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "6 trials (6 complete" in out and "Best: dropout=" in out
+    assert "95% interval [" in out and "Nadeau–Bengio corrected, 3 splits" in out
+    line = next(x for x in out.splitlines() if x.startswith("Train it on all the data: "))
+    data = json.loads((tmp_path / "tune.json").read_text())
+    best = data["best"]["strategy"]
+    assert line.endswith(data["fit_command"]) and f'--strategy "{best}"' in line
+    assert len(data["trials"]) == 6 and data["space"]["dims"][0]["high"] == 0.6
+    assert data["metric"] == "accuracy" and data["ci"][0] <= data["best"]["value"]
+    page = (tmp_path / "tune.html").read_text()
+    assert 'id="curves"' in page and "data:image/png;base64," in page and "<script" not in page
+    # the printed command trains the best strategy exactly
+    fit = runner.invoke(app, [*shlex.split(data["fit_command"])[1:], "--store", "runs.db"])
+    assert fit.exit_code == 0, fit.output
+    assert (tmp_path / "model.reglab").exists()
+    # the same command again resumes: nothing left to train
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "resuming: 6 of 6 trials already finished" in again.output
+    assert "trained 0 members" in again.output
+
+
+BAD = {
+    "inverted range": (["--range", "dropout=0.5:0.2"], r"`range dropout` must be LO < HI"),
+    "empty range": (["--range", "l2=1e-3:1e-3"], r"empty"),
+    "unknown technique": (["--strategy", "dropuot+l2"], r"Did you mean 'dropout'"),
+    "zero trials": (["--trials", "0"], r"`trials` must be a whole number in \[1, "),
+    "unknown sampler": (["--sampler", "tpee"], r"`sampler` must be one of.*Did you mean 'tpe'"),
+    "grid cocktail": (["--strategy", "cocktail", "--sampler", "grid"], r"conditional"),
+    "unknown pruner": (["--pruner", "hyperband"], r"`pruner` must be one of"),
+    "metric for task": (["--metric", "rmse"], r"`metric` must be a classification score"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD), ids=list(BAD))
+def test_bad_input_is_one_line_and_leaves_the_store_unchanged(
+    case: str, tmp_path: Path, store: Path
+) -> None:
+    extra, pattern = BAD[case]
+    before = digest(store)
+    out = tmp_path / "out.json"
+    result = runner.invoke(
+        app, ["tune", "builtin:iris", *SMALL, "--store", str(store), "--json", str(out), *extra]
+    )
+    assert_one_line_error(result, pattern)
+    assert digest(store) == before and not out.exists()
+    with Store(store) as st:
+        assert [s.name for s in st.list_studies()] == ["kept"]
