@@ -49,7 +49,8 @@ def test_all_store_commands_on_postgresql(
     assert fit.exit_code == 0, fit.output
     assert (tmp_path / "m.reglab").stat().st_size > 0
     with Store(postgres_url, create=False) as st:
-        assert {i.name: i.counts["done"] for i in st.list_studies()} == {"b": 4, "p": 6}
+        # b: 2 strategies × 2 folds, and the 3 linear reference rows × 2 folds
+        assert {i.name: i.counts["done"] for i in st.list_studies()} == {"b": 10, "p": 6}
 
 
 COMMANDS = {
