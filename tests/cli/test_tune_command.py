@@ -8,11 +8,12 @@ import shlex
 from pathlib import Path
 
 import pytest
-from cli_checks import assert_one_line_error, digest
 from typer.testing import CliRunner
 
 from reglab.cli.main import app
 from reglab.store import Store
+
+from .cli_checks import assert_one_line_error, digest
 
 runner = CliRunner()
 SMALL = ["--cv", "3", "--epochs", "3", "--hidden", "8", "--batch-size", "64"]
