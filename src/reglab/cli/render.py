@@ -59,7 +59,7 @@ def results_table(result: StudyResult) -> Table:
     others = [
         m
         for m in (
-            ("accuracy", "balanced_accuracy", "log_loss", "ece")
+            ("accuracy", "balanced_accuracy", "log_loss")  # ECE: --json, report, table()
             if result.task != "regression"
             else ("rmse", "mae", "r2")
         )
@@ -72,9 +72,9 @@ def results_table(result: StudyResult) -> Table:
     table = Table(title=title, title_justify="left")
     table.add_column("#", justify="right")
     table.add_column("strategy", no_wrap=True)
-    table.add_column(f"{LABELS.get(primary, primary)}{pct}", justify="right")
+    table.add_column(f"{LABELS.get(primary, primary)}{pct}", justify="right", no_wrap=True)
     table.add_column("95% CI", justify="right", no_wrap=True)
-    table.add_column("vs none", justify="right")
+    table.add_column("vs none", justify="right", no_wrap=True)
     table.add_column("p (Holm)", justify="right")
     for m in others:
         table.add_column(f"{LABELS[m]}{' %' if m in PERCENT else ''}", justify="right")
@@ -121,9 +121,10 @@ def _reference_rows(result: StudyResult, table: Table, others: list[str]) -> Non
     table.add_section()
     for name, s in result.references.items():
         summary = s.metrics.get(primary)
-        label = f"{name} (reference" + (f", {s.n_failed} failed)" if s.n_failed else ")")
-        if name == result.best_reference:
-            label = f"{name} (best reference" + (f", {s.n_failed} failed)" if s.n_failed else ")")
+        notes = (["best"] if name == result.best_reference else []) + (
+            [f"{s.n_failed} failed"] if s.n_failed else []
+        )
+        label = name + (f" ({', '.join(notes)})" if notes else "")  # "ref" marks the row
         table.add_row(
             "ref",
             label,
