@@ -208,6 +208,17 @@ def test_every_strategy_trains_in_one_stack(
             assert r.curves["penalty"] == [0.0, 0.0]
 
 
+def _ece_by_hand(y: np.ndarray, proba: np.ndarray, bins: int = 15) -> float:
+    """Guo et al.'s expected calibration error, bin by bin over (b/15, (b+1)/15]."""
+    conf, right = proba.max(1), proba.argmax(1) == y
+    total = 0.0
+    for b in range(bins):
+        rows = (conf > b / bins) & (conf <= (b + 1) / bins)
+        if rows.any():
+            total += rows.sum() / len(y) * abs(right[rows].mean() - conf[rows].mean())
+    return total
+
+
 @pytest.mark.parametrize("task", ["multiclass", "binary", "regression"])
 def test_scores_are_sklearn_metrics_of_the_returned_predictions(task: str) -> None:
     data = data_for(task)
@@ -236,6 +247,7 @@ def test_scores_are_sklearn_metrics_of_the_returned_predictions(task: str) -> No
             "accuracy": metrics.accuracy_score(y_test, r.test_pred.argmax(1)),
             "balanced_accuracy": metrics.balanced_accuracy_score(y_test, r.test_pred.argmax(1)),
             "log_loss": metrics.log_loss(y_test, r.test_pred, labels=labels),
+            "ece": _ece_by_hand(y_test, r.test_pred),
         }
         train_pred = out.argmax(1) if task == "multiclass" else (out[:, 0] > 0).astype(int)
         assert r.train_scores["accuracy"] == pytest.approx(

@@ -31,6 +31,7 @@ STUDY = {
     "n_splits": 3,
     "memory_budget_mb": 1,  # four chunks of three members: drivers can share the work
     "device": "cpu",
+    "reference": "none",  # network members only: what the drivers share
 }
 TOTAL = 4 * 3
 

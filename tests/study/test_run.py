@@ -203,7 +203,9 @@ def test_an_in_memory_store_outlasts_many_heartbeats() -> None:
     heartbeat every millisecond (the default lease beats every 20 s) a run that saves members
     while the heartbeat renews their leases must neither fail nor mix their transactions."""
     ds = load_builtin("breast_cancer")
-    study = Study("none,l2=1e-3,dropout=0.2", **{**FAST, "epochs": 4}, device="cpu")
+    study = Study(
+        "none,l2=1e-3,dropout=0.2", **{**FAST, "epochs": 4}, device="cpu", reference="none"
+    )
     with Store("sqlite://") as store:
         result = study.run(ds, store, lease_s=0.003)
         assert study.trained_ == 9 and result.strategies["none"].n_done == 3

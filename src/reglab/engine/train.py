@@ -136,7 +136,7 @@ def train_members(
     ...          for l2 in (0.0, 1e-3)]
     >>> results = train_members(specs, {0: (X, y)}, device="cpu")
     >>> [(r.status, r.epochs_run, sorted(r.test_scores)) for r in results]
-    [('ok', 3, ['accuracy', 'balanced_accuracy', 'log_loss']), ('ok', 3, ['accuracy', 'balanced_accuracy', 'log_loss'])]
+    [('ok', 3, ['accuracy', 'balanced_accuracy', 'ece', 'log_loss']), ('ok', 3, ['accuracy', 'balanced_accuracy', 'ece', 'log_loss'])]
     """  # noqa: E501
     members = list(members)
     dev = resolve_device(device)
