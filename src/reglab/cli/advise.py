@@ -9,6 +9,7 @@ from rich.console import Console
 
 from reglab._outputs import check_output
 from reglab.cli.render import wide_console
+from reglab.data.arrays import data_inputs
 from reglab.study.advise import advise
 
 __all__ = ["run_advise"]
@@ -26,7 +27,7 @@ def run_advise(
 ) -> None:
     """Validate the output path and the data, measure, print the advice, write the JSON."""
     console = console or wide_console()
-    inputs = {"the data file": None if data.startswith("builtin:") else Path(data)}
+    inputs = data_inputs(data)
     json_out = None if json_path is None else check_output("--json", json_path, inputs=inputs)
     advice = advise(data, target=target, task=task, drop=drop, seed=seed)
     for line in advice.lines():

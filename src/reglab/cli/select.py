@@ -11,6 +11,7 @@ from reglab._outputs import check_output, check_outputs_differ, write_atomic
 from reglab._validation import check_int
 from reglab.cli.bench import parse_hidden
 from reglab.cli.render import wide_console
+from reglab.data.arrays import data_inputs
 from reglab.store import Store
 from reglab.store.connection import store_file
 
@@ -44,7 +45,7 @@ def run_select(
     PathStudy("group-l1", grid, **options).check()  # the grid and options before the data
     inputs = {
         "the store": store_file(store),
-        "the data file": None if data.startswith("builtin:") else Path(data),
+        **data_inputs(data),
     }
     out = check_output("-o", output, inputs=inputs)
     table_out = None if table_path is None else check_output("--table", table_path, inputs=inputs)

@@ -15,6 +15,7 @@ from reglab._validation import check_choice
 from reglab.api import load_data
 from reglab.cli.bench import parse_hidden
 from reglab.cli.render import wide_console
+from reglab.data.arrays import data_inputs
 from reglab.errors import ConfigError, ReglabError, TrainingError
 from reglab.store import ON_CONFIG_CHANGE, Store
 from reglab.store.connection import store_file
@@ -66,7 +67,7 @@ def run_tune(
     _optuna()
     inputs = {
         "the store": store_file(store),
-        "the data file": None if data.startswith("builtin:") else Path(data),
+        **data_inputs(data),
     }
     json_out = None if json_path is None else check_output("--json", json_path, inputs=inputs)
     report_out = None
