@@ -101,6 +101,10 @@ class Study:
         reference: Reference rows fit on the same splits and inputs
             (:mod:`reglab.study.reference`): ``"linear"`` (default), ``"boosting"``, both
             (``"linear,boosting"``) or ``"none"``.
+        tune: Trials per family and outer split for a nested comparison of tuned families
+            (:mod:`reglab.study.nested`); ``None`` (default) trains the strengths given.
+        tune_cv, tune_batch: The inner folds of each outer training part, and the trials of a
+            search asked and trained together per round.
     """
 
     def __init__(
@@ -129,6 +133,9 @@ class Study:
         executor: Executor | None = None,
         model: str = "mlp",
         reference: Any = "auto",
+        tune: int | None = None,
+        tune_cv: int = 3,
+        tune_batch: int = 16,
     ) -> None:
         self.strategies = strategies
         self.model = model
@@ -153,6 +160,9 @@ class Study:
         self.memory_budget_mb = memory_budget_mb
         self.executor: Executor = LocalExecutor() if executor is None else executor
         self.reference = reference
+        self.tune = tune
+        self.tune_cv = tune_cv
+        self.tune_batch = tune_batch
 
     # --- planning -------------------------------------------------------------------------
 
@@ -176,6 +186,11 @@ class Study:
         p.check(check_positive, "Study", "memory_budget_mb", self.memory_budget_mb)
         p.check(check_choice, "Study", "device", self.device, ("auto", "cpu", "cuda"))
         _check_sizes(p, self.epochs, self.n_splits, self.n_repeats)
+        if self.tune is not None:
+            from reglab.study.nested import check_tune
+
+            for problem in check_tune(self.tune, self.tune_cv, self.tune_batch):
+                p.add(problem)
         p.raise_if_any()
 
     def _architecture(
@@ -208,6 +223,11 @@ class Study:
         self._validate()
         resolve_device(self.device, "Study")
         strategies = resolve_strategies(self.strategies)
+        if self.tune is not None:  # each strategy is a family whose strengths are tuned
+            from reglab.study.nested import families
+
+            fams = families(strategies)
+            strategies = [dataclasses.replace(f.strategy, name=f.name) for f in fams]
         for strategy in strategies:
             strategy.dropout_rates(len(self.hidden))
         # "auto": the linear rows for tables; none for images and sequences, whose pixels or
@@ -264,7 +284,8 @@ class Study:
             min_delta=self.min_delta,
         )
         budget = check_budget(self.memory_budget_mb) * 2**20
-        check_encoded_size(dataset, len(splits), budget, available_memory("cpu"))
+        tables = len(splits) * (1 + (self.tune_cv if self.tune is not None else 0))
+        check_encoded_size(dataset, tables, budget, available_memory("cpu"))
         data, feature_names = _preprocess(dataset, splits)
         n_out = dataset.n_classes if dataset.task == "multiclass" else 1
         members: list[tuple[MemberSpec, Split]] = []
@@ -311,6 +332,10 @@ class Study:
         }
         if references:
             config["references"] = [r.config() for r in references]
+        if self.tune is not None:
+            from reglab.study.nested import tune_config
+
+            tune_config(config, strategies, self.tune, self.tune_cv, self.tune_batch)
         name = self.name or default_study_name(dataset, config)
         specs = [spec for spec, _ in members]
         validate_members(specs, data, self.memory_budget_mb, None)
@@ -383,6 +408,11 @@ class Study:
             feature_names=plan.feature_names,
             on_config_change=on_config_change,
         )
+        if self.tune is not None:
+            from reglab.study.nested import run_tuned
+
+            return run_tuned(self, plan, store, started, progress=progress, on_start=on_start,
+                             on_config_change=on_config_change)  # fmt: skip
         finished = store.done_keys(plan.name, include_failed=True)
         by_key = {
             key: (spec, split)

@@ -241,9 +241,7 @@ class Tune:
         plan = plan or self.plan(dataset)
         search = self._open(plan, store, on_config_change)
         states = optuna.trial.TrialState
-        for stale in search.get_trials(deepcopy=False, states=(states.RUNNING,)):
-            search.tell(stale.number, state=states.FAIL)  # left by a run that was killed
-            search.enqueue_trial(stale.params, user_attrs={"rerun_of": stale.number})
+        requeue_stale(search)
         known = {  # every member's outcome, stored before this run or trained in it
             r.key: Outcome(r.status, dict(r.test_scores), [])
             for r in store.load_members(plan.name, with_curves=False, with_details=False)
@@ -264,8 +262,8 @@ class Tune:
                 outcomes, pruned = self._train_round(plan, store, [s for _, s, _ in asked],
                                                      known, history)  # fmt: skip
                 for pos, (trial, strategy, values) in enumerate(asked):
-                    done += self._tell(search, trial, strategy, values, outcomes[pos],
-                                       pruned.get(pos), plan.metric, history)  # fmt: skip
+                    done += tell_trial(search, trial, strategy, values, outcomes[pos],
+                                      pruned.get(pos), plan.metric, history)  # fmt: skip
                 if on_round is not None:
                     on_round(done, self.trials)
         except BaseException:
@@ -332,21 +330,10 @@ class Tune:
         from reglab.engine import train_members
 
         study, base = plan.study, plan.base
-        keys: list[list[str]] = []
         todo: dict[str, tuple[MemberSpec, Split]] = {}
         owners: list[int] = []  # each trained member's trial position in the round
-        for pos, strategy in enumerate(strategies):
-            keys.append([])
-            for spec, split in base.members:
-                arch = dataclasses.replace(spec.arch, batch_norm=strategy.batch_norm)
-                member = dataclasses.replace(spec, arch=arch, strategy=strategy)
-                key = member.key()
-                keys[pos].append(key)
-                if key in known:
-                    self.reused_ += 1
-                elif key not in todo:  # a trial asked twice trains once
-                    todo[key] = (member, split)
-                    owners.append(pos)
+        keys, reused = collect_round(base.members, strategies, known, todo, owners)
+        self.reused_ += reused
 
         def save(result: Any) -> None:
             spec, split = todo[result.key]
@@ -369,55 +356,11 @@ class Tune:
             )
         return [[known[k] for k in ks] for ks in keys], dict(pruner.pruned)
 
-    def _tell(
-        self,
-        search: Any,
-        trial: Any,
-        strategy: Strategy,
-        values: Mapping[str, float],
-        outcomes: Sequence[Outcome],
-        pruned_epoch: int | None,
-        metric: str,
-        history: list[np.ndarray],
-    ) -> int:
-        """Tell one trial's result; 1 when it counts as finished (complete or pruned)."""
-        import optuna
-
-        states = optuna.trial.TrialState
-        scores = [o.scores.get(metric, math.nan) for o in outcomes]
-        trial.set_user_attr("strategy", strategy.name)
-        trial.set_user_attr("scores", [float(s) for s in scores])
-        trial.set_user_attr("values", dict(values))
-        if any(o.status != "done" for o in outcomes) or not all(map(math.isfinite, scores)):
-            search.tell(trial, state=states.FAIL)
-            return 0
-        if pruned_epoch is not None:
-            trial.set_user_attr("pruned_epoch", pruned_epoch)
-            search.tell(trial, state=states.PRUNED)
-            return 1
-        search.tell(trial, float(np.mean(scores)))
-        if all(o.val_loss for o in outcomes):
-            history.append(running_curve([o.val_loss for o in outcomes]))
-        return 1
-
     def result(self, plan: TunePlan, search: Any) -> TuneResult:
         """The analyzed search (:func:`~reglab.study.tune_result.analyze_tune`)."""
         import optuna
 
-        states = optuna.trial.TrialState
-        rows = []
-        for t in search.get_trials(deepcopy=False):
-            if t.state == states.RUNNING or t.state == states.WAITING:
-                continue
-            rows.append(TrialRow(
-                number=t.number,
-                state=t.state.name.lower(),
-                strategy=str(t.user_attrs.get("strategy", "")),
-                params={**t.params, **t.user_attrs.get("values", {})},
-                value=_mean(t.user_attrs.get("scores", ())),
-                scores=tuple(float(s) for s in t.user_attrs.get("scores", ())),
-                pruned_epoch=t.user_attrs.get("pruned_epoch"),
-            ))  # fmt: skip
+        rows = trial_rows(search)
         importances: dict[str, float] = {}
         complete = [r for r in rows if r.state == "complete"]
         if len(complete) >= 4 and len(plan.space.dims) > 1:
@@ -438,6 +381,100 @@ class Tune:
             fit_command=fit_command(plan, self.study_options),
             sampler=self.sampler,
         )
+
+
+def requeue_stale(search: Any) -> None:
+    """Mark the trials a killed run left ``RUNNING`` failed and ask their parameters again
+    first, so their members already stored are reused."""
+    import optuna
+
+    states = optuna.trial.TrialState
+    for stale in search.get_trials(deepcopy=False, states=(states.RUNNING,)):
+        search.tell(stale.number, state=states.FAIL)
+        search.enqueue_trial(stale.params, user_attrs={"rerun_of": stale.number})
+
+
+def collect_round(
+    members: Sequence[tuple[MemberSpec, Split]],
+    strategies: Sequence[Strategy],
+    known: Mapping[str, Outcome],
+    todo: dict[str, tuple[MemberSpec, Split]],
+    owners: list[int],
+    offset: int = 0,
+) -> tuple[list[list[str]], int]:
+    """Each trial's members: ``members`` (one per split) with the trial's strategy.
+
+    Members not ``known`` and not yet in ``todo`` are added to it (a trial asked twice, in
+    this round or another, trains once), with their trial's position plus ``offset`` appended
+    to ``owners``. Returns each trial's member keys and how many were already known.
+    """
+    keys: list[list[str]] = []
+    reused = 0
+    for pos, strategy in enumerate(strategies):
+        keys.append([])
+        for spec, split in members:
+            arch = dataclasses.replace(spec.arch, batch_norm=strategy.batch_norm)
+            member = dataclasses.replace(spec, arch=arch, strategy=strategy)
+            key = member.key()
+            keys[pos].append(key)
+            if key in known:
+                reused += 1
+            elif key not in todo:
+                todo[key] = (member, split)
+                owners.append(pos + offset)
+    return keys, reused
+
+
+def trial_rows(search: Any) -> list[TrialRow]:
+    """Every finished trial of an Optuna study told by :func:`tell_trial`."""
+    import optuna
+
+    states = optuna.trial.TrialState
+    rows = []
+    for t in search.get_trials(deepcopy=False):
+        if t.state == states.RUNNING or t.state == states.WAITING:
+            continue
+        rows.append(TrialRow(
+            number=t.number,
+            state=t.state.name.lower(),
+            strategy=str(t.user_attrs.get("strategy", "")),
+            params={**t.params, **t.user_attrs.get("values", {})},
+            value=_mean(t.user_attrs.get("scores", ())),
+            scores=tuple(float(s) for s in t.user_attrs.get("scores", ())),
+            pruned_epoch=t.user_attrs.get("pruned_epoch"),
+        ))  # fmt: skip
+    return rows
+
+
+def tell_trial(
+    search: Any,
+    trial: Any,
+    strategy: Strategy,
+    values: Mapping[str, float],
+    outcomes: Sequence[Outcome],
+    pruned_epoch: int | None,
+    metric: str,
+    history: list[np.ndarray],
+) -> int:
+    """Tell one trial's result; 1 when it counts as finished (complete or pruned)."""
+    import optuna
+
+    states = optuna.trial.TrialState
+    scores = [o.scores.get(metric, math.nan) for o in outcomes]
+    trial.set_user_attr("strategy", strategy.name)
+    trial.set_user_attr("scores", [float(s) for s in scores])
+    trial.set_user_attr("values", dict(values))
+    if any(o.status != "done" for o in outcomes) or not all(map(math.isfinite, scores)):
+        search.tell(trial, state=states.FAIL)
+        return 0
+    if pruned_epoch is not None:
+        trial.set_user_attr("pruned_epoch", pruned_epoch)
+        search.tell(trial, state=states.PRUNED)
+        return 1
+    search.tell(trial, float(np.mean(scores)))
+    if all(o.val_loss for o in outcomes):
+        history.append(running_curve([o.val_loss for o in outcomes]))
+    return 1
 
 
 def _mean(scores: Sequence[float]) -> float:
