@@ -142,6 +142,10 @@ def _run(
         )
         for notice in (*ds.notices, *plan.notices):
             err.print(f"  note: {notice}")
+        if study.tune is not None:
+            from reglab.cli.render_nested import tuning_plan_line
+
+            err.print(tuning_plan_line(plan))
         err.print(f"  study {plan.name!r} in {store_name}")
         if already:
             err.print(
@@ -149,11 +153,12 @@ def _run(
                 f"{n - already}"
             )
 
+    tuning = study.tune is not None  # progress counts tuning trials, not members
     progress = Progress(
-        TextColumn("training"),
+        TextColumn("tuning" if tuning else "training"),
         BarColumn(),
         MofNCompleteColumn(),
-        TextColumn("members"),
+        TextColumn("trials" if tuning else "members"),
         TimeElapsedColumn(),
         TextColumn("left"),
         TimeRemainingColumn(),
@@ -173,7 +178,8 @@ def _run(
         quarter = 4 * done // max(total, 1)
         if not err.is_terminal and 0 < quarter < 4 and quarter > state.get("quarter", 0):
             state["quarter"] = quarter  # no bar in a log: a line at each quarter instead
-            err.print(f"  trained {done} of {total} members")
+            err.print(f"  {'finished' if tuning else 'trained'} {done} of {total} "
+                      f"{'tuning trials' if tuning else 'members'}")  # fmt: skip
 
     started = time.perf_counter()
     with progress:

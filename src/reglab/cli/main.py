@@ -86,6 +86,15 @@ def bench(
         typer.Option(help="Memory bound per stack in MiB (at least 1); checked before training."),
     ] = 1024.0,
     name: Annotated[str | None, typer.Option(help="Study name (default: derived).")] = None,
+    tune: Annotated[
+        int | None,
+        typer.Option(
+            help="Nested: tune each strategy family's strengths with N trials on inner folds "
+            "of every outer training part, then compare the tuned families."
+        ),
+    ] = None,
+    tune_cv: Annotated[int, typer.Option(help="Inner folds for --tune.")] = 3,
+    tune_batch: Annotated[int, typer.Option(help="Trials per search per round (--tune).")] = 16,
     reference: Annotated[
         str,
         typer.Option(
@@ -141,6 +150,11 @@ def bench(
                 "memory_budget_mb": memory_budget_mb,
                 "name": name,
                 "reference": reference,
+                **(
+                    {"tune": tune, "tune_cv": tune_cv, "tune_batch": tune_batch}
+                    if tune is not None
+                    else {}
+                ),
             },
             store=store,
             json_path=json_path,

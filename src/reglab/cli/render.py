@@ -173,6 +173,10 @@ def print_result(result: StudyResult, console: Console | None = None) -> None:
         ),
         highlight=False,
     )
+    if result.tuning:
+        from reglab.cli.render_nested import print_tuning
+
+        print_tuning(result, console)
     console.print()
     for line in result.answer.lines:
         console.print(line, highlight=False)

@@ -130,6 +130,9 @@ def _subtitle(d: Digest) -> str:
     bits.append(f"{len(d.strategies)} strateg{'ies' if len(d.strategies) != 1 else 'y'}")
     bits.append(f"{len(d.splits)} split{'s' if len(d.splits) != 1 else ''}")
     bits.append(f"{n_done} members" + (f", {len(d.failed)} failed" if d.failed else ""))
+    if d.result.tuning:
+        t = d.result.tuning[0]
+        bits.append(f"nested: tuned by {t.trials} trials on {t.inner_folds} inner folds per split")
     better = "higher" if d.metric.higher_is_better else "lower"
     bits.append(f"ranked by test {esc(d.metric.label)} ({better} is better)")
     return " · ".join(bits)
@@ -144,6 +147,10 @@ def _page(d: Digest) -> str:
         ("weights", "Weight distributions", diag.weights(d)),
         ("sparsity", "Sparsity & features", diag.sparsity(d)),
     ]
+    if d.result.tuning:  # a nested study: the strengths each outer split chose
+        from reglab.report.nested import tuning_section
+
+        parts.insert(2, ("tuning", "Tuned strengths", tuning_section(d)))
     if is_path(d):  # a study made by `reglab path`: its curve and choice come first
         parts.insert(0, ("path", "Strength path", path_section(d)))
     if d.failed:

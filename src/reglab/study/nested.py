@@ -581,8 +581,10 @@ def run_tuned(
     from reglab.study.reference import store_references
     from reglab.study.results import load_result
 
-    if on_start is not None:
-        on_start(plan, len(store.done_keys(plan.name, include_failed=True)))
+    if on_start is not None:  # the network members stored (not the reference rows)
+        names = {s.name for s in plan.strategies}
+        stored = store.load_members(plan.name, with_curves=False, with_details=False)
+        on_start(plan, sum(r.strategy in names for r in stored))
     store.set_status(plan.name, "running")
     try:
         tuning = run_nested(

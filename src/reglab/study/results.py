@@ -262,6 +262,8 @@ class StudyResult:
     reference_sentence: str | None = None
     """Whether any network strategy beats the best reference, in words."""
     best_reference: str | None = None
+    tuning: tuple[Any, ...] = ()
+    """A nested study's tuned families (:class:`~reglab.study.nested_result.TunedFamily`)."""
 
     def __repr__(self) -> str:
         splits = {r.split_id for r in self.members}
@@ -399,6 +401,7 @@ class StudyResult:
             "reference_answer": self.reference_sentence,
             "comparisons_vs_reference": [_comparison_dict(c) for c in self.vs_reference],
             "verdicts": [_comparison_dict(v) for v in self.verdicts],
+            **({"tuning": [t.to_dict() for t in self.tuning]} if self.tuning else {}),
             "failures": [{"strategy": s, "split": i, "error": e} for s, i, e in self.failures],
             "config": self.config,
             "metadata": self.metadata,
@@ -500,7 +503,7 @@ def analyze_study(
         for s in config.get("strategies", [])
         if isinstance(s, Mapping) and isinstance(s.get("name"), str)
     ]
-    return analyze(
+    result = analyze(
         info.name,
         members,
         task=str(task or "multiclass"),
@@ -510,6 +513,13 @@ def analyze_study(
         parts=metadata.get("strategy_parts"),
         alpha=alpha,
     )
+    if "tune" not in config:
+        return result
+    from reglab.study.nested_result import analyze_tuning, tuning_notices
+
+    tuned = analyze_tuning(metadata.get("tuning"))
+    notices = (*tuning_notices(config, tuned), *result.notices)
+    return dataclasses.replace(result, tuning=tuned, notices=notices)
 
 
 def analyze(
