@@ -141,6 +141,14 @@ def strategy_of_study(result: Any) -> tuple[Strategy, dict[str, Any]]:
             "choose one with --strategy (strategy= in Python)."
         )
     config: Mapping[str, Any] = result.config
+    if winner in (config.get("tune") or {}).get("families", {}):  # chosen per outer split
+        trials = config["tune"].get("trials")
+        raise ConfigError(
+            f"fit: study {result.name!r} compared tuned families and recommends {winner!r}, "
+            "whose strengths were chosen anew on each outer split; choose them on all the data "
+            f"with reglab tune DATA --strategy {winner} --trials {trials}, then fit with "
+            "--strategy (strategy= in Python)."
+        )
     stored = [s for s in config.get("strategies", []) if isinstance(s, Mapping)]
     match = next((s for s in stored if s.get("name") == winner), None)
     if match is not None:

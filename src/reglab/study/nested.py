@@ -24,7 +24,9 @@ as they are. The chosen strengths per outer split are kept in the study's metada
 (``tuning``) and analyzed by :mod:`reglab.study.nested_result`.
 
 Seeds: inner folds of split ``s`` from ``derive(seed, "inner", s)``, inner members from
-``derive(seed, "inner", s, j)``, the sampler of ``(f, s)`` from ``derive(seed, "tune", f, s)``.
+``derive(seed, "inner", s, j)``; each round of the search of ``(f, s)`` asks from a sampler
+seeded ``derive(seed, "tune", f, s, d)`` after ``d`` finished trials, so the trials depend on the
+search's history only, never on how many runs it took.
 Every inner member is stored (in the study ``<name>/inner``) and every search in Optuna's
 journal in the same database, so a re-run after a kill resumes where it stopped.
 """
@@ -64,7 +66,8 @@ __all__ = [
 ]
 
 INNER_STRIDE = 1000
-"""Inner fold ``j`` of outer split ``s`` has the split id ``s · INNER_STRIDE + j``."""
+"""Inner fold ``j`` of outer split ``s`` has the split id ``(s + 1) · INNER_STRIDE + j``, never an
+outer split's id."""
 MAX_TUNE_CV = 20
 """The most inner folds (``tune_cv``)."""
 _SEED_BOUND = 2**32  # Optuna's samplers take seeds below 2**32
@@ -185,10 +188,9 @@ def inner_splits(
     >>> s = Split(3, 0, 3, np.arange(0, 8), np.arange(8, 10), np.arange(10, 14))
     >>> inner = inner_splits(s, np.array([0, 1] * 7), "binary", cv=2, val_fraction=0.25, seed=0)
     >>> [(i.split_id, i.n_train, i.n_test) for i in inner]
-    [(3000, 5, 5), (3001, 5, 5)]
-    >>> any(set(i.train_idx) | set(i.val_idx) | set(i.test_idx) & {10, 11, 12, 13} for i in inner
-    ...     if set(i.test_idx) & {10, 11, 12, 13})
-    False
+    [(4000, 5, 5), (4001, 5, 5)]
+    >>> np.unique(np.concatenate([i.test_idx for i in inner])).tolist()  # never 10 to 13
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     """
     rows = np.unique(np.concatenate([split.train_idx, split.val_idx]))
     method = "kfold" if task == "regression" else "stratified-kfold"
@@ -197,7 +199,7 @@ def inner_splits(
     for j, inner in enumerate(plan.split(y[rows], task, class_names=class_names)):
         out.append(
             Split(
-                split.split_id * INNER_STRIDE + j,
+                (split.split_id + 1) * INNER_STRIDE + j,
                 split.split_id,
                 j,
                 rows[inner.train_idx],
@@ -381,6 +383,16 @@ def run_nested(
         rounds = []
         groups = []
         for x in active:
+            # A sampler seeded by the trials finished so far: a round's trials depend on the
+            # search's history only, so a run resumed after a kill asks what an unbroken run asks.
+            x.optuna.sampler = make_sampler(
+                "tpe",
+                x.space,
+                seed=derive(study.seed, "tune", x.family.name, x.split.split_id, x.done)
+                % _SEED_BOUND,
+                batch_trials=batch,
+                trials=trials,
+            )
             asked = []
             for _ in range(min(batch, trials - x.done)):
                 trial = x.optuna.ask()
