@@ -273,6 +273,16 @@ def test_cli_refuses_bad_tune_in_one_line_and_writes_nothing(
     assert not store.exists() and not out.exists()
 
 
+def test_tune_ranges_reach_every_family_searching_that_strength() -> None:
+    fams = families(resolve_strategies("dropout,l2,dropout+l2"), "l2=1e-5:1e-3")
+    spaces = {f.name: {d.name: (d.low, d.high) for d in f.space.dims} for f in fams}  # type: ignore[union-attr]
+    assert spaces["l2"]["l2"] == spaces["dropout+l2"]["l2"] == (1e-5, 1e-3)
+    assert spaces["dropout"]["dropout"] == spaces["dropout+l2"]["dropout"] == (0.05, 0.7)
+    with pytest.raises(ConfigError, match=r"`tune_ranges` must be a strength some strategy "
+                       r"searches \(--tune-range\); got 'maxnorm'"):  # fmt: skip
+        families(resolve_strategies("dropout"), "maxnorm=1:3")
+
+
 def test_families_name_each_strategy_by_its_techniques() -> None:
     fams = families(resolve_strategies("none,dropout=0.5,l2=1e-4+dropout,batchnorm+dropout"))
     assert [f.name for f in fams] == ["none", "dropout", "dropout+l2", "dropout+batchnorm"]
@@ -285,8 +295,8 @@ def test_spread_is_geometric_for_log_strengths_and_warns_when_undetermined() -> 
             {"name": "dropout", "low": 0.0, "high": 0.6, "scale": "linear"}]  # fmt: skip
     splits = {
         "0": {"values": {"l2": 1e-6, "dropout": 0.1}, "inner_score": 0.8, "edges": ["l2"]},
-        "1": {"values": {"l2": 1e-3, "dropout": 0.2}, "inner_score": 0.9, "edges": ["l2"]},
-        "2": {"values": {"l2": 1e-5, "dropout": 0.4}, "inner_score": 0.7},
+        "1": {"values": {"l2": 1e-3, "dropout": 0.2}, "inner_score": 0.9},
+        "2": {"values": {"l2": 1e-5, "dropout": 0.4}, "inner_score": 0.7, "edges": ["l2"]},
     }
     families = {"dropout+l2": {"dims": dims, "splits": splits}}
     (fam,) = analyze_tuning(
@@ -298,7 +308,7 @@ def test_spread_is_geometric_for_log_strengths_and_warns_when_undetermined() -> 
     assert dropout.low == 0.1 and dropout.high == 0.4 and dropout.share == pytest.approx(0.5)
     assert dropout.center == pytest.approx(0.7 / 3) and fam.mean_inner_score == pytest.approx(0.8)
     assert any("covers 75% of its searched range" in n for n in fam.notes)
-    assert any("at an edge" in n and "2 of 3" in n for n in fam.notes)
+    assert any("at the low edge" in n and "2 of 3" in n and "below 1e-6" in n for n in fam.notes)
     assert json.loads(json.dumps(fam.to_dict()))["spread"][0]["geometric_range"] == pytest.approx(
         1000
     )

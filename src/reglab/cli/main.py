@@ -95,6 +95,9 @@ def bench(
     ] = None,
     tune_cv: Annotated[int, typer.Option(help="Inner folds for --tune.")] = 3,
     tune_batch: Annotated[int, typer.Option(help="Trials per search per round (--tune).")] = 16,
+    tune_range: Annotated[
+        str | None, typer.Option(help="Search ranges for --tune, e.g. dropout=0:0.6,l2=1e-6:1e-2.")
+    ] = None,
     reference: Annotated[
         str,
         typer.Option(
@@ -151,7 +154,12 @@ def bench(
                 "name": name,
                 "reference": reference,
                 **(
-                    {"tune": tune, "tune_cv": tune_cv, "tune_batch": tune_batch}
+                    {
+                        "tune": tune,
+                        "tune_cv": tune_cv,
+                        "tune_batch": tune_batch,
+                        "tune_ranges": tune_range,
+                    }
                     if tune is not None
                     else {}
                 ),

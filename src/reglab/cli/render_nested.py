@@ -79,7 +79,8 @@ def print_tuning(result: StudyResult, console: Console) -> None:
     console.print(
         "spread: ×r = largest / smallest choice (log-scale strengths; ×1: every split chose "
         "the same), gm = geometric mean; lo–hi: smallest to largest choice (linear strengths). "
-        "The inner score is the best of the trials on the inner folds, so it is optimistic; the "
-        "outer test score is the honest one.",
+        "The inner score is the best trial's mean over the inner folds: raised by choosing the "
+        "best of the trials, lowered by the inner folds' smaller training parts; the outer test "
+        "score is the unbiased one.",
         highlight=False,
     )

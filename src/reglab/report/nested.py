@@ -127,9 +127,11 @@ def tuning_section(d: Digest) -> str:
         f"<p>On every outer split, each family's strengths were chosen by {first.trials} trials "
         f"of Optuna's TPE on {first.inner_folds} inner folds of that split's training part "
         "(the outer test rows took no part), then retrained on the whole training part and "
-        "scored on the outer test fold. The inner score is the best of the trials, so it is "
-        "optimistic; the outer test score is the honest one. Choices that spread over much of "
-        "the searched range mean the data (or the trial budget) do not pin the strength down: "
+        "scored on the outer test fold. The inner score is the best trial's mean over the inner "
+        "folds: raised by choosing the best of the trials, lowered by the inner folds' smaller "
+        "training parts; the outer test score is the unbiased one. Choices that spread over "
+        "much of the searched range mean the data (or the trial budget) do not pin the strength "
+        "down: "
         "the family's score is then that of tuning it, not of one strength.</p>"
     )
     return intro + "".join(_family(d, f) for f in tuned)

@@ -98,14 +98,26 @@ class Family:
         return Strategy.of(name, *configs, *self.fixed, lr=self.strategy.lr)
 
 
-def families(strategies: Sequence[Strategy], who: str = "Study") -> list[Family]:
+def families(
+    strategies: Sequence[Strategy], ranges: Any = None, who: str = "Study"
+) -> list[Family]:
     """Read each strategy as a family (module docstring); every problem in one message.
 
+    ``ranges`` (``"dropout=0:0.6,l2=1e-6:1e-2"`` or a mapping) narrows or widens the registry's
+    ranges of every family that searches the named strength.
+
     Refused: a strategy with settings that are not technique strengths (``proximal``,
-    ``penalty-layers``, per-layer rates), two strategies of the same family, and a list with
-    nothing to tune.
+    ``penalty-layers``, per-layer rates), two strategies of the same family, a list with
+    nothing to tune, and a range that no family searches.
     """
+    from reglab._validation import Problems
+    from reglab.study.tune_space import _ranges
     from reglab.techniques import get
+
+    p = Problems()
+    given = _ranges(ranges, p)
+    p.raise_if_any()
+    used: set[str] = set()
 
     out: list[Family] = []
     problems: list[str] = []
@@ -131,7 +143,10 @@ def families(strategies: Sequence[Strategy], who: str = "Study") -> list[Family]
         name = "+".join([*tunable, *(c.key for c in fixed)])
         if s.lr is not None:
             name += f"+lr={s.lr:g}"
-        out.append(Family(name, s, parse_space("+".join(tunable)), fixed))
+        dims = {d.name for d in parse_space("+".join(tunable)).dims}
+        used |= dims & set(given)
+        own = {k: v for k, v in given.items() if k in dims}
+        out.append(Family(name, s, parse_space("+".join(tunable), own or None), fixed))
     names = [f.name for f in out]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -151,6 +166,10 @@ def families(strategies: Sequence[Strategy], who: str = "Study") -> list[Family]
                 "at least one strategy with a strength to tune (dropout, l2 …)",
                 ", ".join(names) + " (nothing to tune)",
             )
+        )
+    for name in sorted(set(given) - used):
+        problems.append(
+            message(who, "tune_ranges", "a strength some strategy searches (--tune-range)", name)
         )
     if problems:
         raise ConfigError(" ".join(problems))
@@ -292,7 +311,7 @@ def run_nested(
         trial_rows,
     )
 
-    fams = families(plan.strategies)
+    fams = families(plan.strategies, study.tune_ranges)
     tune = plan.config["tune"]
     trials, cv, batch = int(tune["trials"]), int(tune["inner_folds"]), int(tune["batch_trials"])
     metric = primary_metric(dataset.task)
@@ -560,14 +579,19 @@ def check_tune(trials: Any, cv: Any, batch: Any, who: str = "Study") -> list[str
 
 
 def tune_config(
-    config: dict[str, Any], strategies: Sequence[Strategy], trials: int, cv: int, batch: int
+    config: dict[str, Any],
+    strategies: Sequence[Strategy],
+    trials: int,
+    cv: int,
+    batch: int,
+    ranges: Any = None,
 ) -> None:
     """Enter the tuning into a study's ``config``: a tuned family is listed by its name and
     search space (its given strengths are not what trains), and ``config["tune"]`` holds the
     settings (:func:`describe`)."""
     from reglab.study.results import primary_metric
 
-    fams = families(strategies)
+    fams = families(strategies, ranges)
     config["strategies"] = [
         {"name": f.name, "tuned": f.space.to_dict()} if f.space is not None else s.to_dict()
         for f, s in zip(fams, strategies, strict=True)

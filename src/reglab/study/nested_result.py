@@ -42,6 +42,7 @@ __all__ = [
     "TunedFamily",
     "TunedSplit",
     "analyze_tuning",
+    "tuned_notices",
     "tuning_notices",
 ]
 
@@ -176,6 +177,14 @@ def _spread(dim: Mapping[str, Any], values: Sequence[float]) -> Spread | None:
     return Spread(name, log, a, b, center, min(1.0, share), lo, hi)
 
 
+def _side(value: float, sp: Spread) -> str:
+    """Which end of the searched range ``value`` is nearer, on the range's scale."""
+    lo, hi = sp.range_low, sp.range_high
+    if sp.log:
+        return "low" if math.log(value / lo) < math.log(hi / value) else "high"
+    return "low" if value - lo < hi - value else "high"
+
+
 def analyze_tuning(tuning: Mapping[str, Any] | None) -> tuple[TunedFamily, ...]:
     """Each tuned family's choices and spread (module docstring); ``()`` when not tuned."""
     if not isinstance(tuning, Mapping):
@@ -214,13 +223,19 @@ def analyze_tuning(tuning: Mapping[str, Any] | None) -> tuple[TunedFamily, ...]:
                     f"few trials, or both), so {name}'s score is that of tuning it, not of one "
                     "strength."
                 )
-            at_edge = sum(dim["name"] in s.edges for s in splits)
-            if at_edge * 2 >= len(splits) and at_edge:
-                notes.append(
-                    f"{name}: the chosen {dim['name']} lies at an edge of its searched range "
-                    f"[{_short(sp.range_low)}, {_short(sp.range_high)}] on {at_edge} of "
-                    f"{len(splits)} outer splits; the best strength may lie beyond it."
+            for side, bound in (("low", sp.range_low), ("high", sp.range_high)):
+                at_edge = sum(
+                    dim["name"] in s.edges and _side(s.values[dim["name"]], sp) == side
+                    for s in splits
                 )
+                if at_edge and at_edge * 2 >= len(splits):
+                    notes.append(
+                        f"{name}: the chosen {dim['name']} lies at the {side} edge of its searched "
+                        f"range [{_short(sp.range_low)}, {_short(sp.range_high)}] on {at_edge} "
+                        f"of {len(splits)} outer splits; the best may lie "
+                        f"{'below' if side == 'low' else 'above'} {_short(bound)} (widen it with "
+                        f"--tune-range {dim['name']}=LO:HI)."
+                    )
         unchosen = [s.split_id for s in splits if not s.values]
         if unchosen:
             notes.append(
@@ -255,3 +270,25 @@ def tuning_notices(config: Mapping[str, Any], tuned: Sequence[TunedFamily]) -> l
     out = [Notice("tuning", text, tuple(names))]
     out += [Notice("tuning", note, (t.name,)) for t in tuned for note in t.notes]
     return out
+
+
+TRY_STRONGER = "try a stronger setting or tune it."
+"""How the study's notices end for an inert strategy (:mod:`reglab.study.results`)."""
+
+
+def tuned_notices(notices: Sequence[Any], tuned: Sequence[TunedFamily]) -> tuple[Any, ...]:
+    """The study's notices with the advice to tune removed where a family was tuned: there a
+    strength that barely acts is what the tuning chose."""
+    import dataclasses
+
+    names = {t.name for t in tuned}
+    out = []
+    for n in notices:
+        if n.text.endswith(TRY_STRONGER) and set(n.strategies) & names:
+            text = n.text[: -len(TRY_STRONGER)] + (
+                "the tuning chose it so on the inner folds, a sign that this technique does "
+                "not help here."
+            )
+            n = dataclasses.replace(n, text=text)
+        out.append(n)
+    return tuple(out)

@@ -515,10 +515,10 @@ def analyze_study(
     )
     if "tune" not in config:
         return result
-    from reglab.study.nested_result import analyze_tuning, tuning_notices
+    from reglab.study.nested_result import analyze_tuning, tuned_notices, tuning_notices
 
     tuned = analyze_tuning(metadata.get("tuning"))
-    notices = (*tuning_notices(config, tuned), *result.notices)
+    notices = (*tuning_notices(config, tuned), *tuned_notices(result.notices, tuned))
     return dataclasses.replace(result, tuning=tuned, notices=notices)
 
 

@@ -105,6 +105,7 @@ class Study:
             (:mod:`reglab.study.nested`); ``None`` (default) trains the strengths given.
         tune_cv, tune_batch: The inner folds of each outer training part, and the trials of a
             search asked and trained together per round.
+        tune_ranges: Ranges replacing the registry's (``"dropout=0:0.6,l2=1e-6:1e-2"``).
     """
 
     def __init__(
@@ -136,6 +137,7 @@ class Study:
         tune: int | None = None,
         tune_cv: int = 3,
         tune_batch: int = 16,
+        tune_ranges: Any = None,
     ) -> None:
         self.strategies = strategies
         self.model = model
@@ -163,6 +165,7 @@ class Study:
         self.tune = tune
         self.tune_cv = tune_cv
         self.tune_batch = tune_batch
+        self.tune_ranges = tune_ranges
 
     # --- planning -------------------------------------------------------------------------
 
@@ -226,7 +229,7 @@ class Study:
         if self.tune is not None:  # each strategy is a family whose strengths are tuned
             from reglab.study.nested import families
 
-            fams = families(strategies)
+            fams = families(strategies, self.tune_ranges)
             strategies = [dataclasses.replace(f.strategy, name=f.name) for f in fams]
         for strategy in strategies:
             strategy.dropout_rates(len(self.hidden))
@@ -335,7 +338,9 @@ class Study:
         if self.tune is not None:
             from reglab.study.nested import tune_config
 
-            tune_config(config, strategies, self.tune, self.tune_cv, self.tune_batch)
+            tune_config(
+                config, strategies, self.tune, self.tune_cv, self.tune_batch, self.tune_ranges
+            )
         name = self.name or default_study_name(dataset, config)
         specs = [spec for spec, _ in members]
         validate_members(specs, data, self.memory_budget_mb, None)
