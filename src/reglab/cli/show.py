@@ -22,7 +22,8 @@ def run_show(study: str | None, *, store: str) -> None:
     console = wide_console()
     with _open_existing(store) as st:
         if study is None:
-            studies = st.list_studies()
+            # a nested study's inner members are part of it, not a study of their own
+            studies = [s for s in st.list_studies() if "nested in" not in s.config]
             if not studies:
                 console.print(f"No studies in {shown(store)}.")
                 return
