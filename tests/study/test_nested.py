@@ -296,8 +296,14 @@ def test_spread_is_geometric_for_log_strengths_and_warns_when_undetermined() -> 
     dims = [{"name": "l2", "low": 1e-6, "high": 1e-2, "scale": "log"},
             {"name": "dropout", "low": 0.0, "high": 0.6, "scale": "linear"}]  # fmt: skip
     splits = {
-        "0": {"values": {"l2": 1e-6, "dropout": 0.1}, "inner_score": 0.8, "edges": ["l2"]},
-        "1": {"values": {"l2": 1e-3, "dropout": 0.2}, "inner_score": 0.9},
+        "0": {
+            "values": {"l2": 1e-6, "dropout": 0.1},
+            "inner_score": 0.8,
+            "edges": ["l2"],
+            "complete": 5,
+            "ties": 4,
+        },
+        "1": {"values": {"l2": 1e-3, "dropout": 0.2}, "inner_score": 0.9, "complete": 5, "ties": 4},
         "2": {"values": {"l2": 1e-5, "dropout": 0.4}, "inner_score": 0.7, "edges": ["l2"]},
     }
     families = {"dropout+l2": {"dims": dims, "splits": splits}}
@@ -310,6 +316,7 @@ def test_spread_is_geometric_for_log_strengths_and_warns_when_undetermined() -> 
     assert dropout.low == 0.1 and dropout.high == 0.4 and dropout.share == pytest.approx(0.5)
     assert dropout.center == pytest.approx(0.7 / 3) and fam.mean_inner_score == pytest.approx(0.8)
     assert any("covers 75% of its searched range" in n for n in fam.notes)
+    assert any("on 2 of 3 outer splits" in n and "cannot tell" in n for n in fam.notes)
     assert any("at the low edge" in n and "2 of 3" in n and "below 1e-6" in n for n in fam.notes)
     assert json.loads(json.dumps(fam.to_dict()))["spread"][0]["geometric_range"] == pytest.approx(
         1000

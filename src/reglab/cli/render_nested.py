@@ -45,7 +45,7 @@ def tuning_table(result: StudyResult, family: Any) -> Table:
         table.add_column(name, justify="right")
     table.add_column(f"inner {metric} (chosen)", justify="right")
     table.add_column(f"outer test {metric}", justify="right")
-    table.add_column("trials done/pruned", justify="right")
+    table.add_column("trials done/pruned/tied", justify="right")
     outer = result.strategies.get(family.name)
     scores = outer.split_scores.get(metric, {}) if outer is not None else {}
     for s in family.splits:
@@ -53,7 +53,7 @@ def tuning_table(result: StudyResult, family: Any) -> Table:
         inner = format_score(metric, s.inner_score) if s.inner_score is not None else "–"
         table.add_row(
             str(s.split_id), *cells, inner, format_score(metric, scores.get(s.split_id)),
-            f"{s.complete}/{s.pruned}",
+            f"{s.complete}/{s.pruned}/{s.ties}",
         )  # fmt: skip
     spread = []
     for sp in family.spread:
@@ -81,6 +81,7 @@ def print_tuning(result: StudyResult, console: Console) -> None:
         "the same), gm = geometric mean; lo–hi: smallest to largest choice (linear strengths). "
         "The inner score is the best trial's mean over the inner folds: raised by choosing the "
         "best of the trials, lowered by the inner folds' smaller training parts; the outer test "
-        "score is the unbiased one.",
+        "score is the unbiased one. tied: trials within noise of the chosen one on the inner "
+        "folds (corrected paired t-test, p ≥ 0.05; up to 10 compared).",
         highlight=False,
     )

@@ -88,7 +88,8 @@ def _family(d: Digest, family: Any) -> str:
         rows.append(
             f"<tr><td>{s.split_id}</td>{cells}<td>{inner}</td>"
             f"<td>{fmt(scores.get(s.split_id, math.nan), metric)}</td>"
-            f"<td>{s.complete} done, {s.pruned} pruned{edge}</td></tr>"
+            f"<td>{s.complete} done, {s.pruned} pruned, {s.ties} tied with the chosen{edge}"
+            "</td></tr>"
         )
     mean_inner = family.mean_inner_score
     mean_outer = (

@@ -35,9 +35,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reglab._numbers import format_number
+from reglab.study.tune_result import COMPARED, TIE_P
 
 __all__ = [
     "SPREAD_SHARE",
+    "TIED_SHARE",
     "Spread",
     "TunedFamily",
     "TunedSplit",
@@ -48,6 +50,9 @@ __all__ = [
 
 SPREAD_SHARE = 0.5
 """Choices covering at least this share of the searched range are called undetermined."""
+TIED_SHARE = 0.8
+"""A search in which at least this share of the trials compared with the best were tied with it
+(:data:`~reglab.study.tune_result.TIE_P`) could not tell its strengths apart."""
 
 
 @dataclass(frozen=True)
@@ -236,6 +241,16 @@ def analyze_tuning(tuning: Mapping[str, Any] | None) -> tuple[TunedFamily, ...]:
                         f"{'below' if side == 'low' else 'above'} {_short(bound)} (widen it with "
                         f"--tune-range {dim['name']}=LO:HI)."
                     )
+        flat = [s for s in splits if s.values and s.complete > 1
+                and s.ties >= TIED_SHARE * min(COMPARED, s.complete - 1)]  # fmt: skip
+        if flat and len(flat) * 2 >= len(splits):
+            notes.append(
+                f"{name}: on {len(flat)} of {len(splits)} outer splits, at least "
+                f"{TIED_SHARE:.0%} of the trials compared with the chosen one were within noise "
+                f"of it on the inner folds (corrected paired t-test, p ≥ {TIE_P}): the inner "
+                "folds cannot tell those strengths apart, and which one was chosen is close to "
+                "arbitrary."
+            )
         unchosen = [s.split_id for s in splits if not s.values]
         if unchosen:
             notes.append(
