@@ -61,7 +61,7 @@ def show(title: str, seconds: float, result: Any) -> dict[str, float]:
     for v in result.verdicts:
         print(f"  {v.sentence}.")
     for family in result.tuning:
-        print(f"  {family.name}: " + "; ".join(s.text for s in family.spread))
+        print(f"  {family.name} chose " + "; ".join(s.text for s in family.spread))
     return scores
 
 
