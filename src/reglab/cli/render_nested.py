@@ -76,6 +76,8 @@ def print_tuning(result: StudyResult, console: Console) -> None:
     """Every tuned family's table, and what the columns mean."""
     for family in result.tuning:
         console.print(tuning_table(result, family))
+        for note in family.notes:
+            console.print(f"note: {note}", highlight=False)
     console.print(
         "spread: ×r = largest / smallest choice (log-scale strengths; ×1: every split chose "
         "the same), gm = geometric mean; lo–hi: smallest to largest choice (linear strengths). "

@@ -263,7 +263,8 @@ def analyze_tuning(tuning: Mapping[str, Any] | None) -> tuple[TunedFamily, ...]:
 
 
 def tuning_notices(config: Mapping[str, Any], tuned: Sequence[TunedFamily]) -> list[Any]:
-    """The protocol in one line, then each family's notes, as a study's notices."""
+    """The protocol in one line, and one line naming the families with notes, as a study's
+    notices (the notes themselves go with each family's table)."""
     from reglab.study.results import Notice
 
     tune = config.get("tune") or {}
@@ -283,7 +284,15 @@ def tuning_notices(config: Mapping[str, Any], tuned: Sequence[TunedFamily]) -> l
         "strengths on all the data with reglab tune."
     )
     out = [Notice("tuning", text, tuple(names))]
-    out += [Notice("tuning", note, (t.name,)) for t in tuned for note in t.notes]
+    noted = [t.name for t in tuned if t.notes]
+    if noted:  # the details stay with each family's table
+        out.append(Notice(
+            "tuning",
+            f"The tuned strengths of {', '.join(noted)} are poorly determined (their choices "
+            "spread over the searched range, sit at its edge, or tie with other trials on the "
+            "inner folds); the notes beside each family's table of chosen strengths say which.",
+            tuple(noted),
+        ))  # fmt: skip
     return out
 
 
