@@ -133,7 +133,7 @@ def test_poisoned_outer_test_labels_leave_that_splits_choices_bit_identical() ->
     assert any(clean_choice[f][s] != bad_choice[f][s] for f in ("dropout", "l2") for s in "12")
 
 
-def test_verdicts_compare_tuned_families_and_untuned_ones_run_as_given() -> None:
+def test_verdicts_compare_tuned_families_and_untuned_ones_run_as_given(tmp_path: Path) -> None:
     with Store("sqlite://") as st:
         learns = {**SMALL, "epochs": 25, "lr": 0.02}  # verdicts need a model that learned
         result = Study("none,batchnorm,dropout,l2,dropout+l2", **learns).run(_iris(), st)
@@ -153,6 +153,13 @@ def test_verdicts_compare_tuned_families_and_untuned_ones_run_as_given() -> None
     out = result.to_dict()
     assert [t["family"] for t in out["tuning"]] == ["dropout", "l2", "dropout+l2"]
     assert any(n.kind == "tuning" and "Nested tuning" in n.text for n in result.notices)
+    page = result.report(tmp_path / "r.html").read_text(encoding="utf-8")
+    section = page[page.index('<section id="tuning">') :]
+    section = section[: section.index("</section>")]
+    for family in tuned.values():  # every chosen strength, to the bit, in the report's table
+        for split in family.splits:
+            for value in split.values.values():
+                assert f'data-value="{value!r}"' in section
 
 
 def test_the_same_run_twice_gives_the_same_bits_and_trains_nothing_again(tmp_path: Path) -> None:
