@@ -136,7 +136,8 @@ def test_poisoned_outer_test_labels_leave_that_splits_choices_bit_identical() ->
 def test_verdicts_compare_tuned_families_and_untuned_ones_run_as_given(tmp_path: Path) -> None:
     with Store("sqlite://") as st:
         learns = {**SMALL, "epochs": 25, "lr": 0.02}  # verdicts need a model that learned
-        result = Study("none,batchnorm,dropout,l2,dropout+l2", **learns).run(_iris(), st)
+        given = "none,batchnorm,dropout=0.5,l2,dropout+l2=1e-3"  # strengths given: replaced
+        result = Study(given, **learns).run(_iris(), st)
         members = st.load_members(result.name, with_curves=False, with_details=False)
     assert set(result.strategies) == {"none", "batchnorm", "dropout", "l2", "dropout+l2"}
     by = {(m.strategy, m.split_id): m.strategy_config for m in members}

@@ -634,6 +634,7 @@ def run_tuned(
         plan.name,
         {
             "tuning": tuning,
+            "strategy_parts": _parts(plan.strategies, study.tune_ranges),
             "timings": {
                 "last run wall s": round(time.perf_counter() - started, 3),
                 "members trained": study.trained_,
@@ -645,3 +646,14 @@ def run_tuned(
     result = load_result(store, plan.name)
     store.set_status(plan.name, "failed" if result.all_failed else "done")
     return result
+
+
+def _parts(strategies: Sequence[Strategy], ranges: Any) -> dict[str, list[str]]:
+    """Each strategy's parts for the combined-versus-parts verdicts: a tuned family's parts are
+    the families of its techniques (``dropout+l2`` → ``dropout``, ``l2``), whatever strengths
+    the strategy was given."""
+    from reglab.study.strategies import parts
+
+    return {
+        f.name: list(parts(f.name if f.tuned else f.strategy)) for f in families(strategies, ranges)
+    }
