@@ -340,3 +340,20 @@ def test_fit_from_a_nested_study_asks_to_tune_the_winner_on_all_data() -> None:
     )
     with pytest.raises(ConfigError, match=r"reglab tune DATA --strategy dropout\+l2 --trials 20"):
         strategy_of_study(result)
+
+
+def test_cli_bench_tune_prints_and_writes_the_chosen_strengths(tmp_path: Path) -> None:
+    store, out = tmp_path / "s.db", tmp_path / "r.json"
+    args = ["bench", "builtin:iris", "--strategies", "none,dropout", "--tune", "2",
+            "--tune-batch", "2", "--tune-range", "dropout=0.1:0.5", "--cv", "3", "--epochs", "3",
+            "--hidden", "8", "--reference", "none", "--device", "cpu", "--store", str(store),
+            "--json", str(out), "--no-report"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "dropout: strengths chosen per outer split (2 trials x 3 inner folds each)" in (
+        result.output
+    )
+    (family,) = json.loads(out.read_text())["tuning"]
+    assert family["family"] == "dropout" and len(family["splits"]) == 3
+    assert all(0.1 <= s["values"]["dropout"] <= 0.5 for s in family["splits"])
+    assert family["spread"][0]["searched"] == [0.1, 0.5]
