@@ -418,7 +418,7 @@ class Study:
             on_config_change=on_config_change,
         )
         if self.tune is not None:
-            from reglab.study.nested import run_tuned
+            from reglab.study.nested_run import run_tuned
 
             return run_tuned(self, plan, store, started, progress=progress, on_start=on_start,
                              on_config_change=on_config_change)  # fmt: skip

@@ -1,0 +1,467 @@
+"""Running a nested study: the rounds of every search, the choices, the retrained members.
+
+:func:`run_nested` carries out the protocol of :mod:`reglab.study.nested` for a planned study:
+it opens one Optuna search per tuned family and outer split (in the store's journal), asks each
+for ``tune_batch`` trials per round, trains all their trials × inner folds in one
+:func:`~reglab.engine.train_members` call (each search pruned by its own median rule), tells
+the results, and once every search has ``tune`` finished trials retrains each family at its
+split's best trial on the whole outer training part. :func:`run_tuned` wraps it for
+:meth:`Study.run <reglab.study.run.Study.run>`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from reglab._device import resolve_device
+from reglab._seeding import derive
+from reglab.data.load import Dataset
+from reglab.engine.spec import MemberSpec, Strategy
+from reglab.stats.metrics import METRIC_DIRECTIONS
+from reglab.store import Store
+from reglab.store.records import MemberRecord
+from reglab.study.nested import SEED_BOUND, Family, families, inner_splits, strategy_parts_of
+from reglab.study.splits import Split
+from reglab.study.tune_prune import MedianPruner
+from reglab.study.tune_result import TrialRow, analyze_tune
+from reglab.study.tune_space import SearchSpace
+
+__all__ = ["run_nested", "run_tuned"]
+
+
+@dataclasses.dataclass
+class _Search:
+    """One family's search on one outer split."""
+
+    family: Family
+    split: Split
+    members: list[tuple[MemberSpec, Split]]
+    optuna: Any
+    done: int
+    history: list[np.ndarray] = dataclasses.field(default_factory=list)
+
+    @property
+    def space(self) -> SearchSpace:
+        return self.family.space  # type: ignore[return-value]  # only tuned families search
+
+    def suggest(self, trial: Any) -> tuple[Strategy, dict[str, float]]:
+        from reglab.study.strategies import strategy_to_text
+
+        strategy, values = self.space.suggest(trial)
+        combined = self.family.with_values(strategy.configs(), "trial")
+        return self.family.with_values(strategy.configs(), strategy_to_text(combined)), values
+
+
+class _Pruners:
+    """One ``on_epoch_end`` hook over several searches' members: each search's
+    :class:`~reglab.study.tune_prune.MedianPruner` sees only its own members."""
+
+    def __init__(self, groups: Sequence[tuple[range, MedianPruner]]) -> None:
+        self.groups = groups
+        self.where = {i: (g, i - r.start) for g, (r, _) in enumerate(groups) for i in r}
+
+    def __call__(
+        self, ids: Sequence[int], curves: Sequence[Mapping[str, list[float]]]
+    ) -> list[bool]:
+        asked: dict[int, tuple[list[int], list[int], list[Mapping[str, list[float]]]]] = {}
+        for pos, (i, c) in enumerate(zip(ids, curves, strict=True)):
+            g, local = self.where[i]
+            entry = asked.setdefault(g, ([], [], []))
+            entry[0].append(pos)
+            entry[1].append(local)
+            entry[2].append(c)
+        flags = [False] * len(ids)
+        for g, (positions, members, cs) in asked.items():
+            stop = self.groups[g][1](members, cs)
+            if stop is not None:
+                for pos, flag in zip(positions, stop, strict=True):
+                    flags[pos] = flag
+        return flags
+
+
+def run_nested(
+    study: Any,
+    dataset: Dataset,
+    store: Store,
+    plan: Any,
+    *,
+    on_round: Callable[[int, int], None] | None = None,
+    on_config_change: str = "error",
+) -> dict[str, Any]:
+    """Tune every family on every outer split, then train the outer members (module docstring).
+
+    Stores the inner members in ``<plan.name>/inner``, the outer members in ``plan.name``
+    (each tuned family under its family name, at its split's chosen strengths) and returns the
+    choices, which the study keeps in its metadata under ``tuning``. ``on_round`` gets the
+    trials finished and the trials asked for over all searches after each round. Sets
+    ``study.trained_`` and ``study.reused_`` (outer and inner members).
+    """
+    from reglab.study.results import primary_metric
+
+    fams = families(plan.strategies, study.tune_ranges)
+    tune = plan.config["tune"]
+    metric = primary_metric(dataset.task)
+    folds, data, base = _inner(study, dataset, plan, int(tune["inner_folds"]))
+    searches = _open(study, store, plan, fams, base, metric, on_config_change)
+    counts = {"trained": 0, "reused": 0}
+    _rounds(study, store, plan, searches, data, metric, counts, on_round)
+    chosen, tuning = _choose(searches, folds, metric)
+    _retrain(study, store, plan, fams, chosen, counts)
+    study.trained_, study.reused_ = counts["trained"], counts["reused"]
+    return {
+        "trials": int(tune["trials"]),
+        "inner_folds": int(tune["inner_folds"]),
+        "metric": metric,
+        "families": {
+            f.name: {
+                "dims": [d.to_dict() | {"name": d.name} for d in f.space.dims],
+                "splits": tuning.get(f.name, {}),
+            }
+            for f in fams
+            if f.space is not None
+        },
+    }
+
+
+def _inner(
+    study: Any, dataset: Dataset, plan: Any, cv: int
+) -> tuple[dict[int, list[Split]], dict[int, Any], dict[int, list[tuple[MemberSpec, Split]]]]:
+    """Each outer split's inner folds, their preprocessed inputs, and one member per fold
+    (strategy left to each trial; architecture and training set-up the study's)."""
+    from reglab.study.run import _preprocess
+
+    val_fraction = study.val_fraction if study.early_stopping else 0.0
+    folds = {
+        s.split_id: inner_splits(
+            s,
+            dataset.y,
+            dataset.task,
+            cv=cv,
+            val_fraction=val_fraction,
+            seed=study.seed,
+            class_names=dataset.classes or None,
+        )
+        for s in plan.splits
+    }
+    data, _ = _preprocess(dataset, [i for fs in folds.values() for i in fs])
+    template = {s.split_id: spec for spec, s in plan.members}
+    base: dict[int, list[tuple[MemberSpec, Split]]] = {}
+    for sid, fs in folds.items():
+        base[sid] = [
+            (
+                dataclasses.replace(
+                    template[sid],
+                    strategy=Strategy(),
+                    train_idx=i.train_idx,
+                    val_idx=i.val_idx,
+                    test_idx=i.test_idx,
+                    seed=derive(study.seed, "inner", sid, i.fold),
+                    split_id=i.split_id,
+                ),
+                i,
+            )
+            for i in fs
+        ]
+    return folds, data, base
+
+
+def _open(
+    study: Any,
+    store: Store,
+    plan: Any,
+    fams: Sequence[Family],
+    base: Mapping[int, list[tuple[MemberSpec, Split]]],
+    metric: str,
+    on_config_change: str,
+) -> list[_Search]:
+    """The inner members' study in the store and one Optuna search per tuned family and outer
+    split in its journal (found again on a re-run; a killed round's trials re-queued)."""
+    import optuna
+
+    from reglab.store.journal import journal_storage
+    from reglab.study.tune import make_sampler, requeue_stale
+
+    tune = plan.config["tune"]
+    inner_name = f"{plan.name}/inner"
+    stored = {s.name: s for s in store.list_studies()}.get(inner_name)
+    inner_config = {
+        "nested in": plan.name,
+        **{k: plan.config[k] for k in ("data", "tune", "model", "train", "splits")},
+    }
+    replaced = stored is not None and dict(stored.config) != inner_config
+    store.create_study(
+        inner_name,
+        inner_config,
+        {"nested in": plan.name},
+        feature_names=plan.feature_names,
+        on_config_change=on_config_change,
+    )
+    storage = journal_storage(store)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    existing = {s.study_name for s in optuna.get_all_study_summaries(storage)}
+    states = optuna.trial.TrialState
+    searches = []
+    for split in plan.splits:
+        for fam in fams:
+            if fam.space is None:
+                continue
+            name = f"{plan.name}/tune/{fam.name}/{split.split_id}"
+            if replaced and on_config_change == "replace" and name in existing:
+                optuna.delete_study(study_name=name, storage=storage)
+            seed = derive(study.seed, "tune", fam.name, split.split_id) % SEED_BOUND
+            search = optuna.create_study(
+                study_name=name,
+                storage=storage,
+                load_if_exists=True,
+                sampler=make_sampler(
+                    "tpe",
+                    fam.space,
+                    seed=seed,
+                    batch_trials=int(tune["batch_trials"]),
+                    trials=int(tune["trials"]),
+                ),
+                direction="maximize" if METRIC_DIRECTIONS[metric] else "minimize",
+            )
+            requeue_stale(search)
+            done = len(search.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED)))
+            searches.append(_Search(fam, split, base[split.split_id], search, done))
+    return searches
+
+
+def _rounds(
+    study: Any,
+    store: Store,
+    plan: Any,
+    searches: Sequence[_Search],
+    data: Mapping[int, Any],
+    metric: str,
+    counts: dict[str, int],
+    on_round: Callable[[int, int], None] | None,
+) -> None:
+    """Ask, train (every search's trials × inner folds in one engine call) and tell, round
+    after round, until every search has its trials."""
+    from reglab.engine import train_members
+    from reglab.study.run import to_record
+    from reglab.study.tune import Outcome, collect_round, make_sampler, tell_trial
+
+    tune = plan.config["tune"]
+    trials, batch = int(tune["trials"]), int(tune["batch_trials"])
+    inner_name = f"{plan.name}/inner"
+    known = {
+        r.key: Outcome(r.status, dict(r.test_scores), [])
+        for r in store.load_members(inner_name, with_curves=False, with_details=False)
+    }
+    warmup = max(5, study.epochs // 10)
+    device = resolve_device(study.device, "Study").type
+    while active := [x for x in searches if x.done < trials]:
+        todo: dict[str, tuple[MemberSpec, Split]] = {}
+        rounds = []
+        groups = []
+        for x in active:
+            # A sampler seeded by the trials finished so far: a round's trials depend on the
+            # search's history only, so a run resumed after a kill asks what an unbroken run asks.
+            x.optuna.sampler = make_sampler(
+                "tpe",
+                x.space,
+                seed=derive(study.seed, "tune", x.family.name, x.split.split_id, x.done)
+                % SEED_BOUND,
+                batch_trials=batch,
+                trials=trials,
+            )
+            asked = []
+            for _ in range(min(batch, trials - x.done)):
+                trial = x.optuna.ask()
+                asked.append((trial, *x.suggest(trial)))
+            start, owners = len(todo), list[int]()
+            keys, reused = collect_round(x.members, [s for _, s, _ in asked], known, todo, owners)
+            counts["reused"] += reused
+            pruner = MedianPruner(owners, x.history, warmup=warmup)
+            groups.append((range(start, len(todo)), pruner))
+            rounds.append((x, asked, keys, pruner))
+
+        def save(result: Any, todo: Mapping[str, tuple[MemberSpec, Split]] = todo) -> None:
+            spec, split = todo[result.key]
+            store.save_member(inner_name, to_record(result, spec, split))
+            status = "done" if result.status == "ok" else "failed"
+            val_loss = list(result.curves.get("val_loss", []))
+            known[result.key] = Outcome(status, dict(result.test_scores), val_loss)
+            counts["trained"] += 1
+
+        if todo:
+            train_members(
+                [spec for spec, _ in todo.values()],
+                data,
+                device=device,
+                memory_budget_mb=study.memory_budget_mb,
+                on_result=save,
+                on_epoch_end=_Pruners(groups) if study.early_stopping else None,
+            )
+        for x, asked, keys, pruner in rounds:
+            for pos, (trial, strategy, values) in enumerate(asked):
+                outcomes = [known[k] for k in keys[pos]]
+                x.done += tell_trial(x.optuna, trial, strategy, values, outcomes,
+                                     pruner.pruned.get(pos), metric, x.history)  # fmt: skip
+        if on_round is not None:
+            on_round(sum(min(x.done, trials) for x in searches), trials * len(searches))
+
+
+def _choose(
+    searches: Sequence[_Search], folds: Mapping[int, list[Split]], metric: str
+) -> tuple[dict[tuple[str, int], Strategy | None], dict[str, dict[str, Any]]]:
+    """Each search's best trial (:func:`~reglab.study.tune_result.analyze_tune` on the inner
+    folds) as the family's strategy for that split (``None`` when every trial failed), and
+    what was chosen, for the metadata."""
+    import optuna
+
+    from reglab.study.tune import trial_rows
+
+    chosen: dict[tuple[str, int], Strategy | None] = {}
+    tuning: dict[str, dict[str, Any]] = {}
+    for x in searches:
+        rows = trial_rows(x.optuna)
+        inner = folds[x.split.split_id]
+        found = analyze_tune(x.optuna.study_name, x.space, rows, metric=metric,
+                             n_train=[i.n_train for i in inner],
+                             n_test=[i.n_test for i in inner])  # fmt: skip
+        tuning.setdefault(x.family.name, {})[str(x.split.split_id)] = _choice(
+            rows, found.best, found.edges, len(found.ties)
+        )
+        key = (x.family.name, x.split.split_id)
+        if found.best is None:
+            chosen[key] = None
+            continue
+        strategy, _ = x.suggest(optuna.trial.FixedTrial(dict(found.best.params)))
+        chosen[key] = x.family.with_values(strategy.configs(), x.family.name)
+    return chosen, tuning
+
+
+def _retrain(
+    study: Any,
+    store: Store,
+    plan: Any,
+    fams: Sequence[Family],
+    chosen: Mapping[tuple[str, int], Strategy | None],
+    counts: dict[str, int],
+) -> None:
+    """Train every outer member not yet stored: a tuned family at its split's choice (a failed
+    record when every trial failed), an untuned strategy as it is."""
+    from reglab.engine import train_members
+    from reglab.study.run import to_record
+
+    outer: dict[str, tuple[MemberSpec, Split]] = {}
+    finished = store.done_keys(plan.name, include_failed=True)
+    for spec, split in plan.members:
+        fam = next(f for f in fams if f.name == spec.strategy.name)
+        picked = spec.strategy if not fam.tuned else chosen[(fam.name, split.split_id)]
+        if picked is None:
+            record = MemberRecord(
+                f"untuned-{fam.name}-{split.split_id}",
+                fam.name,
+                split_id=split.split_id,
+                seed=spec.seed,
+                n_train=split.n_train,
+                n_test=split.n_test,
+                status="failed",
+                error=f"every tuning trial of {fam.name} failed on this outer split",
+                repeat=split.repeat,
+                fold=split.fold,
+            )
+            if record.key not in finished:
+                store.save_member(plan.name, record)
+            continue
+        arch = dataclasses.replace(spec.arch, batch_norm=picked.batch_norm)
+        member = dataclasses.replace(spec, arch=arch, strategy=picked)
+        if member.key() in finished:
+            counts["reused"] += 1
+        else:
+            outer[member.key()] = (member, split)
+
+    def save(result: Any) -> None:
+        spec, split = outer[result.key]
+        store.save_member(plan.name, to_record(result, spec, split))
+        counts["trained"] += 1
+
+    if outer:
+        train_members(
+            [spec for spec, _ in outer.values()],
+            plan.data,
+            device=resolve_device(study.device, "Study").type,
+            memory_budget_mb=study.memory_budget_mb,
+            on_result=save,
+        )
+
+
+def _choice(
+    rows: Sequence[TrialRow], best: TrialRow | None, edges: Sequence[str], ties: int
+) -> dict[str, Any]:
+    """What one search chose, as stored in the study's metadata."""
+    return {
+        "values": {}
+        if best is None
+        else {
+            k: float(v)
+            for k, v in best.params.items()
+            if isinstance(v, int | float) and not isinstance(v, bool)
+        },
+        "inner_score": None if best is None or not math.isfinite(best.value) else best.value,
+        "trial": None if best is None else best.number,
+        "complete": sum(r.state == "complete" for r in rows),
+        "pruned": sum(r.state == "pruned" for r in rows),
+        "failed": sum(r.state == "fail" for r in rows),
+        "edges": list(edges),
+        "ties": ties,
+    }
+
+
+def run_tuned(
+    study: Any,
+    plan: Any,
+    store: Store,
+    started: float,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    on_start: Callable[[Any, int], None] | None = None,
+    on_config_change: str = "error",
+) -> Any:
+    """:meth:`Study.run <reglab.study.run.Study.run>` for a tuned study: :func:`run_nested`,
+    the reference rows, the timings; returns the analyzed :class:`StudyResult`. ``progress``
+    gets the trials finished over all searches and their target after each round."""
+    import time
+
+    from reglab.study.reference import store_references
+    from reglab.study.results import load_result
+
+    if on_start is not None:  # the network members stored (not the reference rows)
+        names = {s.name for s in plan.strategies}
+        stored = store.load_members(plan.name, with_curves=False, with_details=False)
+        on_start(plan, sum(r.strategy in names for r in stored))
+    store.set_status(plan.name, "running")
+    try:
+        tuning = run_nested(
+            study, plan.dataset, store, plan, on_round=progress, on_config_change=on_config_change
+        )
+        store_references(plan, store, study.seed)
+    except BaseException:
+        store.set_status(plan.name, "interrupted")
+        raise
+    store.update_metadata(
+        plan.name,
+        {
+            "tuning": tuning,
+            "strategy_parts": strategy_parts_of(plan.strategies, study.tune_ranges),
+            "timings": {
+                "last run wall s": round(time.perf_counter() - started, 3),
+                "members trained": study.trained_,
+                "members reused from the store": study.reused_,
+                "last run": "planning, preprocessing, tuning, retraining and storing",
+            },
+        },
+    )
+    result = load_result(store, plan.name)
+    store.set_status(plan.name, "failed" if result.all_failed else "done")
+    return result
