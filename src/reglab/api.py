@@ -68,11 +68,13 @@ def bench(
         store: Where results are kept: a path, an SQLAlchemy URL or a Store; ``None`` keeps
             them in memory.
         **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs``,
-            ``early_stopping``, ``seed``, ``device`` ...).
+            ``early_stopping``, ``seed``, ``device`` ...); ``tune=N`` compares tuned families,
+            each tuned by ``N`` trials on inner folds of every outer training part
+            (:mod:`reglab.study.nested`).
 
     Returns:
         The :class:`~reglab.study.results.StudyResult` (``.table()``, ``.compare()``,
-        ``.report(path)``).
+        ``.report(path)``; ``.tuning`` with ``tune``).
     """
     dataset = load_data(X, y, target=target, task=task, drop=drop)
     options.setdefault("n_splits", cv)
