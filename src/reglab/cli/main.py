@@ -469,8 +469,16 @@ def select(
         str | None, typer.Option(help="Comma-separated feature columns to leave out.")
     ] = None,
     grid: Annotated[
-        str, typer.Option(help="Group-L1 strengths LO:HI:N (log-spaced) or a comma list.")
-    ] = "0.5:30:12",
+        str | None,
+        typer.Option(
+            help="Strengths LO:HI:N (log-spaced) or a comma list (default: group-l1 "
+            "0.5:30:12, lassonet 10:3000:12)."
+        ),
+    ] = None,
+    method: Annotated[
+        str,
+        typer.Option(help="group-l1 (group lasso on the first layer) or lassonet (LassoNet)."),
+    ] = "group-l1",
     refit: Annotated[
         bool, typer.Option(help="Cross-validate a dense network on the selected columns.")
     ] = True,
@@ -488,7 +496,8 @@ def select(
     store: StoreOpt = DEFAULT_STORE,
     debug: DebugOpt = False,
 ) -> None:
-    """Select at most --max-features input features: a group-L1 path, stable over the splits."""
+    """Select at most --max-features input features: a group-L1 or LassoNet path, stable over
+    the splits."""
     from reglab.cli.select import run_select
 
     guarded(
@@ -499,6 +508,7 @@ def select(
             drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
             max_features=max_features,
             grid=grid,
+            method=method,
             refit=refit,
             output=output,
             table_path=table,

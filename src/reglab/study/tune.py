@@ -330,6 +330,7 @@ class Tune:
         position) was stopped.
         """
         from reglab.engine import train_members
+        from reglab.engine.skip import for_strategy
 
         study, base = plan.study, plan.base
         keys: list[list[str]] = []
@@ -338,7 +339,7 @@ class Tune:
         for pos, strategy in enumerate(strategies):
             keys.append([])
             for spec, split in base.members:
-                arch = dataclasses.replace(spec.arch, batch_norm=strategy.batch_norm)
+                arch = for_strategy(spec.arch, strategy)
                 member = dataclasses.replace(spec, arch=arch, strategy=strategy)
                 key = member.key()
                 keys[pos].append(key)
