@@ -122,14 +122,16 @@ class RayCluster:
         )
 
     def stop(self) -> None:
-        """SIGTERM each ``ray start``'s process group, worker nodes first, then the head."""
+        """SIGTERM each ``ray start``'s process group, worker nodes first, then the head;
+        SIGKILL what is left after a few seconds (the head's GCS may wait for nodes that are
+        gone, and the cluster holds nothing worth keeping)."""
         for proc in reversed(self.processes):
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
         for proc in reversed(self.processes):
             try:
-                proc.wait(timeout=10)
+                proc.wait(timeout=3)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()

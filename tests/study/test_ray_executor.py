@@ -29,6 +29,7 @@ pytest.importorskip("ray")
 from ray_cluster import RayCluster, environment, free_port
 from reglab.cli.main import app
 from reglab.data.builtin import load_builtin
+from reglab.engine import train_members
 from reglab.store import Store
 from reglab.study.ray_executor import RayExecutor, parse_address
 from reglab.study.run import Study
@@ -258,3 +259,62 @@ def test_the_address_grammar() -> None:
         RayExecutor(num_gpus=1.5)
     with pytest.raises(ValueError, match=r"`max_retries` must be a whole number >= 0"):
         RayExecutor(max_retries=-1)
+
+
+class StopFirst:
+    """An ``on_epoch_end`` hook that stops the member drawn first at epoch 3, and counts."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.stopped: list[int] = []
+
+    def __call__(self, ids: Any, curves: Any) -> list[bool]:
+        self.calls += 1
+        epoch = max(len(c["train_loss"]) for c in curves)
+        flags = [i == 0 and epoch >= 3 for i in ids]
+        self.stopped += [i for i, f in zip(ids, flags, strict=True) if f]
+        return flags
+
+
+def test_an_epoch_hook_runs_for_every_task_and_its_state_comes_back(
+    ray_cluster: RayCluster,
+) -> None:
+    from ray import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the actor imports no tests
+    ds = load_builtin("breast_cancer")
+    plan = Study(**{**FAST, "early_stopping": False}).plan(ds)
+    members = [spec for spec, _ in plan.members]
+    local = {r.key: r for r in train_members(members, plan.data, device="cpu")}
+    hook = StopFirst()
+    results: dict[str, Any] = {}
+    executor = RayExecutor(ray_cluster.address, chunk_members=4)
+    executor.run([members], plan.data, device="cpu", memory_budget_mb=64,
+                 on_result=lambda r: results.setdefault(r.key, r), on_epoch_end=hook)  # fmt: skip
+    assert hook.calls > 0 and set(hook.stopped) == {0}  # copied back from the actor
+    first = members[0].key()
+    assert results[first].stopped_epoch == 3 and results[first].epochs_run == 3
+    for key, r in local.items():
+        if key != first:
+            assert r.test_scores == results[key].test_scores
+            np.testing.assert_array_equal(r.test_pred, results[key].test_pred)
+
+
+def test_a_search_through_ray_finds_the_local_trials(
+    ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    pytest.importorskip("optuna")
+    from reglab.study.tune import Tune
+
+    ds = load_builtin("breast_cancer")
+    options = {"strategy": "l2", "trials": 4, "batch_trials": 4, "sampler": "random",
+               "pruner": "none", "hidden": (8,), "epochs": 8, "patience": 3, "n_splits": 2,
+               "device": "cpu"}  # fmt: skip
+    local = Tune(**options).run(ds, Store(tmp_path / "local.db"))
+    remote = Tune(**options, executor=RayExecutor(ray_cluster.address)).run(
+        ds, Store(tmp_path / "ray.db")
+    )
+    assert [(t.params, t.scores) for t in local.trials] == [
+        (t.params, t.scores) for t in remote.trials
+    ]
+    assert len(remote.trials) == 4

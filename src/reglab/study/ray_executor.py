@@ -122,7 +122,8 @@ class RayExecutor:
         num_cpus: CPUs each task declares (at least 0; a task trains with one thread per
             member, up to its stack's size, as :func:`~reglab.engine.train_members` does).
         num_gpus: GPUs each task declares, a fraction in [0, 1] (or a whole number) so that
-            several stacks share one GPU; give ``device="cuda"`` to the study.
+            several stacks share one GPU (each stack's memory budget must then fit its share);
+            ``None``: one GPU per task when the study's device is CUDA, none on the CPU.
         max_retries: Times a failed task is run again for its members not yet reported, on
             any worker (at least 0); then they are reported failed with the reason.
         chunk_members: The most members in one task; ``None``: each chunk the study hands
@@ -137,6 +138,10 @@ class RayExecutor:
 
     >>> RayExecutor("127.0.0.1:6379", num_gpus=0.25)
     RayExecutor(address='127.0.0.1:6379', num_cpus=1.0, num_gpus=0.25, max_retries=3)
+    >>> RayExecutor(num_cpus=-1)
+    Traceback (most recent call last):
+        ...
+    reglab.errors.ConfigError: RayExecutor: `num_cpus` must be a number >= 0; got -1.
     """
 
     def __init__(
@@ -144,7 +149,7 @@ class RayExecutor:
         address: str | None = None,
         *,
         num_cpus: float = 1.0,
-        num_gpus: float = 0.0,
+        num_gpus: float | None = None,
         max_retries: int = 3,
         chunk_members: int | None = None,
         in_flight: int | None = None,
@@ -156,6 +161,8 @@ class RayExecutor:
             except ConfigError as err:
                 p.add(str(err))
         for name, value in (("num_cpus", num_cpus), ("num_gpus", num_gpus)):
+            if name == "num_gpus" and value is None:
+                continue
             if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
                 p.add(message("RayExecutor", name, "a number >= 0", value))
         if isinstance(num_gpus, int | float) and num_gpus > 1 and num_gpus != int(num_gpus):
@@ -171,7 +178,7 @@ class RayExecutor:
         p.raise_if_any()
         self.address = address
         self.num_cpus = float(num_cpus)
-        self.num_gpus = float(num_gpus)
+        self.num_gpus = None if num_gpus is None else float(num_gpus)
         self.max_retries = max_retries
         self.chunk_members = chunk_members
         self.in_flight = in_flight
@@ -245,12 +252,15 @@ class RayExecutor:
         ray = self._connect()
         self.reruns_ = 0
         self.workers_ = set()
-        slots = self._slots(ray)
+        gpus = self.num_gpus
+        if gpus is None:
+            gpus = 1.0 if device.startswith("cuda") else 0.0
+        slots = self._slots(ray, gpus)
         limit = self.in_flight or slots
         refs = {sid: self._put(ray, sid, xy) for sid, xy in data.items()}
         remote = ray.remote(_train_task).options(
             num_cpus=self.num_cpus,
-            num_gpus=self.num_gpus,
+            num_gpus=gpus,
             max_retries=0,  # the retries are this executor's, for the members not reported
             num_returns="streaming",
         )
@@ -342,14 +352,14 @@ class RayExecutor:
             job.reported.add(member.key())
             on_result(failed_result(member, why))
 
-    def _slots(self, ray: Any) -> int:
+    def _slots(self, ray: Any, gpus: float) -> int:
         """Tasks the cluster can run at once, by the resources each task declares."""
         total = ray.cluster_resources()
         counts = []
         if self.num_cpus > 0:
             counts.append(int(total.get("CPU", 0) // self.num_cpus))
-        if self.num_gpus > 0:
-            counts.append(int(total.get("GPU", 0) // self.num_gpus))
+        if gpus > 0:
+            counts.append(int(total.get("GPU", 0) // gpus))
         return max(1, min(counts) if counts else 1)
 
     def _cut(self, chunk: list[MemberSpec], slots: int) -> list[list[MemberSpec]]:
