@@ -89,6 +89,7 @@ def test_a_study_through_ray_gives_the_local_bits(ray_cluster: RayCluster, tmp_p
     result = study.run(ds, remote)
     name = study.plan(ds).name
     assert study.trained_ == 9 and executor.reruns_ == 0
+    assert (executor.tasks_, executor.puts_) == (5, 3)  # each split's table put once
     assert len(executor.workers_) >= 2  # both worker nodes took tasks (one CPU each)
     assert_same_bits(records(local, name), records(remote, name))
     assert all(r.n_done == 3 for r in result.strategies.values())

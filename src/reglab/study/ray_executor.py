@@ -135,6 +135,9 @@ class RayExecutor:
     Attributes:
         reruns_: After :meth:`run`, the number of tasks run again after a failure.
         workers_: After :meth:`run`, the process ids of the workers that ran tasks.
+        tasks_: After :meth:`run`, the tasks submitted (reruns included).
+        puts_: After :meth:`run`, the split tables it put in Ray's object store (a table
+            already put by an earlier run of this executor is not put again).
 
     >>> RayExecutor("127.0.0.1:6379", num_gpus=0.25)
     RayExecutor(address='127.0.0.1:6379', num_cpus=1.0, num_gpus=0.25, max_retries=3)
@@ -184,6 +187,8 @@ class RayExecutor:
         self.in_flight = in_flight
         self._puts: dict[int, tuple[Any, Any, Any]] = {}
         self.reruns_ = 0
+        self.tasks_ = 0
+        self.puts_ = 0
         self.workers_: set[int] = set()
 
     def __repr__(self) -> str:
@@ -250,7 +255,7 @@ class RayExecutor:
         run to the next; members it does not stop keep the local executor's bits.
         """
         ray = self._connect()
-        self.reruns_ = 0
+        self.reruns_, self.tasks_, self.puts_ = 0, 0, 0
         self.workers_ = set()
         gpus = self.num_gpus
         if gpus is None:
@@ -274,6 +279,7 @@ class RayExecutor:
             needed = {m.split_id: refs[m.split_id] for m in members}
             gen = remote.remote(members, needed, device, memory_budget_mb, hub, positions)
             pending[gen] = job
+            self.tasks_ += 1
 
         drawn = iter(chunks)
         queued: list[_Job] = []
@@ -374,6 +380,7 @@ class RayExecutor:
         if held is not None and held[0] is x and held[1] is y:
             return held[2]
         ref = ray.put((x, y))
+        self.puts_ += 1
         self._puts[split_id] = (x, y, ref)
         return ref
 
