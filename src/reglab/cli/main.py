@@ -32,6 +32,13 @@ StoreOpt = Annotated[
     ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+ExecutorOpt = Annotated[
+    str, typer.Option("--executor", help="Where members train: local, or ray (a Ray cluster).")
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--address", help="HOST:PORT of the Ray cluster's head (--executor ray)."),
+]
 
 
 @app.command()
@@ -107,10 +114,13 @@ def bench(
         Path | None, typer.Option(help="HTML report path (default: <study>.html).")
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Cross-validate regularization strategies on DATA and rank them."""
     from reglab.cli.bench import run_bench
+    from reglab.study.ray_executor import executor_for
 
     guarded(
         lambda: run_bench(
@@ -139,6 +149,7 @@ def bench(
                 "patience": patience,
                 "device": device,
                 "memory_budget_mb": memory_budget_mb,
+                "executor": executor_for(executor, address, "bench"),
                 "name": name,
                 "reference": reference,
             },
@@ -251,11 +262,14 @@ def path(
         Path | None, typer.Option(help="HTML report path (default: <study>.html).")
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Cross-validate one technique at every strength of a grid: the CV curve, the best
     strength and the one-standard-error choice."""
     from reglab.cli.path import run_path
+    from reglab.study.ray_executor import executor_for
 
     guarded(
         lambda: run_path(
@@ -283,6 +297,7 @@ def path(
                 "patience": patience,
                 "device": device,
                 "memory_budget_mb": memory_budget_mb,
+                "executor": executor_for(executor, address, "path"),
                 "name": name,
             },
             store=store,
@@ -334,11 +349,14 @@ def tune(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write as JSON.")] = None,
     report: Annotated[Path | None, typer.Option(help="HTML page [<study>.html].")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML page.")] = False,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Search the strengths of a strategy's techniques with Optuna (trials x folds trained as
     stacks): the best strengths with an interval and the `reglab fit` command to train them."""
     from reglab.cli.tune import run_tune
+    from reglab.study.ray_executor import executor_for
 
     guarded(
         lambda: run_tune(
@@ -370,6 +388,7 @@ def tune(
                 "patience": patience,
                 "device": device,
                 "memory_budget_mb": memory_budget_mb,
+                "executor": executor_for(executor, address, "tune"),
             },
             store=store,
             json_path=json_path,
