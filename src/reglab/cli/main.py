@@ -619,10 +619,10 @@ def datasets(debug: DebugOpt = False) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: click's usage errors become one line and exit 2."""
-    try:
-        from click.exceptions import UsageError
-    except ImportError:  # typer ships its own copy of click
+    try:  # typer ships its own copy of click, and raises its errors even beside click
         from typer._click.exceptions import UsageError
+    except ImportError:  # an older typer runs on click itself
+        from click.exceptions import UsageError  # type: ignore[assignment]
 
     command = typer.main.get_command(app)
     try:
