@@ -62,7 +62,7 @@ def _members(arch: Any, strategies: list[str], seeds: list[int]) -> list[MemberS
 def test_the_documented_family_trains_and_exports(family: dict[str, Any]) -> None:
     x, y = _data()
     arch = family["SkipArchitecture"](30, 2, hidden=(16,))
-    assert family_of(arch).name == "skip-mlp" and not family_of(arch).fused
+    assert family_of(arch).name == "linear-skip" and not family_of(arch).fused
     specs = _members(arch, ["none", "dropout=0.3+l2=1e-3", "maxnorm=1"], [1, 2, 3])
     results = train_members(specs, {0: (x, y)}, device="cpu")
     for spec, r in zip(specs, results, strict=True):

@@ -32,6 +32,13 @@ StoreOpt = Annotated[
     ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+ExecutorOpt = Annotated[
+    str, typer.Option("--executor", help="Where members train: local, or ray (a Ray cluster).")
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option("--address", help="HOST:PORT of the Ray cluster's head (--executor ray)."),
+]
 
 
 @app.command()
@@ -119,10 +126,13 @@ def bench(
         Path | None, typer.Option(help="HTML report path (default: <study>.html).")
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Cross-validate regularization strategies on DATA and rank them."""
     from reglab.cli.bench import run_bench
+    from reglab.study.ray_executor import executor_for
 
     guarded(
         lambda: run_bench(
@@ -151,6 +161,7 @@ def bench(
                 "patience": patience,
                 "device": device,
                 "memory_budget_mb": memory_budget_mb,
+                "executor": executor_for(executor, address, "bench"),
                 "name": name,
                 "reference": reference,
                 **(
@@ -273,11 +284,14 @@ def path(
         Path | None, typer.Option(help="HTML report path (default: <study>.html).")
     ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML report.")] = False,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Cross-validate one technique at every strength of a grid: the CV curve, the best
     strength and the one-standard-error choice."""
     from reglab.cli.path import run_path
+    from reglab.study.ray_executor import executor_for
 
     guarded(
         lambda: run_path(
@@ -305,6 +319,7 @@ def path(
                 "patience": patience,
                 "device": device,
                 "memory_budget_mb": memory_budget_mb,
+                "executor": executor_for(executor, address, "path"),
                 "name": name,
             },
             store=store,
@@ -356,11 +371,14 @@ def tune(
     json_path: Annotated[Path | None, typer.Option("--json", help="Write as JSON.")] = None,
     report: Annotated[Path | None, typer.Option(help="HTML page [<study>.html].")] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Write no HTML page.")] = False,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
     debug: DebugOpt = False,
 ) -> None:
     """Search the strengths of a strategy's techniques with Optuna (trials x folds trained as
     stacks): the best strengths with an interval and the `reglab fit` command to train them."""
     from reglab.cli.tune import run_tune
+    from reglab.study.ray_executor import executor_for
 
     guarded(
         lambda: run_tune(
@@ -392,6 +410,7 @@ def tune(
                 "patience": patience,
                 "device": device,
                 "memory_budget_mb": memory_budget_mb,
+                "executor": executor_for(executor, address, "tune"),
             },
             store=store,
             json_path=json_path,
@@ -491,8 +510,16 @@ def select(
         str | None, typer.Option(help="Comma-separated feature columns to leave out.")
     ] = None,
     grid: Annotated[
-        str, typer.Option(help="Group-L1 strengths LO:HI:N (log-spaced) or a comma list.")
-    ] = "0.5:30:12",
+        str | None,
+        typer.Option(
+            help="Strengths LO:HI:N (log-spaced) or a comma list (default: group-l1 "
+            "0.5:30:12, lassonet 10:3000:12)."
+        ),
+    ] = None,
+    method: Annotated[
+        str,
+        typer.Option(help="group-l1 (group lasso on the first layer) or lassonet (LassoNet)."),
+    ] = "group-l1",
     refit: Annotated[
         bool, typer.Option(help="Cross-validate a dense network on the selected columns.")
     ] = True,
@@ -510,7 +537,8 @@ def select(
     store: StoreOpt = DEFAULT_STORE,
     debug: DebugOpt = False,
 ) -> None:
-    """Select at most --max-features input features: a group-L1 path, stable over the splits."""
+    """Select at most --max-features input features: a group-L1 or LassoNet path, stable over
+    the splits."""
     from reglab.cli.select import run_select
 
     guarded(
@@ -521,6 +549,7 @@ def select(
             drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
             max_features=max_features,
             grid=grid,
+            method=method,
             refit=refit,
             output=output,
             table_path=table,
@@ -612,10 +641,10 @@ def datasets(debug: DebugOpt = False) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: click's usage errors become one line and exit 2."""
-    try:
-        from click.exceptions import UsageError
-    except ImportError:  # typer ships its own copy of click
+    try:  # typer ships its own copy of click, and raises its errors even beside click
         from typer._click.exceptions import UsageError
+    except ImportError:  # an older typer runs on click itself
+        from click.exceptions import UsageError  # type: ignore[assignment]
 
     command = typer.main.get_command(app)
     try:

@@ -1,4 +1,5 @@
-"""``reglab select``: neural feature selection by a group-L1 path, with a dense refit."""
+"""``reglab select``: neural feature selection by a group-L1 or LassoNet path, with a dense
+refit."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from reglab._outputs import check_output, check_outputs_differ, write_atomic
-from reglab._validation import check_int
+from reglab._validation import check_choice, check_int
 from reglab.cli.bench import parse_hidden
 from reglab.cli.render import wide_console
 from reglab.data.arrays import data_inputs
@@ -28,7 +29,8 @@ def run_select(
     task: str | None,
     drop: list[str],
     max_features: int,
-    grid: str,
+    grid: str | None,
+    method: str,
     refit: bool,
     output: Path,
     table_path: Path | None,
@@ -37,12 +39,14 @@ def run_select(
 ) -> None:
     """Validate everything, run the path, print the selection and write the feature list."""
     from reglab.study.path_study import PathStudy
-    from reglab.study.select import select_features
+    from reglab.study.select import GRIDS, METHODS, select_features
 
     check_int("select", "--max-features", max_features, minimum=1)
+    check_choice("select", "--method", method, METHODS)
+    grid = GRIDS[method] if grid is None else grid
     options = dict(options)
     options["hidden"] = parse_hidden(str(options["hidden"]), "select")
-    PathStudy("group-l1", grid, **options).check()  # the grid and options before the data
+    PathStudy(method, grid, **options).check()  # the grid and options before the data
     inputs = {
         "the store": store_file(store),
         **data_inputs(data),
@@ -52,14 +56,14 @@ def run_select(
     check_outputs_differ({"-o": out, "--table": table_out})
     console = wide_console()
     err = wide_console(stderr=True)
-    err.print(f"reglab select: at most {max_features} features by a group-l1 path ({grid})")
+    err.print(f"reglab select: at most {max_features} features by a {method} path ({grid})")
     with Store(store) as st:
         selection = select_features(
             data, target=target, task=task, drop=drop, max_features=max_features, grid=grid,
-            refit=refit, store=st, **options,
+            method=method, refit=refit, store=st, **options,
         )  # fmt: skip
     shown = Table(title=f"Inputs by stability (top {SHOWN})", title_justify="left")
-    for column in ("feature", "drops at group-l1", "kept in splits", "relative norm", ""):
+    for column in ("feature", f"drops at {method}", "kept in splits", "relative norm", ""):
         shown.add_column(column, justify="left" if column == "feature" else "right")
     for row in selection.table.head(SHOWN).to_dict("records"):
         at = float(row["drops_at"])

@@ -163,8 +163,17 @@ class GenericStack(Stack):
         with torch.no_grad():
             for a in self.by_kind.get("projection", ()):
                 values = {**a.values, "lr": self.lr.view(-1)}
+                if a.cls.layers == "skip":
+                    self.project_skip(a.cls, a.on_column, values)
+                    continue
                 for w in self.W[:1] if a.cls.layers == "first" else self.W:
                     w.copy_(torch.where(a.on_column, a.cls.project(w, values), w))
+
+    def project_skip(self, cls: type[Technique], on: Tensor, values: dict[str, Tensor]) -> None:
+        """Project each member flagged ``on`` (``[M, 1, 1]``) by ``cls.project_pair`` on its
+        skip path and first kernel: a family with a skip path (:mod:`reglab.engine.skip`)
+        overrides it; members of other families never reach it (the engine refuses them)."""
+        raise NotImplementedError(f"{type(self).__name__} has no skip path for {cls.key!r}")
 
     def train_forward(
         self,

@@ -181,6 +181,9 @@ def weight_summary(
 ]:
     """Sparsity, near-zero fraction, histogram and first-layer feature norms of the kernels.
 
+    A feature's norm is that of its outgoing first-layer weights, with its skip-path weights
+    (``skip_weight``, :mod:`reglab.engine.skip`) when the network has one.
+
     Args:
         arch: The architecture (it fixes the histogram edges).
         weights: An MLP ``state_dict`` (kernels ``[out, in]``).
@@ -200,5 +203,9 @@ def weight_summary(
         counts, _ = np.histogram(clipped, bins=edges)
         hist[name] = ([float(e) for e in edges], [int(c) for c in counts])
     first = np.asarray(weights[f"{layer_names(arch)[0]}.weight"], dtype=np.float64)
-    norms = np.sqrt(np.sum(first * first, axis=0))
+    squares = np.sum(first * first, axis=0)
+    if "skip_weight" in weights:  # a feature also reaches the outputs by a linear skip path
+        skip = np.asarray(weights["skip_weight"], dtype=np.float64)
+        squares = squares + np.sum(skip * skip, axis=0)
+    norms = np.sqrt(squares)
     return sparsity, near_zero, hist, [float(v) for v in norms]

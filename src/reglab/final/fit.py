@@ -30,9 +30,10 @@ from reglab._validation import Problems, check_fraction, check_int, message
 from reglab.data.load import Dataset
 from reglab.data.preprocess import Preprocessor, check_encoded_size
 from reglab.engine import MemberSpec, train_members
-from reglab.engine.export import single_model
+from reglab.engine.family import family_of
 from reglab.engine.plan import available_memory, check_budget
-from reglab.engine.spec import Architecture, Strategy, TrainConfig
+from reglab.engine.skip import dense_architecture
+from reglab.engine.spec import Strategy, TrainConfig
 from reglab.errors import ConfigError, TrainingError
 from reglab.final.model import FinalModel
 
@@ -279,7 +280,8 @@ def _train(
     every = np.arange(dataset.n_rows, dtype=np.int64)
     pre = Preprocessor.for_dataset(dataset).fit(dataset.X, every)
     x = np.ascontiguousarray(pre.transform(dataset.X))
-    arch = Architecture(
+    arch = dense_architecture(
+        strategy,
         in_features=pre.n_features_out,
         out_features=dataset.n_classes if dataset.task == "multiclass" else 1,
         hidden=hidden,
@@ -299,7 +301,7 @@ def _train(
     )
     if not result.ok:
         raise TrainingError(f"fit: training {strategy.name!r} failed: {result.error}.")
-    module = single_model(arch, strategy)
+    module = family_of(arch).export(arch, strategy)
     module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in result.weights.items()})
     mean, std = 0.0, 1.0
     if dataset.task == "regression":

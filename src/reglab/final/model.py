@@ -28,7 +28,8 @@ import torch
 from reglab._outputs import check_output, write_atomic
 from reglab._version import VERSION
 from reglab.data.preprocess import Preprocessor
-from reglab.engine.export import single_model
+from reglab.engine.family import family_of
+from reglab.engine.skip import dense_architecture
 from reglab.engine.spec import Architecture, Strategy, TrainConfig
 from reglab.errors import ConfigError
 from reglab.final.inputs import Rows, read_rows
@@ -323,8 +324,10 @@ class FinalModel:
             len(pre.categories_),
         } != {n_cat}:
             raise ValueError("the preprocessing's statistics do not match its columns")
-        arch = Architecture(
-            **{**config["architecture"], "hidden": tuple(config["architecture"]["hidden"])}
+        strategy = Strategy.from_dict(config["strategy"])
+        arch = dense_architecture(
+            strategy,
+            **{**config["architecture"], "hidden": tuple(config["architecture"]["hidden"])},
         )
         if pre.n_features_out != arch.in_features:
             raise ValueError(
@@ -339,14 +342,13 @@ class FinalModel:
             or (task != "regression") != bool(classes)
         ):
             raise ValueError(f"the task {task!r} and its classes do not match the network")
-        strategy = Strategy.from_dict(config["strategy"])
         state = {}
         for key in config["weights"]:
             array = read_array(entries[f"weights/{key}.npy"])
             if array.dtype.name not in _DTYPES:
                 raise ValueError(f"weight {key!r} has dtype {array.dtype}")
             state[key] = torch.from_numpy(array.copy())
-        module = single_model(arch, strategy)
+        module = family_of(arch).export(arch, strategy)
         module.load_state_dict(state, strict=True)
         scaling = config["target_scaling"]
         return cls(

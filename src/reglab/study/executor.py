@@ -13,6 +13,11 @@ Because a member's result depends only on its own spec on a given device and thr
 bits, whatever its order, grouping or parallelism; ``tests/study/test_executor.py`` holds a
 reordering, regrouping executor to that.
 
+:class:`~reglab.study.ray_executor.RayExecutor` runs the chunks on a Ray cluster. A tuning run
+whose pruner is on also passes ``on_epoch_end`` (the engine's hook; a member's id is its place
+in the order the chunks are drawn) to an executor other than the local one, which must then
+accept it.
+
 >>> isinstance(LocalExecutor(), Executor)
 True
 """

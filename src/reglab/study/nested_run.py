@@ -351,6 +351,7 @@ def _retrain(
     """Train every outer member not yet stored: a tuned family at its split's choice (a failed
     record when every trial failed), an untuned strategy as it is."""
     from reglab.engine import train_members
+    from reglab.engine.skip import for_strategy
     from reglab.study.run import to_record
 
     outer: dict[str, tuple[MemberSpec, Split]] = {}
@@ -374,8 +375,7 @@ def _retrain(
             if record.key not in finished:
                 store.save_member(plan.name, record)
             continue
-        arch = dataclasses.replace(spec.arch, batch_norm=picked.batch_norm)
-        member = dataclasses.replace(spec, arch=arch, strategy=picked)
+        member = dataclasses.replace(spec, arch=for_strategy(spec.arch, picked), strategy=picked)
         if member.key() in finished:
             counts["reused"] += 1
         else:

@@ -215,7 +215,9 @@ class Study:
             "task": dataset.task,
         }
         if self.model == "mlp":
-            return Architecture(**common)
+            from reglab.engine.skip import dense_architecture
+
+            return dense_architecture(strategy, **common)
         from reglab.engine.conv import ConvArchitecture
 
         if dataset.kind != "images" or len(dataset.shape) != 3:

@@ -1,9 +1,11 @@
-"""Neural feature selection: a group-L1 path from dense to sparse, stability over the splits,
-and a dense refit on the selected features.
+"""Neural feature selection: a group-L1 or LassoNet path from dense to sparse, stability over
+the splits, and a dense refit on the selected features.
 
 :func:`select_features` runs one strength path of ``group-l1``
-(:mod:`reglab.techniques.group_lasso`): the network with every strength × split trained as
-stacks, each member ending with exact zeros on the input features it dropped. Along the path:
+(:mod:`reglab.techniques.group_lasso`) or of ``lassonet`` (LassoNet's hierarchical proximal
+operator on a network with a linear skip path, :mod:`reglab.techniques.lassonet`): the network
+with every strength × split trained as stacks, each member ending with exact zeros on the input
+features it dropped. Along the path:
 
 * a feature's **selection frequency** at a strength is the share of the splits in which it
   survived (the report's feature-survival rule: a first-layer norm above 1e-3 of the largest),
@@ -32,17 +34,24 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reglab._validation import check_int
+from reglab._validation import check_choice, check_int
 from reglab.errors import ConfigError
 from reglab.store import Store
 from reglab.study.path import PathResult
 from reglab.study.results import StudyResult
 
-__all__ = ["DEFAULT_GRID", "Selection", "select_features"]
+__all__ = ["DEFAULT_GRID", "GRIDS", "METHODS", "Selection", "select_features"]
 
 DEFAULT_GRID = "0.5:30:12"
 """The group-L1 strengths tried by default: from nearly dense to nearly empty with Adam at
 its default learning rate (a proximal step of ``lr·S`` against Adam's steps of about ``lr``)."""
+
+GRIDS = {"group-l1": DEFAULT_GRID, "lassonet": "10:3000:12"}
+"""Each method's default strengths. LassoNet's are larger: a feature's first-layer weights
+hold its skip weights up (:mod:`reglab.techniques.lassonet`)."""
+
+METHODS = tuple(GRIDS)
+"""The selection methods: the techniques whose paths select."""
 
 STABLE = 0.5
 """A feature is selected at a strength when it survives in at least this share of the splits."""
@@ -55,7 +64,7 @@ class Selection:
     Attributes:
         features: The selected original columns, most frequently kept first.
         inputs: The selected network inputs (one-hot columns name their category).
-        strength: The chosen group-L1 strength (``None`` when even the strongest kept more than
+        strength: The chosen strength (``None`` when even the strongest kept more than
             ``max_features``).
         max_features: The bound asked for.
         table: One row per network input: ``feature`` (input name), ``column`` (original
@@ -78,6 +87,7 @@ class Selection:
     refit: StudyResult | None = None
     listed_at: float | None = None
     counts: dict[float, int] = dataclasses.field(default_factory=dict)
+    method: str = "group-l1"
 
     def score(self, which: str = "selected") -> tuple[float, float] | None:
         """Mean test score and its standard error of the dense network on the ``selected``
@@ -100,13 +110,13 @@ class Selection:
         if self.strength is None:
             steps = ", ".join(f"{n} at {k:.3g}" for k, n in sorted(self.counts.items()))
             out.append(
-                f"No group-l1 strength kept between 1 and {self.max_features} features in at "
-                f"least half of the splits ({steps}): the {len(self.inputs)} most stable at "
-                f"group-l1={self.listed_at:.3g} are listed; refine --grid around it."
+                f"No {self.method} strength kept between 1 and {self.max_features} features in "
+                f"at least half of the splits ({steps}): the {len(self.inputs)} most stable at "
+                f"{self.method}={self.listed_at:.3g} are listed; refine --grid around it."
             )
         else:
             out.append(
-                f"Selected {len(self.inputs)} of {len(self.table)} inputs at group-l1="
+                f"Selected {len(self.inputs)} of {len(self.table)} inputs at {self.method}="
                 f"{self.strength:.3g}, the weakest strength keeping at most "
                 f"{self.max_features} in at least half of the {self._splits()} splits."
             )
@@ -140,26 +150,38 @@ def select_features(
     target: str | None = None,
     task: str | None = None,
     drop: Sequence[str] = (),
-    grid: Any = DEFAULT_GRID,
+    grid: Any = None,
+    method: str = "group-l1",
     cv: int = 5,
     refit: bool = True,
     store: str | os.PathLike[str] | Store | None = None,
     **options: Any,
 ) -> Selection:
-    """Select at most ``max_features`` input features with a group-L1 path (module docstring).
+    """Select at most ``max_features`` input features with a group-L1 or LassoNet path
+    (module docstring).
 
     Args:
         X, y, target, task, drop, cv, store: As in :func:`reglab.bench`.
         max_features: The most features to keep (an integer ≥ 1).
-        grid: The group-L1 strengths (``"lo:hi:n"``, log-spaced, or a list).
+        grid: The strengths (``"lo:hi:n"``, log-spaced, or a list; default: the method's,
+            :data:`GRIDS`).
+        method: ``"group-l1"`` (group lasso on the first layer) or ``"lassonet"``.
         refit: Cross-validate a dense network on the selected columns.
         **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs`` …).
+            Early stopping is off unless asked for: every member trains ``epochs`` epochs,
+            so its zeros are those the path reached, not those of an early best epoch.
     """
     from reglab.api import bench, load_data, path
     from reglab.data.preprocess import Preprocessor
     from reglab.report.analysis import feature_survival
 
     check_int("select_features", "max_features", max_features, minimum=1)
+    check_choice("select_features", "method", method, METHODS)
+    if grid is None:
+        grid = GRIDS[method]
+    # A fixed number of epochs: restoring each member's best epoch would bring back the dense
+    # weights of its first epochs at strong strengths (counts measured non-monotone with it).
+    options = {"early_stopping": False, **options}
     dataset = load_data(X, y, target=target, task=task, drop=drop)
     if max_features >= len(dataset.feature_names):
         raise ConfigError(
@@ -169,7 +191,7 @@ def select_features(
     own = not isinstance(store, Store)
     st: Store = store if isinstance(store, Store) else Store(store or "sqlite://")
     try:
-        result = path(dataset, technique="group-l1", grid=grid, cv=cv, store=st, **options)
+        result = path(dataset, technique=method, grid=grid, cv=cv, store=st, **options)
         study = result.result
         assert study is not None
         names = list(study.metadata.get("feature_names") or ())
@@ -227,7 +249,7 @@ def select_features(
                 name=f"{study.name}-refit-{len(features)}", **rest,
             )  # fmt: skip
         return Selection(
-            features, inputs, chosen, max_features, table, result, refitted, at, counts
+            features, inputs, chosen, max_features, table, result, refitted, at, counts, method
         )
     finally:
         if own:

@@ -43,6 +43,7 @@ from reglab.errors import ConfigError
 from reglab.stats.metrics import METRIC_DIRECTIONS
 from reglab.store import Store
 from reglab.store.rows import changed_keys, json_dict
+from reglab.study.executor import LocalExecutor
 from reglab.study.path_study import METRICS
 from reglab.study.run import Study, StudyPlan, environment, to_record
 from reglab.study.splits import Split
@@ -345,15 +346,21 @@ class Tune:
 
         pruner = MedianPruner(owners, history, warmup=max(5, study.epochs // 10))
         prune = self.pruner == "median" and study.early_stopping
-        if todo:
+        device = resolve_device(study.device, "tune").type
+        if todo and isinstance(study.executor, LocalExecutor):
             train_members(
                 [spec for spec, _ in todo.values()],
                 base.data,
-                device=resolve_device(study.device, "tune").type,
+                device=device,
                 memory_budget_mb=study.memory_budget_mb,
                 on_result=save,
                 on_epoch_end=pruner if prune else None,
             )
+        elif todo:  # another executor (a cluster): the round's members as one chunk
+            hook = {"on_epoch_end": pruner} if prune else {}
+            study.executor.run([[spec for spec, _ in todo.values()]], base.data, device=device,
+                               memory_budget_mb=study.memory_budget_mb, on_result=save,
+                               **hook)  # fmt: skip
         return [[known[k] for k in ks] for ks in keys], dict(pruner.pruned)
 
     def result(self, plan: TunePlan, search: Any) -> TuneResult:
@@ -408,12 +415,14 @@ def collect_round(
     this round or another, trains once), with their trial's position plus ``offset`` appended
     to ``owners``. Returns each trial's member keys and how many were already known.
     """
+    from reglab.engine.skip import for_strategy
+
     keys: list[list[str]] = []
     reused = 0
     for pos, strategy in enumerate(strategies):
         keys.append([])
         for spec, split in members:
-            arch = dataclasses.replace(spec.arch, batch_norm=strategy.batch_norm)
+            arch = for_strategy(spec.arch, strategy)
             member = dataclasses.replace(spec, arch=arch, strategy=strategy)
             key = member.key()
             keys[pos].append(key)

@@ -174,7 +174,9 @@ def _technique_keys(text: str, p: Problems) -> tuple[tuple[str, ...], bool]:
         return (), False
     if text.strip().lower() == COCKTAIL:
         ordered = [c.key for c in builtins()]
-        ordered += sorted(k for k in keys() if k not in ordered)
+        # Techniques of one model family (spatial-dropout: cnn; lassonet: its skip path) are
+        # left out: the cocktail mixes what every member of the study can carry.
+        ordered += sorted(k for k in keys() if k not in ordered and not get(k).families)
         return tuple(ordered), True
     found: list[str] = []
     for raw in text.split("+"):

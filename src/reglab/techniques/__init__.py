@@ -11,6 +11,7 @@ from reglab.techniques.activity import ActivityL1, ActivityL2
 from reglab.techniques.base import ACTS_ON, Batch, Param, Technique, TechniqueConfig
 from reglab.techniques.builtin import BuiltinTechnique, builtins, is_builtin
 from reglab.techniques.group_lasso import GroupL1
+from reglab.techniques.lassonet import LassoNet
 from reglab.techniques.registry import build, get, keys, register, unregister
 from reglab.techniques.spatial import SpatialDropout
 
@@ -21,6 +22,7 @@ __all__ = [
     "Batch",
     "BuiltinTechnique",
     "GroupL1",
+    "LassoNet",
     "Param",
     "SpatialDropout",
     "Technique",

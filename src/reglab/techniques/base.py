@@ -175,7 +175,9 @@ class Technique:
         fused: Whether the engine's hand-written fused path implements it.
         label: Short human phrase for reports (``"activity L2"``).
         order: Position among a strategy's terms in its canonical name.
-        layers: Which kernels a projection maps: ``"all"`` or ``"first"``.
+        layers: Which kernels a projection maps: ``"all"``, ``"first"``, or ``"skip"`` (the
+            pair of a skip path's kernel and the first kernel, through
+            :meth:`Technique.project_pair`; ``skip-mlp`` members only).
         sparsifies_inputs: Whether it zeroes whole input features (strength paths then count
             the surviving features).
         families: The model families it acts on (``("cnn",)``); empty: every family. A
@@ -271,6 +273,14 @@ class Technique:
         ``values`` also holds ``"lr"``, each member's learning rate ``[M]`` (a proximal step's
         threshold is the learning rate times the strength)."""
         raise NotImplementedError(f"{cls.__name__} has no projection")
+
+    @classmethod
+    def project_pair(
+        cls, skip: Tensor, kernel: Tensor, values: Mapping[str, Tensor]
+    ) -> tuple[Tensor, Tensor]:
+        """A skip path's kernel ``[M, out, in]`` and the first kernel ``[M, units, in]`` after
+        the optimizer step (``layers == "skip"``; ``values`` as for :meth:`project`)."""
+        raise NotImplementedError(f"{cls.__name__} has no projection of a skip path")
 
     # -- single-model form ----------------------------------------------------------------------
 
