@@ -644,7 +644,7 @@ def main(argv: list[str] | None = None) -> None:
     try:  # typer ships its own copy of click, and raises its errors even beside click
         from typer._click.exceptions import UsageError
     except ImportError:  # an older typer runs on click itself
-        from click.exceptions import UsageError  # type: ignore[assignment]
+        from click.exceptions import UsageError  # type: ignore[assignment,no-redef,unused-ignore]
 
     command = typer.main.get_command(app)
     try:
