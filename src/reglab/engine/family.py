@@ -10,6 +10,7 @@ asks the family of a member's architecture for
   (a :class:`~reglab.engine.generic.GenericStack` subclass overriding ``train_forward`` and
   ``eval_forward``);
 * ``noise_places(members)``: where per-member noise (dropout, DropConnect) is drawn;
+* ``problems(member)``: the strategy terms it cannot train (refused before training);
 * ``export(arch, strategy)``: the plain single ``torch.nn.Module`` equal to one member, whose
   ``state_dict`` names are the layout's block names;
 * ``member_bytes(member)``: the memory one member adds to a stack (the planner's estimate).
@@ -69,6 +70,11 @@ class ModelFamily:
         from reglab.engine.stack import Stack
 
         return Stack if self.fused and not generic else GenericStack
+
+    def problems(self, member: MemberSpec) -> list[str]:
+        """The terms of the member's strategy this family cannot train, one phrase each
+        (``"`maxnorm` (why)"``); :func:`~reglab.engine.train_members` refuses them."""
+        return []
 
     def noise_places(self, members: Sequence[MemberSpec]) -> list[NoisePlace]:
         from reglab.engine.streams import dense_noise_places

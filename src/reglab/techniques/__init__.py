@@ -11,6 +11,7 @@ from reglab.techniques.activity import ActivityL1, ActivityL2
 from reglab.techniques.base import ACTS_ON, Batch, Param, Technique, TechniqueConfig
 from reglab.techniques.builtin import BuiltinTechnique, builtins, is_builtin
 from reglab.techniques.group_lasso import GroupL1
+from reglab.techniques.recurrent import GradClip, RecurrentDropout, WeightDrop
 from reglab.techniques.registry import build, get, keys, register, unregister
 from reglab.techniques.spatial import SpatialDropout
 
@@ -20,11 +21,14 @@ __all__ = [
     "ActivityL2",
     "Batch",
     "BuiltinTechnique",
+    "GradClip",
     "GroupL1",
     "Param",
+    "RecurrentDropout",
     "SpatialDropout",
     "Technique",
     "TechniqueConfig",
+    "WeightDrop",
     "build",
     "builtins",
     "get",
