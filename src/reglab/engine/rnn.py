@@ -210,6 +210,21 @@ class RecurrentPlace(NoisePlace):
         return False
 
 
+def strategy_problems(s: Strategy) -> list[str]:
+    """The terms of ``s`` a recurrent member cannot train, one phrase each."""
+    out = [f"`{term}` ({why})" for field, term, why in _REFUSED if getattr(s, field) > 0]
+    if s.dropout_kind == "gaussian":
+        out.append("`gaussian-dropout` (output dropout is standard dropout)")
+    if s.l1 > 0 and s.l1_mode == "proximal":
+        out.append("`proximal` (L1 acts as a penalty on recurrent kernels)")
+    if s.batch_norm:
+        out.append("`batchnorm` (no batch norm in recurrent layers)")
+    for config in s.techniques:
+        if get(config.key).acts_on == "projection":
+            out.append(f"`{config.key}` (a projection of dense kernels)")
+    return out
+
+
 _REFUSED = (
     ("max_norm", "maxnorm", "no max-norm on recurrent kernels"),
     ("drop_connect", "dropconnect", "weight-drop=p is DropConnect on the recurrent kernels"),
@@ -232,18 +247,7 @@ class RecurrentFamily(ModelFamily):
 
     def problems(self, member: MemberSpec) -> list[str]:
         """What a recurrent member cannot train: one phrase per refused term."""
-        s = member.strategy
-        out = [f"`{term}` ({why})" for field, term, why in _REFUSED if getattr(s, field) > 0]
-        if s.dropout_kind == "gaussian":
-            out.append("`gaussian-dropout` (output dropout is standard dropout)")
-        if s.l1 > 0 and s.l1_mode == "proximal":
-            out.append("`proximal` (L1 acts as a penalty on recurrent kernels)")
-        if s.batch_norm:
-            out.append("`batchnorm` (no batch norm in recurrent layers)")
-        for config in s.techniques:
-            if get(config.key).acts_on == "projection":
-                out.append(f"`{config.key}` (a projection of dense kernels)")
-        return out
+        return strategy_problems(member.strategy)
 
     def noise_places(self, members: Sequence[MemberSpec]) -> list[NoisePlace]:
         arch = cast(RecurrentArchitecture, members[0].arch)
@@ -339,12 +343,19 @@ def parse_model(text: str, who: str = "Study") -> tuple[str, dict[str, str]]:
 
 
 def recurrent_architecture(
-    dataset: Any, common: dict[str, Any], model: str
+    dataset: Any, common: dict[str, Any], model: str, strategy: Strategy
 ) -> RecurrentArchitecture:
     """A study's recurrent member on sequence data: ``common``'s ``hidden`` sizes are the
-    recurrent layers' units, the cell comes from ``model`` (``rnn?cell=gru``)."""
+    recurrent layers' units, the cell comes from ``model`` (``rnn?cell=gru``). A strategy
+    with terms a recurrent member cannot train is refused, naming them."""
     if dataset.kind != "sequences" or len(dataset.shape) != 2:
         raise ConfigError(message("Study", "model", "'mlp' for data that are not sequences", model))
+    refused = strategy_problems(strategy)
+    if refused:
+        raise ConfigError(
+            f"Study: strategy {strategy.name!r} must be free of {', '.join(refused)} with "
+            f"model {model!r}; leave these terms out for recurrent networks."
+        )
     steps, features = dataset.shape
     options = parse_model(model)[1]
     fields = {k: v for k, v in common.items() if k not in ("hidden", "batch_norm")}

@@ -22,7 +22,8 @@ In the GRU the mask reaches the products with ``W_hh`` only; the update ``z ⊙ 
 the state itself. Every operation acts on each member's own slice: nothing reduces across
 members. σ is computed as ``1/(1 + exp(−x))`` element by element, whose bits do not depend on
 an element's position in the tensor (torch's ``sigmoid`` kernel finishes a vector loop with a
-different scalar formula).
+different scalar formula). Each step's cell is one fused autograd node
+(:mod:`reglab.layers.recurrent_cells`).
 
 >>> import torch
 >>> lstm = torch.nn.LSTM(3, 4, batch_first=True)
@@ -46,8 +47,9 @@ from torch import Tensor, nn
 from reglab._validation import Problems, check_choice, check_fraction, check_int, message
 from reglab.layers.dense import Dense, Penalty
 from reglab.layers.functional import dropout_mask
+from reglab.layers.recurrent_cells import gru_cell, lstm_cell
 
-__all__ = ["CELLS", "GATES", "RecurrentNet", "affine", "recurrent_sequence", "recurrent_step"]
+__all__ = ["CELLS", "GATES", "RecurrentNet", "affine", "recurrent_sequence"]
 
 CELLS = ("lstm", "gru")
 """The recurrent cells."""
@@ -55,12 +57,9 @@ GATES = {"lstm": 4, "gru": 3}
 """Gates per cell: the kernels have ``GATES[cell]·H`` rows."""
 
 
-def _sigmoid(x: Tensor) -> Tensor:
-    return torch.reciprocal(torch.exp(-x) + 1.0)
-
-
 def affine(bias: Tensor, kernel: Tensor, x: Tensor) -> Tensor:
-    """``kernel @ x + bias`` per member (``[M, o, k] @ [M, k, n] + [M, o, 1]``).
+    """``kernel @ x + bias`` per member (``[M, o, k] @ [M, k, n]``, ``bias`` broadcast to
+    ``[M, o, n]``).
 
     A product over ``k = 1`` (one input feature, or one unit) is a broadcast product: torch's
     batched product takes another route for it when there are several members, whose
@@ -69,30 +68,6 @@ def affine(bias: Tensor, kernel: Tensor, x: Tensor) -> Tensor:
     if kernel.shape[2] == 1:
         return kernel * x + bias
     return torch.baddbmm(bias, kernel, x)
-
-
-def recurrent_step(
-    cell: str, a: Tensor, r: Tensor, h: Tensor, c: Tensor | None
-) -> tuple[Tensor, Tensor | None]:
-    """One step of ``cell`` from the input part ``a`` and recurrent part ``r`` ``[M, G·H, B]``
-    (both with their biases) and the state ``h`` (``c``: the LSTM's cell) ``[M, H, B]``.
-
-    Returns the new ``(h, c)`` (``c`` is ``None`` for a GRU).
-    """
-    if cell == "lstm":
-        s = a + r
-        units = h.shape[1]
-        i = _sigmoid(s[:, :units])
-        f = _sigmoid(s[:, units : 2 * units])
-        g = torch.tanh(s[:, 2 * units : 3 * units])
-        o = _sigmoid(s[:, 3 * units :])
-        c = i * g if c is None else f * c + i * g
-        return o * torch.tanh(c), c
-    units = h.shape[1]
-    rz = _sigmoid(a[:, : 2 * units] + r[:, : 2 * units])
-    reset, update = rz[:, :units], rz[:, units:]
-    n = torch.tanh(a[:, 2 * units :] + reset * r[:, 2 * units :])
-    return n + update * (h - n), None
 
 
 def recurrent_sequence(
@@ -122,15 +97,23 @@ def recurrent_sequence(
     """
     m, n_in, steps, rows = x.shape
     units = w_hh.shape[2]
-    a = affine(b_ih, w_ih, x.reshape(m, n_in, steps * rows)).view(m, -1, steps, rows)
+    lstm = cell == "lstm"
+    # An LSTM adds both biases before its gates: fold b_hh into the input part once.
+    bias = b_ih + b_hh if lstm else b_ih
+    a = affine(bias, w_ih, x.reshape(m, n_in, steps * rows)).view(m, -1, steps, rows)
+    # One unbind, not a select per step: a select's backward writes a whole [M, G·H, T, B]
+    # gradient each step, the unbind's stacks the steps' gradients once.
+    parts = a.unbind(2)
     kernel = w_hh if kernel_mask is None else w_hh * kernel_mask
     h = x.new_zeros(m, units, rows)
-    c = x.new_zeros(m, units, rows) if cell == "lstm" else None
+    c = x.new_zeros(m, units, rows)
     outputs = []
     for t in range(steps):
         fed = h if recurrent_mask is None else h * recurrent_mask
-        r = affine(b_hh, kernel, fed)
-        h, c = recurrent_step(cell, a[:, :, t], r, h, c)
+        if lstm:
+            h, c = lstm_cell(affine(parts[t], kernel, fed), c)
+        else:
+            h = gru_cell(parts[t], affine(b_hh, kernel, fed), h)
         outputs.append(h)
     return torch.stack(outputs, 2)
 

@@ -212,7 +212,7 @@ class Study:
         if _model_family(self.model) == "rnn":
             from reglab.engine.rnn import recurrent_architecture
 
-            return recurrent_architecture(dataset, common, self.model)
+            return recurrent_architecture(dataset, common, self.model, strategy)
         from reglab.engine.conv import ConvArchitecture
 
         if dataset.kind != "images" or len(dataset.shape) != 3:
