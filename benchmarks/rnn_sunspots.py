@@ -20,7 +20,9 @@ AWD-LSTM's ``WeightDrop``); recurrent dropout by stepping an ``nn.LSTMCell`` wit
 ``h`` per batch (``torch.nn.LSTM`` has no recurrent dropout). Both sides use one thread. The
 two sides run in turn ``--repeats`` times and each keeps its best time (the machine is shared).
 
-The ratio is the loop's wall time over the stack's (above 1: the stack is faster). Also
+The ratio is the loop's wall time over the stack's (above 1: the stack is faster); the CPU
+times of the process are printed beside it (on a shared machine they are the steadier
+measure, as each side runs on one thread). Also
 printed: each strategy's test RMSE (sunspot numbers; mean over folds) on both sides, and for
 the two strategies without noise the largest difference between the stack's and the loop's
 final weights (the same arithmetic up to rounding). The last line printed is one JSON object
@@ -75,10 +77,10 @@ def members(args: Any, x: np.ndarray) -> tuple[list[MemberSpec], dict[int, Any]]
     return specs, {}
 
 
-def stack_run(specs: list[MemberSpec], data: dict[int, Any]) -> tuple[float, list[Any]]:
-    start = time.perf_counter()
+def stack_run(specs: list[MemberSpec], data: dict[int, Any]) -> tuple[float, float, list[Any]]:
+    start, cpu = time.perf_counter(), time.process_time()
     results = train_members(specs, data, device="cpu", num_threads=1)
-    return time.perf_counter() - start, results
+    return time.perf_counter() - start, time.process_time() - cpu, results
 
 
 def _technique(spec: MemberSpec, key: str) -> float:
@@ -149,9 +151,9 @@ def loop_member(spec: MemberSpec, x: np.ndarray, y: np.ndarray) -> dict[str, Any
 
 
 def loop_run(specs: list[MemberSpec], xs: dict[int, np.ndarray], y: np.ndarray) -> Any:
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     results = [loop_member(s, xs[s.split_id], y) for s in specs]
-    return time.perf_counter() - start, results
+    return time.perf_counter() - start, time.process_time() - cpu, results
 
 
 def main() -> None:
@@ -169,12 +171,14 @@ def main() -> None:
     specs, _ = members(args, raw)
     xs = {s.split_id: standardized(raw, s.train_idx) for s in specs}
     data = {k: (v, y.astype(np.float32)) for k, v in xs.items()}
-    stack_times, loop_times = [], []
+    stack_times, loop_times, stack_cpu, loop_cpu = [], [], [], []
     for _ in range(args.repeats):
-        t, stacked = stack_run(specs, data)
+        t, c, stacked = stack_run(specs, data)
         stack_times.append(t)
-        t, looped = loop_run(specs, xs, y)
+        stack_cpu.append(c)
+        t, c, looped = loop_run(specs, xs, y)
         loop_times.append(t)
+        loop_cpu.append(c)
     stack_s, loop_s = min(stack_times), min(loop_times)
     rmse: dict[str, dict[str, float]] = {}
     for name in STRATEGIES:
@@ -197,12 +201,15 @@ def main() -> None:
     for name, r in rmse.items():
         print(f"  {name:42s} test RMSE stack {r['stack']:6.2f} ± {r['stack_se']:.2f}"
               f"   loop {r['loop']:6.2f}")  # fmt: skip
+    print(f"CPU time (one thread): stack {min(stack_cpu):.2f} s   loop {min(loop_cpu):.2f} s   "
+          f"loop / stack {min(loop_cpu) / min(stack_cpu):.2f}x")  # fmt: skip
     print(f"largest weight difference stack vs loop (none, l2): {agree:.2e}")
     print(json.dumps({
         "benchmark": "rnn_sunspots", "members": len(specs), "units": args.units,
         "epochs": args.epochs, "folds": args.folds, "lr": args.lr,
         "stack_s": stack_s, "loop_s": loop_s, "ratio": loop_s / stack_s,
-        "stack_runs": stack_times, "loop_runs": loop_times, "rmse": rmse,
+        "stack_runs": stack_times, "loop_runs": loop_times, "stack_cpu_s": min(stack_cpu),
+        "loop_cpu_s": min(loop_cpu), "cpu_ratio": min(loop_cpu) / min(stack_cpu), "rmse": rmse,
         "max_weight_diff_deterministic": agree,
     }))  # fmt: skip
 

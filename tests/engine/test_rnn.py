@@ -11,6 +11,7 @@ members learn; what does not apply is refused in one line.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -319,3 +320,15 @@ def test_model_options_are_parsed_and_checked() -> None:
         parse_model("cnn?cell=gru")
     with pytest.raises(ConfigError, match="`recurrent_dropout` must be"):
         RecurrentNet("lstm", 4, 1, 1, recurrent_dropout=1.5)
+
+
+def test_the_documented_example_runs() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    (block,) = [b for b in blocks if "RNN_FAMILY.export" in b]
+    namespace: dict[str, Any] = {}
+    exec(compile(block, str(doc), "exec"), namespace)
+    results = namespace["results"]
+    assert [r.status for r in results] == ["ok"] * 3
+    assert min(r.test_scores["r2"] for r in results) > 0.5
+    assert isinstance(namespace["model"].rnn0, torch.nn.LSTM)

@@ -63,28 +63,33 @@ def reference_step(
 
 
 class _LSTMCell(torch.autograd.Function):
+    # The gates live in one [M, 4, H, B] tensor (σ of every slot, then tanh in slot 2), and
+    # the backward pass writes each slot's factor in place: a handful of kernels per step.
     @staticmethod
     def forward(ctx: Any, s: Tensor, c_prev: Tensor) -> tuple[Tensor, Tensor]:
         m, units, rows = c_prev.shape
         y = _sigmoid_(s.clone()).view(m, 4, units, rows)
-        i, f, o = y[:, 0], y[:, 1], y[:, 3]
-        g = torch.tanh(s.view(m, 4, units, rows)[:, 2])
+        torch.tanh(s.view(m, 4, units, rows)[:, 2], out=y[:, 2])
+        i, f, g, o = y.unbind(1)
         c = f * c_prev + i * g
         tc = torch.tanh(c)
-        ctx.save_for_backward(y, g, c_prev, tc)
+        ctx.save_for_backward(y, c_prev, tc)
         return o * tc, c
 
     @staticmethod
     def backward(ctx: Any, dh: Tensor, dc_out: Tensor) -> tuple[Tensor, Tensor]:
-        y, g, c_prev, tc = ctx.saved_tensors
-        i, f, o = y[:, 0], y[:, 1], y[:, 3]
-        dc = dh * o * (1.0 - tc * tc) + dc_out
+        y, c_prev, tc = ctx.saved_tensors
+        i, f, g, o = y.unbind(1)
+        dc = (dh * o).mul_(1.0 - tc * tc).add_(dc_out)
+        slope = y * (1.0 - y)  # σ' in every slot, then tanh' in slot 2
+        torch.mul(g, g, out=slope[:, 2]).neg_().add_(1.0)
         ds = torch.empty_like(y)
-        ds[:, 0] = dc * g * i * (1.0 - i)
-        ds[:, 1] = dc * c_prev * f * (1.0 - f)
-        ds[:, 2] = dc * i * (1.0 - g * g)
-        ds[:, 3] = dh * tc * o * (1.0 - o)
-        return ds.view(y.shape[0], -1, y.shape[3]), dc * f
+        torch.mul(dc, g, out=ds[:, 0])
+        torch.mul(dc, c_prev, out=ds[:, 1])
+        torch.mul(dc, i, out=ds[:, 2])
+        torch.mul(dh, tc, out=ds[:, 3])
+        ds.mul_(slope)
+        return ds.view(y.shape[0], -1, y.shape[3]), dc.mul_(f)
 
 
 class _GRUCell(torch.autograd.Function):
@@ -103,13 +108,14 @@ class _GRUCell(torch.autograd.Function):
         rz, n, qn, h_prev = ctx.saved_tensors
         units = n.shape[1]
         r, z = rz[:, :units], rz[:, units:]
-        dn = dh * (1.0 - z) * (1.0 - n * n)
+        dn = (dh * (1.0 - z)).mul_(1.0 - n * n)
         da = torch.empty(n.shape[0], 3 * units, n.shape[2], dtype=n.dtype, device=n.device)
-        da[:, :units] = dn * qn * r * (1.0 - r)
-        da[:, units : 2 * units] = dh * (h_prev - n) * z * (1.0 - z)
+        torch.mul(dn, qn, out=da[:, :units])
+        torch.mul(dh, h_prev - n, out=da[:, units : 2 * units])
+        da[:, : 2 * units].mul_(rz * (1.0 - rz))
         da[:, 2 * units :] = dn
         dq = da.clone()
-        dq[:, 2 * units :] = dn * r
+        torch.mul(dn, r, out=dq[:, 2 * units :])
         return da, dq, dh * z
 
 
