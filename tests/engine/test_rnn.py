@@ -332,3 +332,14 @@ def test_the_documented_example_runs() -> None:
     assert [r.status for r in results] == ["ok"] * 3
     assert min(r.test_scores["r2"] for r in results) > 0.5
     assert isinstance(namespace["model"].rnn0, torch.nn.LSTM)
+
+
+def test_weight_summary_covers_every_kernel(stacked: Any) -> None:
+    specs, results = stacked
+    r = results[3]
+    assert list(r.weight_hist) == ["rnn0.weight_ih", "rnn0.weight_hh", "rnn1.weight_ih",
+                                   "rnn1.weight_hh", "output"]  # fmt: skip
+    edges, counts = r.weight_hist["rnn0.weight_hh"]
+    assert sum(counts) == 24 * 6 and len(edges) == len(counts) + 1
+    expected = np.linalg.norm(r.weights["rnn0.weight_ih_l0"].astype(np.float64), axis=0)
+    np.testing.assert_allclose(r.feature_norms, expected)  # one per input feature (F = 2)

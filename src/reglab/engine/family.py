@@ -90,6 +90,13 @@ class ModelFamily:
         flat = layout.stack([layout.initial(generator(stream_seeds(member.seed)["init"]))], "cpu")
         return layout.unstack(flat, 1, 0)
 
+    def weight_summary(self, arch: Any, weights: dict[str, np.ndarray]) -> tuple[Any, ...]:
+        """``(sparsity, near_zero, weight_hist, feature_norms)`` of a member's weights (default:
+        the dense kernels', :func:`~reglab.engine.result.weight_summary`)."""
+        from reglab.engine.result import weight_summary
+
+        return weight_summary(arch, weights)
+
     def export(self, arch: Any, strategy: Strategy) -> nn.Module:
         raise NotImplementedError(f"{type(self).__name__} has no single-model export")
 

@@ -287,6 +287,19 @@ class RecurrentFamily(ModelFamily):
             ],
         )
 
+    def weight_summary(self, arch: Any, weights: dict[str, np.ndarray]) -> tuple[Any, ...]:
+        """Sparsity and histograms of every kernel (``rnn0.weight_ih``, ``rnn0.weight_hh``,
+        …, ``output``); the feature norms are ``W_ih``'s column norms of the first layer, one
+        per input feature (shared by every time step)."""
+        from reglab.engine.result import kernel_summary
+
+        kernels = []
+        for i, (fan_in, units) in enumerate(zip(arch.fan_ins, arch.units, strict=True)):
+            kernels.append((f"rnn{i}.weight_ih", weights[f"rnn{i}.weight_ih_l0"], fan_in))
+            kernels.append((f"rnn{i}.weight_hh", weights[f"rnn{i}.weight_hh_l0"], units))
+        kernels.append(("output", weights["output.weight"], arch.units[-1]))
+        return kernel_summary(kernels, weights["rnn0.weight_ih_l0"])
+
     def member_bytes(self, member: MemberSpec) -> int:
         """The dense estimate over this layout, plus the recurrence: per row of a training
         step, autograd keeps ``G + 4`` values per unit and step (gates, states, masks) and
