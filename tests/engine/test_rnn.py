@@ -335,7 +335,7 @@ def test_the_documented_example_runs() -> None:
 
 
 def test_weight_summary_covers_every_kernel(stacked: Any) -> None:
-    specs, results = stacked
+    _, results = stacked
     r = results[3]
     assert list(r.weight_hist) == ["rnn0.weight_ih", "rnn0.weight_hh", "rnn1.weight_ih",
                                    "rnn1.weight_hh", "output"]  # fmt: skip
