@@ -62,8 +62,8 @@ def test_python_bench_with_a_gru_on_labelled_sequences(tmp_path: Path) -> None:
         ),
         (
             "builtin:sunspots",
-            ["--model", "rnn", "--strategies", "none,maxnorm=3"],
-            r"Study: strategy 'maxnorm=3' must be free of `maxnorm` \(no max-norm on recurrent",
+            ["--model", "rnn", "--strategies", "none,dropconnect=0.2"],
+            r"Study: strategy 'dropconnect=0.2' must be free of `dropconnect` \(weight-drop=p is",
         ),
         (
             "builtin:sunspots",
@@ -71,7 +71,7 @@ def test_python_bench_with_a_gru_on_labelled_sequences(tmp_path: Path) -> None:
             r"free of `weight-drop`, which acts on rnn members only",
         ),
     ],
-    ids=["table", "cell", "maxnorm", "mlp-weight-drop"],
+    ids=["table", "cell", "dropconnect", "mlp-weight-drop"],
 )
 def test_refused_in_one_line_before_anything_is_written(
     tmp_path: Path, data: str, args: list[str], pattern: str
@@ -93,3 +93,13 @@ def test_architecture_units_come_from_hidden() -> None:
     arch = recurrent_architecture(ds, common, "rnn?cell=gru", Strategy())
     assert arch == RecurrentArchitecture(20, 1, units=(16, 8), cell="gru", steps=20, features=1,
                                          task="regression")  # fmt: skip
+
+
+def test_default_strategies_of_a_recurrent_study_all_apply() -> None:
+    from reglab.data import load_source
+    from reglab.engine.rnn import DEFAULT_STRATEGIES
+    from reglab.study.run import Study
+
+    plan = Study(model="rnn", hidden=(8,), n_splits=2).plan(load_source("builtin:sunspots"))
+    assert [s.name for s in plan.strategies] == list(DEFAULT_STRATEGIES)
+    assert "batchnorm" not in DEFAULT_STRATEGIES and len(plan.members) == 20

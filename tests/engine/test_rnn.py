@@ -145,6 +145,7 @@ EQUIVALENT: list[tuple[str, str, dict[str, Any], str]] = [
     ("l2-all-layers", "l2=1e-2", {"penalty_layers": "all"}, "gru"),
     ("l1-first-layer", "l1=1e-2", {"penalty_layers": "first"}, "lstm"),
     ("weight-decay", "weight-decay=0.1", {}, "lstm"),
+    ("max-norm", "maxnorm=0.4", {}, "lstm"),
     ("sgd", "l2=1e-3", {"optimizer": "sgd"}, "gru"),
 ]
 
@@ -266,13 +267,12 @@ def test_noise_places_layout_and_memory() -> None:
 @pytest.mark.parametrize(
     ("strategy", "match"),
     [
-        ("maxnorm=3", r"free of `maxnorm` \(no max-norm on recurrent kernels\) on a 'rnn' member"),
         ("dropconnect=0.2", r"`dropconnect` \(weight-drop=p is DropConnect on the recurrent"),
         ("gaussian-dropout=0.2", r"`gaussian-dropout`"),
         ("l1=1e-3+proximal", r"`proximal`"),
         ("group-l1=1", r"`group-l1` \(a projection of dense kernels\)"),
     ],
-    ids=["maxnorm", "dropconnect", "gaussian", "proximal", "projection"],
+    ids=["dropconnect", "gaussian", "proximal", "projection"],
 )
 def test_terms_that_do_not_apply_are_refused(waves: Any, strategy: str, match: str) -> None:
     with pytest.raises(ConfigError, match=match) as info:

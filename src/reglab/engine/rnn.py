@@ -32,9 +32,11 @@ Regularization: L1/L2 penalize the kernels of the layers :meth:`Strategy.penaliz
 <reglab.engine.spec.Strategy.penalized>` names, the recurrent layers first (both ``W_ih`` and
 ``W_hh``), the output layer last: ``"hidden"`` (the default) penalizes every recurrent layer,
 ``"all"`` the output kernel too, ``"first"`` the first recurrent layer. Decoupled weight decay
-reaches every kernel; biases are never penalized. ``grad-clip=c`` clips each member's gradient
-norm. Refused on a recurrent member, in one line each: max-norm, DropConnect (``weight-drop``
-is the recurrent form), Gaussian dropout, proximal L1, batch norm and registry projections;
+reaches every kernel; biases are never penalized. Max-norm bounds each row of every kernel
+(one gate unit's incoming weights, Keras's ``kernel_constraint`` and ``recurrent_constraint``
+with ``MaxNorm``) and each output unit's. ``grad-clip=c`` clips each member's gradient norm.
+Refused on a recurrent member, in one line each: DropConnect (``weight-drop`` is the recurrent
+form), Gaussian dropout, proximal L1, batch norm and registry projections;
 registry techniques on hidden activations act on the last layer's final state.
 
 >>> arch = RecurrentArchitecture(20, 1, units=(16,), steps=20, features=1, task="regression")
@@ -67,6 +69,7 @@ from reglab.techniques import get
 from reglab.techniques.recurrent import GradClip, RecurrentDropout, WeightDrop
 
 __all__ = [
+    "DEFAULT_STRATEGIES",
     "MODEL_OPTIONS",
     "RNN_FAMILY",
     "RecurrentArchitecture",
@@ -226,7 +229,6 @@ def strategy_problems(s: Strategy) -> list[str]:
 
 
 _REFUSED = (
-    ("max_norm", "maxnorm", "no max-norm on recurrent kernels"),
     ("drop_connect", "dropconnect", "weight-drop=p is DropConnect on the recurrent kernels"),
 )
 
@@ -264,11 +266,11 @@ class RecurrentFamily(ModelFamily):
     def export(self, arch: Any, strategy: Strategy) -> nn.Module:
         """The :class:`~reglab.layers.recurrent.RecurrentNet` equal to one member
         (``state_dict`` names are the layout's): L1/L2 on the kernels of the layers
-        :func:`recurrent_penalized` flags, output dropout, input dropout, recurrent dropout
-        and weight drop at the member's rates. Decoupled weight decay, the learning rate and
-        gradient clipping belong to the training loop."""
+        :func:`recurrent_penalized` flags, max-norm on every kernel, output dropout, input
+        dropout, recurrent dropout and weight drop at the member's rates. Decoupled weight
+        decay, the learning rate and gradient clipping belong to the training loop."""
         from reglab.layers.recurrent import RecurrentNet
-        from reglab.regularizers import L1L2
+        from reglab.regularizers import L1L2, MaxNorm
 
         on = strategy.l1 > 0 or strategy.l2 > 0
         reg = L1L2(l1=strategy.l1, l2=strategy.l2)
@@ -285,6 +287,7 @@ class RecurrentFamily(ModelFamily):
             kernel_regularizer=[
                 reg if on and f else None for f in recurrent_penalized(strategy, arch)
             ],
+            kernel_constraint=MaxNorm(strategy.max_norm) if strategy.max_norm > 0 else None,
         )
 
     def weight_summary(self, arch: Any, weights: dict[str, np.ndarray]) -> tuple[Any, ...]:
@@ -321,6 +324,14 @@ def grad_clip_norm(strategy: Strategy) -> float:
     """The member's ``grad-clip`` norm (0: no clipping)."""
     return technique_value(strategy, GradClip.key, "norm")
 
+
+DEFAULT_STRATEGIES = (
+    "none", "l1", "l2", "dropout", "maxnorm", "recurrent-dropout=0.25", "weight-drop=0.3",
+    "dropout+l2", "dropout+maxnorm", "recurrent-dropout=0.25+dropout",
+)  # fmt: skip
+"""What a study of recurrent members runs without ``strategies``: the default presets that
+apply to recurrent layers (batch norm does not), the recurrent techniques, and combinations
+whose parts are all present."""
 
 MODEL_OPTIONS = {"cell": CELLS}
 """The options of ``--model rnn?cell=gru``."""

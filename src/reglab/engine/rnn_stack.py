@@ -19,7 +19,8 @@ thread does, but a stack of one member would be split inside the matrix.
 Update rules beside the optimizer's (:meth:`RecurrentStack._update`): the l1/l2 gradient of
 the recurrent kernels (``W_ih`` and ``W_hh`` of the flagged layers) by
 :func:`~reglab.regularizers.functional.add_penalty_grad_`, then ``grad-clip`` (each member's
-gradient scaled to norm at most ``c``), then decoupled weight decay of the recurrent kernels.
+gradient scaled to norm at most ``c``), then decoupled weight decay of the recurrent kernels;
+after the optimizer step, max-norm of every kernel row.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from torch import Tensor
 from reglab.engine.generic import GenericStack
 from reglab.engine.rnn import RecurrentArchitecture, grad_clip_norm, recurrent_penalized
 from reglab.layers.recurrent import affine, recurrent_sequence
-from reglab.regularizers.functional import add_penalty_grad_, l1l2_penalty
+from reglab.regularizers.functional import add_penalty_grad_, l1l2_penalty, max_norm
 
 __all__ = ["RecurrentStack"]
 
@@ -172,6 +173,12 @@ class RecurrentStack(GenericStack):
             for w in self.rnn_w:
                 w.mul_(self.decay)
         super()._update()
+        if self.any_max_norm:  # one norm per row: a gate unit's incoming weights
+            for w in self.rnn_w:
+                projected = max_norm(w, self.max_norm, dim=2)
+                if not self.all_max_norm:
+                    projected = torch.where(self.has_max_norm, projected, w)
+                w.copy_(projected)
 
     def penalty(self) -> np.ndarray:
         """The output and recurrent kernels' penalties (and the registry techniques')."""

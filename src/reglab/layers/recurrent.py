@@ -45,7 +45,7 @@ import torch
 from torch import Tensor, nn
 
 from reglab._validation import Problems, check_choice, check_fraction, check_int, message
-from reglab.layers.dense import Dense, Penalty
+from reglab.layers.dense import Dense, Penalty, Projection
 from reglab.layers.functional import dropout_mask
 from reglab.layers.recurrent_cells import gru_cell, lstm_cell
 
@@ -142,6 +142,8 @@ class RecurrentNet(nn.Module):
         units: Hidden units of each recurrent layer.
         kernel_regularizer: One penalty or ``None`` per recurrent layer (on ``W_ih`` and
             ``W_hh``) and one for the output kernel, last.
+        kernel_constraint: A constraint for every kernel (``MaxNorm``: one norm per row, a
+            gate unit's incoming weights).
         generator: Source of every mask (default: torch's default generator).
 
     >>> net = RecurrentNet("gru", 6, 2, 3, units=(8, 4))
@@ -164,6 +166,7 @@ class RecurrentNet(nn.Module):
         recurrent_dropout: float = 0.0,
         weight_drop: float = 0.0,
         kernel_regularizer: Sequence[Penalty | None] | None = None,
+        kernel_constraint: Projection | None = None,
         generator: torch.Generator | None = None,
     ) -> None:
         p = Problems()
@@ -214,11 +217,17 @@ class RecurrentNet(nn.Module):
             layer._reglab_regularizers = (
                 {} if reg is None else {"weight_ih_l0": reg, "weight_hh_l0": reg}
             )
+            kernels = ("weight_ih_l0", "weight_hh_l0")
+            layer._reglab_constraints = (
+                {} if kernel_constraint is None else dict.fromkeys(kernels, kernel_constraint)
+            )
             layers[f"rnn{i}"] = layer
             fan_in = u
         for name, module in layers.items():
             self.add_module(name, module)
-        self.output = Dense(fan_in, out_features, kernel_regularizer=regs[-1])
+        self.output = Dense(
+            fan_in, out_features, kernel_regularizer=regs[-1], kernel_constraint=kernel_constraint
+        )
 
     def _mask(self, p: float, shape: tuple[int, ...], like: Tensor) -> Tensor | None:
         if p <= 0:

@@ -226,7 +226,12 @@ class Study:
         """Validate everything and lay out the members (no training)."""
         self._validate()
         resolve_device(self.device, "Study")
-        strategies = resolve_strategies(self.strategies)
+        chosen_strategies = self.strategies
+        if chosen_strategies is None and _model_family(self.model) == "rnn":
+            from reglab.engine.rnn import DEFAULT_STRATEGIES
+
+            chosen_strategies = ",".join(DEFAULT_STRATEGIES)
+        strategies = resolve_strategies(chosen_strategies)
         for strategy in strategies:
             strategy.dropout_rates(len(self.hidden))
         # "auto": the linear rows for tables; none for images and sequences, whose pixels or

@@ -174,7 +174,11 @@ def _technique_keys(text: str, p: Problems) -> tuple[tuple[str, ...], bool]:
         return (), False
     if text.strip().lower() == COCKTAIL:
         ordered = [c.key for c in builtins()]
-        ordered += sorted(k for k in keys() if k not in ordered)
+        # Techniques of other model families (spatial dropout, recurrent dropout, …) have no
+        # place in the MLP a tuning study trains.
+        ordered += sorted(
+            k for k in keys() if k not in ordered and get(k).families in ((), ("mlp",))
+        )
         return tuple(ordered), True
     found: list[str] = []
     for raw in text.split("+"):
