@@ -75,7 +75,10 @@ def bench(
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, e.g. 50,25.")] = "64,32",
     model: Annotated[
         str,
-        typer.Option(help="mlp, or cnn for images (LeNet-5's conv blocks, then --hidden)."),
+        typer.Option(
+            help="mlp; cnn for images (LeNet-5's conv blocks, then --hidden); rnn for "
+            "sequences (an LSTM, rnn?cell=gru a GRU; --hidden gives its layers' units)."
+        ),
     ] = "mlp",
     activation: Annotated[str, typer.Option()] = "relu",
     block_order: Annotated[str, typer.Option(help="bn-act-drop or act-bn-drop.")] = "bn-act-drop",

@@ -53,6 +53,15 @@ def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None
     from reglab.techniques import get
 
     family = family_of(member.arch).name
+    for problem in family_of(member.arch).problems(member):
+        p.add(
+            message(
+                WHO,
+                f"members[{i}].strategy",
+                f"free of {problem} on a {family!r} member",
+                member.strategy.name,
+            )
+        )
     for config in member.strategy.techniques:
         families = get(config.key).families
         if families and family not in families:

@@ -14,11 +14,11 @@ import numpy as np
 import sklearn
 import torch
 
+from reglab.engine.family import family_of
 from reglab.engine.result import (
     MemberResult,
     classification_scores,
     regression_scores,
-    weight_summary,
 )
 from reglab.engine.spec import Architecture, MemberSpec
 from reglab.engine.stack import Stack
@@ -309,7 +309,9 @@ def finish(
             )
             continue
         weights = stack.export(slot, best=True)
-        sparsity, near_zero, hist, norms = weight_summary(member.arch, weights)
+        sparsity, near_zero, hist, norms = family_of(member.arch).weight_summary(
+            member.arch, weights
+        )
         test_pred, test_scores, train_scores = scored[slot]
         yield (
             pos,

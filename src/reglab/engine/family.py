@@ -10,6 +10,7 @@ asks the family of a member's architecture for
   (a :class:`~reglab.engine.generic.GenericStack` subclass overriding ``train_forward`` and
   ``eval_forward``);
 * ``noise_places(members)``: where per-member noise (dropout, DropConnect) is drawn;
+* ``problems(member)``: the strategy terms it cannot train (refused before training);
 * ``export(arch, strategy)``: the plain single ``torch.nn.Module`` equal to one member, whose
   ``state_dict`` names are the layout's block names;
 * ``member_bytes(member)``: the memory one member adds to a stack (the planner's estimate).
@@ -70,6 +71,11 @@ class ModelFamily:
 
         return Stack if self.fused and not generic else GenericStack
 
+    def problems(self, member: MemberSpec) -> list[str]:
+        """The terms of the member's strategy this family cannot train, one phrase each
+        (``"`maxnorm` (why)"``); :func:`~reglab.engine.train_members` refuses them."""
+        return []
+
     def noise_places(self, members: Sequence[MemberSpec]) -> list[NoisePlace]:
         from reglab.engine.streams import dense_noise_places
 
@@ -83,6 +89,13 @@ class ModelFamily:
         layout = self.layout(member.arch)
         flat = layout.stack([layout.initial(generator(stream_seeds(member.seed)["init"]))], "cpu")
         return layout.unstack(flat, 1, 0)
+
+    def weight_summary(self, arch: Any, weights: dict[str, np.ndarray]) -> tuple[Any, ...]:
+        """``(sparsity, near_zero, weight_hist, feature_norms)`` of a member's weights (default:
+        the dense kernels', :func:`~reglab.engine.result.weight_summary`)."""
+        from reglab.engine.result import weight_summary
+
+        return weight_summary(arch, weights)
 
     def export(self, arch: Any, strategy: Strategy) -> nn.Module:
         raise NotImplementedError(f"{type(self).__name__} has no single-model export")

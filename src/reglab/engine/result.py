@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,6 +25,7 @@ __all__ = [
     "MemberResult",
     "classification_scores",
     "histogram_edges",
+    "kernel_summary",
     "regression_scores",
     "weight_summary",
 ]
@@ -191,21 +193,44 @@ def weight_summary(
     Returns:
         ``(sparsity, near_zero, weight_hist, feature_norms)`` as in :class:`MemberResult`.
     """
+    kernels = [
+        (name, weights[f"{name}.weight"], fan_in)
+        for name, fan_in in zip(layer_names(arch), arch.layer_sizes[:-1], strict=True)
+    ]
+    first = weights[f"{layer_names(arch)[0]}.weight"]
+    return kernel_summary(kernels, first, weights.get("skip_weight"))
+
+
+def kernel_summary(
+    kernels: Sequence[tuple[str, np.ndarray, int]],
+    first: np.ndarray | None,
+    skip: np.ndarray | None = None,
+) -> tuple[
+    dict[str, float],
+    dict[str, float],
+    dict[str, tuple[list[float], list[int]]],
+    list[float],
+]:
+    """:func:`weight_summary` of named kernels ``(name, kernel, fan_in)``; the feature norms
+    are the column norms of ``first`` (none when it is ``None``), with those of a skip path's
+    kernel ``skip`` ``[out, in]`` added in square."""
     sparsity: dict[str, float] = {}
     near_zero: dict[str, float] = {}
     hist: dict[str, tuple[list[float], list[int]]] = {}
-    for name, fan_in in zip(layer_names(arch), arch.layer_sizes[:-1], strict=True):
-        kernel = np.asarray(weights[f"{name}.weight"], dtype=np.float64)
+    for name, weight, fan_in in kernels:
+        kernel = np.asarray(weight, dtype=np.float64)
         sparsity[name] = float(np.mean(kernel == 0.0))
         near_zero[name] = float(np.mean(np.abs(kernel) < NEAR_ZERO))
         edges = histogram_edges(fan_in)
         clipped = np.clip(kernel.ravel(), edges[0], edges[-1])
         counts, _ = np.histogram(clipped, bins=edges)
         hist[name] = ([float(e) for e in edges], [int(c) for c in counts])
-    first = np.asarray(weights[f"{layer_names(arch)[0]}.weight"], dtype=np.float64)
-    squares = np.sum(first * first, axis=0)
-    if "skip_weight" in weights:  # a feature also reaches the outputs by a linear skip path
-        skip = np.asarray(weights["skip_weight"], dtype=np.float64)
-        squares = squares + np.sum(skip * skip, axis=0)
+    if first is None:
+        return sparsity, near_zero, hist, []
+    matrix = np.asarray(first, dtype=np.float64)
+    squares = np.sum(matrix * matrix, axis=0)
+    if skip is not None:  # a feature also reaches the outputs by a linear skip path
+        path = np.asarray(skip, dtype=np.float64)
+        squares = squares + np.sum(path * path, axis=0)
     norms = np.sqrt(squares)
     return sparsity, near_zero, hist, [float(v) for v in norms]

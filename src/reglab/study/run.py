@@ -60,8 +60,9 @@ from reglab.study.results import StudyResult, load_result
 from reglab.study.splits import Split, SplitPlan
 from reglab.study.strategies import parts, resolve_strategies
 
-MODELS = ("mlp", "cnn")
-"""The model families a study builds (``cnn``: images only)."""
+MODELS = ("mlp", "cnn", "rnn")
+"""The model families a study builds (``cnn``: images only; ``rnn``, or ``rnn?cell=gru``:
+sequences only)."""
 
 __all__ = ["Study", "StudyPlan", "default_study_name", "load_result", "to_record"]
 
@@ -73,6 +74,15 @@ MAX_SPLITS = 10_000
 """The most outer splits (``n_splits · n_repeats``): each gets its own encoded input table."""
 MAX_MEMBERS = 100_000
 """The most members (strategies × splits) a study plans."""
+
+
+def _model_family(model: Any) -> Any:
+    """``"rnn?cell=gru"`` → ``"rnn"`` (options checked); other models as they are."""
+    if isinstance(model, str) and model.startswith("rnn"):
+        from reglab.engine.rnn import parse_model
+
+        return parse_model(model)[0]
+    return model
 
 
 def default_study_name(dataset: Dataset, config: dict[str, Any]) -> str:
@@ -177,7 +187,12 @@ class Study:
         for h in hidden:
             p.check(check_int, "Study", "hidden", h, minimum=1)
         p.check(check_choice, "Study", "activation", self.activation, ACTIVATIONS)
-        p.check(check_choice, "Study", "model", self.model, MODELS)
+        try:
+            family = _model_family(self.model)
+        except ConfigError as exc:
+            p.add(str(exc))
+        else:
+            p.check(check_choice, "Study", "model", family, MODELS)
         p.check(check_choice, "Study", "block_order", self.block_order, BLOCK_ORDERS)
         p.check(check_int, "Study", "seed", self.seed, minimum=0)
         if self.name is not None and (
@@ -218,6 +233,10 @@ class Study:
             from reglab.engine.skip import dense_architecture
 
             return dense_architecture(strategy, **common)
+        if _model_family(self.model) == "rnn":
+            from reglab.engine.rnn import recurrent_architecture
+
+            return recurrent_architecture(dataset, common, self.model, strategy)
         from reglab.engine.conv import ConvArchitecture
 
         if dataset.kind != "images" or len(dataset.shape) != 3:
@@ -231,7 +250,12 @@ class Study:
         """Validate everything and lay out the members (no training)."""
         self._validate()
         resolve_device(self.device, "Study")
-        strategies = resolve_strategies(self.strategies)
+        chosen_strategies = self.strategies
+        if chosen_strategies is None and _model_family(self.model) == "rnn":
+            from reglab.engine.rnn import DEFAULT_STRATEGIES
+
+            chosen_strategies = ",".join(DEFAULT_STRATEGIES)
+        strategies = resolve_strategies(chosen_strategies)
         if self.tune is not None:  # each strategy is a family whose strengths are tuned
             from reglab.study.nested import families
 

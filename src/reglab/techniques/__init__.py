@@ -12,6 +12,7 @@ from reglab.techniques.base import ACTS_ON, Batch, Param, Technique, TechniqueCo
 from reglab.techniques.builtin import BuiltinTechnique, builtins, is_builtin
 from reglab.techniques.group_lasso import GroupL1
 from reglab.techniques.lassonet import LassoNet
+from reglab.techniques.recurrent import GradClip, RecurrentDropout, WeightDrop
 from reglab.techniques.registry import build, get, keys, register, unregister
 from reglab.techniques.spatial import SpatialDropout
 
@@ -21,12 +22,15 @@ __all__ = [
     "ActivityL2",
     "Batch",
     "BuiltinTechnique",
+    "GradClip",
     "GroupL1",
     "LassoNet",
     "Param",
+    "RecurrentDropout",
     "SpatialDropout",
     "Technique",
     "TechniqueConfig",
+    "WeightDrop",
     "build",
     "builtins",
     "get",
