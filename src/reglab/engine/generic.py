@@ -39,9 +39,9 @@ from reglab.engine.spec import MemberSpec
 from reglab.engine.stack import Stack
 from reglab.engine.streams import NoisePlace
 from reglab.regularizers.functional import l1l2_penalty
-from reglab.techniques import Batch, Technique, get
+from reglab.techniques import Batch, LossContext, Technique, TrainingBatch, get
 
-__all__ = ["GenericStack", "needs_generic"]
+__all__ = ["GenericStack", "needs_generic", "numeric_columns"]
 
 
 def needs_generic(member: MemberSpec) -> bool:
@@ -52,6 +52,16 @@ def needs_generic(member: MemberSpec) -> bool:
     if not family_of(member.arch).fused:
         return True
     return any(not get(c.key).fused for c in member.strategy.techniques)
+
+
+def numeric_columns(members: Sequence[MemberSpec], features: int) -> Tensor:
+    """``[M, F, 1]``: 1 on each member's numeric input columns, 0 on its one-hot columns
+    (:attr:`MemberSpec.numeric_features`)."""
+    out = torch.ones(len(members), features, 1)
+    for i, member in enumerate(members):
+        if member.numeric_features is not None:
+            out[i, member.numeric_features :] = 0.0
+    return out
 
 
 class _Active:
@@ -73,6 +83,14 @@ class _Active:
         }
         self.on = [c is not None and any(c[q.name] != q.off for q in cls.params) for c in configs]
         self.on_column = torch.tensor(self.on, device=device).view(-1, 1, 1)
+        self.member_values = [
+            {q.name: float(q.off if c is None else c[q.name]) for q in cls.params} for c in configs
+        ]
+        for key in cls.reads:  # a modifier's parameters, "off" where a member lacks it
+            read = _Active(get(key), members, device)
+            self.values.update(read.values)
+            for mine, theirs in zip(self.member_values, read.member_values, strict=True):
+                mine.update(theirs)
 
 
 class GenericStack(Stack):
@@ -120,6 +138,7 @@ class GenericStack(Stack):
             if any(a.on):
                 self.by_kind.setdefault(a.cls.acts_on, []).append(a)
         self._uniform = torch.full((self.m, 1, self.batch), 1.0 / self.batch, device=self.device)
+        self._numeric = numeric_columns(self.members, self.features).to(self.device)
 
     def _draw(self, a: _Active, shape: tuple[int, ...]) -> Tensor:
         """``[M, *shape]`` noise: each member's own draw, zeros for members without it."""
@@ -128,6 +147,68 @@ class GenericStack(Stack):
             if on:
                 out[i] = a.cls.draw(self._rngs[i][a.cls.key], shape)
         return torch.from_numpy(out).to(self.device)
+
+    def _sample(self, a: _Active, rows: list[int], shape: tuple[int, int]) -> Tensor:
+        """``[M, …]``: each member's :meth:`Technique.sample` draws, zeros without it."""
+        draws = [
+            a.cls.sample(self._rngs[i][a.cls.key], a.member_values[i], rows[i], shape)
+            if on
+            else None
+            for i, on in enumerate(a.on)
+        ]
+        like = next(d for d in draws if d is not None)
+        out = np.zeros((self.m, *like.shape), dtype=np.float32)
+        for i, d in enumerate(draws):
+            if d is not None:
+                out[i] = d
+        return torch.from_numpy(out).to(self.device)
+
+    def _batch_and_loss(
+        self,
+        params: dict[str, list[Tensor]],
+        h: Tensor,
+        target: Tensor,
+        noise: Sequence[Tensor],
+        weight: Tensor | None,
+        row_weight: Tensor,
+    ) -> tuple[Tensor, list[Tensor], Tensor]:
+        """The forward pass and data loss ``[M]`` with the ``"batch"`` techniques' transform
+        of the batch first and the ``"loss"`` techniques' loss in place of the plain one."""
+        transforms, losses = self.by_kind.get("batch", ()), self.by_kind.get("loss", ())
+        if not transforms and not losses:
+            logits, hidden = self.train_forward(params, h, noise, weight)
+            return logits, hidden, self._data_loss(logits, target, row_weight)
+        rows = [self.batch] * self.m if weight is None else (weight > 0).sum((1, 2)).tolist()
+        shape = (h.shape[1], h.shape[2])
+        step = TrainingBatch(h, target, row_weight, self._numeric, self.task)
+        for a in transforms:
+            step = a.cls.transform(step, self._sample(a, rows, shape), a.values)
+        logits, hidden = self.train_forward(params, step.x, noise, weight)
+        if not losses:
+            return logits, hidden, self._data_loss(logits, step.target, row_weight)
+        loss = self._data_loss(logits, step.target, row_weight, accumulate=False)
+        fixed = {k: [v.detach() for v in vs] for k, vs in params.items()}
+        running = [r.clone() for r in self.running]
+
+        def attack_forward(x: Tensor) -> Tensor:
+            return self.train_forward(fixed, x, noise, weight)[0]
+
+        def restore_then_forward(x: Tensor) -> Tensor:
+            for r, saved in zip(self.running, running, strict=True):
+                r.copy_(saved)  # the attack's passes leave batch norm's statistics alone
+            return self.train_forward(params, x, noise, weight)[0]
+
+        ctx = LossContext(
+            step,
+            restore_then_forward,
+            attack_forward,
+            lambda out, y: self._data_loss(out, y, row_weight, accumulate=False),
+        )
+        for a in losses:
+            draws = self._sample(a, rows, shape) if any(a.on) else torch.zeros(self.m, 0)
+            loss = a.cls.loss(ctx, loss, draws, a.values)
+        self.loss_acc[:, :1, :1] += loss.detach().view(-1, 1, 1)
+        return logits, hidden, loss
 
     def _perturb(self, kind: str, h: Tensor) -> Tensor:
         for a in self.by_kind.get(kind, ()):
@@ -142,10 +223,9 @@ class GenericStack(Stack):
         params = self.by_kind_views(self.layout.views(leaf, m))
         batch = self.data.index_select(0, rows).view(m, self.batch, -1).transpose(1, 2)
         h, target = self.columns(batch[:, :f]), batch[:, f:]
-        logits, hidden = self.train_forward(params, h, noise, weight)
-        w_all, b_all = params["kernel"], params["bias"]
         row_weight = self._uniform if weight is None else weight
-        loss = self._data_loss(logits, target, row_weight)
+        logits, hidden, loss = self._batch_and_loss(params, h, target, noise, weight, row_weight)
+        w_all, b_all = params["kernel"], params["bias"]
         for layer, l1, l2 in self.autograd_penalties:
             loss = loss + l1l2_penalty(w_all[layer], l1, l2)
         penalties = self.by_kind.get("penalty", ())
@@ -214,8 +294,11 @@ class GenericStack(Stack):
         # members; on a contiguous operand a family's products keep every member's bits.
         return h.contiguous()
 
-    def _data_loss(self, out: Tensor, target: Tensor, row_weight: Tensor) -> Tensor:
-        """Each member's batch-mean data loss ``[M]``; elements also go to ``loss_acc``."""
+    def _data_loss(
+        self, out: Tensor, target: Tensor, row_weight: Tensor, *, accumulate: bool = True
+    ) -> Tensor:
+        """Each member's batch-mean data loss ``[M]``; elements also go to ``loss_acc``
+        (unless ``accumulate`` is false). Targets may be soft (mixup, label smoothing)."""
         if self.task == "multiclass":
             elem = -(torch.log_softmax(out, 1) * target)
         elif self.task == "binary":
@@ -224,7 +307,8 @@ class GenericStack(Stack):
             d = out - torch.addcmul(self.y_shift, target, self.y_scale)
             elem = d * d
         weighted = elem * row_weight
-        self.loss_acc.add_(weighted.detach())
+        if accumulate:
+            self.loss_acc.add_(weighted.detach())
         return weighted.sum((1, 2))
 
     def penalty(self) -> np.ndarray:

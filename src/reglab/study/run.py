@@ -35,6 +35,7 @@ from reglab._seeding import derive
 from reglab._validation import Problems, check_choice, check_int, check_positive, message
 from reglab.data.load import Dataset
 from reglab.data.preprocess import Preprocessor, check_encoded_size
+from reglab.engine._checks import task_problem
 from reglab.engine._checks import validate as validate_members
 from reglab.engine.plan import available_memory, check_budget, check_memory
 from reglab.engine.spec import (
@@ -210,6 +211,9 @@ class Study:
         strategies = resolve_strategies(self.strategies)
         for strategy in strategies:
             strategy.dropout_rates(len(self.hidden))
+            clash = task_problem(strategy, dataset.task, "Study")
+            if clash is not None:
+                raise ConfigError(clash)
         # "auto": the linear rows for tables; none for images and sequences, whose pixels or
         # time steps a linear model on raw inputs reads poorly and slowly.
         chosen = self.reference
