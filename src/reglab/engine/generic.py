@@ -224,7 +224,7 @@ class GenericStack(Stack):
         batch = self.data.index_select(0, rows).view(m, self.batch, -1).transpose(1, 2)
         h, target = self.columns(batch[:, :f]), batch[:, f:]
         row_weight = self._uniform if weight is None else weight
-        logits, hidden, loss = self._batch_and_loss(params, h, target, noise, weight, row_weight)
+        _, hidden, loss = self._batch_and_loss(params, h, target, noise, weight, row_weight)
         w_all, b_all = params["kernel"], params["bias"]
         for layer, l1, l2 in self.autograd_penalties:
             loss = loss + l1l2_penalty(w_all[layer], l1, l2)

@@ -32,7 +32,14 @@ import numpy as np
 
 from reglab._device import resolve_device
 from reglab._seeding import derive
-from reglab._validation import Problems, check_choice, check_int, check_positive, message
+from reglab._validation import (
+    Problems,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    message,
+)
 from reglab.data.load import Dataset
 from reglab.data.preprocess import Preprocessor, check_encoded_size
 from reglab.engine._checks import task_problem
@@ -102,6 +109,10 @@ class Study:
         reference: Reference rows fit on the same splits and inputs
             (:mod:`reglab.study.reference`): ``"linear"`` (default), ``"boosting"``, both
             (``"linear,boosting"``) or ``"none"``.
+        robust_eps: When > 0, every classification member is also scored for
+            ``robust_accuracy``: its test accuracy under a ``robust_steps``-step PGD attack of
+            that ε on the numeric inputs (:mod:`reglab.engine.robust`). Off by default (it
+            costs ``robust_steps`` forward and backward passes over the test rows).
     """
 
     def __init__(
@@ -130,6 +141,8 @@ class Study:
         executor: Executor | None = None,
         model: str = "mlp",
         reference: Any = "auto",
+        robust_eps: float = 0.0,
+        robust_steps: int = 10,
     ) -> None:
         self.strategies = strategies
         self.model = model
@@ -154,6 +167,8 @@ class Study:
         self.memory_budget_mb = memory_budget_mb
         self.executor: Executor = LocalExecutor() if executor is None else executor
         self.reference = reference
+        self.robust_eps = robust_eps
+        self.robust_steps = robust_steps
 
     # --- planning -------------------------------------------------------------------------
 
@@ -177,6 +192,8 @@ class Study:
         p.check(check_positive, "Study", "memory_budget_mb", self.memory_budget_mb)
         p.check(check_choice, "Study", "device", self.device, ("auto", "cpu", "cuda"))
         _check_sizes(p, self.epochs, self.n_splits, self.n_repeats)
+        p.check(check_nonnegative, "Study", "robust_eps", self.robust_eps)
+        p.check(check_int, "Study", "robust_steps", self.robust_steps, minimum=1)
         p.raise_if_any()
 
     def _architecture(
@@ -211,9 +228,14 @@ class Study:
         strategies = resolve_strategies(self.strategies)
         for strategy in strategies:
             strategy.dropout_rates(len(self.hidden))
-            clash = task_problem(strategy, dataset.task, "Study")
-            if clash is not None:
-                raise ConfigError(clash)
+            refused = task_problem(strategy, dataset.task, "Study")
+            if refused is not None:
+                raise ConfigError(refused)
+        if self.robust_eps and dataset.task == "regression":
+            raise ConfigError(
+                message("Study", "robust_eps", "0 for regression (robust accuracy is a "
+                        "classification score)", self.robust_eps)
+            )  # fmt: skip
         # "auto": the linear rows for tables; none for images and sequences, whose pixels or
         # time steps a linear model on raw inputs reads poorly and slowly.
         chosen = self.reference
@@ -270,6 +292,7 @@ class Study:
         budget = check_budget(self.memory_budget_mb) * 2**20
         check_encoded_size(dataset, len(splits), budget, available_memory("cpu"))
         data, feature_names = _preprocess(dataset, splits)
+        numeric = len(dataset.numeric_columns)  # the Preprocessor writes them first
         n_out = dataset.n_classes if dataset.task == "multiclass" else 1
         members: list[tuple[MemberSpec, Split]] = []
         for split in splits:
@@ -285,6 +308,9 @@ class Study:
                     split.test_idx,
                     seed=member_seed,
                     split_id=split.split_id,
+                    numeric_features=numeric,
+                    robust_eps=float(self.robust_eps),
+                    robust_steps=int(self.robust_steps),
                 )
                 members.append((spec, split))
         config = {
@@ -315,6 +341,8 @@ class Study:
         }
         if references:
             config["references"] = [r.config() for r in references]
+        if self.robust_eps:
+            config["robust"] = {"eps": float(self.robust_eps), "steps": int(self.robust_steps)}
         name = self.name or default_study_name(dataset, config)
         specs = [spec for spec, _ in members]
         validate_members(specs, data, self.memory_budget_mb, None)

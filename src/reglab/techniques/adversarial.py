@@ -79,9 +79,8 @@ class _Attack(Technique):
 
     @classmethod
     def conflict(cls, keys: Sequence[str]) -> str | None:
-        other = [k for k in _ATTACKS if k != cls.key and k in keys]
-        if other:
-            return f"`{cls.key}` must be used without `{other[0]}` (one attack per strategy)"
+        if cls.key == _ATTACKS[0] and _ATTACKS[1] in keys:  # said once, by the first
+            return f"`{_ATTACKS[0]}` must be used without `{_ATTACKS[1]}` (one attack per strategy)"
         return None
 
 
@@ -124,7 +123,11 @@ class Pgd(_Attack):
 
     @classmethod
     def sample(
-        cls, rng: np.random.Generator, values: Mapping[str, float], rows: int, shape: tuple[int, int]
+        cls,
+        rng: np.random.Generator,
+        values: Mapping[str, float],
+        rows: int,
+        shape: tuple[int, int],
     ) -> np.ndarray:
         """The random start's ``u ~ U(−1, 1)`` of the batch's shape."""
         return rng.uniform(-1.0, 1.0, size=shape).astype(np.float32)

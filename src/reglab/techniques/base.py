@@ -197,9 +197,13 @@ class TrainingBatch:
     numeric: Tensor
     task: str
 
-    def with_(self, **changes: Tensor) -> TrainingBatch:
-        """A copy with some fields replaced."""
-        return replace(self, **changes)
+    def with_(self, x: Tensor | None = None, target: Tensor | None = None) -> TrainingBatch:
+        """A copy with new inputs and/or targets."""
+        return replace(
+            self,
+            x=self.x if x is None else x,
+            target=self.target if target is None else target,
+        )
 
 
 @dataclass(frozen=True)
@@ -347,7 +351,11 @@ class Technique:
 
     @classmethod
     def sample(
-        cls, rng: np.random.Generator, values: Mapping[str, float], rows: int, shape: tuple[int, int]
+        cls,
+        rng: np.random.Generator,
+        values: Mapping[str, float],
+        rows: int,
+        shape: tuple[int, int],
     ) -> np.ndarray:
         """One member's draws for one step (``"batch"``/``"loss"`` kinds), from its own
         generator. ``values`` are the member's parameters, ``rows`` its real rows in the batch

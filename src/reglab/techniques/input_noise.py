@@ -41,7 +41,11 @@ class InputNoise(Technique):
 
     @classmethod
     def sample(
-        cls, rng: np.random.Generator, values: Mapping[str, float], rows: int, shape: tuple[int, int]
+        cls,
+        rng: np.random.Generator,
+        values: Mapping[str, float],
+        rows: int,
+        shape: tuple[int, int],
     ) -> np.ndarray:
         return rng.standard_normal(shape, dtype=np.float32)
 

@@ -56,7 +56,11 @@ class Mixup(Technique):
 
     @classmethod
     def sample(
-        cls, rng: np.random.Generator, values: Mapping[str, float], rows: int, shape: tuple[int, int]
+        cls,
+        rng: np.random.Generator,
+        values: Mapping[str, float],
+        rows: int,
+        shape: tuple[int, int],
     ) -> np.ndarray:
         """``[λ, π(0), …, π(B−1)]``: ``π`` permutes the first ``rows`` positions."""
         batch = shape[1]
