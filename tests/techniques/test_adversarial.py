@@ -8,6 +8,8 @@ step on ``α·J(x) + (1 − α)·J(x + δ)``; the robust score equals an attack 
 from __future__ import annotations
 
 import dataclasses
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -179,3 +181,40 @@ def test_the_cocktail_has_fgsm_but_not_pgd_nor_the_modifier() -> None:
     assert "pgd" not in space.techniques and "adv-alpha" not in space.techniques
     named = parse_space("pgd+adv-alpha")
     assert [d.name for d in named.dims] == ["pgd", "pgd.steps", "adv-alpha"]
+
+
+@pytest.mark.parametrize(
+    ("args", "pattern"),
+    [
+        (["builtin:diabetes", "--robust-eps", "0.1"], r"`robust_eps` must be 0 for regression"),
+        (["builtin:iris", "--robust-eps", "-1"], r"`robust_eps` must be a finite float >= 0"),
+        (["builtin:iris", "--strategies", "none,pgd=0.1:2.5"], r"`steps` must be a whole"),
+    ],
+)
+def test_the_command_line_refuses_bad_robust_options_before_writing(
+    args: list[str], pattern: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from reglab.cli.main import app
+
+    store = tmp_path / "s.db"
+    result = CliRunner().invoke(app, ["bench", *args, "--store", str(store), "--epochs", "1"])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("reglab: error:")]
+    assert len(errors) == 1 and re.search(pattern, errors[0]), result.output
+    assert not store.exists()
+
+
+def test_a_study_reports_robust_accuracy_beside_accuracy(tmp_path: Path) -> None:
+    import reglab
+
+    result = reglab.bench("builtin:iris", strategies="none,fgsm=0.2", cv=3, epochs=3,
+                          hidden=(8,), robust_eps=0.2, reference="none")  # fmt: skip
+    for name in ("none", "fgsm=0.2"):
+        metrics = result.strategies[name].metrics
+        assert "robust_accuracy" in metrics and "accuracy" in metrics
+        assert 0.0 <= metrics["robust_accuracy"].mean <= 1.0
+    assert "robust_accuracy" in str(result.table().columns.tolist())
+    html = Path(result.report(tmp_path / "r.html")).read_text(encoding="utf-8")
+    assert "robust accuracy" in html
