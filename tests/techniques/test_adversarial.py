@@ -218,3 +218,18 @@ def test_a_study_reports_robust_accuracy_beside_accuracy(tmp_path: Path) -> None
     assert "robust_accuracy" in str(result.table().columns.tolist())
     html = Path(result.report(tmp_path / "r.html")).read_text(encoding="utf-8")
     assert "robust accuracy" in html
+
+
+def test_batch_norm_members_are_the_same_alone_and_stacked() -> None:
+    x, y = _data()
+    texts = ["batchnorm+pgd=0.2:3", "batchnorm+fgsm=0.1+mixup=0.3", "batchnorm"]
+    specs = [
+        dataclasses.replace(s, arch=dataclasses.replace(s.arch, batch_norm=True))
+        for s in (_spec(t, seed=i) for i, t in enumerate(texts))
+    ]
+    stacked = train_members(specs, {0: (x, y)}, device="cpu", backend="generic")
+    for spec, together in zip(specs, stacked, strict=True):
+        assert together.status == "ok", together.error
+        (alone,) = train_members([spec], {0: (x, y)}, device="cpu", backend="generic")
+        for k, v in alone.weights.items():  # running statistics included
+            assert np.array_equal(v, together.weights[k]), (spec.strategy.name, k)

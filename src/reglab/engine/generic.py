@@ -188,25 +188,30 @@ class GenericStack(Stack):
             return logits, hidden, self._data_loss(logits, step.target, row_weight)
         loss = self._data_loss(logits, step.target, row_weight, accumulate=False)
         fixed = {k: [v.detach() for v in vs] for k, vs in params.items()}
-        running = [r.clone() for r in self.running]
 
         def attack_forward(x: Tensor) -> Tensor:
             return self.train_forward(fixed, x, noise, weight)[0]
 
-        def restore_then_forward(x: Tensor) -> Tensor:
-            for r, saved in zip(self.running, running, strict=True):
-                r.copy_(saved)  # the attack's passes leave batch norm's statistics alone
-            return self.train_forward(params, x, noise, weight)[0]
-
-        ctx = LossContext(
-            step,
-            restore_then_forward,
-            attack_forward,
-            lambda out, y: self._data_loss(out, y, row_weight, accumulate=False),
-        )
         for a in losses:
-            draws = self._sample(a, rows, shape) if any(a.on) else torch.zeros(self.m, 0)
-            loss = a.cls.loss(ctx, loss, draws, a.values)
+            # Batch norm's running statistics: the attack's passes leave them alone, and the
+            # technique's own pass updates only the members that use it.
+            saved = [r.clone() for r in self.running]
+
+            def restore_then_forward(x: Tensor, saved: list[Tensor] = saved) -> Tensor:
+                for r, before in zip(self.running, saved, strict=True):
+                    r.copy_(before)
+                return self.train_forward(params, x, noise, weight)[0]
+
+            ctx = LossContext(
+                step,
+                restore_then_forward,
+                attack_forward,
+                lambda out, y: self._data_loss(out, y, row_weight, accumulate=False),
+            )
+            loss = a.cls.loss(ctx, loss, self._sample(a, rows, shape), a.values)
+            on = a.on_column.view(1, -1, 1, 1)
+            for r, before in zip(self.running, saved, strict=True):
+                r.copy_(torch.where(on, r, before))
         self.loss_acc[:, :1, :1] += loss.detach().view(-1, 1, 1)
         return logits, hidden, loss
 
