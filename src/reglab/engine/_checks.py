@@ -72,6 +72,13 @@ def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None
     if clash is not None:
         p.add(clash)
     for config in member.strategy.techniques:
+        if member.arch.batch_norm and not get(config.key).batch_norm:
+            p.add(
+                message(
+                    WHO, f"members[{i}].strategy", f"free of `{config.key}` with batch norm",
+                    member.strategy.name,
+                )
+            )  # fmt: skip
         families = get(config.key).families
         if families and family not in families:
             p.add(

@@ -14,7 +14,9 @@ ever combine a member's elements with its own state. Built-in noise (dropout, Ga
 dropout, DropConnect) is the same :class:`~reglab.engine.streams.MemberStreams` plan the fused
 path uses, so the two paths agree to float rounding (``tests/engine/test_generic.py``).
 
-Registry techniques (:mod:`reglab.techniques`) act through their member-batched class methods.
+Registry techniques (:mod:`reglab.techniques`) act through their member-batched class methods;
+``"batch"`` techniques transform the batch before the forward pass, ``"loss"`` techniques replace
+the data loss (with the forward pass at hand), and ``swa`` averages weights at epoch ends.
 Their noise comes from each member's own generator per technique,
 ``derive(member seed, "technique", key)``, drawn step by step in a fixed order (input, then
 hidden blocks in order): a member's draws depend on its seed and step only, never on its
@@ -120,6 +122,9 @@ class GenericStack(Stack):
         ]
         self._tech_penalty = torch.zeros(self.m, device=self.device)
         self._tech_steps = 0
+        self._avg: Tensor | None = None  # weight averages (swa), flat like theta
+        self._iterate: Tensor | None = None  # the optimizer's weights while theta is averaged
+        self._count = torch.zeros(self.m, device=self.device)
 
     def _refresh(self) -> None:
         super()._refresh()
@@ -139,6 +144,32 @@ class GenericStack(Stack):
                 self.by_kind.setdefault(a.cls.acts_on, []).append(a)
         self._uniform = torch.full((self.m, 1, self.batch), 1.0 / self.batch, device=self.device)
         self._numeric = numeric_columns(self.members, self.features).to(self.device)
+
+    def begin_epoch(self) -> None:
+        """Train on from the optimizer's own weights (``swa`` members were evaluated with
+        their average)."""
+        if self._iterate is not None:
+            self.theta.copy_(self._iterate)
+            self._iterate = None
+
+    def end_epoch(self, epoch: int) -> None:
+        """``swa`` members from their start epoch on: fold this epoch's weights into their
+        running mean, ``w̄ ← w̄ + (w − w̄)/n``, and hold the mean for evaluation
+        (:mod:`reglab.techniques.swa`)."""
+        for a in self.by_kind.get("epoch", ()):
+            start = a.values["start"]
+            now = (start > 0) & (start <= epoch)
+            if not bool(now.any()):
+                continue
+            if self._avg is None:
+                self._avg = self.theta.clone()
+            self._count += now.to(self._count.dtype)
+            flat = now[self.member_of]
+            first = flat & (self._count == 1)[self.member_of]
+            mean = self._avg + (self.theta - self._avg) / self._count.clamp(min=1)[self.member_of]
+            self._avg = torch.where(first, self.theta, torch.where(flat, mean, self._avg))
+            self._iterate = self.theta.clone()
+            self.theta.copy_(torch.where(flat, self._avg, self.theta))
 
     def _draw(self, a: _Active, shape: tuple[int, ...]) -> Tensor:
         """``[M, *shape]`` noise: each member's own draw, zeros for members without it."""
@@ -328,5 +359,10 @@ class GenericStack(Stack):
     def select(self, keep: Sequence[int]) -> None:
         self._rngs = [self._rngs[i] for i in keep]
         keep_t = torch.tensor(list(keep), dtype=torch.long, device=self.device)
+        if self._avg is not None:
+            self._avg = self.layout.select(self._avg, self.m, keep_t)
+        if self._iterate is not None:
+            self._iterate = self.layout.select(self._iterate, self.m, keep_t)
+        self._count = self._count.index_select(0, keep_t)
         self._tech_penalty = self._tech_penalty.index_select(0, keep_t)
         super().select(keep)

@@ -130,6 +130,8 @@ class SearchSpace:
             if self.switches:
                 if fields & taken:  # an earlier technique sets the same field
                     continue
+                if not cls.batch_norm and "batch_norm" in taken:  # swa: not with batch norm
+                    continue
                 if not trial.suggest_categorical(f"{key}:on", [False, True]):
                     continue
             taken |= fields

@@ -25,6 +25,7 @@ from reglab.techniques.label_smoothing import LabelSmoothing
 from reglab.techniques.mixup import Mixup
 from reglab.techniques.registry import build, get, keys, register, unregister
 from reglab.techniques.spatial import SpatialDropout
+from reglab.techniques.swa import Swa
 
 __all__ = [
     "ACTS_ON",
@@ -42,6 +43,7 @@ __all__ = [
     "Param",
     "Pgd",
     "SpatialDropout",
+    "Swa",
     "Technique",
     "TechniqueConfig",
     "TrainingBatch",

@@ -21,6 +21,7 @@ declares:
     pass at hand (:class:`LossContext`; adversarial training);
   - ``"modifier"``: parameters another technique reads (:attr:`Technique.reads`), no action
     of its own (``adv-alpha``);
+  - ``"epoch"``: the generic backend's weight averaging at the end of each epoch (``swa``);
   - ``"weight-noise"``, ``"optimizer"``, ``"layer"``: the built-in techniques' DropConnect,
     decoupled weight decay and batch norm, which the engine implements itself;
 
@@ -69,6 +70,7 @@ ACTS_ON = (
     "batch",
     "loss",
     "modifier",
+    "epoch",
 )
 """The ways a technique acts on a member-batched model. The generic backend runs a registry
 technique's ``penalty``, ``hidden-noise``, ``input-noise``, ``projection``, ``batch`` and
@@ -245,6 +247,8 @@ class Technique:
             member of another family is refused before training.
         tasks: The tasks it acts on (``("multiclass", "binary")``); empty: every task. A
             member of another task is refused before training.
+        batch_norm: Whether it works on members with batch norm (refused before training
+            otherwise).
         in_cocktail: Whether ``reglab tune``'s ``cocktail`` space switches it on and off.
         reads: Keys of ``"modifier"`` techniques whose parameters it also receives in
             ``values`` (at their "off" value when the strategy does not use them).
@@ -261,6 +265,7 @@ class Technique:
     families: ClassVar[tuple[str, ...]] = ()
     tasks: ClassVar[tuple[str, ...]] = ()
     in_cocktail: ClassVar[bool] = True
+    batch_norm: ClassVar[bool] = True
     reads: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **values: float) -> None:
@@ -396,7 +401,7 @@ class _SingleModel(nn.Module):
 
     def __init__(self, technique: Technique, seed: int) -> None:
         super().__init__()
-        if technique.acts_on in ("projection", "batch", "loss", "modifier"):
+        if technique.acts_on in ("projection", "batch", "loss", "modifier", "epoch"):
             raise NotImplementedError(
                 f"{type(technique).__name__}: a {technique.acts_on} technique has no module "
                 "form; see its module() or its single-model function."
