@@ -171,3 +171,12 @@ def test_the_cocktail_searches_the_ingredients_on_the_right_tasks() -> None:
     assert "label-smoothing" not in {d.technique for d in regression.dims}
     assert {"mixup", "input-noise"} <= set(regression.techniques)
     assert space.dim("mixup", "alpha").low == 0.05 and not space.dim("mixup", "alpha").log
+
+
+def test_the_cocktail_leaves_out_techniques_of_other_model_families() -> None:
+    import reglab.engine.conv  # noqa: F401  (registers spatial-dropout)
+
+    space = parse_space("cocktail")
+    assert "spatial-dropout" in space.techniques
+    assert "spatial-dropout" not in space.for_task("multiclass", "mlp").techniques
+    assert "spatial-dropout" in space.for_task("multiclass", "cnn").techniques

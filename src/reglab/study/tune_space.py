@@ -147,12 +147,20 @@ class SearchSpace:
 
         return Strategy.of(strategy_to_text(strategy), *configs), values
 
-    def for_task(self, task: str) -> SearchSpace:
+    def for_task(self, task: str, family: str = "mlp") -> SearchSpace:
         """The cocktail without the techniques that do not act on ``task`` (label smoothing
-        on regression); a space named technique by technique is kept as it is."""
+        on regression) or on the model ``family`` (spatial dropout on an MLP); a space named
+        technique by technique is kept as it is."""
         if not self.switches:
             return self
-        techs = tuple(k for k in self.techniques if not get(k).tasks or task in get(k).tasks)
+
+        def fits(key: str) -> bool:
+            cls = get(key)
+            return (not cls.tasks or task in cls.tasks) and (
+                not cls.families or family in cls.families
+            )
+
+        techs = tuple(k for k in self.techniques if fits(k))
         dims = tuple(d for d in self.dims if d.technique in techs)
         return SearchSpace(self.text, techs, dims, self.switches)
 
