@@ -64,6 +64,7 @@ _LAZY = {
     "Study": "reglab.study.run",
     "EarlyStopping": "reglab.training",
     "fit": "reglab.training",
+    "AdversarialLoss": "reglab.regularizers.adversarial",
 }
 """Public name → the module that defines it, imported on first use (PEP 562), so that
 ``import reglab`` (and the command line's ``--help``) does not pay for torch."""
@@ -110,6 +111,7 @@ if TYPE_CHECKING:
         regularization_loss,
         sparsity,
     )
+    from reglab.regularizers.adversarial import AdversarialLoss
     from reglab.study.advise import Advice, advise
     from reglab.study.path import PathResult
     from reglab.study.results import StudyResult
@@ -122,6 +124,7 @@ __all__ = [
     "L1L2",
     "L2",
     "MLP",
+    "AdversarialLoss",
     "Advice",
     "AlphaDropout",
     "Dense",

@@ -116,6 +116,13 @@ def bench(
             "none; auto: linear for tables, none for images and sequences."
         ),
     ] = "auto",
+    robust_eps: Annotated[
+        float,
+        typer.Option(
+            help="Also score test accuracy under a 10-step PGD attack of this ε on "
+            "the numeric inputs (robust_accuracy); 0: off."
+        ),
+    ] = 0.0,
     store: StoreOpt = DEFAULT_STORE,
     on_config_change: Annotated[
         str,
@@ -177,6 +184,7 @@ def bench(
                     if tune is not None
                     else {}
                 ),
+                "robust_eps": robust_eps,
             },
             store=store,
             json_path=json_path,

@@ -13,9 +13,10 @@ if TYPE_CHECKING:  # the table only reads a result: importing the analysis here 
 
 __all__ = ["print_result", "results_table", "wide_console"]
 
-PERCENT = ("accuracy", "balanced_accuracy")
+PERCENT = ("accuracy", "balanced_accuracy", "robust_accuracy")
 LABELS = {
     "accuracy": "accuracy",
+    "robust_accuracy": "robust acc",
     "balanced_accuracy": "bal. acc",
     "log_loss": "log loss",
     "ece": "ECE",
@@ -23,6 +24,13 @@ LABELS = {
     "mae": "MAE",
     "r2": "R²",
 }
+
+
+def _third(result: StudyResult) -> str:
+    """The third classification column: robust accuracy when the study measured it (log
+    loss then stays in --json, table() and the report), else log loss."""
+    measured = any("robust_accuracy" in s.metrics for s in result.strategies.values())
+    return "robust_accuracy" if measured else "log_loss"
 
 
 def _value(metric: str, value: float) -> str:
@@ -59,7 +67,7 @@ def results_table(result: StudyResult) -> Table:
     others = [
         m
         for m in (
-            ("accuracy", "balanced_accuracy", "log_loss")  # ECE: --json, report, table()
+            ("accuracy", "balanced_accuracy", _third(result))  # ECE: --json, report, table()
             if result.task != "regression"
             else ("rmse", "mae", "r2")
         )

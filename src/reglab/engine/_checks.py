@@ -8,12 +8,12 @@ from typing import Any
 import numpy as np
 
 from reglab._device import resolve_device
-from reglab._validation import Problems, check_int, message
+from reglab._validation import Problems, check_int, check_nonnegative, message
 from reglab.engine.plan import check_budget
 from reglab.engine.spec import MemberSpec
 from reglab.errors import ConfigError
 
-__all__ = ["WHO", "resolve_device", "validate"]
+__all__ = ["WHO", "resolve_device", "task_problem", "validate"]
 
 WHO = "train_members"
 
@@ -48,6 +48,21 @@ def validate(
         raise ConfigError(" ".join(p.messages))
 
 
+def task_problem(strategy: Any, task: str, who: str) -> str | None:
+    """Why ``strategy`` cannot train on ``task`` (a technique declares other ``tasks``:
+    ``label-smoothing`` on regression), or ``None``."""
+    from reglab.techniques import get
+
+    for config in strategy.techniques:
+        tasks = get(config.key).tasks
+        if tasks and task not in tasks:
+            return (
+                f"{who}: `{config.key}` acts on {' or '.join(tasks)} targets only; got it in "
+                f"strategy {strategy.name!r} on a {task} target."
+            )
+    return None
+
+
 def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None:
     from reglab.engine.family import family_of
     from reglab.techniques import get
@@ -62,7 +77,17 @@ def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None
                 member.strategy.name,
             )
         )
+    clash = task_problem(member.strategy, member.arch.task, f"{WHO}: members[{i}].strategy")
+    if clash is not None:
+        p.add(clash)
     for config in member.strategy.techniques:
+        if member.arch.batch_norm and not get(config.key).batch_norm:
+            p.add(
+                message(
+                    WHO, f"members[{i}].strategy", f"free of `{config.key}` with batch norm",
+                    member.strategy.name,
+                )
+            )  # fmt: skip
         families = get(config.key).families
         if families and family not in families:
             p.add(
@@ -74,6 +99,28 @@ def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None
                     member.strategy.name,
                 )
             )
+    nf = member.numeric_features
+    if nf is not None:
+        p.check(check_int, WHO, f"members[{i}].numeric_features", nf, minimum=0)
+        if isinstance(nf, int) and nf > member.arch.in_features:
+            p.add(
+                message(
+                    WHO,
+                    f"members[{i}].numeric_features",
+                    f"at most arch.in_features ({member.arch.in_features})",
+                    nf,
+                )
+            )
+    if member.robust_eps:
+        p.check(check_nonnegative, WHO, f"members[{i}].robust_eps", member.robust_eps)
+        p.check(check_int, WHO, f"members[{i}].robust_steps", member.robust_steps, minimum=1)
+        if member.arch.task == "regression":
+            p.add(
+                message(
+                    WHO, f"members[{i}].robust_eps", "0 for regression (robust accuracy is "
+                    "a classification score)", member.robust_eps
+                )
+            )  # fmt: skip
     try:
         x, y = pair
     except (TypeError, ValueError):

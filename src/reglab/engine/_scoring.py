@@ -376,9 +376,13 @@ def _score(
             )
             if not (np.isfinite(test_pred).all() and np.isfinite(train_pred).all()):
                 continue
-            results[slot] = (
-                test_pred,
-                scores(y[member.test_idx], test_pred),
-                scores(y[member.train_idx], train_pred),
-            )
+            test_scores = scores(y[member.test_idx], test_pred)
+            if member.robust_eps > 0 and stack.task != "regression":
+                from reglab.engine.robust import robust_accuracy
+
+                test_rows = np.asarray(member.test_idx, dtype=np.int64) + offsets[member.split_id]
+                test_scores["robust_accuracy"] = robust_accuracy(
+                    stack, slot, member, test_rows, y[member.test_idx]
+                )
+            results[slot] = (test_pred, test_scores, scores(y[member.train_idx], train_pred))
     return results

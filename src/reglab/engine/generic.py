@@ -14,7 +14,9 @@ ever combine a member's elements with its own state. Built-in noise (dropout, Ga
 dropout, DropConnect) is the same :class:`~reglab.engine.streams.MemberStreams` plan the fused
 path uses, so the two paths agree to float rounding (``tests/engine/test_generic.py``).
 
-Registry techniques (:mod:`reglab.techniques`) act through their member-batched class methods.
+Registry techniques (:mod:`reglab.techniques`) act through their member-batched class methods;
+``"batch"`` techniques transform the batch before the forward pass, ``"loss"`` techniques replace
+the data loss (with the forward pass at hand), and ``swa`` averages weights at epoch ends.
 Their noise comes from each member's own generator per technique,
 ``derive(member seed, "technique", key)``, drawn step by step in a fixed order (input, then
 hidden blocks in order): a member's draws depend on its seed and step only, never on its
@@ -39,9 +41,9 @@ from reglab.engine.spec import MemberSpec
 from reglab.engine.stack import Stack
 from reglab.engine.streams import NoisePlace
 from reglab.regularizers.functional import l1l2_penalty
-from reglab.techniques import Batch, Technique, get
+from reglab.techniques import Batch, LossContext, Technique, TrainingBatch, get
 
-__all__ = ["GenericStack", "needs_generic"]
+__all__ = ["GenericStack", "needs_generic", "numeric_columns"]
 
 
 def needs_generic(member: MemberSpec) -> bool:
@@ -52,6 +54,16 @@ def needs_generic(member: MemberSpec) -> bool:
     if not family_of(member.arch).fused:
         return True
     return any(not get(c.key).fused for c in member.strategy.techniques)
+
+
+def numeric_columns(members: Sequence[MemberSpec], features: int) -> Tensor:
+    """``[M, F, 1]``: 1 on each member's numeric input columns, 0 on its one-hot columns
+    (:attr:`MemberSpec.numeric_features`)."""
+    out = torch.ones(len(members), features, 1)
+    for i, member in enumerate(members):
+        if member.numeric_features is not None:
+            out[i, member.numeric_features :] = 0.0
+    return out
 
 
 class _Active:
@@ -73,6 +85,14 @@ class _Active:
         }
         self.on = [c is not None and any(c[q.name] != q.off for q in cls.params) for c in configs]
         self.on_column = torch.tensor(self.on, device=device).view(-1, 1, 1)
+        self.member_values = [
+            {q.name: float(q.off if c is None else c[q.name]) for q in cls.params} for c in configs
+        ]
+        for key in cls.reads:  # a modifier's parameters, "off" where a member lacks it
+            read = _Active(get(key), members, device)
+            self.values.update(read.values)
+            for mine, theirs in zip(self.member_values, read.member_values, strict=True):
+                mine.update(theirs)
 
 
 class GenericStack(Stack):
@@ -102,6 +122,9 @@ class GenericStack(Stack):
         ]
         self._tech_penalty = torch.zeros(self.m, device=self.device)
         self._tech_steps = 0
+        self._avg: Tensor | None = None  # weight averages (swa), flat like theta
+        self._iterate: Tensor | None = None  # the optimizer's weights while theta is averaged
+        self._count = torch.zeros(self.m, device=self.device)
 
     def _refresh(self) -> None:
         super()._refresh()
@@ -120,6 +143,33 @@ class GenericStack(Stack):
             if any(a.on):
                 self.by_kind.setdefault(a.cls.acts_on, []).append(a)
         self._uniform = torch.full((self.m, 1, self.batch), 1.0 / self.batch, device=self.device)
+        self._numeric = numeric_columns(self.members, self.features).to(self.device)
+
+    def begin_epoch(self) -> None:
+        """Train on from the optimizer's own weights (``swa`` members were evaluated with
+        their average)."""
+        if self._iterate is not None:
+            self.theta.copy_(self._iterate)
+            self._iterate = None
+
+    def end_epoch(self, epoch: int) -> None:
+        """``swa`` members from their start epoch on: fold this epoch's weights into their
+        running mean, ``w̄ ← w̄ + (w − w̄)/n``, and hold the mean for evaluation
+        (:mod:`reglab.techniques.swa`)."""
+        for a in self.by_kind.get("epoch", ()):
+            start = a.values["start"]
+            now = (start > 0) & (start <= epoch)
+            if not bool(now.any()):
+                continue
+            if self._avg is None:
+                self._avg = self.theta.clone()
+            self._count += now.to(self._count.dtype)
+            flat = now[self.member_of]
+            first = flat & (self._count == 1)[self.member_of]
+            mean = self._avg + (self.theta - self._avg) / self._count.clamp(min=1)[self.member_of]
+            self._avg = torch.where(first, self.theta, torch.where(flat, mean, self._avg))
+            self._iterate = self.theta.clone()
+            self.theta.copy_(torch.where(flat, self._avg, self.theta))
 
     def _draw(self, a: _Active, shape: tuple[int, ...]) -> Tensor:
         """``[M, *shape]`` noise: each member's own draw, zeros for members without it."""
@@ -128,6 +178,73 @@ class GenericStack(Stack):
             if on:
                 out[i] = a.cls.draw(self._rngs[i][a.cls.key], shape)
         return torch.from_numpy(out).to(self.device)
+
+    def _sample(self, a: _Active, rows: list[int], shape: tuple[int, int]) -> Tensor:
+        """``[M, …]``: each member's :meth:`Technique.sample` draws, zeros without it."""
+        draws = [
+            a.cls.sample(self._rngs[i][a.cls.key], a.member_values[i], rows[i], shape)
+            if on
+            else None
+            for i, on in enumerate(a.on)
+        ]
+        like = next(d for d in draws if d is not None)
+        out = np.zeros((self.m, *like.shape), dtype=np.float32)
+        for i, d in enumerate(draws):
+            if d is not None:
+                out[i] = d
+        return torch.from_numpy(out).to(self.device)
+
+    def _batch_and_loss(
+        self,
+        params: dict[str, list[Tensor]],
+        h: Tensor,
+        target: Tensor,
+        noise: Sequence[Tensor],
+        weight: Tensor | None,
+        row_weight: Tensor,
+    ) -> tuple[Tensor, list[Tensor], Tensor]:
+        """The forward pass and data loss ``[M]`` with the ``"batch"`` techniques' transform
+        of the batch first and the ``"loss"`` techniques' loss in place of the plain one."""
+        transforms, losses = self.by_kind.get("batch", ()), self.by_kind.get("loss", ())
+        if not transforms and not losses:
+            logits, hidden = self.train_forward(params, h, noise, weight)
+            return logits, hidden, self._data_loss(logits, target, row_weight)
+        rows = [self.batch] * self.m if weight is None else (weight > 0).sum((1, 2)).tolist()
+        shape = (h.shape[1], h.shape[2])
+        step = TrainingBatch(h, target, row_weight, self._numeric, self.task)
+        for a in transforms:
+            step = a.cls.transform(step, self._sample(a, rows, shape), a.values)
+        logits, hidden = self.train_forward(params, step.x, noise, weight)
+        if not losses:
+            return logits, hidden, self._data_loss(logits, step.target, row_weight)
+        loss = self._data_loss(logits, step.target, row_weight, accumulate=False)
+        fixed = {k: [v.detach() for v in vs] for k, vs in params.items()}
+
+        def attack_forward(x: Tensor) -> Tensor:
+            return self.train_forward(fixed, x, noise, weight)[0]
+
+        for a in losses:
+            # Batch norm's running statistics: the attack's passes leave them alone, and the
+            # technique's own pass updates only the members that use it.
+            saved = [r.clone() for r in self.running]
+
+            def restore_then_forward(x: Tensor, saved: list[Tensor] = saved) -> Tensor:
+                for r, before in zip(self.running, saved, strict=True):
+                    r.copy_(before)
+                return self.train_forward(params, x, noise, weight)[0]
+
+            ctx = LossContext(
+                step,
+                restore_then_forward,
+                attack_forward,
+                lambda out, y: self._data_loss(out, y, row_weight, accumulate=False),
+            )
+            loss = a.cls.loss(ctx, loss, self._sample(a, rows, shape), a.values)
+            on = a.on_column.view(1, -1, 1, 1)
+            for r, before in zip(self.running, saved, strict=True):
+                r.copy_(torch.where(on, r, before))
+        self.loss_acc[:, :1, :1] += loss.detach().view(-1, 1, 1)
+        return logits, hidden, loss
 
     def _perturb(self, kind: str, h: Tensor) -> Tensor:
         for a in self.by_kind.get(kind, ()):
@@ -142,10 +259,9 @@ class GenericStack(Stack):
         params = self.by_kind_views(self.layout.views(leaf, m))
         batch = self.data.index_select(0, rows).view(m, self.batch, -1).transpose(1, 2)
         h, target = self.columns(batch[:, :f]), batch[:, f:]
-        logits, hidden = self.train_forward(params, h, noise, weight)
-        w_all, b_all = params["kernel"], params["bias"]
         row_weight = self._uniform if weight is None else weight
-        loss = self._data_loss(logits, target, row_weight)
+        _, hidden, loss = self._batch_and_loss(params, h, target, noise, weight, row_weight)
+        w_all, b_all = params["kernel"], params["bias"]
         for layer, l1, l2 in self.autograd_penalties:
             loss = loss + l1l2_penalty(w_all[layer], l1, l2)
         penalties = self.by_kind.get("penalty", ())
@@ -223,8 +339,11 @@ class GenericStack(Stack):
         # members; on a contiguous operand a family's products keep every member's bits.
         return h.contiguous()
 
-    def _data_loss(self, out: Tensor, target: Tensor, row_weight: Tensor) -> Tensor:
-        """Each member's batch-mean data loss ``[M]``; elements also go to ``loss_acc``."""
+    def _data_loss(
+        self, out: Tensor, target: Tensor, row_weight: Tensor, *, accumulate: bool = True
+    ) -> Tensor:
+        """Each member's batch-mean data loss ``[M]``; elements also go to ``loss_acc``
+        (unless ``accumulate`` is false). Targets may be soft (mixup, label smoothing)."""
         if self.task == "multiclass":
             elem = -(torch.log_softmax(out, 1) * target)
         elif self.task == "binary":
@@ -233,7 +352,8 @@ class GenericStack(Stack):
             d = out - torch.addcmul(self.y_shift, target, self.y_scale)
             elem = d * d
         weighted = elem * row_weight
-        self.loss_acc.add_(weighted.detach())
+        if accumulate:
+            self.loss_acc.add_(weighted.detach())
         return weighted.sum((1, 2))
 
     def penalty(self) -> np.ndarray:
@@ -248,5 +368,10 @@ class GenericStack(Stack):
     def select(self, keep: Sequence[int]) -> None:
         self._rngs = [self._rngs[i] for i in keep]
         keep_t = torch.tensor(list(keep), dtype=torch.long, device=self.device)
+        if self._avg is not None:
+            self._avg = self.layout.select(self._avg, self.m, keep_t)
+        if self._iterate is not None:
+            self._iterate = self.layout.select(self._iterate, self.m, keep_t)
+        self._count = self._count.index_select(0, keep_t)
         self._tech_penalty = self._tech_penalty.index_select(0, keep_t)
         super().select(keep)

@@ -136,6 +136,12 @@ class Strategy:
         keys = [t.key for t in techniques]
         if len(set(keys)) != len(keys):
             p.add(f"{who}: `techniques` must name each technique once; got {keys}.")
+        from reglab.techniques import get
+
+        for key in keys:
+            clash = get(key).conflict(keys)
+            if clash is not None:
+                p.add(f"{who}: {clash}; got {'+'.join(keys)}.")
         p.raise_if_any()
         if isinstance(self.dropout, list):
             object.__setattr__(self, "dropout", tuple(self.dropout))
@@ -253,6 +259,16 @@ class MemberSpec:
     ``val_idx`` is the inner validation split (carved from the outer training part) used for
     early stopping; it may be empty when early stopping is off. ``test_idx`` is scored once,
     after training, with the restored best weights.
+
+    ``numeric_features``: the first this many input columns are numeric, the others one-hot
+    (the order :class:`~reglab.data.Preprocessor` writes them); techniques that perturb inputs
+    (``input-noise``, ``fgsm``, ``pgd``, the robust score) leave one-hot columns alone.
+    ``None``: every column is numeric. It describes the data, as the arrays do, and is not part
+    of :meth:`key`.
+
+    ``robust_eps > 0`` also scores the member's test rows under a PGD attack of that ε
+    (``robust_steps`` steps, :mod:`reglab.engine.robust`): ``robust_accuracy`` beside the
+    clean scores. Part of :meth:`key` only when set.
     """
 
     arch: Architecture
@@ -264,6 +280,9 @@ class MemberSpec:
     seed: int = 0
     split_id: int = 0
     tags: tuple[tuple[str, Any], ...] = ()
+    numeric_features: int | None = None
+    robust_eps: float = 0.0
+    robust_steps: int = 10
 
     @property
     def lr(self) -> float:
@@ -293,6 +312,8 @@ class MemberSpec:
             "seed": self.seed,
             "split_id": self.split_id,
         }
+        if self.robust_eps:
+            payload["robust"] = [self.robust_eps, self.robust_steps]
         h.update(json.dumps(payload, sort_keys=True, default=str).encode())
         for idx in (self.train_idx, self.val_idx, self.test_idx):
             h.update(np.ascontiguousarray(idx, dtype=np.int64).tobytes())

@@ -304,6 +304,12 @@ class Stack:
             w_next = w
         self._update()
 
+    def begin_epoch(self) -> None:
+        """Called before an epoch's first step (the generic backend's weight averaging)."""
+
+    def end_epoch(self, epoch: int) -> None:
+        """Called after epoch ``epoch``'s last step, before it is evaluated."""
+
     def _loss_grad(self, out: Tensor, target: Tensor, weight: Tensor | None) -> Tensor:
         """Accumulate each member's batch-mean data loss; return its gradient w.r.t. ``out``.
 

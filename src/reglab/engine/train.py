@@ -354,9 +354,11 @@ def _epochs(
         plan = pending.result()
         if epoch < last:
             pending = pool.submit(streams.epoch)
+        stack.begin_epoch()
         for s in range(plan.steps):
             weight = None if plan.weights is None or plan.full[s] else plan.weights[s]
             stack.train_step(plan.rows[s], [n[s] for n in plan.noise], weight)
+        stack.end_epoch(epoch)
         steps = np.array([streams.steps(i) for i in range(stack.m)])
         train_loss = stack.epoch_loss() / steps
         penalty = stack.penalty()

@@ -294,8 +294,9 @@ def _train(
         dataset.y, dataset.task, float(options["val_fraction"]) if stopping else 0.0, seed
     )
     spec = MemberSpec(
-        arch, strategy, train, train_idx, val_idx, val_idx, seed=derive(seed, "final")
-    )
+        arch, strategy, train, train_idx, val_idx, val_idx, seed=derive(seed, "final"),
+        numeric_features=len(dataset.numeric_columns),  # written before the one-hot columns
+    )  # fmt: skip
     (result,) = train_members(
         [spec], {0: (x, dataset.y)}, device=device, memory_budget_mb=memory_budget_mb
     )

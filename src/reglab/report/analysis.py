@@ -45,7 +45,8 @@ __all__ = [
 _PRIMARY_ORDER = ("accuracy", "balanced_accuracy", "rmse", "r2", "mae", "mse", "roc_auc", "f1")
 _LABELS = {"rmse": "RMSE", "mse": "MSE", "mae": "MAE", "r2": "R²", "roc_auc": "ROC AUC",
            "balanced_accuracy": "balanced accuracy", "log_loss": "log loss",
-           "ece": "expected calibration error"}  # fmt: skip
+           "ece": "expected calibration error",
+           "robust_accuracy": "robust accuracy (PGD)"}  # fmt: skip
 
 # Tableau-like, colour-blind-friendly first; "none" is always the neutral dark grey.
 _PALETTE = (

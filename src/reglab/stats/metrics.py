@@ -21,6 +21,7 @@ __all__ = [
 
 METRIC_DIRECTIONS: Mapping[str, bool] = {
     "accuracy": True,
+    "robust_accuracy": True,
     "balanced_accuracy": True,
     "f1": True,
     "f1_macro": True,
@@ -43,8 +44,8 @@ METRIC_DIRECTIONS: Mapping[str, bool] = {
 """Whether higher is better, for the metric names the study layer stores."""
 
 BOUNDED_METRICS = (
-    "accuracy", "balanced_accuracy", "roc_auc", "auc", "f1", "f1_macro", "f1_weighted",
-    "precision", "recall", "ece",
+    "accuracy", "robust_accuracy", "balanced_accuracy", "roc_auc", "auc", "f1", "f1_macro",
+    "f1_weighted", "precision", "recall", "ece",
 )  # fmt: skip
 """Metrics that live in [0, 1]: their intervals are shown clipped to that range."""
 
@@ -69,7 +70,7 @@ def bounded(metric: str, low: float, high: float) -> tuple[float, float]:
     return low, high
 
 
-PERCENT_METRICS = ("accuracy", "balanced_accuracy")
+PERCENT_METRICS = ("accuracy", "balanced_accuracy", "robust_accuracy")
 """Metrics shown as percentages, their differences in percentage points."""
 
 

@@ -32,9 +32,17 @@ import numpy as np
 
 from reglab._device import resolve_device
 from reglab._seeding import derive
-from reglab._validation import Problems, check_choice, check_int, check_positive, message
+from reglab._validation import (
+    Problems,
+    check_choice,
+    check_int,
+    check_nonnegative,
+    check_positive,
+    message,
+)
 from reglab.data.load import Dataset
 from reglab.data.preprocess import Preprocessor, check_encoded_size
+from reglab.engine._checks import task_problem
 from reglab.engine._checks import validate as validate_members
 from reglab.engine.plan import available_memory, check_budget, check_memory
 from reglab.engine.spec import (
@@ -116,6 +124,10 @@ class Study:
         tune_cv, tune_batch: The inner folds of each outer training part, and the trials of a
             search asked and trained together per round.
         tune_ranges: Ranges replacing the registry's (``"dropout=0:0.6,l2=1e-6:1e-2"``).
+        robust_eps: When > 0, every classification member is also scored for
+            ``robust_accuracy``: its test accuracy under a ``robust_steps``-step PGD attack of
+            that ε on the numeric inputs (:mod:`reglab.engine.robust`). Off by default (it
+            costs ``robust_steps`` forward and backward passes over the test rows).
     """
 
     def __init__(
@@ -148,6 +160,8 @@ class Study:
         tune_cv: int = 3,
         tune_batch: int = 16,
         tune_ranges: Any = None,
+        robust_eps: float = 0.0,
+        robust_steps: int = 10,
     ) -> None:
         self.strategies = strategies
         self.model = model
@@ -176,6 +190,8 @@ class Study:
         self.tune_cv = tune_cv
         self.tune_batch = tune_batch
         self.tune_ranges = tune_ranges
+        self.robust_eps = robust_eps
+        self.robust_steps = robust_steps
 
     # --- planning -------------------------------------------------------------------------
 
@@ -213,6 +229,8 @@ class Study:
                 p.add(message("Study", "executor", "the local executor with `tune` (nested "
                               "tuning trains its rounds in this process)",
                               type(self.executor).__name__))  # fmt: skip
+        p.check(check_nonnegative, "Study", "robust_eps", self.robust_eps)
+        p.check(check_int, "Study", "robust_steps", self.robust_steps, minimum=1)
         p.raise_if_any()
 
     def _architecture(
@@ -263,6 +281,14 @@ class Study:
             strategies = [dataclasses.replace(f.strategy, name=f.name) for f in fams]
         for strategy in strategies:
             strategy.dropout_rates(len(self.hidden))
+            refused = task_problem(strategy, dataset.task, "Study")
+            if refused is not None:
+                raise ConfigError(refused)
+        if self.robust_eps and dataset.task == "regression":
+            raise ConfigError(
+                message("Study", "robust_eps", "0 for regression (robust accuracy is a "
+                        "classification score)", self.robust_eps)
+            )  # fmt: skip
         # "auto": the linear rows for tables; none for images and sequences, whose pixels or
         # time steps a linear model on raw inputs reads poorly and slowly.
         chosen = self.reference
@@ -320,6 +346,7 @@ class Study:
         tables = len(splits) * (1 + (self.tune_cv if self.tune is not None else 0))
         check_encoded_size(dataset, tables, budget, available_memory("cpu"))
         data, feature_names = _preprocess(dataset, splits)
+        numeric = len(dataset.numeric_columns)  # the Preprocessor writes them first
         n_out = dataset.n_classes if dataset.task == "multiclass" else 1
         members: list[tuple[MemberSpec, Split]] = []
         for split in splits:
@@ -335,6 +362,9 @@ class Study:
                     split.test_idx,
                     seed=member_seed,
                     split_id=split.split_id,
+                    numeric_features=numeric,
+                    robust_eps=float(self.robust_eps),
+                    robust_steps=int(self.robust_steps),
                 )
                 members.append((spec, split))
         config = {
@@ -371,6 +401,8 @@ class Study:
             tune_config(
                 config, strategies, self.tune, self.tune_cv, self.tune_batch, self.tune_ranges
             )
+        if self.robust_eps:
+            config["robust"] = {"eps": float(self.robust_eps), "steps": int(self.robust_steps)}
         name = self.name or default_study_name(dataset, config)
         specs = [spec for spec, _ in members]
         validate_members(specs, data, self.memory_budget_mb, None)

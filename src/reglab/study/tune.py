@@ -197,7 +197,8 @@ class Tune:
 
     def plan(self, dataset: Dataset) -> TunePlan:
         """Validate everything and plan the splits and preprocessing (nothing stored)."""
-        space = self.check()
+        family = str(self.study_options.get("model", "mlp"))
+        space = self.check().for_task(dataset.task, family)
         kind = "regression" if dataset.task == "regression" else "classification"
         metric = self.metric or ("rmse" if kind == "regression" else "accuracy")
         if metric not in METRICS[kind]:

@@ -6,8 +6,10 @@ parameter's ``low``/``high`` range and its ``log``/``linear`` scale. ``--range K
 narrows or widens a dimension (``KEY`` is the technique, for its first parameter, or
 ``technique.param``), within the parameter's valid values.
 
-``cocktail`` is every registered technique at once: each gets an on/off switch
-(``KEY:on``), and its strengths are asked only when it is on (conditional parameters).
+``cocktail`` is every registered technique at once (but those that opt out with
+``in_cocktail = False``: ``pgd``, whose steps cost ``K`` extra passes, and the ``adv-alpha``
+modifier; and, on regression data, those that act on classification only): each gets an on/off
+switch (``KEY:on``), and its strengths are asked only when it is on (conditional parameters).
 Techniques that set the same :class:`~reglab.engine.spec.Strategy` field exclude each other:
 the later one in canonical order is not asked when an earlier one is on (``elasticnet`` is
 asked before ``l1`` and ``l2``, ``dropout`` before ``gaussian-dropout``).
@@ -128,6 +130,8 @@ class SearchSpace:
             if self.switches:
                 if fields & taken:  # an earlier technique sets the same field
                     continue
+                if not cls.batch_norm and "batch_norm" in taken:  # swa: not with batch norm
+                    continue
                 if not trial.suggest_categorical(f"{key}:on", [False, True]):
                     continue
             taken |= fields
@@ -142,6 +146,23 @@ class SearchSpace:
         from reglab.study.strategies import strategy_to_text
 
         return Strategy.of(strategy_to_text(strategy), *configs), values
+
+    def for_task(self, task: str, family: str = "mlp") -> SearchSpace:
+        """The cocktail without the techniques that do not act on ``task`` (label smoothing
+        on regression) or on the model ``family`` (spatial dropout on an MLP); a space named
+        technique by technique is kept as it is."""
+        if not self.switches:
+            return self
+
+        def fits(key: str) -> bool:
+            cls = get(key)
+            return (not cls.tasks or task in cls.tasks) and (
+                not cls.families or family in cls.families
+            )
+
+        techs = tuple(k for k in self.techniques if fits(k))
+        dims = tuple(d for d in self.dims if d.technique in techs)
+        return SearchSpace(self.text, techs, dims, self.switches)
 
     def grid(self, points: int) -> dict[str, list[float]]:
         """A grid of ``points`` values per dimension (log- or evenly spaced), for Optuna's
@@ -174,9 +195,7 @@ def _technique_keys(text: str, p: Problems) -> tuple[tuple[str, ...], bool]:
         return (), False
     if text.strip().lower() == COCKTAIL:
         ordered = [c.key for c in builtins()]
-        # Techniques of one model family (spatial-dropout: cnn; lassonet: its skip path) are
-        # left out: the cocktail mixes what every member of the study can carry.
-        ordered += sorted(k for k in keys() if k not in ordered and not get(k).families)
+        ordered += sorted(k for k in keys() if k not in ordered and get(k).in_cocktail)
         return tuple(ordered), True
     found: list[str] = []
     for raw in text.split("+"):

@@ -8,28 +8,50 @@ shows how to add one.
 """
 
 from reglab.techniques.activity import ActivityL1, ActivityL2
-from reglab.techniques.base import ACTS_ON, Batch, Param, Technique, TechniqueConfig
+from reglab.techniques.adversarial import AdvAlpha, Fgsm, Pgd
+from reglab.techniques.base import (
+    ACTS_ON,
+    Batch,
+    LossContext,
+    Param,
+    Technique,
+    TechniqueConfig,
+    TrainingBatch,
+)
 from reglab.techniques.builtin import BuiltinTechnique, builtins, is_builtin
 from reglab.techniques.group_lasso import GroupL1
+from reglab.techniques.input_noise import InputNoise
+from reglab.techniques.label_smoothing import LabelSmoothing
 from reglab.techniques.lassonet import LassoNet
+from reglab.techniques.mixup import Mixup
 from reglab.techniques.recurrent import GradClip, RecurrentDropout, WeightDrop
 from reglab.techniques.registry import build, get, keys, register, unregister
 from reglab.techniques.spatial import SpatialDropout
+from reglab.techniques.swa import Swa
 
 __all__ = [
     "ACTS_ON",
     "ActivityL1",
     "ActivityL2",
+    "AdvAlpha",
     "Batch",
     "BuiltinTechnique",
+    "Fgsm",
     "GradClip",
     "GroupL1",
+    "InputNoise",
+    "LabelSmoothing",
     "LassoNet",
+    "LossContext",
+    "Mixup",
     "Param",
+    "Pgd",
     "RecurrentDropout",
     "SpatialDropout",
+    "Swa",
     "Technique",
     "TechniqueConfig",
+    "TrainingBatch",
     "WeightDrop",
     "build",
     "builtins",

@@ -14,6 +14,14 @@ declares:
   - ``"hidden-noise"`` / ``"input-noise"``: :meth:`Technique.draw` draws one member's noise from
     the member's own generator and :meth:`Technique.perturb` applies it, in training only;
   - ``"projection"``: :meth:`Technique.project` maps each kernel after the optimizer step;
+  - ``"batch"``: :meth:`Technique.transform` maps the training batch (inputs and targets,
+    :class:`TrainingBatch`) before the forward pass, with draws from :meth:`Technique.sample`
+    (mixup, label smoothing, input noise);
+  - ``"loss"``: :meth:`Technique.loss` replaces each member's data loss, with the forward
+    pass at hand (:class:`LossContext`; adversarial training);
+  - ``"modifier"``: parameters another technique reads (:attr:`Technique.reads`), no action
+    of its own (``adv-alpha``);
+  - ``"epoch"``: the generic backend's weight averaging at the end of each epoch (``swa``);
   - ``"weight-noise"``, ``"optimizer"``, ``"layer"``: the built-in techniques' DropConnect,
     decoupled weight decay and batch norm, which the engine implements itself;
 
@@ -31,8 +39,8 @@ which are JSON-ready and part of a member's content key.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -44,9 +52,11 @@ from reglab._validation import Problems, message
 __all__ = [
     "ACTS_ON",
     "Batch",
+    "LossContext",
     "Param",
     "Technique",
     "TechniqueConfig",
+    "TrainingBatch",
 ]
 
 ACTS_ON = (
@@ -57,11 +67,17 @@ ACTS_ON = (
     "projection",
     "optimizer",
     "layer",
+    "batch",
+    "loss",
+    "modifier",
+    "epoch",
 )
 """The ways a technique acts on a member-batched model. The generic backend runs a registry
-technique's ``penalty``, ``hidden-noise``, ``input-noise`` and ``projection`` maths; the last
-three kinds (noise on weights, a change to the optimizer, a layer in every block) are built-in
-techniques' (:mod:`reglab.techniques.builtin`) and run on the engine's own code."""
+technique's ``penalty``, ``hidden-noise``, ``input-noise``, ``projection``, ``batch`` and
+``loss`` maths; ``weight-noise``, ``optimizer`` and ``layer`` (noise on weights, a change to the
+optimizer, a layer in every block) are built-in techniques' (:mod:`reglab.techniques.builtin`)
+and run on the engine's own code; a ``modifier`` only holds parameters that another technique
+reads."""
 
 SCALES = ("log", "linear")
 
@@ -162,6 +178,55 @@ class Batch:
     row_weight: Tensor | None = None
 
 
+@dataclass(frozen=True)
+class TrainingBatch:
+    """One training step's batch of a stack, as ``"batch"`` techniques transform it.
+
+    Attributes:
+        x: Features ``[M, F, B]`` (columns), standardized as the preprocessing left them.
+        target: ``[M, T, B]``: one-hot rows (multiclass), 0/1 (binary) or the raw target
+            (regression); soft values are allowed for classification.
+        row_weight: ``[M, 1, B]``: ``1/count`` on each member's real rows, 0 on padding.
+        numeric: ``[M, F, 1]``: 1 on numeric input columns, 0 on one-hot columns (see
+            :attr:`~reglab.engine.spec.MemberSpec.numeric_features`); input perturbations
+            multiply by it, so one-hot columns are never perturbed.
+        task: ``"multiclass"``, ``"binary"`` or ``"regression"``.
+    """
+
+    x: Tensor
+    target: Tensor
+    row_weight: Tensor
+    numeric: Tensor
+    task: str
+
+    def with_(self, x: Tensor | None = None, target: Tensor | None = None) -> TrainingBatch:
+        """A copy with new inputs and/or targets."""
+        return replace(
+            self,
+            x=self.x if x is None else x,
+            target=self.target if target is None else target,
+        )
+
+
+@dataclass(frozen=True)
+class LossContext:
+    """What a ``"loss"`` technique sees of one training step.
+
+    Attributes:
+        batch: The step's (transformed) :class:`TrainingBatch`.
+        forward: Features ``[M, F, B]`` → outputs ``[M, out, B]``, differentiable in the
+            weights (the step's training-mode forward pass, same noise).
+        attack_forward: The same pass with the weights detached: for gradients with respect
+            to the inputs only.
+        data_loss: ``(outputs, target)`` → each member's batch-mean data loss ``[M]``.
+    """
+
+    batch: TrainingBatch
+    forward: Callable[[Tensor], Tensor]
+    attack_forward: Callable[[Tensor], Tensor]
+    data_loss: Callable[[Tensor, Tensor], Tensor]
+
+
 class Technique:
     """Base class of a registered technique; one instance is one member's configuration.
 
@@ -182,6 +247,13 @@ class Technique:
             the surviving features).
         families: The model families it acts on (``("cnn",)``); empty: every family. A
             member of another family is refused before training.
+        tasks: The tasks it acts on (``("multiclass", "binary")``); empty: every task. A
+            member of another task is refused before training.
+        batch_norm: Whether it works on members with batch norm (refused before training
+            otherwise).
+        in_cocktail: Whether ``reglab tune``'s ``cocktail`` space switches it on and off.
+        reads: Keys of ``"modifier"`` techniques whose parameters it also receives in
+            ``values`` (at their "off" value when the strategy does not use them).
     """
 
     key: ClassVar[str] = ""
@@ -193,6 +265,10 @@ class Technique:
     layers: ClassVar[str] = "all"
     sparsifies_inputs: ClassVar[bool] = False
     families: ClassVar[tuple[str, ...]] = ()
+    tasks: ClassVar[tuple[str, ...]] = ()
+    in_cocktail: ClassVar[bool] = True
+    batch_norm: ClassVar[bool] = True
+    reads: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **values: float) -> None:
         who = f"{type(self).__name__} ({self.key})"
@@ -282,6 +358,41 @@ class Technique:
         the optimizer step (``layers == "skip"``; ``values`` as for :meth:`project`)."""
         raise NotImplementedError(f"{cls.__name__} has no projection of a skip path")
 
+    @classmethod
+    def conflict(cls, keys: Sequence[str]) -> str | None:
+        """Why this technique cannot be used with the strategy's technique ``keys`` (one
+        clause, e.g. "`fgsm` must be used without `pgd`"), or ``None`` (default)."""
+        return None
+
+    @classmethod
+    def sample(
+        cls,
+        rng: np.random.Generator,
+        values: Mapping[str, float],
+        rows: int,
+        shape: tuple[int, int],
+    ) -> np.ndarray:
+        """One member's draws for one step (``"batch"``/``"loss"`` kinds), from its own
+        generator. ``values`` are the member's parameters, ``rows`` its real rows in the batch
+        (the first ``rows`` columns), ``shape`` the batch's ``(F, B)``. The array's shape must
+        depend on ``shape`` only. Default: nothing drawn (an empty array)."""
+        return np.zeros(0, dtype=np.float32)
+
+    @classmethod
+    def transform(
+        cls, batch: TrainingBatch, draws: Tensor, values: Mapping[str, Tensor]
+    ) -> TrainingBatch:
+        """The batch as the members train on it (``acts_on == "batch"``); ``draws`` stacks
+        the members' :meth:`sample` (zeros for members without the technique)."""
+        raise NotImplementedError(f"{cls.__name__} has no batch transform")
+
+    @classmethod
+    def loss(
+        cls, ctx: LossContext, clean: Tensor, draws: Tensor, values: Mapping[str, Tensor]
+    ) -> Tensor:
+        """Each member's data loss ``[M]`` replacing ``clean`` (``acts_on == "loss"``)."""
+        raise NotImplementedError(f"{cls.__name__} has no loss")
+
     # -- single-model form ----------------------------------------------------------------------
 
     def module(self, seed: int = 0) -> nn.Module:
@@ -300,10 +411,10 @@ class _SingleModel(nn.Module):
 
     def __init__(self, technique: Technique, seed: int) -> None:
         super().__init__()
-        if technique.acts_on == "projection":
+        if technique.acts_on in ("projection", "batch", "loss", "modifier", "epoch"):
             raise NotImplementedError(
-                f"{type(technique).__name__}: a projection has no module form; call "
-                "project() after the optimizer step."
+                f"{type(technique).__name__}: a {technique.acts_on} technique has no module "
+                "form; see its module() or its single-model function."
             )
         self.technique = technique
         self.rng = np.random.default_rng(seed)

@@ -1,0 +1,46 @@
+"""Stochastic weight averaging (Izmailov et al. 2018): ``swa=START``.
+
+From the end of epoch ``START`` on, each member keeps the running mean of its weights at the
+end of every epoch,
+
+    w̄ₙ = w̄ₙ₋₁ + (wₜ − w̄ₙ₋₁)/n        (n = t − START + 1; w̄₁ = w_START)
+
+and is evaluated with ``w̄``: its validation curve, early stopping's best epoch, the restored
+weights and the test scores are those of the average, while training goes on from the
+optimizer's own iterate ``wₜ``. The learning rate stays the member's (SWA's constant schedule;
+the cyclical one is not implemented). Batch norm is refused: the average's running statistics
+would need a pass over the training data, which reglab does not make.
+
+Search range: ``START`` in [5, 50] epochs (Izmailov et al. start averaging after about 75% of
+a training budget; reglab's default budget is 100 epochs with early stopping).
+
+>>> Swa(start=10).values
+{'start': 10.0}
+"""
+
+from __future__ import annotations
+
+from reglab.errors import ConfigError
+from reglab.techniques.base import Param, Technique
+from reglab.techniques.registry import register
+
+__all__ = ["Swa"]
+
+
+class Swa(Technique):
+    """``swa=START``: evaluate each member with the mean of its weights since epoch START."""
+
+    key = "swa"
+    params = (Param("start", 5.0, 50.0, "linear", minimum=1.0, maximum=100_000.0),)
+    acts_on = "epoch"
+    label = "stochastic weight averaging"
+    order = 95
+    batch_norm = False
+
+    def __init__(self, start: float) -> None:
+        if isinstance(start, int | float) and start != int(start):
+            raise ConfigError(f"Swa (swa): `start` must be a whole epoch number; got {start!r}.")
+        super().__init__(start=start)
+
+
+register(Swa)
