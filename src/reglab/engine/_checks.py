@@ -53,6 +53,16 @@ def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None
     from reglab.techniques import get
 
     family = family_of(member.arch).name
+    shaping = [c.key for c in member.strategy.techniques if get(c.key).acts_on == "parametrization"]
+    if len(shaping) > 1:
+        p.add(
+            message(
+                WHO,
+                f"members[{i}].strategy",
+                "at most one technique that reparametrizes the weights; got " + ", ".join(shaping),
+                member.strategy.name,
+            )
+        )
     for config in member.strategy.techniques:
         families = get(config.key).families
         if families and family not in families:

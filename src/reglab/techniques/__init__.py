@@ -13,6 +13,7 @@ from reglab.techniques.builtin import BuiltinTechnique, builtins, is_builtin
 from reglab.techniques.group_lasso import GroupL1
 from reglab.techniques.registry import build, get, keys, register, unregister
 from reglab.techniques.spatial import SpatialDropout
+from reglab.techniques.variational import LearnedDropout, SparseVD
 
 __all__ = [
     "ACTS_ON",
@@ -21,7 +22,9 @@ __all__ = [
     "Batch",
     "BuiltinTechnique",
     "GroupL1",
+    "LearnedDropout",
     "Param",
+    "SparseVD",
     "SpatialDropout",
     "Technique",
     "TechniqueConfig",

@@ -14,6 +14,10 @@ declares:
   - ``"hidden-noise"`` / ``"input-noise"``: :meth:`Technique.draw` draws one member's noise from
     the member's own generator and :meth:`Technique.perturb` applies it, in training only;
   - ``"projection"``: :meth:`Technique.project` maps each kernel after the optimizer step;
+  - ``"parametrization"``: extra learned tensors beside every Dense kernel
+    (:meth:`Technique.extra_params`), a training-mode layer that samples with the member's
+    noise (:meth:`Technique.dense`), a KL term weighted by the training-set size
+    (:meth:`Technique.kl`) and an evaluation kernel (:meth:`Technique.eval_kernel`);
   - ``"weight-noise"``, ``"optimizer"``, ``"layer"``: the built-in techniques' DropConnect,
     decoupled weight decay and batch norm, which the engine implements itself;
 
@@ -55,11 +59,13 @@ ACTS_ON = (
     "input-noise",
     "weight-noise",
     "projection",
+    "parametrization",
     "optimizer",
     "layer",
 )
 """The ways a technique acts on a member-batched model. The generic backend runs a registry
-technique's ``penalty``, ``hidden-noise``, ``input-noise`` and ``projection`` maths; the last
+technique's ``penalty``, ``hidden-noise``, ``input-noise``, ``projection`` and
+``parametrization`` maths; the last
 three kinds (noise on weights, a change to the optimizer, a layer in every block) are built-in
 techniques' (:mod:`reglab.techniques.builtin`) and run on the engine's own code."""
 
@@ -180,6 +186,8 @@ class Technique:
             the surviving features).
         families: The model families it acts on (``("cnn",)``); empty: every family. A
             member of another family is refused before training.
+        defaults: The values a bare grammar key (``sparse-vd``) means; ``None``: the key
+            needs a value.
     """
 
     key: ClassVar[str] = ""
@@ -191,6 +199,7 @@ class Technique:
     layers: ClassVar[str] = "all"
     sparsifies_inputs: ClassVar[bool] = False
     families: ClassVar[tuple[str, ...]] = ()
+    defaults: ClassVar[Mapping[str, float] | None] = None
 
     def __init__(self, **values: float) -> None:
         who = f"{type(self).__name__} ({self.key})"
@@ -272,6 +281,55 @@ class Technique:
         threshold is the learning rate times the strength)."""
         raise NotImplementedError(f"{cls.__name__} has no projection")
 
+    # -- parametrization: extra learned tensors per Dense kernel ---------------------------------
+
+    @classmethod
+    def extra_params(
+        cls, values: Mapping[str, float], kernel: tuple[int, int]
+    ) -> dict[str, tuple[tuple[int, ...], float]]:
+        """Beside a kernel of shape ``(out, in)``: each extra tensor's name, per-member shape and
+        constant initial value, for one member's ``values`` (``acts_on == "parametrization"``).
+
+        Members train in one stack only when their extra tensors have the same shapes."""
+        raise NotImplementedError(f"{cls.__name__} has no parametrization")
+
+    @classmethod
+    def dense(
+        cls,
+        h: Tensor,
+        kernel: Tensor,
+        bias: Tensor,
+        extra: Mapping[str, Tensor],
+        noise: Tensor,
+        values: Mapping[str, Tensor],
+    ) -> Tensor:
+        """A training-mode Dense layer: pre-activations ``[M, out, B]`` from ``h``
+        ``[M, in, B]``, the layer's extra tensors ``[M, …]`` and each member's standard-normal
+        ``noise`` ``[M, out, B]``."""
+        raise NotImplementedError(f"{cls.__name__} has no parametrization")
+
+    @classmethod
+    def kl(
+        cls, kernel: Tensor, extra: Mapping[str, Tensor], values: Mapping[str, Tensor]
+    ) -> Tensor:
+        """One layer's KL term of each member ``[M]`` (the engine adds ``KL / N`` to the loss,
+        :func:`reglab.layers.variational.kl_per_example`)."""
+        raise NotImplementedError(f"{cls.__name__} has no parametrization")
+
+    @classmethod
+    def eval_kernel(
+        cls, kernel: Tensor, extra: Mapping[str, Tensor], values: Mapping[str, Tensor]
+    ) -> Tensor:
+        """The kernel ``[M, out, in]`` evaluation mode uses (and members export)."""
+        return kernel
+
+    def parametrize(
+        self, model: nn.Module, n_train: int | None, generator: Any = None
+    ) -> nn.Module:
+        """The single-model form of a parametrization: ``model`` with it on every
+        ``nn.Linear``, in place."""
+        raise NotImplementedError(f"{type(self).__name__} has no parametrization")
+
     # -- single-model form ----------------------------------------------------------------------
 
     def module(self, seed: int = 0) -> nn.Module:
@@ -294,6 +352,11 @@ class _SingleModel(nn.Module):
             raise NotImplementedError(
                 f"{type(technique).__name__}: a projection has no module form; call "
                 "project() after the optimizer step."
+            )
+        if technique.acts_on == "parametrization":
+            raise NotImplementedError(
+                f"{type(technique).__name__}: a parametrization has no module form; call "
+                "parametrize(model, n_train) on your model."
             )
         self.technique = technique
         self.rng = np.random.default_rng(seed)
