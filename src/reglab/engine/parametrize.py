@@ -31,7 +31,9 @@ def parametrizations(strategy: Any) -> list[Technique]:
     for config in strategy.techniques:
         cls = get(config.key)
         if cls.acts_on == "parametrization":
-            found.append(cls.from_config(config.values))
+            technique = cls.from_config(config.values)
+            if not technique.off:
+                found.append(technique)
     return sorted(found, key=lambda t: (t.order, t.key))
 
 

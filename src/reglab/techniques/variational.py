@@ -56,8 +56,11 @@ class SparseVD(Technique):
     defaults: ClassVar[Mapping[str, float]] = MappingProxyType({"threshold": 3.0})
 
     def __init__(self, threshold: float = 3.0) -> None:
-        if isinstance(threshold, int | float) and not 0 < threshold <= vf.LOG_ALPHA_CLIP:
-            raise_problem(self, "threshold", "a log α in (0, 8] (the paper uses 3)", threshold)
+        # 0 is the "off" value (members of a stack without the technique), not a threshold.
+        if isinstance(threshold, int | float) and not 0 <= threshold <= vf.LOG_ALPHA_CLIP:
+            raise_problem(
+                self, "threshold", "a log α in (0, 8] (the paper uses 3), or 0 for off", threshold
+            )
         super().__init__(threshold=threshold)
 
     @classmethod
@@ -112,8 +115,8 @@ class LearnedDropout(Technique):
     defaults: ClassVar[Mapping[str, float]] = MappingProxyType({"alpha": 0.25, "per_layer": 0.0})
 
     def __init__(self, alpha: float = 0.25, per_layer: float = 0.0) -> None:
-        if isinstance(alpha, int | float) and not 0 < alpha <= 1:
-            raise_problem(self, "alpha", "an initial α in (0, 1]", alpha)
+        if isinstance(alpha, int | float) and not 0 <= alpha <= 1:  # 0: off
+            raise_problem(self, "alpha", "an initial α in (0, 1], or 0 for off", alpha)
         if isinstance(per_layer, int | float) and per_layer not in (0, 1):
             raise_problem(self, "per_layer", "0 (an α per unit) or 1 (an α per layer)", per_layer)
         super().__init__(alpha=alpha, per_layer=per_layer)
@@ -123,7 +126,7 @@ class LearnedDropout(Technique):
         cls, values: Mapping[str, float], kernel: tuple[int, int]
     ) -> dict[str, tuple[tuple[int, ...], float]]:
         shape = (1, 1) if values["per_layer"] else (1, kernel[1])
-        return {"log_alpha": (shape, math.log(values["alpha"]))}
+        return {"log_alpha": (shape, math.log(max(values["alpha"], 1e-8)))}
 
     @classmethod
     def dense(
