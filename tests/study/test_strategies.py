@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from reglab.engine.spec import Strategy
 from reglab.errors import ConfigError
+from reglab.techniques import TechniqueConfig
 from reglab.study.strategies import (
     ALIASES,
     DEFAULT_PRESETS,
@@ -65,6 +66,11 @@ PRESET_VALUES = [
     ("gaussian-dropout", {"dropout": 0.3, "dropout_kind": "gaussian"}),
     ("weight-decay", {"weight_decay": 1e-2}),
     ("realmlp", {"dropout": 0.15, "weight_decay": 2e-2}),
+    ("sparse-vd", {"techniques": (TechniqueConfig("sparse-vd", (("threshold", 3.0),)),)}),
+    (
+        "learned-dropout",
+        {"techniques": (TechniqueConfig("learned-dropout", (("alpha", 0.25), ("per_layer", 0.0))),)},
+    ),
 ]
 
 
@@ -163,8 +169,8 @@ ERRORS = [
      "Strategy 'dropout+': every term must be non-empty; got an empty term."),
     ("unknown-preset", "dropuot",
      "Strategy 'dropuot': `term` must be a preset (none, l1, l2, elasticnet, dropout, maxnorm, "
-     "batchnorm, dropconnect, gaussian-dropout, weight-decay, realmlp), 'proximal' or NAME=VALUE; "
-     "got 'dropuot'. Did you mean 'dropout'?"),
+     "batchnorm, dropconnect, gaussian-dropout, weight-decay, realmlp, sparse-vd, "
+     "learned-dropout), 'proximal' or NAME=VALUE; got 'dropuot'. Did you mean 'dropout'?"),
     ("unknown-parameter", "dropuot=0.3",
      "Strategy 'dropuot=0.3': `parameter` must be one of input-dropout, dropout, "
      "gaussian-dropout, dropconnect, elasticnet, l1, l2, l1-mode, penalty-layers, maxnorm, "

@@ -102,8 +102,12 @@ class Preset:
 
     @property
     def settings(self) -> dict[str, Any]:
-        """The :class:`Strategy` fields this preset sets (those differing from the defaults)."""
-        return {k: getattr(self.strategy, k) for k in FIELDS if _differs(self.strategy, k)}
+        """The :class:`Strategy` fields this preset sets (those differing from the defaults,
+        and its registry techniques)."""
+        out = {k: getattr(self.strategy, k) for k in FIELDS if _differs(self.strategy, k)}
+        if self.strategy.techniques:
+            out["techniques"] = self.strategy.techniques
+        return out
 
 
 def _differs(s: Strategy, field: str) -> bool:
