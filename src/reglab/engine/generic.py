@@ -24,7 +24,7 @@ it and get its "off" values.
 A parametrization technique (``sparse-vd``, ``learned-dropout``) replaces every Dense layer's
 product in training by its own sampled layer (:meth:`Technique.dense`, with standard-normal
 noise ``[M, out, B]`` per layer and step from the member's stream), adds each member's
-``Σ_layers KL / N`` to its loss (``N`` its training rows,
+``β·Σ_layers KL / N`` to its loss (``N`` its training rows, ``β`` the KL warm-up's weight,
 :func:`~reglab.layers.variational.kl_per_example`), and gives evaluation, and the exported
 weights, its :meth:`Technique.eval_kernel`. Its extra tensors are blocks of the layout
 (:mod:`reglab.engine.parametrize`).
@@ -45,8 +45,8 @@ from reglab.engine import pointwise as pw
 from reglab.engine.layout import StackLayout
 from reglab.engine.spec import MemberSpec
 from reglab.engine.stack import Stack
-from reglab.engine.streams import NoisePlace
-from reglab.layers.variational import kl_per_example
+from reglab.engine.streams import NoisePlace, batch_pattern
+from reglab.layers.variational import kl_per_example, kl_warmup
 from reglab.regularizers.functional import l1l2_penalty
 from reglab.techniques import Batch, Technique, get
 
@@ -136,6 +136,9 @@ class GenericStack(Stack):
         self.n_train = torch.tensor(
             [float(len(m.train_idx)) for m in self.members], device=self.device
         )
+        self.epoch_steps = torch.tensor(
+            [float(batch_pattern(m)[0]) for m in self.members], device=self.device
+        )
         self.parametrization = self.by_kind.get("parametrization", [])
 
     def _extra(self, a: _Active, params: dict[str, list[Tensor]], layer: int) -> dict[str, Tensor]:
@@ -197,6 +200,9 @@ class GenericStack(Stack):
                 kl = torch.zeros(m, device=self.device)
                 for layer, w in enumerate(w_all):
                     kl = kl + a.cls.kl(w, self._extra(a, params, layer), a.values)
+                if "warmup" in a.values:  # epochs completed before this step
+                    epoch = torch.div(float(self.t), self.epoch_steps, rounding_mode="floor")
+                    kl = kl * kl_warmup(epoch, a.values["warmup"])
                 extra = extra + kl_per_example(kl, self.n_train)
             self._tech_penalty += extra.detach()
             loss = loss + extra

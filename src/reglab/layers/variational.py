@@ -12,7 +12,10 @@ example,
     data loss (batch mean) + KL(q(W) ‖ p(W)) / N,                                   (ELBO / N)
 
 with ``N`` the member's number of training rows; :func:`kl_per_example` is the one place where
-the KL is weighted.
+the KL is weighted. With a KL warm-up of ``W`` epochs (sparse VD's second parameter) the KL's
+weight in epoch ``e = 1, 2, …`` is ``β_e = min(1, (e − 1)/W)`` (:func:`kl_warmup`): the first
+epoch fits the data alone and from epoch ``W + 1`` the full ELBO is trained (Molchanov et al.
+anneal the KL weight the same way).
 
 **Sparse variational dropout** (Molchanov, Ashukha & Vetrov, 2017): the additive
 reparameterization ``W ~ N(θ, σ²)`` with a learned ``log σ²`` per weight, ``α = σ²/θ²``, ``log α``
@@ -63,6 +66,7 @@ __all__ = [
     "LEARNED_DROPOUT_CLIP",
     "LOG_ALPHA_CLIP",
     "kl_per_example",
+    "kl_warmup",
     "learned_dropout_dense",
     "learned_dropout_kl",
     "learned_dropout_neg_kl",
@@ -100,6 +104,13 @@ def kl_per_example(kl: Tensor, n_train: Tensor) -> Tensor:
     the engine and the single-model layers both weight the KL here and nowhere else.
     """
     return kl / n_train
+
+
+def kl_warmup(epoch: Tensor, warmup: Tensor) -> Tensor:
+    """The KL's weight ``min(1, epoch/W)`` after ``epoch`` completed epochs (``[M]`` each);
+    ``W = 0`` means no warm-up (weight 1)."""
+    ramp = epoch / torch.clamp(warmup, min=1.0)
+    return torch.where(warmup > 0, torch.clamp(ramp, max=1.0), torch.ones_like(ramp))
 
 
 def local_reparameterization(mean: Tensor, var: Tensor, noise: Tensor) -> Tensor:

@@ -76,6 +76,8 @@ class _Variational(nn.Linear):
         self.n_train = n_train
         self.generator = generator
         self.activity_loss = None
+        self.warmup = 0.0
+        self.rows_seen = 0  # training rows so far: the epoch of a KL warm-up
 
     def _noise(self, shape: tuple[int, int], like: Tensor) -> Tensor:
         g = self.generator
@@ -96,7 +98,10 @@ class _Variational(nn.Linear):
         out = dense(cols, self.weight.unsqueeze(0), bias.view(1, -1, 1), extra, noise)
         kl = self.kl()
         n = torch.tensor([float(self.n_train)], dtype=kl.dtype, device=kl.device)
-        self.activity_loss = vf.kl_per_example(kl.view(1), n)[0]
+        epoch = torch.tensor([float(self.rows_seen // self.n_train)], dtype=kl.dtype)
+        beta = vf.kl_warmup(epoch, torch.tensor([self.warmup], dtype=kl.dtype)).to(kl.device)
+        self.activity_loss = (beta * vf.kl_per_example(kl.view(1), n))[0]
+        self.rows_seen += rows.shape[0]
         return out[0].T.reshape(*x.shape[:-1], self.out_features)
 
     def kl(self) -> Tensor:
@@ -116,6 +121,9 @@ class SparseVDLinear(_Variational):
         n_train: The number of training rows ``N`` (the KL's weight is ``1/N``); needed to
             train, not to predict.
         threshold: Weights with ``log α > threshold`` are pruned at evaluation (paper: 3).
+        warmup: KL warm-up in epochs: the KL's weight rises from 0 in the first epoch to 1
+            from epoch ``warmup + 1`` (:func:`~reglab.layers.variational.kl_warmup`; epochs are
+            counted as ``n_train`` training rows seen). 0: none.
         generator: The noise source (see the module docstring).
 
     >>> layer = SparseVDLinear(3, 2, n_train=10)
@@ -135,10 +143,12 @@ class SparseVDLinear(_Variational):
         *,
         n_train: int | None = None,
         threshold: float = 3.0,
+        warmup: int = 0,
         generator: Generator = None,
     ) -> None:
         p = Problems()
         p.check(check_int, "SparseVDLinear", "in_features", in_features, minimum=1)
+        p.check(check_int, "SparseVDLinear", "warmup", warmup, minimum=0)
         p.check(check_int, "SparseVDLinear", "out_features", out_features, minimum=1)
         _check_common(p, "SparseVDLinear", n_train, generator)
         if (
@@ -150,6 +160,7 @@ class SparseVDLinear(_Variational):
         p.raise_if_any()
         super().__init__(in_features, out_features, bias, n_train, generator)
         self.threshold = float(threshold)
+        self.warmup = float(warmup)
         self.log_sigma2 = nn.Parameter(torch.full((out_features, in_features), SPARSE_VD_INIT))
 
     def log_alpha(self) -> Tensor:
@@ -177,7 +188,10 @@ class SparseVDLinear(_Variational):
         return self._sample(x, vf.sparse_vd_dense, self.log_sigma2.unsqueeze(0))
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, n_train={self.n_train}, threshold={self.threshold:g}"
+        return (
+            f"{super().extra_repr()}, n_train={self.n_train}, threshold={self.threshold:g}, "
+            f"warmup={self.warmup:g}"
+        )
 
 
 class LearnedDropoutLinear(_Variational):
@@ -266,14 +280,19 @@ def _convert(model: ModuleT, make: Any) -> ModuleT:
 
 
 def sparse_vd(
-    model: ModuleT, n_train: int | None, *, threshold: float = 3.0, generator: Generator = None
+    model: ModuleT,
+    n_train: int | None,
+    *,
+    threshold: float = 3.0,
+    warmup: int = 0,
+    generator: Generator = None,
 ) -> ModuleT:
     """Give every ``nn.Linear`` of ``model`` sparse variational dropout, in place.
 
     Each becomes a :class:`SparseVDLinear` with the same ``weight``, ``bias`` and attached
     regularizers (``log σ²`` starts at −10); the layers share ``generator``. Returns ``model``.
     """
-    SparseVDLinear(1, 1, n_train=n_train, threshold=threshold, generator=generator)  # validate
+    SparseVDLinear(1, 1, n_train=n_train, threshold=threshold, warmup=warmup, generator=generator)
     return _convert(
         model,
         lambda lin: SparseVDLinear(
@@ -282,6 +301,7 @@ def sparse_vd(
             lin.bias is not None,
             n_train=n_train,
             threshold=threshold,
+            warmup=warmup,
             generator=generator,
         ),
     )

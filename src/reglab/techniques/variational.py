@@ -8,10 +8,12 @@ member's loss is its batch-mean data loss plus ``KL / N`` (``N`` its training ro
 are :mod:`reglab.layers.variational`; the single-model forms are
 :class:`~reglab.layers.SparseVDLinear` and :class:`~reglab.layers.LearnedDropoutLinear`.
 
-* ``sparse-vd`` (``sparse-vd=THRESHOLD``, default 3): sparse variational dropout (Molchanov,
-  Ashukha & Vetrov, 2017) with a learned ``log σ²`` per weight (initially −10). At evaluation,
-  and in the exported weights, weights with ``log α > THRESHOLD`` are exact zeros, so the
-  stored per-layer sparsity is the pruned share.
+* ``sparse-vd`` (``sparse-vd=THRESHOLD``, default 3, or ``sparse-vd=THRESHOLD:WARMUP``):
+  sparse variational dropout (Molchanov, Ashukha & Vetrov, 2017) with a learned ``log σ²`` per
+  weight (initially −10). At evaluation, and in the exported weights, weights with
+  ``log α > THRESHOLD`` are exact zeros, so the stored per-layer sparsity is the pruned share.
+  ``WARMUP`` epochs of KL warm-up (:func:`~reglab.layers.variational.kl_warmup`, default 0)
+  let the network fit the data before the KL prunes it.
 * ``learned-dropout`` (``learned-dropout=ALPHA`` or ``=ALPHA:1``, default ``0.25:0``): Gaussian
   dropout ``N(1, α)`` on every Dense layer's inputs with ``α`` learned per input unit, or per
   layer with ``:1`` (Kingma, Salimans & Welling, 2015), starting from ``α = ALPHA``.
@@ -48,20 +50,27 @@ class SparseVD(Technique):
 
     key = "sparse-vd"
     # The threshold is where weights are cut, not a strength: tuning keeps the paper's 3.
-    params = (Param("threshold", 3.0, 3.0, "linear", maximum=vf.LOG_ALPHA_CLIP),)
+    params = (
+        Param("threshold", 3.0, 3.0, "linear", maximum=vf.LOG_ALPHA_CLIP),
+        Param("warmup", 0.0, 20.0, "linear", maximum=10_000.0),
+    )
     acts_on = "parametrization"
     label = "sparse variational dropout"
     order = 57
     families = ("mlp",)
-    defaults: ClassVar[Mapping[str, float]] = MappingProxyType({"threshold": 3.0})
+    defaults: ClassVar[Mapping[str, float]] = MappingProxyType({"threshold": 3.0, "warmup": 0.0})
 
-    def __init__(self, threshold: float = 3.0) -> None:
+    def __init__(self, threshold: float = 3.0, warmup: float = 0.0) -> None:
         # 0 is the "off" value (members of a stack without the technique), not a threshold.
         if isinstance(threshold, int | float) and not 0 <= threshold <= vf.LOG_ALPHA_CLIP:
             raise_problem(
                 self, "threshold", "a log α in (0, 8] (the paper uses 3), or 0 for off", threshold
             )
-        super().__init__(threshold=threshold)
+        if isinstance(warmup, int | float) and not (
+            0 <= warmup <= 10_000 and warmup == int(warmup)
+        ):
+            raise_problem(self, "warmup", "a whole number of epochs in [0, 10000]", warmup)
+        super().__init__(threshold=threshold, warmup=warmup)
 
     @classmethod
     def extra_params(
@@ -96,7 +105,10 @@ class SparseVD(Technique):
     def parametrize(
         self, model: nn.Module, n_train: int | None, generator: Any = None
     ) -> nn.Module:
-        return sparse_vd(model, n_train, threshold=self.values["threshold"], generator=generator)
+        v = self.values
+        return sparse_vd(
+            model, n_train, threshold=v["threshold"], warmup=int(v["warmup"]), generator=generator
+        )
 
 
 class LearnedDropout(Technique):
