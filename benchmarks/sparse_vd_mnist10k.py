@@ -81,8 +81,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", default=DATA, help="an idx:/npz:/images: source")
     args = parser.parse_args(argv)
-    print(f"mnist-t10k: {args.splits} splits of 8,000 / 2,000, MLP 784-300-100-10, "
-          f"{args.epochs} epochs, Adam lr {args.lr:g}, batch {BATCH}; none vs {args.strategy}")
+    print(
+        f"mnist-t10k: {args.splits} splits of 8,000 / 2,000, MLP 784-300-100-10, "
+        f"{args.epochs} epochs, Adam lr {args.lr:g}, batch {BATCH}; none vs {args.strategy}"
+    )
     start = time.perf_counter()
     result = run(args.data, args.strategy, args.epochs, args.splits, args.lr, args.seed)
     wall = time.perf_counter() - start
@@ -104,8 +106,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
               f"{s['total_sparsity_pct']:6.1f}% {s['compression']:6.1f}x")  # fmt: skip
     print(f"paper (60k, 200 epochs): " + " ".join(f"{k} {v}%" for k, v in PAPER.items()))
     goal = vd["total_sparsity_pct"] >= 90.0 and gap >= -1.0
-    print(f"accuracy gap {gap:+.2f} points (corrected t-test p={p_value}); "
-          f"goal (≥ 90 % sparsity within 1 point): {'met' if goal else 'not met'}")
+    print(
+        f"accuracy gap {gap:+.2f} points (corrected t-test p={p_value}); "
+        f"goal (≥ 90 % sparsity within 1 point): {'met' if goal else 'not met'}"
+    )
     cost = vd["wall_s_per_member"] / max(base["wall_s_per_member"], 1e-9)
     out = {
         "benchmark": "sparse_vd_mnist10k",

@@ -22,10 +22,11 @@ from reglab.techniques import TechniqueConfig
 
 from .conftest import data_for, member
 
-SVD = TechniqueConfig("sparse-vd", (("threshold", 3.0),))
+SVD = TechniqueConfig("sparse-vd", (("threshold", 3.0), ("warmup", 0.0)))
 CASES = {
     "sparse-vd": SVD,
-    "sparse-vd-threshold-1": TechniqueConfig("sparse-vd", (("threshold", 1.0),)),
+    "sparse-vd-threshold-1": TechniqueConfig("sparse-vd", (("threshold", 1.0), ("warmup", 0))),
+    "sparse-vd-warmup": TechniqueConfig("sparse-vd", (("threshold", 3.0), ("warmup", 2.5))),
     "learned-dropout-unit": TechniqueConfig(
         "learned-dropout", (("alpha", 0.3), ("per_layer", 0.0))
     ),
@@ -82,7 +83,9 @@ def test_a_member_is_the_same_bits_alone_and_in_any_stack() -> None:
     data = data_for("multiclass", splits=2)
     target = _member(SVD, seed=3)
     others = [
-        _member(TechniqueConfig("sparse-vd", (("threshold", 2.0),)), seed=11, split_id=1),
+        _member(
+            TechniqueConfig("sparse-vd", (("threshold", 2.0), ("warmup", 3))), seed=11, split_id=1
+        ),
         _member(SVD, seed=5, l2=1e-2),
         member(n=90, seed=3, train={"batch_size": 18, "epochs": 4}),
         _member(CASES["learned-dropout-unit"], seed=3),

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from reglab.engine.spec import Strategy
 from reglab.errors import ConfigError
-from reglab.techniques import TechniqueConfig
 from reglab.study.strategies import (
     ALIASES,
     DEFAULT_PRESETS,
@@ -31,6 +30,7 @@ from reglab.study.strategies import (
     resolve_strategies,
     strategy_to_text,
 )
+from reglab.techniques import TechniqueConfig
 
 
 def settings_of(s: Strategy) -> Strategy:
@@ -66,10 +66,17 @@ PRESET_VALUES = [
     ("gaussian-dropout", {"dropout": 0.3, "dropout_kind": "gaussian"}),
     ("weight-decay", {"weight_decay": 1e-2}),
     ("realmlp", {"dropout": 0.15, "weight_decay": 2e-2}),
-    ("sparse-vd", {"techniques": (TechniqueConfig("sparse-vd", (("threshold", 3.0),)),)}),
+    (
+        "sparse-vd",
+        {"techniques": (TechniqueConfig("sparse-vd", (("threshold", 3.0), ("warmup", 10.0))),)},
+    ),
     (
         "learned-dropout",
-        {"techniques": (TechniqueConfig("learned-dropout", (("alpha", 0.25), ("per_layer", 0.0))),)},
+        {
+            "techniques": (
+                TechniqueConfig("learned-dropout", (("alpha", 0.25), ("per_layer", 0.0))),
+            )
+        },
     ),
 ]
 

@@ -123,6 +123,21 @@ def test_pruning_gives_exact_zeros_at_evaluation() -> None:
     assert layer.activity_loss is None
 
 
+def test_kl_warmup_rises_linearly_to_one() -> None:
+    epochs = torch.arange(6.0)
+    assert vf.kl_warmup(epochs, torch.full((6,), 4.0)).tolist() == [0, 0.25, 0.5, 0.75, 1, 1]
+    assert vf.kl_warmup(epochs, torch.zeros(6)).tolist() == [1.0] * 6
+
+
+def test_the_layer_counts_epochs_in_rows_for_its_warmup() -> None:
+    layer = SparseVDLinear(3, 2, n_train=4, warmup=2.0).train()
+    weights = []
+    for _ in range(6):  # batches of 2 rows: two per epoch
+        layer(torch.ones(2, 3))
+        weights.append(layer.activity_loss.item() / (layer.kl().item() / 4))
+    assert weights == pytest.approx([0, 0, 0.5, 0.5, 1, 1])
+
+
 def test_layers_put_kl_per_training_example_in_the_loss() -> None:
     layer = SparseVDLinear(3, 2, n_train=50, generator=torch.Generator().manual_seed(0))
     layer.train()(torch.ones(4, 3))
@@ -163,13 +178,15 @@ def test_training_without_n_train_is_refused_with_one_line() -> None:
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("sparse-vd=0", r"`sparse-vd` must be a value that turns it on"),
+        ("sparse-vd=0", r"`threshold` must be a log α in \(0, 8\]"),
+        ("sparse-vd=0:0", r"`sparse-vd` must be a value that turns it on"),
         ("sparse-vd=9", r"`threshold` must be a log α in \(0, 8\]"),
         ("sparse-vd=-1", r"`threshold` must be a log α in \(0, 8\]"),
         ("learned-dropout=0", r"`learned-dropout` must be a value that turns it on"),
         ("learned-dropout=1.5", r"`alpha` must be an initial α in \(0, 1\]"),
         ("learned-dropout=0.2:0.5", r"`per_layer` must be 0 \(an α per unit\) or 1"),
-        ("sparse-vd=3:1", r"`sparse-vd` must be 1 value\(s\)"),
+        ("sparse-vd=3:1:1", r"`sparse-vd` must be 2 value\(s\)"),
+        ("sparse-vd=3:-1", r"`warmup` must be a number of epochs in \[0, 10000\]"),
     ],
 )
 def test_bad_strengths_are_refused_with_one_line(text: str, match: str) -> None:
@@ -194,8 +211,9 @@ def test_layers_refuse_bad_arguments(layer: type, kwargs: dict, match: str) -> N
 
 def test_grammar_names_presets_and_descriptions() -> None:
     s = parse_strategy("sparse-vd")
-    assert s.name == "sparse-vd" and s.techniques[0].values == {"threshold": 3.0}
+    assert s.name == "sparse-vd" and s.techniques[0].values == {"threshold": 3.0, "warmup": 10.0}
     assert parse_strategy("sparse-vd=3").name == "sparse-vd"
+    assert parse_strategy("sparse-vd=3:0").techniques[0].values["warmup"] == 0.0
     assert parse_strategy("sparse-vd=2.5+dropout").name == "dropout+sparse-vd=2.5"
     assert parse_strategy("learned-dropout=0.1:1").techniques[0].values == {
         "alpha": 0.1,

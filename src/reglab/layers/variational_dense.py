@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from reglab._validation import Problems, check_int, message
+from reglab._validation import Problems, check_int, check_nonnegative, message
 from reglab.errors import ConfigError
 from reglab.layers import variational as vf
 from reglab.layers._noise import normal
@@ -143,12 +143,12 @@ class SparseVDLinear(_Variational):
         *,
         n_train: int | None = None,
         threshold: float = 3.0,
-        warmup: int = 0,
+        warmup: float = 0.0,
         generator: Generator = None,
     ) -> None:
         p = Problems()
         p.check(check_int, "SparseVDLinear", "in_features", in_features, minimum=1)
-        p.check(check_int, "SparseVDLinear", "warmup", warmup, minimum=0)
+        p.check(check_nonnegative, "SparseVDLinear", "warmup", warmup)
         p.check(check_int, "SparseVDLinear", "out_features", out_features, minimum=1)
         _check_common(p, "SparseVDLinear", n_train, generator)
         if (
@@ -284,7 +284,7 @@ def sparse_vd(
     n_train: int | None,
     *,
     threshold: float = 3.0,
-    warmup: int = 0,
+    warmup: float = 0.0,
     generator: Generator = None,
 ) -> ModuleT:
     """Give every ``nn.Linear`` of ``model`` sparse variational dropout, in place.

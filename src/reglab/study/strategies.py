@@ -25,7 +25,8 @@ term                   sets
 ``penalty-layers=X``   which kernels carry l1/l2: ``hidden`` (default), ``all``, ``first``
 ``KEY=V`` / ``KEY=V:W`` a registered technique (:mod:`reglab.techniques`), its parameters in
                        order: ``activity-l1=1e-4``, ``activity-l2=1e-4``
-``sparse-vd``          sparse variational dropout; ``sparse-vd=T`` prunes at ``log α > T``
+``sparse-vd``          sparse variational dropout; ``sparse-vd=T:W`` prunes at ``log α > T``
+                       (3) after a KL warm-up of ``W`` epochs (10)
 ``learned-dropout``    Gaussian dropout with learned α per unit; ``=A`` from α = A, ``=A:1``
                        one α per layer
 =====================  ====================================================================
@@ -147,7 +148,7 @@ _PRESET_LIST["realmlp"] = _make(
 )
 
 for _key, _desc in (
-    ("sparse-vd", "Sparse variational dropout (Molchanov et al. 2017), pruning at log α > 3."),
+    ("sparse-vd", "Sparse variational dropout (Molchanov et al. 2017): prune at log α > 3."),
     (
         "learned-dropout",
         "Gaussian dropout with α learned per unit (Kingma et al. 2015), from 0.25.",
@@ -301,7 +302,8 @@ def _technique_term(who: str, key: str, eq: str, raw: str) -> _Term:
         expected = ":".join(n.upper() for n in names)
         raise ConfigError(message(who, key, f"{len(names)} value(s), as {key}={expected}", raw))
     values = {n: _number(who, key, v) for n, v in zip(names, pieces, strict=False)}
-    values.update({q.name: q.off for q in cls.params[len(pieces) :]})  # trailing: off
+    fill = cls.defaults or {}
+    values.update({q.name: fill.get(q.name, q.off) for q in cls.params[len(pieces) :]})
     try:
         technique = cls(**values)
     except ConfigError as err:
@@ -315,12 +317,12 @@ def _technique_term(who: str, key: str, eq: str, raw: str) -> _Term:
 
 
 def _technique_text(config: TechniqueConfig) -> str:
-    """``key=v[:w…]``, trailing parameters at their "off" value left out; the bare key when
-    every value is the technique's default."""
+    """``key=v[:w…]``, trailing parameters at their default (else "off") value left out; the
+    bare key when every value is the technique's default."""
     cls = techniques.get(config.key)
     if cls.defaults is not None and dict(config.params) == dict(cls.defaults):
         return config.key
-    offs = [q.off for q in cls.params]
+    offs = [(cls.defaults or {}).get(q.name, q.off) for q in cls.params]
     values = [v for _, v in config.params]
     while len(values) > 1 and values[-1] == offs[len(values) - 1]:
         values.pop()

@@ -12,8 +12,11 @@ are :mod:`reglab.layers.variational`; the single-model forms are
   sparse variational dropout (Molchanov, Ashukha & Vetrov, 2017) with a learned ``log σ²`` per
   weight (initially −10). At evaluation, and in the exported weights, weights with
   ``log α > THRESHOLD`` are exact zeros, so the stored per-layer sparsity is the pruned share.
-  ``WARMUP`` epochs of KL warm-up (:func:`~reglab.layers.variational.kl_warmup`, default 0)
-  let the network fit the data before the KL prunes it.
+  ``WARMUP`` epochs of KL warm-up (:func:`~reglab.layers.variational.kl_warmup`, default 10;
+  ``:0`` for none) let the network fit the data before the KL prunes it: with the full KL from
+  the first step, the KL of a freshly initialized network outweighs its data loss many times
+  and prunes it whole. With early stopping, a patience beyond the warm-up keeps the restored
+  epoch from predating the pruning.
 * ``learned-dropout`` (``learned-dropout=ALPHA`` or ``=ALPHA:1``, default ``0.25:0``): Gaussian
   dropout ``N(1, α)`` on every Dense layer's inputs with ``α`` learned per input unit, or per
   layer with ``:1`` (Kingma, Salimans & Welling, 2015), starting from ``α = ALPHA``.
@@ -58,18 +61,17 @@ class SparseVD(Technique):
     label = "sparse variational dropout"
     order = 57
     families = ("mlp",)
-    defaults: ClassVar[Mapping[str, float]] = MappingProxyType({"threshold": 3.0, "warmup": 0.0})
+    defaults: ClassVar[Mapping[str, float]] = MappingProxyType({"threshold": 3.0, "warmup": 10.0})
 
-    def __init__(self, threshold: float = 3.0, warmup: float = 0.0) -> None:
+    def __init__(self, threshold: float = 3.0, warmup: float = 10.0) -> None:
         # 0 is the "off" value (members of a stack without the technique), not a threshold.
-        if isinstance(threshold, int | float) and not 0 <= threshold <= vf.LOG_ALPHA_CLIP:
+        off = threshold == 0 and warmup == 0
+        if isinstance(threshold, int | float) and not (0 < threshold <= vf.LOG_ALPHA_CLIP or off):
             raise_problem(
                 self, "threshold", "a log α in (0, 8] (the paper uses 3), or 0 for off", threshold
             )
-        if isinstance(warmup, int | float) and not (
-            0 <= warmup <= 10_000 and warmup == int(warmup)
-        ):
-            raise_problem(self, "warmup", "a whole number of epochs in [0, 10000]", warmup)
+        if isinstance(warmup, int | float) and not 0 <= warmup <= 10_000:
+            raise_problem(self, "warmup", "a number of epochs in [0, 10000]", warmup)
         super().__init__(threshold=threshold, warmup=warmup)
 
     @classmethod
@@ -107,7 +109,7 @@ class SparseVD(Technique):
     ) -> nn.Module:
         v = self.values
         return sparse_vd(
-            model, n_train, threshold=v["threshold"], warmup=int(v["warmup"]), generator=generator
+            model, n_train, threshold=v["threshold"], warmup=v["warmup"], generator=generator
         )
 
 
