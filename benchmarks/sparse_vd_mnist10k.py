@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         cells = " ".join(f"{s['sparsity_pct'][k]:7.1f}%" for k in LAYERS)
         print(f"{label:12} {s['accuracy_mean']:8.2f} ± {s['accuracy_sd']:4.2f} {cells} "
               f"{s['total_sparsity_pct']:6.1f}% {s['compression']:6.1f}x")  # fmt: skip
-    print(f"paper (60k, 200 epochs): " + " ".join(f"{k} {v}%" for k, v in PAPER.items()))
+    print("paper (60k, 200 epochs): " + " ".join(f"{k} {v}%" for k, v in PAPER.items()))
     goal = vd["total_sparsity_pct"] >= 90.0 and gap >= -1.0
     print(
         f"accuracy gap {gap:+.2f} points (corrected t-test p={p_value}); "
