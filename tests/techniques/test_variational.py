@@ -222,3 +222,21 @@ def test_grammar_names_presets_and_descriptions() -> None:
     assert parse_strategy("learned-dropout=0.25:0").name == "learned-dropout"
     assert PRESETS["sparse-vd"].strategy.techniques == s.techniques
     assert describe(s) == "sparse variational dropout"
+
+
+def test_cocktail_switches_them_on_one_at_a_time() -> None:
+    optuna = pytest.importorskip("optuna")
+    from reglab.study.tune_space import parse_space
+
+    space = parse_space("cocktail")
+    assert {"sparse-vd", "learned-dropout"} <= set(space.techniques)
+    seen = set()
+    for seed in range(40):
+        trial = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed)).ask()
+        strategy, _ = space.suggest(trial)
+        keys = {c.key for c in strategy.techniques} & {"sparse-vd", "learned-dropout"}
+        assert len(keys) <= 1
+        seen |= keys
+        parsed = parse_strategy(strategy.name)  # every trial's text is the strategy it trains
+        assert set(parsed.techniques) == set(strategy.techniques), strategy.name
+    assert seen == {"sparse-vd", "learned-dropout"}
