@@ -110,9 +110,10 @@ def sparsity(d: Digest) -> str:
                 f'<tr data-strategy="{esc(name)}"><td>{swatch(d.colors, name)}</td>{cells}</tr>'
             )
         out.append(
-            "<p>Share of weights that are exactly zero, per layer (mean over splits). Only "
-            "proximal L1 (soft-thresholding) produces true zeros; a subgradient L1 penalty "
-            "makes weights small but rarely exactly zero.</p>"
+            "<p>Share of weights that are exactly zero, per layer (mean over splits). Proximal "
+            "L1 (soft-thresholding), group L1 and sparse variational dropout (weights whose "
+            "log α exceeds its threshold are pruned) produce true zeros; a subgradient L1 "
+            "penalty makes weights small but rarely exactly zero.</p>"
             f'<div class="scroll"><table class="sparsity"><thead><tr><th>strategy</th>{head}'
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
