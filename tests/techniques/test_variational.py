@@ -240,3 +240,15 @@ def test_cocktail_switches_them_on_one_at_a_time() -> None:
         parsed = parse_strategy(strategy.name)  # every trial's text is the strategy it trains
         assert set(parsed.techniques) == set(strategy.techniques), strategy.name
     assert seen == {"sparse-vd", "learned-dropout"}
+
+
+def test_the_single_model_form_is_parametrize_not_a_module() -> None:
+    from reglab.techniques import LearnedDropout, SparseVD
+
+    with pytest.raises(NotImplementedError, match="parametrize"):
+        SparseVD().module()
+    model = SparseVD(threshold=2.0, warmup=3.0).parametrize(nn.Sequential(nn.Linear(3, 2)), 10)
+    assert isinstance(model[0], SparseVDLinear)
+    assert (model[0].threshold, model[0].warmup, model[0].n_train) == (2.0, 3.0, 10)
+    other = LearnedDropout(alpha=0.5, per_layer=1.0).parametrize(nn.Sequential(nn.Linear(3, 2)), 5)
+    assert other[0].log_alpha.shape == (1, 1) and other[0].alpha().item() == pytest.approx(0.5)
