@@ -114,3 +114,11 @@ def test_two_parametrizations_in_one_strategy_are_refused() -> None:
     spec = member(techniques=(SVD, CASES["learned-dropout-unit"]))
     with pytest.raises(ConfigError, match="at most one technique that reparametrizes"):
         train_members([spec], data_for("multiclass"), device="cpu")
+
+
+def test_a_large_kl_per_example_is_not_judged_a_diverged_penalty() -> None:
+    # 512 weights on 54 rows: KL/N is many times the chance loss, and rightly so.
+    spec = member(n=90, hidden=(64,), train={"batch_size": 18, "epochs": 2}, techniques=(SVD,))
+    (result,) = train_members([spec], data_for("multiclass"), device="cpu")
+    assert max(result.curves["penalty"]) > 10 * np.log(3)
+    assert result.status == "ok", result.error
