@@ -17,10 +17,10 @@ training part), 8,000 training / 2,000 test images per split (``method="shuffle"
 Adam (lr 1e-3, constant: the paper decays it to 0), batches of 100, a fixed number of epochs
 (``--epochs``, 30) and no early stopping, as the paper. Reported per strategy: test accuracy
 (mean ± sd over splits), the stored per-layer sparsity (share of exact zeros) and the whole
-network's compression ``|W| / |W ≠ 0|``; the accuracy gap is tested with reglab's corrected resampled t-test on the paired splits. The
-goal is ≥ 90 % of all weights pruned within 1 point of ``none``'s accuracy. ``ratio`` is the
-compression; ``cost_ratio`` is sparse VD's training time per member over ``none``'s (both
-measured in the same study).
+network's compression ``|W| / |W ≠ 0|``; the accuracy gap is tested with reglab's corrected
+resampled t-test on the paired splits. The goal is ≥ 90 % of all weights pruned within 1 point
+of ``none``'s accuracy. ``ratio`` is the compression; ``cost_ratio`` is sparse VD's training
+time per member over ``none``'s (both measured in the same study).
 
     python benchmarks/sparse_vd_mnist10k.py       # shortened: 30 epochs, 2 splits (minutes)
     python benchmarks/sparse_vd_mnist10k.py --epochs 200 --splits 5 --strategy sparse-vd=3:100
