@@ -142,7 +142,7 @@ class GenericStack(Stack):
         self.parametrization = self.by_kind.get("parametrization", [])
 
     def _extra(self, a: _Active, params: dict[str, list[Tensor]], layer: int) -> dict[str, Tensor]:
-        """The parametrization's extra tensors of Dense layer ``layer`` (output: ``-1``)."""
+        """The parametrization's extra tensors of Dense layer ``layer`` (the output last)."""
         return {name: params[name][layer] for name in a.extra_names}
 
     def _dense(self, params: dict[str, list[Tensor]], layer: int, w: Tensor, h: Tensor) -> Tensor:
