@@ -107,6 +107,11 @@ def test_members_record_the_pruned_share_as_their_sparsity() -> None:
         w = result.weights[f"{layer}.weight"]
         assert result.sparsity[layer] == pytest.approx(float(np.mean(w == 0)))
     assert max(result.sparsity.values()) > 0.2  # 54 rows: the KL prunes much
+    for layer in ("dense0", "dense1", "output"):
+        edges, counts = result.weight_hist[f"{layer}.log_alpha"]
+        w = result.weights[f"{layer}.weight"]
+        assert (edges[0], edges[-1]) == (-8.0, 8.0) and sum(counts) == w.size
+        assert counts[-1] >= int(np.sum(w == 0))  # pruned weights count at the clip, 8
     assert min(result.curves["penalty"]) > 0  # KL / N is the penalty curve
 
 

@@ -9,6 +9,7 @@ weights (or the input noise) directly, and pruning for exact zeros.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -252,3 +253,16 @@ def test_the_single_model_form_is_parametrize_not_a_module() -> None:
     assert (model[0].threshold, model[0].warmup, model[0].n_train) == (2.0, 3.0, 10)
     other = LearnedDropout(alpha=0.5, per_layer=1.0).parametrize(nn.Sequential(nn.Linear(3, 2)), 5)
     assert other[0].log_alpha.shape == (1, 1) and other[0].alpha().item() == pytest.approx(0.5)
+
+
+def test_sparse_vd_runs_through_bench_into_the_report(tmp_path: Path) -> None:
+    import reglab
+
+    result = reglab.bench(
+        "builtin:iris", strategies="none,sparse-vd=3:1", cv=3, epochs=4, hidden=(16,)
+    )
+    members = [m for m in result.members if m.strategy == "sparse-vd=3:1"]
+    assert len(members) == 3 and all(m.status == "done" for m in members)
+    assert all("dense0.log_alpha" in m.weight_hist for m in members)
+    html = Path(result.report(tmp_path / "r.html")).read_text(encoding="utf-8")
+    assert 'id="log-alpha"' in html and "sparse-vd=3:1" in html
