@@ -266,3 +266,12 @@ def test_sparse_vd_runs_through_bench_into_the_report(tmp_path: Path) -> None:
     assert all("dense0.log_alpha" in m.weight_hist for m in members)
     html = Path(result.report(tmp_path / "r.html")).read_text(encoding="utf-8")
     assert 'id="log-alpha"' in html and "sparse-vd=3:1" in html
+
+
+def test_converters_refuse_a_layer_with_its_own_activation() -> None:
+    from reglab.layers import Dense
+
+    with pytest.raises(ConfigError, match=r"^sparse_vd: `model.0` must be a linear layer"):
+        sparse_vd(nn.Sequential(Dense(3, 2, activation="relu")), n_train=10)
+    model = sparse_vd(nn.Sequential(Dense(3, 2), nn.ReLU()), n_train=10)
+    assert isinstance(model[0], SparseVDLinear)

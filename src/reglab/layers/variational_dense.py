@@ -256,15 +256,26 @@ class LearnedDropoutLinear(_Variational):
         return self._sample(x, vf.learned_dropout_dense, self.log_alpha.unsqueeze(0))
 
 
-def _convert(model: ModuleT, make: Any) -> ModuleT:
+def _convert(model: ModuleT, make: Any, who: str = "", path: str = "model") -> ModuleT:
     """Replace every ``nn.Linear`` below ``model`` by ``make(linear)``, keeping its weights,
-    regularizers and constraints."""
+    regularizers and constraints (a layer with an activation of its own is refused)."""
     if isinstance(model, _Variational):
         return model
     for name, child in list(model.named_children()):
         if isinstance(child, _Variational):
             continue
         if isinstance(child, nn.Linear):
+            activation = getattr(child, "activation", None)
+            if activation not in (None, "identity"):
+                raise ConfigError(
+                    message(
+                        who,
+                        f"{path}.{name}",
+                        "a linear layer without an activation of its own (put the activation "
+                        "in a module after it)",
+                        f"activation={activation!r}",
+                    )
+                )
             new = make(child).to(device=child.weight.device, dtype=child.weight.dtype)
             with torch.no_grad():
                 new.weight.copy_(child.weight)
@@ -275,7 +286,7 @@ def _convert(model: ModuleT, make: Any) -> ModuleT:
                     setattr(new, attr, dict(vars(child)[attr]))
             setattr(model, name, new)
         else:
-            _convert(child, make)
+            _convert(child, make, who, f"{path}.{name}")
     return model
 
 
@@ -304,6 +315,7 @@ def sparse_vd(
             warmup=warmup,
             generator=generator,
         ),
+        "sparse_vd",
     )
 
 
@@ -329,4 +341,5 @@ def learned_dropout(
             per_layer=per_layer,
             generator=generator,
         ),
+        "learned_dropout",
     )
