@@ -125,13 +125,17 @@ def sparsity(d: Digest) -> str:
             if f is None or f.n_done == 0:
                 continue
             cells = "".join(
-                f"<td>{bar(f.layer_sparsity.get(layer, math.nan))}</td>" for layer in layers
+                f"<td>{bar(f.layer_sparsity.get(layer, math.nan))}"
+                f"{_compression(f.layer_sparsity.get(layer, math.nan))}</td>"
+                for layer in layers
             )
             rows.append(
                 f'<tr data-strategy="{esc(name)}"><td>{swatch(d.colors, name)}</td>{cells}</tr>'
             )
         out.append(
-            "<p>Share of weights that are exactly zero, per layer (mean over splits). Proximal "
+            "<p>Share of weights that are exactly zero, per layer (mean over splits), and the "
+            "layer's compression (all weights over the non-zero ones) when it is at least 2×. "
+            "Proximal "
             "L1 (soft-thresholding), group L1 and sparse variational dropout (weights whose "
             "log α exceeds its threshold are pruned) produce true zeros; a subgradient L1 "
             "penalty makes weights small but rarely exactly zero.</p>"
@@ -141,6 +145,14 @@ def sparsity(d: Digest) -> str:
     out.append(_log_alphas(d))
     out.append(f'<h3 id="features">Selected features</h3>{_features(d)}')
     return "\n".join(out)
+
+
+def _compression(fraction: float) -> str:
+    """`` · 66.7×``: a layer's compression ``1/(1 − sparsity)`` when it is at least 2×."""
+    if not math.isfinite(fraction) or fraction < 0.5:
+        return ""
+    ratio = 1.0 / max(1.0 - fraction, 1e-9)
+    return f' <span class="muted">· {ratio:.3g}×</span>' if ratio < 1e6 else " · all zero"
 
 
 def _log_alphas(d: Digest) -> str:
