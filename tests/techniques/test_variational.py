@@ -275,3 +275,11 @@ def test_converters_refuse_a_layer_with_its_own_activation() -> None:
         sparse_vd(nn.Sequential(Dense(3, 2, activation="relu")), n_train=10)
     model = sparse_vd(nn.Sequential(Dense(3, 2), nn.ReLU()), n_train=10)
     assert isinstance(model[0], SparseVDLinear)
+
+
+def test_the_report_states_a_layers_compression_beside_its_sparsity() -> None:
+    from reglab.report.diagnostics import _compression
+
+    assert _compression(0.985) == ' <span class="muted">· 66.7×</span>'
+    assert _compression(0.3) == "" and _compression(float("nan")) == ""
+    assert _compression(1.0) == " · all zero"
