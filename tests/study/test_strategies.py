@@ -30,6 +30,7 @@ from reglab.study.strategies import (
     resolve_strategies,
     strategy_to_text,
 )
+from reglab.techniques import TechniqueConfig
 
 
 def settings_of(s: Strategy) -> Strategy:
@@ -65,6 +66,18 @@ PRESET_VALUES = [
     ("gaussian-dropout", {"dropout": 0.3, "dropout_kind": "gaussian"}),
     ("weight-decay", {"weight_decay": 1e-2}),
     ("realmlp", {"dropout": 0.15, "weight_decay": 2e-2}),
+    (
+        "sparse-vd",
+        {"techniques": (TechniqueConfig("sparse-vd", (("threshold", 3.0), ("warmup", 10.0))),)},
+    ),
+    (
+        "learned-dropout",
+        {
+            "techniques": (
+                TechniqueConfig("learned-dropout", (("alpha", 0.25), ("per_layer", 0.0))),
+            )
+        },
+    ),
 ]
 
 
@@ -163,8 +176,8 @@ ERRORS = [
      "Strategy 'dropout+': every term must be non-empty; got an empty term."),
     ("unknown-preset", "dropuot",
      "Strategy 'dropuot': `term` must be a preset (none, l1, l2, elasticnet, dropout, maxnorm, "
-     "batchnorm, dropconnect, gaussian-dropout, weight-decay, realmlp), 'proximal' or NAME=VALUE; "
-     "got 'dropuot'. Did you mean 'dropout'?"),
+     "batchnorm, dropconnect, gaussian-dropout, weight-decay, realmlp, sparse-vd, "
+     "learned-dropout), 'proximal' or NAME=VALUE; got 'dropuot'. Did you mean 'dropout'?"),
     ("unknown-parameter", "dropuot=0.3",
      "Strategy 'dropuot=0.3': `parameter` must be one of input-dropout, dropout, "
      "gaussian-dropout, dropconnect, elasticnet, l1, l2, l1-mode, penalty-layers, maxnorm, "

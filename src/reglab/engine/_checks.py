@@ -80,6 +80,16 @@ def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None
     clash = task_problem(member.strategy, member.arch.task, f"{WHO}: members[{i}].strategy")
     if clash is not None:
         p.add(clash)
+    shaping = [c.key for c in member.strategy.techniques if get(c.key).acts_on == "parametrization"]
+    if len(shaping) > 1:
+        p.add(
+            message(
+                WHO,
+                f"members[{i}].strategy",
+                "at most one technique that reparametrizes the weights; got " + ", ".join(shaping),
+                member.strategy.name,
+            )
+        )
     for config in member.strategy.techniques:
         if member.arch.batch_norm and not get(config.key).batch_norm:
             p.add(

@@ -21,7 +21,11 @@ __all__ = ["mlp_arguments", "single_model"]
 
 
 def single_model(
-    arch: Architecture, strategy: Strategy, *, generator: torch.Generator | None = None
+    arch: Architecture,
+    strategy: Strategy,
+    *,
+    generator: torch.Generator | None = None,
+    n_train: int | None = None,
 ) -> MLP:
     """The single model equal to an engine member with this architecture and strategy.
 
@@ -29,7 +33,10 @@ def single_model(
     ``dropout`` (per hidden block), ``input_dropout``, ``dropout_kind`` and ``drop_connect``
     (hidden kernels) carry over; ``max_norm > 0`` puts ``MaxNorm(max_norm)`` on every kernel;
     ``l1``/``l2`` > 0 put ``L1L2(l1, l2, mode=l1_mode)`` on the kernels ``strategy.penalized``
-    names. ``weight_decay`` and ``lr`` belong to the optimizer, not the model.
+    names. ``weight_decay`` and ``lr`` belong to the optimizer, not the model. A
+    parametrization technique (``sparse-vd``, ``learned-dropout``) turns every Dense layer into
+    its single-model layer (:meth:`~reglab.techniques.Technique.parametrize`), which needs
+    ``n_train``, the number of training rows, to train.
 
     Raises:
         ConfigError: When the strategy asks for batch norm but ``arch.batch_norm`` is False
@@ -42,7 +49,12 @@ def single_model(
     >>> net.dense0.kernel_regularizer, net.output.kernel_regularizer
     (L1L2(l2=0.001), None)
     """
-    return MLP(**mlp_arguments(arch, strategy), generator=generator)
+    from reglab.engine.parametrize import parametrizations
+
+    model = MLP(**mlp_arguments(arch, strategy), generator=generator)
+    for technique in parametrizations(strategy):
+        technique.parametrize(model, n_train)
+    return model
 
 
 def mlp_arguments(arch: Architecture, strategy: Strategy) -> dict[str, Any]:

@@ -84,9 +84,10 @@ class ModelFamily:
     def initial_weights(self, member: MemberSpec) -> dict[str, np.ndarray]:
         """The member's initial weights as its exported module's ``state_dict``."""
         from reglab._seeding import generator
+        from reglab.engine.parametrize import parametrized
         from reglab.engine.streams import stream_seeds
 
-        layout = self.layout(member.arch)
+        layout = parametrized(self.layout(member.arch), member.strategy)
         flat = layout.stack([layout.initial(generator(stream_seeds(member.seed)["init"]))], "cpu")
         return layout.unstack(flat, 1, 0)
 
@@ -101,9 +102,10 @@ class ModelFamily:
         raise NotImplementedError(f"{type(self).__name__} has no single-model export")
 
     def member_bytes(self, member: MemberSpec) -> int:
+        from reglab.engine.parametrize import parametrized
         from reglab.engine.plan import dense_member_bytes
 
-        return dense_member_bytes(member, self.layout(member.arch))
+        return dense_member_bytes(member, parametrized(self.layout(member.arch), member.strategy))
 
 
 class _MLPFamily(ModelFamily):

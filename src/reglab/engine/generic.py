@@ -22,6 +22,14 @@ Their noise comes from each member's own generator per technique,
 hidden blocks in order): a member's draws depend on its seed and step only, never on its
 position in the stack or its neighbours. Members that do not use a technique draw nothing for
 it and get its "off" values.
+
+A parametrization technique (``sparse-vd``, ``learned-dropout``) replaces every Dense layer's
+product in training by its own sampled layer (:meth:`Technique.dense`, with standard-normal
+noise ``[M, out, B]`` per layer and step from the member's stream), adds each member's
+``β·Σ_layers KL / N`` to its loss (``N`` its training rows, ``β`` the KL warm-up's weight,
+:func:`~reglab.layers.variational.kl_per_example`), and gives evaluation, and the exported
+weights, its :meth:`Technique.eval_kernel`. Its extra tensors are blocks of the layout
+(:mod:`reglab.engine.parametrize`).
 """
 
 from __future__ import annotations
@@ -39,7 +47,8 @@ from reglab.engine import pointwise as pw
 from reglab.engine.layout import StackLayout
 from reglab.engine.spec import MemberSpec
 from reglab.engine.stack import Stack
-from reglab.engine.streams import NoisePlace
+from reglab.engine.streams import NoisePlace, batch_pattern
+from reglab.layers.variational import kl_per_example, kl_warmup
 from reglab.regularizers.functional import l1l2_penalty
 from reglab.techniques import Batch, LossContext, Technique, TrainingBatch, get
 
@@ -93,6 +102,10 @@ class _Active:
             self.values.update(read.values)
             for mine, theirs in zip(self.member_values, read.member_values, strict=True):
                 mine.update(theirs)
+        self.extra_names: tuple[str, ...] = ()
+        if cls.acts_on == "parametrization":  # every member of its stack uses it (stack_key)
+            first = next(c for c in configs if c is not None)
+            self.extra_names = tuple(cls.extra_params(first, (1, 1)))
 
 
 class GenericStack(Stack):
@@ -170,6 +183,35 @@ class GenericStack(Stack):
             self._avg = torch.where(first, self.theta, torch.where(flat, mean, self._avg))
             self._iterate = self.theta.clone()
             self.theta.copy_(torch.where(flat, self._avg, self.theta))
+        self.n_train = torch.tensor(
+            [float(len(m.train_idx)) for m in self.members], device=self.device
+        )
+        self.epoch_steps = torch.tensor(
+            [float(batch_pattern(m)[0]) for m in self.members], device=self.device
+        )
+        self.parametrization = self.by_kind.get("parametrization", [])
+
+    def _extra(self, a: _Active, params: dict[str, list[Tensor]], layer: int) -> dict[str, Tensor]:
+        """The parametrization's extra tensors of Dense layer ``layer`` (the output last)."""
+        return {name: params[name][layer] for name in a.extra_names}
+
+    def _dense(self, params: dict[str, list[Tensor]], layer: int, w: Tensor, h: Tensor) -> Tensor:
+        """Dense layer ``layer``'s training-mode pre-activations ``[M, out, B]``."""
+        b = params["bias"][layer]
+        for a in self.parametrization:
+            noise = self._draw(a, (w.shape[1], h.shape[2]))
+            return a.cls.dense(h, w, b, self._extra(a, params, layer), noise, a.values)
+        return torch.baddbmm(b, w, h)
+
+    def _eval_params(self, params: dict[str, list[Tensor]]) -> dict[str, list[Tensor]]:
+        """``params`` with the kernels evaluation uses (a parametrization's pruning)."""
+        for a in self.parametrization:
+            kernels = [
+                a.cls.eval_kernel(w, self._extra(a, params, layer), a.values)
+                for layer, w in enumerate(params["kernel"])
+            ]
+            params = {**params, "kernel": kernels}
+        return params
 
     def _draw(self, a: _Active, shape: tuple[int, ...]) -> Tensor:
         """``[M, *shape]`` noise: each member's own draw, zeros for members without it."""
@@ -265,11 +307,19 @@ class GenericStack(Stack):
         for layer, l1, l2 in self.autograd_penalties:
             loss = loss + l1l2_penalty(w_all[layer], l1, l2)
         penalties = self.by_kind.get("penalty", ())
-        if penalties:
+        if penalties or self.parametrization:
             step = Batch(w_all, b_all, hidden, row_weight)
             extra = torch.zeros(m, device=self.device)
             for a in penalties:
                 extra = extra + a.cls.penalty(step, a.values)
+            for a in self.parametrization:
+                kl = torch.zeros(m, device=self.device)
+                for layer, w in enumerate(w_all):
+                    kl = kl + a.cls.kl(w, self._extra(a, params, layer), a.values)
+                if "warmup" in a.values:  # epochs completed before this step
+                    epoch = torch.div(float(self.t), self.epoch_steps, rounding_mode="floor")
+                    kl = kl * kl_warmup(epoch, a.values["warmup"])
+                extra = extra + kl_per_example(kl, self.n_train)
             self._tech_penalty += extra.detach()
             loss = loss + extra
         self._tech_steps += 1
@@ -305,7 +355,7 @@ class GenericStack(Stack):
         the epoch plan's draws at :attr:`place_of`. A model family's generic stack overrides
         this and :meth:`~reglab.engine.stack.Stack.eval_forward`.
         """
-        w_all, b_all = params["kernel"], params["bias"]
+        w_all = params["kernel"]
         gammas, betas = params.get("gamma", []), params.get("beta", [])
         place_of = self.place_of
         h = self._perturb("input-noise", h)
@@ -318,7 +368,7 @@ class GenericStack(Stack):
             idx = place_of.get(("connect", layer))
             if idx is not None:
                 w = w * noise[idx]
-            z = torch.baddbmm(b_all[layer], w, h)
+            z = self._dense(params, layer, w, h)
             if self.batch_norm and self.bn_first:
                 z, _, _, mean, var = bw.batch_norm_train(z, gammas[layer], betas[layer], weight)
                 self._update_running(layer, mean.detach(), var.detach(), weight)
@@ -332,7 +382,24 @@ class GenericStack(Stack):
             if idx is not None:
                 out = out * noise[idx]
             h = out
-        return torch.baddbmm(b_all[-1], w_all[-1], h), hidden
+        return self._dense(params, self.n_hidden, w_all[-1], h), hidden
+
+    def eval_forward(
+        self, params: dict[str, list[Tensor]], running: Sequence[Tensor], h: Tensor
+    ) -> Tensor:
+        return super().eval_forward(self._eval_params(params), running, h)
+
+    def export(self, index: int, *, best: bool) -> dict[str, np.ndarray]:
+        """Member ``index``'s weights; a parametrization's kernels as evaluation uses them."""
+        state = super().export(index, best=best)
+        if self.parametrization:
+            theta = self.best if best else self.theta
+            views = self.by_kind_views(self.layout.views(theta, self.m))
+            with torch.no_grad():
+                kernels = self._eval_params(views)["kernel"]
+            for b, w in zip(self.layout.of_kind("kernel"), kernels, strict=True):
+                state[b.name] = w[index].cpu().numpy().copy()
+        return state
 
     def columns(self, h: Tensor) -> Tensor:
         # A matrix product's kernel may depend on its operands' strides and on the number of

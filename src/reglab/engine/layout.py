@@ -26,8 +26,9 @@ and a per-member value is turned into a per-element coefficient once per stack b
 
 from __future__ import annotations
 
+import copy
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -101,6 +102,12 @@ class StackLayout:
             for layer, units in enumerate(arch.hidden):
                 specs.append((f"bn{layer}.bias", "beta", layer, (units, 1)))
         specs += self.extra_blocks(arch)
+        self.n_layers = n_layers
+        self.constants: dict[str, float] = {}
+        """Blocks added by :meth:`extended`: their constant initial value by name."""
+        self._place(specs)
+
+    def _place(self, specs: Sequence[tuple[str, str, int, tuple[int, ...]]]) -> None:
         blocks = []
         start = 0
         for name, kind, layer, shape in specs:
@@ -116,7 +123,21 @@ class StackLayout:
         self.size = start
         """Elements per member in a flat buffer (parameters and padding)."""
         self.kernel_size = sum(b.size for b in blocks if b.kind == "kernel")
-        self.n_layers = n_layers
+
+    def extended(
+        self,
+        specs: Sequence[tuple[str, str, int, tuple[int, ...]]],
+        constants: Mapping[str, float],
+    ) -> StackLayout:
+        """A copy of this layout with more blocks ``(name, kind, layer, shape)`` after the
+        others, each initialized to its constant in ``constants`` (a technique's extra
+        parameters, :mod:`reglab.engine.parametrize`). Initialization draws nothing more, so
+        the other blocks start as they do in this layout."""
+        new = copy.copy(self)
+        kept = [(b.name, b.kind, b.layer, b.shape) for b in self.blocks if b.kind != "pad"]
+        new._place([*kept, *specs])
+        new.constants = {**self.constants, **constants}
+        return new
 
     def extra_blocks(self, arch: Architecture) -> list[tuple[str, str, int, tuple[int, ...]]]:
         """A model family's own blocks after the dense layers' ``(name, kind, layer, shape)``.
@@ -192,6 +213,8 @@ class StackLayout:
         for b in self.blocks:
             if b.name in extra:
                 block = extra[b.name]
+            elif b.name in self.constants:
+                block = np.full(b.size, self.constants[b.name])
             elif b.kind == "gamma":
                 block = np.ones(b.size)
             elif b.kind in ("beta", "pad"):

@@ -21,6 +21,8 @@ from reglab.engine.spec import Architecture
 __all__ = [
     "HISTOGRAM_BINS",
     "HISTOGRAM_RANGE",
+    "LOG_ALPHA",
+    "LOG_ALPHA_EDGES",
     "NEAR_ZERO",
     "MemberResult",
     "classification_scores",
@@ -69,7 +71,9 @@ class MemberResult:
             the kernel.
         near_zero: Per Dense layer, the fraction of kernel weights with ``|w| < NEAR_ZERO``.
         weight_hist: Per Dense layer, ``(edges, counts)`` of the kernel's weights with
-            :func:`histogram_edges`; weights beyond the range count in the outer bins.
+            :func:`histogram_edges`; weights beyond the range count in the outer bins. With
+            sparse VD also ``<layer>.log_alpha``: the weights' ``log α`` in
+            :data:`LOG_ALPHA_EDGES` (a pruned weight, stored as 0, counts in the top bin).
         feature_norms: L2 norm of each input feature's outgoing first-layer weights.
         wall_s: The member's share of its stack's wall time, in seconds.
         weights: The restored weights as a :class:`~reglab.layers.MLP` ``state_dict``
@@ -97,6 +101,20 @@ class MemberResult:
     def ok(self) -> bool:
         """Whether the member trained without failure."""
         return self.status == "ok"
+
+
+LOG_ALPHA = ".log_alpha"
+"""Suffix of a layer's ``log α`` histogram in :attr:`MemberResult.weight_hist` (sparse VD)."""
+
+LOG_ALPHA_EDGES: tuple[float, ...] = tuple(float(e) for e in np.linspace(-8.0, 8.0, 33))
+"""The ``log α`` histograms' edges: sparse VD's clip range in bins of 0.5."""
+
+
+def _log_alpha(kernel: np.ndarray, log_sigma2: np.ndarray) -> np.ndarray:
+    """Sparse VD's clipped ``log α = log σ² − log θ²`` (as :mod:`reglab.layers.variational`)."""
+    theta = np.asarray(kernel, dtype=np.float64).ravel()
+    value = np.asarray(log_sigma2, dtype=np.float64).ravel() - np.log(theta * theta + 1e-8)
+    return np.clip(value, -8.0, 8.0)
 
 
 ECE_BINS = 15
@@ -198,7 +216,15 @@ def weight_summary(
         for name, fan_in in zip(layer_names(arch), arch.layer_sizes[:-1], strict=True)
     ]
     first = weights[f"{layer_names(arch)[0]}.weight"]
-    return kernel_summary(kernels, first, weights.get("skip_weight"))
+    summary = kernel_summary(kernels, first, weights.get("skip_weight"))
+    for name, kernel, _ in kernels:  # sparse VD: where each layer's log α lie
+        if f"{name}.log_sigma2" in weights:
+            log_alpha = _log_alpha(
+                np.asarray(kernel, dtype=np.float64), weights[f"{name}.log_sigma2"]
+            )
+            counts, _ = np.histogram(log_alpha, bins=LOG_ALPHA_EDGES)
+            summary[2][f"{name}{LOG_ALPHA}"] = (list(LOG_ALPHA_EDGES), [int(c) for c in counts])
+    return summary
 
 
 def kernel_summary(

@@ -299,8 +299,16 @@ class MemberSpec:
 
     @property
     def stack_key(self) -> tuple[Any, ...]:
-        """Members with equal keys are trained in one stack."""
-        return (self.arch, self.batch_size, self.train.optimizer)
+        """Members with equal keys are trained in one stack (a parametrization technique's
+        extra blocks are part of the stack's layout: :mod:`reglab.engine.parametrize`)."""
+        key: tuple[Any, ...] = (self.arch, self.batch_size, self.train.optimizer)
+        if self.strategy.techniques:
+            from reglab.engine.parametrize import signature
+
+            extra = signature(self.strategy, self.arch)
+            if extra:
+                key += (extra,)
+        return key
 
     def key(self) -> str:
         """A content hash: equal specs (same data indices included) give equal keys."""

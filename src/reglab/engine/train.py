@@ -32,6 +32,7 @@ from reglab.engine._scoring import (
 )
 from reglab.engine.family import family_of
 from reglab.engine.generic import needs_generic
+from reglab.engine.parametrize import parametrized
 from reglab.engine.plan import check_memory, plan_chunks
 from reglab.engine.result import MemberResult
 from reglab.engine.spec import MemberSpec
@@ -248,7 +249,7 @@ def _train_chunk(
     start_time = time.perf_counter()
     arch = members[0].arch
     family = family_of(arch)
-    layout = family.layout(arch)
+    layout = parametrized(family.layout(arch), members[0].strategy)
     table, offsets, targets = _prepare_data(members, data, device)
 
     def rows_of(member: MemberSpec, name: str) -> np.ndarray:
@@ -263,7 +264,13 @@ def _train_chunk(
             stats.append((float(y_train.mean()), std if std > 0 and math.isfinite(std) else 1.0))
         y_stats = np.array(stats)
     params = layout.stack(
-        [layout.initial(generator(stream_seeds(m.seed)["init"])) for m in members], device
+        [
+            parametrized(family.layout(arch), m.strategy).initial(
+                generator(stream_seeds(m.seed)["init"])
+            )
+            for m in members
+        ],
+        device,
     )
     streams = MemberStreams(members, [rows_of(m, "train_idx") for m in members], device)
     stack = family.stack_class(generic)(

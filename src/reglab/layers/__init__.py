@@ -27,6 +27,12 @@ from reglab.layers.dropout import (
     SpatialDropout2d,
 )
 from reglab.layers.mlp import BLOCK_ORDERS, DROPOUT_KINDS, MLP
+from reglab.layers.variational_dense import (
+    LearnedDropoutLinear,
+    SparseVDLinear,
+    learned_dropout,
+    sparse_vd,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -41,10 +47,14 @@ __all__ = [
     "Dropout",
     "GaussianDropout",
     "GaussianNoise",
+    "LearnedDropoutLinear",
+    "SparseVDLinear",
     "SpatialDropout1d",
     "SpatialDropout2d",
     "drop_connect",
     "drop_connect_rates",
     "get_activation",
+    "learned_dropout",
     "remove_drop_connect",
+    "sparse_vd",
 ]

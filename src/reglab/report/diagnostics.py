@@ -6,7 +6,9 @@ with :mod:`reglab.report.markup` (which escapes every study-provided string).
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -27,13 +29,32 @@ __all__ = ["FEATURE_THRESHOLD", "failures", "metadata", "sparsity", "weights"]
 FEATURE_THRESHOLD = 1e-3
 """A feature survives when its first-layer weight norm exceeds this share of the largest."""
 
+LOG_ALPHA = ".log_alpha"
+"""A stored histogram named ``<layer>.log_alpha`` is sparse VD's log α of that layer
+(:attr:`reglab.engine.MemberResult.weight_hist`), not a weight histogram."""
+
+
+def _histograms(members: Mapping[str, Sequence[Any]], log_alpha: bool) -> dict[str, list[Any]]:
+    """The members with only their weight histograms, or only their log α histograms."""
+    out: dict[str, list[Any]] = {}
+    for name, ms in members.items():
+        kept = []
+        for m in ms:
+            hist = {k: v for k, v in m.weight_hist.items() if k.endswith(LOG_ALPHA) == log_alpha}
+            if hist or not log_alpha:
+                kept.append(dataclasses.replace(m, weight_hist=hist))
+        if kept:
+            out[name] = kept
+    return out
+
 
 # -- 5. weights --------------------------------------------------------------------------------
 
 
 def weights(d: Digest) -> str:
     """Weight distributions per layer: the L1/L2 overlay, every strategy, and kurtosis."""
-    grids, masses = weight_masses(d.members)
+    members = _histograms(d.members, log_alpha=False)
+    grids, masses = weight_masses(members)
     if not grids:
         return '<p class="muted">No weight histograms were stored for this study.</p>'
     l1 = [n for n in d.strategies if n in d.members and is_l1_like(n, d.configs.get(n, {}))]
@@ -55,7 +76,7 @@ def weights(d: Digest) -> str:
     layers = list(grids)
     rows = []
     for name in d.strategies:
-        ms = d.members.get(name, [])
+        ms = members.get(name, [])
         cells = []
         for layer in layers:
             ks = [excess_kurtosis(*m.weight_hist[layer]) for m in ms if layer in m.weight_hist]
@@ -104,20 +125,50 @@ def sparsity(d: Digest) -> str:
             if f is None or f.n_done == 0:
                 continue
             cells = "".join(
-                f"<td>{bar(f.layer_sparsity.get(layer, math.nan))}</td>" for layer in layers
+                f"<td>{bar(f.layer_sparsity.get(layer, math.nan))}"
+                f"{_compression(f.layer_sparsity.get(layer, math.nan))}</td>"
+                for layer in layers
             )
             rows.append(
                 f'<tr data-strategy="{esc(name)}"><td>{swatch(d.colors, name)}</td>{cells}</tr>'
             )
         out.append(
-            "<p>Share of weights that are exactly zero, per layer (mean over splits). Only "
-            "proximal L1 (soft-thresholding) produces true zeros; a subgradient L1 penalty "
-            "makes weights small but rarely exactly zero.</p>"
+            "<p>Share of weights that are exactly zero, per layer (mean over splits), and the "
+            "layer's compression (all weights over the non-zero ones) when it is at least 2×. "
+            "Proximal "
+            "L1 (soft-thresholding), group L1 and sparse variational dropout (weights whose "
+            "log α exceeds its threshold are pruned) produce true zeros; a subgradient L1 "
+            "penalty makes weights small but rarely exactly zero.</p>"
             f'<div class="scroll"><table class="sparsity"><thead><tr><th>strategy</th>{head}'
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
         )
+    out.append(_log_alphas(d))
     out.append(f'<h3 id="features">Selected features</h3>{_features(d)}')
     return "\n".join(out)
+
+
+def _compression(fraction: float) -> str:
+    """`` · 66.7×``: a layer's compression ``1/(1 − sparsity)`` when it is at least 2×."""
+    if not math.isfinite(fraction) or fraction < 0.5:
+        return ""
+    ratio = 1.0 / max(1.0 - fraction, 1e-9)
+    return f' <span class="muted">· {ratio:.3g}×</span>' if ratio < 1e6 else " · all zero"
+
+
+def _log_alphas(d: Digest) -> str:
+    """Sparse VD's log α per layer (mean over splits), when a strategy stored them."""
+    grids, masses = weight_masses(_histograms(d.members, log_alpha=True))
+    if not grids:
+        return ""
+    grids = {k.removesuffix(LOG_ALPHA): v for k, v in grids.items()}
+    masses = {k.removesuffix(LOG_ALPHA): v for k, v in masses.items()}
+    return (
+        '<h3 id="log-alpha">Sparse variational dropout: log α</h3><p>The distribution of '
+        "each weight's log α = log σ² − log θ² per layer (log-scale density, mean over "
+        "splits, clipped to [−8, 8]). Weights above the strategy's threshold (3 by default) "
+        "are pruned; a pruned weight is stored as 0 and counts at 8.</p>"
+        + img(figures.weight_panels(d, grids, masses), "log α densities per strategy", "")
+    )
 
 
 def _was(n: int) -> str:

@@ -25,6 +25,10 @@ term                   sets
 ``penalty-layers=X``   which kernels carry l1/l2: ``hidden`` (default), ``all``, ``first``
 ``KEY=V`` / ``KEY=V:W`` a registered technique (:mod:`reglab.techniques`), its parameters in
                        order: ``activity-l1=1e-4``, ``activity-l2=1e-4``
+``sparse-vd``          sparse variational dropout; ``sparse-vd=T:W`` prunes at ``log α > T``
+                       (3) after a KL warm-up of ``W`` epochs (10)
+``learned-dropout``    Gaussian dropout with learned α per unit; ``=A`` from α = A, ``=A:1``
+                       one α per layer
 =====================  ====================================================================
 
 A preset term fills its defaults and explicit values override them (``dropout+dropout=0.5``);
@@ -99,8 +103,12 @@ class Preset:
 
     @property
     def settings(self) -> dict[str, Any]:
-        """The :class:`Strategy` fields this preset sets (those differing from the defaults)."""
-        return {k: getattr(self.strategy, k) for k in FIELDS if _differs(self.strategy, k)}
+        """The :class:`Strategy` fields this preset sets (those differing from the defaults,
+        and its registry techniques)."""
+        out = {k: getattr(self.strategy, k) for k in FIELDS if _differs(self.strategy, k)}
+        if self.strategy.techniques:
+            out["techniques"] = self.strategy.techniques
+        return out
 
 
 def _differs(s: Strategy, field: str) -> bool:
@@ -139,10 +147,21 @@ _PRESET_LIST["realmlp"] = _make(
     weight_decay=2e-2,
 )
 
+for _key, _desc in (
+    ("sparse-vd", "Sparse variational dropout (Molchanov et al. 2017): prune at log α > 3."),
+    (
+        "learned-dropout",
+        "Gaussian dropout with α learned per unit (Kingma et al. 2015), from 0.25.",
+    ),
+):
+    _registered = techniques.get(_key)
+    _config = _registered(**dict(_registered.defaults or {})).config()
+    _PRESET_LIST[_key] = Preset(_key, _desc, Strategy(name=_key, techniques=(_config,)))
+
 _ORDERED = (
     "none", "l1", "l2", "elasticnet", "dropout", "dropout+l1", "dropout+l2", "dropout+elasticnet",
     "maxnorm", "dropout+maxnorm", "batchnorm", "batchnorm+dropout", "dropconnect",
-    "gaussian-dropout", "weight-decay", "realmlp",
+    "gaussian-dropout", "weight-decay", "realmlp", "sparse-vd", "learned-dropout",
 )  # fmt: skip
 PRESETS: Mapping[str, Preset] = MappingProxyType({n: _PRESET_LIST[n] for n in _ORDERED})
 """Every preset by name, in the order practitioners meet them."""
@@ -273,7 +292,9 @@ def _value_term(who: str, key: str, raw: str) -> tuple[dict[str, Any], str]:
 def _technique_term(who: str, key: str, eq: str, raw: str) -> _Term:
     """A registry technique's term ``key=v[:w…]`` (parameters in the technique's order)."""
     cls = techniques.get(key)
-    if not eq:
+    if not eq and cls.defaults is not None:  # the bare key: the technique's defaults
+        raw = ":".join(format_number(cls.defaults[q.name]) for q in cls.params)
+    elif not eq:
         raise ConfigError(message(who, key, f"given a value, as {key}=VALUE", key))
     names = [q.name for q in cls.params]
     pieces = raw.split(":")
@@ -281,20 +302,27 @@ def _technique_term(who: str, key: str, eq: str, raw: str) -> _Term:
         expected = ":".join(n.upper() for n in names)
         raise ConfigError(message(who, key, f"{len(names)} value(s), as {key}={expected}", raw))
     values = {n: _number(who, key, v) for n, v in zip(names, pieces, strict=False)}
-    values.update({q.name: q.off for q in cls.params[len(pieces) :]})  # trailing: off
+    fill = cls.defaults or {}
+    values.update({q.name: fill.get(q.name, q.off) for q in cls.params[len(pieces) :]})
     try:
         technique = cls(**values)
     except ConfigError as err:
         raise ConfigError(f"{who}: {err}") from None
-    text = _technique_text(technique.config()).partition("=")[2]
-    return _Term(
-        f"{key}={text}", cls.order, True, {"techniques": (technique.config(),)}, "technique"
-    )
+    if technique.off and cls.defaults is not None:  # a switch: off is leaving the term out
+        raise ConfigError(
+            message(who, key, "a value that turns it on (leave it out for none)", raw)
+        )
+    text = _technique_text(technique.config())
+    return _Term(text, cls.order, True, {"techniques": (technique.config(),)}, "technique")
 
 
 def _technique_text(config: TechniqueConfig) -> str:
-    """``key=v[:w…]``, trailing parameters at their "off" value left out."""
-    offs = [q.off for q in techniques.get(config.key).params]
+    """``key=v[:w…]``, trailing parameters at their default (else "off") value left out; the
+    bare key when every value is the technique's default."""
+    cls = techniques.get(config.key)
+    if cls.defaults is not None and dict(config.params) == dict(cls.defaults):
+        return config.key
+    offs = [(cls.defaults or {}).get(q.name, q.off) for q in cls.params]
     values = [v for _, v in config.params]
     while len(values) > 1 and values[-1] == offs[len(values) - 1]:
         values.pop()
@@ -309,7 +337,7 @@ def _term(who: str, raw: str) -> _Term:
     key = _normalize(key)
     key = _PARAM_ALIASES.get(key, key)
     registered = techniques.keys()
-    if key not in _PARAMS and key not in PRESETS and key in registered:
+    if key not in _PARAMS and key in registered:
         return _technique_term(who, key, eq, value.strip())
     if not eq:
         if key in PRESETS and "+" not in key:
@@ -568,7 +596,8 @@ def describe(strategy: Strategy) -> str:
     for config in s.techniques:
         registered = techniques.get(config.key)
         label = registered.label or config.key
-        phrases.append((registered.order, f"{label} " + _technique_text(config).partition("=")[2]))
+        value = _technique_text(config).partition("=")[2]
+        phrases.append((registered.order, f"{label} {value}".rstrip()))
     text = " + ".join(p for _, p in sorted(phrases, key=lambda t: t[0])) or "no regularization"
     return text + (f", lr {format_number(s.lr)}" if s.lr is not None else "")
 

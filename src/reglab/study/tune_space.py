@@ -12,7 +12,8 @@ modifier; and, on regression data, those that act on classification only): each 
 switch (``KEY:on``), and its strengths are asked only when it is on (conditional parameters).
 Techniques that set the same :class:`~reglab.engine.spec.Strategy` field exclude each other:
 the later one in canonical order is not asked when an earlier one is on (``elasticnet`` is
-asked before ``l1`` and ``l2``, ``dropout`` before ``gaussian-dropout``).
+asked before ``l1`` and ``l2``, ``dropout`` before ``gaussian-dropout``; one technique that
+reparametrizes the weights at most: ``learned-dropout`` before ``sparse-vd``).
 
 A trial's strengths are rounded to three significant digits before training, so the
 strategy a trial trains is exactly the grammar text that reports it (``dropout=0.312+l2=4.1e-5``)
@@ -127,6 +128,8 @@ class SearchSpace:
         for key in self.techniques:
             cls = get(key)
             fields = set(getattr(cls, "fields", ())) or {key}
+            if cls.acts_on == "parametrization":  # one reparametrization of the weights at most
+                fields = {"parametrization"}
             if self.switches:
                 if fields & taken:  # an earlier technique sets the same field
                     continue

@@ -28,6 +28,7 @@ from reglab.techniques.recurrent import GradClip, RecurrentDropout, WeightDrop
 from reglab.techniques.registry import build, get, keys, register, unregister
 from reglab.techniques.spatial import SpatialDropout
 from reglab.techniques.swa import Swa
+from reglab.techniques.variational import LearnedDropout, SparseVD
 
 __all__ = [
     "ACTS_ON",
@@ -42,11 +43,13 @@ __all__ = [
     "InputNoise",
     "LabelSmoothing",
     "LassoNet",
+    "LearnedDropout",
     "LossContext",
     "Mixup",
     "Param",
     "Pgd",
     "RecurrentDropout",
+    "SparseVD",
     "SpatialDropout",
     "Swa",
     "Technique",

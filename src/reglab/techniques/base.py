@@ -22,6 +22,10 @@ declares:
   - ``"modifier"``: parameters another technique reads (:attr:`Technique.reads`), no action
     of its own (``adv-alpha``);
   - ``"epoch"``: the generic backend's weight averaging at the end of each epoch (``swa``);
+  - ``"parametrization"``: extra learned tensors beside every Dense kernel
+    (:meth:`Technique.extra_params`), a training-mode layer that samples with the member's
+    noise (:meth:`Technique.dense`), a KL term weighted by the training-set size
+    (:meth:`Technique.kl`) and an evaluation kernel (:meth:`Technique.eval_kernel`);
   - ``"weight-noise"``, ``"optimizer"``, ``"layer"``: the built-in techniques' DropConnect,
     decoupled weight decay and batch norm, which the engine implements itself;
 
@@ -65,6 +69,7 @@ ACTS_ON = (
     "input-noise",
     "weight-noise",
     "projection",
+    "parametrization",
     "optimizer",
     "layer",
     "batch",
@@ -73,11 +78,11 @@ ACTS_ON = (
     "epoch",
 )
 """The ways a technique acts on a member-batched model. The generic backend runs a registry
-technique's ``penalty``, ``hidden-noise``, ``input-noise``, ``projection``, ``batch`` and
-``loss`` maths; ``weight-noise``, ``optimizer`` and ``layer`` (noise on weights, a change to the
-optimizer, a layer in every block) are built-in techniques' (:mod:`reglab.techniques.builtin`)
-and run on the engine's own code; a ``modifier`` only holds parameters that another technique
-reads."""
+technique's ``penalty``, ``hidden-noise``, ``input-noise``, ``projection``, ``batch``, ``loss``,
+``epoch`` and ``parametrization`` maths; ``weight-noise``, ``optimizer`` and ``layer`` (noise on
+weights, a change to the optimizer, a layer in every block) are built-in techniques'
+(:mod:`reglab.techniques.builtin`) and run on the engine's own code; a ``modifier`` only holds
+parameters that another technique reads."""
 
 SCALES = ("log", "linear")
 
@@ -254,6 +259,8 @@ class Technique:
         in_cocktail: Whether ``reglab tune``'s ``cocktail`` space switches it on and off.
         reads: Keys of ``"modifier"`` techniques whose parameters it also receives in
             ``values`` (at their "off" value when the strategy does not use them).
+        defaults: The values a bare grammar key (``sparse-vd``) means; ``None``: the key
+            needs a value.
     """
 
     key: ClassVar[str] = ""
@@ -269,6 +276,7 @@ class Technique:
     in_cocktail: ClassVar[bool] = True
     batch_norm: ClassVar[bool] = True
     reads: ClassVar[tuple[str, ...]] = ()
+    defaults: ClassVar[Mapping[str, float] | None] = None
 
     def __init__(self, **values: float) -> None:
         who = f"{type(self).__name__} ({self.key})"
@@ -393,6 +401,55 @@ class Technique:
         """Each member's data loss ``[M]`` replacing ``clean`` (``acts_on == "loss"``)."""
         raise NotImplementedError(f"{cls.__name__} has no loss")
 
+    # -- parametrization: extra learned tensors per Dense kernel ---------------------------------
+
+    @classmethod
+    def extra_params(
+        cls, values: Mapping[str, float], kernel: tuple[int, int]
+    ) -> dict[str, tuple[tuple[int, ...], float]]:
+        """Beside a kernel of shape ``(out, in)``: each extra tensor's name, per-member shape and
+        constant initial value, for one member's ``values`` (``acts_on == "parametrization"``).
+
+        Members train in one stack only when their extra tensors have the same shapes."""
+        raise NotImplementedError(f"{cls.__name__} has no parametrization")
+
+    @classmethod
+    def dense(
+        cls,
+        h: Tensor,
+        kernel: Tensor,
+        bias: Tensor,
+        extra: Mapping[str, Tensor],
+        noise: Tensor,
+        values: Mapping[str, Tensor],
+    ) -> Tensor:
+        """A training-mode Dense layer: pre-activations ``[M, out, B]`` from ``h``
+        ``[M, in, B]``, the layer's extra tensors ``[M, …]`` and each member's standard-normal
+        ``noise`` ``[M, out, B]``."""
+        raise NotImplementedError(f"{cls.__name__} has no parametrization")
+
+    @classmethod
+    def kl(
+        cls, kernel: Tensor, extra: Mapping[str, Tensor], values: Mapping[str, Tensor]
+    ) -> Tensor:
+        """One layer's KL term of each member ``[M]`` (the engine adds ``KL / N`` to the loss,
+        :func:`reglab.layers.variational.kl_per_example`)."""
+        raise NotImplementedError(f"{cls.__name__} has no parametrization")
+
+    @classmethod
+    def eval_kernel(
+        cls, kernel: Tensor, extra: Mapping[str, Tensor], values: Mapping[str, Tensor]
+    ) -> Tensor:
+        """The kernel ``[M, out, in]`` evaluation mode uses (and members export)."""
+        return kernel
+
+    def parametrize(
+        self, model: nn.Module, n_train: int | None, generator: Any = None
+    ) -> nn.Module:
+        """The single-model form of a parametrization: ``model`` with it on every
+        ``nn.Linear``, in place."""
+        raise NotImplementedError(f"{type(self).__name__} has no parametrization")
+
     # -- single-model form ----------------------------------------------------------------------
 
     def module(self, seed: int = 0) -> nn.Module:
@@ -415,6 +472,11 @@ class _SingleModel(nn.Module):
             raise NotImplementedError(
                 f"{type(technique).__name__}: a {technique.acts_on} technique has no module "
                 "form; see its module() or its single-model function."
+            )
+        if technique.acts_on == "parametrization":
+            raise NotImplementedError(
+                f"{type(technique).__name__}: a parametrization has no module form; call "
+                "parametrize(model, n_train) on your model."
             )
         self.technique = technique
         self.rng = np.random.default_rng(seed)
