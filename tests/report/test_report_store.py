@@ -69,7 +69,7 @@ def test_write_report_of_an_unknown_study_names_it(tmp_path: Path) -> None:
         write_report(store, "synthetc", tmp_path / "report.html")
 
 
-def test_fifteen_strategies_by_ten_splits_is_small_and_fast(tmp_path: Path) -> None:
+def test_fifteen_strategies_by_ten_splits_is_small(tmp_path: Path) -> None:
     store, name = stored(tmp_path, strategies=tuple(STRATEGIES), n_splits=10)
     assert len(STRATEGIES) == 15
     render_report(*build_study(strategies=("l2",), n_splits=2))  # one-time library set-up
@@ -81,5 +81,4 @@ def test_fifteen_strategies_by_ten_splits_is_small_and_fast(tmp_path: Path) -> N
     print(f"\n15 strategies x 10 splits: {size / 1e6:.2f} MB written in {seconds:.2f} s")
     page = parse(out.read_text(encoding="utf-8"))
     assert len(page.rows["rank"]) == 15
-    assert size < 5_000_000
-    assert seconds < 10.0
+    assert size < 5_000_000  # its time is printed, not asserted: timing belongs to benchmarks

@@ -157,6 +157,13 @@ class GenericStack(Stack):
                 self.by_kind.setdefault(a.cls.acts_on, []).append(a)
         self._uniform = torch.full((self.m, 1, self.batch), 1.0 / self.batch, device=self.device)
         self._numeric = numeric_columns(self.members, self.features).to(self.device)
+        self.n_train = torch.tensor(
+            [float(len(m.train_idx)) for m in self.members], device=self.device
+        )
+        self.epoch_steps = torch.tensor(
+            [float(batch_pattern(m)[0]) for m in self.members], device=self.device
+        )
+        self.parametrization = self.by_kind.get("parametrization", [])
 
     def begin_epoch(self) -> None:
         """Train on from the optimizer's own weights (``swa`` members were evaluated with
@@ -183,13 +190,6 @@ class GenericStack(Stack):
             self._avg = torch.where(first, self.theta, torch.where(flat, mean, self._avg))
             self._iterate = self.theta.clone()
             self.theta.copy_(torch.where(flat, self._avg, self.theta))
-        self.n_train = torch.tensor(
-            [float(len(m.train_idx)) for m in self.members], device=self.device
-        )
-        self.epoch_steps = torch.tensor(
-            [float(batch_pattern(m)[0]) for m in self.members], device=self.device
-        )
-        self.parametrization = self.by_kind.get("parametrization", [])
 
     def _extra(self, a: _Active, params: dict[str, list[Tensor]], layer: int) -> dict[str, Tensor]:
         """The parametrization's extra tensors of Dense layer ``layer`` (the output last)."""
