@@ -141,7 +141,11 @@ class SearchSpace:
             params: list[tuple[str, float]] = []
             for q in cls.params:
                 d = self.dim(key, q.name)
-                v = round_strength(trial.suggest_float(d.name, d.low, d.high, log=d.log))
+                if q.integer:  # whole numbers only (an epoch)
+                    low, high = math.ceil(d.low), math.floor(d.high)
+                    v = float(trial.suggest_int(d.name, low, high, log=d.log))
+                else:
+                    v = round_strength(trial.suggest_float(d.name, d.low, d.high, log=d.log))
                 params.append((q.name, v))
                 values[d.name] = v
             configs.append(TechniqueConfig(key, tuple(params)))
@@ -178,7 +182,9 @@ class SearchSpace:
                 axis = np.geomspace(d.low, d.high, points)
             else:
                 axis = np.linspace(d.low, d.high, points)
-            out[d.name] = sorted({round_strength(float(v)) for v in axis})
+            whole = next(q for q in get(d.technique).params if q.name == d.param).integer
+            out[d.name] = sorted({float(round(v)) if whole else round_strength(float(v))
+                                  for v in axis})  # fmt: skip
         return out
 
     def to_dict(self) -> dict[str, Any]:

@@ -97,6 +97,7 @@ class Param:
         scale: ``"log"`` or ``"linear"``: how the search range is sampled.
         off: The value that turns the technique off (members without it use this value).
         minimum, maximum: Valid values (inclusive); ``off`` is always valid.
+        integer: Whether only whole numbers are valid (an epoch): searches suggest integers.
     """
 
     name: str
@@ -106,6 +107,7 @@ class Param:
     off: float = 0.0
     minimum: float = 0.0
     maximum: float = math.inf
+    integer: bool = False
 
     def __post_init__(self) -> None:
         p = Problems()
