@@ -5,11 +5,12 @@ For each shipped tabular set (``../shared/data``: crx, abalone, auto-mpg, Mice P
 1. **advice**: :func:`reglab.advise` short-lists strategies from the data alone;
 2. **tuned advice**: ``reglab.bench(..., strategies=<short-list>, tune=N)``, the nested
    protocol (``docs/tune.md``): every family of the short-list is tuned by ``N`` TPE trials on
-   ``--tune-cv`` inner folds of each outer training part, retrained there and scored on the
-   outer test fold. The short-list's score on outer split ``s`` is that of the family whose
-   chosen trial has the best **inner** score on ``s`` (the choice among families is nested
-   too; ``none``, which has nothing to tune, is the baseline and not chosen from). The best
-   family by its outer mean is shown beside it, marked optimistic (chosen on the test folds);
+   ``--tune-cv`` inner folds of each outer training part (asked in rounds of 16, the
+   default), retrained there and scored on the outer test fold. The short-list's score on
+   outer split ``s`` is that of the family whose chosen trial has the best **inner** score on
+   ``s`` (the choice among families is nested too; ``none``, which has nothing to tune, is
+   the baseline and not chosen from). The best family by its outer mean is shown beside it,
+   marked optimistic (chosen on the test folds);
 3. **realmlp**: a plain ``reglab.bench(..., strategies="none,realmlp")`` (RealMLP-TD's dropout
    0.15 and weight decay 2e-2, untuned: in the nested study it would be tuned) with the same
    seed, outer folds, model and epochs. ``none`` trains untuned in both studies on the same
@@ -114,7 +115,7 @@ def run_set(name: str, args: argparse.Namespace) -> dict[str, Any]:
         start = time.perf_counter()
         tuned = reglab.bench(
             source, strategies=",".join(short), store=st, tune=args.trials,
-            tune_cv=args.tune_cv, tune_batch=args.trials, **common,
+            tune_cv=args.tune_cv, **common,
         )  # fmt: skip
         tuned_s = time.perf_counter() - start
     with Store("sqlite://") as st:
