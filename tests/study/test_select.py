@@ -11,7 +11,9 @@ import pytest
 from sklearn.datasets import make_classification
 from typer.testing import CliRunner
 
+from reglab.api import path
 from reglab.cli.main import app
+from reglab.errors import ConfigError
 from reglab.study.select import select_features
 
 FAST = {"epochs": 25, "hidden": (32,), "device": "cpu"}
@@ -58,6 +60,8 @@ def test_the_command_writes_the_list_and_refuses_bad_input(
             "--cv", "3", "--hidden", "16", "--grid", "1:12:4", "--no-refit"]  # fmt: skip
     bad = runner.invoke(app, [*args, "--max-features", "0", "-o", str(out)])
     assert bad.exit_code == 2 and "`--max-features` must be" in bad.output
+    seeds = runner.invoke(app, [*args, "--max-features", "5", "--seeds", "0", "-o", str(out)])
+    assert seeds.exit_code == 2 and "`--seeds` must be" in seeds.output and not out.exists()
     clash = runner.invoke(app, [*args, "--max-features", "5", "-o", str(data)])
     assert clash.exit_code == 2 and not out.exists()
     assert pd.read_csv(data).shape == frame.shape  # the data file is untouched
@@ -66,3 +70,40 @@ def test_the_command_writes_the_list_and_refuses_bad_input(
     names = out.read_text().split()
     assert 1 <= len(names) <= 5 and set(names) <= set(frame.columns)
     assert "selected columns written to" in done.output
+
+
+def test_seeds_multiply_the_runs_and_one_seed_is_the_plain_path(frame: pd.DataFrame) -> None:
+    options = {"grid": "1:12:5", "cv": 3, "refit": False, **FAST}
+    one = select_features(frame, target="y", max_features=8, **options)
+    two = select_features(frame, target="y", max_features=8, seeds=2, **options)
+    # seeds=1 is the path exactly as it ran before seeds existed
+    fast = {**FAST, "early_stopping": False}
+    plain = path(frame, target="y", technique="group-l1", grid="1:12:5", cv=3, **fast)
+    assert [p.mean for p in one.path.points] == [p.mean for p in plain.points]
+    assert one.path.result is not None and plain.result is not None
+    norms = {(m.strategy, m.split_id): m.feature_norms for m in plain.result.members}
+    assert norms == {(m.strategy, m.split_id): m.feature_norms for m in one.path.result.members}
+    # seed 0 of every split is that same member, bit for bit; seed 1 trains on the same rows
+    assert two.path.result is not None
+    members = {(m.strategy, m.split_id): m for m in two.path.result.members}
+    assert len(members) == 2 * len(norms)
+    for (strategy, split), m in members.items():
+        if split < 3:
+            assert m.feature_norms == norms[(strategy, split)]
+        else:
+            twin = members[(strategy, split - 3)]
+            assert (m.n_train, m.n_test) == (twin.n_train, twin.n_test)
+            assert m.seed != twin.seed
+            # another seed, other weights (unless the penalty zeroed every input of both)
+            assert m.feature_norms != twin.feature_norms or not any(m.feature_norms)
+            assert strategy != "none" or m.feature_norms != twin.feature_norms
+    assert two.seeds == 2 and "3 splits × 2 seeds" in " ".join(two.lines())
+    for sel, runs in ((one, 3), (two, 6)):
+        freq = sel.table["frequency"].to_numpy() * runs
+        assert np.allclose(freq, np.round(freq)), freq  # multiples of 1/(splits x seeds)
+    assert set(two.table["frequency"] * 6) - {0.0, 3.0, 6.0}  # some land between the 3-fold steps
+
+
+def test_seeds_must_be_a_positive_integer(frame: pd.DataFrame) -> None:
+    with pytest.raises(ConfigError, match="`seeds` must be"):
+        select_features(frame, target="y", max_features=8, seeds=0, cv=3, **FAST)

@@ -535,6 +535,9 @@ def select(
         bool, typer.Option(help="Cross-validate a dense network on the selected columns.")
     ] = True,
     cv: Annotated[int, typer.Option(help="Folds of the path (selection frequency).")] = 5,
+    seeds: Annotated[
+        int, typer.Option(help="Member seeds per fold: frequency over folds x seeds.")
+    ] = 1,
     seed: Annotated[int, typer.Option(help="Root seed of every random choice.")] = 0,
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, e.g. 64,32.")] = "64,32",
     epochs: Annotated[int, typer.Option()] = 100,
@@ -562,6 +565,7 @@ def select(
             grid=grid,
             method=method,
             refit=refit,
+            seeds=seeds,
             output=output,
             table_path=table,
             store=store,

@@ -33,6 +33,7 @@ def run_select(
     method: str,
     refit: bool,
     output: Path,
+    seeds: int = 1,
     table_path: Path | None,
     store: str,
     options: dict[str, Any],
@@ -43,6 +44,7 @@ def run_select(
 
     check_int("select", "--max-features", max_features, minimum=1)
     check_choice("select", "--method", method, METHODS)
+    check_int("select", "--seeds", seeds, minimum=1)
     grid = GRIDS[method] if grid is None else grid
     options = dict(options)
     options["hidden"] = parse_hidden(str(options["hidden"]), "select")
@@ -56,14 +58,16 @@ def run_select(
     check_outputs_differ({"-o": out, "--table": table_out})
     console = wide_console()
     err = wide_console(stderr=True)
-    err.print(f"reglab select: at most {max_features} features by a {method} path ({grid})")
+    by = f", {seeds} seeds per fold" if seeds > 1 else ""
+    err.print(f"reglab select: at most {max_features} features by a {method} path ({grid}{by})")
     with Store(store) as st:
         selection = select_features(
             data, target=target, task=task, drop=drop, max_features=max_features, grid=grid,
-            method=method, refit=refit, store=st, **options,
+            method=method, refit=refit, seeds=seeds, store=st, **options,
         )  # fmt: skip
     shown = Table(title=f"Inputs by stability (top {SHOWN})", title_justify="left")
-    for column in ("feature", f"drops at {method}", "kept in splits", "relative norm", ""):
+    kept = "kept in splits" if seeds == 1 else "kept in splits x seeds"
+    for column in ("feature", f"drops at {method}", kept, "relative norm", ""):
         shown.add_column(column, justify="left" if column == "feature" else "right")
     for row in selection.table.head(SHOWN).to_dict("records"):
         at = float(row["drops_at"])

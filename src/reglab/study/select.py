@@ -7,15 +7,25 @@ operator on a network with a linear skip path, :mod:`reglab.techniques.lassonet`
 with every strength × split trained as stacks, each member ending with exact zeros on the input
 features it dropped. Along the path:
 
-* a feature's **selection frequency** at a strength is the share of the splits in which it
-  survived (the report's feature-survival rule: a first-layer norm above 1e-3 of the largest),
-  a stability measure over resamples in the sense of stability selection (Meinshausen &
-  Bühlmann 2010);
+* a feature's **selection frequency** at a strength is the share of the splits × seeds in
+  which it survived (the report's feature-survival rule: a first-layer norm above 1e-3 of the
+  largest), a stability measure over resamples in the sense of stability selection (Meinshausen
+  & Bühlmann 2010). With ``seeds=K`` every split is trained ``K`` times, with ``K`` member
+  seeds (initial weights, batch order, dropout masks), so the frequency is over ``J·K``
+  members per strength and is a multiple of ``1/(J·K)``: it measures the stability over the
+  resamples and over the optimization's own randomness;
 * a feature **drops at** the weakest strength from which it survives in fewer than half the
   splits;
 * the **chosen strength** is the weakest at which at most ``max_features`` features survive in
   at least half the splits; the selection is those features, most frequent (then strongest)
   first.
+
+Seeds: seed ``k = 0`` of split ``s`` is the split's own member (``seeds=1`` is the plain path,
+to the bit); seed ``k ≥ 1`` trains on the same rows with the member seed
+``derive(seed, "split", s, "seed", k)``, under the split id ``s + k·J``, in the same stacks.
+The path's scores are then means over the ``J·K`` members; their corrected standard errors
+count each as a split, which understates them somewhat (the ``K`` members of a split share its
+rows), so read the path's intervals with ``seeds=1``.
 
 With ``refit`` a dense network (no regularization, the same model and training set-up) is
 cross-validated on the selected features only, beside the same network on every feature (the
@@ -75,7 +85,8 @@ class Selection:
         refit: The dense network on the selected features (``None`` without refit).
         listed_at: The strength whose frequencies rank the table (the chosen one, else the
             strongest that kept more than ``max_features``).
-        counts: Strength → number of features kept in at least half of the splits.
+        counts: Strength → number of features kept in at least half of the splits × seeds.
+        seeds: Member seeds per split.
     """
 
     features: tuple[str, ...]
@@ -88,6 +99,7 @@ class Selection:
     listed_at: float | None = None
     counts: dict[float, int] = dataclasses.field(default_factory=dict)
     method: str = "group-l1"
+    seeds: int = 1
 
     def score(self, which: str = "selected") -> tuple[float, float] | None:
         """Mean test score and its standard error of the dense network on the ``selected``
@@ -111,14 +123,15 @@ class Selection:
             steps = ", ".join(f"{n} at {k:.3g}" for k, n in sorted(self.counts.items()))
             out.append(
                 f"No {self.method} strength kept between 1 and {self.max_features} features in "
-                f"at least half of the splits ({steps}): the {len(self.inputs)} most stable at "
+                f"at least half of the {self._runs()} ({steps}): the {len(self.inputs)} most "
+                f"stable at "
                 f"{self.method}={self.listed_at:.3g} are listed; refine --grid around it."
             )
         else:
             out.append(
                 f"Selected {len(self.inputs)} of {len(self.table)} inputs at {self.method}="
                 f"{self.strength:.3g}, the weakest strength keeping at most "
-                f"{self.max_features} in at least half of the {self._splits()} splits."
+                f"{self.max_features} in at least half of the {self._runs()}."
             )
         everything, chosen = self.score("all"), self.score("selected")
         if everything is not None:
@@ -131,8 +144,11 @@ class Selection:
             )
         return out
 
-    def _splits(self) -> int:
-        return max(p.n_splits + p.n_failed for p in self.path.points)
+    def _runs(self) -> str:
+        runs = max(p.n_splits + p.n_failed for p in self.path.points)
+        if self.seeds == 1:
+            return f"{runs} splits"
+        return f"{runs // self.seeds} splits × {self.seeds} seeds"
 
 
 def _pm(value: tuple[float, float], metric: str) -> str:
@@ -154,6 +170,7 @@ def select_features(
     method: str = "group-l1",
     cv: int = 5,
     refit: bool = True,
+    seeds: int = 1,
     store: str | os.PathLike[str] | Store | None = None,
     **options: Any,
 ) -> Selection:
@@ -167,16 +184,20 @@ def select_features(
             :data:`GRIDS`).
         method: ``"group-l1"`` (group lasso on the first layer) or ``"lassonet"``.
         refit: Cross-validate a dense network on the selected columns.
+        seeds: Member seeds per split (``K ≥ 1``): the selection frequency is over splits ×
+            seeds (module docstring).
         **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs`` …).
             Early stopping is off unless asked for: every member trains ``epochs`` epochs,
             so its zeros are those the path reached, not those of an early best epoch.
     """
-    from reglab.api import bench, load_data, path
+    from reglab.api import bench, load_data
     from reglab.data.preprocess import Preprocessor
     from reglab.report.analysis import feature_survival
+    from reglab.study.path_study import PathStudy
 
     check_int("select_features", "max_features", max_features, minimum=1)
     check_choice("select_features", "method", method, METHODS)
+    check_int("select_features", "seeds", seeds, minimum=1)
     if grid is None:
         grid = GRIDS[method]
     # A fixed number of epochs: restoring each member's best epoch would bring back the dense
@@ -191,7 +212,12 @@ def select_features(
     own = not isinstance(store, Store)
     st: Store = store if isinstance(store, Store) else Store(store or "sqlite://")
     try:
-        result = path(dataset, technique=method, grid=grid, cv=cv, store=st, **options)
+        runner = PathStudy(method, grid, **{"n_splits": cv, **options})
+        runner.check()
+        study_, plan, described = runner.plan(dataset)
+        if seeds > 1:
+            plan = _with_seeds(plan, seeds, study_.seed, rename=runner.name is None)
+        result = runner.run(dataset, st, planned=(study_, plan, described))
         study = result.result
         assert study is not None
         names = list(study.metadata.get("feature_names") or ())
@@ -249,8 +275,46 @@ def select_features(
                 name=f"{study.name}-refit-{len(features)}", **rest,
             )  # fmt: skip
         return Selection(
-            features, inputs, chosen, max_features, table, result, refitted, at, counts, method
-        )
+            features, inputs, chosen, max_features, table, result, refitted, at, counts, method,
+            seeds,
+        )  # fmt: skip
     finally:
         if own:
             st.close()
+
+
+def _with_seeds(plan: Any, seeds: int, root: int, *, rename: bool) -> Any:
+    """``plan`` with every member trained ``seeds`` times (module docstring): seed ``k ≥ 1`` of
+    split ``s`` trains on the same rows as a split of its own, id ``s + k·J``, member seed
+    ``derive(root, "split", s, "seed", k)``."""
+    from reglab._seeding import derive
+    from reglab.study.run import MAX_SPLITS
+    from reglab.study.splits import Split
+
+    n = len(plan.splits)
+    if n * seeds > MAX_SPLITS:
+        raise ConfigError(
+            f"select_features: `seeds` x splits must be at most {MAX_SPLITS:,}; got {seeds} x "
+            f"{n} = {seeds * n:,}."
+        )
+    repeats = max(s.repeat for s in plan.splits) + 1
+    splits = list(plan.splits)
+    members = list(plan.members)
+    data = dict(plan.data)
+    for k in range(1, seeds):
+        copies = {}
+        for s in plan.splits:
+            copy = Split(s.split_id + k * n, s.repeat + k * repeats, s.fold,
+                         s.train_idx, s.val_idx, s.test_idx)  # fmt: skip
+            copies[s.split_id] = copy
+            splits.append(copy)
+            data[copy.split_id] = plan.data[s.split_id]
+        for spec, s in plan.members:
+            copy = copies[s.split_id]
+            seed = derive(root, "split", s.split_id, "seed", k)
+            members.append((dataclasses.replace(spec, seed=seed, split_id=copy.split_id), copy))
+    config = {**plan.config, "member seeds": seeds}
+    name = f"{plan.name}-{seeds}seeds" if rename else plan.name
+    return dataclasses.replace(
+        plan, name=name, splits=splits, members=members, data=data, config=config
+    )
