@@ -113,3 +113,16 @@ def test_edges_are_measured_on_the_scale_of_the_range() -> None:
     assert d.at_edge(9e-3) == "high" and d.at_edge(1.2e-6) == "low"
     assert d.at_edge(1e-4) is None and d.at_edge(1e-3) is None
     assert math.isclose(d.high, 1e-2)
+
+
+def test_an_epoch_parameter_is_searched_as_whole_epochs_within_the_study() -> None:
+    space = parse_space("swa").within_epochs(12)
+    (dim,) = space.dims
+    assert (dim.low, dim.high) == (5.0, 11.0)  # a start after the last epoch would be inert
+    assert parse_space("swa").within_epochs(200).dims[0].high == 50.0
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        strategy, values = space.suggest(study.ask())
+        assert values["swa"] == int(values["swa"]) and 5 <= values["swa"] <= 11
+        assert strategy.techniques[0].values["start"] == values["swa"]
+    assert space.grid(4)["swa"] == [5.0, 7.0, 9.0, 11.0]

@@ -198,13 +198,13 @@ class Tune:
     def plan(self, dataset: Dataset) -> TunePlan:
         """Validate everything and plan the splits and preprocessing (nothing stored)."""
         family = str(self.study_options.get("model", "mlp"))
-        space = self.check().for_task(dataset.task, family)
+        study = Study(["none"], **self.study_options)
+        space = self.check().for_task(dataset.task, family).within_epochs(int(study.epochs))
         kind = "regression" if dataset.task == "regression" else "classification"
         metric = self.metric or ("rmse" if kind == "regression" else "accuracy")
         if metric not in METRICS[kind]:
             expected = f"a {kind} score: one of " + ", ".join(METRICS[kind])
             raise ConfigError(message("tune", "metric", expected, metric))
-        study = Study(["none"], **self.study_options)
         base = study.plan(dataset)
         described = {
             "space": space.to_dict(),

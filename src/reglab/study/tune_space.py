@@ -28,6 +28,7 @@ and ``reglab fit --strategy`` retrains it bit for bit.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -170,6 +171,18 @@ class SearchSpace:
         techs = tuple(k for k in self.techniques if fits(k))
         dims = tuple(d for d in self.dims if d.technique in techs)
         return SearchSpace(self.text, techs, dims, self.switches)
+
+    def within_epochs(self, epochs: int) -> SearchSpace:
+        """The space with every epoch parameter (``swa``'s start) searched below ``epochs``,
+        the study's training length: a start after the last epoch would train nothing new."""
+        dims = []
+        for d in self.dims:
+            q = next(q for q in get(d.technique).params if q.name == d.param)
+            if q.epoch and d.high >= epochs:
+                high = float(max(1, epochs - 1))
+                d = dataclasses.replace(d, low=min(d.low, high), high=high)
+            dims.append(d)
+        return SearchSpace(self.text, self.techniques, tuple(dims), self.switches)
 
     def grid(self, points: int) -> dict[str, list[float]]:
         """A grid of ``points`` values per dimension (log- or evenly spaced), for Optuna's

@@ -98,6 +98,8 @@ class Param:
         off: The value that turns the technique off (members without it use this value).
         minimum, maximum: Valid values (inclusive); ``off`` is always valid.
         integer: Whether only whole numbers are valid (an epoch): searches suggest integers.
+        epoch: Whether it is an epoch of training: a search keeps it below the study's
+            ``epochs`` (a start after the last epoch would leave the technique inert).
     """
 
     name: str
@@ -108,6 +110,7 @@ class Param:
     minimum: float = 0.0
     maximum: float = math.inf
     integer: bool = False
+    epoch: bool = False
 
     def __post_init__(self) -> None:
         p = Problems()

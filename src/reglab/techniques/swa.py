@@ -31,7 +31,11 @@ class Swa(Technique):
     """``swa=START``: evaluate each member with the mean of its weights since epoch START."""
 
     key = "swa"
-    params = (Param("start", 5.0, 50.0, "linear", minimum=1.0, maximum=100_000.0, integer=True),)
+    params = (
+        Param(
+            "start", 5.0, 50.0, "linear", minimum=1.0, maximum=100_000.0, integer=True, epoch=True
+        ),
+    )
     acts_on = "epoch"
     label = "stochastic weight averaging"
     order = 95
