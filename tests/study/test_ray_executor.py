@@ -157,14 +157,11 @@ def bench_command(store: Path, address: str, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
-def test_a_driver_killed_with_sigkill_resumes_when_run_again(
-    ray_cluster: RayCluster, tmp_path: Path
-) -> None:
-    store_path = tmp_path / "s.db"
-    command = bench_command(store_path, ray_cluster.address)
-    env = {**environment(), "COLUMNS": "120"}
-    driver = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
+def _kill_mid_study(command: list[str], store_path: Path, env: dict[str, str]) -> bool:
+    """Start the driver, SIGKILL it once a member is stored; whether the kill found the study
+    still running (on a loaded machine the last members can land before the kill does)."""
+    driver = subprocess.Popen(command, cwd=store_path.parent, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         while driver.poll() is None:
             if store_path.exists():
@@ -177,10 +174,23 @@ def test_a_driver_killed_with_sigkill_resumes_when_run_again(
         driver.send_signal(signal.SIGKILL)
     finally:
         driver.wait()
-    assert driver.returncode == -signal.SIGKILL
+    with Store(store_path) as st:
+        return driver.returncode == -signal.SIGKILL and st.get_study("resume").status == "running"
+
+
+def test_a_driver_killed_with_sigkill_resumes_when_run_again(
+    ray_cluster: RayCluster, tmp_path: Path
+) -> None:
+    env = {**environment(), "COLUMNS": "120"}
+    for attempt in range(3):
+        store_path = tmp_path / f"s{attempt}.db"
+        command = bench_command(store_path, ray_cluster.address)
+        if _kill_mid_study(command, store_path, env):  # left as the kill found it
+            break
+    else:
+        pytest.fail("the study finished before the driver was killed, three times")
     with Store(store_path) as st:
         before = st.done_keys("resume", include_failed=True)
-        assert st.get_study("resume").status == "running"  # left as the kill found it
     assert 1 <= len(before) < 8
     again = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr

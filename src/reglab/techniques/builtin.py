@@ -17,8 +17,9 @@ these entries.
 {'l2': 0.001}
 >>> get("elasticnet").to_fields({"alpha": 1e-3, "l1_ratio": 0.5})
 {'l1': 0.0005, 'l2': 0.00025}
->>> get("dropout").search_space()["rate"]
-Param(name='rate', low=0.05, high=0.7, scale='linear', off=0.0, minimum=0.0, maximum=1.0)
+>>> rate = get("dropout").search_space()["rate"]
+>>> rate.low, rate.high, rate.scale, rate.off
+(0.05, 0.7, 'linear', 0.0)
 """
 
 from __future__ import annotations
