@@ -463,6 +463,9 @@ def fit(
         str | None, typer.Option(help="Comma-separated feature columns to leave out.")
     ] = None,
     hidden: Annotated[str | None, typer.Option(help="Hidden layer sizes [64,32].")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="mlp, cnn (images) or rnn / rnn?cell=gru (sequences) [mlp].")
+    ] = None,
     activation: Annotated[str | None, typer.Option(help="[relu]")] = None,
     block_order: Annotated[str | None, typer.Option(help="[bn-act-drop]")] = None,
     epochs: Annotated[int | None, typer.Option(help="[100]")] = None,
@@ -496,6 +499,7 @@ def fit(
             store=store,
             options={
                 "hidden": hidden,
+                "model": model,
                 "activation": activation,
                 "block_order": block_order,
                 "epochs": epochs,

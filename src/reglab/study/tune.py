@@ -512,6 +512,8 @@ def fit_command(plan: TunePlan, options: Mapping[str, Any]) -> str:
         parts.append(f"--target {_quote(ds.target)}")
     parts.append('--strategy "{strategy}"')
     parts.append("--hidden " + ",".join(str(int(h)) for h in study.hidden))
+    if study.model != "mlp":
+        parts.append(f"--model {_quote(str(study.model))}")
     for flag, value, default in (("--epochs", study.epochs, 100),
                                  ("--batch-size", study.batch_size, 32),
                                  ("--lr", study.lr, 1e-3),
