@@ -105,6 +105,18 @@ def test_the_cocktail_holds_the_techniques_of_the_family(images: Path) -> None:
     assert not mlp & {"spatial-dropout", "recurrent-dropout"}
 
 
+def test_a_gru_cocktail_trains_every_trial(tmp_path: Path) -> None:
+    store = str(tmp_path / "gru.db")
+    result = runner.invoke(app, ["tune", "builtin:sunspots", "--model", "rnn?cell=gru",
+                                 "--strategy", "cocktail", "--trials", "6", "--batch-trials", "6",
+                                 *TINY, "--store", store])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "6 trials (6 complete, 0 pruned, 0 failed)" in " ".join(result.output.split())
+    assert "--model 'rnn?cell=gru'" in result.output
+    _, members = _members(store)
+    assert len(members) == 12 and all(m.status == "done" for m in members)
+
+
 @pytest.mark.parametrize(
     ("args", "pattern"),
     [
