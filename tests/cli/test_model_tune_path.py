@@ -188,3 +188,21 @@ def test_fit_command_of_a_cnn_search_trains_a_cnn(tmp_path: Path, images: Path) 
                                   "-o", str(tmp_path / "t.reglab")])  # fmt: skip
     assert_one_line_error(refused, r"`model` must be 'mlp' for data that are not images")
     assert not (tmp_path / "t.reglab").exists()
+
+
+def test_fit_from_a_recurrent_study_trains_its_family(tmp_path: Path) -> None:
+    from reglab.final import load
+
+    store = str(tmp_path / "s.db")
+    bench = runner.invoke(app, ["bench", "builtin:sunspots", "--model", "rnn?cell=gru",
+                                "--strategies", "none,l2=1e-4", *TINY,
+                                "--store", store])  # fmt: skip
+    assert bench.exit_code == 0, bench.output
+    with Store(store, create=False) as st:
+        (study,) = st.list_studies()
+    out = tmp_path / "m.reglab"
+    fitted = runner.invoke(app, ["fit", "builtin:sunspots", "--from-study", study.name,
+                                 "--store", store, "--device", "cpu", "-o", str(out)])  # fmt: skip
+    assert fitted.exit_code == 0, fitted.output
+    arch = load(out).arch
+    assert isinstance(arch, RecurrentArchitecture) and arch.cell == "gru" and arch.units == (8,)
