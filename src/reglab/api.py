@@ -115,7 +115,8 @@ def path(
             (``1e-6:1e-1:11`` for l2, ``0:0.7:8`` for dropout).
         l1_ratio: Elastic net's mix (default 0.5). proximal: L1 by soft-thresholding.
         metric: The test score to choose by (default: accuracy, or RMSE for regression).
-        **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs`` …).
+        **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs``,
+            ``model="cnn"`` or ``"rnn?cell=gru"`` …).
 
     Returns:
         The :class:`~reglab.study.path.PathResult`: ``.points`` (mean ± SE per strength),
@@ -162,7 +163,8 @@ def tune(
         sampler: ``tpe``, ``random``, ``grid``, ``qmc`` or ``cmaes``. pruner: ``median`` or
             ``none``. batch_trials: Trials trained together per round (default 16).
         metric: The test score to optimize (default: accuracy, or RMSE for regression).
-        **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs`` …).
+        **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs``,
+            ``model="cnn"`` or ``"rnn?cell=gru"`` …).
 
     Returns:
         The :class:`~reglab.study.tune_result.TuneResult`: ``.best`` (strategy, mean, split

@@ -48,6 +48,16 @@ def _not_precious(option: str, out: Path, *, models: bool) -> None:
         )
 
 
+def _layers(arch: Any) -> str:
+    """``hidden 64,32``; a CNN's conv filters or a recurrent network's cell and units too."""
+    hidden = "hidden " + ",".join(map(str, arch.hidden))
+    if hasattr(arch, "units"):  # recurrent: the units are its layers
+        return f"{arch.cell} units " + ",".join(map(str, arch.units))
+    if hasattr(arch, "conv"):
+        return "conv " + ",".join(str(b.filters) for b in arch.conv) + ", " + hidden
+    return hidden
+
+
 def run_fit(
     data: str,
     *,
@@ -114,8 +124,8 @@ def run_fit(
     kind = f"{model.task}, {len(model.classes)} classes" if model.classes else model.task
     err.print(
         f"reglab fit: {ds['name']}: {ds['rows']} rows x {ds['columns']} columns → "
-        f"{model.arch.in_features} inputs ({kind}); strategy {model.strategy.name!r}, hidden "
-        f"{','.join(map(str, model.arch.hidden))}",
+        f"{model.arch.in_features} inputs ({kind}); strategy {model.strategy.name!r}, "
+        f"{_layers(model.arch)}",
         highlight=False,
     )
     for notice in ds["notices"]:

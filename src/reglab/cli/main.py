@@ -39,6 +39,10 @@ AddressOpt = Annotated[
     str | None,
     typer.Option("--address", help="HOST:PORT of the Ray cluster's head (--executor ray)."),
 ]
+ModelOpt = Annotated[
+    str,
+    typer.Option(help="mlp; cnn for images; rnn for sequences (rnn?cell=gru a GRU), as for bench."),
+]
 
 
 @app.command()
@@ -271,6 +275,7 @@ def path(
     ] = 0.2,
     seed: Annotated[int, typer.Option(help="Root seed of every random choice.")] = 0,
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, e.g. 50,25.")] = "64,32",
+    model: ModelOpt = "mlp",
     epochs: Annotated[int, typer.Option()] = 100,
     batch_size: Annotated[int, typer.Option()] = 32,
     lr: Annotated[float, typer.Option()] = 1e-3,
@@ -322,6 +327,7 @@ def path(
                 "val_fraction": val_fraction,
                 "seed": seed,
                 "hidden": hidden,
+                "model": model,
                 "epochs": epochs,
                 "batch_size": batch_size,
                 "lr": lr,
@@ -368,6 +374,7 @@ def tune(
     val_fraction: Annotated[float, typer.Option(help="Inner validation fraction.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Root seed (splits, weights, sampler).")] = 0,
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, e.g. 50,25.")] = "64,32",
+    model: ModelOpt = "mlp",
     epochs: Annotated[int, typer.Option()] = 100,
     batch_size: Annotated[int, typer.Option()] = 32,
     lr: Annotated[float, typer.Option()] = 1e-3,
@@ -413,6 +420,7 @@ def tune(
                 "val_fraction": val_fraction,
                 "seed": seed,
                 "hidden": hidden,
+                "model": model,
                 "epochs": epochs,
                 "batch_size": batch_size,
                 "lr": lr,
@@ -455,6 +463,9 @@ def fit(
         str | None, typer.Option(help="Comma-separated feature columns to leave out.")
     ] = None,
     hidden: Annotated[str | None, typer.Option(help="Hidden layer sizes [64,32].")] = None,
+    model: Annotated[
+        str | None, typer.Option(help="mlp, cnn (images) or rnn / rnn?cell=gru (sequences) [mlp].")
+    ] = None,
     activation: Annotated[str | None, typer.Option(help="[relu]")] = None,
     block_order: Annotated[str | None, typer.Option(help="[bn-act-drop]")] = None,
     epochs: Annotated[int | None, typer.Option(help="[100]")] = None,
@@ -488,6 +499,7 @@ def fit(
             store=store,
             options={
                 "hidden": hidden,
+                "model": model,
                 "activation": activation,
                 "block_order": block_order,
                 "epochs": epochs,

@@ -26,13 +26,12 @@ import torch
 
 from reglab._device import resolve_device
 from reglab._seeding import derive, generator
-from reglab._validation import Problems, check_fraction, check_int, message
+from reglab._validation import Problems, check_choice, check_fraction, check_int, message
 from reglab.data.load import Dataset
 from reglab.data.preprocess import Preprocessor, check_encoded_size
 from reglab.engine import MemberSpec, train_members
 from reglab.engine.family import family_of
 from reglab.engine.plan import available_memory, check_budget
-from reglab.engine.skip import dense_architecture
 from reglab.engine.spec import Strategy, TrainConfig
 from reglab.errors import ConfigError, TrainingError
 from reglab.final.model import FinalModel
@@ -42,6 +41,7 @@ __all__ = ["DEFAULTS", "fit_final", "strategy_of_study", "validation_rows"]
 WHO = "fit_final"
 
 DEFAULTS: dict[str, Any] = {
+    "model": "mlp",
     "hidden": (64, 32),
     "activation": "relu",
     "block_order": "bn-act-drop",
@@ -66,6 +66,7 @@ def fit_final(
     target: str | None = None,
     task: str | None = None,
     drop: Sequence[str] = (),
+    model: str | None = None,
     hidden: Sequence[int] | None = None,
     activation: str | None = None,
     block_order: str | None = None,
@@ -89,7 +90,10 @@ def fit_final(
             :class:`~reglab.engine.spec.Strategy`, or a
             :class:`~reglab.study.results.StudyResult`, whose recommended strategy is trained
             with the study's settings (refused when the study recommends none).
-        hidden, activation, block_order: The MLP.
+        model: ``"mlp"``, ``"cnn"`` (images: LeNet-5's conv blocks, then ``hidden``) or
+            ``"rnn"`` (sequences: an LSTM, ``"rnn?cell=gru"`` a GRU, with ``hidden`` as its
+            layers' units), as in :class:`~reglab.study.run.Study`; a study's by default.
+        hidden, activation, block_order: The dense layers.
         epochs, batch_size, lr, optimizer: Training.
         early_stopping, patience, val_fraction: Early stopping on ``val_fraction`` of the
             rows, carved from the data.
@@ -111,6 +115,7 @@ def fit_final(
 
     chosen, settings, study = _strategy(strategy)
     given = {
+        "model": model,
         "hidden": hidden,
         "activation": activation,
         "block_order": block_order,
@@ -163,6 +168,7 @@ def strategy_of_study(result: Any) -> tuple[Strategy, dict[str, Any]]:
     for key in ("hidden", "activation", "block_order"):
         if key in model:
             settings[key] = tuple(model[key]) if key == "hidden" else model[key]
+    settings["model"] = model.get("family", "mlp")
     for key in ("epochs", "batch_size", "lr", "optimizer", "min_delta"):
         if key in train:
             settings[key] = train[key]
@@ -199,6 +205,14 @@ def _strategy(spec: Any) -> tuple[Strategy, dict[str, Any], dict[str, Any] | Non
 
 def _check(options: dict[str, Any], seed: Any, memory_budget_mb: Any) -> None:
     p = Problems()
+    from reglab.study.run import MODELS, _model_family
+
+    try:
+        family = _model_family(options["model"])
+    except ConfigError as exc:
+        p.add(str(exc).replace("Study:", f"{WHO}:", 1))
+    else:
+        p.check(check_choice, WHO, "model", family, MODELS)
     hidden = options["hidden"]
     if isinstance(hidden, int) or not isinstance(hidden, Sequence) or not hidden:
         p.add(message(WHO, "hidden", "a non-empty sequence of layer sizes", hidden))
@@ -266,6 +280,12 @@ def _train(
 ) -> FinalModel:
     hidden = tuple(int(h) for h in options["hidden"])
     strategy.dropout_rates(len(hidden))
+    from reglab.study.model_techniques import model_problem
+
+    keys = [c.key for c in strategy.techniques]
+    refused = model_problem(keys, strategy, options["model"], WHO, "strategy")
+    if refused is not None:
+        raise ConfigError(refused)
     stopping = bool(options["early_stopping"])
     train = TrainConfig(
         epochs=options["epochs"],
@@ -280,16 +300,15 @@ def _train(
     every = np.arange(dataset.n_rows, dtype=np.int64)
     pre = Preprocessor.for_dataset(dataset).fit(dataset.X, every)
     x = np.ascontiguousarray(pre.transform(dataset.X))
-    arch = dense_architecture(
-        strategy,
-        in_features=pre.n_features_out,
-        out_features=dataset.n_classes if dataset.task == "multiclass" else 1,
-        hidden=hidden,
-        activation=options["activation"],
-        batch_norm=strategy.batch_norm,
-        block_order=options["block_order"],
-        task=dataset.task,
-    )
+    from reglab.study.run import Study
+
+    shape = Study(None, hidden=hidden, activation=options["activation"],
+                  block_order=options["block_order"], model=options["model"])  # fmt: skip
+    n_out = dataset.n_classes if dataset.task == "multiclass" else 1
+    try:
+        arch = shape._architecture(dataset, pre.n_features_out, n_out, strategy)
+    except ConfigError as exc:  # the family on data it does not read, named for fit
+        raise ConfigError(str(exc).replace("Study:", f"{WHO}:", 1)) from None
     train_idx, val_idx = validation_rows(
         dataset.y, dataset.task, float(options["val_fraction"]) if stopping else 0.0, seed
     )

@@ -283,6 +283,7 @@ class FinalModel:
                 "categories": [list(c) for c in pre.categories_],
             },
             "architecture": dataclasses.asdict(self.arch),
+            "family": family_of(self.arch).name,
             "strategy": self.strategy.to_dict(),
             "train": dataclasses.asdict(self.train),
             "weights": weights,
@@ -325,10 +326,7 @@ class FinalModel:
         } != {n_cat}:
             raise ValueError("the preprocessing's statistics do not match its columns")
         strategy = Strategy.from_dict(config["strategy"])
-        arch = dense_architecture(
-            strategy,
-            **{**config["architecture"], "hidden": tuple(config["architecture"]["hidden"])},
-        )
+        arch = _architecture(config, strategy)
         if pre.n_features_out != arch.in_features:
             raise ValueError(
                 f"the preprocessing gives {pre.n_features_out} inputs, the network takes "
@@ -365,6 +363,25 @@ class FinalModel:
             info=config["info"],
             version=str(config["reglab_version"]),
         )
+
+
+def _architecture(config: dict[str, Any], strategy: Strategy) -> Architecture:
+    """The network a model file describes: its ``family`` (``mlp`` in files written before
+    other families were saved) with the ``architecture`` fields, tuples restored from JSON."""
+    fields = {**config["architecture"], "hidden": tuple(config["architecture"]["hidden"])}
+    family = config.get("family", "mlp")
+    if family == "cnn":
+        from reglab.engine.conv import ConvArchitecture, ConvBlock
+
+        conv = tuple(ConvBlock(**block) for block in fields["conv"])
+        return ConvArchitecture(**{**fields, "conv": conv})
+    if family == "rnn":
+        from reglab.engine.rnn import RecurrentArchitecture
+
+        return RecurrentArchitecture(**{**fields, "units": tuple(fields["units"])})
+    if family not in ("mlp", "skip-mlp"):
+        raise ValueError(f"the network's family {family!r} is not one reglab reads")
+    return dense_architecture(strategy, **fields)
 
 
 def load(path: str | os.PathLike[str]) -> FinalModel:

@@ -4,8 +4,9 @@ Layout (every entry stored uncompressed, with a fixed date, so equal models give
 
     manifest.json          {"format": "reglab-model", "format_version": 1, "reglab_version",
                             "files": {name: sha256}, "payload_sha256": sha256}
-    model.json             the model: columns, preprocessing, target encoding, architecture,
-                           strategy, training set-up (see :mod:`reglab.final.model`)
+    model.json             the model: columns, preprocessing, target encoding, architecture
+                           and its family (mlp, cnn or rnn), strategy, training set-up (see
+                           :mod:`reglab.final.model`)
     weights/<key>.npy      one array per ``state_dict`` entry (``np.save``, no object arrays)
 
 ``payload_sha256`` is the sha256 of the entries other than the manifest, each as its name, a

@@ -19,6 +19,7 @@ from reglab._validation import Problems
 from reglab.data.load import Dataset
 from reglab.errors import ConfigError
 from reglab.store import Store
+from reglab.study.model_techniques import model_problem
 from reglab.study.path import REFERENCE, PathResult, analyze_path
 from reglab.study.path_grid import PathTechnique, parse_grid, path_technique, problem
 from reglab.study.run import Progress, Study, StudyPlan
@@ -49,7 +50,9 @@ class PathStudy:
             or RMSE).
         name: The study's name (default: data name, technique and a hash of the settings).
         **study_options: Any other :class:`~reglab.study.run.Study` argument (``hidden``,
-            ``epochs``, ``n_splits``, ``seed`` …).
+            ``epochs``, ``n_splits``, ``seed``, ``model`` …); a technique ``model``'s family
+            does not train (``spatial-dropout`` on an ``mlp``, ``dropconnect`` on an
+            ``rnn``) is refused.
     """
 
     def __init__(
@@ -92,6 +95,13 @@ class PathStudy:
         known = [m for ms in METRICS.values() for m in ms]
         if self.metric is not None and self.metric not in known:
             p.add(problem("metric", "one of " + ", ".join(known), self.metric))
+        strongest = [v for v in grid if v != 0]
+        if strongest and not p.messages:  # a technique the model's family does not train
+            term = parse_strategy(self._term(tech, max(strongest)))
+            model = self.study_options.get("model", "mlp")
+            refused = model_problem([tech.key], term, model, "path", "technique")
+            if refused is not None:
+                p.add(refused)
         p.raise_if_any()
         return tech, grid
 

@@ -44,6 +44,7 @@ from reglab.stats.metrics import METRIC_DIRECTIONS
 from reglab.store import Store
 from reglab.store.rows import changed_keys, json_dict
 from reglab.study.executor import LocalExecutor
+from reglab.study.model_techniques import family_of_model, model_problem, space_for_model
 from reglab.study.path_study import METRICS
 from reglab.study.run import Study, StudyPlan, environment, to_record
 from reglab.study.splits import Split
@@ -137,7 +138,9 @@ class Tune:
         pruner: ``median`` (default; needs early stopping's validation rows) or ``none``.
         metric: The test score to optimize (default: accuracy, or RMSE for regression).
         name: The study's name (default: data name, ``tune`` and a hash of the settings).
-        **study_options: Any other :class:`~reglab.study.run.Study` argument.
+        **study_options: Any other :class:`~reglab.study.run.Study` argument; with
+            ``model="cnn"`` or ``"rnn"`` a technique of another family in ``strategy`` is
+            refused, and ``cocktail`` holds only the techniques the family trains.
     """
 
     def __init__(
@@ -171,6 +174,11 @@ class Tune:
             space = parse_space(self.strategy, self.ranges)
         except ConfigError as err:
             p.add(str(err))
+        if space is not None and not space.switches:  # named: refused, not left out
+            model = self.study_options.get("model", "mlp")
+            refused = model_problem(space.techniques, None, model, "tune", "strategy")
+            if refused is not None:
+                p.add(refused)
         sizes = (("trials", self.trials, "--trials"),
                  ("batch_trials", self.batch_trials, "--batch-trials"))  # fmt: skip
         for param, value, flag in sizes:
@@ -197,9 +205,10 @@ class Tune:
 
     def plan(self, dataset: Dataset) -> TunePlan:
         """Validate everything and plan the splits and preprocessing (nothing stored)."""
-        family = str(self.study_options.get("model", "mlp"))
+        model = self.study_options.get("model", "mlp")
         study = Study(["none"], **self.study_options)
-        space = self.check().for_task(dataset.task, family).within_epochs(int(study.epochs))
+        space = self.check().for_task(dataset.task, family_of_model(model) or str(model))
+        space = space_for_model(space, model).within_epochs(int(study.epochs))
         kind = "regression" if dataset.task == "regression" else "classification"
         metric = self.metric or ("rmse" if kind == "regression" else "accuracy")
         if metric not in METRICS[kind]:
@@ -503,6 +512,8 @@ def fit_command(plan: TunePlan, options: Mapping[str, Any]) -> str:
         parts.append(f"--target {_quote(ds.target)}")
     parts.append('--strategy "{strategy}"')
     parts.append("--hidden " + ",".join(str(int(h)) for h in study.hidden))
+    if study.model != "mlp":
+        parts.append(f"--model {_quote(str(study.model))}")
     for flag, value, default in (("--epochs", study.epochs, 100),
                                  ("--batch-size", study.batch_size, 32),
                                  ("--lr", study.lr, 1e-3),
