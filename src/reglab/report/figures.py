@@ -31,6 +31,7 @@ __all__ = [
     "curve_panels",
     "feature_heatmap",
     "figure_uri",
+    "filter_tiles",
     "score_strips",
     "weight_overlay",
     "weight_panels",
@@ -364,4 +365,56 @@ def feature_heatmap(
                 ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=6.5,
                         color="white" if v > 0.6 else "#111827")  # fmt: skip
         fig.colorbar(image, ax=ax, shrink=0.6, label="kept in share of splits")
+        return figure_uri(fig)
+
+
+def filter_tiles(
+    filters: Mapping[str, np.ndarray], colors: Mapping[str, str], *, limit: int = 8
+) -> str | None:
+    """One row per strategy: its first-layer conv filters as grey-scale tiles.
+
+    ``filters`` maps a strategy to a kernel ``[n, C, kh, kw]``; at most ``limit`` filters are
+    drawn, a filter of ``C > 1`` input channels as the mean over its channels (its response to
+    a grey image). Every tile shares one symmetric colour scale ``[−m, m]`` with ``m`` the
+    largest ``|w|`` shown (black −m, mid-grey 0, white +m), so a strategy that shrinks its
+    filters looks flatter than one that does not.
+    """
+    tiles = {
+        name: np.asarray(k, dtype=np.float64)[:limit].mean(axis=1)
+        for name, k in filters.items()
+        if np.ndim(k) == 4 and np.shape(k)[0] > 0
+    }
+    if not tiles:
+        return None
+    largest = max(float(np.max(np.abs(t))) for t in tiles.values())
+    bound = largest if math.isfinite(largest) and largest > 0 else 1.0
+    ncols = max(t.shape[0] for t in tiles.values())
+    nrows = len(tiles)
+    left, cell, bar = 1.7, 0.62, 0.9
+    with _figure(left + cell * ncols + bar, cell * nrows + 0.55, constrained=False) as fig:
+        w, h = fig.get_size_inches()
+        fig.subplots_adjust(left=left / w, right=1 - bar / w, bottom=0.15 / h, top=1 - 0.4 / h,
+                            wspace=0.08, hspace=0.08)  # fmt: skip
+        axes = fig.subplots(nrows, ncols, squeeze=False)
+        images = []
+        for row, (name, tile) in zip(axes, tiles.items(), strict=True):
+            for j, ax in enumerate(row):
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.grid(False)
+                if j >= tile.shape[0]:
+                    ax.set_visible(False)
+                    continue
+                images.append(ax.imshow(tile[j], cmap="gray", vmin=-bound, vmax=bound,
+                                        interpolation="nearest"))  # fmt: skip
+                for spine in ax.spines.values():
+                    spine.set_visible(True)
+                    spine.set_color("#9ca3af")
+            row[0].set_ylabel(text(name, 22), rotation=0, ha="right", va="center",
+                              color=colors.get(name, "#111827"), fontweight="bold")  # fmt: skip
+        for j, ax in enumerate(axes[0]):
+            if ax.get_visible():
+                ax.set_title(f"{j}", fontsize=8, color="#6b7280")
+        cax = fig.add_axes((1 - (bar - 0.15) / w, 0.15 / h, 0.14 / w, 1 - 0.55 / h))
+        fig.colorbar(images[0], cax=cax).ax.tick_params(labelsize=7)
         return figure_uri(fig)
