@@ -350,10 +350,12 @@ def test_update_metadata_status_and_delete(store: Store) -> None:
     assert store.get_study("w1").status == "done"
     with pytest.raises(ConfigError, match=r"`status` must be one of .*got 'finished'"):
         store.set_status("w1", "finished")
-    store.save_member("w1", full_record())
+    store.save_member("w1", full_record(filters=np.ones((1, 1, 2, 2))))
+    assert raw(store, "select count(*) from conv_filters") == [(1,)]
     store.delete_study("w1")
     assert store.list_studies() == []
-    for table in ("members", "curves", "weight_histograms", "feature_norms", "predictions"):
+    tables = ("members", "curves", "weight_histograms", "feature_norms", "predictions")
+    for table in (*tables, "conv_filters"):
         assert raw(store, f"select count(*) from {table}") == [(0,)], table
 
 

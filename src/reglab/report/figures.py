@@ -390,7 +390,7 @@ def filter_tiles(
     bound = largest if math.isfinite(largest) and largest > 0 else 1.0
     ncols = max(t.shape[0] for t in tiles.values())
     nrows = len(tiles)
-    left, cell, bar = 1.7, 0.62, 0.9
+    left, cell, bar = 1.5, 0.8, 0.9
     with _figure(left + cell * ncols + bar, cell * nrows + 0.55, constrained=False) as fig:
         w, h = fig.get_size_inches()
         fig.subplots_adjust(left=left / w, right=1 - bar / w, bottom=0.15 / h, top=1 - 0.4 / h,
