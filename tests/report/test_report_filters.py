@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import gzip
-import io
 import re
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from typer.testing import CliRunner
 
 from reglab.cli.main import app
 from reglab.report import render_report
-from reglab.report.figures import filter_tiles
+from reglab.report.figures import filter_mosaic, filter_tiles
 from reglab.store import Store
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -102,15 +101,21 @@ def test_filters_come_from_each_strategys_lowest_split(make_study) -> None:
 
 
 def test_filter_tiles_share_one_symmetric_grey_scale() -> None:
-    from PIL import Image
-
     assert filter_tiles({}, {}) is None
     assert filter_tiles({"none": np.zeros((0, 1, 3, 3))}, {}) is None
     flat = np.zeros((2, 1, 4, 4), dtype=np.float32)
-    strong = np.stack([np.full((1, 4, 4), 2.0), np.full((1, 4, 4), -2.0)]).astype(np.float32)
-    uri = filter_tiles({"weak": flat, "strong": strong}, {"weak": "#000", "strong": "#000"})
-    assert uri is not None
-    image = np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))).convert("L"))
-    values = set(np.unique(image).tolist())
-    assert {0, 255} <= values  # ±2, the largest |w|, are black and white
-    assert any(abs(v - 128) <= 1 for v in values)  # 0 is mid-grey on the shared scale
+    rgb = np.full((9, 3, 4, 4), 0.5, dtype=np.float32)
+    rgb[0, 0] = -3.0  # channel mean (-3 + 0.5 + 0.5) / 3 = -2/3
+    rgb[1] = np.float32(-np.inf)
+    found = filter_mosaic({"flat": flat, "rgb": rgb}, limit=8)
+    assert found is not None
+    names, mosaic, bound, (kh, kw, gap) = found
+    assert names == ["flat", "rgb"] and (kh, kw, gap) == (4, 4, 1)
+    assert mosaic.shape == (2 * 5 - 1, 8 * 5 - 1)  # 8 of the 9 filters, NaN gaps between
+    assert bound == pytest.approx(2 / 3)  # the largest finite |w| shown, across strategies
+    assert np.all(mosaic[:4, :4] == 0) and np.all(mosaic[:4, 5:9] == 0)  # flat: 2 tiles
+    assert np.all(np.isnan(mosaic[:4, 9:]))
+    assert np.all(np.isnan(mosaic[4, :])) and np.all(np.isnan(mosaic[:, 4]))
+    assert np.allclose(mosaic[5:, :4], -2 / 3) and np.all(mosaic[5:, 5:9] == -np.inf)
+    uri = filter_tiles({"flat": flat, "rgb": rgb}, {"flat": "#000"})
+    assert uri is not None and _png_size(uri)[0] > 8 * 40
