@@ -52,7 +52,8 @@ def _histograms(members: Mapping[str, Sequence[Any]], log_alpha: bool) -> dict[s
 
 
 def weights(d: Digest) -> str:
-    """Weight distributions per layer: the L1/L2 overlay, every strategy, and kurtosis."""
+    """Weight distributions per layer: the L1/L2 overlay, every strategy, and kurtosis; then a
+    CNN study's first-layer filters per strategy (:func:`_filters`)."""
     members = _histograms(d.members, log_alpha=False)
     grids, masses = weight_masses(members)
     filters = _filters(d)
