@@ -85,6 +85,9 @@ def test_members_learn_and_export(mnist: Any, stacked: Any) -> None:
             logits = module.eval()(torch.from_numpy(x[spec.test_idx]))
         np.testing.assert_allclose(torch.softmax(logits, 1).numpy(), r.test_pred, atol=1e-5)
     assert results[1].curves["penalty"][-1] > 0  # conv and dense kernels under l2
+    for r in results:  # the report's filters: conv0's first (here all 6), best weights
+        assert r.filters is not None and r.filters.dtype == np.float32
+        assert np.array_equal(r.filters, r.weights["conv0.weight"][:6].astype(np.float32))
 
 
 @pytest.mark.parametrize("position", [1, 2, 3])
@@ -98,6 +101,7 @@ def test_a_member_is_bit_identical_alone_and_stacked(
     for name, curve in alone.curves.items():
         assert np.array_equal(curve, together[position].curves[name], equal_nan=True), name
     assert np.array_equal(alone.test_pred, together[position].test_pred)
+    assert np.array_equal(alone.filters, together[position].filters)
 
 
 def test_threads_do_not_change_a_members_bits(mnist: Any) -> None:

@@ -41,6 +41,10 @@ INVALID = {
         {"weight_hist": {"dense_0": ([0.0, 1.0], [3, 4])}},
         r"`weight_hist` must be \(edges, counts\) with one edge more; got 'dense_0'\.",
     ),
+    "filters-shape": (
+        {"filters": [[1.0, 2.0]]},
+        r"MemberRecord: `filters` must be an array \[n, C, kh, kw\]; got \(1, 2\)\.",
+    ),
     "wall-nan": ({"wall_s": float("nan")}, r"`wall_s` must be a finite number of seconds"),
 }
 

@@ -126,6 +126,25 @@ def test_round_trip_of_every_field(store: Store) -> None:
     assert store.get_study("w1").feature_names == tuple(f"x{i}" for i in range(6))
 
 
+def test_conv_filters_round_trip_bit_exactly(store: Store) -> None:
+    rng = np.random.default_rng(3)
+    kernel = rng.standard_normal((8, 3, 5, 5)).astype(np.float32)
+    kernel[0, 0, 0, :4] = [-0.0, np.float32(1e-45), np.nan, -np.inf]  # sign, subnormal, specials
+    store.create_study("w1", CONFIG)
+    store.save_member("w1", full_record("cnn", filters=kernel))
+    store.save_member("w1", full_record("mlp"))
+    loaded = {m.key: m for m in store.load_members("w1")}
+    got = loaded["cnn"].filters
+    assert got is not None and got.dtype == np.float32 and got.shape == (8, 3, 5, 5)
+    assert got.tobytes() == kernel.tobytes()
+    assert loaded["mlp"].filters is None
+    assert store.load_members("w1", with_details=False)[0].filters is None
+    float64 = rng.standard_normal((2, 1, 3, 3))  # kept as float32, the engine's precision
+    store.save_member("w1", full_record("f64", filters=float64))
+    (f64,) = store.load_members("w1", strategies=None, statuses=("done",))[2:]
+    assert f64.filters is not None and f64.filters.tobytes() == float64.astype(np.float32).tobytes()
+
+
 def test_optional_parts_are_read_on_request(store: Store) -> None:
     store.create_study("w1", CONFIG)
     store.save_member("w1", full_record())
@@ -331,10 +350,12 @@ def test_update_metadata_status_and_delete(store: Store) -> None:
     assert store.get_study("w1").status == "done"
     with pytest.raises(ConfigError, match=r"`status` must be one of .*got 'finished'"):
         store.set_status("w1", "finished")
-    store.save_member("w1", full_record())
+    store.save_member("w1", full_record(filters=np.ones((1, 1, 2, 2))))
+    assert raw(store, "select count(*) from conv_filters") == [(1,)]
     store.delete_study("w1")
     assert store.list_studies() == []
-    for table in ("members", "curves", "weight_histograms", "feature_norms", "predictions"):
+    tables = ("members", "curves", "weight_histograms", "feature_norms", "predictions")
+    for table in (*tables, "conv_filters"):
         assert raw(store, f"select count(*) from {table}") == [(0,)], table
 
 
@@ -425,7 +446,8 @@ def test_a_store_of_another_schema_version_is_refused_and_untouched(store_url: s
     before = digest(path) if path else None
     with pytest.raises(
         StoreError,
-        match=r"^Store: `url_or_path` must be a reglab store of schema version 2; got '[^']+', "
+        match=rf"^Store: `url_or_path` must be a reglab store of schema version {SCHEMA_VERSION}; "
+        r"got '[^']+', "
         r"a store of schema version 99 \(another reglab version wrote it\); it was left "
         r"unchanged\.$",
     ):
@@ -439,7 +461,8 @@ def test_a_store_of_version_1_is_upgraded_keeping_every_member(store_url: str) -
     with Store(store_url) as st:
         st.create_study("w1", CONFIG)
         st.save_member("w1", full_record("a"))
-    for sql in (  # what reglab 0.1 wrote: no claim columns
+    for sql in (  # what reglab 0.1 wrote: no claim columns, no conv filters
+        "drop table conv_filters",
         "alter table members drop column owner",
         "alter table members drop column lease_until",
         "update reglab_info set value = '1' where key = 'schema_version'",
@@ -453,6 +476,27 @@ def test_a_store_of_version_1_is_upgraded_keeping_every_member(store_url: str) -
     assert raw(store_url, "select value from reglab_info where key = 'schema_version'") == [
         (str(SCHEMA_VERSION),)
     ]
+
+
+def test_a_store_of_version_2_is_upgraded_and_then_keeps_filters(store_url: str) -> None:
+    with Store(store_url) as st:
+        st.create_study("w1", CONFIG)
+        st.save_member("w1", full_record("a"))
+    raw(store_url, "drop table conv_filters")  # what version 2 had: no conv filters
+    raw(store_url, "update reglab_info set value = '2' where key = 'schema_version'")
+    kernel = np.arange(2 * 1 * 3 * 3, dtype=np.float32).reshape(2, 1, 3, 3) - 8.5
+    with Store(store_url) as st:
+        (old,) = st.load_members("w1", with_predictions=True)
+        assert_same_record(old, full_record("a"))
+        assert old.filters is None
+        st.save_member("w1", full_record("b", filters=kernel))
+        loaded = {m.key: m for m in st.load_members("w1")}
+    assert loaded["b"].filters is not None
+    assert loaded["b"].filters.tobytes() == kernel.tobytes()
+    assert raw(store_url, "select value from reglab_info where key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
+    assert raw(store_url, "select count(*) from conv_filters") == [(1,)]
 
 
 UNWRITABLE = {

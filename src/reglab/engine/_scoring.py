@@ -319,9 +319,8 @@ def finish(
             )
             continue
         weights = stack.export(slot, best=True)
-        sparsity, near_zero, hist, norms = family_of(member.arch).weight_summary(
-            member.arch, weights
-        )
+        family = family_of(member.arch)
+        sparsity, near_zero, hist, norms = family.weight_summary(member.arch, weights)
         test_pred, test_scores, train_scores = scored[slot]
         yield (
             pos,
@@ -342,6 +341,7 @@ def finish(
                 feature_norms=norms,
                 wall_s=tr.wall,
                 weights=weights,
+                filters=family.first_filters(member.arch, weights),
             ),
         )
 

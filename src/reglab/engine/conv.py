@@ -61,6 +61,7 @@ from reglab.techniques.spatial import SpatialDropout
 
 __all__ = [
     "CNN_FAMILY",
+    "FIRST_FILTERS",
     "CNNFamily",
     "ConvArchitecture",
     "ConvBlock",
@@ -226,6 +227,10 @@ class SpatialPlace(NoisePlace):
         return False
 
 
+FIRST_FILTERS = 8
+"""How many first-layer filters a CNN member's result keeps (the report shows them)."""
+
+
 class CNNFamily(ModelFamily):
     """The convolutional family (:class:`ConvArchitecture`)."""
 
@@ -249,6 +254,12 @@ class CNNFamily(ModelFamily):
                 SpatialPlace("spatial", i, (b.filters, batch)) for i, b in enumerate(arch.conv)
             ]
         return places
+
+    def first_filters(self, arch: Any, weights: dict[str, np.ndarray]) -> np.ndarray | None:
+        """The first :data:`FIRST_FILTERS` filters of the first conv block's kernel ``conv0``,
+        ``float32 [n, in_channels, k, k]`` (``n = min(FIRST_FILTERS, filters)``)."""
+        kernel = np.asarray(weights["conv0.weight"])
+        return np.array(kernel[:FIRST_FILTERS], dtype=np.float32)
 
     def export(self, arch: Any, strategy: Strategy) -> nn.Module:
         """The :class:`~reglab.layers.cnn.CNN` equal to one member (``state_dict`` names are the

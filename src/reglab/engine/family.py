@@ -98,6 +98,11 @@ class ModelFamily:
 
         return weight_summary(arch, weights)
 
+    def first_filters(self, arch: Any, weights: dict[str, np.ndarray]) -> np.ndarray | None:
+        """A few first-layer filters of a member's weights, for the report (default: none; the
+        CNN family's first conv filters)."""
+        return None
+
     def export(self, arch: Any, strategy: Strategy) -> nn.Module:
         raise NotImplementedError(f"{type(self).__name__} has no single-model export")
 

@@ -76,6 +76,9 @@ class MemberResult:
             :data:`LOG_ALPHA_EDGES` (a pruned weight, stored as 0, counts in the top bin).
         feature_norms: L2 norm of each input feature's outgoing first-layer weights.
         wall_s: The member's share of its stack's wall time, in seconds.
+        filters: A CNN member's first filters of its first conv layer, ``float32
+            [n, C, kh, kw]`` from the restored weights (``None`` for other models and failed
+            members).
         weights: The restored weights as a :class:`~reglab.layers.MLP` ``state_dict``
             (numpy arrays; empty for a failed member).
     """
@@ -96,6 +99,7 @@ class MemberResult:
     feature_norms: list[float]
     wall_s: float
     weights: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    filters: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:

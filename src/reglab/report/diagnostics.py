@@ -52,11 +52,13 @@ def _histograms(members: Mapping[str, Sequence[Any]], log_alpha: bool) -> dict[s
 
 
 def weights(d: Digest) -> str:
-    """Weight distributions per layer: the L1/L2 overlay, every strategy, and kurtosis."""
+    """Weight distributions per layer: the L1/L2 overlay, every strategy, and kurtosis; then a
+    CNN study's first-layer filters per strategy (:func:`_filters`)."""
     members = _histograms(d.members, log_alpha=False)
     grids, masses = weight_masses(members)
+    filters = _filters(d)
     if not grids:
-        return '<p class="muted">No weight histograms were stored for this study.</p>'
+        return '<p class="muted">No weight histograms were stored for this study.</p>' + filters
     l1 = [n for n in d.strategies if n in d.members and is_l1_like(n, d.configs.get(n, {}))]
     l2 = [n for n in d.strategies if n in d.members and is_l2_like(n, d.configs.get(n, {}))]
     if len(l1) + len(l2) > 4:  # many: overlay the single techniques, their combinations blur
@@ -98,7 +100,34 @@ def weights(d: Digest) -> str:
         f'<div class="scroll"><table><thead><tr><th>strategy</th>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
+    if filters:
+        parts.append(filters)
     return "\n".join(parts)
+
+
+def _filters(d: Digest) -> str:
+    """The first conv layer's first filters of one member per strategy (CNN studies only:
+    nothing when no member stored filters), from its first split (lowest split id)."""
+    shown: dict[str, Any] = {}
+    splits: dict[str, int] = {}
+    for name in d.strategies:
+        with_filters = [m for m in d.members.get(name, []) if m.filters is not None]
+        if with_filters:
+            first = min(with_filters, key=lambda m: (m.split_id, m.key))
+            shown[name], splits[name] = first.filters, first.split_id
+    if not shown:
+        return ""
+    one = set(splits.values())
+    which = f"split {one.pop()}" if len(one) == 1 else "its lowest split"
+    return (
+        "<h3>First-layer filters</h3>"
+        f"<p class=\"muted\">The first conv layer's first filters of each strategy's member "
+        f"on {esc(which)} (best weights), on one symmetric grey scale shared by every tile: "
+        "mid-grey is 0, white and black the largest positive and negative weight shown. "
+        "A strong penalty on the conv kernels gives fainter filters; a filter of several input "
+        "channels is shown as their mean.</p>"
+        + img(figures.filter_tiles(shown, d.colors), "first-layer conv filters per strategy", "")
+    )
 
 
 # -- 6. sparsity and features ------------------------------------------------------------------

@@ -31,6 +31,8 @@ __all__ = [
     "curve_panels",
     "feature_heatmap",
     "figure_uri",
+    "filter_mosaic",
+    "filter_tiles",
     "score_strips",
     "weight_overlay",
     "weight_panels",
@@ -364,4 +366,91 @@ def feature_heatmap(
                 ax.text(j, i, f"{v:.0%}", ha="center", va="center", fontsize=6.5,
                         color="white" if v > 0.6 else "#111827")  # fmt: skip
         fig.colorbar(image, ax=ax, shrink=0.6, label="kept in share of splits")
+        return figure_uri(fig)
+
+
+def filter_mosaic(
+    filters: Mapping[str, np.ndarray], limit: int = 8
+) -> tuple[list[str], np.ndarray, float, tuple[int, int, int]] | None:
+    """The tiles of :func:`filter_tiles` as one array: ``(names, mosaic, bound, (kh, kw, gap))``.
+
+    Row block ``i`` (rows from ``i·(kh + gap)``) holds strategy ``names[i]``'s first ``limit``
+    filters side by side (filter ``j`` from column ``j·(kw + gap)``), each the mean over its
+    input channels; the ``gap`` between tiles is NaN. ``bound`` is the largest finite ``|w|``
+    shown (1 when all are 0): the colour scale is ``[−bound, bound]``. ``None`` when no
+    strategy has a filter.
+    """
+    tiles = {
+        name: np.asarray(k, dtype=np.float64)[:limit].mean(axis=1)
+        for name, k in filters.items()
+        if np.ndim(k) == 4 and np.shape(k)[0] > 0
+    }
+    if not tiles:
+        return None
+    finite = [np.abs(t[np.isfinite(t)]) for t in tiles.values()]
+    largest = max((float(a.max()) for a in finite if a.size), default=0.0)
+    bound = largest if largest > 0 else 1.0
+    ncols = max(t.shape[0] for t in tiles.values())
+    kh = max(t.shape[1] for t in tiles.values())
+    kw = max(t.shape[2] for t in tiles.values())
+    gap = max(1, round(max(kh, kw) / 5))
+    dy, dx = kh + gap, kw + gap
+    mosaic = np.full((len(tiles) * dy - gap, ncols * dx - gap), np.nan)
+    for i, tile in enumerate(tiles.values()):
+        for j, f in enumerate(tile):
+            mosaic[i * dy : i * dy + f.shape[0], j * dx : j * dx + f.shape[1]] = f
+    return list(tiles), mosaic, bound, (kh, kw, gap)
+
+
+def filter_tiles(
+    filters: Mapping[str, np.ndarray], colors: Mapping[str, str], *, limit: int = 8
+) -> str | None:
+    """One row per strategy: its first-layer conv filters as grey-scale tiles.
+
+    ``filters`` maps a strategy to a kernel ``[n, C, kh, kw]``; at most ``limit`` filters are
+    drawn, a filter of ``C > 1`` input channels as the mean over its channels (its response to
+    a grey image). Every tile shares one symmetric colour scale ``[−m, m]`` with ``m`` the
+    largest ``|w|`` shown (black −m, mid-grey 0, white +m), so a strategy that shrinks its
+    filters looks flatter than one that does not. The tiles are one mosaic (one image, white
+    gaps), so that many strategies draw as fast as one.
+    """
+    found = filter_mosaic(filters, limit)
+    if found is None:
+        return None
+    names, mosaic, bound, (kh, kw, gap) = found
+    ncols = (mosaic.shape[1] + gap) // (kw + gap)
+    left, cell, bar = 1.5, 0.8, 0.9
+    width, height = left + cell * ncols + bar, cell * len(names) + 0.55
+    with _figure(width, height, constrained=False) as fig:
+        from matplotlib import colormaps
+        from matplotlib.collections import PatchCollection
+        from matplotlib.patches import Rectangle
+
+        ax = fig.add_axes((left / width, 0.15 / height, cell * ncols / width, 1 - 0.55 / height))
+        cmap = colormaps["gray"].with_extremes(bad="white")
+        image = ax.imshow(mosaic, cmap=cmap, vmin=-bound, vmax=bound, interpolation="nearest",
+                          aspect="auto")  # fmt: skip
+        ax.grid(False)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        frames = [  # a thin frame per tile, so that white weights stand out of the white gaps
+            Rectangle((c - 0.5, r - 0.5), kw, kh)
+            for r in range(0, mosaic.shape[0], kh + gap)
+            for c in range(0, mosaic.shape[1], kw + gap)
+            if not np.isnan(mosaic[r : r + kh, c : c + kw]).all()
+        ]
+        ax.add_collection(PatchCollection(frames, facecolor="none", edgecolor="#9ca3af", lw=0.6))
+        centres = [j * (kw + gap) + (kw - 1) / 2 for j in range(ncols)]
+        ax.set_xticks(centres, [str(j) for j in range(ncols)])
+        ax.xaxis.tick_top()
+        ax.tick_params(length=0, labelsize=8, labelcolor="#6b7280")
+        rows = [i * (kh + gap) + (kh - 1) / 2 for i in range(len(names))]
+        ax.set_yticks(rows, [text(n, 22) for n in names])
+        for label, name in zip(ax.get_yticklabels(), names, strict=True):
+            label.set_color(colors.get(name, "#111827"))
+            label.set_fontweight("bold")
+            label.set_fontsize(9)
+        cax = fig.add_axes((1 - (bar - 0.15) / width, 0.15 / height, 0.14 / width,
+                            1 - 0.55 / height))  # fmt: skip
+        fig.colorbar(image, cax=cax).ax.tick_params(labelsize=7)
         return figure_uri(fig)

@@ -224,8 +224,8 @@ def render_report(
     same the terminal table and ``--json`` show. Sections, in order: the answer (its first
     line and notices, as in the terminal, the details, the tests it rests on and the
     combined-versus-separate verdicts); the ranked table; per-split strip plots; training
-    curves with the overfitting onset of ``none``; weight distributions; sparsity and
-    selected features; failed members; run metadata.
+    curves with the overfitting onset of ``none``; weight distributions (with a CNN study's
+    first-layer filters); sparsity and selected features; failed members; run metadata.
 
     Args:
         study_info: the stored study (:class:`~reglab.store.StudyInfo`), or an analyzed

@@ -78,6 +78,8 @@ class MemberRecord:
         sparsity: layer → fraction of exactly-zero weights.
         weight_hist: layer → ``(edges, counts)`` with ``len(edges) == len(counts) + 1``.
         feature_norms: first-layer weight norm per input feature (names are per study).
+        filters: a CNN member's first filters of its first conv layer, ``[n, C, kh, kw]``
+            (stored as float32; ``None`` for other models).
         test_pred: predictions on the test rows (optional).
         wall_s: training time attributed to this member.
         started_at, finished_at: filled by the store.
@@ -111,6 +113,7 @@ class MemberRecord:
         default_factory=dict
     )
     feature_norms: tuple[float, ...] | None = None
+    filters: np.ndarray | None = field(default=None, repr=False)
     test_pred: np.ndarray | None = field(default=None, repr=False)
     wall_s: float = 0.0
     started_at: datetime | None = None
@@ -137,6 +140,8 @@ class MemberRecord:
         for layer, pair in self.weight_hist.items():
             if len(pair) != 2 or len(pair[0]) != len(pair[1]) + 1:
                 p.add(message(who, "weight_hist", "(edges, counts) with one edge more", layer))
+        if self.filters is not None and np.ndim(self.filters) != 4:
+            p.add(message(who, "filters", "an array [n, C, kh, kw]", np.shape(self.filters)))
         if not isinstance(self.wall_s, int | float) or not math.isfinite(self.wall_s):
             p.add(message(who, "wall_s", "a finite number of seconds", self.wall_s))
         p.raise_if_any()
@@ -153,6 +158,8 @@ class MemberRecord:
         set_(self, "weight_hist", hist)
         if self.feature_norms is not None:
             set_(self, "feature_norms", _floats(self.feature_norms))
+        if self.filters is not None:
+            set_(self, "filters", np.asarray(self.filters, dtype=np.float32))
         if self.test_pred is not None:
             set_(self, "test_pred", np.asarray(self.test_pred))
         set_(self, "wall_s", float(self.wall_s))

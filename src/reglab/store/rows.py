@@ -34,7 +34,7 @@ __all__ = [
     "utc",
 ]
 
-DETAILS = (s.curves, s.histograms, s.feature_norms, s.predictions)
+DETAILS = (s.curves, s.histograms, s.feature_norms, s.predictions, s.conv_filters)
 """The per-member tables, replaced whole when a member is saved again."""
 
 
@@ -227,7 +227,7 @@ def member_values(r: MemberRecord) -> dict[str, Any]:
 
 
 def insert_details(conn: Connection, member_id: int, r: MemberRecord) -> None:
-    """Insert a record's curves, histograms, feature norms and predictions."""
+    """Insert a record's curves, histograms, feature norms, predictions and conv filters."""
     if r.curves:
         conn.execute(
             insert(s.curves).values(
@@ -263,10 +263,14 @@ def insert_details(conn: Connection, member_id: int, r: MemberRecord) -> None:
         conn.execute(
             insert(s.predictions).values(member_id=member_id, npy=s.array_to_npy(r.test_pred))
         )
+    if r.filters is not None:
+        conn.execute(
+            insert(s.conv_filters).values(member_id=member_id, npy=s.array_to_npy(r.filters))
+        )
 
 
 def to_record(
-    row: Any, curves: Any, hists: Mapping[str, Any], norms: Any, pred: Any
+    row: Any, curves: Any, hists: Mapping[str, Any], norms: Any, pred: Any, filters: Any = None
 ) -> MemberRecord:
     """A :class:`MemberRecord` from a ``members`` row and its detail rows."""
     return MemberRecord(
@@ -295,6 +299,7 @@ def to_record(
         sparsity=s.decode_float_map(row.sparsity),
         weight_hist={k: (s.decode_floats(e), tuple(c)) for k, (e, c) in hists.items()},
         feature_norms=None if norms is None else s.decode_floats(norms),
+        filters=filters,
         test_pred=pred,
         wall_s=row.wall_s,
         started_at=utc(row.started_at),

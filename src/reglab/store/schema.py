@@ -1,12 +1,14 @@
 """The store's tables (SQLAlchemy Core), version :data:`SCHEMA_VERSION`.
 
-``reglab_info`` holds ``schema_version``. A store of version 1 (reglab 0.1) is upgraded in place
-by :data:`UPGRADES` (adding the claim columns; nothing is removed); a database without a
+``reglab_info`` holds ``schema_version``. A store of an older version is upgraded in place by
+:data:`UPGRADES` (version 1, reglab 0.1: adding the claim columns; version 2: adding the
+``conv_filters`` table; nothing is removed); a database without a
 version, or with a newer one, is refused rather than changed. Every per-member table has one row
 per member (histograms: one row per layer), with per-epoch values as JSON arrays: a 100-epoch
 member writes four short arrays in one row instead of 100 rows. Non-finite floats are stored as
 ``null`` (NaN) or ``"inf"``/``"-inf"`` so the JSON is standard and PostgreSQL accepts it. Test
-predictions are one ``.npy`` blob per member (read back with ``allow_pickle=False``).
+predictions and a CNN member's first conv filters are one ``.npy`` blob per member (read back
+with ``allow_pickle=False``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "TABLES",
     "UPGRADES",
+    "conv_filters",
     "curves",
     "decode_floats",
     "encode_floats",
@@ -54,20 +57,25 @@ __all__ = [
     "studies",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 UPGRADES: dict[int, tuple[str, ...]] = {
     1: (
         "ALTER TABLE members ADD COLUMN owner VARCHAR(128)",
         "ALTER TABLE members ADD COLUMN lease_until TIMESTAMP WITH TIME ZONE",
     ),
+    2: ("CREATE TABLE conv_filters",),
 }
 """From a version to the next: the SQL statements that upgrade a store (in one transaction).
 
 The store's migrations, oldest first. A change to the tables adds an entry ``N: (...)`` that
 brings version ``N`` to ``N + 1`` in SQL that SQLite and PostgreSQL both run, and raises
-:data:`SCHEMA_VERSION`; a change that cannot be written so (or that would lose data) leaves the
-old version out, and such stores are refused with the version found and the one expected."""
+:data:`SCHEMA_VERSION`. ``CREATE TABLE <name>`` alone creates the table ``<name>`` as
+:data:`metadata` defines it (each database with its own column types: a blob is ``BLOB`` in
+SQLite and ``BYTEA`` in PostgreSQL); a table added so must not change in later versions, or
+its later changes must be upgrades of their own. A change that cannot be written so (or that
+would lose data) leaves the old version out, and such stores are refused with the version
+found and the one expected."""
 
 metadata = MetaData()
 
@@ -164,7 +172,15 @@ predictions = Table(
     Column("npy", LargeBinary, nullable=False),
 )
 
-TABLES = (info, studies, members, curves, histograms, feature_norms, predictions)
+conv_filters = Table(
+    "conv_filters",
+    metadata,
+    _member_fk(),
+    Column("npy", LargeBinary, nullable=False),
+)
+"""A CNN member's first filters of its first conv layer, ``float32 [n, C, kh, kw]`` as ``.npy``."""
+
+TABLES = (info, studies, members, curves, histograms, feature_norms, predictions, conv_filters)
 """Every table, parents first."""
 
 

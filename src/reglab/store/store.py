@@ -430,7 +430,7 @@ class Store:
         Args:
             study: the study (name or :class:`StudyInfo`).
             with_curves: read the per-epoch curves.
-            with_details: read weight histograms and feature norms.
+            with_details: read weight histograms, feature norms and conv filters.
             with_predictions: read the test predictions.
             strategies: only these strategies (default: all).
             statuses: ``"done"``, ``"failed"`` or both (default).
@@ -453,11 +453,16 @@ class Store:
             )
             hists: dict[int, dict[str, Any]] = {}
             norms: dict[int, Any] = {}
+            filters: dict[int, Any] = {}
             if with_details:
                 order = (s.histograms.c.member_id, s.histograms.c.position)
                 for r in conn.execute(details(s.histograms).order_by(*order)):
                     hists.setdefault(r.member_id, {})[r.layer] = (r.edges, r.counts)
                 norms = {r.member_id: r.norms for r in conn.execute(details(s.feature_norms))}
+                filters = {
+                    r.member_id: s.npy_to_array(r.npy)
+                    for r in conn.execute(details(s.conv_filters))
+                }
             preds = (
                 {r.member_id: s.npy_to_array(r.npy) for r in conn.execute(details(s.predictions))}
                 if with_predictions
@@ -465,7 +470,12 @@ class Store:
             )
         return [
             rows.to_record(
-                row, curves.get(row.id), hists.get(row.id, {}), norms.get(row.id), preds.get(row.id)
+                row,
+                curves.get(row.id),
+                hists.get(row.id, {}),
+                norms.get(row.id),
+                preds.get(row.id),
+                filters.get(row.id),
             )
             for row in found
         ]

@@ -610,6 +610,7 @@ def to_record(result: Any, spec: MemberSpec, split: Split) -> MemberRecord:
         sparsity=dict(result.sparsity),
         weight_hist=dict(result.weight_hist),
         feature_norms=None if result.feature_norms is None else tuple(result.feature_norms),
+        filters=result.filters,
         test_pred=result.test_pred,
         wall_s=float(result.wall_s),
     )
