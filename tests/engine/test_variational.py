@@ -127,3 +127,23 @@ def test_a_large_kl_per_example_is_not_judged_a_diverged_penalty() -> None:
     (result,) = train_members([spec], data_for("multiclass"), device="cpu")
     assert max(result.curves["penalty"]) > 10 * np.log(3)
     assert result.status == "ok", result.error
+
+
+def test_members_finishing_apart_are_scored_with_their_own_settings() -> None:
+    # A member that ends before its stack neighbours is scored on its own: the evaluation
+    # kernels of that subset must use its threshold, not the whole stack's.
+    import dataclasses
+
+    data = data_for("multiclass", splits=2)
+    early = dataclasses.replace(
+        _member(TechniqueConfig("sparse-vd", (("threshold", 1.0), ("warmup", 0.0))), seed=3,
+                epochs=2),
+        robust_eps=0.1,
+    )  # fmt: skip
+    later = [_member(SVD, seed=5, epochs=5), _member(SVD, seed=6, epochs=4, split_id=1)]
+    (alone,) = train_members([early], data, device="cpu")
+    stacked = train_members([later[0], early, later[1]], data, device="cpu")
+    assert all(r.ok for r in stacked), [r.error for r in stacked]
+    assert np.array_equal(alone.test_pred, stacked[1].test_pred)
+    assert alone.test_scores == stacked[1].test_scores
+    assert 0.0 <= stacked[1].test_scores["robust_accuracy"] <= 1.0

@@ -206,8 +206,12 @@ class GenericStack(Stack):
     def _eval_params(self, params: dict[str, list[Tensor]]) -> dict[str, list[Tensor]]:
         """``params`` with the kernels evaluation uses (a parametrization's pruning)."""
         for a in self.parametrization:
+            values = a.values
+            if self.eval_slots is not None:  # the members of a subset, as in params
+                keep = torch.tensor(self.eval_slots, dtype=torch.long, device=self.device)
+                values = {k: v.index_select(0, keep) for k, v in values.items()}
             kernels = [
-                a.cls.eval_kernel(w, self._extra(a, params, layer), a.values)
+                a.cls.eval_kernel(w, self._extra(a, params, layer), values)
                 for layer, w in enumerate(params["kernel"])
             ]
             params = {**params, "kernel": kernels}

@@ -60,7 +60,7 @@ def robust_accuracy(
         return torch.nn.functional.cross_entropy(out[0].T, labels, reduction="sum")
 
     def grad(xa: Tensor) -> Tensor:
-        with torch.enable_grad():
+        with torch.enable_grad(), stack.evaluating([slot]):
             (g,) = torch.autograd.grad(loss(stack.eval_forward(params, running, xa)), xa)
         return g
 
@@ -77,7 +77,7 @@ def robust_accuracy(
         numeric_columns([member], stack.features).to(device),
         start.to(device),
     )
-    with torch.no_grad():
+    with torch.no_grad(), stack.evaluating([slot]):
         out = stack.eval_forward(params, running, x + delta)[0]
     pred = (out[0] > 0).long() if stack.task == "binary" else out.argmax(0)
     return float((pred == labels).double().mean().item())

@@ -22,7 +22,8 @@ Per member, one training step does (Keras semantics, DESIGN §1)::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -101,6 +102,8 @@ class Stack:
             else []
         )
         self.keep_best = keep_best
+        self.eval_slots: list[int] | None = None
+        """The stack positions of the members an evaluation runs on, when not all."""
         self.best = params.clone() if keep_best else params
         self.best_running = [r.clone() for r in self.running] if keep_best else self.running
         self.y_stats = y_stats
@@ -385,6 +388,16 @@ class Stack:
             total += l1l2_penalty(w, self.l1_layers[:, layer], self.l2_layers[:, layer])
         return total.cpu().numpy().astype(np.float64)
 
+    @contextmanager
+    def evaluating(self, slots: Sequence[int] | None) -> Iterator[None]:
+        """Within it, :meth:`eval_forward` runs on the members at stack positions ``slots``
+        (all members for ``None``): per-member settings are taken for those members only."""
+        self.eval_slots = None if slots is None else list(slots)
+        try:
+            yield
+        finally:
+            self.eval_slots = None
+
     def outputs(self, rows: Tensor, *, best: bool, slots: Sequence[int] | None = None) -> Tensor:
         """Evaluation-mode outputs ``[m, R, out]`` for rows ``[m, R]`` (no noise, running BN).
 
@@ -418,7 +431,7 @@ class Stack:
         # chunks' temporaries, which would fragment the heap (measured: RSS grew by a
         # chunk's temporaries per chunk).
         result = torch.empty(m, rows.shape[1], self.layout.arch.out_features, device=self.device)
-        with torch.no_grad():
+        with torch.no_grad(), self.evaluating(slots):
             for start in range(0, rows.shape[1], EVAL_ROWS):
                 r = rows[:, start : start + EVAL_ROWS]
                 h = self.data.index_select(0, r.reshape(-1)).view(m, r.shape[1], -1)
