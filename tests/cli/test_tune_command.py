@@ -75,3 +75,16 @@ def test_bad_input_is_one_line_and_leaves_the_store_unchanged(
     assert digest(store) == before and not out.exists()
     with Store(store) as st:
         assert [s.name for s in st.list_studies()] == ["kept"]
+
+
+def test_an_swa_start_is_searched_in_whole_epochs_before_the_last(tmp_path: Path) -> None:
+    args = ["tune", "builtin:breast_cancer", "--strategy", "swa", "--trials", "3", "--sampler",
+            "grid", "--cv", "2", "--epochs", "8", "--hidden", "8", "--no-early-stopping",
+            "--store", str(tmp_path / "runs.db"), "--json", str(tmp_path / "t.json")]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "t.json").read_text())
+    starts = sorted(t["params"]["swa"] for t in data["trials"])
+    assert starts == [5.0, 6.0, 7.0]  # whole epochs, the latest before the 8th
+    if data["best"]["params"]["swa"] == 7.0:
+        assert "raise --epochs" in " ".join(result.output.split())
