@@ -33,7 +33,6 @@ from reglab.engine.family import ModelFamily, register_family
 from reglab.engine.generic import GenericStack
 from reglab.engine.layout import StackLayout
 from reglab.engine.spec import Architecture, Strategy
-from reglab.engine.streams import NoisePlace
 
 __all__ = ["SKIP_FAMILY", "SkipArchitecture", "dense_architecture", "for_strategy"]
 
@@ -95,11 +94,6 @@ class SkipFamily(ModelFamily):
 
     def stack_class(self, generic: bool) -> type[GenericStack]:
         return SkipStack
-
-    def noise_places(self, members: Sequence[Any]) -> list[NoisePlace]:
-        from reglab.engine.streams import dense_noise_places
-
-        return dense_noise_places(members)
 
     def export(self, arch: Any, strategy: Strategy) -> nn.Module:
         from reglab.layers.skip import SkipMLP

@@ -251,7 +251,7 @@ def analyze_tune(
             continue
         edges.append(d.name)
         bound = d.low if side == "low" else d.high
-        if side == "high" and _is_epoch(d.technique, d.param):
+        if side == "high" and d.spec.epoch:
             warnings.append(
                 f"the best {d.name}={format_number(float(value))} is at the high edge of its "
                 f"range [{format_number(d.low)}, {format_number(d.high)}] (epochs): a later "
@@ -284,10 +284,3 @@ def analyze_tune(
         bounded(metric, float(s.ci_low), float(s.ci_high)), tuple(ties), tuple(edges),
         dict(importances or {}), fit_command, tuple(warnings), sampler,
     )  # fmt: skip
-
-
-def _is_epoch(key: str, param: str) -> bool:
-    """Whether a technique's parameter is an epoch of training (``swa``'s start)."""
-    from reglab.techniques import get
-
-    return any(q.name == param and q.epoch for q in get(key).params)

@@ -76,6 +76,11 @@ class Dimension:
     first: bool = True
 
     @property
+    def spec(self) -> Param:
+        """The technique's :class:`~reglab.techniques.Param` this dimension searches."""
+        return next(q for q in get(self.technique).params if q.name == self.param)
+
+    @property
     def name(self) -> str:
         """The Optuna parameter name: ``l2``, or ``elasticnet.l1_ratio``."""
         return self.technique if self.first else f"{self.technique}.{self.param}"
@@ -177,8 +182,7 @@ class SearchSpace:
         the study's training length: a start after the last epoch would train nothing new."""
         dims = []
         for d in self.dims:
-            q = next(q for q in get(d.technique).params if q.name == d.param)
-            if q.epoch and d.high >= epochs:
+            if d.spec.epoch and d.high >= epochs:
                 high = float(max(1, epochs - 1))
                 d = dataclasses.replace(d, low=min(d.low, high), high=high)
             dims.append(d)
@@ -195,7 +199,7 @@ class SearchSpace:
                 axis = np.geomspace(d.low, d.high, points)
             else:
                 axis = np.linspace(d.low, d.high, points)
-            whole = next(q for q in get(d.technique).params if q.name == d.param).integer
+            whole = d.spec.integer
             out[d.name] = sorted({float(round(v)) if whole else round_strength(float(v))
                                   for v in axis})  # fmt: skip
         return out
