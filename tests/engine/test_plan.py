@@ -71,6 +71,18 @@ def test_members_with_other_batch_patterns_get_their_own_stack() -> None:
     assert plan_chunks([a, b, c, d], data, 1024) == [[0, 1], [2], [3]]
 
 
+def test_adversarial_members_train_in_stacks_of_their_own() -> None:
+    from reglab.engine.spec import Strategy
+    from reglab.study.strategies import parse_strategies
+
+    data = data_for("multiclass")
+    texts = ["mixup=0.2", "pgd=0.1", "fgsm=0.1", "mixup=0.2+pgd=0.05", "label-smoothing=0.1"]
+    strategies: list[Strategy] = parse_strategies(",".join(texts))
+    specs = [dataclasses.replace(member(seed=i), strategy=s) for i, s in enumerate(strategies)]
+    # The plain members never pay the attacks' passes; the two pgd members share a stack.
+    assert sorted(plan_chunks(specs, data, 1024)) == [[0, 4], [1, 3], [2]]
+
+
 # --------------------------------------------------------------------------- check_memory
 
 

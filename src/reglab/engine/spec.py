@@ -300,14 +300,20 @@ class MemberSpec:
     @property
     def stack_key(self) -> tuple[Any, ...]:
         """Members with equal keys are trained in one stack (a parametrization technique's
-        extra blocks are part of the stack's layout: :mod:`reglab.engine.parametrize`)."""
+        extra blocks are part of the stack's layout: :mod:`reglab.engine.parametrize`; a
+        technique that :attr:`~reglab.techniques.Technique.trains_apart` keeps its members
+        in stacks of their own)."""
         key: tuple[Any, ...] = (self.arch, self.batch_size, self.train.optimizer)
         if self.strategy.techniques:
             from reglab.engine.parametrize import signature
+            from reglab.techniques import get
 
             extra = signature(self.strategy, self.arch)
             if extra:
                 key += (extra,)
+            apart = sorted({t.key for t in self.strategy.techniques if get(t.key).trains_apart})
+            if apart:
+                key += (("apart", *apart),)
         return key
 
     def key(self) -> str:

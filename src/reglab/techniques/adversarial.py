@@ -74,6 +74,7 @@ def adversarial_loss(
 
 class _Attack(Technique):
     acts_on = "loss"
+    trains_apart = True
     reads = ("adv-alpha",)
     order = 88
 

@@ -266,6 +266,10 @@ class Technique:
             ``values`` (at their "off" value when the strategy does not use them).
         defaults: The values a bare grammar key (``sparse-vd``) means; ``None``: the key
             needs a value.
+        trains_apart: Whether members using it train in stacks of their own (keyed by these
+            techniques' keys), because it adds whole passes to every step of its stack that
+            the other members would otherwise pay for (adversarial attacks). Grouping never
+            changes a member's result, only what it shares a stack with.
     """
 
     key: ClassVar[str] = ""
@@ -282,6 +286,7 @@ class Technique:
     batch_norm: ClassVar[bool] = True
     reads: ClassVar[tuple[str, ...]] = ()
     defaults: ClassVar[Mapping[str, float] | None] = None
+    trains_apart: ClassVar[bool] = False
 
     def __init__(self, **values: float) -> None:
         who = f"{type(self).__name__} ({self.key})"
