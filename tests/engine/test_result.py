@@ -22,20 +22,27 @@ from reglab.engine.result import (
 
 
 @settings(max_examples=25, deadline=None)
-@given(n=st.integers(2, 40), k=st.integers(2, 5), seed=st.integers(0, 2**16))
-def test_classification_scores_are_sklearns(n: int, k: int, seed: int) -> None:
+@given(
+    n=st.integers(2, 40),
+    k=st.integers(2, 5),
+    seed=st.integers(0, 2**16),
+    dtype=st.sampled_from([np.float64, np.float32]),
+)
+def test_classification_scores_are_sklearns(n: int, k: int, seed: int, dtype: type) -> None:
     rng = np.random.default_rng(seed)
-    y = rng.integers(0, k, n)
-    proba = rng.random((n, k)) + 1e-3
-    proba /= proba.sum(1, keepdims=True)
+    y = rng.integers(0, k, n)  # some classes may be missing from y, or from the predictions
+    proba = rng.random((n, k)) ** 4 + 1e-3  # some near 0 and 1, so the clipping matters
+    proba = (proba / proba.sum(1, keepdims=True)).astype(dtype)
+    proba[0, y[0]] = 1.0  # clipped to 1 − ε
     scores = classification_scores(y, proba)
     pred = proba.argmax(1)
     assert scores["accuracy"] == metrics.accuracy_score(y, pred)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true"
+        warnings.simplefilter("ignore")  # "y_pred contains classes not in y_true", sums ≠ 1
         expected_bal = metrics.balanced_accuracy_score(y, pred)
-    assert scores["balanced_accuracy"] == pytest.approx(expected_bal)
-    assert scores["log_loss"] == pytest.approx(metrics.log_loss(y, proba, labels=np.arange(k)))
+        expected_loss = metrics.log_loss(y, proba, labels=np.arange(k))
+    assert scores["balanced_accuracy"] == expected_bal
+    assert scores["log_loss"] == expected_loss
 
 
 def test_regression_scores_are_sklearns() -> None:

@@ -85,6 +85,18 @@ def test_member_stack_equals_single_calls(func, oracle, kind, rates, seed) -> No
         torch.testing.assert_close(stacked[i : i + 1], single, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.5, 0.7, torch.tensor([0.2, 0.6])], ids=str)
+def test_dropout_mask_into_a_strided_buffer_is_the_same_bits(p) -> None:
+    # The engine divides each member's mask straight into its column of an epoch's buffer.
+    u = torch.rand(2, 5, 7, generator=torch.Generator().manual_seed(0))
+    buffer = torch.ones(2, 3, 5, 7)
+    out = buffer[:, 1]  # [2, 5, 7], not contiguous
+    returned = lf.dropout_mask(u, p, out=out)
+    assert returned.data_ptr() == out.data_ptr()
+    assert torch.equal(out, lf.dropout_mask(u, p))
+    assert torch.equal(buffer[:, 0::2], torch.ones(2, 2, 5, 7))  # nothing written elsewhere
+
+
 @given(
     w=arrays(np.float64, (2, 3, 4), elements=st.floats(-10, 10)),
     p=st.floats(0.0, 0.95),

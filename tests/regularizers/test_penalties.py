@@ -360,3 +360,17 @@ BAD: list[tuple[str, Callable[[], Any], str]] = [
 def test_bad_input_message(make: Callable[[], Any], pattern: str) -> None:
     with pytest.raises(ConfigError, match=pattern):
         make()
+
+
+def test_penalty_gradient_with_a_scratch_buffer_is_the_same_bits() -> None:
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(3, 4, 5, generator=gen)
+    w[0, 0, :2] = 0.0  # sign(0) = 0: no l1 pull on exact zeros
+    grad = torch.randn(3, 4, 5, generator=gen)
+    l1, l2 = torch.tensor([1e-3, 0.0, 0.5]), torch.tensor([0.0, 2e-3, 0.25])
+    scratch = torch.full_like(w, float("nan"))
+    with_scratch = F.add_penalty_grad_(grad.clone(), w, l1, l2, scratch=scratch)
+    assert torch.equal(with_scratch, F.add_penalty_grad_(grad.clone(), w, l1, l2))
+    assert torch.equal(scratch, torch.sign(w))
+    expected = grad + l1.view(3, 1, 1) * torch.sign(w) + 2 * l2.view(3, 1, 1) * w
+    torch.testing.assert_close(with_scratch, expected)

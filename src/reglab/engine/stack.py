@@ -143,8 +143,13 @@ class Stack:
         self.gbeta = [grads[j] for j in by_kind.get("beta", [])]
         params = [j for j, b in enumerate(layout.blocks) if b.kind != "pad"]
         self.all_views = [views[j] for j in params]
-        directions = layout.views(self.opt.delta if self.opt.adam else self.grad, m)
+        direction = self.opt.delta if self.opt.adam else self.grad
+        directions = layout.views(direction, m)
         self.direction_views = [directions[j] for j in params]
+        # Every block but the padding is the prefix of the flat buffers: one operation
+        # moves all of them when the members share a learning rate (the same arithmetic).
+        n = layout.n_params * m
+        self.flat_params, self.flat_direction = self.theta[:n], direction[:n]
 
         # Per-member coefficients as [M, 1, 1] columns, broadcast over each block: no
         # per-element coefficient arrays to stream through the caches every step.
@@ -157,6 +162,7 @@ class Stack:
         proximal = [s.l1_mode == "proximal" for s in strategies]
         lrs = [mb.lr for mb in self.members]
         self.lr = column(lrs)
+        self.lr_shared = self.lr.view(-1)[0] if len(set(lrs)) == 1 else None
         wd = [s.weight_decay for s in strategies]
         self.decay = column([1 - r * d for r, d in zip(lrs, wd, strict=True)]) if any(wd) else None
         self.penalties: list[tuple[int, Tensor, Tensor]] = []
@@ -176,6 +182,8 @@ class Stack:
                 self.penalties.append((layer, column(l1), column(l2)))
             if any(prox):
                 self.proximal.append((layer, column(prox)))
+        # sign(W) of each penalized kernel, written every step into the same memory
+        self.sign_scratch = {layer: torch.empty_like(self.W[layer]) for layer, *_ in self.penalties}
         self.l1_layers = self._per_layer([s.l1 for s in strategies])
         self.l2_layers = self._per_layer([s.l2 for s in strategies])
         kernel_blocks = [b for b in layout.blocks if b.kind == "kernel"]
@@ -359,14 +367,18 @@ class Stack:
     def _update(self) -> None:
         """Penalty gradients, optimizer step, proximal L1 and max-norm for every member."""
         for layer, l1, l2 in self.penalties:
-            add_penalty_grad_(self.gW[layer], self.W[layer], l1, l2)
+            scratch = self.sign_scratch[layer]
+            add_penalty_grad_(self.gW[layer], self.W[layer], l1, l2, scratch=scratch)
         self.t += 1
         _, sign = self.opt.direction(self.grad, self.t)
         if self.decay is not None:  # kernels only, as reglab.fit (not biases, not batch norm)
             for w in self.W:
                 w.mul_(self.decay)
-        for view, direction in zip(self.all_views, self.direction_views, strict=True):
-            view.addcmul_(direction, self.lr, value=sign)
+        if self.lr_shared is not None:  # w + sign·u·lr element by element, as per block
+            self.flat_params.addcmul_(self.flat_direction, self.lr_shared, value=sign)
+        else:
+            for view, direction in zip(self.all_views, self.direction_views, strict=True):
+                view.addcmul_(direction, self.lr, value=sign)
         for layer, prox in self.proximal:
             w = self.W[layer]
             pre = self.opt.preconditioner(*self.kernel_ranges[layer])

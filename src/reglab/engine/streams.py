@@ -262,11 +262,10 @@ class MemberStreams:
                 noise = torch.from_numpy(drawn)
                 if place.gaussian(member):
                     rng.standard_normal(out=drawn, dtype=np.float32)
-                    multiplier = gaussian_dropout(_ONE, rate, noise)
+                    slot[: steps[i], i].copy_(gaussian_dropout(_ONE, rate, noise))
                 else:
                     rng.random(out=drawn, dtype=np.float32)
-                    multiplier = dropout_mask(noise, rate)
-                slot[: steps[i], i].copy_(multiplier)
+                    dropout_mask(noise, rate, out=slot[: steps[i], i])
         return EpochPlan(
             rows=rows_t,
             counts=counts,

@@ -37,13 +37,18 @@ __all__ = [
 ALPHA_DROPOUT_ALPHA_PRIME = -1.7580993408473766
 
 
-def dropout_mask(u: Tensor, p: Strength) -> Tensor:
+def dropout_mask(u: Tensor, p: Strength, *, out: Tensor | None = None) -> Tensor:
     """Inverted-dropout multiplier: ``1/(1−p)`` where ``u ≥ p``, else 0 (``p`` per member).
+
+    ``out`` (shaped like ``u``, ``u``'s dtype) receives the multipliers instead of a new
+    tensor; the values are the same bits.
 
     >>> dropout_mask(torch.tensor([[0.1, 0.9]]), 0.2)
     tensor([[0.0000, 1.2500]])
     """
     pm = per_member(p, u)
+    if out is not None:  # the boolean divided straight into ``out``: one pass fewer
+        return torch.div(u >= pm, 1.0 - pm, out=out)
     return (u >= pm).to(u.dtype) / (1.0 - pm)
 
 

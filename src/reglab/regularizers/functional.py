@@ -95,14 +95,20 @@ def penalty_grad(w: Tensor, l1: Strength, l2: Strength) -> Tensor:
     return add_penalty_grad_(torch.zeros_like(w), w, l1, l2)
 
 
-def add_penalty_grad_(grad: Tensor, w: Tensor, l1: Strength, l2: Strength) -> Tensor:
+def add_penalty_grad_(
+    grad: Tensor, w: Tensor, l1: Strength, l2: Strength, *, scratch: Tensor | None = None
+) -> Tensor:
     """``grad += l1·sign(w) + 2·l2·w`` in place (:func:`penalty_grad` added to a gradient).
+
+    The sum is taken in that order, ``(grad + l1·sign(w)) + (2·l2)·w``, one rounding per
+    addition. ``scratch``, shaped like ``w``, receives ``sign(w)`` instead of a new tensor (a
+    caller that adds penalty gradients every step keeps one).
 
     >>> g = torch.ones(1, 3)
     >>> add_penalty_grad_(g, torch.tensor([[1.0, -2.0, 0.0]]), 0.1, 0.5)
     tensor([[ 2.1000, -1.1000,  1.0000]])
     """
-    grad.addcmul_(torch.sign(w), per_member(l1, w))
+    grad.addcmul_(torch.sign(w, out=scratch), per_member(l1, w))
     return grad.addcmul_(per_member(l2, w), w, value=2.0)
 
 
