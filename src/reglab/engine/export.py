@@ -52,6 +52,7 @@ def single_model(
     from reglab.engine.parametrize import parametrizations
 
     model = MLP(**mlp_arguments(arch, strategy), generator=generator)
+    _per_layer_forms(model, arch, strategy, generator)
     for technique in parametrizations(strategy):
         technique.parametrize(model, n_train)
     return model
@@ -75,8 +76,18 @@ def mlp_arguments(arch: Architecture, strategy: Strategy) -> dict[str, Any]:
     rates = strategy.dropout_rates(n_hidden)
     kernel_regularizer: Any = None
     regularize_output = False
-    if strategy.l1 > 0 or strategy.l2 > 0:
-        reg = L1L2(l1=strategy.l1, l2=strategy.l2, mode=strategy.l1_mode)
+    per_layer = isinstance(strategy.l1, tuple) or isinstance(strategy.l2, tuple)
+    if per_layer:  # one L1L2 per penalized kernel, at that kernel's strengths
+        pairs = zip(
+            strategy.kernel_values("l1", n_hidden + 1),
+            strategy.kernel_values("l2", n_hidden + 1),
+            strict=True,
+        )
+        kernel_regularizer = [
+            L1L2(l1=a, l2=b, mode=strategy.l1_mode) if a > 0 or b > 0 else None for a, b in pairs
+        ]
+    elif strategy.one("l1") > 0 or strategy.one("l2") > 0:
+        reg = L1L2(l1=strategy.one("l1"), l2=strategy.one("l2"), mode=strategy.l1_mode)
         flags = strategy.penalized(n_hidden + 1)
         if all(flags[:-1]):
             kernel_regularizer, regularize_output = reg, flags[-1]
@@ -90,10 +101,34 @@ def mlp_arguments(arch: Architecture, strategy: Strategy) -> dict[str, Any]:
         dropout=rates[0] if len(set(rates)) == 1 else rates,
         input_dropout=strategy.input_dropout,
         dropout_kind=strategy.dropout_kind,
-        drop_connect=strategy.drop_connect,
+        drop_connect=0.0 if isinstance(strategy.drop_connect, tuple) else strategy.drop_connect,
         batch_norm=arch.batch_norm,
         block_order=arch.block_order,
         kernel_regularizer=kernel_regularizer,
-        kernel_constraint=MaxNorm(strategy.max_norm) if strategy.max_norm > 0 else None,
+        kernel_constraint=(
+            None
+            if isinstance(strategy.max_norm, tuple) or strategy.max_norm == 0
+            else MaxNorm(strategy.max_norm)
+        ),
         regularize_output=regularize_output,
     )
+
+
+def _per_layer_forms(
+    model: MLP, arch: Architecture, strategy: Strategy, generator: torch.Generator | None
+) -> None:
+    """Per-layer max-norm bounds and DropConnect rates, each on its own Dense layer."""
+    from reglab.layers import drop_connect
+    from reglab.regularizers import MaxNorm
+
+    n_hidden = len(arch.hidden)
+    dense = [getattr(model, f"dense{i}") for i in range(n_hidden)] + [model.output]
+    if isinstance(strategy.max_norm, tuple):
+        for layer, c in zip(dense, strategy.layer_values("max_norm", n_hidden), strict=True):
+            if c > 0:
+                layer.kernel_constraint = MaxNorm(c)
+    if isinstance(strategy.drop_connect, tuple):
+        rates = strategy.layer_values("drop_connect", n_hidden)
+        for layer, p in zip(dense[:-1], rates, strict=True):
+            if p > 0:
+                drop_connect(layer, "weight", p, generator=generator)

@@ -266,6 +266,11 @@ class Technique:
             ``values`` (at their "off" value when the strategy does not use them).
         defaults: The values a bare grammar key (``sparse-vd``) means; ``None``: the key
             needs a value.
+        schedulable: Whether its first parameter may follow a schedule (``l2=1e-4@cosine``,
+            :mod:`reglab.techniques.schedule`); ``None``: when it acts as a penalty, noise,
+            a batch transform or a loss (:meth:`can_schedule`).
+        inverse_strength: Whether a smaller first parameter regularizes more (max-norm's
+            bound): a schedule then scales its inverse.
     """
 
     key: ClassVar[str] = ""
@@ -282,6 +287,16 @@ class Technique:
     batch_norm: ClassVar[bool] = True
     reads: ClassVar[tuple[str, ...]] = ()
     defaults: ClassVar[Mapping[str, float] | None] = None
+    schedulable: ClassVar[bool | None] = None
+    inverse_strength: ClassVar[bool] = False
+
+    @classmethod
+    def can_schedule(cls) -> bool:
+        """Whether the strength (first parameter) may follow a schedule."""
+        if cls.schedulable is not None:
+            return cls.schedulable
+        kinds = ("penalty", "hidden-noise", "input-noise", "batch", "loss")
+        return bool(cls.params) and cls.acts_on in kinds
 
     def __init__(self, **values: float) -> None:
         who = f"{type(self).__name__} ({self.key})"
