@@ -7,7 +7,6 @@ assertions (``store_url``); the tests of SQLite's file handling run on SQLite on
 from __future__ import annotations
 
 import dataclasses
-
 import hashlib
 import os
 import signal

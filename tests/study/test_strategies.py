@@ -178,7 +178,8 @@ ERRORS = [
     ("unknown-preset", "dropuot",
      "Strategy 'dropuot': `term` must be a preset (none, l1, l2, elasticnet, dropout, maxnorm, "
      "batchnorm, dropconnect, gaussian-dropout, weight-decay, realmlp, sparse-vd, "
-     "learned-dropout, auto-dropout), 'proximal' or NAME=VALUE; got 'dropuot'. Did you mean 'dropout'?"),
+     "learned-dropout, auto-dropout), 'proximal' or NAME=VALUE; got 'dropuot'. "
+     "Did you mean 'dropout'?"),
     ("unknown-parameter", "dropuot=0.3",
      "Strategy 'dropuot=0.3': `parameter` must be one of input-dropout, dropout, "
      "gaussian-dropout, dropconnect, elasticnet, l1, l2, l1-mode, penalty-layers, maxnorm, "

@@ -17,7 +17,7 @@ from reglab.engine.spec import Architecture, Strategy
 from reglab.errors import ConfigError
 from reglab.layers.mlp import MLP
 
-__all__ = ["mlp_arguments", "single_model"]
+__all__ = ["mlp_arguments", "single_model", "single_model_schedules"]
 
 
 def single_model(
@@ -132,3 +132,57 @@ def _per_layer_forms(
         for layer, p in zip(dense[:-1], rates, strict=True):
             if p > 0:
                 drop_connect(layer, "weight", p, generator=generator)
+
+
+_SCHEDULED_FORMS = {  # technique key → (what holds it in a single model, attribute)
+    "l1": ("regularizer", "l1"),
+    "l2": ("regularizer", "l2"),
+    "maxnorm": ("constraint", "max_value"),
+    "dropout": ("dropout", "p"),
+    "gaussian-dropout": ("dropout", "p"),
+    "input-dropout": ("input", "p"),
+}
+
+
+def single_model_schedules(model: MLP, strategy: Strategy, epochs: int) -> Any:
+    """The ``on_epoch_begin`` of :func:`reglab.fit` that gives :func:`single_model`'s model
+    the strategy's scheduled strengths (``None`` without schedules): one
+    :class:`~reglab.training.StrengthSchedule` per scheduled term, on the regularizers,
+    constraints or dropout layers that hold its strength.
+
+    Raises:
+        ConfigError: For a scheduled term without a single-model form here (DropConnect,
+            weight decay, registry techniques): schedule those in your own loop.
+    """
+    from reglab.training.schedule import StrengthSchedule
+
+    if not strategy.schedules:
+        return None
+    dense: list[Any] = [m for n, m in model.named_children() if n.startswith("dense")]
+    dense.append(model.output)
+    holders: dict[str, list[Any]] = {
+        "regularizer": list({id(r): r for d in dense if (r := d.kernel_regularizer)}.values()),
+        "constraint": list({id(c): c for d in dense if (c := d.kernel_constraint)}.values()),
+        "dropout": [m for name, m in model.named_children() if name[7:].isdigit()],
+        "input": [m for name, m in model.named_children() if name == "dropout_in"],
+    }
+    schedules = []
+    for key, text in strategy.schedules:
+        if key not in _SCHEDULED_FORMS:
+            raise ConfigError(
+                message(
+                    "single_model_schedules", "strategy",
+                    "schedules of " + ", ".join(_SCHEDULED_FORMS) + " only", f"{key}@{text}",
+                )
+            )  # fmt: skip
+        kind, attribute = _SCHEDULED_FORMS[key]
+        targets = [t for t in holders[kind] if getattr(t, attribute, 0)]
+        schedules.append(
+            StrengthSchedule(text, targets, attribute, epochs=epochs, inverse=kind == "constraint")
+        )
+
+    def on_epoch_begin(epoch: int, history: Any) -> None:
+        for schedule in schedules:
+            schedule(epoch, history)
+
+    return on_epoch_begin

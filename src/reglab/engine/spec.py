@@ -154,7 +154,8 @@ class Strategy:
             clash = get(key).conflict(keys)
             if clash is not None:
                 p.add(f"{who}: {clash}; got {'+'.join(keys)}.")
-        object.__setattr__(self, "schedules", tuple(_canonical(k, t) for k, t in self.schedules))
+        pairs = sorted((_canonical(k, t) for k, t in self.schedules), key=_term_order)
+        object.__setattr__(self, "schedules", tuple(pairs))
         if self.schedules and not p.messages:
             from reglab.engine.strengths import schedule_problems
 
@@ -291,6 +292,13 @@ def _canonical(key: Any, text: Any) -> tuple[str, str]:
         return str(key), Schedule.parse(str(text)).text()
     except ConfigError:
         return str(key), str(text)
+
+
+def _term_order(pair: tuple[str, str]) -> tuple[int, str]:
+    """Schedules in the canonical order of their techniques' terms."""
+    from reglab.techniques import get, keys
+
+    return (get(pair[0]).order if pair[0] in set(keys()) else 10**6, pair[0])
 
 
 def _values(value: Any) -> tuple[Any, ...]:

@@ -354,7 +354,12 @@ def _scheduled(who: str, body: str, schedule_text: str) -> _Term:
             message(who, "@", "after a technique's term (such as l2=1e-4@warmup:10)", body)
         )
     bare = schedule_text.strip().lower() == "adaptive"
-    unbounded = [k for k in keys if techniques.get(k).params[0].maximum == math.inf]
+    unbounded = [
+        k
+        for k in keys
+        if not techniques.get(k).inverse_strength
+        and any(q.maximum == math.inf for q in techniques.get(k).params[:1])
+    ]
     if bare and unbounded:
         raise ConfigError(
             f"{who}: `{unbounded[0]}@adaptive` must state STEP:CAP for a strength that is not "
