@@ -70,6 +70,17 @@ def _layer_problems(p: Problems, i: int, member: MemberSpec, family: str) -> Non
     from reglab.errors import ConfigError
 
     s = member.strategy
+    if s.schedules and len(member.val_idx) == 0:
+        from reglab.engine.strengths import is_adaptive
+
+        if is_adaptive(s):
+            p.add(
+                message(
+                    WHO, f"members[{i}].val_idx",
+                    "validation rows for an adaptive strength (it follows the train–validation "
+                    "gap; turn early stopping on)", "none",
+                )
+            )  # fmt: skip
     for name in LAYER_FIELDS:
         if not isinstance(getattr(s, name), tuple) or name == "dropout":
             continue

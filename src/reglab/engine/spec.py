@@ -225,9 +225,10 @@ class Strategy:
             n, what = n_hidden, "hidden layer"
         if isinstance(value, tuple):
             if len(value) != n:
+                unit = "rate" if name == "dropout" else "value"
                 raise ConfigError(
-                    f"Strategy {self.name!r}: `{name}` must have one value per {what} ({n}); "
-                    f"got {len(value)} values."
+                    f"Strategy {self.name!r}: `{name}` must have one {unit} per {what} ({n}); "
+                    f"got {len(value)} {unit}s."
                 )
             return value
         return (float(value),) * n

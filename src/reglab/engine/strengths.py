@@ -24,6 +24,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from reglab.errors import ConfigError
 from reglab.techniques.schedule import Schedule
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CURVE_PREFIX",
     "Strengths",
+    "check_strategy",
     "in_effect",
     "is_adaptive",
     "member_in_effect",
@@ -205,3 +207,19 @@ class Strengths:
     def select(self, keep: Sequence[int]) -> None:
         """Keep only the members at positions ``keep``."""
         self.members = [self.members[i] for i in keep]
+
+
+def check_strategy(strategy: Strategy, n_hidden: int, *, validation: bool, who: str) -> None:
+    """Refuse, in one line, per-layer strengths whose count does not match ``n_hidden`` hidden
+    layers and an adaptive strength without validation rows (it would never move)."""
+    from reglab.engine.spec import LAYER_FIELDS
+
+    for name in LAYER_FIELDS:
+        if isinstance(getattr(strategy, name), tuple):
+            strategy.layer_values(name, n_hidden)
+    if not validation and is_adaptive(strategy):
+        raise ConfigError(
+            f"{who}: strategy {strategy.name!r} must have validation rows for its adaptive "
+            "strength, which follows the train–validation gap; got early stopping off (turn it "
+            "on, or use a warmup, cosine or step schedule)."
+        )
