@@ -123,10 +123,9 @@ def case_files(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
             r"`l2` must have one value per penalized layer \(2\); got 3 values",
         ),
         "adaptive without validation": (
-            [str(good), "--target", "label", "--strategies", "auto-dropout",
-             "--no-early-stopping"],
+            [str(good), "--target", "label", "--strategies", "auto-dropout", "--no-early-stopping"],
             r"adaptive strength, which follows the train–validation gap",
-        ),  # fmt: skip
+        ),
         "bad hidden sizes": ([str(good), "--target", "label", "--hidden", "50,x"], r"--hidden"),
         **{name: ([str(good), "--target", "label", *args], pattern)
            for name, (args, pattern) in OPTION_CASES.items()},
