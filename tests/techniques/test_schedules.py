@@ -217,3 +217,22 @@ def test_registry_strength_is_scheduled_through_its_first_parameter() -> None:
     s = parse_strategy("activity-l2=1e-3@warmup:2")
     (config,) = in_effect(s, 1, 10).techniques
     assert config.values["strength"] == pytest.approx(5e-4)
+
+
+def test_strategy_files_set_schedules_and_per_layer_lists(tmp_path) -> None:
+    from reglab.study.strategies import load_strategy_file
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "- {l2: [1e-3, 1e-4], schedules: {l2: 'warmup:10'}}\n"
+        "- {grammar: 'dropout=0.3', schedules: {dropout: cosine}}\n"
+        "- {preset: auto-dropout}\n"
+    )
+    a, b, c = load_strategy_file(path)
+    assert (a.name, a.l2, a.schedules) == ("l2=1e-3/1e-4@warmup:10", (1e-3, 1e-4),
+                                           (("l2", "warmup:10"),))  # fmt: skip
+    assert b.name == "dropout=0.3@cosine"
+    assert c.schedules == (("dropout", "adaptive:0.05:0.5"),)
+    path.write_text("- {l2: 1e-3, schedules: [warmup]}\n")
+    with pytest.raises(ConfigError, match="`schedules` must be a mapping of technique to"):
+        load_strategy_file(path)

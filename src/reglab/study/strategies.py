@@ -695,8 +695,18 @@ def _coerce(who: str, key: str, value: Any) -> Any:
     return value
 
 
+def _file_schedules(who: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """A file's ``schedules:`` mapping (technique key → schedule text, ``{l2: warmup:10}``)."""
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(
+            message(who, "schedules", "a mapping of technique to schedule, such as "
+                    "{l2: 'warmup:10'}", value)
+        )  # fmt: skip
+    return tuple((_normalize(str(k)), str(v)) for k, v in value.items())
+
+
 def _entry(who: str, entry: Mapping[str, Any], name: str | None) -> Strategy:
-    allowed = [*(["name"] if name is None else []), "preset", "grammar", *FIELDS]
+    allowed = [*(["name"] if name is None else []), "preset", "grammar", *FIELDS, "schedules"]
     for key in entry:
         if key == "name" and name is not None:
             raise ConfigError(f"{who}: `name` must not be given; the mapping key names the entry.")
@@ -709,6 +719,7 @@ def _entry(who: str, entry: Mapping[str, Any], name: str | None) -> Strategy:
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise ConfigError(message(who, "name", "a non-empty string", name))
     overrides = {k: _coerce(who, k, v) for k, v in entry.items() if k in FIELDS}
+    schedules = _file_schedules(who, entry["schedules"]) if "schedules" in entry else None
     try:
         base = None
         if "preset" in entry:
@@ -720,11 +731,11 @@ def _entry(who: str, entry: Mapping[str, Any], name: str | None) -> Strategy:
             name=name or (base.name if base else "unnamed"),
             **fields,
             techniques=base.techniques if base else (),
-            schedules=base.schedules if base else (),
+            schedules=schedules if schedules is not None else (base.schedules if base else ()),
         )
     except ConfigError as err:
         raise ConfigError(f"{who}: {err}") from None
-    if name is None and (base is None or overrides):
+    if name is None and (base is None or overrides or schedules is not None):
         return dataclasses.replace(strategy, name=strategy_to_text(strategy))
     return strategy
 
