@@ -94,7 +94,15 @@ def scores(x: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> dict[str, An
     return {"rows": rows, "wall_s": round(wall, 1), "failed": len(result.members) - len(done)}
 
 
-def timing(x: np.ndarray, y: np.ndarray, epochs: int, repeats: int) -> list[dict[str, Any]]:
+GROUPS = [
+    ("dropout=0.3", ["dropout=0.3@warmup:10", "dropout=0.3@cosine", "auto-dropout"]),
+    ("l2=1e-3", ["l2=1e-3@warmup:10", "l2=1e-3@cosine"]),
+]
+
+
+def timing(
+    x: np.ndarray, y: np.ndarray, epochs: int, repeats: int, groups: list[Any] = GROUPS
+) -> list[dict[str, Any]]:
     """Engine time of each scheduled form over its constant strategy (same 5 fold members)."""
     from _w1 import members
 
@@ -105,10 +113,6 @@ def timing(x: np.ndarray, y: np.ndarray, epochs: int, repeats: int) -> list[dict
         specs.append(dataclasses.replace(spec, train_idx=np.delete(train, np.s_[::5]),
                                          val_idx=train[::5]))  # fmt: skip
     data = {0: (x, y)}
-    groups = [
-        ("dropout=0.3", ["dropout=0.3@warmup:10", "dropout=0.3@cosine", "auto-dropout"]),
-        ("l2=1e-3", ["l2=1e-3@warmup:10", "l2=1e-3@cosine"]),
-    ]
     rows = []
     for constant, scheduled in groups:
         names = [constant, *scheduled]
