@@ -63,6 +63,7 @@ _LAZY = {
     "StudyResult": "reglab.study.results",
     "Study": "reglab.study.run",
     "EarlyStopping": "reglab.training",
+    "StrengthSchedule": "reglab.training",
     "fit": "reglab.training",
     "AdversarialLoss": "reglab.regularizers.adversarial",
 }
@@ -117,7 +118,7 @@ if TYPE_CHECKING:
     from reglab.study.results import StudyResult
     from reglab.study.run import Study
     from reglab.study.tune_result import TuneResult
-    from reglab.training import EarlyStopping, fit
+    from reglab.training import EarlyStopping, StrengthSchedule, fit
 
 __all__ = [
     "L1",
@@ -141,6 +142,7 @@ __all__ = [
     "PathResult",
     "SpatialDropout1d",
     "SpatialDropout2d",
+    "StrengthSchedule",
     "Study",
     "StudyResult",
     "TuneResult",

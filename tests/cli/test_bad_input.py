@@ -110,6 +110,22 @@ def case_files(tmp_path: Path) -> dict[str, tuple[list[str], str]]:
             r"l1",
         ),
         "dropout of one": ([str(good), "--target", "label", "--strategies", "dropout=1"], r"1"),
+        "schedule warmup 0": (
+            [str(good), "--target", "label", "--strategies", "l2=1e-4@warmup:0"],
+            r"`@warmup` must be warmup:N \(N ≥ 1 epochs\); got 'warmup:0'",
+        ),
+        "cosine with an argument": (
+            [str(good), "--target", "label", "--strategies", "l2=1e-4@cosine:3"],
+            r"`@cosine` must be cosine \(no arguments\)",
+        ),
+        "per-layer count": (
+            [str(good), "--target", "label", "--strategies", "l2=1e-3/1e-4/0"],
+            r"`l2` must have one value per penalized layer \(2\); got 3 values",
+        ),
+        "adaptive without validation": (
+            [str(good), "--target", "label", "--strategies", "auto-dropout", "--no-early-stopping"],
+            r"adaptive strength, which follows the train–validation gap",
+        ),
         "bad hidden sizes": ([str(good), "--target", "label", "--hidden", "50,x"], r"--hidden"),
         **{name: ([str(good), "--target", "label", *args], pattern)
            for name, (args, pattern) in OPTION_CASES.items()},

@@ -88,3 +88,25 @@ def test_an_swa_start_is_searched_in_whole_epochs_before_the_last(tmp_path: Path
     assert starts == [5.0, 6.0, 7.0]  # whole epochs, the latest before the 8th
     if data["best"]["params"]["swa"] == 7.0:
         assert "raise --epochs" in " ".join(result.output.split())
+
+
+def test_a_searched_schedule_is_a_column_and_part_of_each_trials_strategy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["tune", "builtin:iris", "--strategy", "dropout@constant|cosine+l2@warmup:2",
+            "--trials", "4", *SMALL, "--store", "runs.db", "--json", "tune.json"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (
+        "dropout@"
+        in result.output.splitlines()[
+            next(i for i, x in enumerate(result.output.splitlines()) if "trial" in x and "l2" in x)
+        ]
+    )
+    data = json.loads((tmp_path / "tune.json").read_text())
+    for trial in data["trials"]:
+        choice = trial["params"]["dropout@"]
+        assert choice in ("constant", "cosine")
+        assert ("dropout=" in trial["strategy"]) and ("@warmup:2" in trial["strategy"])
+        assert ("@cosine" in trial["strategy"]) == (choice == "cosine")

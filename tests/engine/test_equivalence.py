@@ -18,7 +18,7 @@ import torch
 
 import reglab
 from reglab.engine import MemberSpec, initial_weights, stream_seeds, train_members
-from reglab.engine.export import single_model
+from reglab.engine.export import single_model, single_model_schedules
 from reglab.layers import MLP
 from reglab.training import EarlyStopping
 
@@ -62,6 +62,20 @@ CASES: list[tuple[str, dict[str, Any]]] = [
         "bn-single-row-batch",
         {"train": {"batch_size": 53, "optimizer": "sgd"}, "arch": {"batch_norm": True}},
     ),
+    # Per-layer strengths and schedules (the single model's by single_model_schedules).
+    ("l2-per-layer", {"l2": (1e-2, 1e-3)}),
+    ("l1-per-layer-proximal", {"l1": (3e-3, 1e-2), "l1_mode": "proximal"}),
+    ("max-norm-per-layer", {"max_norm": (0.5, 1.0, 2.0)}),
+    ("l2-warmup", {"l2": 1e-2, "schedules": (("l2", "warmup:2"),), "train": {"epochs": 4}}),
+    (
+        "l1-cosine-all-layers",
+        {"l1": 3e-3, "penalty_layers": "all", "schedules": (("l1", "cosine"),)},
+    ),
+    ("max-norm-step", {"max_norm": 0.5, "schedules": (("maxnorm", "step:1:0.5"),)}),
+    (
+        "l2-per-layer-warmup",
+        {"l2": (1e-2, 0.0, 3e-2), "penalty_layers": "all", "schedules": (("l2", "warmup:3"),)},
+    ),
 ]
 
 
@@ -98,6 +112,7 @@ def _single_model(spec: MemberSpec, x: np.ndarray, y: np.ndarray) -> tuple[MLP, 
         early_stopping=stopper,
         device="cpu",
         seed=stream_seeds(spec.seed)["order"],
+        on_epoch_begin=single_model_schedules(model, spec.strategy, cfg.epochs),
     )
     return model, history, scale
 

@@ -30,6 +30,16 @@ FUSED_TECHNIQUES = [
     ("maxnorm", {"max_norm": 0.5}),
     ("weight-decay", {"weight_decay": 1e-2}),
     ("proximal", {"l1": 1e-2, "l1_mode": "proximal"}),
+    ("per-layer", {"l2": (1e-2, 1e-3), "drop_connect": (0.1, 0.3), "max_norm": (0.5, 1.0, 2.0)}),
+    (
+        "scheduled",
+        {
+            "l1": (1e-3, 1e-2),
+            "dropout": 0.3,
+            "max_norm": 0.5,
+            "schedules": (("dropout", "cosine"), ("l1", "warmup:2"), ("maxnorm", "step:1:0.5")),
+        },
+    ),
 ]
 
 

@@ -187,7 +187,11 @@ SHORT_STRATEGIES: list[tuple[str, dict[str, Any]]] = [
     ("dropout", {"dropout": 0.3}),
     ("drop-connect+max-norm", {"drop_connect": 0.2, "max_norm": 1.5}),
     ("l1-proximal+decay", {"l1": 1e-3, "l1_mode": "proximal", "weight_decay": 0.05}),
-]
+    ("dropout-cosine+l2-per-layer", {"dropout": 0.3, "l2": (1e-3, 1e-2),
+                                     "schedules": (("dropout", "cosine"),)}),
+    ("l2-warmup+max-norm-per-layer", {"l2": 1e-3, "max_norm": (1.5, 2.0, 3.0),
+                                      "schedules": (("l2", "warmup:4"),)}),
+]  # fmt: skip
 
 
 @pytest.mark.usefixtures("small_budgets")

@@ -6,6 +6,7 @@ assertions (``store_url``); the tests of SQLite's file handling run on SQLite on
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import signal
@@ -461,8 +462,9 @@ def test_a_store_of_version_1_is_upgraded_keeping_every_member(store_url: str) -
     with Store(store_url) as st:
         st.create_study("w1", CONFIG)
         st.save_member("w1", full_record("a"))
-    for sql in (  # what reglab 0.1 wrote: no claim columns, no conv filters
+    for sql in (  # what reglab 0.1 wrote: no claim columns, no conv filters, no strengths
         "drop table conv_filters",
+        "alter table curves drop column strengths",
         "alter table members drop column owner",
         "alter table members drop column lease_until",
         "update reglab_info set value = '1' where key = 'schema_version'",
@@ -483,6 +485,7 @@ def test_a_store_of_version_2_is_upgraded_and_then_keeps_filters(store_url: str)
         st.create_study("w1", CONFIG)
         st.save_member("w1", full_record("a"))
     raw(store_url, "drop table conv_filters")  # what version 2 had: no conv filters
+    raw(store_url, "alter table curves drop column strengths")
     raw(store_url, "update reglab_info set value = '2' where key = 'schema_version'")
     kernel = np.arange(2 * 1 * 3 * 3, dtype=np.float32).reshape(2, 1, 3, 3) - 8.5
     with Store(store_url) as st:
@@ -497,6 +500,35 @@ def test_a_store_of_version_2_is_upgraded_and_then_keeps_filters(store_url: str)
         (str(SCHEMA_VERSION),)
     ]
     assert raw(store_url, "select count(*) from conv_filters") == [(1,)]
+
+
+def test_a_store_of_version_3_is_upgraded_and_then_keeps_strengths_in_effect(
+    store_url: str,
+) -> None:
+    with Store(store_url) as st:
+        st.create_study("w1", CONFIG)
+        st.save_member("w1", full_record("a"))
+    raw(store_url, "alter table curves drop column strengths")  # what version 3 had
+    raw(store_url, "update reglab_info set value = '3' where key = 'schema_version'")
+    scheduled = full_record("b", strategy="dropout=0.3@warmup:2")
+    curves = {
+        **scheduled.curves,
+        "strength:dropout[0]": (0.15, 0.3, 0.3),
+        "strength:dropout[1]": (0.25, 0.5, float("nan")),
+    }
+    scheduled = dataclasses.replace(scheduled, curves=curves)
+    with Store(store_url) as st:
+        (old,) = st.load_members("w1", with_predictions=True)
+        assert_same_record(old, full_record("a"))
+        st.save_member("w1", scheduled)
+        loaded = {m.key: m for m in st.load_members("w1")}
+    assert not any(name.startswith("strength:") for name in loaded["a"].curves)
+    assert loaded["b"].curves["strength:dropout[0]"] == (0.15, 0.3, 0.3)
+    assert np.isnan(loaded["b"].curves["strength:dropout[1]"][2])
+    assert loaded["b"].curves["train_loss"][:2] == (1.5, 0.75)
+    assert raw(store_url, "select value from reglab_info where key = 'schema_version'") == [
+        (str(SCHEMA_VERSION),)
+    ]
 
 
 UNWRITABLE = {

@@ -78,6 +78,7 @@ PRESET_VALUES = [
             )
         },
     ),
+    ("auto-dropout", {"dropout": 0.1, "schedules": (("dropout", "adaptive:0.05:0.5"),)}),
 ]
 
 
@@ -177,7 +178,8 @@ ERRORS = [
     ("unknown-preset", "dropuot",
      "Strategy 'dropuot': `term` must be a preset (none, l1, l2, elasticnet, dropout, maxnorm, "
      "batchnorm, dropconnect, gaussian-dropout, weight-decay, realmlp, sparse-vd, "
-     "learned-dropout), 'proximal' or NAME=VALUE; got 'dropuot'. Did you mean 'dropout'?"),
+     "learned-dropout, auto-dropout), 'proximal' or NAME=VALUE; got 'dropuot'. "
+     "Did you mean 'dropout'?"),
     ("unknown-parameter", "dropuot=0.3",
      "Strategy 'dropuot=0.3': `parameter` must be one of input-dropout, dropout, "
      "gaussian-dropout, dropconnect, elasticnet, l1, l2, l1-mode, penalty-layers, maxnorm, "
@@ -504,11 +506,11 @@ FILE_ERRORS = [
     ("unknown-key", "s.yaml", "- {name: a, dropuot: 0.3}\n",
      "Strategy file '{p}', entry 1: `key` must be one of name, preset, grammar, l1, l2, "
      "l1_mode, penalty_layers, dropout, input_dropout, dropout_kind, drop_connect, max_norm, "
-     "weight_decay, lr, batch_norm; got 'dropuot'. Did you mean 'dropout'?"),
+     "weight_decay, lr, batch_norm, schedules; got 'dropuot'. Did you mean 'dropout'?"),
     ("unknown-key-mapping", "s.yaml", "a:\n  maxnorm: 3\n",
      "Strategy file '{p}', entry 'a': `key` must be one of preset, grammar, l1, l2, l1_mode, "
      "penalty_layers, dropout, input_dropout, dropout_kind, drop_connect, max_norm, "
-     "weight_decay, lr, batch_norm; got 'maxnorm'. Did you mean 'max_norm'?"),
+     "weight_decay, lr, batch_norm, schedules; got 'maxnorm'. Did you mean 'max_norm'?"),
     ("range", "s.yaml", "- {name: a, dropout: [0.5, 1.0]}\n",
      "Strategy file '{p}', entry 1: Strategy 'a': `dropout` must be a float in [0, 1); "
      "got 1.0."),

@@ -9,6 +9,7 @@ import optuna
 import pytest
 
 from reglab.errors import ConfigError
+from reglab.study.strategies import parse_strategy
 from reglab.study.tune_space import parse_space, round_strength
 from reglab.techniques import builtins, get
 
@@ -126,3 +127,30 @@ def test_an_epoch_parameter_is_searched_as_whole_epochs_within_the_study() -> No
         assert values["swa"] == int(values["swa"]) and 5 <= values["swa"] <= 11
         assert strategy.techniques[0].values["start"] == values["swa"]
     assert space.grid(4)["swa"] == [5.0, 7.0, 9.0, 11.0]
+
+
+def test_scheduled_techniques_search_their_strength_and_schedule() -> None:
+    space = parse_space("dropout@constant|cosine|warmup:5+l2@warmup:3")
+    assert [d.name for d in space.dims] == ["dropout", "l2"]
+    assert space.schedules == (
+        ("dropout", ("constant", "cosine", "warmup:5")),
+        ("l2", ("warmup:3",)),
+    )
+    assert space.text == "dropout@constant|cosine|warmup:5+l2@warmup:3"
+    assert space.grid(2)["dropout@"] == ["constant", "cosine", "warmup:5"]
+    for choice, name in (
+        ("cosine", "dropout=0.3@cosine+l2=1e-4@warmup:3"),
+        ("constant", "dropout=0.3+l2=1e-4@warmup:3"),
+    ):
+        trial = optuna.trial.FixedTrial({"dropout": 0.3, "l2": 1e-4, "dropout@": choice})
+        strategy, values = space.suggest(trial)
+        assert strategy.name == name
+        assert values == {"dropout": 0.3, "l2": 1e-4}
+        assert parse_strategy(name).schedules == strategy.schedules
+
+
+def test_a_bad_schedule_in_a_search_is_refused_in_one_line() -> None:
+    with pytest.raises(ConfigError, match=r"^tune: `strategy` 'l2@warmup:0': `@warmup` must be "):
+        parse_space("dropout+l2@warmup:0")
+    with pytest.raises(ConfigError, match=r"`strategy` must be schedules of strengths that may "):
+        parse_space("batchnorm@cosine+dropout")

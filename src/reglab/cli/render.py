@@ -181,6 +181,14 @@ def print_result(result: StudyResult, console: Console | None = None) -> None:
         ),
         highlight=False,
     )
+    scheduled = {n: s.strengths for n, s in result.strategies.items() if s.strengths}
+    if scheduled:
+        from reglab.study.strength_curves import strength_phrase
+
+        console.print("Strengths in effect (median over splits, first → last epoch):",
+                      highlight=False)  # fmt: skip
+        for name, strengths in scheduled.items():
+            console.print(f"  {name}: {strength_phrase(strengths)}", highlight=False)
     if result.tuning:
         from reglab.cli.render_nested import print_tuning
 

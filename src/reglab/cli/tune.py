@@ -133,6 +133,8 @@ def tune_table(result: TuneResult, top: int = 10) -> Table:
     table.add_column("trial", justify="right")
     for d in result.space.dims:
         table.add_column(d.name, justify="right")
+    for key in result.searched_schedules:
+        table.add_column(f"{key}@")
     table.add_column(result.metric, justify="right")
     table.add_column("", no_wrap=True)
     ties = {t.number for t in result.ties}
@@ -143,6 +145,7 @@ def tune_table(result: TuneResult, top: int = 10) -> Table:
         for d in result.space.dims:
             v = row[d.name]
             cells.append("–" if v is None or v != v else f"{float(v):.3g}")
+        cells += [str(row[f"{key}@"] or "–") for key in result.searched_schedules]
         mark = "best" if result.best is not None and number == result.best.number else ""
         mark = mark or ("within noise" if number in ties else "")
         table.add_row(*cells, result.score(float(row[result.metric])), mark)

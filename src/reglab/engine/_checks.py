@@ -63,11 +63,47 @@ def task_problem(strategy: Any, task: str, who: str) -> str | None:
     return None
 
 
+def _layer_problems(p: Problems, i: int, member: MemberSpec, family: str) -> None:
+    """Per-layer strengths (``l2=1e-3/1e-4``): one value per layer they act on; beside
+    dropout, only on multilayer perceptrons."""
+    from reglab.engine.spec import LAYER_FIELDS
+    from reglab.errors import ConfigError
+
+    s = member.strategy
+    if s.schedules and len(member.val_idx) == 0:
+        from reglab.engine.strengths import is_adaptive
+
+        if is_adaptive(s):
+            p.add(
+                message(
+                    WHO, f"members[{i}].val_idx",
+                    "validation rows for an adaptive strength (it follows the train–validation "
+                    "gap; turn early stopping on)", "none",
+                )
+            )  # fmt: skip
+    for name in LAYER_FIELDS:
+        if not isinstance(getattr(s, name), tuple) or name == "dropout":
+            continue
+        if family not in ("mlp", "skip-mlp"):
+            p.add(
+                message(
+                    WHO, f"members[{i}].strategy",
+                    f"one `{name}` value for every layer on a {family!r} member", s.name,
+                )
+            )  # fmt: skip
+            continue
+        try:
+            s.layer_values(name, len(member.arch.hidden))
+        except ConfigError as err:
+            p.add(f"{WHO}: members[{i}]: {err}")
+
+
 def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None:
     from reglab.engine.family import family_of
     from reglab.techniques import get
 
     family = family_of(member.arch).name
+    _layer_problems(p, i, member, family)
     for problem in family_of(member.arch).problems(member):
         p.add(
             message(

@@ -269,13 +269,13 @@ class CNNFamily(ModelFamily):
         ``spatial-dropout`` after every conv block."""
         from reglab.engine.export import mlp_arguments
         from reglab.layers.cnn import CNN
-        from reglab.regularizers import L1L2, MaxNorm
+        from reglab.regularizers import L1L2
 
         head = mlp_arguments(arch, strategy)
         flags = conv_penalized(strategy, arch)
         n_conv = len(arch.conv)
-        reg = L1L2(l1=strategy.l1, l2=strategy.l2, mode=strategy.l1_mode)
-        on = strategy.l1 > 0 or strategy.l2 > 0
+        reg = L1L2(l1=strategy.one("l1"), l2=strategy.one("l2"), mode=strategy.l1_mode)
+        on = strategy.one("l1") > 0 or strategy.one("l2") > 0
         head["kernel_regularizer"] = [reg if on and f else None for f in flags[n_conv:]]
         head["regularize_output"] = False
         for key in ("in_features", "out_features", "hidden", "activation", "input_dropout",
@@ -290,7 +290,7 @@ class CNNFamily(ModelFamily):
             arch.hidden,
             arch.activation,
             conv_regularizer=[reg if on and f else None for f in flags[:n_conv]],
-            conv_constraint=MaxNorm(strategy.max_norm) if strategy.max_norm > 0 else None,
+            conv_constraint=_max_norm(strategy),
             spatial_dropout=spatial_rate_of(strategy),
             input_dropout=strategy.input_dropout,
             **head,
@@ -328,3 +328,10 @@ def spatial_rate_of(strategy: Strategy) -> float:
 CNN_FAMILY = register_family(CNNFamily())
 """The convolutional family: :class:`ConvArchitecture` members on
 :class:`~reglab.engine.conv_stack.ConvStack`, exported as :class:`~reglab.layers.cnn.CNN`."""
+
+
+def _max_norm(strategy: Strategy) -> Any:
+    from reglab.regularizers import MaxNorm
+
+    c = strategy.one("max_norm")
+    return MaxNorm(c) if c > 0 else None

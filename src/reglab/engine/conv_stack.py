@@ -98,19 +98,19 @@ class ConvStack(GenericStack):
         for i in range(n_conv):
             on = [f[i] for f in flags]
             l1 = [
-                s.l1 if o and not p else 0.0
+                s.one("l1") if o and not p else 0.0
                 for s, o, p in zip(strategies, on, proximal, strict=True)
             ]
-            l2 = [s.l2 if o else 0.0 for s, o in zip(strategies, on, strict=True)]
+            l2 = [s.one("l2") if o else 0.0 for s, o in zip(strategies, on, strict=True)]
             prox = [
-                mb.lr * mb.strategy.l1 if o and p else 0.0
+                mb.lr * mb.strategy.one("l1") if o and p else 0.0
                 for mb, o, p in zip(self.members, on, proximal, strict=True)
             ]
             if any(l1) or any(l2):
                 self.conv_penalties.append((i, column(l1, 4), column(l2, 4)))
             if any(prox):
                 self.conv_proximal.append((i, column(prox, 4)))
-            both = [s.l1 if o else 0.0 for s, o in zip(strategies, on, strict=True)]
+            both = [s.one("l1") if o else 0.0 for s, o in zip(strategies, on, strict=True)]
             self.conv_l1l2.append((i, column(both, 0), column(l2, 0)))
         self.conv_max_norm = self.has_max_norm.view(m, 1, 1, 1, 1)
         # The optimizer step scales every block by the members' [M, 1, 1] learning rates:

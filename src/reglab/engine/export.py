@@ -17,7 +17,7 @@ from reglab.engine.spec import Architecture, Strategy
 from reglab.errors import ConfigError
 from reglab.layers.mlp import MLP
 
-__all__ = ["mlp_arguments", "single_model"]
+__all__ = ["mlp_arguments", "single_model", "single_model_schedules"]
 
 
 def single_model(
@@ -52,6 +52,7 @@ def single_model(
     from reglab.engine.parametrize import parametrizations
 
     model = MLP(**mlp_arguments(arch, strategy), generator=generator)
+    _per_layer_forms(model, arch, strategy, generator)
     for technique in parametrizations(strategy):
         technique.parametrize(model, n_train)
     return model
@@ -75,8 +76,18 @@ def mlp_arguments(arch: Architecture, strategy: Strategy) -> dict[str, Any]:
     rates = strategy.dropout_rates(n_hidden)
     kernel_regularizer: Any = None
     regularize_output = False
-    if strategy.l1 > 0 or strategy.l2 > 0:
-        reg = L1L2(l1=strategy.l1, l2=strategy.l2, mode=strategy.l1_mode)
+    per_layer = isinstance(strategy.l1, tuple) or isinstance(strategy.l2, tuple)
+    if per_layer:  # one L1L2 per penalized kernel, at that kernel's strengths
+        pairs = zip(
+            strategy.kernel_values("l1", n_hidden + 1),
+            strategy.kernel_values("l2", n_hidden + 1),
+            strict=True,
+        )
+        kernel_regularizer = [
+            L1L2(l1=a, l2=b, mode=strategy.l1_mode) if a > 0 or b > 0 else None for a, b in pairs
+        ]
+    elif strategy.one("l1") > 0 or strategy.one("l2") > 0:
+        reg = L1L2(l1=strategy.one("l1"), l2=strategy.one("l2"), mode=strategy.l1_mode)
         flags = strategy.penalized(n_hidden + 1)
         if all(flags[:-1]):
             kernel_regularizer, regularize_output = reg, flags[-1]
@@ -90,10 +101,88 @@ def mlp_arguments(arch: Architecture, strategy: Strategy) -> dict[str, Any]:
         dropout=rates[0] if len(set(rates)) == 1 else rates,
         input_dropout=strategy.input_dropout,
         dropout_kind=strategy.dropout_kind,
-        drop_connect=strategy.drop_connect,
+        drop_connect=0.0 if isinstance(strategy.drop_connect, tuple) else strategy.drop_connect,
         batch_norm=arch.batch_norm,
         block_order=arch.block_order,
         kernel_regularizer=kernel_regularizer,
-        kernel_constraint=MaxNorm(strategy.max_norm) if strategy.max_norm > 0 else None,
+        kernel_constraint=(
+            None
+            if isinstance(strategy.max_norm, tuple) or strategy.max_norm == 0
+            else MaxNorm(strategy.max_norm)
+        ),
         regularize_output=regularize_output,
     )
+
+
+def _per_layer_forms(
+    model: MLP, arch: Architecture, strategy: Strategy, generator: torch.Generator | None
+) -> None:
+    """Per-layer max-norm bounds and DropConnect rates, each on its own Dense layer."""
+    from reglab.layers import drop_connect
+    from reglab.regularizers import MaxNorm
+
+    n_hidden = len(arch.hidden)
+    dense = [getattr(model, f"dense{i}") for i in range(n_hidden)] + [model.output]
+    if isinstance(strategy.max_norm, tuple):
+        for layer, c in zip(dense, strategy.layer_values("max_norm", n_hidden), strict=True):
+            if c > 0:
+                layer.kernel_constraint = MaxNorm(c)
+    if isinstance(strategy.drop_connect, tuple):
+        rates = strategy.layer_values("drop_connect", n_hidden)
+        for layer, p in zip(dense[:-1], rates, strict=True):
+            if p > 0:
+                drop_connect(layer, "weight", p, generator=generator)
+
+
+_SCHEDULED_FORMS = {  # technique key → (what holds it in a single model, attribute)
+    "l1": ("regularizer", "l1"),
+    "l2": ("regularizer", "l2"),
+    "maxnorm": ("constraint", "max_value"),
+    "dropout": ("dropout", "p"),
+    "gaussian-dropout": ("dropout", "p"),
+    "input-dropout": ("input", "p"),
+}
+
+
+def single_model_schedules(model: MLP, strategy: Strategy, epochs: int) -> Any:
+    """The ``on_epoch_begin`` of :func:`reglab.fit` that gives :func:`single_model`'s model
+    the strategy's scheduled strengths (``None`` without schedules): one
+    :class:`~reglab.training.StrengthSchedule` per scheduled term, on the regularizers,
+    constraints or dropout layers that hold its strength.
+
+    Raises:
+        ConfigError: For a scheduled term without a single-model form here (DropConnect,
+            weight decay, registry techniques): schedule those in your own loop.
+    """
+    from reglab.training.schedule import StrengthSchedule
+
+    if not strategy.schedules:
+        return None
+    dense: list[Any] = [m for n, m in model.named_children() if n.startswith("dense")]
+    dense.append(model.output)
+    holders: dict[str, list[Any]] = {
+        "regularizer": list({id(r): r for d in dense if (r := d.kernel_regularizer)}.values()),
+        "constraint": list({id(c): c for d in dense if (c := d.kernel_constraint)}.values()),
+        "dropout": [m for name, m in model.named_children() if name[7:].isdigit()],
+        "input": [m for name, m in model.named_children() if name == "dropout_in"],
+    }
+    schedules = []
+    for key, text in strategy.schedules:
+        if key not in _SCHEDULED_FORMS:
+            raise ConfigError(
+                message(
+                    "single_model_schedules", "strategy",
+                    "schedules of " + ", ".join(_SCHEDULED_FORMS) + " only", f"{key}@{text}",
+                )
+            )  # fmt: skip
+        kind, attribute = _SCHEDULED_FORMS[key]
+        targets = [t for t in holders[kind] if getattr(t, attribute, 0)]
+        schedules.append(
+            StrengthSchedule(text, targets, attribute, epochs=epochs, inverse=kind == "constraint")
+        )
+
+    def on_epoch_begin(epoch: int, history: Any) -> None:
+        for schedule in schedules:
+            schedule(epoch, history)
+
+    return on_epoch_begin

@@ -58,7 +58,9 @@ class MemberResult:
             rows; NaN when the member has none). The data loss is cross-entropy (multiclass),
             binary cross-entropy (binary) or the mean squared error of the member's
             standardized targets (regression). ``val_metric`` is the accuracy for
-            classification and R² for regression (higher is better in both).
+            classification and R² for regression (higher is better in both). A member with
+            scheduled strengths also has ``strength:KEY`` (``strength:KEY[i]`` per layer): the
+            value in effect in each epoch (:mod:`reglab.engine.strengths`).
         best_epoch: The epoch whose weights were restored (the last one without early
             stopping).
         stopped_epoch: The epoch at which early stopping fired; 0 when it did not.

@@ -218,7 +218,7 @@ def strategy_problems(s: Strategy) -> list[str]:
     out = [f"`{term}` ({why})" for field, term, why in _REFUSED if getattr(s, field) > 0]
     if s.dropout_kind == "gaussian":
         out.append("`gaussian-dropout` (output dropout is standard dropout)")
-    if s.l1 > 0 and s.l1_mode == "proximal":
+    if s.one("l1") > 0 and s.l1_mode == "proximal":
         out.append("`proximal` (L1 acts as a penalty on recurrent kernels)")
     if s.batch_norm:
         out.append("`batchnorm` (no batch norm in recurrent layers)")
@@ -270,10 +270,10 @@ class RecurrentFamily(ModelFamily):
         dropout, recurrent dropout and weight drop at the member's rates. Decoupled weight
         decay, the learning rate and gradient clipping belong to the training loop."""
         from reglab.layers.recurrent import RecurrentNet
-        from reglab.regularizers import L1L2, MaxNorm
+        from reglab.regularizers import L1L2
 
-        on = strategy.l1 > 0 or strategy.l2 > 0
-        reg = L1L2(l1=strategy.l1, l2=strategy.l2)
+        on = strategy.one("l1") > 0 or strategy.one("l2") > 0
+        reg = L1L2(l1=strategy.one("l1"), l2=strategy.one("l2"))
         return RecurrentNet(
             arch.cell,
             arch.steps,
@@ -287,7 +287,7 @@ class RecurrentFamily(ModelFamily):
             kernel_regularizer=[
                 reg if on and f else None for f in recurrent_penalized(strategy, arch)
             ],
-            kernel_constraint=MaxNorm(strategy.max_norm) if strategy.max_norm > 0 else None,
+            kernel_constraint=_max_norm(strategy),
         )
 
     def weight_summary(self, arch: Any, weights: dict[str, np.ndarray]) -> tuple[Any, ...]:
@@ -396,3 +396,10 @@ RNN_FAMILY = register_family(RecurrentFamily())
 """The recurrent family: :class:`RecurrentArchitecture` members on
 :class:`~reglab.engine.rnn_stack.RecurrentStack`, exported as
 :class:`~reglab.layers.recurrent.RecurrentNet`."""
+
+
+def _max_norm(strategy: Strategy) -> Any:
+    from reglab.regularizers import MaxNorm
+
+    c = strategy.one("max_norm")
+    return MaxNorm(c) if c > 0 else None

@@ -76,8 +76,8 @@ class RecurrentStack(GenericStack):
         self.l2_layers = self.l2_layers * mask
         self.rnn_penalties: list[tuple[int, Tensor, Tensor]] = []
         for i in range(n_rnn):
-            l1 = [s.l1 if f[i] else 0.0 for s, f in zip(strategies, flags, strict=True)]
-            l2 = [s.l2 if f[i] else 0.0 for s, f in zip(strategies, flags, strict=True)]
+            l1 = [s.one("l1") if f[i] else 0.0 for s, f in zip(strategies, flags, strict=True)]
+            l2 = [s.one("l2") if f[i] else 0.0 for s, f in zip(strategies, flags, strict=True)]
             self.rnn_penalties.append((i, column(l1, 2), column(l2, 2)))
         self.any_rnn_penalty = any(bool(l1.any() or l2.any()) for _, l1, l2 in self.rnn_penalties)
         clip = [grad_clip_norm(s) for s in strategies]

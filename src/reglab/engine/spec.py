@@ -85,22 +85,30 @@ class Strategy:
     ``techniques`` are registry techniques (:mod:`reglab.techniques`) as key and parameters;
     they appear in :meth:`to_dict` (and so in a member's content key) only when there are any,
     so the keys of strategies without them are those of earlier versions.
+
+    ``l1``, ``l2``, ``drop_connect`` and ``max_norm`` may also be one value per layer
+    (:meth:`layer_values`: the penalized kernels, the hidden kernels, every kernel).
+    ``schedules`` are ``(technique key, schedule)`` pairs such as ``("l2", "warmup:10")``
+    (:mod:`reglab.techniques.schedule`): that technique's strength then changes per epoch
+    (:func:`reglab.engine.strengths.in_effect`). Like ``techniques``, they are in
+    :meth:`to_dict` only when there are any.
     """
 
     name: str = "none"
-    l1: float = 0.0
-    l2: float = 0.0
+    l1: float | tuple[float, ...] = 0.0
+    l2: float | tuple[float, ...] = 0.0
     l1_mode: str = "penalty"
     penalty_layers: str = "hidden"
     dropout: float | tuple[float, ...] = 0.0
     input_dropout: float = 0.0
     dropout_kind: str = "standard"
-    drop_connect: float = 0.0
-    max_norm: float = 0.0
+    drop_connect: float | tuple[float, ...] = 0.0
+    max_norm: float | tuple[float, ...] = 0.0
     weight_decay: float = 0.0
     lr: float | None = None
     batch_norm: bool = False
     techniques: tuple[TechniqueConfig, ...] = ()
+    schedules: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def of(cls, name: str, *techniques: Any, lr: float | None = None) -> Strategy:
@@ -120,13 +128,17 @@ class Strategy:
         who = f"Strategy {self.name!r}"
         self._fold_builtins(who)
         p = Problems()
+        for name in LAYER_FIELDS:
+            if isinstance(getattr(self, name), list):
+                object.__setattr__(self, name, tuple(getattr(self, name)))
         for name in ("l1", "l2", "max_norm", "weight_decay"):
-            p.check(check_nonnegative, who, name, getattr(self, name))
-        rates = self.dropout if isinstance(self.dropout, tuple | list) else (self.dropout,)
-        for rate in rates:
+            for v in _values(getattr(self, name)):
+                p.check(check_nonnegative, who, name, v)
+        for rate in _values(self.dropout):
             p.check(check_fraction, who, "dropout", rate)
         p.check(check_fraction, who, "input_dropout", self.input_dropout)
-        p.check(check_fraction, who, "drop_connect", self.drop_connect)
+        for rate in _values(self.drop_connect):
+            p.check(check_fraction, who, "drop_connect", rate)
         if self.lr is not None:
             p.check(check_positive, who, "lr", self.lr)
         p.check(check_choice, who, "l1_mode", self.l1_mode, L1_MODES)
@@ -142,9 +154,14 @@ class Strategy:
             clash = get(key).conflict(keys)
             if clash is not None:
                 p.add(f"{who}: {clash}; got {'+'.join(keys)}.")
+        pairs = sorted((_canonical(k, t) for k, t in self.schedules), key=_term_order)
+        object.__setattr__(self, "schedules", tuple(pairs))
+        if self.schedules and not p.messages:
+            from reglab.engine.strengths import schedule_problems
+
+            for problem in schedule_problems(self, who):
+                p.add(problem)
         p.raise_if_any()
-        if isinstance(self.dropout, list):
-            object.__setattr__(self, "dropout", tuple(self.dropout))
 
     def _fold_builtins(self, who: str) -> None:
         """Built-in techniques given as configurations become the fields the engine reads."""
@@ -188,14 +205,52 @@ class Strategy:
 
     def dropout_rates(self, n_hidden: int) -> tuple[float, ...]:
         """One dropout rate per hidden block."""
-        if isinstance(self.dropout, tuple):
-            if len(self.dropout) != n_hidden:
+        return self.layer_values("dropout", n_hidden)
+
+    def layer_values(self, name: str, n_hidden: int) -> tuple[float, ...]:
+        """Field ``name``'s value on each of the layers it acts on, for ``n_hidden`` hidden
+        layers: ``dropout`` after each hidden block, ``drop_connect`` on each hidden kernel,
+        ``l1``/``l2`` on each penalized kernel (:meth:`penalized`), ``max_norm`` on every
+        kernel (output last). A per-layer value of the wrong length is refused in one line.
+
+        >>> Strategy(l2=(1e-3, 0.0), penalty_layers="hidden").layer_values("l2", 2)
+        (0.001, 0.0)
+        """
+        value = getattr(self, name)
+        if name in ("l1", "l2"):
+            n, what = sum(self.penalized(n_hidden + 1)), "penalized layer"
+        elif name == "max_norm":
+            n, what = n_hidden + 1, "Dense layer (the output layer last)"
+        else:
+            n, what = n_hidden, "hidden layer"
+        if isinstance(value, tuple):
+            if len(value) != n:
+                unit = "rate" if name == "dropout" else "value"
                 raise ConfigError(
-                    f"Strategy {self.name!r}: `dropout` must have one rate per hidden layer "
-                    f"({n_hidden}); got {len(self.dropout)} rates."
+                    f"Strategy {self.name!r}: `{name}` must have one {unit} per {what} ({n}); "
+                    f"got {len(value)} {unit}s."
                 )
-            return self.dropout
-        return (float(self.dropout),) * n_hidden
+            return value
+        return (float(value),) * n
+
+    def one(self, name: str) -> float:
+        """Field ``name`` as one value for every layer (model families without per-layer
+        strengths; the engine refuses per-layer values for them before training)."""
+        value = getattr(self, name)
+        if isinstance(value, tuple):
+            raise ConfigError(
+                f"Strategy {self.name!r}: `{name}` must be one value for this model; got "
+                f"{len(value)} values."
+            )
+        return float(value)
+
+    def kernel_values(self, name: str, n_layers: int) -> tuple[float, ...]:
+        """``l1``/``l2``/``max_norm`` on each of the ``n_layers`` Dense kernels (output last),
+        0 on kernels the field does not act on."""
+        values = iter(self.layer_values(name, n_layers - 1))
+        if name == "max_norm":
+            return tuple(values)
+        return tuple(next(values) if on else 0.0 for on in self.penalized(n_layers))
 
     def penalized(self, n_layers: int) -> tuple[bool, ...]:
         """Which of the ``n_layers`` linear layers (output last) carry the l1/l2 penalty."""
@@ -206,21 +261,49 @@ class Strategy:
         return (True,) * (n_layers - 1) + (False,)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields; ``techniques`` only when there are any (stable store keys)."""
+        """JSON-ready fields; ``techniques`` and ``schedules`` only when there are any (stable
+        store keys)."""
         data = dataclasses.asdict(self)
-        del data["techniques"]
+        del data["techniques"], data["schedules"]
         if self.techniques:
             data["techniques"] = [t.to_dict() for t in self.techniques]
+        if self.schedules:
+            data["schedules"] = [list(pair) for pair in self.schedules]
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Strategy:
         data = dict(data)
         techniques = tuple(TechniqueConfig.from_dict(t) for t in data.pop("techniques", ()))
-        return cls(**data, techniques=techniques)
+        schedules = tuple((str(k), str(t)) for k, t in data.pop("schedules", ()))
+        return cls(**data, techniques=techniques, schedules=schedules)
 
+
+LAYER_FIELDS = ("l1", "l2", "dropout", "drop_connect", "max_norm")
+"""The :class:`Strategy` fields that may hold one value per layer."""
 
 _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Strategy)}
+
+
+def _canonical(key: Any, text: Any) -> tuple[str, str]:
+    """A schedule pair with the schedule's canonical text (as given when it is invalid)."""
+    from reglab.techniques.schedule import Schedule
+
+    try:
+        return str(key), Schedule.parse(str(text)).text()
+    except ConfigError:
+        return str(key), str(text)
+
+
+def _term_order(pair: tuple[str, str]) -> tuple[int, str]:
+    """Schedules in the canonical order of their techniques' terms."""
+    from reglab.techniques import get, keys
+
+    return (get(pair[0]).order if pair[0] in set(keys()) else 10**6, pair[0])
+
+
+def _values(value: Any) -> tuple[Any, ...]:
+    return tuple(value) if isinstance(value, tuple | list) else (value,)
 
 
 @dataclass(frozen=True)

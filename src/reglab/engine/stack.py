@@ -116,14 +116,18 @@ class Stack:
 
     # -- per-member coefficients -------------------------------------------------------------
 
-    def _per_layer(self, values: Sequence[float]) -> Tensor:
-        """``[M, L]``: each member's value on the Dense layers its strategy penalizes, else 0."""
+    def _per_layer(self, name: str) -> Tensor:
+        """``[M, L]``: each member's ``l1``/``l2`` on the Dense layers its strategy penalizes,
+        else 0 (:meth:`Strategy.kernel_values`)."""
         n_layers = self.layout.n_layers
-        rows = []
-        for member, value in zip(self.members, values, strict=True):
-            flags = member.strategy.penalized(n_layers)
-            rows.append([value if f else 0.0 for f in flags])
+        rows = [list(mb.strategy.kernel_values(name, n_layers)) for mb in self.members]
         return torch.tensor(rows, dtype=torch.float32, device=self.device)
+
+    def set_members(self, members: Sequence[MemberSpec]) -> None:
+        """Train on with ``members``' strategies (the same members, their strengths in effect
+        this epoch: :mod:`reglab.engine.strengths`); rebuilds the per-member coefficients."""
+        self.members = list(members)
+        self._refresh()
 
     def _refresh(self) -> None:
         """Rebuild views and per-member coefficient tensors for the current members."""
@@ -158,7 +162,8 @@ class Stack:
 
         strategies = [mb.strategy for mb in self.members]
         n_layers = layout.n_layers
-        flags = [s.penalized(n_layers) for s in strategies]
+        l1_of = [s.kernel_values("l1", n_layers) for s in strategies]
+        l2_of = [s.kernel_values("l2", n_layers) for s in strategies]
         proximal = [s.l1_mode == "proximal" for s in strategies]
         lrs = [mb.lr for mb in self.members]
         self.lr = column(lrs)
@@ -168,15 +173,10 @@ class Stack:
         self.penalties: list[tuple[int, Tensor, Tensor]] = []
         self.proximal: list[tuple[int, Tensor]] = []
         for layer in range(n_layers):
-            on = [f[layer] for f in flags]
-            l1 = [
-                s.l1 if o and not p else 0.0
-                for s, o, p in zip(strategies, on, proximal, strict=True)
-            ]
-            l2 = [s.l2 if o else 0.0 for s, o in zip(strategies, on, strict=True)]
+            l1 = [a[layer] if not p else 0.0 for a, p in zip(l1_of, proximal, strict=True)]
+            l2 = [b[layer] for b in l2_of]
             prox = [
-                r * s.l1 if o and p else 0.0
-                for r, s, o, p in zip(lrs, strategies, on, proximal, strict=True)
+                r * a[layer] if p else 0.0 for r, a, p in zip(lrs, l1_of, proximal, strict=True)
             ]
             if any(l1) or any(l2):
                 self.penalties.append((layer, column(l1), column(l2)))
@@ -184,14 +184,27 @@ class Stack:
                 self.proximal.append((layer, column(prox)))
         # sign(W) of each penalized kernel, written every step into the same memory
         self.sign_scratch = {layer: torch.empty_like(self.W[layer]) for layer, *_ in self.penalties}
-        self.l1_layers = self._per_layer([s.l1 for s in strategies])
-        self.l2_layers = self._per_layer([s.l2 for s in strategies])
+        self.l1_layers = self._per_layer("l1")
+        self.l2_layers = self._per_layer("l2")
         kernel_blocks = [b for b in layout.blocks if b.kind == "kernel"]
         self.kernel_ranges = [(b.start * m, (b.start + b.size) * m) for b in kernel_blocks]
-        mn = [s.max_norm for s in strategies]
-        self.max_norm = torch.tensor(mn, dtype=torch.float32, device=dev)
-        self.any_max_norm = any(v > 0 for v in mn)
-        self.all_max_norm = all(v > 0 for v in mn)
+        # Max-norm bounds per kernel: (c [M], members with c > 0 [M, 1, 1], all of them > 0);
+        # None for a kernel no member bounds.
+        bounds = [s.kernel_values("max_norm", n_layers) for s in strategies]
+        self.max_norms: list[tuple[Tensor, Tensor, bool] | None] = []
+        for layer in range(n_layers):
+            mn = [b[layer] for b in bounds]
+            c = torch.tensor(mn, dtype=torch.float32, device=dev)
+            on = any(v > 0 for v in mn)
+            self.max_norms.append(
+                (c, (c > 0).view(m, 1, 1), all(v > 0 for v in mn)) if on else None
+            )
+        self.any_max_norm = any(b is not None for b in self.max_norms)
+        # One bound per member, for families whose members have one (per-layer bounds are
+        # multilayer perceptrons' only: engine/_checks.py).
+        one = [b[0] for b in bounds]
+        self.max_norm = torch.tensor(one, dtype=torch.float32, device=dev)
+        self.all_max_norm = all(v > 0 for v in one)
         self.has_max_norm = (self.max_norm > 0).view(m, 1, 1)
 
         self.place_of = {(p.kind, p.layer): i for i, p in enumerate(self.places)}
@@ -385,10 +398,13 @@ class Stack:
             threshold = prox if pre is None else prox / pre.view_as(w)
             w.copy_(soft_threshold(w, threshold))
         if self.any_max_norm:
-            for w in self.W:
-                projected = max_norm(w, self.max_norm, dim=2)
-                if not self.all_max_norm:
-                    projected = torch.where(self.has_max_norm, projected, w)
+            for w, bound in zip(self.W, self.max_norms, strict=True):
+                if bound is None:
+                    continue
+                c, has, every = bound
+                projected = max_norm(w, c, dim=2)
+                if not every:
+                    projected = torch.where(has, projected, w)
                 w.copy_(projected)
 
     # -- evaluation --------------------------------------------------------------------------

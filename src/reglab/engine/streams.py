@@ -78,7 +78,7 @@ class NoisePlace:
             return float(s.input_dropout)
         if self.kind == "hidden":
             return float(s.dropout_rates(len(member.arch.hidden))[self.layer])
-        return float(s.drop_connect)
+        return float(s.layer_values("drop_connect", len(member.arch.hidden))[self.layer])
 
     def gaussian(self, member: MemberSpec) -> bool:
         """Whether the member draws standard-normal (Gaussian dropout) noise here."""
@@ -222,9 +222,15 @@ class MemberStreams:
         self._turn = 1 - self._turn
         return self._sets[self._turn]
 
-    def epoch(self) -> EpochPlan:
-        """Draw the next epoch's batches and noise for every member."""
+    def epoch(self, in_effect: Sequence[MemberSpec] | None = None) -> EpochPlan:
+        """Draw the next epoch's batches and noise for every member.
+
+        ``in_effect``: the members with their strengths in effect in that epoch (scheduled
+        strengths, :mod:`reglab.engine.strengths`); their rates shape the masks. A member
+        whose rate at a place is 0 in this epoch gets the neutral 1 there.
+        """
         m, b = len(self.members), self.batch
+        rated = self.members if in_effect is None else list(in_effect)
         steps = [self.steps(i) for i in range(m)]
         s_max = max(steps)
         rows = np.empty((m, s_max * b), dtype=np.int64)
@@ -249,11 +255,13 @@ class MemberStreams:
         buffers = self._noise_buffers(m, s_max)
         slots = [torch.from_numpy(buf) for buf in buffers]
         scratch: dict[tuple[int, ...], np.ndarray] = {}
-        for i, member in enumerate(self.members):
+        for i, member in enumerate(rated):
             rng = self.noise[i]
             for place, slot in zip(self.places, slots, strict=True):
                 rate = place.rate(member)
                 if rate <= 0:
+                    if in_effect is not None:  # the buffer may hold an earlier epoch's draw
+                        slot[:, i].fill_(1.0)
                     continue
                 shape = (steps[i], *place.shape)
                 drawn = scratch.get(shape)

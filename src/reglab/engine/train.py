@@ -38,6 +38,7 @@ from reglab.engine.result import MemberResult
 from reglab.engine.spec import MemberSpec
 from reglab.engine.stack import Stack
 from reglab.engine.streams import EpochPlan, MemberStreams, stream_seeds
+from reglab.engine.strengths import Strengths
 from reglab.errors import ConfigError
 
 __all__ = ["BACKENDS", "initial_weights", "resolve_device", "train_members"]
@@ -354,13 +355,28 @@ def _epochs(
     ids: Sequence[int] = (),
     hook: EpochHook | None = None,
 ) -> Iterator[tuple[int, MemberResult]]:
-    """The epoch loop of one chunk; the next epoch's plan is drawn while this one trains."""
-    pending: Future[EpochPlan] = pool.submit(streams.epoch)
+    """The epoch loop of one chunk; the next epoch's plan is drawn while this one trains
+    (or, when a member's strength adapts to its curves, at the start of each epoch)."""
+    strengths = Strengths(stack.members)
+
+    def submit(epoch: int) -> Future[EpochPlan] | None:
+        if strengths.adaptive:
+            return None
+        if not strengths.scheduled:
+            return pool.submit(streams.epoch)
+        return pool.submit(streams.epoch, strengths.at(epoch))
+
+    def curves() -> list[dict[str, list[float]]]:
+        return [trackers[pos].curves for pos in positions]
+
+    pending = submit(1)
     for epoch in range(1, last + 1):
         epoch_start = time.perf_counter()
-        plan = pending.result()
+        plan = streams.epoch(strengths.at(epoch, curves())) if pending is None else pending.result()
         if epoch < last:
-            pending = pool.submit(streams.epoch)
+            pending = submit(epoch + 1)
+        if strengths.scheduled:
+            stack.set_members(strengths.at(epoch, curves()))
         stack.begin_epoch()
         for s in range(plan.steps):
             weight = None if plan.weights is None or plan.full[s] else plan.weights[s]
@@ -384,6 +400,9 @@ def _epochs(
                 ("val_metric", val_metric[slot]),
             ):
                 tr.curves[name].append(float(value))
+            if strengths.scheduled:
+                for name, value in strengths.values(slot, stack.members[slot]).items():
+                    tr.curves.setdefault(name, []).append(value)
             tr.error = problem(tr, finite[slot], val_counts[pos])
             if tr.error is not None:
                 done.append(slot)
@@ -417,13 +436,14 @@ def _epochs(
         if done:
             yield from finish(stack, done, positions, trackers, targets, offsets, device)
             keep = [slot for slot in range(stack.m) if slot not in set(done)]
-            upcoming = pending.result() if epoch < last else None
+            upcoming = pending.result() if epoch < last and pending is not None else None
             if not keep:
                 return
             if upcoming is not None:
                 pending = Future()
                 pending.set_result(upcoming.select(keep))
             stack.select(keep)
+            strengths.select(keep)
             val_rows = val_rows.index_select(0, torch.tensor(keep, device=device))
             streams.select(keep)
             positions = [positions[slot] for slot in keep]

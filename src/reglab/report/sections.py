@@ -377,5 +377,8 @@ def curves(d: Digest) -> str:
         "members were still training; the dotted line is the mean restored (best) epoch. "
         "Epochs count from 1" + ("; " + "; ".join(scales) if scales else "") + ".</p>"
     )
+    from reglab.report.strengths import strengths_section
+
     return words + caption + img(uri, "training and validation loss per strategy",
-                                  "No per-epoch curves were stored for this study.")  # fmt: skip
+                                  "No per-epoch curves were stored for this study."
+                                  ) + strengths_section(d)  # fmt: skip

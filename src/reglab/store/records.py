@@ -27,7 +27,10 @@ __all__ = [
 ]
 
 CURVE_NAMES = ("train_loss", "penalty", "val_loss", "val_metric")
-"""Per-epoch curves: data loss, penalty, validation loss, validation metric."""
+"""Per-epoch curves: data loss, penalty, validation loss, validation metric. Scheduled
+strengths add their values in effect as curves named ``strength:KEY`` (``strength:KEY[i]`` per
+layer, :data:`STRENGTH_PREFIX`)."""
+STRENGTH_PREFIX = "strength:"
 RECORD_STATUSES = ("done", "failed")
 """Statuses of a finished member (what :meth:`Store.save_member` accepts)."""
 MEMBER_STATUSES = ("running", *RECORD_STATUSES)
@@ -136,7 +139,8 @@ class MemberRecord:
         if self.status == "failed" and not self.error:
             p.add(message(who, "error", "the reason a failed member failed", self.error))
         for name in self.curves:
-            p.check(check_choice, who, "curves", name, CURVE_NAMES)
+            if not name.startswith(STRENGTH_PREFIX):
+                p.check(check_choice, who, "curves", name, CURVE_NAMES)
         for layer, pair in self.weight_hist.items():
             if len(pair) != 2 or len(pair[0]) != len(pair[1]) + 1:
                 p.add(message(who, "weight_hist", "(edges, counts) with one edge more", layer))

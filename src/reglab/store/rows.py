@@ -16,7 +16,13 @@ from sqlalchemy import Connection, delete, func, insert, select
 from reglab._validation import message
 from reglab.errors import ConfigError
 from reglab.store import schema as s
-from reglab.store.records import CURVE_NAMES, MEMBER_STATUSES, MemberRecord, StudyInfo
+from reglab.store.records import (
+    CURVE_NAMES,
+    MEMBER_STATUSES,
+    STRENGTH_PREFIX,
+    MemberRecord,
+    StudyInfo,
+)
 
 __all__ = [
     "DETAILS",
@@ -237,6 +243,12 @@ def insert_details(conn: Connection, member_id: int, r: MemberRecord) -> None:
                     for name in CURVE_NAMES
                     if name in r.curves
                 },
+                strengths={
+                    name: s.encode_floats(values)
+                    for name, values in r.curves.items()
+                    if name.startswith(STRENGTH_PREFIX)
+                }
+                or None,
             )
         )
     if r.weight_hist:
@@ -287,9 +299,15 @@ def to_record(
         repeat=row.repeat,
         fold=row.fold,
         curves={
-            name: s.decode_floats(getattr(curves, name))
-            for name in CURVE_NAMES
-            if curves is not None and getattr(curves, name) is not None
+            **{
+                name: s.decode_floats(getattr(curves, name))
+                for name in CURVE_NAMES
+                if curves is not None and getattr(curves, name) is not None
+            },
+            **{
+                name: s.decode_floats(values)
+                for name, values in (getattr(curves, "strengths", None) or {}).items()
+            },
         },
         best_epoch=row.best_epoch,
         stopped_epoch=row.stopped_epoch,

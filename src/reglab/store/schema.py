@@ -2,7 +2,8 @@
 
 ``reglab_info`` holds ``schema_version``. A store of an older version is upgraded in place by
 :data:`UPGRADES` (version 1, reglab 0.1: adding the claim columns; version 2: adding the
-``conv_filters`` table; nothing is removed); a database without a
+``conv_filters`` table; version 3: the curves' ``strengths`` column; nothing is
+removed); a database without a
 version, or with a newer one, is refused rather than changed. Every per-member table has one row
 per member (histograms: one row per layer), with per-epoch values as JSON arrays: a 100-epoch
 member writes four short arrays in one row instead of 100 rows. Non-finite floats are stored as
@@ -57,7 +58,7 @@ __all__ = [
     "studies",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 UPGRADES: dict[int, tuple[str, ...]] = {
     1: (
@@ -65,6 +66,7 @@ UPGRADES: dict[int, tuple[str, ...]] = {
         "ALTER TABLE members ADD COLUMN lease_until TIMESTAMP WITH TIME ZONE",
     ),
     2: ("CREATE TABLE conv_filters",),
+    3: ("ALTER TABLE curves ADD COLUMN strengths JSON",),
 }
 """From a version to the next: the SQL statements that upgrade a store (in one transaction).
 
@@ -146,7 +148,11 @@ curves = Table(
     Column("penalty", JSON),
     Column("val_loss", JSON),
     Column("val_metric", JSON),
+    Column("strengths", JSON),
 )
+"""Per-epoch curves; ``strengths`` maps ``strength:KEY`` curve names (values in effect of
+scheduled strengths, :mod:`reglab.engine.strengths`) to their per-epoch values (``NULL`` for
+members without schedules and in stores written before version 4)."""
 
 histograms = Table(
     "weight_histograms",

@@ -105,4 +105,4 @@ def space_for_model(space: SearchSpace, model: Any) -> SearchSpace:
     refused = refused_keys(space.techniques, model)
     techs = tuple(k for k in space.techniques if k not in refused)
     dims = tuple(d for d in space.dims if d.technique in techs)
-    return SearchSpace(space.text, techs, dims, space.switches)
+    return SearchSpace(space.text, techs, dims, space.switches, space.schedules)

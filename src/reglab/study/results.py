@@ -42,6 +42,7 @@ from reglab.stats.versus_reference import against_references
 from reglab.store import Store
 from reglab.store.records import MemberRecord
 from reglab.study.reference import is_reference
+from reglab.study.strength_curves import median_strengths
 
 __all__ = [
     "BASELINE",
@@ -160,6 +161,8 @@ class StrategyResult:
             :data:`SAME_PREDICTIONS`) or ``"scores"`` (no predictions loaded; every test score
             within :data:`SAME_SCORES`).
         errors: why its failed members failed.
+        strengths: scheduled strengths' median value in effect per epoch, by curve name
+            (:mod:`reglab.study.strength_curves`); empty for constant strategies.
     """
 
     name: str
@@ -180,6 +183,7 @@ class StrategyResult:
     same_as: str | None = None
     same_by: str | None = None
     errors: tuple[str, ...] = ()
+    strengths: dict[str, tuple[float, ...]] = field(default_factory=dict)
 
     @property
     def n_members(self) -> int:
@@ -223,6 +227,11 @@ class StrategyResult:
             "wall_s": self.wall_s,
             "errors": list(self.errors),
             "config": self.config,
+            **(
+                {"strengths_in_effect": {k: list(v) for k, v in self.strengths.items()}}
+                if self.strengths
+                else {}
+            ),
         }
 
 
@@ -835,6 +844,7 @@ def _strategy(
         layer_sparsity={k: float(np.mean(v)) for k, v in layers.items()},
         wall_s=float(sum(r.wall_s for r in done)),
         errors=tuple(r.error or "unknown error" for r in failed),
+        strengths=median_strengths(done),
     )
 
 

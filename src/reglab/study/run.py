@@ -53,6 +53,7 @@ from reglab.engine.spec import (
     Strategy,
     TrainConfig,
 )
+from reglab.engine.strengths import check_strategy
 from reglab.errors import ConfigError, StoreError
 from reglab.store import Store
 from reglab.store.claims import DEFAULT_LEASE_S, new_owner
@@ -281,6 +282,7 @@ class Study:
             strategies = [dataclasses.replace(f.strategy, name=f.name) for f in fams]
         for strategy in strategies:
             strategy.dropout_rates(len(self.hidden))
+            check_strategy(strategy, len(self.hidden), validation=self.early_stopping, who="Study")
             refused = task_problem(strategy, dataset.task, "Study")
             if refused is not None:
                 raise ConfigError(refused)

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -67,9 +68,10 @@ from reglab._validation import (
     message,
     suggest,
 )
-from reglab.engine.spec import L1_MODES, PENALTY_LAYERS, Strategy
+from reglab.engine.spec import L1_MODES, LAYER_FIELDS, PENALTY_LAYERS, Strategy
 from reglab.errors import ConfigError
 from reglab.techniques import TechniqueConfig
+from reglab.techniques.schedule import Schedule
 
 __all__ = [
     "ALIASES",
@@ -88,7 +90,11 @@ __all__ = [
     "strategy_to_text",
 ]
 
-FIELDS = tuple(f.name for f in dataclasses.fields(Strategy) if f.name not in ("name", "techniques"))
+FIELDS = tuple(
+    f.name
+    for f in dataclasses.fields(Strategy)
+    if f.name not in ("name", "techniques", "schedules")
+)
 _DEFAULTS = {f.name: f.default for f in dataclasses.fields(Strategy)}
 
 
@@ -108,6 +114,8 @@ class Preset:
         out = {k: getattr(self.strategy, k) for k in FIELDS if _differs(self.strategy, k)}
         if self.strategy.techniques:
             out["techniques"] = self.strategy.techniques
+        if self.strategy.schedules:
+            out["schedules"] = self.strategy.schedules
         return out
 
 
@@ -158,10 +166,17 @@ for _key, _desc in (
     _config = _registered(**dict(_registered.defaults or {})).config()
     _PRESET_LIST[_key] = Preset(_key, _desc, Strategy(name=_key, techniques=(_config,)))
 
+# An automated strength: dropout that rises while the train–validation gap grows.
+_PRESET_LIST["auto-dropout"] = Preset(
+    "auto-dropout",
+    "Dropout 0.1, +0.05 (up to 0.5) after each epoch whose train–validation gap grew.",
+    Strategy(name="auto-dropout", dropout=0.1, schedules=(("dropout", "adaptive"),)),
+)
+
 _ORDERED = (
     "none", "l1", "l2", "elasticnet", "dropout", "dropout+l1", "dropout+l2", "dropout+elasticnet",
     "maxnorm", "dropout+maxnorm", "batchnorm", "batchnorm+dropout", "dropconnect",
-    "gaussian-dropout", "weight-decay", "realmlp", "sparse-vd", "learned-dropout",
+    "gaussian-dropout", "weight-decay", "realmlp", "sparse-vd", "learned-dropout", "auto-dropout",
 )  # fmt: skip
 PRESETS: Mapping[str, Preset] = MappingProxyType({n: _PRESET_LIST[n] for n in _ORDERED})
 """Every preset by name, in the order practitioners meet them."""
@@ -329,10 +344,51 @@ def _technique_text(config: TechniqueConfig) -> str:
     return f"{config.key}=" + ":".join(format_number(v) for v in values)
 
 
+def _scheduled(who: str, body: str, schedule_text: str) -> _Term:
+    """``TERM@SCHEDULE``: the term's technique strength(s) on a schedule."""
+    schedule = Schedule.parse(schedule_text, f"{who}: {body.strip() or 'term'}")
+    term = _term(who, body)
+    keys = _scheduled_keys(term)
+    if not keys:
+        raise ConfigError(
+            message(who, "@", "after a technique's term (such as l2=1e-4@warmup:10)", body)
+        )
+    bare = schedule_text.strip().lower() == "adaptive"
+    unbounded = [
+        k
+        for k in keys
+        if not techniques.get(k).inverse_strength
+        and any(q.maximum == math.inf for q in techniques.get(k).params[:1])
+    ]
+    if bare and unbounded:
+        raise ConfigError(
+            f"{who}: `{unbounded[0]}@adaptive` must state STEP:CAP for a strength that is not "
+            "a rate (such as @adaptive:1e-4:1e-3); got 'adaptive'."
+        )
+    pairs = tuple((k, schedule.text()) for k in keys)
+    fields = {**term.fields, "schedules": pairs}
+    return term._replace(text=f"{term.text}@{schedule.text()}", fields=fields, explicit=True)
+
+
+def _scheduled_keys(term: _Term) -> tuple[str, ...]:
+    """The technique keys a term's schedule applies to (elastic net's: ``l1`` and ``l2``)."""
+    if term.role != "technique":
+        return ()
+    key = term.text.partition("=")[0]
+    if key == "elasticnet":
+        return ("l1", "l2")
+    if key == "auto-dropout":
+        return ()
+    return (key,) if key in set(techniques.keys()) else ()
+
+
 def _term(who: str, raw: str) -> _Term:
     text = raw.strip()
     if not text:
         raise ConfigError(f"{who}: every term must be non-empty; got an empty term.")
+    body, at, schedule_text = text.partition("@")
+    if at:
+        return _scheduled(who, body, schedule_text)
     key, eq, value = text.partition("=")
     key = _normalize(key)
     key = _PARAM_ALIASES.get(key, key)
@@ -340,6 +396,8 @@ def _term(who: str, raw: str) -> _Term:
     if key not in _PARAMS and key in registered:
         return _technique_term(who, key, eq, value.strip())
     if not eq:
+        if key == "auto-dropout":
+            return _Term(key, _BUILTIN["dropout"].order, False, PRESETS[key].settings, "technique")
         if key in PRESETS and "+" not in key:
             order, role = _PARAMS.get(key, (0, "none"))
             return _Term(key, order, False, PRESETS[key].settings, role)
@@ -382,8 +440,18 @@ def _terms(text: str) -> tuple[str, list[_Term], dict[str, Any]]:
     by: dict[bool, dict[str, str]] = {False: {}, True: {}}
     merged: dict[bool, dict[str, Any]] = {False: {}, True: {}}
     registered: dict[str, TechniqueConfig] = {}
+    schedules: dict[str, tuple[str, str]] = {}
     for t in terms:
         for field, value in t.fields.items():
+            if field == "schedules":
+                for pair in value:
+                    if pair[0] in schedules and schedules[pair[0]][1] != t.text:
+                        raise ConfigError(
+                            f"{who}: `{pair[0]}` must have one schedule; got "
+                            f"{schedules[pair[0]][1]!r} and {t.text!r}."
+                        )
+                    schedules[pair[0]] = (pair[1], t.text)
+                continue
             if field == "techniques":
                 for config in value:
                     if config.key in registered:
@@ -402,6 +470,8 @@ def _terms(text: str) -> tuple[str, list[_Term], dict[str, Any]]:
             by[t.explicit][field] = t.text
             merged[t.explicit][field] = value
     fields = {**merged[False], **merged[True]}
+    if schedules:
+        fields["schedules"] = tuple((k, text) for k, (text, _) in schedules.items())
     if registered:
         order = {k: (techniques.get(k).order, k) for k in registered}
         fields["techniques"] = tuple(
@@ -484,16 +554,19 @@ def strategy_to_text(strategy: Strategy) -> str:
     'batchnorm+l1=1e-3+proximal+lr=3e-3'
     """
     s = strategy
+    at = {key: f"@{text}" for key, text in s.schedules}
     terms: list[tuple[int, str]] = []
     for cls in _BUILTIN.values():
         values = cls.values_of(s)
         if values is not None:
-            terms.append((cls.order, cls.text(values)))
+            terms.append((cls.order, cls.text(values) + at.get(cls.key, "")))
     if s.l1_mode != _DEFAULTS["l1_mode"]:
         terms.append((_MODIFIERS["proximal"], "proximal"))
     if s.penalty_layers != _DEFAULTS["penalty_layers"]:
         terms.append((_MODIFIERS["penalty-layers"], f"penalty-layers={s.penalty_layers}"))
-    terms.extend((techniques.get(t.key).order, _technique_text(t)) for t in s.techniques)
+    terms.extend(
+        (techniques.get(t.key).order, _technique_text(t) + at.get(t.key, "")) for t in s.techniques
+    )
     if s.lr is not None:
         terms.append((_MODIFIERS["lr"], f"lr={format_number(s.lr)}"))
     return "+".join(text for _, text in sorted(terms, key=lambda t: t[0])) or "none"
@@ -541,7 +614,7 @@ def parts(strategy: str | Strategy) -> tuple[str, ...]:
 
 def _touches(term: _Term) -> set[str]:
     """The parameters a term sets; each registry technique counts as its own."""
-    keys = {f for f in term.fields if f != "techniques"}
+    keys = {f for f in term.fields if f not in ("techniques", "schedules")}
     return keys | {f"technique:{c.key}" for c in term.fields.get("techniques", ())}
 
 
@@ -573,13 +646,14 @@ def describe(strategy: Strategy) -> str:
     'L1 1e-3 (proximal) on all layers, lr 3e-3'
     """
     s = strategy
+    at = {key: f" @{text}" for key, text in s.schedules}
     phrases: list[tuple[int, str]] = []
     penalty: list[str] = []
     for cls in _BUILTIN.values():
         values = cls.values_of(s)
         if values is None:
             continue
-        phrase = cls.phrase(values)
+        phrase = cls.phrase(values) + at.get(cls.key, "")
         if cls.key == "input-dropout" and s.dropout_kind == "gaussian":
             phrase = "Gaussian " + phrase
         if cls.key == "l1" and s.l1_mode == "proximal":
@@ -597,7 +671,7 @@ def describe(strategy: Strategy) -> str:
         registered = techniques.get(config.key)
         label = registered.label or config.key
         value = _technique_text(config).partition("=")[2]
-        phrases.append((registered.order, f"{label} {value}".rstrip()))
+        phrases.append((registered.order, f"{label} {value}".rstrip() + at.get(config.key, "")))
     text = " + ".join(p for _, p in sorted(phrases, key=lambda t: t[0])) or "no regularization"
     return text + (f", lr {format_number(s.lr)}" if s.lr is not None else "")
 
@@ -608,9 +682,9 @@ _NUMERIC = ("l1", "l2", "input_dropout", "drop_connect", "max_norm", "weight_dec
 
 def _coerce(who: str, key: str, value: Any) -> Any:
     """File values as Strategy fields (YAML reads ``1e-4`` as a string: numbers accepted)."""
-    if key == "dropout" and isinstance(value, list | tuple):
+    if key in LAYER_FIELDS and isinstance(value, list | tuple):
         return tuple(_coerce(who, key, v) for v in value)
-    if key == "dropout" and isinstance(value, str):
+    if key in LAYER_FIELDS and isinstance(value, str):
         return _rates(who, key, value)
     if key in (*_NUMERIC, "dropout") and isinstance(value, str):
         return _number(who, key, value)
@@ -621,8 +695,18 @@ def _coerce(who: str, key: str, value: Any) -> Any:
     return value
 
 
+def _file_schedules(who: str, value: Any) -> tuple[tuple[str, str], ...]:
+    """A file's ``schedules:`` mapping (technique key → schedule text, ``{l2: warmup:10}``)."""
+    if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(
+            message(who, "schedules", "a mapping of technique to schedule, such as "
+                    "{l2: 'warmup:10'}", value)
+        )  # fmt: skip
+    return tuple((_normalize(str(k)), str(v)) for k, v in value.items())
+
+
 def _entry(who: str, entry: Mapping[str, Any], name: str | None) -> Strategy:
-    allowed = [*(["name"] if name is None else []), "preset", "grammar", *FIELDS]
+    allowed = [*(["name"] if name is None else []), "preset", "grammar", *FIELDS, "schedules"]
     for key in entry:
         if key == "name" and name is not None:
             raise ConfigError(f"{who}: `name` must not be given; the mapping key names the entry.")
@@ -635,6 +719,7 @@ def _entry(who: str, entry: Mapping[str, Any], name: str | None) -> Strategy:
     if name is not None and (not isinstance(name, str) or not name.strip()):
         raise ConfigError(message(who, "name", "a non-empty string", name))
     overrides = {k: _coerce(who, k, v) for k, v in entry.items() if k in FIELDS}
+    schedules = _file_schedules(who, entry["schedules"]) if "schedules" in entry else None
     try:
         base = None
         if "preset" in entry:
@@ -646,10 +731,11 @@ def _entry(who: str, entry: Mapping[str, Any], name: str | None) -> Strategy:
             name=name or (base.name if base else "unnamed"),
             **fields,
             techniques=base.techniques if base else (),
+            schedules=schedules if schedules is not None else (base.schedules if base else ()),
         )
     except ConfigError as err:
         raise ConfigError(f"{who}: {err}") from None
-    if name is None and (base is None or overrides):
+    if name is None and (base is None or overrides or schedules is not None):
         return dataclasses.replace(strategy, name=strategy_to_text(strategy))
     return strategy
 

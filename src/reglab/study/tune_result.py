@@ -149,6 +149,11 @@ class TuneResult:
             )
         return out + [f"warning: {w}" for w in self.warnings]
 
+    @property
+    def searched_schedules(self) -> tuple[str, ...]:
+        """The technique keys whose schedule is searched (``dropout@cosine|warmup:5``)."""
+        return tuple(k for k, choices in self.space.schedules if len(choices) > 1)
+
     def table(self) -> pd.DataFrame:
         """The trial history, best first: number, state, strategy, each parameter, value."""
         import pandas as pd
@@ -158,6 +163,7 @@ class TuneResult:
         for t in self.trials:
             rows.append({"trial": t.number, "state": t.state, "strategy": t.strategy,
                          **{d.name: t.params.get(d.name) for d in self.space.dims},
+                         **{f"{k}@": t.params.get(f"{k}@") for k in self.searched_schedules},
                          self.metric: t.value, "pruned_epoch": t.pruned_epoch})  # fmt: skip
         frame = pd.DataFrame(rows)
         if frame.empty:

@@ -15,6 +15,11 @@ the later one in canonical order is not asked when an earlier one is on (``elast
 asked before ``l1`` and ``l2``, ``dropout`` before ``gaussian-dropout``; one technique that
 reparametrizes the weights at most: ``learned-dropout`` before ``sparse-vd``).
 
+A technique named with a schedule (``dropout@cosine``, :mod:`reglab.techniques.schedule`)
+trains on it with its strength searched; alternatives separated by ``|`` are searched as a
+categorical parameter named ``KEY@`` (``dropout@constant|cosine|warmup:5``; ``constant`` means
+no schedule).
+
 A trial's strengths are rounded to three significant digits before training, so the
 strategy a trial trains is exactly the grammar text that reports it (``dropout=0.312+l2=4.1e-5``)
 and ``reglab fit --strategy`` retrains it bit for bit.
@@ -121,6 +126,8 @@ class SearchSpace:
     techniques: tuple[str, ...]
     dims: tuple[Dimension, ...]
     switches: bool = False
+    schedules: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """Per technique key, its schedule (one) or the schedules searched (several)."""
 
     def dim(self, technique: str, param: str) -> Dimension:
         return next(d for d in self.dims if d.technique == technique and d.param == param)
@@ -155,10 +162,26 @@ class SearchSpace:
                 params.append((q.name, v))
                 values[d.name] = v
             configs.append(TechniqueConfig(key, tuple(params)))
-        strategy = Strategy.of("trial", *configs)
+        pairs = self._schedules(trial, {c.key for c in configs})
+        strategy = Strategy(name="trial", techniques=tuple(configs), schedules=pairs)
         from reglab.study.strategies import strategy_to_text
 
-        return Strategy.of(strategy_to_text(strategy), *configs), values
+        return dataclasses.replace(strategy, name=strategy_to_text(strategy)), values
+
+    def _schedules(self, trial: Any, used: set[str]) -> tuple[tuple[str, str], ...]:
+        """The trial's schedules: the fixed ones, and a choice where several are searched."""
+        pairs: list[tuple[str, str]] = []
+        for key, choices in self.schedules:
+            if key not in used:
+                continue
+            choice = (
+                choices[0]
+                if len(choices) == 1
+                else trial.suggest_categorical(f"{key}@", list(choices))
+            )
+            if choice != "constant":
+                pairs += [(k, choice) for k in (("l1", "l2") if key == "elasticnet" else (key,))]
+        return tuple(pairs)
 
     def for_task(self, task: str, family: str = "mlp") -> SearchSpace:
         """The cocktail without the techniques that do not act on ``task`` (label smoothing
@@ -175,7 +198,7 @@ class SearchSpace:
 
         techs = tuple(k for k in self.techniques if fits(k))
         dims = tuple(d for d in self.dims if d.technique in techs)
-        return SearchSpace(self.text, techs, dims, self.switches)
+        return SearchSpace(self.text, techs, dims, self.switches, self.schedules)
 
     def within_epochs(self, epochs: int) -> SearchSpace:
         """The space with every epoch parameter (``swa``'s start) searched below ``epochs``,
@@ -186,14 +209,16 @@ class SearchSpace:
                 high = float(max(1, epochs - 1))
                 d = dataclasses.replace(d, low=min(d.low, high), high=high)
             dims.append(d)
-        return SearchSpace(self.text, self.techniques, tuple(dims), self.switches)
+        return SearchSpace(self.text, self.techniques, tuple(dims), self.switches, self.schedules)
 
-    def grid(self, points: int) -> dict[str, list[float]]:
+    def grid(self, points: int) -> dict[str, list[Any]]:
         """A grid of ``points`` values per dimension (log- or evenly spaced), for Optuna's
-        grid sampler."""
+        grid sampler; searched schedules add their alternatives."""
         import numpy as np
 
-        out: dict[str, list[float]] = {}
+        out: dict[str, list[Any]] = {
+            f"{key}@": list(choices) for key, choices in self.schedules if len(choices) > 1
+        }
         for d in self.dims:
             if d.log:
                 axis = np.geomspace(d.low, d.high, points)
@@ -210,7 +235,36 @@ class SearchSpace:
             "techniques": list(self.techniques),
             "switches": self.switches,
             "dims": [d.to_dict() for d in self.dims],
+            **({"schedules": {k: list(c) for k, c in self.schedules}} if self.schedules else {}),
         }
+
+
+def _split_schedules(text: str, p: Problems) -> tuple[str, dict[str, tuple[str, ...]]]:
+    """``dropout@cosine+l2`` → ``("dropout+l2", {"dropout": ("cosine",)})``; each schedule in
+    canonical text (``constant`` for none), alternatives separated by ``|``."""
+    from reglab.techniques.schedule import Schedule
+
+    if not isinstance(text, str) or "@" not in text:
+        return text, {}
+    kept, schedules = [], {}
+    for raw in text.split("+"):
+        term, at, rest = raw.partition("@")
+        kept.append(term)
+        if not at:
+            continue
+        choices = []
+        for alternative in rest.split("|"):
+            alt = alternative.strip().lower()
+            if alt == "constant":
+                choices.append(alt)
+                continue
+            try:
+                choices.append(Schedule.parse(alt, f"{WHO}: `strategy` {raw.strip()!r}").text())
+            except ConfigError as err:
+                p.add(str(err))
+        key = term.strip().lower().replace("_", "-")
+        schedules[key] = tuple(dict.fromkeys(choices))
+    return "+".join(kept), schedules
 
 
 def _technique_keys(text: str, p: Problems) -> tuple[tuple[str, ...], bool]:
@@ -308,8 +362,13 @@ def parse_space(strategy: str, ranges: str | Mapping[str, Any] | None = None) ->
             values, or a range for a technique not searched (every problem in one message).
     """
     p = Problems()
+    strategy, scheduled = _split_schedules(strategy, p)
     techs, switches = _technique_keys(strategy, p)
     given = _ranges(ranges, p)
+    for key in scheduled:
+        if key in techs and key != "elasticnet" and not get(key).can_schedule():
+            p.add(message(WHO, "strategy", f"schedules of strengths that may follow one ({key} "
+                          "is constant)", f"{key}@"))  # fmt: skip
     dims: list[Dimension] = []
     names: set[str] = set()
     for key in techs:
@@ -332,5 +391,7 @@ def parse_space(strategy: str, ranges: str | Mapping[str, Any] | None = None) ->
     p.raise_if_any()
     if not techs:
         raise ConfigError(message(WHO, "strategy", "at least one technique", strategy))
-    text = COCKTAIL if switches else "+".join(techs)
-    return SearchSpace(text, techs, tuple(dims), switches)
+    order = tuple((k, scheduled[k]) for k in techs if k in scheduled)
+    at = {k: "@" + "|".join(c) for k, c in order}
+    text = COCKTAIL if switches else "+".join(k + at.get(k, "") for k in techs)
+    return SearchSpace(text, techs, tuple(dims), switches, order)

@@ -270,6 +270,11 @@ class Technique:
             techniques' keys), because it adds whole passes to every step of its stack that
             the other members would otherwise pay for (adversarial attacks). Grouping never
             changes a member's result, only what it shares a stack with.
+        schedulable: Whether its first parameter may follow a schedule (``l2=1e-4@cosine``,
+            :mod:`reglab.techniques.schedule`); ``None``: when it acts as a penalty, noise,
+            a batch transform or a loss (:meth:`can_schedule`).
+        inverse_strength: Whether a smaller first parameter regularizes more (max-norm's
+            bound): a schedule then scales its inverse.
     """
 
     key: ClassVar[str] = ""
@@ -287,6 +292,16 @@ class Technique:
     reads: ClassVar[tuple[str, ...]] = ()
     defaults: ClassVar[Mapping[str, float] | None] = None
     trains_apart: ClassVar[bool] = False
+    schedulable: ClassVar[bool | None] = None
+    inverse_strength: ClassVar[bool] = False
+
+    @classmethod
+    def can_schedule(cls) -> bool:
+        """Whether the strength (first parameter) may follow a schedule."""
+        if cls.schedulable is not None:
+            return cls.schedulable
+        kinds = ("penalty", "hidden-noise", "input-noise", "batch", "loss")
+        return bool(cls.params) and cls.acts_on in kinds
 
     def __init__(self, **values: float) -> None:
         who = f"{type(self).__name__} ({self.key})"

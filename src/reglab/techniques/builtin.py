@@ -64,9 +64,14 @@ class BuiltinTechnique(Technique):
         preset: The preset's description and parameter values (``None``: no preset).
         zero_hint: Why an explicit value equal to "off" is refused (``maxnorm=0``), or ``""``
             when "off" may be written explicitly.
+
+    Every built-in strength may follow a schedule (``l2=1e-4@warmup:10``,
+    :mod:`reglab.techniques.schedule`), batch norm's switch and elastic net (written back as
+    ``l1`` and ``l2``, which carry its schedule) aside.
     """
 
     fused = True
+    schedulable = True
     fields: ClassVar[tuple[str, ...]] = ()
     flag: ClassVar[bool] = False
     per_layer: ClassVar[bool] = False
@@ -107,7 +112,10 @@ class BuiltinTechnique(Technique):
 
 
 class L1(BuiltinTechnique):
-    """``l1=S``: ``S·Σ|w|`` on the penalized kernels (Keras ``L1``); ``proximal`` for zeros."""
+    """``l1=S``: ``S·Σ|w|`` on the penalized kernels (Keras ``L1``); ``proximal`` for zeros.
+
+    ``l1=S1/S2/…``: one strength per penalized kernel (``penalty-layers``), in layer order.
+    """
 
     key = "l1"
     params = (Param("strength", 1e-6, 1e-2, "log"),)
@@ -115,6 +123,7 @@ class L1(BuiltinTechnique):
     label = "L1"
     order = 50
     fields = ("l1",)
+    per_layer = True
     preset = (
         "L1 penalty 1e-4 on hidden kernels (Keras l1·Σ|w|): sparse weights.",
         {"strength": 1e-4},
@@ -128,7 +137,8 @@ class L1(BuiltinTechnique):
 
 
 class L2(BuiltinTechnique):
-    """``l2=S``: ``S·Σw²`` on the penalized kernels (Keras ``L2``, no ½)."""
+    """``l2=S``: ``S·Σw²`` on the penalized kernels (Keras ``L2``, no ½); ``l2=S1/S2/…``
+    one strength per penalized kernel (``penalty-layers``), in layer order."""
 
     key = "l2"
     params = (Param("strength", 1e-6, 1e-2, "log"),)
@@ -136,6 +146,7 @@ class L2(BuiltinTechnique):
     label = "L2"
     order = 60
     fields = ("l2",)
+    per_layer = True
     preset = ("L2 penalty 1e-4 on hidden kernels (Keras l2·Σw², no ½).", {"strength": 1e-4})
 
     @classmethod
@@ -160,6 +171,7 @@ class ElasticNet(BuiltinTechnique):
     label = "elastic net"
     order = 45
     fields = ("l1", "l2")
+    schedulable = False  # written back as l1 and l2, which carry its schedule
     preset = ("Elastic net: L1 5e-5 + L2 5e-5 (Keras L1L2).", {"l1": 5e-5, "l2": 5e-5})
 
     @classmethod
@@ -264,13 +276,15 @@ class InputDropout(_Rate):
 
 
 class DropConnect(_Rate):
-    """``dropconnect=P``: drop a fraction P of the hidden layers' weights at each step."""
+    """``dropconnect=P``: drop a fraction P of the hidden layers' weights at each step;
+    ``dropconnect=P1/P2`` one rate per hidden kernel."""
 
     key = "dropconnect"
     acts_on = "weight-noise"
     label = "DropConnect"
     order = 40
     fields = ("drop_connect",)
+    per_layer = True
     preset = ("DropConnect: drop 30% of hidden-layer weights.", {"rate": 0.3})
 
     @classmethod
@@ -283,7 +297,8 @@ class DropConnect(_Rate):
 
 
 class MaxNorm(BuiltinTechnique):
-    """``maxnorm=C``: every unit's incoming weight norm bounded by C after each step."""
+    """``maxnorm=C``: every unit's incoming weight norm bounded by C after each step;
+    ``maxnorm=C1/C2/…`` one bound per Dense kernel (the output layer's last)."""
 
     key = "maxnorm"
     params = (Param("norm", 0.5, 10.0, "log", minimum=1e-12),)
@@ -291,6 +306,8 @@ class MaxNorm(BuiltinTechnique):
     label = "max-norm"
     order = 80
     fields = ("max_norm",)
+    per_layer = True
+    inverse_strength = True
     preset = ("Max-norm 3 on every unit's incoming weights (Srivastava 2014).", {"norm": 3.0})
     zero_hint = "a norm > 0 (leave the term out for no constraint)"
 
@@ -328,6 +345,7 @@ class BatchNorm(BuiltinTechnique):
     order = 10
     fields = ("batch_norm",)
     flag = True
+    schedulable = False
     preset = ("Batch normalization in every hidden block.", {})
 
     @classmethod

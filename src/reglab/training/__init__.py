@@ -10,6 +10,7 @@ from typing import Any
 from reglab.training.early_stopping import EarlyStopping
 from reglab.training.history import History
 from reglab.training.metrics import Metric
+from reglab.training.schedule import StrengthSchedule
 from reglab.training.trainer import fit
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Metric",
     "RegularizedMLPClassifier",
     "RegularizedMLPRegressor",
+    "StrengthSchedule",
     "fit",
 ]
 

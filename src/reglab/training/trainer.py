@@ -8,6 +8,7 @@ constraints; every measurement is taken in evaluation mode without gradients.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -67,6 +68,7 @@ def fit(
     seed: int = 0,
     shuffle: bool = True,
     verbose: bool = False,
+    on_epoch_begin: Callable[[int, History], None] | None = None,
 ) -> History:
     """Train ``model`` in place on ``(X, y)`` with its attached regularization.
 
@@ -138,6 +140,9 @@ def fit(
         seed: Seed of the batch order and the layers' noise.
         shuffle: Shuffle the rows every epoch.
         verbose: Print one line per epoch.
+        on_epoch_begin: Called as ``on_epoch_begin(epoch, history)`` before each epoch's
+            first step (epochs from 1, the history of the epochs before): a
+            :class:`~reglab.training.schedule.StrengthSchedule` sets scheduled strengths here.
 
     Returns:
         The per-epoch :class:`~reglab.training.history.History`.
@@ -235,6 +240,8 @@ def fit(
 
     with seeded_noise(model, derive(seed, "noise"), dev):
         for epoch in range(1, epochs + 1):
+            if on_epoch_begin is not None:
+                on_epoch_begin(epoch, history)
             running = train_epoch(
                 model, Xt, Yt, loss_fn, opt, bs, shuffle, order_gen, skip_single,
                 decayed if manual_decay else None, weight_decay,
