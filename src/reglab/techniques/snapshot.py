@@ -14,8 +14,8 @@ ensemble of the snapshots taken so far and its current weights, so the last epoc
 validation scores are the final ensemble's. Its stored weights hold every snapshot (the last
 under the single model's names, the earlier ones as ``snapshots.{j}.…``) and export as a
 :class:`~reglab.layers.snapshot.SnapshotEnsemble`. ``K`` must lie in [1, epochs] (one cycle:
-cosine annealing over the run, no ensemble) and every cycle must start within the run; refused with batch norm and with ``swa`` or
-``lookahead``.
+cosine annealing over the run, no ensemble) and every cycle must start within the run;
+refused with batch norm and with ``swa`` or ``lookahead``.
 
 Search range: ``K`` in [2, 6], below the study's epochs.
 
