@@ -224,6 +224,12 @@ def test_too_many_cycles_are_refused_before_training(epochs: int, cycles: int, m
     assert "\n" not in str(err.value)
 
 
+def test_robust_accuracy_is_refused_for_a_snapshot_ensemble() -> None:
+    spec = dataclasses.replace(_spec("snapshot=2", train={"epochs": 3}), robust_eps=0.1)
+    with pytest.raises(ConfigError, match=r"`members\[0\].robust_eps` must be 0 with `snapshot`"):
+        train_members([spec], data_for("multiclass"), device="cpu")
+
+
 def test_both_are_in_the_cocktail_and_never_together_or_with_swa() -> None:
     import optuna
 

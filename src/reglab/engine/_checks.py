@@ -97,6 +97,13 @@ def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None
         )
         if run is not None:
             p.add(f"{WHO}: members[{i}].strategy {member.strategy.name!r}: {run}")
+        if member.robust_eps and not get(config.key).attackable:
+            p.add(
+                message(
+                    WHO, f"members[{i}].robust_eps", f"0 with `{config.key}` (the attack runs "
+                    "on one set of weights)", member.robust_eps
+                )
+            )  # fmt: skip
         if member.arch.batch_norm and not get(config.key).batch_norm:
             p.add(
                 message(

@@ -272,6 +272,8 @@ class Technique:
             needs a value.
         trains_every_epoch: Whether its members train all their epochs (early stopping
             neither stops nor restores them: ``snapshot``).
+        attackable: Whether robust accuracy (``robust_eps``) can attack its members: not when
+            they predict with more than one set of weights (``snapshot``).
     """
 
     key: ClassVar[str] = ""
@@ -289,6 +291,7 @@ class Technique:
     reads: ClassVar[tuple[str, ...]] = ()
     defaults: ClassVar[Mapping[str, float] | None] = None
     trains_every_epoch: ClassVar[bool] = False
+    attackable: ClassVar[bool] = True
 
     def __init__(self, **values: float) -> None:
         who = f"{type(self).__name__} ({self.key})"

@@ -15,7 +15,8 @@ validation scores are the final ensemble's. Its stored weights hold every snapsh
 under the single model's names, the earlier ones as ``snapshots.{j}.…``) and export as a
 :class:`~reglab.layers.snapshot.SnapshotEnsemble`. ``K`` must lie in [1, epochs] (one cycle:
 cosine annealing over the run, no ensemble) and every cycle must start within the run;
-refused with batch norm and with ``swa`` or ``lookahead``.
+refused with batch norm, with ``swa`` or ``lookahead``, and with robust accuracy (its PGD attack
+runs on one set of weights).
 
 Search range: ``K`` in [2, 6], below the study's epochs.
 
@@ -51,6 +52,7 @@ class Snapshot(Technique):
     order = 97
     batch_norm = False
     trains_every_epoch = True
+    attackable = False
     fields: ClassVar[tuple[str, ...]] = TRAJECTORY_KEYS  # one of them per cocktail
 
     def __init__(self, cycles: Any) -> None:
