@@ -59,3 +59,23 @@ def test_more_cycles_than_epochs_is_one_line_and_writes_nothing(
     )  # fmt: skip
     assert_one_line_error(result, r"`snapshot` must be a number of cycles in \[1, 3\]")
     assert digest(store) == before
+
+
+def test_tune_searches_lookahead_and_snapshot_cycles_below_the_epochs(tmp_path: Path) -> None:
+    out = tmp_path / "t.json"
+    args = ["tune", "builtin:breast_cancer", "--strategy", "snapshot", "--trials", "3",
+            "--sampler", "grid", "--cv", "2", "--epochs", "4", "--hidden", "8",
+            "--store", str(tmp_path / "runs.db"), "--json", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    cycles = sorted(t["params"]["snapshot"] for t in json.loads(out.read_text())["trials"])
+    assert set(cycles) == {2.0, 3.0}  # the grid of whole cycles below the 4 epochs
+    args = ["tune", "builtin:breast_cancer", "--strategy", "lookahead", "--trials", "2",
+            "--cv", "2", "--epochs", "3", "--hidden", "8", "--store", str(tmp_path / "runs.db"),
+            "--json", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    trials = json.loads(out.read_text())["trials"]
+    for t in trials:  # k (the strength) a whole number of steps, α in its range
+        k, alpha = t["params"]["lookahead"], t["params"]["lookahead.alpha"]
+        assert k == int(k) and 2 <= k <= 20 and 0.3 <= alpha <= 0.9
