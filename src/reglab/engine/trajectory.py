@@ -93,7 +93,10 @@ class Trajectory:
 
     def rebase(self, stack: Any) -> None:
         """Keep the stack's learning rates, decay and proximal thresholds (after a refresh)."""
+        dev = stack.lr.device
         self.base = {
+            "on": torch.from_numpy(self.snap_on).to(dev).view(-1, 1, 1),
+            "cycle": torch.from_numpy(self.cycle).to(dev, stack.lr.dtype).view(-1, 1, 1),
             "lr": stack.lr.clone(),
             "decay": None if stack.decay is None else stack.decay.clone(),
             "proximal": [(layer, prox.clone()) for layer, prox in stack.proximal],
@@ -106,10 +109,7 @@ class Trajectory:
         """Snapshot members: the learning rate (and what follows it) of step ``stack.t + 1``."""
         if not self.snap_on.any():
             return
-        dev = stack.lr.device
-        on = torch.from_numpy(self.snap_on).to(dev).view(-1, 1, 1)
-        base_lr = self.base["lr"]
-        cycle = torch.from_numpy(self.cycle).to(dev, base_lr.dtype).view(-1, 1, 1)
+        on, cycle, base_lr = self.base["on"], self.base["cycle"], self.base["lr"]
         lr = snapshot_lr(torch.full_like(base_lr, float(stack.t + 1)), base_lr, cycle)
         stack.lr = torch.where(on, lr, base_lr)
         if self.base["decay"] is not None:
