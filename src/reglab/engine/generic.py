@@ -411,17 +411,23 @@ class GenericStack(Stack):
         out = super().outputs(rows, best=best, slots=slots)
         if self._trajectory is None:
             return out
-        return self._trajectory.ensemble(
-            out, self.t, self.task, slots, lambda flat: self._with(flat, rows, slots)
-        )
+        return self._trajectory.ensemble(out, self.t, self.task, slots, self._with(rows))
 
-    def _with(self, flat: Tensor, rows: Tensor, slots: Sequence[int] | None) -> Tensor:
-        """:meth:`Stack.outputs` of ``rows`` with the weights ``flat`` (a stored snapshot)."""
-        theta, self.theta = self.theta, flat
-        try:
-            return super().outputs(rows, best=False, slots=slots)
-        finally:
-            self.theta = theta
+    def _with(self, rows: Tensor) -> Any:
+        """``(flat, positions, slots)`` → :meth:`Stack.outputs` of ``rows[positions]`` for the
+        members at ``slots``, with the weights ``flat`` (a stored snapshot)."""
+
+        def evaluate(flat: Tensor, positions: list[int], slots: list[int]) -> Tensor:
+            index = torch.tensor(positions, dtype=torch.long, device=rows.device)
+            theta, self.theta = self.theta, flat
+            try:
+                return super(GenericStack, self).outputs(
+                    rows.index_select(0, index), best=False, slots=slots
+                )
+            finally:
+                self.theta = theta
+
+        return evaluate
 
     def export(self, index: int, *, best: bool) -> dict[str, np.ndarray]:
         """Member ``index``'s weights; a parametrization's kernels as evaluation uses them;

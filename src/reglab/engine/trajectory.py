@@ -168,28 +168,32 @@ class Trajectory:
         t: int,
         task: str,
         slots: Sequence[int] | None,
-        evaluate: Callable[[Tensor], Tensor],
+        evaluate: Callable[[Tensor, list[int], list[int]], Tensor],
     ) -> Tensor:
-        """Snapshot members' ensemble outputs ``[m, R, out]`` in place of their plain ``out``
-        (the current or best weights' outputs); ``evaluate(flat)`` gives the outputs of the
-        same rows with weights ``flat``."""
+        """Snapshot members' ensemble outputs in place of their plain ``out`` ``[m, R, out]``
+        (the current or best weights' outputs). ``evaluate(flat, positions, stack_slots)``
+        gives the outputs, with weights ``flat``, of the rows at ``positions`` of ``out`` for
+        the members at ``stack_slots``: only the snapshot members are evaluated again."""
         keep = list(range(self.m)) if slots is None else list(slots)
         on = self.snap_on[keep]
         if not on.any():
             return out
-        taken = self.taken[keep]
+        where = [int(i) for i in np.flatnonzero(on)]  # positions in out
+        members = [keep[i] for i in where]  # their stack slots
+        taken = self.taken[members]
         outs, include = [], []
         for j, snap in enumerate(self.snaps):
-            has = on & (taken > j)
+            has = taken > j
             if has.any():
-                outs.append(evaluate(snap))
+                outs.append(evaluate(snap, where, members))
                 include.append(has)
-        outs.append(out)
-        include.append(~on | self._current_counts(t)[keep])
-        dev = out.device
-        flags = torch.from_numpy(np.stack(include)).to(dev).view(len(outs), -1, 1, 1)
-        mean = ensemble_mean(torch.stack(outs), flags, task)
-        return torch.where(torch.from_numpy(on).to(dev).view(-1, 1, 1), mean, out)
+        index = torch.tensor(where, dtype=torch.long, device=out.device)
+        outs.append(out.index_select(0, index))
+        include.append(self._current_counts(t)[members])
+        flags = torch.from_numpy(np.stack(include)).to(out.device).view(len(outs), -1, 1, 1)
+        result = out.clone()
+        result[index] = ensemble_mean(torch.stack(outs), flags, task)
+        return result
 
     def snapshot_weights(
         self, index: int, export: Callable[[Tensor], dict[str, np.ndarray]]
