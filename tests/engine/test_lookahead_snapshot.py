@@ -245,3 +245,38 @@ def test_both_are_in_the_cocktail_and_never_together_or_with_swa() -> None:
         seen |= keys
         study.tell(trial, 0.0)
     assert seen == {"lookahead", "snapshot", "swa"}
+
+
+def test_a_recurrent_family_trains_them_alone_and_stacked_alike_and_exports_the_ensemble() -> None:
+    from reglab.engine import TrainConfig
+    from reglab.engine.rnn import RecurrentArchitecture
+
+    rng = np.random.default_rng(0)
+    series = np.sin(np.arange(200) / 4) + 0.1 * rng.standard_normal(200)
+    x = np.stack([series[i : i + 8] for i in range(192)]).astype(np.float32)
+    y = series[8:200].astype(np.float32)
+    arch = RecurrentArchitecture(8, 1, units=(6,), steps=8, features=1, task="regression")
+    idx = np.arange(192)
+    specs = [
+        MemberSpec(
+            arch,
+            parse_strategy(s),
+            TrainConfig(epochs=4, patience=None, lr=1e-2),
+            idx[:150],
+            idx[:0],
+            idx[150:],
+            seed=i,
+        )
+        for i, s in enumerate(["lookahead=3:0.5", "snapshot=2", "none"])
+    ]
+    together = train_members(specs, {0: (x, y)}, device="cpu")
+    for spec, t in zip(specs, together, strict=True):
+        (alone,) = train_members([spec], {0: (x, y)}, device="cpu")
+        assert np.array_equal(alone.test_pred, t.test_pred), spec.strategy.name
+    snap = together[1]
+    module = member_module(arch, specs[1].strategy).eval()
+    module.load_state_dict({k: torch.as_tensor(v) for k, v in snap.weights.items()})
+    train_y = y[:150].astype(np.float64)
+    with torch.no_grad():
+        out = module(torch.as_tensor(x[150:])).numpy()[:, 0].astype(np.float64)
+    np.testing.assert_allclose(snap.test_pred, out * train_y.std() + train_y.mean(), rtol=1e-4)
