@@ -11,6 +11,7 @@ from reglab._device import resolve_device
 from reglab._validation import Problems, check_int, check_nonnegative, message
 from reglab.engine.plan import check_budget
 from reglab.engine.spec import MemberSpec
+from reglab.engine.streams import batch_pattern
 from reglab.errors import ConfigError
 
 __all__ = ["WHO", "resolve_device", "task_problem", "validate"]
@@ -127,6 +128,18 @@ def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None
             )
         )
     for config in member.strategy.techniques:
+        run = get(config.key).run_problem(
+            config.values, member.train.epochs, batch_pattern(member)[0]
+        )
+        if run is not None:
+            p.add(f"{WHO}: members[{i}].strategy {member.strategy.name!r}: {run}")
+        if member.robust_eps and not get(config.key).attackable:
+            p.add(
+                message(
+                    WHO, f"members[{i}].robust_eps", f"0 with `{config.key}` (the attack runs "
+                    "on one set of weights)", member.robust_eps
+                )
+            )  # fmt: skip
         if member.arch.batch_norm and not get(config.key).batch_norm:
             p.add(
                 message(

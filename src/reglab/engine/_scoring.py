@@ -57,7 +57,7 @@ class Tracker:
                 patience=cfg.patience,
                 min_delta=cfg.min_delta,
             )
-            if cfg.patience is not None
+            if cfg.patience is not None and not _every_epoch(member)
             else None
         )
         self.best_epoch = 0
@@ -65,6 +65,18 @@ class Tracker:
         self.epochs_run = 0
         self.wall = 0.0
         self.error: str | None = None
+
+
+def _every_epoch(member: MemberSpec) -> bool:
+    """Whether a technique of the member trains all its epochs (``snapshot``: early stopping
+    neither stops nor restores it)."""
+    from reglab.techniques import get
+
+    for c in member.strategy.techniques:
+        cls = get(c.key)
+        if cls.trains_every_epoch and any(c.values[q.name] != q.off for q in cls.params):
+            return True
+    return False
 
 
 def padded(rows: Sequence[np.ndarray], device: torch.device) -> tuple[torch.Tensor, np.ndarray]:

@@ -17,7 +17,26 @@ from reglab.engine.spec import Architecture, Strategy
 from reglab.errors import ConfigError
 from reglab.layers.mlp import MLP
 
-__all__ = ["mlp_arguments", "single_model", "single_model_schedules"]
+__all__ = ["member_module", "mlp_arguments", "single_model", "single_model_schedules"]
+
+
+def member_module(arch: Any, strategy: Strategy) -> torch.nn.Module:
+    """The module that predicts what a trained member predicts, for its stored weights.
+
+    The model family's export (:meth:`~reglab.engine.family.ModelFamily.export`), or, for a
+    ``snapshot=K`` member, a :class:`~reglab.layers.snapshot.SnapshotEnsemble` of ``K`` such
+    modules (the stored weights name the earlier snapshots ``snapshots.{j}.…``).
+    """
+    from reglab.engine.family import family_of
+    from reglab.layers.snapshot import SnapshotEnsemble
+
+    family = family_of(arch)
+    module = family.export(arch, strategy)
+    cycles = next((c.values["cycles"] for c in strategy.techniques if c.key == "snapshot"), None)
+    if cycles is None:
+        return module
+    earlier = [family.export(arch, strategy) for _ in range(int(cycles) - 1)]
+    return SnapshotEnsemble([*earlier, module], arch.task)
 
 
 def single_model(

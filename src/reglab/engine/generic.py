@@ -16,7 +16,8 @@ path uses, so the two paths agree to float rounding (``tests/engine/test_generic
 
 Registry techniques (:mod:`reglab.techniques`) act through their member-batched class methods;
 ``"batch"`` techniques transform the batch before the forward pass, ``"loss"`` techniques replace
-the data loss (with the forward pass at hand), and ``swa`` averages weights at epoch ends.
+the data loss (with the forward pass at hand), and ``swa`` averages weights at epoch ends;
+``lookahead`` and ``snapshot`` act around each optimizer step (:mod:`reglab.engine.trajectory`).
 Their noise comes from each member's own generator per technique,
 ``derive(member seed, "technique", key)``, drawn step by step in a fixed order (input, then
 hidden blocks in order): a member's draws depend on its seed and step only, never on its
@@ -48,6 +49,7 @@ from reglab.engine.layout import StackLayout
 from reglab.engine.spec import MemberSpec
 from reglab.engine.stack import Stack
 from reglab.engine.streams import NoisePlace, batch_pattern
+from reglab.engine.trajectory import Trajectory, uses_trajectory
 from reglab.layers.variational import kl_per_example, kl_warmup
 from reglab.regularizers.functional import l1l2_penalty
 from reglab.techniques import Batch, LossContext, Technique, TrainingBatch, get
@@ -138,6 +140,9 @@ class GenericStack(Stack):
         self._avg: Tensor | None = None  # weight averages (swa), flat like theta
         self._iterate: Tensor | None = None  # the optimizer's weights while theta is averaged
         self._count = torch.zeros(self.m, device=self.device)
+        self._trajectory = Trajectory(members, params, layout) if uses_trajectory(members) else None
+        if self._trajectory is not None:
+            self._trajectory.rebase(self)
 
     def _refresh(self) -> None:
         super()._refresh()
@@ -171,11 +176,15 @@ class GenericStack(Stack):
         if self._iterate is not None:
             self.theta.copy_(self._iterate)
             self._iterate = None
+        if self._trajectory is not None:
+            self._trajectory.begin_epoch(self)
 
     def end_epoch(self, epoch: int) -> None:
         """``swa`` members from their start epoch on: fold this epoch's weights into their
         running mean, ``w̄ ← w̄ + (w − w̄)/n``, and hold the mean for evaluation
-        (:mod:`reglab.techniques.swa`)."""
+        (:mod:`reglab.techniques.swa`); ``lookahead`` members hold their slow weights."""
+        if self._trajectory is not None:
+            self._trajectory.end_epoch(self)
         for a in self.by_kind.get("epoch", ()):
             start = a.values["start"]
             now = (start > 0) & (start <= epoch)
@@ -329,7 +338,11 @@ class GenericStack(Stack):
         self._tech_steps += 1
         (grad,) = torch.autograd.grad(loss.sum(), leaf)
         self.grad.copy_(grad)
+        if self._trajectory is not None:
+            self._trajectory.before_update(self)
         self._update()
+        if self._trajectory is not None:
+            self._trajectory.after_update(self)
         with torch.no_grad():
             for a in self.by_kind.get("projection", ()):
                 values = {**a.values, "lr": self.lr.view(-1)}
@@ -393,8 +406,45 @@ class GenericStack(Stack):
     ) -> Tensor:
         return super().eval_forward(self._eval_params(params), running, h)
 
+    def outputs(self, rows: Tensor, *, best: bool, slots: Sequence[int] | None = None) -> Tensor:
+        """As :meth:`Stack.outputs`; ``snapshot`` members give their ensemble's outputs."""
+        out = super().outputs(rows, best=best, slots=slots)
+        if self._trajectory is None:
+            return out
+        return self._trajectory.ensemble(out, self.t, self.task, slots, self._with(rows))
+
+    def _with(self, rows: Tensor) -> Any:
+        """``(flat, positions, slots)`` → :meth:`Stack.outputs` of ``rows[positions]`` for the
+        members at ``slots``, with the weights ``flat`` (a stored snapshot)."""
+
+        def evaluate(flat: Tensor, positions: list[int], slots: list[int]) -> Tensor:
+            index = torch.tensor(positions, dtype=torch.long, device=rows.device)
+            theta, self.theta = self.theta, flat
+            try:
+                return super(GenericStack, self).outputs(
+                    rows.index_select(0, index), best=False, slots=slots
+                )
+            finally:
+                self.theta = theta
+
+        return evaluate
+
     def export(self, index: int, *, best: bool) -> dict[str, np.ndarray]:
-        """Member ``index``'s weights; a parametrization's kernels as evaluation uses them."""
+        """Member ``index``'s weights; a parametrization's kernels as evaluation uses them;
+        a ``snapshot`` member's stored snapshots as ``snapshots.{j}.…``."""
+        state = self._export(index, best=best)
+        if self._trajectory is not None:
+            state.update(self._trajectory.snapshot_weights(index, lambda f: self._at(f, index)))
+        return state
+
+    def _at(self, flat: Tensor, index: int) -> dict[str, np.ndarray]:
+        theta, self.theta = self.theta, flat
+        try:
+            return self._export(index, best=False)
+        finally:
+            self.theta = theta
+
+    def _export(self, index: int, *, best: bool) -> dict[str, np.ndarray]:
         state = super().export(index, best=best)
         if self.parametrization:
             theta = self.best if best else self.theta
@@ -445,4 +495,8 @@ class GenericStack(Stack):
             self._iterate = self.layout.select(self._iterate, self.m, keep_t)
         self._count = self._count.index_select(0, keep_t)
         self._tech_penalty = self._tech_penalty.index_select(0, keep_t)
+        if self._trajectory is not None:
+            self._trajectory.select(keep)
         super().select(keep)
+        if self._trajectory is not None:
+            self._trajectory.rebase(self)

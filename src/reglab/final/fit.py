@@ -30,7 +30,7 @@ from reglab._validation import Problems, check_choice, check_fraction, check_int
 from reglab.data.load import Dataset
 from reglab.data.preprocess import Preprocessor, check_encoded_size
 from reglab.engine import MemberSpec, train_members
-from reglab.engine.family import family_of
+from reglab.engine.export import member_module
 from reglab.engine.plan import available_memory, check_budget
 from reglab.engine.spec import Strategy, TrainConfig
 from reglab.errors import ConfigError, TrainingError
@@ -321,7 +321,7 @@ def _train(
     )
     if not result.ok:
         raise TrainingError(f"fit: training {strategy.name!r} failed: {result.error}.")
-    module = family_of(arch).export(arch, strategy)
+    module = member_module(arch, strategy)
     module.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in result.weights.items()})
     mean, std = 0.0, 1.0
     if dataset.task == "regression":

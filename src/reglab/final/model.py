@@ -28,6 +28,7 @@ import torch
 from reglab._outputs import check_output, write_atomic
 from reglab._version import VERSION
 from reglab.data.preprocess import Preprocessor
+from reglab.engine.export import member_module
 from reglab.engine.family import family_of
 from reglab.engine.skip import dense_architecture
 from reglab.engine.spec import Architecture, Strategy, TrainConfig
@@ -346,7 +347,7 @@ class FinalModel:
             if array.dtype.name not in _DTYPES:
                 raise ValueError(f"weight {key!r} has dtype {array.dtype}")
             state[key] = torch.from_numpy(array.copy())
-        module = family_of(arch).export(arch, strategy)
+        module = member_module(arch, strategy)
         module.load_state_dict(state, strict=True)
         scaling = config["target_scaling"]
         return cls(

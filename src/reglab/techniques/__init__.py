@@ -23,9 +23,11 @@ from reglab.techniques.group_lasso import GroupL1
 from reglab.techniques.input_noise import InputNoise
 from reglab.techniques.label_smoothing import LabelSmoothing
 from reglab.techniques.lassonet import LassoNet
+from reglab.techniques.lookahead import Lookahead
 from reglab.techniques.mixup import Mixup
 from reglab.techniques.recurrent import GradClip, RecurrentDropout, WeightDrop
 from reglab.techniques.registry import build, get, keys, register, unregister
+from reglab.techniques.snapshot import Snapshot
 from reglab.techniques.spatial import SpatialDropout
 from reglab.techniques.swa import Swa
 from reglab.techniques.variational import LearnedDropout, SparseVD
@@ -44,11 +46,13 @@ __all__ = [
     "LabelSmoothing",
     "LassoNet",
     "LearnedDropout",
+    "Lookahead",
     "LossContext",
     "Mixup",
     "Param",
     "Pgd",
     "RecurrentDropout",
+    "Snapshot",
     "SparseVD",
     "SpatialDropout",
     "Swa",

@@ -22,6 +22,9 @@ declares:
   - ``"modifier"``: parameters another technique reads (:attr:`Technique.reads`), no action
     of its own (``adv-alpha``);
   - ``"epoch"``: the generic backend's weight averaging at the end of each epoch (``swa``);
+  - ``"trajectory"``: the generic backend changes the optimizer's path around each step
+    (``lookahead``'s slow weights, ``snapshot``'s learning-rate cycles and ensemble;
+    :mod:`reglab.engine.trajectory`);
   - ``"parametrization"``: extra learned tensors beside every Dense kernel
     (:meth:`Technique.extra_params`), a training-mode layer that samples with the member's
     noise (:meth:`Technique.dense`), a KL term weighted by the training-set size
@@ -76,13 +79,14 @@ ACTS_ON = (
     "loss",
     "modifier",
     "epoch",
+    "trajectory",
 )
 """The ways a technique acts on a member-batched model. The generic backend runs a registry
 technique's ``penalty``, ``hidden-noise``, ``input-noise``, ``projection``, ``batch``, ``loss``,
-``epoch`` and ``parametrization`` maths; ``weight-noise``, ``optimizer`` and ``layer`` (noise on
-weights, a change to the optimizer, a layer in every block) are built-in techniques'
-(:mod:`reglab.techniques.builtin`) and run on the engine's own code; a ``modifier`` only holds
-parameters that another technique reads."""
+``epoch``, ``trajectory`` and ``parametrization`` maths; ``weight-noise``, ``optimizer`` and
+``layer`` (noise on weights, a change to the optimizer, a layer in every block) are built-in
+techniques' (:mod:`reglab.techniques.builtin`) and run on the engine's own code; a ``modifier``
+only holds parameters that another technique reads."""
 
 SCALES = ("log", "linear")
 
@@ -275,6 +279,10 @@ class Technique:
             a batch transform or a loss (:meth:`can_schedule`).
         inverse_strength: Whether a smaller first parameter regularizes more (max-norm's
             bound): a schedule then scales its inverse.
+        trains_every_epoch: Whether its members train all their epochs (early stopping
+            neither stops nor restores them: ``snapshot``).
+        attackable: Whether robust accuracy (``robust_eps``) can attack its members: not when
+            they predict with more than one set of weights (``snapshot``).
     """
 
     key: ClassVar[str] = ""
@@ -302,6 +310,8 @@ class Technique:
             return cls.schedulable
         kinds = ("penalty", "hidden-noise", "input-noise", "batch", "loss")
         return bool(cls.params) and cls.acts_on in kinds
+    trains_every_epoch: ClassVar[bool] = False
+    attackable: ClassVar[bool] = True
 
     def __init__(self, **values: float) -> None:
         who = f"{type(self).__name__} ({self.key})"
@@ -395,6 +405,14 @@ class Technique:
     def conflict(cls, keys: Sequence[str]) -> str | None:
         """Why this technique cannot be used with the strategy's technique ``keys`` (one
         clause, e.g. "`fgsm` must be used without `pgd`"), or ``None`` (default)."""
+        return None
+
+    @classmethod
+    def run_problem(
+        cls, values: Mapping[str, float], epochs: int, steps_per_epoch: int
+    ) -> str | None:
+        """Why a member with these ``values`` cannot train ``epochs`` epochs of
+        ``steps_per_epoch`` optimizer steps (one line), or ``None`` (default)."""
         return None
 
     @classmethod
@@ -493,7 +511,7 @@ class _SingleModel(nn.Module):
 
     def __init__(self, technique: Technique, seed: int) -> None:
         super().__init__()
-        if technique.acts_on in ("projection", "batch", "loss", "modifier", "epoch"):
+        if technique.acts_on in ("projection", "batch", "loss", "modifier", "epoch", "trajectory"):
             raise NotImplementedError(
                 f"{type(technique).__name__}: a {technique.acts_on} technique has no module "
                 "form; see its module() or its single-model function."
