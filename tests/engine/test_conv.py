@@ -236,5 +236,5 @@ def test_spatial_dropout_on_an_mlp_member_is_refused() -> None:
         Architecture(4, 2, hidden=(4,)), parse_strategy("spatial-dropout=0.2"),
         TrainConfig(epochs=1, patience=None), idx[:30], idx[:0], idx[30:],
     )  # fmt: skip
-    with pytest.raises(ConfigError, match="acts on cnn members only"):
+    with pytest.raises(ConfigError, match="acts on cnn or cnn1d members only"):
         train_members([spec], {0: (x, y)}, device="cpu")

@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from reglab.engine import pointwise as pw
-from reglab.engine.conv import ConvArchitecture, conv_penalized
+from reglab.engine.conv import ConvShapes, conv_penalized
 from reglab.engine.generic import GenericStack
 from reglab.regularizers.functional import (
     add_penalty_grad_,
@@ -50,6 +50,19 @@ from reglab.regularizers.functional import (
 
 __all__ = ["ConvStack"]
 
+_CONV = {1: F.conv1d, 2: F.conv2d}
+_POOL = {1: F.max_pool1d, 2: F.max_pool2d}
+
+
+def _maps(arch: ConvShapes, rows: Tensor) -> Tensor:
+    """One member's rows ``[B, in]`` as the first convolution's input ``[B, C, *spatial]``:
+    a free view of channel-major images; time-major sequences ``[B, T, F]`` transposed to
+    ``[B, F, T]`` as :class:`~reglab.layers.cnn.ChannelsFirst` does."""
+    if arch.dims == 1:
+        (steps,) = arch.spatial
+        return rows.view(rows.shape[0], steps, arch.channels_in).transpose(1, 2).contiguous()
+    return rows.view(rows.shape[0], arch.channels_in, *arch.spatial)
+
 
 class ConvStack(GenericStack):
     """A stack of :class:`~reglab.engine.conv.ConvArchitecture` members (arguments as
@@ -58,8 +71,9 @@ class ConvStack(GenericStack):
     def _refresh(self) -> None:
         super()._refresh()
         m, dev = self.m, self.device
-        arch: ConvArchitecture = self.layout.arch  # type: ignore[assignment]
+        arch: ConvShapes = self.layout.arch  # type: ignore[assignment]
         self.arch = arch
+        nd = 2 + arch.dims  # a conv kernel's dimensions after the member's: [filters, in, *k]
         views = self.layout.views(self.theta, m)
         grads = self.layout.views(self.grad, m)
         conv = [j for j, b in enumerate(self.layout.blocks) if b.kind == "conv"]
@@ -107,12 +121,13 @@ class ConvStack(GenericStack):
                 for mb, o, p in zip(self.members, on, proximal, strict=True)
             ]
             if any(l1) or any(l2):
-                self.conv_penalties.append((i, column(l1, 4), column(l2, 4)))
+                self.conv_penalties.append((i, column(l1, nd), column(l2, nd)))
             if any(prox):
-                self.conv_proximal.append((i, column(prox, 4)))
+                self.conv_proximal.append((i, column(prox, nd)))
             both = [s.l1 if o else 0.0 for s, o in zip(strategies, on, strict=True)]
             self.conv_l1l2.append((i, column(both, 0), column(l2, 0)))
-        self.conv_max_norm = self.has_max_norm.view(m, 1, 1, 1, 1)
+        self.conv_max_norm = self.has_max_norm.view(m, *[1] * nd)
+        self.filter_dims = tuple(range(2, 2 + nd - 1))  # one norm per filter: in·∏k
         # The optimizer step scales every block by the members' [M, 1, 1] learning rates:
         # give it every block as [M, 1, size] (views of the same memory).
         self.all_views = [v.reshape(m, 1, -1) for v in self.all_views]
@@ -128,31 +143,34 @@ class ConvStack(GenericStack):
 
     def columns(self, h: Tensor) -> Tensor:
         """Features ``[M, F, B]`` whose memory is ``[M, B, F]`` (each member's images are a
-        contiguous ``[B, C, H, W]`` view)."""
+        contiguous ``[B, C, H, W]`` view, its sequences a ``[B, T, F]`` one)."""
         return h.transpose(1, 2).contiguous().transpose(1, 2)
 
     def _features(
         self, params: dict[str, list[Tensor]], h: Tensor, noise: Sequence[Tensor] | None
     ) -> Tensor:
-        """The conv blocks: pixels ``[M, C·H·W, B]`` → the dense head's columns ``[M, F', B]``."""
+        """The conv blocks: pixels ``[M, C·H·W, B]`` (or time-major sequences ``[M, T·F, B]``)
+        → the dense head's columns ``[M, F', B]``."""
         arch, m = self.arch, h.shape[0]  # evaluation may take a subset of the members
         x = h.transpose(1, 2).contiguous()
-        images = x.view(m, x.shape[1], arch.channels, arch.height, arch.width).unbind(0)
+        images = [_maps(arch, x[j]) for j in range(m)]
+        conv, pool = _CONV[arch.dims], _POOL[arch.dims]
+        spots = (None,) * arch.dims
         kernels = [w.unbind(0) for w in params["conv"]]
         biases = [b.unbind(0) for b in params["conv_bias"]]
         masks: list[Sequence[Tensor] | None] = []
         for i in range(len(arch.conv)):
             idx = None if noise is None else self.place_of.get(("spatial", i))
             masks.append(None if idx is None or noise is None else
-                         noise[idx].transpose(1, 2)[..., None, None].unbind(0))  # fmt: skip
+                         noise[idx].transpose(1, 2)[(..., *spots)].unbind(0))  # fmt: skip
         features = []
         for j in range(m):  # member by member: each one's own calls, its maps stay in cache
             y = images[j]
             for i, block in enumerate(arch.conv):
-                y = F.conv2d(y, kernels[i][j], biases[i][j], padding=block.padding)
+                y = conv(y, kernels[i][j], biases[i][j], padding=block.padding)
                 y = pw.activation(self.activation, y)
                 if block.pool > 1:
-                    y = F.max_pool2d(y, block.pool)
+                    y = pool(y, block.pool)
                 mask = masks[i]
                 if mask is not None:
                     y = y * mask[j]
@@ -204,7 +222,7 @@ class ConvStack(GenericStack):
             add_penalty_grad_(self.conv_gw[i], self.conv_w[i], l1, l2)
         if self.decay is not None:  # kernels only, as reglab.fit
             for w in self.conv_w:
-                w.mul_(self.decay.view(-1, 1, 1, 1, 1))
+                w.mul_(self.decay.view(-1, *[1] * (w.dim() - 1)))
         super()._update()
         for i, prox in self.conv_proximal:
             w = self.conv_w[i]
@@ -213,7 +231,7 @@ class ConvStack(GenericStack):
             w.copy_(soft_threshold(w, threshold))
         if self.any_max_norm:
             for w in self.conv_w:
-                projected = max_norm(w, self.max_norm, dim=(2, 3, 4))
+                projected = max_norm(w, self.max_norm, dim=self.filter_dims)
                 if not self.all_max_norm:
                     projected = torch.where(self.conv_max_norm, projected, w)
                 w.copy_(projected)
