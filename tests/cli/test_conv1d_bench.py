@@ -47,7 +47,7 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_bench_sunspots_with_a_1d_cnn(tmp_path: Path) -> None:
     store = str(tmp_path / "c.db")
     result = runner.invoke(app, ["bench", "builtin:sunspots", "--model", "cnn", "--strategies",
-                                 "none,spatial-dropout=0.2+l2=1e-4,maxnorm=2", *TINY, "--store",
+                                 "none,spatial-dropout=0.2+l2=1e-4,batchnorm", *TINY, "--store",
                                  store])  # fmt: skip
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
@@ -147,10 +147,6 @@ def test_path_trains_1d_cnn_members(tmp_path: Path) -> None:
             r"free of `recurrent-dropout`, which acts on rnn members only \(this member is "
             r"'cnn1d'\)",
         ),
-        (
-            ["--model", "cnn", "--strategies", "none,batchnorm"],
-            r"Conv1dArchitecture: `batch_norm` must be False \(no batch norm\); got True",
-        ),
         (["--model", "cnn?filters=8"], r"`model` must be one of .*; got 'cnn\?filters=8'"),
         (
             ["--model", "mlp", "--strategies", "none,weight-drop=0.2"],
@@ -162,7 +158,7 @@ def test_path_trains_1d_cnn_members(tmp_path: Path) -> None:
             r"'rnn'\)",
         ),
     ],
-    ids=["recurrent-term", "batch-norm", "model-option", "mlp-weight-drop", "default-rnn"],
+    ids=["recurrent-term", "model-option", "mlp-weight-drop", "default-rnn"],
 )
 def test_refused_in_one_line_before_anything_is_written(
     tmp_path: Path, args: list[str], pattern: str
@@ -170,4 +166,17 @@ def test_refused_in_one_line_before_anything_is_written(
     store = tmp_path / "s.db"
     result = runner.invoke(app, ["bench", "builtin:sunspots", *args, *TINY, "--store", str(store)])
     assert_one_line_error(result, pattern)
+    assert not store.exists()
+
+
+def test_tune_refuses_a_recurrent_technique_for_a_1d_cnn(tmp_path: Path) -> None:
+    store = tmp_path / "s.db"
+    result = runner.invoke(app, ["tune", "builtin:sunspots", "--model", "cnn", "--strategy",
+                                 "recurrent-dropout+l2", "--trials", "2", *TINY, "--store",
+                                 str(store)])  # fmt: skip
+    assert_one_line_error(
+        result,
+        r"tune: `strategy` must name techniques that cnn models train "
+        r"\(model 'cnn'\); got `recurrent-dropout` \(acts on rnn models only\)",
+    )
     assert not store.exists()

@@ -176,8 +176,8 @@ class ConvShapes:
         return (self.flat_features, *self.hidden, self.out_features)
 
     def _check_blocks(self, who: str, p: Problems) -> None:
-        """Turn ``conv`` tuples into :class:`ConvBlock` values; refuse batch norm and blocks
-        that leave no feature map (collected in ``p``)."""
+        """Turn ``conv`` tuples into :class:`ConvBlock` values (problems collected in
+        ``p``)."""
         blocks = []
         for block in self.conv:
             try:
@@ -185,8 +185,6 @@ class ConvShapes:
             except (ConfigError, TypeError) as exc:
                 p.add(f"{who}: `conv` entry {block!r}: {exc}")
         object.__setattr__(self, "conv", tuple(blocks))
-        if getattr(self, "batch_norm", False):
-            p.add(message(who, "batch_norm", "False (no batch norm)", True))
 
     def _check_maps(self, who: str, p: Problems, what: str) -> None:
         """Refuse a block that leaves a feature map smaller than 1 (after the other checks)."""
@@ -208,8 +206,10 @@ class ConvArchitecture(ConvShapes, Architecture):
     ``hidden`` layers and the output (see the module docstring).
 
     ``in_features`` must be ``channels·height·width``; ``conv`` holds :class:`ConvBlock`
-    values (or ``(filters, kernel_size[, pool[, padding]])`` tuples); batch norm is not
-    available for conv blocks, so ``batch_norm`` must be False.
+    values (or ``(filters, kernel_size[, pool[, padding]])`` tuples). With ``batch_norm``
+    every conv block normalizes its convolution's output per channel (over the rows and
+    positions) before the activation, and the dense head's hidden layers as in the MLP
+    (``block_order``).
     """
 
     hidden: tuple[int, ...] = (120, 84)
@@ -265,6 +265,9 @@ class ConvLayout(StackLayout):
             shape = (b.filters, fan_in, *(b.kernel_size,) * shapes.dims)
             blocks.append((f"conv{i}.weight", "conv", i, shape))
             blocks.append((f"conv{i}.bias", "conv_bias", i, (b.filters,)))
+            if arch.batch_norm:
+                blocks.append((f"conv_bn{i}.weight", "conv_gamma", i, (b.filters,)))
+                blocks.append((f"conv_bn{i}.bias", "conv_beta", i, (b.filters,)))
             fan_in = b.filters
         return blocks
 
@@ -278,6 +281,8 @@ class ConvLayout(StackLayout):
                 values[block.name] = rng.uniform(-bound, bound, size=block.shape)
                 bias = block.name.replace("weight", "bias")
                 values[bias] = rng.uniform(-bound, bound, size=(block.shape[0],))
+            elif block.kind in ("conv_gamma", "conv_beta"):  # batch norm's 1 and 0: no draws
+                values[block.name] = np.full(block.shape, float(block.kind == "conv_gamma"))
         return values
 
 
@@ -324,6 +329,20 @@ class CNNFamily(ModelFamily):
                 SpatialPlace("spatial", i, (b.filters, batch)) for i, b in enumerate(arch.conv)
             ]
         return places
+
+    def initial_weights(self, member: MemberSpec) -> dict[str, np.ndarray]:
+        """As the base, with batch norm's running statistics (``conv_bn{i}`` and the dense
+        head's ``bn{i}``: mean 0, variance 1) when the member uses it."""
+        state = super().initial_weights(member)
+        arch = cast(ConvShapes, member.arch)
+        if getattr(arch, "batch_norm", False):
+            sizes = [(f"bn{i}", h) for i, h in enumerate(arch.hidden)]
+            sizes += [(f"conv_bn{i}", b.filters) for i, b in enumerate(arch.conv)]
+            for name, n in sizes:
+                state[f"{name}.running_mean"] = np.zeros(n, dtype=np.float32)
+                state[f"{name}.running_var"] = np.ones(n, dtype=np.float32)
+                state[f"{name}.num_batches_tracked"] = np.array(0, dtype=np.int64)
+        return state
 
     def first_filters(self, arch: Any, weights: dict[str, np.ndarray]) -> np.ndarray | None:
         """The first :data:`FIRST_FILTERS` filters of the first conv block's kernel ``conv0``,
@@ -378,8 +397,7 @@ def conv_arguments(arch: Any, strategy: Strategy) -> dict[str, Any]:
     on = strategy.l1 > 0 or strategy.l2 > 0
     head["kernel_regularizer"] = [reg if on and f else None for f in flags[n_conv:]]
     head["regularize_output"] = False
-    for key in ("in_features", "out_features", "hidden", "activation", "input_dropout",
-                "batch_norm", "block_order"):  # fmt: skip
+    for key in ("in_features", "out_features", "hidden", "activation", "input_dropout"):
         head.pop(key)
     return {
         "out_features": arch.out_features,

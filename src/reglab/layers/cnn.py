@@ -6,13 +6,15 @@
 
     [dropout_in]                                      if input_dropout > 0 (on the pixels)
     image                                             nn.Unflatten to [n, C, H, W]
-    conv0 → conv_act0 → [pool0] → [spatial_dropout0]  one block per (filters, kernel, pool, pad)
+    conv0 → [conv_bn0] → conv_act0 → [pool0] → [spatial_dropout0]
+                                                      one block per (filters, kernel, pool, pad)
     ...
     flatten                                           [n, C'·H'·W']
     dense0 → act0 → [dropout0] … output               the MLP head's modules, same names
 
 ``conv{i}`` is an ``nn.Conv2d`` (stride 1, ``padding`` zeros), ``pool{i}`` a max pooling with
-window and stride ``pool`` (absent when ``pool`` is 1), ``spatial_dropout{i}`` a
+window and stride ``pool`` (absent when ``pool`` is 1), ``conv_bn{i}`` an ``nn.BatchNorm2d``
+(with ``batch_norm=True``, which the dense head's hidden layers get too), ``spatial_dropout{i}`` a
 :class:`~reglab.layers.SpatialDropout2d` (whole feature maps). ``state_dict`` keys read
 ``conv0.weight``, ``conv0.bias``, ``dense0.weight``, ``output.bias``.
 :meth:`reglab.engine.conv.CNNFamily.export` builds the single model of an engine member.
@@ -101,7 +103,9 @@ class CNN(nn.Sequential):
         generator: Source of every dropout mask (default: torch's default generator).
         **head: The remaining :class:`~reglab.layers.MLP` arguments of the dense head
             (``dropout``, ``dropout_kind``, ``drop_connect``, ``kernel_regularizer``,
-            ``kernel_constraint``, ``regularize_output``).
+            ``kernel_constraint``, ``regularize_output``, ``batch_norm``, ``block_order``);
+            ``batch_norm=True`` also puts a ``conv_bn{i}`` batch norm between every
+            convolution and its activation.
     """
 
     def __init__(
@@ -230,6 +234,7 @@ class CNN1d(nn.Sequential):
 
 
 _CONV = {1: nn.Conv1d, 2: nn.Conv2d}
+_NORM = {1: nn.BatchNorm1d, 2: nn.BatchNorm2d}
 _POOL = {1: nn.MaxPool1d, 2: nn.MaxPool2d}
 _SPATIAL = {1: SpatialDropout1d, 2: SpatialDropout2d}
 
@@ -254,9 +259,10 @@ def conv_layers(
     problems: Problems | None = None,
 ) -> OrderedDict[str, nn.Module]:
     """The named modules of a conv network over ``len(spatial)`` (1 or 2) axes: input
-    dropout, ``reshape`` (flat rows → ``[n, C, *spatial]``), the conv blocks, ``flatten`` and
-    the MLP head (see :class:`CNN`); ``problems`` holds the caller's own checks, raised with
-    these in one message."""
+    dropout, ``reshape`` (flat rows → ``[n, C, *spatial]``), the conv blocks (with
+    ``head["batch_norm"]``, a ``conv_bn{i}`` batch norm between each convolution and its
+    activation), ``flatten`` and the MLP head (see :class:`CNN`); ``problems`` holds the
+    caller's own checks, raised with these in one message."""
     p = Problems() if problems is None else problems
     p.check(check_fraction, who, "spatial_dropout", spatial_dropout)
     p.check(check_fraction, who, "input_dropout", input_dropout)
@@ -278,6 +284,8 @@ def conv_layers(
         constraints = {} if conv_constraint is None else {"weight": conv_constraint}
         layer._reglab_constraints = constraints  # type: ignore[assignment]
         layers[f"conv{i}"] = layer
+        if head.get("batch_norm", False):
+            layers[f"conv_bn{i}"] = _NORM[dims](filters)
         layers[f"conv_act{i}"] = Activation(activation)
         if pool > 1:
             layers[f"pool{i}"] = _POOL[dims](pool)
