@@ -108,6 +108,10 @@ class Study:
             (``None`` → the default presets; grammar text; a file path; Strategy objects).
         name: Study name in the store (default: data name + config hash).
         hidden, activation, block_order: The MLP (batch norm comes from each strategy).
+        model: ``"auto"`` (the data's default: ``cnn`` for images, ``rnn`` for sequences,
+            ``mlp`` for tables; :mod:`reglab.study.models`), ``"mlp"``, ``"cnn"`` (LeNet-5's
+            conv blocks on images, 1-D conv blocks over time on sequences, then ``hidden``)
+            or ``"rnn"`` / ``"rnn?cell=gru"`` (sequences; ``hidden`` the recurrent units).
         epochs, batch_size, lr, optimizer: Training set-up.
         early_stopping, patience, min_delta: Early stopping on the inner validation split.
         method, n_splits, n_repeats, test_size, val_fraction, seed: The split protocol
