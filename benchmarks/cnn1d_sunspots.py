@@ -30,8 +30,15 @@ largest difference between the stack's and the loop's final weights (the same ar
 rounding, which 60 epochs of training amplify for the penalized members). The last line
 printed is one JSON object with all numbers.
 
+``--forms`` measures instead the two member-batched forms of the conv blocks (one thread,
+a batch of 32, forward and backward of conv 1→16@3 on 20 steps, pool, 16→32@3 on 10 steps, for
+``--members`` members): one ``F.conv1d`` call per member (what the stack does) against one
+grouped call (``groups=M`` on ``[B, M·C, T]``), with the ratio, and whether member 0's output
+and kernel gradient are the same bits in a stack of 1 and of M in each form.
+
     python benchmarks/cnn1d_sunspots.py                  # 5 strategies × 5 folds, 60 epochs
     python benchmarks/cnn1d_sunspots.py --epochs 5 --repeats 1     # quick check
+    python benchmarks/cnn1d_sunspots.py --forms --members 25       # grouped vs per member
 """
 
 from __future__ import annotations
@@ -156,6 +163,50 @@ def loop_run(specs: list[MemberSpec], xs: dict[int, np.ndarray], y: np.ndarray) 
     return time.perf_counter() - start, time.process_time() - cpu, results
 
 
+def _blocks(x: torch.Tensor, k0: torch.Tensor, k1: torch.Tensor, grouped: bool) -> torch.Tensor:
+    """Both conv blocks for ``M`` members: ``x`` ``[M, B, 1, T]``, kernels ``[M, C', C, 3]``."""
+    m = x.shape[0]
+    if grouped:
+        h = x.transpose(0, 1).reshape(x.shape[1], -1, x.shape[3])  # [B, M·C, T]
+        h = F.max_pool1d(torch.relu(F.conv1d(h, k0.flatten(0, 1), padding=1, groups=m)), 2)
+        h = F.max_pool1d(torch.relu(F.conv1d(h, k1.flatten(0, 1), padding=1, groups=m)), 2)
+        return h.view(x.shape[1], m, -1).transpose(0, 1)
+    out = []
+    for j in range(m):
+        h = F.max_pool1d(torch.relu(F.conv1d(x[j], k0[j], padding=1)), 2)
+        h = F.max_pool1d(torch.relu(F.conv1d(h, k1[j], padding=1)), 2)
+        out.append(h.flatten(1))
+    return torch.stack(out)
+
+
+def forms(members: int, repeats: int = 5, steps: int = 50) -> dict[str, Any]:
+    """Time the per-member and grouped conv blocks; check member 0's bits in each form."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(members, 32, 1, 20, generator=gen)
+    k0 = torch.randn(members, 16, 1, 3, generator=gen).requires_grad_()
+    k1 = torch.randn(members, 32, 16, 3, generator=gen).requires_grad_()
+    times: dict[str, float] = {}
+    same: dict[str, bool] = {}
+    for grouped, name in ((False, "per_member"), (True, "grouped")):
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            for _ in range(steps):
+                k0.grad = k1.grad = None
+                _blocks(x, k0, k1, grouped).sum().backward()
+            best = min(best, time.perf_counter() - start)
+        times[name] = best / steps
+        full = _blocks(x, k0, k1, grouped)
+        (g_full,) = torch.autograd.grad(full[0].square().sum(), k0)
+        one = _blocks(x[:1], k0[:1], k1[:1], grouped)
+        (g_one,) = torch.autograd.grad(one[0].square().sum(), k0)
+        same[name] = bool(torch.equal(full[0], one[0]) and torch.equal(g_full[0], g_one[0]))
+    return {"members": members, "per_member_ms": 1e3 * times["per_member"],
+            "grouped_ms": 1e3 * times["grouped"],
+            "grouped_over_per_member": times["grouped"] / times["per_member"],
+            "bit_identical": same}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=60)
@@ -163,8 +214,18 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--forms", action="store_true", help="grouped vs per-member conv only")
+    parser.add_argument("--members", type=int, default=25)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.forms:
+        out = forms(args.members)
+        print(f"conv blocks of {out['members']} members, forward + backward, one thread: per "
+              f"member {out['per_member_ms']:.2f} ms, grouped {out['grouped_ms']:.2f} ms, "
+              f"grouped / per member {out['grouped_over_per_member']:.2f}x; member 0 the same "
+              f"bits alone and in the stack: {out['bit_identical']}")  # fmt: skip
+        print(json.dumps({"benchmark": "cnn1d_sunspots_forms", **out}))
+        return
     ds = load_source("builtin:sunspots")
     raw = ds.samples()[:, :, 0].astype(np.float64)
     y = np.asarray(ds.y, dtype=np.float64)

@@ -519,8 +519,11 @@ def fit_command(plan: TunePlan, options: Mapping[str, Any]) -> str:
         parts.append(f"--target {_quote(ds.target)}")
     parts.append('--strategy "{strategy}"')
     parts.append("--hidden " + ",".join(str(int(h)) for h in study.hidden))
-    if study.model != "mlp":
-        parts.append(f"--model {_quote(str(study.model))}")
+    from reglab.study.models import resolve_model
+
+    model = resolve_model(study.model, ds)  # named even when it is the data's default
+    if model != "mlp":
+        parts.append(f"--model {_quote(str(model))}")
     for flag, value, default in (("--epochs", study.epochs, 100),
                                  ("--batch-size", study.batch_size, 32),
                                  ("--lr", study.lr, 1e-3),
