@@ -45,10 +45,10 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_bench_sunspots_with_a_1d_cnn(tmp_path: Path) -> None:
-    store = str(tmp_path / "c.db")
+    store, report = str(tmp_path / "c.db"), tmp_path / "c.html"
     result = runner.invoke(app, ["bench", "builtin:sunspots", "--model", "cnn", "--strategies",
-                                 "none,spatial-dropout=0.2+l2=1e-4,batchnorm", *TINY, "--store",
-                                 store])  # fmt: skip
+                                 "none,spatial-dropout=0.2+l2=1e-4,batchnorm", *TINY[:-1],
+                                 "--store", store, "--report", str(report)])  # fmt: skip
     assert result.exit_code == 0, result.output
     out = " ".join(result.output.split())
     assert "model: cnn, 1-D convolution over time (16@3, 32@3), then dense 8" in out
@@ -58,6 +58,9 @@ def test_bench_sunspots_with_a_1d_cnn(tmp_path: Path) -> None:
         members = st.load_members(study.name, with_curves=False)
     assert study.config["model"]["family"] == "cnn"
     assert {m.status for m in members} == {"done"} and len(members) == 6
+    for m in members:  # 8 of the first block's 16 filters (1 feature × 3 steps), as report tiles
+        assert m.filters is not None and m.filters.shape == (8, 1, 1, 3)
+    assert 'alt="first-layer conv filters per strategy"' in report.read_text()
 
 
 def _arch(data: str, model: str | None = None) -> object:
