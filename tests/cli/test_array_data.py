@@ -111,5 +111,7 @@ def test_bench_with_a_cnn_on_idx_images_and_refused_on_tables(tmp_path: Path, id
     table = runner.invoke(app, ["bench", "builtin:iris", "--model", "cnn", *TINY, "--store",
                                 str(tmp_path / "t.db"), "--no-report"])  # fmt: skip
     assert table.exit_code == 2
-    assert "`model` must be 'mlp' for data that are not images; got 'cnn'" in table.output
+    assert "`model` must be 'mlp' for data that are not images or sequences; got 'cnn'" in " ".join(
+        table.output.split()
+    )
     assert not (tmp_path / "t.db").exists()

@@ -121,14 +121,15 @@ def test_a_gru_cocktail_trains_every_trial(tmp_path: Path) -> None:
     ("args", "pattern"),
     [
         (["tune", "builtin:iris", "--model", "cnn"],
-         r"`model` must be 'mlp' for data that are not images; got 'cnn'"),
+         r"`model` must be 'mlp' for data that are not images or sequences; got 'cnn'"),
         (["path", "builtin:iris", "--model", "rnn"],
          r"`model` must be 'mlp' for data that are not sequences; got 'rnn'"),
         (["tune", "builtin:sunspots", "--model", "rnn", "--strategy", "dropconnect+l2"],
          r"tune: `strategy` must name techniques that rnn models train \(model 'rnn'\); "
          r"got `dropconnect`"),
         (["tune", "builtin:iris", "--strategy", "dropout+spatial-dropout"],
-         r"tune: `strategy` must .* mlp models .* `spatial-dropout` \(acts on cnn models only\)"),
+         r"tune: `strategy` must .* mlp models .* `spatial-dropout` \(acts on cnn or cnn1d "
+         r"models only\)"),
         (["path", "IMAGES", "--model", "cnn", "--technique", "recurrent-dropout"],
          r"path: `technique` must .* cnn models .* `recurrent-dropout` \(acts on rnn models"),
         (["path", "builtin:sunspots", "--model", "rnn?cell=gru", "--technique", "l1",
@@ -186,7 +187,7 @@ def test_fit_command_of_a_cnn_search_trains_a_cnn(tmp_path: Path, images: Path) 
     assert len((tmp_path / "p.csv").read_text().splitlines()) == ROWS + 1
     refused = runner.invoke(app, ["fit", "builtin:iris", "--model", "cnn", "--strategy", "l2",
                                   "-o", str(tmp_path / "t.reglab")])  # fmt: skip
-    assert_one_line_error(refused, r"`model` must be 'mlp' for data that are not images")
+    assert_one_line_error(refused, r"`model` must be 'mlp' for data that are not images or seq")
     assert not (tmp_path / "t.reglab").exists()
 
 

@@ -67,7 +67,7 @@ def test_python_bench_with_a_gru_on_labelled_sequences(tmp_path: Path) -> None:
         ),
         (
             "builtin:sunspots",
-            ["--strategies", "none,weight-drop=0.2"],
+            ["--model", "mlp", "--strategies", "none,weight-drop=0.2"],
             r"free of `weight-drop`, which acts on rnn members only",
         ),
     ],

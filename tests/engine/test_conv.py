@@ -7,6 +7,7 @@ a one-member stack equals ``reglab.fit`` on the exported module; it learns.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import re
 from pathlib import Path
@@ -182,14 +183,13 @@ def test_layout_initialization_and_memory() -> None:
     ("kwargs", "match"),
     [
         ({"in_features": 100}, r"`in_features` must be channels·height·width = 196; got 100"),
-        ({"batch_norm": True}, r"`batch_norm` must be False \(no batch norm\); got True"),
         (
             {"conv": ((6, 5, 4), (8, 3, 2))},
             r"`conv` block 1 must leave a feature map of at least 1×1; got 0×0 \(image 14×14\)",
         ),
         ({"conv": ((0, 3),)}, r"ConvBlock: `filters` must be an integer >= 1; got 0"),
     ],
-    ids=["pixels", "batch-norm", "too-small", "bad-block"],
+    ids=["pixels", "too-small", "bad-block"],
 )
 def test_bad_architectures_name_the_field(kwargs: dict[str, Any], match: str) -> None:
     args: dict[str, Any] = {"in_features": 196, "out_features": 10, "height": 14, "width": 14}
@@ -236,5 +236,31 @@ def test_spatial_dropout_on_an_mlp_member_is_refused() -> None:
         Architecture(4, 2, hidden=(4,)), parse_strategy("spatial-dropout=0.2"),
         TrainConfig(epochs=1, patience=None), idx[:30], idx[:0], idx[30:],
     )  # fmt: skip
-    with pytest.raises(ConfigError, match="acts on cnn members only"):
+    with pytest.raises(ConfigError, match="acts on cnn or cnn1d members only"):
         train_members([spec], {0: (x, y)}, device="cpu")
+
+
+def test_batch_norm_in_conv_blocks_trains_like_torch_and_exports(mnist: Any) -> None:
+    x, y = mnist[0]
+    arch = dataclasses.replace(ARCH, batch_norm=True)
+    s = parse_strategy("batchnorm+spatial-dropout=0.1")
+    base = _member("none", 7, epochs=2, optimizer="sgd")
+    spec = MemberSpec(arch, s, base.train, base.train_idx, base.val_idx, base.test_idx, seed=7)
+    (result,) = train_members([spec], mnist, device="cpu")
+    module = CNN_FAMILY.export(arch, s)
+    assert isinstance(module.conv_bn0, torch.nn.BatchNorm2d)
+    assert "conv_bn1" in dict(module.named_children())
+    module.load_state_dict({k: torch.from_numpy(v) for k, v in result.weights.items()})
+    with torch.no_grad():
+        logits = module.eval()(torch.from_numpy(x[spec.test_idx]))
+    np.testing.assert_allclose(torch.softmax(logits, 1).numpy(), result.test_pred, atol=1e-5)
+    plain = parse_strategy("batchnorm")  # noise-free: reglab.fit gives the same weights
+    spec = MemberSpec(arch, plain, base.train, base.train_idx, base.val_idx, base.test_idx, seed=7)
+    (result,) = train_members([spec], mnist, device="cpu")
+    model = CNN_FAMILY.export(arch, plain)
+    model.load_state_dict({k: torch.as_tensor(v) for k, v in initial_weights(spec).items()})
+    reglab.fit(model, x[spec.train_idx], y[spec.train_idx], task="multiclass", optimizer="sgd",
+               lr=spec.lr, epochs=2, batch_size=32, device="cpu",
+               seed=stream_seeds(spec.seed)["order"])  # fmt: skip
+    for key, value in model.state_dict().items():
+        np.testing.assert_allclose(result.weights[key], value.numpy(), rtol=1e-4, atol=2e-5)

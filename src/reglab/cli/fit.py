@@ -54,6 +54,8 @@ def _layers(arch: Any) -> str:
     if hasattr(arch, "units"):  # recurrent: the units are its layers
         return f"{arch.cell} units " + ",".join(map(str, arch.units))
     if hasattr(arch, "conv"):
+        if hasattr(arch, "steps"):  # a 1-D conv over time
+            return "conv1d " + ",".join(str(b.filters) for b in arch.conv) + ", " + hidden
         return "conv " + ",".join(str(b.filters) for b in arch.conv) + ", " + hidden
     return hidden
 

@@ -41,7 +41,10 @@ AddressOpt = Annotated[
 ]
 ModelOpt = Annotated[
     str,
-    typer.Option(help="mlp; cnn for images; rnn for sequences (rnn?cell=gru a GRU), as for bench."),
+    typer.Option(
+        help="auto (cnn for images, rnn for sequences, else mlp); mlp; cnn (2-D on images, "
+        "1-D over time on sequences); rnn (rnn?cell=gru a GRU), as for bench."
+    ),
 ]
 
 
@@ -80,10 +83,12 @@ def bench(
     model: Annotated[
         str,
         typer.Option(
-            help="mlp; cnn for images (LeNet-5's conv blocks, then --hidden); rnn for "
-            "sequences (an LSTM, rnn?cell=gru a GRU; --hidden gives its layers' units)."
+            help="auto: the data's default (cnn for images, rnn for sequences, mlp for "
+            "tables); mlp; cnn (images: LeNet-5's conv blocks, then --hidden; sequences: 1-D "
+            "conv blocks over time); rnn for sequences (an LSTM, rnn?cell=gru a GRU; --hidden "
+            "gives its layers' units)."
         ),
-    ] = "mlp",
+    ] = "auto",
     activation: Annotated[str, typer.Option()] = "relu",
     block_order: Annotated[str, typer.Option(help="bn-act-drop or act-bn-drop.")] = "bn-act-drop",
     epochs: Annotated[int, typer.Option()] = 100,
@@ -275,7 +280,7 @@ def path(
     ] = 0.2,
     seed: Annotated[int, typer.Option(help="Root seed of every random choice.")] = 0,
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, e.g. 50,25.")] = "64,32",
-    model: ModelOpt = "mlp",
+    model: ModelOpt = "auto",
     epochs: Annotated[int, typer.Option()] = 100,
     batch_size: Annotated[int, typer.Option()] = 32,
     lr: Annotated[float, typer.Option()] = 1e-3,
@@ -374,7 +379,7 @@ def tune(
     val_fraction: Annotated[float, typer.Option(help="Inner validation fraction.")] = 0.2,
     seed: Annotated[int, typer.Option(help="Root seed (splits, weights, sampler).")] = 0,
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, e.g. 50,25.")] = "64,32",
-    model: ModelOpt = "mlp",
+    model: ModelOpt = "auto",
     epochs: Annotated[int, typer.Option()] = 100,
     batch_size: Annotated[int, typer.Option()] = 32,
     lr: Annotated[float, typer.Option()] = 1e-3,
@@ -464,7 +469,11 @@ def fit(
     ] = None,
     hidden: Annotated[str | None, typer.Option(help="Hidden layer sizes [64,32].")] = None,
     model: Annotated[
-        str | None, typer.Option(help="mlp, cnn (images) or rnn / rnn?cell=gru (sequences) [mlp].")
+        str | None,
+        typer.Option(
+            help="auto, mlp, cnn (images; 1-D on sequences) or rnn / rnn?cell=gru (sequences) "
+            "[auto: cnn for images, rnn for sequences, mlp for tables]."
+        ),
     ] = None,
     activation: Annotated[str | None, typer.Option(help="[relu]")] = None,
     block_order: Annotated[str | None, typer.Option(help="[bn-act-drop]")] = None,

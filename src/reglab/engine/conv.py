@@ -44,7 +44,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 from torch import nn
@@ -56,7 +56,7 @@ from reglab.engine.spec import Architecture, MemberSpec, Strategy
 from reglab.engine.stack import EVAL_ROWS, Stack
 from reglab.engine.streams import NoisePlace, batch_pattern, dense_noise_places
 from reglab.errors import ConfigError
-from reglab.layers.cnn import conv_output_shapes
+from reglab.layers.cnn import conv_output_sizes
 from reglab.techniques.spatial import SpatialDropout
 
 __all__ = [
@@ -66,7 +66,10 @@ __all__ = [
     "ConvArchitecture",
     "ConvBlock",
     "ConvLayout",
+    "ConvShapes",
     "SpatialPlace",
+    "conv_arguments",
+    "image_blocks",
     "spatial_rate",
 ]
 
@@ -98,14 +101,115 @@ LENET5 = (ConvBlock(6, 5, 2, padding=2), ConvBlock(16, 5, 2))
 """LeNet-5's conv blocks on 28×28 images: 6@5×5 (padded to keep 28×28), pool, 16@5×5, pool."""
 
 
+def image_blocks(height: int, width: int) -> tuple[ConvBlock, ...]:
+    """A study's conv blocks for ``height × width`` images: :data:`LENET5` when they leave a
+    feature map (images of at least 12×12); on smaller images both convolutions are padded
+    to keep the size, and a block pools by 2 only while the map is at least 2×2.
+
+    >>> image_blocks(28, 28) == LENET5
+    True
+    >>> [b.astuple() for b in image_blocks(8, 8)]
+    [(6, 5, 2, 2), (16, 5, 2, 2)]
+    """
+    shapes = conv_output_sizes(1, (height, width), [b.astuple() for b in LENET5])
+    if min(shapes[-1][1:]) >= 1:
+        return LENET5
+    blocks = []
+    size = min(height, width)
+    for b in LENET5:
+        pool = b.pool if size >= b.pool else 1
+        blocks.append(ConvBlock(b.filters, b.kernel_size, pool, padding=b.kernel_size // 2))
+        size //= pool
+    return tuple(blocks)
+
+
+class ConvShapes:
+    """The shape arithmetic every conv architecture shares: ``conv`` blocks on inputs of
+    ``channels`` × ``spatial`` (``(height, width)`` for images, ``(steps,)`` for sequences),
+    then the dense ``hidden`` layers and the output."""
+
+    conv: tuple[ConvBlock, ...]
+    hidden: tuple[int, ...]
+    in_features: int
+    out_features: int
+
+    @property
+    def channels_in(self) -> int:
+        """Channels of the first conv block's input."""
+        raise NotImplementedError
+
+    @property
+    def spatial(self) -> tuple[int, ...]:
+        """The input's spatial sizes, one per convolved axis."""
+        raise NotImplementedError
+
+    @property
+    def dims(self) -> int:
+        """How many axes the convolutions slide over (1 or 2)."""
+        return len(self.spatial)
+
+    @property
+    def feature_shapes(self) -> list[tuple[int, ...]]:
+        """``(C, *spatial)`` after each conv block (pooled)."""
+        return conv_output_sizes(self.channels_in, self.spatial, [b.astuple() for b in self.conv])
+
+    @property
+    def conv_shapes(self) -> list[tuple[int, ...]]:
+        """``(C, *spatial)`` of each convolution's output, before pooling."""
+        shapes = []
+        sizes = self.spatial
+        for b, (_, *pooled) in zip(self.conv, self.feature_shapes, strict=True):
+            grow = 2 * b.padding - b.kernel_size + 1
+            shapes.append((b.filters, *(n + grow for n in sizes)))
+            sizes = tuple(pooled)
+        return shapes
+
+    @property
+    def flat_features(self) -> int:
+        """Inputs of the dense head: the last block's ``C'·∏ spatial'``."""
+        last = self.feature_shapes[-1] if self.conv else (self.channels_in, *self.spatial)
+        return math.prod(last)
+
+    @property
+    def layer_sizes(self) -> tuple[int, ...]:
+        """The dense head's ``(flat_features, *hidden, out)``."""
+        return (self.flat_features, *self.hidden, self.out_features)
+
+    def _check_blocks(self, who: str, p: Problems) -> None:
+        """Turn ``conv`` tuples into :class:`ConvBlock` values (problems collected in
+        ``p``)."""
+        blocks = []
+        for block in self.conv:
+            try:
+                blocks.append(block if isinstance(block, ConvBlock) else ConvBlock(*block))
+            except (ConfigError, TypeError) as exc:
+                p.add(f"{who}: `conv` entry {block!r}: {exc}")
+        object.__setattr__(self, "conv", tuple(blocks))
+
+    def _check_maps(self, who: str, p: Problems, what: str) -> None:
+        """Refuse a block that leaves a feature map smaller than 1 (after the other checks)."""
+        if p.messages:
+            return
+        for i, (_, *sizes) in enumerate(self.feature_shapes):
+            if min(sizes) < 1:
+                got = "×".join(str(n) for n in sizes)
+                size = "×".join("1" for _ in sizes)
+                p.add(
+                    f"{who}: `conv` block {i} must leave a feature map of at least {size}; "
+                    f"got {got} ({what})."
+                )
+
+
 @dataclass(frozen=True)
-class ConvArchitecture(Architecture):
+class ConvArchitecture(ConvShapes, Architecture):
     """A CNN shape: conv blocks on ``channels × height × width`` images, then the dense
     ``hidden`` layers and the output (see the module docstring).
 
     ``in_features`` must be ``channels·height·width``; ``conv`` holds :class:`ConvBlock`
-    values (or ``(filters, kernel_size[, pool[, padding]])`` tuples); batch norm is not
-    available for conv blocks, so ``batch_norm`` must be False.
+    values (or ``(filters, kernel_size[, pool[, padding]])`` tuples). With ``batch_norm``
+    every conv block normalizes its convolution's output per channel (over the rows and
+    positions) before the activation, and the dense head's hidden layers as in the MLP
+    (``block_order``).
     """
 
     hidden: tuple[int, ...] = (120, 84)
@@ -120,13 +224,7 @@ class ConvArchitecture(Architecture):
         for name in ("channels", "height", "width"):
             p.check(check_int, "ConvArchitecture", name, getattr(self, name), minimum=1)
         p.raise_if_any()
-        blocks = []
-        for block in self.conv:
-            try:
-                blocks.append(block if isinstance(block, ConvBlock) else ConvBlock(*block))
-            except (ConfigError, TypeError) as exc:
-                p.add(f"ConvArchitecture: `conv` entry {block!r}: {exc}")
-        object.__setattr__(self, "conv", tuple(blocks))
+        self._check_blocks("ConvArchitecture", p)
         pixels = self.channels * self.height * self.width
         if self.in_features != pixels:
             p.add(
@@ -137,48 +235,19 @@ class ConvArchitecture(Architecture):
                     self.in_features,
                 )
             )
-        if self.batch_norm:
-            p.add(message("ConvArchitecture", "batch_norm", "False (no batch norm)", True))
-        if not p.messages:
-            for i, (_, h, w) in enumerate(self.feature_shapes):
-                if h < 1 or w < 1:
-                    p.add(
-                        f"ConvArchitecture: `conv` block {i} must leave a feature map of at "
-                        f"least 1×1; got {h}×{w} (image {self.height}×{self.width})."
-                    )
+        self._check_maps("ConvArchitecture", p, f"image {self.height}×{self.width}")
         p.raise_if_any()
 
     @property
-    def feature_shapes(self) -> list[tuple[int, int, int]]:
-        """``(C, H, W)`` after each conv block (pooled)."""
-        return conv_output_shapes(
-            self.channels, self.height, self.width, [b.astuple() for b in self.conv]
-        )
+    def channels_in(self) -> int:
+        return self.channels
 
     @property
-    def conv_shapes(self) -> list[tuple[int, int, int]]:
-        """``(C, H, W)`` of each convolution's output, before pooling."""
-        shapes = []
-        h, w = self.height, self.width
-        for b, (_, pooled_h, pooled_w) in zip(self.conv, self.feature_shapes, strict=True):
-            grow = 2 * b.padding - b.kernel_size + 1
-            shapes.append((b.filters, h + grow, w + grow))
-            h, w = pooled_h, pooled_w
-        return shapes
-
-    @property
-    def flat_features(self) -> int:
-        """Inputs of the dense head: the last block's ``C'·H'·W'``."""
-        c, h, w = self.feature_shapes[-1] if self.conv else (self.channels, self.height, self.width)
-        return c * h * w
-
-    @property
-    def layer_sizes(self) -> tuple[int, ...]:
-        """The dense head's ``(flat_features, *hidden, out)``."""
-        return (self.flat_features, *self.hidden, self.out_features)
+    def spatial(self) -> tuple[int, ...]:
+        return (self.height, self.width)
 
 
-def conv_penalized(strategy: Strategy, arch: ConvArchitecture) -> tuple[bool, ...]:
+def conv_penalized(strategy: Strategy, arch: ConvShapes) -> tuple[bool, ...]:
     """Which layers carry the l1/l2 penalty: the conv kernels, then the dense layers."""
     return strategy.penalized(len(arch.conv) + len(arch.hidden) + 1)
 
@@ -189,18 +258,22 @@ class ConvLayout(StackLayout):
     arch: ConvArchitecture
 
     def extra_blocks(self, arch: Architecture) -> list[tuple[str, str, int, tuple[int, ...]]]:
-        arch = cast(ConvArchitecture, arch)
+        shapes = cast(ConvShapes, arch)
         blocks: list[tuple[str, str, int, tuple[int, ...]]] = []
-        fan_in = arch.channels
-        for i, b in enumerate(arch.conv):
-            shape = (b.filters, fan_in, b.kernel_size, b.kernel_size)
+        fan_in = shapes.channels_in
+        for i, b in enumerate(shapes.conv):
+            shape = (b.filters, fan_in, *(b.kernel_size,) * shapes.dims)
             blocks.append((f"conv{i}.weight", "conv", i, shape))
             blocks.append((f"conv{i}.bias", "conv_bias", i, (b.filters,)))
+            if arch.batch_norm:
+                blocks.append((f"conv_bn{i}.weight", "conv_gamma", i, (b.filters,)))
+                blocks.append((f"conv_bn{i}.bias", "conv_beta", i, (b.filters,)))
             fan_in = b.filters
         return blocks
 
     def initial_extra(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """``nn.Conv2d``'s initialization, ``U(±1/√(in·k·k))`` for kernel then bias."""
+        """``nn.Conv2d``'s (``nn.Conv1d``'s) initialization, ``U(±1/√(in·k·k))``
+        (``U(±1/√(in·k))``) for kernel then bias."""
         values: dict[str, np.ndarray] = {}
         for block in self.blocks:
             if block.kind == "conv":
@@ -208,6 +281,8 @@ class ConvLayout(StackLayout):
                 values[block.name] = rng.uniform(-bound, bound, size=block.shape)
                 bias = block.name.replace("weight", "bias")
                 values[bias] = rng.uniform(-bound, bound, size=(block.shape[0],))
+            elif block.kind in ("conv_gamma", "conv_beta"):  # batch norm's 1 and 0: no draws
+                values[block.name] = np.full(block.shape, float(block.kind == "conv_gamma"))
         return values
 
 
@@ -235,7 +310,7 @@ class CNNFamily(ModelFamily):
     """The convolutional family (:class:`ConvArchitecture`)."""
 
     name = "cnn"
-    architecture = ConvArchitecture
+    architecture: ClassVar[type] = ConvArchitecture
 
     def layout(self, arch: Any) -> StackLayout:
         return ConvLayout(arch)
@@ -246,7 +321,7 @@ class CNNFamily(ModelFamily):
         return ConvStack
 
     def noise_places(self, members: Sequence[MemberSpec]) -> list[NoisePlace]:
-        arch = cast(ConvArchitecture, members[0].arch)
+        arch = cast(ConvShapes, members[0].arch)
         batch = members[0].batch_size
         places = dense_noise_places(members)
         if any(spatial_rate(m) > 0 for m in members):
@@ -254,6 +329,20 @@ class CNNFamily(ModelFamily):
                 SpatialPlace("spatial", i, (b.filters, batch)) for i, b in enumerate(arch.conv)
             ]
         return places
+
+    def initial_weights(self, member: MemberSpec) -> dict[str, np.ndarray]:
+        """As the base, with batch norm's running statistics (``conv_bn{i}`` and the dense
+        head's ``bn{i}``: mean 0, variance 1) when the member uses it."""
+        state = super().initial_weights(member)
+        arch = cast(ConvShapes, member.arch)
+        if getattr(arch, "batch_norm", False):
+            sizes = [(f"bn{i}", h) for i, h in enumerate(arch.hidden)]
+            sizes += [(f"conv_bn{i}", b.filters) for i, b in enumerate(arch.conv)]
+            for name, n in sizes:
+                state[f"{name}.running_mean"] = np.zeros(n, dtype=np.float32)
+                state[f"{name}.running_var"] = np.ones(n, dtype=np.float32)
+                state[f"{name}.num_batches_tracked"] = np.array(0, dtype=np.int64)
+        return state
 
     def first_filters(self, arch: Any, weights: dict[str, np.ndarray]) -> np.ndarray | None:
         """The first :data:`FIRST_FILTERS` filters of the first conv block's kernel ``conv0``,
@@ -267,34 +356,9 @@ class CNNFamily(ModelFamily):
         :func:`~reglab.engine.export.single_model`, L1/L2 also to the conv kernels that
         :func:`conv_penalized` flags, max-norm to every kernel (per filter on conv kernels),
         ``spatial-dropout`` after every conv block."""
-        from reglab.engine.export import mlp_arguments
         from reglab.layers.cnn import CNN
-        from reglab.regularizers import L1L2
 
-        head = mlp_arguments(arch, strategy)
-        flags = conv_penalized(strategy, arch)
-        n_conv = len(arch.conv)
-        reg = L1L2(l1=strategy.one("l1"), l2=strategy.one("l2"), mode=strategy.l1_mode)
-        on = strategy.one("l1") > 0 or strategy.one("l2") > 0
-        head["kernel_regularizer"] = [reg if on and f else None for f in flags[n_conv:]]
-        head["regularize_output"] = False
-        for key in ("in_features", "out_features", "hidden", "activation", "input_dropout",
-                    "batch_norm", "block_order"):  # fmt: skip
-            head.pop(key)
-        return CNN(
-            arch.channels,
-            arch.height,
-            arch.width,
-            arch.out_features,
-            [b.astuple() for b in arch.conv],
-            arch.hidden,
-            arch.activation,
-            conv_regularizer=[reg if on and f else None for f in flags[:n_conv]],
-            conv_constraint=_max_norm(strategy),
-            spatial_dropout=spatial_rate_of(strategy),
-            input_dropout=strategy.input_dropout,
-            **head,
-        )
+        return CNN(arch.channels, arch.height, arch.width, **conv_arguments(arch, strategy))
 
     def member_bytes(self, member: MemberSpec) -> int:
         """The dense estimate over this layout, plus the conv blocks' activations: per row of
@@ -303,7 +367,7 @@ class CNNFamily(ModelFamily):
         evaluated row ``3`` of the largest block output."""
         from reglab.engine.plan import dense_member_bytes
 
-        arch = cast(ConvArchitecture, member.arch)
+        arch = cast(ConvShapes, member.arch)
         base = dense_member_bytes(member, self.layout(arch))
         conv = sum(math.prod(s) for s in arch.conv_shapes)
         largest = max([math.prod(s) for s in arch.conv_shapes] + [arch.in_features])
@@ -315,6 +379,37 @@ class CNNFamily(ModelFamily):
             noise = sum(blk.filters for blk in arch.conv) * b * batch_pattern(member)[0]
             spatial = 4 * noise * 4
         return int(base + step + evaluation + spatial)
+
+
+def conv_arguments(arch: Any, strategy: Strategy) -> dict[str, Any]:
+    """The arguments of :class:`~reglab.layers.cnn.CNN` (or
+    :class:`~reglab.layers.cnn.CNN1d`) after its input shape that make it one member: the
+    strategy's dense terms go to the head as in :func:`~reglab.engine.export.single_model`,
+    L1/L2 also to the conv kernels that :func:`conv_penalized` flags, max-norm to every kernel
+    (per filter on conv kernels), ``spatial-dropout`` after every conv block."""
+    from reglab.engine.export import mlp_arguments
+    from reglab.regularizers import L1L2
+
+    head = mlp_arguments(arch, strategy)
+    flags = conv_penalized(strategy, arch)
+    n_conv = len(arch.conv)
+    reg = L1L2(l1=strategy.one("l1"), l2=strategy.one("l2"), mode=strategy.l1_mode)
+    on = strategy.one("l1") > 0 or strategy.one("l2") > 0
+    head["kernel_regularizer"] = [reg if on and f else None for f in flags[n_conv:]]
+    head["regularize_output"] = False
+    for key in ("in_features", "out_features", "hidden", "activation", "input_dropout"):
+        head.pop(key)
+    return {
+        "out_features": arch.out_features,
+        "conv": [b.astuple() for b in arch.conv],
+        "hidden": arch.hidden,
+        "activation": arch.activation,
+        "conv_regularizer": [reg if on and f else None for f in flags[:n_conv]],
+        "conv_constraint": _max_norm(strategy),
+        "spatial_dropout": spatial_rate_of(strategy),
+        "input_dropout": strategy.input_dropout,
+        **head,
+    }
 
 
 def spatial_rate_of(strategy: Strategy) -> float:

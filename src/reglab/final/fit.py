@@ -41,7 +41,7 @@ __all__ = ["DEFAULTS", "fit_final", "strategy_of_study", "validation_rows"]
 WHO = "fit_final"
 
 DEFAULTS: dict[str, Any] = {
-    "model": "mlp",
+    "model": "auto",
     "hidden": (64, 32),
     "activation": "relu",
     "block_order": "bn-act-drop",
@@ -90,9 +90,11 @@ def fit_final(
             :class:`~reglab.engine.spec.Strategy`, or a
             :class:`~reglab.study.results.StudyResult`, whose recommended strategy is trained
             with the study's settings (refused when the study recommends none).
-        model: ``"mlp"``, ``"cnn"`` (images: LeNet-5's conv blocks, then ``hidden``) or
-            ``"rnn"`` (sequences: an LSTM, ``"rnn?cell=gru"`` a GRU, with ``hidden`` as its
-            layers' units), as in :class:`~reglab.study.run.Study`; a study's by default.
+        model: ``"auto"`` (the data's default, :mod:`reglab.study.models`), ``"mlp"``,
+            ``"cnn"`` (images: LeNet-5's conv blocks, then ``hidden``; sequences: 1-D conv
+            blocks over time) or ``"rnn"`` (sequences: an LSTM, ``"rnn?cell=gru"`` a GRU,
+            with ``hidden`` as its layers' units), as in :class:`~reglab.study.run.Study`; a
+            study's by default.
         hidden, activation, block_order: The dense layers.
         epochs, batch_size, lr, optimizer: Training.
         early_stopping, patience, val_fraction: Early stopping on ``val_fraction`` of the
@@ -281,6 +283,9 @@ def _train(
     hidden = tuple(int(h) for h in options["hidden"])
     strategy.dropout_rates(len(hidden))
     from reglab.study.model_techniques import model_problem
+    from reglab.study.models import resolve_model
+
+    options = {**options, "model": resolve_model(options["model"], dataset)}
 
     keys = [c.key for c in strategy.techniques]
     refused = model_problem(keys, strategy, options["model"], WHO, "strategy")

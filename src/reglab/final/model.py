@@ -371,11 +371,13 @@ def _architecture(config: dict[str, Any], strategy: Strategy) -> Architecture:
     other families were saved) with the ``architecture`` fields, tuples restored from JSON."""
     fields = {**config["architecture"], "hidden": tuple(config["architecture"]["hidden"])}
     family = config.get("family", "mlp")
-    if family == "cnn":
+    if family in ("cnn", "cnn1d"):
         from reglab.engine.conv import ConvArchitecture, ConvBlock
+        from reglab.engine.conv1d import Conv1dArchitecture
 
         conv = tuple(ConvBlock(**block) for block in fields["conv"])
-        return ConvArchitecture(**{**fields, "conv": conv})
+        shape = Conv1dArchitecture if family == "cnn1d" else ConvArchitecture
+        return shape(**{**fields, "conv": conv})
     if family == "rnn":
         from reglab.engine.rnn import RecurrentArchitecture
 

@@ -21,9 +21,9 @@ from reglab.techniques import TechniqueConfig, get, keys
 
 __all__ = ["family_of_model", "model_problem", "refused_keys", "space_for_model"]
 
-_ACCEPTS = {"mlp": ("mlp", "skip-mlp"), "cnn": ("cnn",), "rnn": ("rnn",)}
+_ACCEPTS = {"mlp": ("mlp", "skip-mlp"), "cnn": ("cnn", "cnn1d"), "rnn": ("rnn",)}
 """The technique families each study model trains (an ``mlp`` study builds the skip MLP for a
-technique that needs it)."""
+technique that needs it; a ``cnn`` study on sequences the 1-D conv family)."""
 
 
 def family_of_model(model: Any) -> str | None:

@@ -98,7 +98,7 @@ class PathStudy:
         strongest = [v for v in grid if v != 0]
         if strongest and not p.messages:  # a technique the model's family does not train
             term = parse_strategy(self._term(tech, max(strongest)))
-            model = self.study_options.get("model", "mlp")
+            model = self.study_options.get("model", "auto")  # auto: the engine checks it
             refused = model_problem([tech.key], term, model, "path", "technique")
             if refused is not None:
                 p.add(refused)

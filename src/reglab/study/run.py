@@ -69,9 +69,10 @@ from reglab.study.results import StudyResult, load_result
 from reglab.study.splits import Split, SplitPlan
 from reglab.study.strategies import parts, resolve_strategies
 
-MODELS = ("mlp", "cnn", "rnn")
-"""The model families a study builds (``cnn``: images only; ``rnn``, or ``rnn?cell=gru``:
-sequences only)."""
+MODELS = ("auto", "mlp", "cnn", "rnn")
+"""The model families a study builds (``auto``: the default for the data,
+:mod:`reglab.study.models`; ``cnn``: images, or sequences with a 1-D convolution over time;
+``rnn``, or ``rnn?cell=gru``: sequences only)."""
 
 __all__ = ["Study", "StudyPlan", "default_study_name", "load_result", "to_record"]
 
@@ -108,6 +109,10 @@ class Study:
             (``None`` → the default presets; grammar text; a file path; Strategy objects).
         name: Study name in the store (default: data name + config hash).
         hidden, activation, block_order: The MLP (batch norm comes from each strategy).
+        model: ``"auto"`` (the data's default: ``cnn`` for images, ``rnn`` for sequences,
+            ``mlp`` for tables; :mod:`reglab.study.models`), ``"mlp"``, ``"cnn"`` (LeNet-5's
+            conv blocks on images, 1-D conv blocks over time on sequences, then ``hidden``)
+            or ``"rnn"`` / ``"rnn?cell=gru"`` (sequences; ``hidden`` the recurrent units).
         epochs, batch_size, lr, optimizer: Training set-up.
         early_stopping, patience, min_delta: Early stopping on the inner validation split.
         method, n_splits, n_repeats, test_size, val_fraction, seed: The split protocol
@@ -155,7 +160,7 @@ class Study:
         device: str = "auto",
         memory_budget_mb: float = 1024.0,
         executor: Executor | None = None,
-        model: str = "mlp",
+        model: str = "auto",
         reference: Any = "auto",
         tune: int | None = None,
         tune_cv: int = 3,
@@ -238,7 +243,11 @@ class Study:
         self, dataset: Dataset, n_in: int, n_out: int, strategy: Strategy
     ) -> Architecture:
         """The member's network: an MLP, or for ``model="cnn"`` LeNet-5's conv blocks on the
-        images' shape with the dense ``hidden`` layers after them."""
+        images' shape (1-D conv blocks over the time steps of sequences) with the dense
+        ``hidden`` layers after them; ``"auto"`` picks the data's default model."""
+        from reglab.study.models import resolve_model
+
+        model = resolve_model(self.model, dataset)
         common: dict[str, Any] = {
             "in_features": n_in,
             "out_features": n_out,
@@ -248,29 +257,38 @@ class Study:
             "block_order": self.block_order,
             "task": dataset.task,
         }
-        if self.model == "mlp":
+        if model == "mlp":
             from reglab.engine.skip import dense_architecture
 
             return dense_architecture(strategy, **common)
-        if _model_family(self.model) == "rnn":
+        if _model_family(model) == "rnn":
             from reglab.engine.rnn import recurrent_architecture
 
-            return recurrent_architecture(dataset, common, self.model, strategy)
-        from reglab.engine.conv import ConvArchitecture
+            return recurrent_architecture(dataset, common, model, strategy)
+        from reglab.engine.conv import ConvArchitecture, image_blocks
 
+        if dataset.kind == "sequences":
+            from reglab.engine.conv1d import sequence_conv_architecture
+
+            return sequence_conv_architecture(dataset, common, model)
         if dataset.kind != "images" or len(dataset.shape) != 3:
             raise ConfigError(
-                message("Study", "model", "'mlp' for data that are not images", self.model)
-            )
+                message("Study", "model", "'mlp' for data that are not images or sequences",
+                        model)
+            )  # fmt: skip
         channels, height, width = dataset.shape
-        return ConvArchitecture(**common, channels=channels, height=height, width=width)
+        return ConvArchitecture(**common, channels=channels, height=height, width=width,
+                                conv=image_blocks(height, width))  # fmt: skip
 
     def plan(self, dataset: Dataset) -> StudyPlan:
         """Validate everything and lay out the members (no training)."""
         self._validate()
         resolve_device(self.device, "Study")
+        from reglab.study.models import resolve_model
+
+        model = resolve_model(self.model, dataset)
         chosen_strategies = self.strategies
-        if chosen_strategies is None and _model_family(self.model) == "rnn":
+        if chosen_strategies is None and _model_family(model) == "rnn":
             from reglab.engine.rnn import DEFAULT_STRATEGIES
 
             chosen_strategies = ",".join(DEFAULT_STRATEGIES)
@@ -369,6 +387,11 @@ class Study:
                     robust_steps=int(self.robust_steps),
                 )
                 members.append((spec, split))
+        if dataset.kind != "table" and members:  # say which network runs on images/sequences
+            from reglab.study.models import AUTO, describe_model
+
+            chosen = self.model is None or str(self.model).strip().lower() == AUTO
+            notices.insert(0, describe_model(model, members[0][0].arch, chosen, dataset.kind))
         config = {
             "data": {
                 "name": dataset.name,
@@ -390,7 +413,7 @@ class Study:
                 "hidden": [int(h) for h in self.hidden],
                 "activation": self.activation,
                 "block_order": self.block_order,
-                **({"family": self.model} if self.model != "mlp" else {}),
+                **({"family": model} if model != "mlp" else {}),
             },
             "train": dataclasses.asdict(train),
             "splits": split_plan.get_config(),

@@ -175,7 +175,7 @@ class Tune:
         except ConfigError as err:
             p.add(str(err))
         if space is not None and not space.switches:  # named: refused, not left out
-            model = self.study_options.get("model", "mlp")
+            model = self.study_options.get("model", "auto")  # auto: checked in plan
             refused = model_problem(space.techniques, None, model, "tune", "strategy")
             if refused is not None:
                 p.add(refused)
@@ -205,9 +205,16 @@ class Tune:
 
     def plan(self, dataset: Dataset) -> TunePlan:
         """Validate everything and plan the splits and preprocessing (nothing stored)."""
-        model = self.study_options.get("model", "mlp")
+        from reglab.study.models import resolve_model
+
+        model = resolve_model(self.study_options.get("model"), dataset)
         study = Study(["none"], **self.study_options)
-        space = self.check().for_task(dataset.task, family_of_model(model) or str(model))
+        named = self.check()
+        if not named.switches:  # the data's default model, now that the data are read
+            refused = model_problem(named.techniques, None, model, "tune", "strategy")
+            if refused is not None:
+                raise ConfigError(refused)
+        space = named.for_task(dataset.task, family_of_model(model) or str(model))
         space = space_for_model(space, model).within_epochs(int(study.epochs))
         kind = "regression" if dataset.task == "regression" else "classification"
         metric = self.metric or ("rmse" if kind == "regression" else "accuracy")
@@ -512,8 +519,11 @@ def fit_command(plan: TunePlan, options: Mapping[str, Any]) -> str:
         parts.append(f"--target {_quote(ds.target)}")
     parts.append('--strategy "{strategy}"')
     parts.append("--hidden " + ",".join(str(int(h)) for h in study.hidden))
-    if study.model != "mlp":
-        parts.append(f"--model {_quote(str(study.model))}")
+    from reglab.study.models import resolve_model
+
+    model = resolve_model(study.model, ds)  # named even when it is the data's default
+    if model != "mlp":
+        parts.append(f"--model {_quote(str(model))}")
     for flag, value, default in (("--epochs", study.epochs, 100),
                                  ("--batch-size", study.batch_size, 32),
                                  ("--lr", study.lr, 1e-3),

@@ -5,9 +5,11 @@ and scaled by ``1/(1 − p)``, or zeroed as a whole (Tompson et al., 2015; Keras
 ``SpatialDropout2D``): one mask value per (row, channel), shared by all the map's pixels.
 
 It acts on the conv blocks of a :class:`~reglab.engine.conv.ConvArchitecture` member
-(:mod:`reglab.engine.conv`), which draws each member's masks from the member's own noise
-stream; a network without conv blocks has no place for it. Its single-model form is
-:class:`~reglab.layers.SpatialDropout2d`.
+(:mod:`reglab.engine.conv`) and of a :class:`~reglab.engine.conv1d.Conv1dArchitecture` one
+(whole channels over time, Keras's ``SpatialDropout1D``), which draw each member's masks from
+the member's own noise stream; a network without conv blocks has no place for it. Its
+single-model form is :class:`~reglab.layers.SpatialDropout2d` (the 1-D export uses
+:class:`~reglab.layers.SpatialDropout1d`).
 
 >>> SpatialDropout(rate=0.2).module()
 SpatialDropout2d(p=0.2)
@@ -32,7 +34,7 @@ class SpatialDropout(Technique):
     acts_on = "layer"
     label = "spatial dropout"
     order = 25
-    families = ("cnn",)
+    families = ("cnn", "cnn1d")
 
     def module(self, seed: int = 0) -> nn.Module:
         import torch
