@@ -65,7 +65,7 @@ from reglab.study.reference import (
     store_references,
 )
 from reglab.study.results import StudyResult, load_result
-from reglab.study.splits import Split, SplitPlan
+from reglab.study.splits import Split, SplitPlace, SplitPlan
 from reglab.study.strategies import parts, resolve_strategies
 
 MODELS = ("mlp", "cnn", "rnn")
@@ -532,15 +532,24 @@ class Study:
                         on_wait(sum(len(u) for u in units))
                     time.sleep(poll_s)
 
+        from reglab.study.ray_writes import train_writing, workers_write
+
         try:
-            with _Heartbeat(store, plan.name, owner, lease_s):
-                self.executor.run(
-                    claimed(units),
-                    plan.data,
-                    device=device,
-                    memory_budget_mb=self.memory_budget_mb,
-                    on_result=save,
-                )
+            if workers_write(self.executor, store):  # the workers claim, write and release
+                self.trained_ = train_writing(
+                    self.executor, store, plan, by_key, units, device=device,
+                    memory_budget_mb=self.memory_budget_mb, lease_s=lease_s, poll_s=poll_s,
+                    progress=progress, on_wait=on_wait,
+                )  # fmt: skip
+            else:
+                with _Heartbeat(store, plan.name, owner, lease_s):
+                    self.executor.run(
+                        claimed(units),
+                        plan.data,
+                        device=device,
+                        memory_budget_mb=self.memory_budget_mb,
+                        on_result=save,
+                    )
             store_references(plan, store, self.seed)
         except BaseException:
             store.release(plan.name, owner)
@@ -586,7 +595,7 @@ class _Heartbeat:
         self._thread.join()
 
 
-def to_record(result: Any, spec: MemberSpec, split: Split) -> MemberRecord:
+def to_record(result: Any, spec: MemberSpec, split: Split | SplitPlace) -> MemberRecord:
     """An engine result plus the member's place in the study → a stored record."""
     return MemberRecord(
         key=result.key,
