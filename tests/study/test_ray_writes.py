@@ -107,6 +107,31 @@ def test_workers_write_the_local_bits_and_the_driver_writes_no_member(
     assert len(writers) >= 2  # both worker nodes wrote members
 
 
+def test_members_held_elsewhere_are_waited_for_and_taken_over_when_the_lease_expires(
+    ray_cluster: RayCluster, postgres_url: str, tmp_path: Path
+) -> None:
+    ds = load_builtin("breast_cancer")
+    local = Store(tmp_path / "local.db")
+    Study(**FAST).run(ds, local)
+    executor = RayExecutor(ray_cluster.address)
+    study = Study(**FAST, executor=executor)
+    plan = study.plan(ds)
+    held = sorted(spec.key() for spec, _ in plan.members)[:3]
+    waits: list[int] = []
+    with Store(postgres_url) as shared:
+        shared.create_study(plan.name, plan.config)
+        # a process on another host holds three members; it stops renewing its 2 s lease
+        assert shared.claim(plan.name, held, "elsewhere:1:gone", lease_s=2.0) == held
+        study.run(ds, shared, plan=plan, poll_s=0.2, on_wait=waits.append)
+        assert_same_bits(records(local, plan.name), records(shared, plan.name))
+        assert shared.live_claims(plan.name) == {}
+    assert waits and max(waits) == 3  # the driver waited for the three held members
+    rows = owners(postgres_url, plan.name)
+    assert {status for status, _ in rows.values()} == {"done"}
+    assert {pid_of(rows[k][1]) for k in held} <= executor.workers_  # taken over by tasks
+    assert study.trained_ == 9
+
+
 def test_a_worker_killed_mid_chunk_has_its_claims_taken_over(
     ray_cluster: RayCluster, postgres_url: str, tmp_path: Path
 ) -> None:

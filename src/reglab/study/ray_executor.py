@@ -329,9 +329,11 @@ class RayExecutor:
         ray = self._connect()
 
         def received(job: _Job, item: Any) -> None:
-            if isinstance(item, Written) and item.key not in job.reported:
-                job.reported.add(item.key)
-                on_written(item.key, item.status)
+            if isinstance(item, Written):
+                for key, status in item.members:
+                    if key not in job.reported:
+                        job.reported.add(key)
+                        on_written(key, status)
             elif isinstance(item, Skipped):
                 job.reported.update(item.keys)
                 on_skipped(item.keys)
@@ -521,6 +523,19 @@ def stream_results(
 ) -> Iterator[MemberResult]:
     """:func:`~reglab.engine.train_members` in a thread, each result yielded as soon as it
     is done (handed through a queue); an error in training is raised here."""
+    for batch in stream_batches(members, data, device, memory_budget_mb, on_epoch_end):
+        yield from batch
+
+
+def stream_batches(
+    members: list[MemberSpec],
+    data: Mapping[int, tuple[Any, Any]],
+    device: str,
+    memory_budget_mb: float,
+    on_epoch_end: EpochHook | None = None,
+) -> Iterator[list[MemberResult]]:
+    """As :func:`stream_results`, but the results done by the time the caller asks come
+    together in one list (a stack's members that stop at the same epoch finish at once)."""
     from reglab.engine import train_members
 
     results: queue.Queue[Any] = queue.Queue()
@@ -538,8 +553,16 @@ def stream_results(
 
     thread = threading.Thread(target=train, name="reglab-ray-train", daemon=True)
     thread.start()
-    while (item := results.get()) is not done:
-        yield item
+    finished = False
+    while not finished:
+        batch = [results.get()]
+        while not results.empty():
+            batch.append(results.get())
+        finished = batch[-1] is done
+        if finished:
+            batch.pop()
+        if batch:
+            yield batch
     thread.join()
     if failure:
         raise failure[0]

@@ -63,10 +63,10 @@ class WorkerStore:
 
 @dataclass(frozen=True)
 class Written:
-    """A task wrote member ``key`` to the store, as ``status`` (``done`` or ``failed``)."""
+    """A task wrote these members to the store: ``(key, status)`` pairs, ``status`` being
+    ``done`` or ``failed`` (one message for the members that finished together)."""
 
-    key: str
-    status: str
+    members: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
@@ -99,12 +99,13 @@ def write_task(
     places: dict[int, SplitPlace],
 ) -> Iterator[Any]:
     """The Ray task: this worker's process id, a :class:`Skipped` for the members it could
-    not claim, then a :class:`Written` for each member as soon as its record is in the store.
+    not claim, then a :class:`Written` as soon as the records of the members that finished
+    together are in the store (one message per batch: the driver's cost is per message).
     """
     import ray
 
     from reglab.store.claims import new_owner
-    from reglab.study.ray_executor import stream_results
+    from reglab.study.ray_executor import stream_batches
     from reglab.study.run import _Heartbeat, to_record
 
     yield os.getpid()
@@ -123,11 +124,14 @@ def write_task(
         tables = ray.get([refs[sid] for sid in needed])
         data = dict(zip(needed, tables, strict=True))
         with _Heartbeat(store, target.study, owner, target.lease_s):
-            for result in stream_results(claimed, data, device, memory_budget_mb):
-                spec = by_key[result.key]
-                record = to_record(result, spec, places[spec.split_id])
-                store.save_member(target.study, record)
-                yield Written(result.key, record.status)
+            for batch in stream_batches(claimed, data, device, memory_budget_mb):
+                statuses = []
+                for result in batch:  # each member in its own transaction, as it comes
+                    spec = by_key[result.key]
+                    record = to_record(result, spec, places[spec.split_id])
+                    store.save_member(target.study, record)
+                    statuses.append((result.key, record.status))
+                yield Written(tuple(statuses))
     finally:  # the members not written are pending again (nothing, when all were written)
         store.release(target.study, owner)
 
