@@ -524,7 +524,8 @@ def stream_results(
     """:func:`~reglab.engine.train_members` in a thread, each result yielded as soon as it
     is done (handed through a queue); an error in training is raised here."""
     for batch in stream_batches(members, data, device, memory_budget_mb, on_epoch_end):
-        yield from batch
+        for result in batch:  # noqa: UP028 (a list's iterator has no send(), which Ray calls)
+            yield result
 
 
 def stream_batches(
