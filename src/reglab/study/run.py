@@ -446,7 +446,9 @@ class Study:
         plan and the number of members already stored before training; ``on_wait`` with the
         number of members that other processes are still training, while this one waits for
         them. ``plan`` is this study's :meth:`plan` for ``dataset`` when already made. Sets
-        ``trained_`` (members this call trained) and ``reused_`` (already stored).
+        ``trained_`` (members this call trained) and ``reused_`` (already stored). On a Ray
+        executor with a shared database (PostgreSQL), the Ray tasks claim and write their
+        members themselves and this process only counts them (:mod:`reglab.study.ray_writes`).
         """
         from reglab.engine.plan import plan_chunks
 
