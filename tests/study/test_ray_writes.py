@@ -80,6 +80,7 @@ def test_sqlite_keeps_the_driver_writing_and_postgresql_has_the_workers_write(
         assert "SQLite is this host's file" in str(writes_line(executor, file))
         assert "each Ray worker claims, writes" in str(writes_line(executor, shared))
         assert writes_line(None, shared) is None  # the local executor: nothing to say
+        assert "nested tuning tells each result" in str(writes_line(executor, shared, tuned=True))
     with pytest.raises(ValueError, match=r"`store_writes` must be one of 'auto', 'driver'"):
         RayExecutor(store_writes="workers")
 

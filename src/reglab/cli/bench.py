@@ -149,7 +149,7 @@ def _run(
 
             err.print(tuning_plan_line(plan))
         err.print(f"  study {plan.name!r} in {store_name}")
-        writes = writes_line(study.executor, store)
+        writes = writes_line(study.executor, store, tuned=study.tune is not None)
         if writes is not None:
             err.print(f"  {writes}")
         if already:

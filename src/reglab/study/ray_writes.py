@@ -142,15 +142,19 @@ def workers_write(executor: Any, store: Store) -> bool:
     return writer is not None and writer(store) == "workers"
 
 
-def writes_line(executor: Any, store: Store) -> str | None:
+def writes_line(executor: Any, store: Store, *, tuned: bool = False) -> str | None:
     """The line that says who writes the members, for an executor other than the local one
-    (``None`` for the local executor: this process trains and writes)."""
+    (``None`` for the local executor: this process trains and writes). A ``tuned`` (nested)
+    study keeps this process writing: it tells every result to a sampler here."""
     writer = getattr(executor, "writer", None)
     if writer is None:
         return None
-    if writer(store) == "workers":
+    if writer(store) == "workers" and not tuned:
         return "store writes: each Ray worker claims, writes and releases its own members"
-    why = "SQLite is this host's file" if not store.shared else "store_writes='driver'"
+    if tuned:
+        why = "nested tuning tells each result to its sampler here"
+    else:
+        why = "SQLite is this host's file" if not store.shared else "store_writes='driver'"
     return f"store writes: this process writes every member the Ray workers train ({why})"
 
 

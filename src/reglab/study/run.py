@@ -225,10 +225,6 @@ class Study:
 
             for problem in check_tune(self.tune, self.tune_cv, self.tune_batch):
                 p.add(problem)
-            if not isinstance(self.executor, LocalExecutor):  # rounds train in this process
-                p.add(message("Study", "executor", "the local executor with `tune` (nested "
-                              "tuning trains its rounds in this process)",
-                              type(self.executor).__name__))  # fmt: skip
         p.check(check_nonnegative, "Study", "robust_eps", self.robust_eps)
         p.check(check_int, "Study", "robust_steps", self.robust_steps, minimum=1)
         p.raise_if_any()
