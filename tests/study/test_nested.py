@@ -252,10 +252,8 @@ def test_kill_9_then_the_same_run_resumes_to_the_unbroken_runs_bits(tmp_path: Pa
          r"none, batchnorm \(nothing to tune\)"),
         ("l1+proximal", {"tune": 2}, r"technique strengths only; 'l1\+proximal'"),
         ("dropout,dropout=0.5", {"tune": 2}, r"one strategy per family.*dropout more than once"),
-        ("dropout", {"tune": 2, "executor": SimpleNamespace()},
-         r"`executor` must be the local executor with `tune`.*got 'SimpleNamespace'"),
     ],
-    ids=["tune-0", "tune-cv-1", "nothing-to-tune", "modifier", "same-family", "executor"],
+    ids=["tune-0", "tune-cv-1", "nothing-to-tune", "modifier", "same-family"],
 )  # fmt: skip
 def test_bad_tuning_settings_are_refused_before_training(
     strategies: str, options: dict[str, Any], match: str

@@ -1,5 +1,5 @@
 """The Ray executor on a real cluster: a head and two worker nodes on loopback, started once
-for the session (``tests/ray_cluster.py``).
+for the session (``tests/ray_cluster.py``, the ``ray_cluster`` fixture of this directory).
 
 Through Ray a study gets the local executor's bits; a worker process killed mid-study has its
 chunk run again elsewhere with no member lost or reported twice; a ``reglab bench`` driver
@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from typer.testing import CliRunner
 pytest.importorskip("ray")
 
 from ray_cluster import RayCluster, environment, free_port
+from ray_records import assert_same_bits, records
 from reglab.cli.main import app
 from reglab.data.builtin import load_builtin
 from reglab.engine import train_members
@@ -45,39 +45,6 @@ FAST = {
 }
 SLOW = {**FAST, "hidden": (32,), "epochs": 60, "early_stopping": False}
 """Tasks that train for seconds, so that a worker can be killed while one runs."""
-
-
-@pytest.fixture(scope="session")
-def ray_cluster() -> Iterator[RayCluster]:
-    import ray
-
-    cluster = RayCluster.start(workers=2, cpus_per_worker=1)
-    try:
-        yield cluster
-    finally:
-        ray.shutdown()
-        cluster.stop()
-
-
-def records(store: Store, name: str) -> dict[str, Any]:
-    return {r.key: r for r in store.load_members(name, with_predictions=True)}
-
-
-def assert_same_bits(a: dict[str, Any], b: dict[str, Any]) -> None:
-    assert a.keys() == b.keys()
-    for key, r in a.items():
-        s = b[key]
-        assert (r.status, r.best_epoch, r.stopped_epoch, r.epochs_run) == (
-            s.status,
-            s.best_epoch,
-            s.stopped_epoch,
-            s.epochs_run,
-        )
-        assert r.test_scores == s.test_scores and r.train_scores == s.train_scores
-        assert r.curves.keys() == s.curves.keys()
-        for name, curve in r.curves.items():  # NaN where there are no validation rows
-            np.testing.assert_array_equal(curve, s.curves[name])
-        np.testing.assert_array_equal(r.test_pred, s.test_pred)
 
 
 def test_a_study_through_ray_gives_the_local_bits(ray_cluster: RayCluster, tmp_path: Path) -> None:

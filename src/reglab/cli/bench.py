@@ -126,6 +126,8 @@ def _run(
     console: Console,
     on_config_change: str,
 ) -> Any:
+    from reglab.study.ray_writes import writes_line
+
     err = wide_console(stderr=True)
     state: dict[str, Any] = {}
 
@@ -147,6 +149,9 @@ def _run(
 
             err.print(tuning_plan_line(plan))
         err.print(f"  study {plan.name!r} in {store_name}")
+        writes = writes_line(study.executor, store, tuned=study.tune is not None)
+        if writes is not None:
+            err.print(f"  {writes}")
         if already:
             err.print(
                 f"  resuming: {already} of {n} members already stored, training the other "

@@ -102,6 +102,8 @@ def _run(
     store_name: str,
     on_config_change: str,
 ) -> PathResult:
+    from reglab.study.ray_writes import writes_line
+
     err = wide_console(stderr=True)
     _, plan, described = planned
 
@@ -117,6 +119,9 @@ def _run(
         for notice in (*ds.notices, *plan.notices):
             err.print(f"  note: {notice}")
         err.print(f"  study {plan.name!r} in {store_name}")
+        writes = writes_line(runner.study_options.get("executor"), store)
+        if writes is not None:
+            err.print(f"  {writes}")
         if already:
             err.print(f"  resuming: {already} of {n} members already stored")
 

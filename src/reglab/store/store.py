@@ -95,6 +95,17 @@ class Store:
         return self._url.render_as_string(hide_password=True)
 
     @property
+    def shared(self) -> bool:
+        """Whether processes on other hosts open this store too: a PostgreSQL server, where
+        an SQLite file belongs to the host it is on."""
+        return self._url.get_backend_name() == "postgresql"
+
+    def connect_url(self) -> str:
+        """The URL with its password, for another process that opens this store itself (a
+        Ray worker writing its members); never print it (:attr:`url` hides the password)."""
+        return self._url.render_as_string(hide_password=False)
+
+    @property
     def path(self) -> Path | None:
         """The SQLite file, or ``None`` for other databases."""
         return self._path

@@ -18,6 +18,11 @@ whose pruner is on also passes ``on_epoch_end`` (the engine's hook; a member's i
 in the order the chunks are drawn) to an executor other than the local one, which must then
 accept it.
 
+An executor whose workers can write the store themselves also offers ``writer(store)``
+(``"workers"`` or ``"driver"``) and ``run_writing(...)``; a study on a store it answers
+``"workers"`` for hands it the chunks through ``run_writing`` and receives only the members'
+keys (:mod:`reglab.study.ray_writes`).
+
 >>> isinstance(LocalExecutor(), Executor)
 True
 """

@@ -3,10 +3,10 @@
 :func:`run_nested` carries out the protocol of :mod:`reglab.study.nested` for a planned study:
 it opens one Optuna search per tuned family and outer split (in the store's journal), asks each
 for ``tune_batch`` trials per round, trains all their trials × inner folds in one
-:func:`~reglab.engine.train_members` call (each search pruned by its own median rule), tells
-the results, and once every search has ``tune`` finished trials retrains each family at its
-split's best trial on the whole outer training part. :func:`run_tuned` wraps it for
-:meth:`Study.run <reglab.study.run.Study.run>`.
+:func:`~reglab.engine.train_members` call, or as one chunk on the study's executor (each search
+pruned by its own median rule), tells the results, and once every search has ``tune`` finished
+trials retrains each family at its split's best trial on the whole outer training part.
+:func:`run_tuned` wraps it for :meth:`Study.run <reglab.study.run.Study.run>`.
 """
 
 from __future__ import annotations
@@ -245,7 +245,6 @@ def _rounds(
 ) -> None:
     """Ask, train (every search's trials × inner folds in one engine call) and tell, round
     after round, until every search has its trials."""
-    from reglab.engine import train_members
     from reglab.study.run import to_record
     from reglab.study.tune import Outcome, collect_round, make_sampler, tell_trial
 
@@ -293,14 +292,11 @@ def _rounds(
             counts["trained"] += 1
 
         if todo:
-            train_members(
-                [spec for spec, _ in todo.values()],
-                data,
-                device=device,
-                memory_budget_mb=study.memory_budget_mb,
-                on_result=save,
-                on_epoch_end=_Pruners(groups) if study.early_stopping else None,
-            )
+            hook = _Pruners(groups) if study.early_stopping else None
+            _train(study, [spec for spec, _ in todo.values()], data, device, save, hook)
+            if hook is not None and hook.groups is not groups:  # state back from a cluster
+                for (_, mine), (_, theirs) in zip(groups, hook.groups, strict=True):
+                    vars(mine).update(vars(theirs))
         for x, asked, keys, pruner in rounds:
             for pos, (trial, strategy, values) in enumerate(asked):
                 outcomes = [known[k] for k in keys[pos]]
@@ -350,7 +346,6 @@ def _retrain(
 ) -> None:
     """Train every outer member not yet stored: a tuned family at its split's choice (a failed
     record when every trial failed), an untuned strategy as it is."""
-    from reglab.engine import train_members
     from reglab.engine.skip import for_strategy
     from reglab.study.run import to_record
 
@@ -387,13 +382,31 @@ def _retrain(
         counts["trained"] += 1
 
     if outer:
-        train_members(
-            [spec for spec, _ in outer.values()],
-            plan.data,
-            device=resolve_device(study.device, "Study").type,
-            memory_budget_mb=study.memory_budget_mb,
-            on_result=save,
-        )
+        device = resolve_device(study.device, "Study").type
+        _train(study, [spec for spec, _ in outer.values()], plan.data, device, save)
+
+
+def _train(
+    study: Any,
+    members: list[MemberSpec],
+    data: Mapping[int, Any],
+    device: str,
+    on_result: Callable[[Any], None],
+    on_epoch_end: Any = None,
+) -> None:
+    """Train ``members`` in this process, or as one chunk on the study's executor (a Ray
+    cluster: the results come back here, this process writes them; ``on_epoch_end`` then runs
+    in an actor and its attributes are copied back when the chunk is done)."""
+    from reglab.engine import train_members
+    from reglab.study.executor import LocalExecutor
+
+    if isinstance(study.executor, LocalExecutor):
+        train_members(members, data, device=device, memory_budget_mb=study.memory_budget_mb,
+                      on_result=on_result, on_epoch_end=on_epoch_end)  # fmt: skip
+        return
+    hook = {} if on_epoch_end is None else {"on_epoch_end": on_epoch_end}
+    study.executor.run([members], data, device=device, memory_budget_mb=study.memory_budget_mb,
+                       on_result=on_result, **hook)  # fmt: skip
 
 
 def _choice(

@@ -1,7 +1,8 @@
 """The Ray executor: a study's chunks of members as Ray tasks on a cluster.
 
-:class:`RayExecutor` meets :class:`~reglab.study.executor.Executor`. The driver (the process
-that runs the study) keeps the store and the claims; the cluster only trains:
+:class:`RayExecutor` meets :class:`~reglab.study.executor.Executor`. With an SQLite store the
+driver (the process that runs the study) keeps the store and the claims and the cluster only
+trains:
 
 * each split's encoded table goes into Ray's object store **once** (``ray.put``) and every
   task that trains members of that split reads it from there;
@@ -11,7 +12,9 @@ that runs the study) keeps the store and the claims; the cluster only trains:
   GPU) and trains its members with :func:`~reglab.engine.train_members`;
 * a task streams each member's result back as soon as the member is done (a Ray streaming
   generator), so ``on_result`` — which writes the store and moves the progress bar — runs in
-  the driver, once per member;
+  the driver, once per member; with a shared database (PostgreSQL) a study uses
+  :meth:`RayExecutor.run_writing` instead, whose tasks claim, write and release their own
+  members (:mod:`reglab.study.ray_writes`) and stream back only their keys;
 * a task that fails (its worker process or node died, an error in the task) is run again for
   the members it had not yet reported, on whichever worker has room, at most ``max_retries``
   times; then those members are reported failed with the reason.
@@ -46,10 +49,21 @@ if TYPE_CHECKING:
     from reglab.engine import MemberResult, MemberSpec
     from reglab.engine.train import EpochHook
 
-__all__ = ["EXECUTORS", "INSTALL_HINT", "RayExecutor", "executor_for", "parse_address"]
+__all__ = [
+    "EXECUTORS",
+    "INSTALL_HINT",
+    "STORE_WRITES",
+    "RayExecutor",
+    "executor_for",
+    "parse_address",
+]
 
 EXECUTORS = ("local", "ray")
 """The executors ``--executor`` names."""
+
+STORE_WRITES = ("auto", "driver")
+"""Who writes the members to the store: ``"auto"``, the Ray workers when the store is a shared
+database (PostgreSQL) and the driver otherwise; ``"driver"``, always the driver."""
 
 INSTALL_HINT = "install it with `pip install 'reglab[ray]'`"
 
@@ -131,6 +145,11 @@ class RayExecutor:
         in_flight: Tasks running or queued at once (``None``: the cluster's task slots). The
             executor draws (so claims) chunks only as tasks free up, so other drivers on the
             same store can take the rest.
+        store_writes: Who writes the members to the store (:data:`STORE_WRITES`): with
+            ``"auto"`` and a shared database (PostgreSQL), each task claims its members,
+            writes their results and releases them itself (:mod:`reglab.study.ray_writes`),
+            and the driver only counts; otherwise the driver receives every result and
+            writes it.
 
     Attributes:
         reruns_: After :meth:`run`, the number of tasks run again after a failure.
@@ -156,6 +175,7 @@ class RayExecutor:
         max_retries: int = 3,
         chunk_members: int | None = None,
         in_flight: int | None = None,
+        store_writes: str = "auto",
     ) -> None:
         p = Problems()
         if address is not None:
@@ -178,6 +198,9 @@ class RayExecutor:
                 continue
             if isinstance(given, bool) or not isinstance(given, int) or given < bound:
                 p.add(message("RayExecutor", name, f"a whole number >= {bound}", given))
+        if store_writes not in STORE_WRITES:
+            expected = "one of " + ", ".join(repr(w) for w in STORE_WRITES)
+            p.add(message("RayExecutor", "store_writes", expected, store_writes))
         p.raise_if_any()
         self.address = address
         self.num_cpus = float(num_cpus)
@@ -185,6 +208,7 @@ class RayExecutor:
         self.max_retries = max_retries
         self.chunk_members = chunk_members
         self.in_flight = in_flight
+        self.store_writes = store_writes
         self._puts: dict[int, tuple[Any, Any, Any]] = {}
         self.reruns_ = 0
         self.tasks_ = 0
@@ -235,6 +259,13 @@ class RayExecutor:
 
     # --- running ------------------------------------------------------------------------------
 
+    def writer(self, store: Any) -> str:
+        """Who writes the members to ``store`` (a :class:`~reglab.store.Store`) when a study
+        runs on this executor: ``"workers"`` (each Ray task writes its own members; the store
+        is a shared database and ``store_writes`` is ``"auto"``) or ``"driver"``."""
+        shared = bool(getattr(store, "shared", False))
+        return "workers" if shared and self.store_writes == "auto" else "driver"
+
     def run(
         self,
         chunks: Iterable[Sequence[MemberSpec]],
@@ -255,6 +286,80 @@ class RayExecutor:
         run to the next; members it does not stop keep the local executor's bits.
         """
         ray = self._connect()
+        hub = None
+        if on_epoch_end is not None:
+            hub = ray.remote(_Hub).options(num_cpus=0).remote(on_epoch_end)
+
+        def received(job: _Job, item: Any) -> None:
+            if item.key not in job.reported:
+                job.reported.add(item.key)
+                on_result(item)
+
+        self._drive(ray, _train_task, chunks, data, device, memory_budget_mb,
+                    lambda members, positions: (hub, positions), received, on_result)  # fmt: skip
+        if hub is not None and hasattr(on_epoch_end, "__dict__"):
+            vars(on_epoch_end).update(ray.get(hub.state.remote()))
+
+    def run_writing(
+        self,
+        chunks: Iterable[Sequence[MemberSpec]],
+        data: Mapping[int, tuple[Any, Any]],
+        *,
+        device: str,
+        memory_budget_mb: float,
+        target: Any,
+        places: Mapping[int, Any],
+        on_written: Callable[[str, str], None],
+        on_skipped: Callable[[Sequence[str]], None],
+        on_failed: Callable[[MemberResult], None],
+    ) -> None:
+        """Train every chunk on the cluster, each task writing its members to the store.
+
+        Each task opens ``target`` (a :class:`~reglab.study.ray_writes.WorkerStore`), claims
+        its members, trains the ones it could claim while renewing their leases, writes each
+        result (its record built with ``places``, split id → :class:`~reglab.study.splits.
+        SplitPlace`) and releases what it did not finish (:func:`~reglab.study.ray_writes.
+        write_task`). This process gets ``on_written(key, status)`` once per member a task
+        wrote, ``on_skipped(keys)`` for members a task could not claim (finished, or held by
+        another live process), and ``on_failed(result)`` for the members of a task that
+        failed more than ``max_retries`` times (for this process to store).
+        """
+        from reglab.study.ray_writes import Skipped, Written, write_task
+
+        ray = self._connect()
+
+        def received(job: _Job, item: Any) -> None:
+            if isinstance(item, Written):
+                for key, status in item.members:
+                    if key not in job.reported:
+                        job.reported.add(key)
+                        on_written(key, status)
+            elif isinstance(item, Skipped):
+                job.reported.update(item.keys)
+                on_skipped(item.keys)
+
+        def extra(members: list[MemberSpec], positions: list[int]) -> tuple[Any, ...]:
+            return target, {m.split_id: places[m.split_id] for m in members}
+
+        self._drive(ray, write_task, chunks, data, device, memory_budget_mb, extra, received,
+                    on_failed)  # fmt: skip
+
+    def _drive(
+        self,
+        ray: Any,
+        task: Callable[..., Iterator[Any]],
+        chunks: Iterable[Sequence[MemberSpec]],
+        data: Mapping[int, tuple[Any, Any]],
+        device: str,
+        memory_budget_mb: float,
+        extra: Callable[[list[MemberSpec], list[int]], tuple[Any, ...]],
+        received: Callable[[_Job, Any], None],
+        on_failed: Callable[[MemberResult], None],
+    ) -> None:
+        """Submit ``task(members, tables, device, budget, *extra(members, positions))`` per
+        cut of each drawn chunk, hand every item a task streams (after its worker's process
+        id) to ``received``, run failed tasks again for their members not yet reported, and
+        report the members of tasks that fail for good to ``on_failed``."""
         self.reruns_, self.tasks_, self.puts_ = 0, 0, 0
         self.workers_ = set()
         gpus = self.num_gpus
@@ -263,21 +368,20 @@ class RayExecutor:
         slots = self._slots(ray, gpus)
         limit = self.in_flight or slots
         refs = {sid: self._put(ray, sid, xy) for sid, xy in data.items()}
-        remote = ray.remote(_train_task).options(
+        remote = ray.remote(task).options(
             num_cpus=self.num_cpus,
             num_gpus=gpus,
             max_retries=0,  # the retries are this executor's, for the members not reported
             num_returns="streaming",
         )
         pending: dict[Any, _Job] = {}
-        hub = None
-        if on_epoch_end is not None:
-            hub = ray.remote(_Hub).options(num_cpus=0).remote(on_epoch_end)
 
         def submit(job: _Job) -> None:
             members, positions = job.left()
             needed = {m.split_id: refs[m.split_id] for m in members}
-            gen = remote.remote(members, needed, device, memory_budget_mb, hub, positions)
+            gen = remote.remote(
+                members, needed, device, memory_budget_mb, *extra(members, positions)
+            )
             pending[gen] = job
             self.tasks_ += 1
 
@@ -306,22 +410,19 @@ class RayExecutor:
                     item = ray.get(next(gen))
                 except StopIteration:
                     del pending[gen]
-                    self._finished(job, on_result)
+                    self._finished(job, on_failed)
                     refill()
                     continue
                 except ray.exceptions.RayError as err:
                     del pending[gen]
-                    self._failed(err, job, on_result, submit)
+                    self._failed(err, job, on_failed, submit)
                     refill()
                     continue
                 if isinstance(item, int):  # the worker's process id, sent first
                     job.workers.append(item)
                     self.workers_.add(item)
-                elif item.key not in job.reported:
-                    job.reported.add(item.key)
-                    on_result(item)
-            if hub is not None and hasattr(on_epoch_end, "__dict__"):
-                vars(on_epoch_end).update(ray.get(hub.state.remote()))
+                else:
+                    received(job, item)
         finally:
             for gen in pending:  # interrupted: the study releases the members not reported
                 with contextlib.suppress(Exception):
@@ -401,33 +502,68 @@ def _train_task(
     """
     import ray
 
-    from reglab.engine import train_members
-
     yield os.getpid()
     tables = ray.get(list(refs.values()))
     data = dict(zip(refs, tables, strict=True))
-    results: queue.Queue[Any] = queue.Queue()
-    done = object()
-    failure: list[BaseException] = []
 
     def hook(ids: Sequence[int], curves: Sequence[Mapping[str, list[float]]]) -> Any:
         sent = [{k: list(v) for k, v in c.items()} for c in curves]
         return ray.get(hub.call.remote([positions[i] for i in ids], sent))
 
+    yield from stream_results(members, data, device, memory_budget_mb,
+                              None if hub is None else hook)  # fmt: skip
+
+
+def stream_results(
+    members: list[MemberSpec],
+    data: Mapping[int, tuple[Any, Any]],
+    device: str,
+    memory_budget_mb: float,
+    on_epoch_end: EpochHook | None = None,
+) -> Iterator[MemberResult]:
+    """:func:`~reglab.engine.train_members` in a thread, each result yielded as soon as it
+    is done (handed through a queue); an error in training is raised here."""
+    for batch in stream_batches(members, data, device, memory_budget_mb, on_epoch_end):
+        for result in batch:  # noqa: UP028 (a list's iterator has no send(), which Ray calls)
+            yield result
+
+
+def stream_batches(
+    members: list[MemberSpec],
+    data: Mapping[int, tuple[Any, Any]],
+    device: str,
+    memory_budget_mb: float,
+    on_epoch_end: EpochHook | None = None,
+) -> Iterator[list[MemberResult]]:
+    """As :func:`stream_results`, but the results done by the time the caller asks come
+    together in one list (a stack's members that stop at the same epoch finish at once)."""
+    from reglab.engine import train_members
+
+    results: queue.Queue[Any] = queue.Queue()
+    done = object()
+    failure: list[BaseException] = []
+
     def train() -> None:
         try:
             train_members(members, data, device=device, memory_budget_mb=memory_budget_mb,
-                          on_result=results.put,
-                          on_epoch_end=None if hub is None else hook)  # fmt: skip
-        except BaseException as err:  # handed to the task's thread, raised there
+                          on_result=results.put, on_epoch_end=on_epoch_end)  # fmt: skip
+        except BaseException as err:  # handed to the caller's thread, raised there
             failure.append(err)
         finally:
             results.put(done)
 
     thread = threading.Thread(target=train, name="reglab-ray-train", daemon=True)
     thread.start()
-    while (item := results.get()) is not done:
-        yield item
+    finished = False
+    while not finished:
+        batch = [results.get()]
+        while not results.empty():
+            batch.append(results.get())
+        finished = batch[-1] is done
+        if finished:
+            batch.pop()
+        if batch:
+            yield batch
     thread.join()
     if failure:
         raise failure[0]

@@ -66,7 +66,7 @@ from reglab.study.reference import (
     store_references,
 )
 from reglab.study.results import StudyResult, load_result
-from reglab.study.splits import Split, SplitPlan
+from reglab.study.splits import Split, SplitPlace, SplitPlan
 from reglab.study.strategies import parts, resolve_strategies
 
 MODELS = ("auto", "mlp", "cnn", "rnn")
@@ -231,10 +231,6 @@ class Study:
 
             for problem in check_tune(self.tune, self.tune_cv, self.tune_batch):
                 p.add(problem)
-            if not isinstance(self.executor, LocalExecutor):  # rounds train in this process
-                p.add(message("Study", "executor", "the local executor with `tune` (nested "
-                              "tuning trains its rounds in this process)",
-                              type(self.executor).__name__))  # fmt: skip
         p.check(check_nonnegative, "Study", "robust_eps", self.robust_eps)
         p.check(check_int, "Study", "robust_steps", self.robust_steps, minimum=1)
         p.raise_if_any()
@@ -471,7 +467,9 @@ class Study:
         plan and the number of members already stored before training; ``on_wait`` with the
         number of members that other processes are still training, while this one waits for
         them. ``plan`` is this study's :meth:`plan` for ``dataset`` when already made. Sets
-        ``trained_`` (members this call trained) and ``reused_`` (already stored).
+        ``trained_`` (members this call trained) and ``reused_`` (already stored). On a Ray
+        executor with a shared database (PostgreSQL), the Ray tasks claim and write their
+        members themselves and this process only counts them (:mod:`reglab.study.ray_writes`).
         """
         from reglab.engine.plan import plan_chunks
 
@@ -557,15 +555,24 @@ class Study:
                         on_wait(sum(len(u) for u in units))
                     time.sleep(poll_s)
 
+        from reglab.study.ray_writes import train_writing, workers_write
+
         try:
-            with _Heartbeat(store, plan.name, owner, lease_s):
-                self.executor.run(
-                    claimed(units),
-                    plan.data,
-                    device=device,
-                    memory_budget_mb=self.memory_budget_mb,
-                    on_result=save,
-                )
+            if workers_write(self.executor, store):  # the workers claim, write and release
+                self.trained_ = train_writing(
+                    self.executor, store, plan, by_key, units, device=device,
+                    memory_budget_mb=self.memory_budget_mb, lease_s=lease_s, poll_s=poll_s,
+                    progress=progress, on_wait=on_wait,
+                )  # fmt: skip
+            else:
+                with _Heartbeat(store, plan.name, owner, lease_s):
+                    self.executor.run(
+                        claimed(units),
+                        plan.data,
+                        device=device,
+                        memory_budget_mb=self.memory_budget_mb,
+                        on_result=save,
+                    )
             store_references(plan, store, self.seed)
         except BaseException:
             store.release(plan.name, owner)
@@ -611,7 +618,7 @@ class _Heartbeat:
         self._thread.join()
 
 
-def to_record(result: Any, spec: MemberSpec, split: Split) -> MemberRecord:
+def to_record(result: Any, spec: MemberSpec, split: Split | SplitPlace) -> MemberRecord:
     """An engine result plus the member's place in the study → a stored record."""
     return MemberRecord(
         key=result.key,

@@ -47,7 +47,7 @@ from reglab._validation import (
 )
 from reglab.errors import ConfigError, DataError
 
-__all__ = ["METHODS", "Split", "SplitPlan", "make_splits"]
+__all__ = ["METHODS", "Split", "SplitPlace", "SplitPlan", "make_splits"]
 
 METHODS = (
     "auto",
@@ -100,6 +100,26 @@ class Split:
     def n_test(self) -> int:
         """Number of test rows."""
         return len(self.test_idx)
+
+    def place(self) -> SplitPlace:
+        """The split without its rows: what a member's stored record needs of it."""
+        return SplitPlace(self.split_id, self.repeat, self.fold, self.n_train, self.n_test)
+
+
+@dataclass(frozen=True)
+class SplitPlace:
+    """Where a member sits in the protocol, without the split's rows (a few integers to send
+    to the process that stores the member, where a :class:`Split` carries its indices).
+
+    >>> Split(3, 1, 0, np.array([0, 1, 2]), np.array([3]), np.array([4, 5])).place()
+    SplitPlace(split_id=3, repeat=1, fold=0, n_train=4, n_test=2)
+    """
+
+    split_id: int
+    repeat: int
+    fold: int
+    n_train: int
+    n_test: int
 
 
 @dataclass(frozen=True)
