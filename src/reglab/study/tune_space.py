@@ -13,7 +13,8 @@ switch (``KEY:on``), and its strengths are asked only when it is on (conditional
 Techniques that set the same :class:`~reglab.engine.spec.Strategy` field exclude each other:
 the later one in canonical order is not asked when an earlier one is on (``elasticnet`` is
 asked before ``l1`` and ``l2``, ``dropout`` before ``gaussian-dropout``; one technique that
-reparametrizes the weights at most: ``learned-dropout`` before ``sparse-vd``).
+reparametrizes the weights at most: ``learned-dropout`` before ``sparse-vd``). A technique that
+requires another (``shake-drop`` needs ``residual``) is asked only when that one is on.
 
 A trial's strengths are rounded to three significant digits before training, so the
 strategy a trial trains is exactly the grammar text that reports it (``dropout=0.312+l2=4.1e-5``)
@@ -141,9 +142,11 @@ class SearchSpace:
                     continue
                 if not cls.batch_norm and "batch_norm" in taken:  # swa: not with batch norm
                     continue
+                if any(f"technique:{r}" not in taken for r in cls.requires):  # shake-drop
+                    continue
                 if not trial.suggest_categorical(f"{key}:on", [False, True]):
                     continue
-            taken |= fields
+            taken |= fields | {f"technique:{key}"}
             params: list[tuple[str, float]] = []
             for q in cls.params:
                 d = self.dim(key, q.name)
@@ -162,15 +165,18 @@ class SearchSpace:
 
     def for_task(self, task: str, family: str = "mlp") -> SearchSpace:
         """The cocktail without the techniques that do not act on ``task`` (label smoothing
-        on regression) or on the model ``family`` (spatial dropout on an MLP); a space named
+        on regression) or on the model ``family`` (spatial dropout on an MLP; an MLP keeps
+        ``residual`` and ``shake-drop``, which build its residual form); a space named
         technique by technique is kept as it is."""
         if not self.switches:
             return self
 
-        def fits(key: str) -> bool:
+        builds = (family, "residual-mlp") if family == "mlp" else (family,)
+
+        def fits(key: str) -> bool:  # an mlp study switches residual blocks on and off
             cls = get(key)
             return (not cls.tasks or task in cls.tasks) and (
-                not cls.families or family in cls.families
+                not cls.families or bool(set(builds) & set(cls.families))
             )
 
         techs = tuple(k for k in self.techniques if fits(k))

@@ -26,6 +26,7 @@ from reglab.techniques.lassonet import LassoNet
 from reglab.techniques.mixup import Mixup
 from reglab.techniques.recurrent import GradClip, RecurrentDropout, WeightDrop
 from reglab.techniques.registry import build, get, keys, register, unregister
+from reglab.techniques.residual import Residual, ShakeDrop
 from reglab.techniques.spatial import SpatialDropout
 from reglab.techniques.swa import Swa
 from reglab.techniques.variational import LearnedDropout, SparseVD
@@ -49,6 +50,8 @@ __all__ = [
     "Param",
     "Pgd",
     "RecurrentDropout",
+    "Residual",
+    "ShakeDrop",
     "SparseVD",
     "SpatialDropout",
     "Swa",

@@ -262,6 +262,8 @@ class Technique:
         batch_norm: Whether it works on members with batch norm (refused before training
             otherwise).
         in_cocktail: Whether ``reglab tune``'s ``cocktail`` space switches it on and off.
+        requires: Keys of techniques a strategy must also have (``shake-drop`` needs
+            ``residual``); refused otherwise, and a cocktail asks for it only when they are on.
         reads: Keys of ``"modifier"`` techniques whose parameters it also receives in
             ``values`` (at their "off" value when the strategy does not use them).
         defaults: The values a bare grammar key (``sparse-vd``) means; ``None``: the key
@@ -281,6 +283,7 @@ class Technique:
     in_cocktail: ClassVar[bool] = True
     batch_norm: ClassVar[bool] = True
     reads: ClassVar[tuple[str, ...]] = ()
+    requires: ClassVar[tuple[str, ...]] = ()
     defaults: ClassVar[Mapping[str, float] | None] = None
 
     def __init__(self, **values: float) -> None:
@@ -374,7 +377,11 @@ class Technique:
     @classmethod
     def conflict(cls, keys: Sequence[str]) -> str | None:
         """Why this technique cannot be used with the strategy's technique ``keys`` (one
-        clause, e.g. "`fgsm` must be used without `pgd`"), or ``None`` (default)."""
+        clause, e.g. "`fgsm` must be used without `pgd`"), or ``None``. Default: the
+        :attr:`requires` missing from ``keys``."""
+        missing = [f"`{k}`" for k in cls.requires if k not in keys]
+        if missing:
+            return f"`{cls.key}` must be used with " + " and ".join(missing)
         return None
 
     @classmethod
