@@ -308,8 +308,11 @@ def parse_space(strategy: str, ranges: str | Mapping[str, Any] | None = None) ->
     """The search space of ``strategy`` (techniques joined by ``+``, or ``cocktail``), with
     ``ranges`` overriding the registry's.
 
+    A switch named beside techniques with strengths (``residual+shake-drop``) is on in every
+    trial.
+
     Raises:
-        ConfigError: An unknown technique, a technique without parameters outside cocktail,
+        ConfigError: An unknown technique, only techniques without parameters outside cocktail,
             a malformed, empty or inverted range, a range outside the parameter's valid
             values, or a range for a technique not searched (every problem in one message).
     """
@@ -318,13 +321,14 @@ def parse_space(strategy: str, ranges: str | Mapping[str, Any] | None = None) ->
     given = _ranges(ranges, p)
     dims: list[Dimension] = []
     names: set[str] = set()
+    if techs and not switches and not any(get(k).params for k in techs):
+        p.add(
+            message(WHO, "strategy", "techniques with a strength (a switch such as "
+                    f"{techs[0]!r} stays on beside them, and is searched in 'cocktail')",
+                    strategy)
+        )  # fmt: skip
     for key in techs:
         cls = get(key)
-        if not cls.params and not switches:
-            p.add(
-                message(WHO, "strategy", "techniques with a strength (a switch such as "
-                        f"{key!r} is searched in 'cocktail')", key)
-            )  # fmt: skip
         for i, q in enumerate(cls.params):
             name = key if i == 0 else f"{key}.{q.name}"
             names.add(name)
