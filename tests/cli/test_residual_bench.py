@@ -8,9 +8,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from sklearn.datasets import load_breast_cancer
 from typer.testing import CliRunner
 
+import reglab
 from reglab.cli.main import app
+from reglab.layers import ResidualMLP
 from reglab.store import Store
 from reglab.study.model_techniques import space_for_model
 from reglab.study.tune_space import parse_space
@@ -96,3 +100,18 @@ def test_shake_drop_without_residual_blocks_is_one_line_and_writes_nothing(
                                  *TINY, "--store", str(store)])  # fmt: skip
     assert_one_line_error(result, r"`sparse-vd` \(it reparametrizes")
     assert not store.exists()
+
+
+def test_fit_saves_and_loads_a_residual_model(tmp_path: Path) -> None:
+    frame = load_breast_cancer(as_frame=True).frame
+    model = reglab.fit_final(frame, target="target", strategy="residual+shake-drop+batchnorm",
+                             epochs=4, hidden=(16, 16), device="cpu")  # fmt: skip
+    assert isinstance(model.module, ResidualMLP) and model.module.shake_drop == 0.5
+    path = tmp_path / "m.reglab"
+    model.save(path)
+    again = reglab.load(path)
+    assert isinstance(again.module, ResidualMLP)
+    rows = frame.drop(columns="target").head(50)
+    np.testing.assert_array_equal(
+        np.asarray(model.predict_proba(rows)), np.asarray(again.predict_proba(rows))
+    )
