@@ -30,7 +30,7 @@ from reglab.study.strategies import describe, parse_strategy
 from reglab.techniques import TechniqueConfig
 from reglab.training import EarlyStopping
 
-from .conftest import data_for, split_indices
+from .conftest import chunk_budget, data_for, split_indices
 
 Tensor = torch.Tensor
 
@@ -214,10 +214,13 @@ STRATEGIES = [
     "residual+input-dropout=0.1+dropconnect=0.2",
     "residual+gaussian-dropout=0.2+maxnorm=2",
     "residual+mixup=0.2+shake-drop",
+    "residual+batchnorm+shake-drop=0.6",
+    "residual+batchnorm+dropout=0.1",
 ]
 
 
-def test_members_are_the_same_bits_alone_and_stacked() -> None:
+@pytest.mark.usefixtures("small_budgets")
+def test_members_are_the_same_bits_alone_stacked_and_chunked() -> None:
     data = data_for("multiclass", splits=2)
     specs = [
         dataclasses.replace(_member(s, train={"batch_size": 16}, seed=i), split_id=i % 2)
@@ -225,9 +228,12 @@ def test_members_are_the_same_bits_alone_and_stacked() -> None:
     ]
     together = train_members(specs, data, device="cpu")
     reverse = train_members(specs[::-1], data, device="cpu")[::-1]
+    chunked = train_members(
+        specs, data, device="cpu", memory_budget_mb=chunk_budget(specs, data, 3)
+    )
     for i, spec in enumerate(specs):
         (alone,) = train_members([spec], data, device="cpu")
-        for other in (together[i], reverse[i]):
+        for other in (together[i], reverse[i], chunked[i]):
             assert other.status == alone.status == "ok", spec.strategy.name
             for key, value in alone.weights.items():
                 assert np.array_equal(value, other.weights[key]), (spec.strategy.name, key)
