@@ -6,9 +6,10 @@ MLP of four hidden layers (``none``) and the residual network of four blocks of 
 with ShakeDrop (``residual+shake-drop``, P = 0.5, ``p_l = P·l/4``) and with dropout 0.2 on each
 block's branch (``residual+dropout=0.2``). Each residual strategy is compared with ``none``, and
 the two regularized ones with ``residual``, by reglab's Nadeau–Bengio corrected resampled
-t-test on the paired splits, Holm-adjusted over the data set's five comparisons. Each strategy
-is its own study (a member's result depends on its spec only), so ``time x`` is that study's
-wall time over ``none``'s: the plain MLP trains on the fused hand-written path, the residual
+t-test on the paired splits, Holm-adjusted over the data set's comparisons (five, and one
+for each ``--also`` strategy, compared with ``residual``). Each strategy is its own study (a
+member's result depends on its spec only), so ``time x`` is that study's wall time over
+``none``'s: the plain MLP trains on the fused hand-written path, the residual
 network on the generic (autograd) backend, and the ratio includes that difference.
 
 * W1 (``benchmarks/_w1.py``: 2,000 × 50 standardized features, 7 classes), 5 stratified folds,
@@ -70,8 +71,11 @@ SETTINGS = {  # (short, full)
 }  # fmt: skip
 
 
-def accuracy(name: str, options: dict[str, Any], seed: int) -> dict[str, Any]:
-    """Part 1 on data set ``name``: one study per strategy; the table's rows."""
+def accuracy(name: str, options: dict[str, Any], seed: int, also: list[str]) -> dict[str, Any]:
+    """Part 1 on data set ``name``: one study per strategy (``also``: more residual strategies,
+    each compared with ``residual``); the table's rows."""
+    strategies = [*STRATEGIES, *also]
+    pairs = [*PAIRS, *((s, "residual") for s in also)]
     if name == "W1":
         from _w1 import dataset
 
@@ -84,7 +88,7 @@ def accuracy(name: str, options: dict[str, Any], seed: int) -> dict[str, Any]:
     walls: dict[str, float] = {}
     failed = 0
     n_train = n_test = 0
-    for s in STRATEGIES:
+    for s in strategies:
         start = time.perf_counter()
         result = reglab.bench(
             **source, strategies=s, reference="none", early_stopping=False, lr=1e-3,
@@ -98,13 +102,13 @@ def accuracy(name: str, options: dict[str, Any], seed: int) -> dict[str, Any]:
         means[s] = result.strategies[s].metrics["accuracy"].mean
         print(f"  {s}: {walls[s]:.1f} s, accuracy {100 * means[s]:.2f}%", flush=True)
     tests = {
-        (a, b): corrected_resampled_ttest(scores[a], scores[b], n_train, n_test) for a, b in PAIRS
+        (a, b): corrected_resampled_ttest(scores[a], scores[b], n_train, n_test) for a, b in pairs
     }
     adjusted = holm({f"{a} vs {b}": t.p_value for (a, b), t in tests.items()})
     rows = [
         {"strategy": s, "accuracy": round(100 * means[s], 2), "seconds": round(walls[s], 1),
          "time_ratio": round(walls[s] / walls["none"], 2)}
-        for s in STRATEGIES
+        for s in strategies
     ]  # fmt: skip
     comparisons = [
         {"a": a, "b": b, "diff": round(100 * t.mean_diff, 2),
@@ -173,13 +177,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--full", action="store_true", help="the full setting")
     parser.add_argument("--data", default="W1,MNIST-10k")
     parser.add_argument("--loop-epochs", type=int, default=10)
+    parser.add_argument("--also", default="", help="more residual strategies, comma-separated")
+    parser.add_argument("--epochs", type=int, default=0, help="override the setting's epochs")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     out: dict[str, Any] = {"setting": "full" if args.full else "short", "data": {}}
     for name in [d.strip() for d in args.data.split(",") if d.strip()]:
-        options = SETTINGS[name][1 if args.full else 0]
+        options = dict(SETTINGS[name][1 if args.full else 0])
+        if args.epochs:
+            options["epochs"] = args.epochs
         print(f"{name}: {options}", flush=True)
-        out["data"][name] = accuracy(name, options, args.seed)
+        also = [a.strip() for a in args.also.split(",") if a.strip()]
+        out["data"][name] = accuracy(name, options, args.seed, also)
     if args.loop_epochs > 0:
         print(f"stack vs plain loop: W1, {args.loop_epochs} epochs", flush=True)
         out["stack_vs_loop"] = stack_vs_loop(args.loop_epochs, args.seed)
