@@ -115,6 +115,8 @@ def accuracy(name: str, options: dict[str, Any], seed: int, also: list[str]) -> 
          "p_holm": round(adjusted[f"{a} vs {b}"], 4)}
         for (a, b), t in tests.items()
     ]  # fmt: skip
+    for c in comparisons:
+        print(f"  {c['a']} vs {c['b']}: {c['diff']:+.2f} pts, p (Holm) {c['p_holm']:.4f}")
     return {"rows": rows, "comparisons": comparisons, "failed": failed, "options": options}
 
 
