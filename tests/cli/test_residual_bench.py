@@ -58,6 +58,12 @@ def test_the_cocktail_asks_for_shake_drop_only_with_residual_blocks() -> None:
     strategy, _ = space.suggest(alone)
     assert "shake-drop:on" not in alone.asked and strategy.name == "none"
 
+    # residual blocks and the MLP-only parametrizations exclude each other
+    vd = _Trial({"residual:on": True, "sparse-vd:on": True})
+    assert space.suggest(vd)[0].name == "residual" and "sparse-vd:on" not in vd.asked
+    learned = _Trial({"learned-dropout:on": True, "residual:on": True})
+    assert "residual" not in space.suggest(learned)[0].name and "residual:on" not in learned.asked
+
     named = parse_space("residual+shake-drop")  # residual stays on; P is searched
     assert [d.name for d in named.dims] == ["shake-drop"]
     assert named.suggest(_Trial({}))[0].name == "residual+shake-drop=0.1"
@@ -98,7 +104,7 @@ def test_shake_drop_without_residual_blocks_is_one_line_and_writes_nothing(
     assert not store.exists()
     result = runner.invoke(app, ["bench", "builtin:iris", "--strategies", "residual+sparse-vd",
                                  *TINY, "--store", str(store)])  # fmt: skip
-    assert_one_line_error(result, r"`sparse-vd` \(it reparametrizes")
+    assert_one_line_error(result, r"`sparse-vd`, which acts on mlp members only")
     assert not store.exists()
 
 

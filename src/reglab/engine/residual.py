@@ -26,7 +26,7 @@ What the strategy terms do on a residual member:
   output (after its activation and second kernel, before dropout); input noise, batch and
   loss techniques (mixup, adversarial training), projections and ``swa`` as on an MLP.
   Techniques that reparametrize every Dense kernel (``sparse-vd``, ``learned-dropout``) are
-  refused in one line (:meth:`ResidualFamily.problems`), as is ``lassonet``, which needs the
+  refused in one line (they act on ``mlp`` members only), as is ``lassonet``, which needs the
   ``skip-mlp`` family.
 
 >>> arch = ResidualArchitecture(5, 3, hidden=(16, 8))
@@ -151,15 +151,6 @@ class ResidualFamily(ModelFamily):
         from reglab.engine.residual_stack import ResidualStack
 
         return ResidualStack
-
-    def problems(self, member: MemberSpec) -> list[str]:
-        from reglab.techniques import get
-
-        return [
-            f"`{c.key}` (it reparametrizes Dense kernels; residual blocks take none)"
-            for c in member.strategy.techniques
-            if get(c.key).acts_on == "parametrization"
-        ]
 
     def noise_places(self, members: Sequence[MemberSpec]) -> list[NoisePlace]:
         """Input dropout ``[in, B]``, each block's branch dropout ``[d, B]`` and DropConnect

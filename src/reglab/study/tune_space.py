@@ -14,7 +14,9 @@ Techniques that set the same :class:`~reglab.engine.spec.Strategy` field exclude
 the later one in canonical order is not asked when an earlier one is on (``elasticnet`` is
 asked before ``l1`` and ``l2``, ``dropout`` before ``gaussian-dropout``; one technique that
 reparametrizes the weights at most: ``learned-dropout`` before ``sparse-vd``). A technique that
-requires another (``shake-drop`` needs ``residual``) is asked only when that one is on.
+requires another (``shake-drop`` needs ``residual``) is asked only when that one is on, and one
+that acts on other model families than a technique already on is not asked (``sparse-vd``,
+MLP only, and ``residual``).
 
 A trial's strengths are rounded to three significant digits before training, so the
 strategy a trial trains is exactly the grammar text that reports it (``dropout=0.312+l2=4.1e-5``)
@@ -132,6 +134,7 @@ class SearchSpace:
         configs: list[TechniqueConfig] = []
         values: dict[str, float] = {}
         taken: set[str] = set()
+        allowed: set[str] | None = None  # the model families the trial's techniques allow
         for key in self.techniques:
             cls = get(key)
             fields = set(getattr(cls, "fields", ())) or {key}
@@ -144,9 +147,13 @@ class SearchSpace:
                     continue
                 if any(f"technique:{r}" not in taken for r in cls.requires):  # shake-drop
                     continue
+                if cls.families and allowed is not None and not set(cls.families) & allowed:
+                    continue  # residual blocks and sparse-vd exclude each other
                 if not trial.suggest_categorical(f"{key}:on", [False, True]):
                     continue
             taken |= fields | {f"technique:{key}"}
+            if cls.families:
+                allowed = set(cls.families) if allowed is None else allowed & set(cls.families)
             params: list[tuple[str, float]] = []
             for q in cls.params:
                 d = self.dim(key, q.name)
