@@ -86,7 +86,7 @@ def accuracy(name: str, options: dict[str, Any], seed: int, also: list[str]) -> 
     scores: dict[str, dict[Any, float]] = {}
     means: dict[str, float] = {}
     walls: dict[str, float] = {}
-    failed = 0
+    failed: dict[str, int] = {}
     n_train = n_test = 0
     for s in strategies:
         start = time.perf_counter()
@@ -96,11 +96,12 @@ def accuracy(name: str, options: dict[str, Any], seed: int, also: list[str]) -> 
         )  # fmt: skip
         walls[s] = time.perf_counter() - start
         done = [r for r in result.members if r.status == "done"]
-        failed += len(result.members) - len(done)
+        failed[s] = len(result.members) - len(done)  # diverged members: scores leave them out
         n_train, n_test = done[0].n_train, done[0].n_test
         scores[s] = result.strategies[s].split_scores["accuracy"]
         means[s] = result.strategies[s].metrics["accuracy"].mean
-        print(f"  {s}: {walls[s]:.1f} s, accuracy {100 * means[s]:.2f}%", flush=True)
+        print(f"  {s}: {walls[s]:.1f} s, accuracy {100 * means[s]:.2f}%, {failed[s]} failed",
+              flush=True)  # fmt: skip
     tests = {
         (a, b): corrected_resampled_ttest(scores[a], scores[b], n_train, n_test) for a, b in pairs
     }
