@@ -107,12 +107,17 @@ SKIP_FAMILY = register_family(SkipFamily())
 
 def dense_architecture(strategy: Strategy, **fields: Any) -> Architecture:
     """The dense network a strategy's members need: :class:`SkipArchitecture` when one of its
-    techniques acts on ``skip-mlp`` members only, else an MLP's
+    techniques acts on ``skip-mlp`` members only, a
+    :class:`~reglab.engine.residual.ResidualArchitecture` for ``residual``, else an MLP's
     :class:`~reglab.engine.spec.Architecture` (``fields`` are its arguments)."""
     from reglab.techniques import get
 
     if any(get(c.key).families == (SKIP_FAMILY.name,) for c in strategy.techniques):
         return SkipArchitecture(**fields)
+    if any(c.key == "residual" for c in strategy.techniques):
+        from reglab.engine.residual import ResidualArchitecture
+
+        return ResidualArchitecture(**fields)
     return Architecture(**fields)
 
 
@@ -120,7 +125,9 @@ def for_strategy(arch: Architecture, strategy: Strategy) -> Architecture:
     """``arch`` with ``strategy``'s batch norm and, for an MLP or a skip MLP, the skip path as
     :func:`dense_architecture` decides (another family's architecture keeps its class)."""
     arch = dataclasses.replace(arch, batch_norm=strategy.batch_norm)
-    if type(arch) not in (Architecture, SkipArchitecture):
+    from reglab.engine.residual import ResidualArchitecture
+
+    if type(arch) not in (Architecture, SkipArchitecture, ResidualArchitecture):
         return arch
     fields = {f.name: getattr(arch, f.name) for f in dataclasses.fields(Architecture)}
     return dense_architecture(strategy, **fields)

@@ -382,7 +382,7 @@ def _architecture(config: dict[str, Any], strategy: Strategy) -> Architecture:
         from reglab.engine.rnn import RecurrentArchitecture
 
         return RecurrentArchitecture(**{**fields, "units": tuple(fields["units"])})
-    if family not in ("mlp", "skip-mlp"):
+    if family not in ("mlp", "skip-mlp", "residual-mlp"):
         raise ValueError(f"the network's family {family!r} is not one reglab reads")
     return dense_architecture(strategy, **fields)
 

@@ -27,6 +27,8 @@ from reglab.layers.dropout import (
     SpatialDropout2d,
 )
 from reglab.layers.mlp import BLOCK_ORDERS, DROPOUT_KINDS, MLP
+from reglab.layers.residual import ResidualBlock, ResidualMLP
+from reglab.layers.shakedrop import ShakeDrop
 from reglab.layers.variational_dense import (
     LearnedDropoutLinear,
     SparseVDLinear,
@@ -48,6 +50,9 @@ __all__ = [
     "GaussianDropout",
     "GaussianNoise",
     "LearnedDropoutLinear",
+    "ResidualBlock",
+    "ResidualMLP",
+    "ShakeDrop",
     "SparseVDLinear",
     "SpatialDropout1d",
     "SpatialDropout2d",

@@ -2,7 +2,8 @@
 
 A technique acts on every family unless it declares ``families`` (``spatial-dropout``: ``cnn``
 only; ``recurrent-dropout``: ``rnn`` only; ``lassonet``: the skip MLP, which an ``mlp`` study
-builds for it). A recurrent member also refuses the terms
+builds for it; ``residual`` and ``shake-drop``: the residual MLP, likewise). A recurrent member
+also refuses the terms
 :func:`~reglab.engine.rnn.strategy_problems` names (DropConnect, Gaussian dropout, batch norm,
 projections of dense kernels). ``reglab tune`` and ``reglab path`` use these checks to refuse a
 technique of another family in one line, and to keep a cocktail to the techniques its family
@@ -21,7 +22,7 @@ from reglab.techniques import TechniqueConfig, get, keys
 
 __all__ = ["family_of_model", "model_problem", "refused_keys", "space_for_model"]
 
-_ACCEPTS = {"mlp": ("mlp", "skip-mlp"), "cnn": ("cnn", "cnn1d"), "rnn": ("rnn",)}
+_ACCEPTS = {"mlp": ("mlp", "skip-mlp", "residual-mlp"), "cnn": ("cnn", "cnn1d"), "rnn": ("rnn",)}
 """The technique families each study model trains (an ``mlp`` study builds the skip MLP for a
 technique that needs it; a ``cnn`` study on sequences the 1-D conv family)."""
 

@@ -307,6 +307,11 @@ def _value_term(who: str, key: str, raw: str) -> tuple[dict[str, Any], str]:
 def _technique_term(who: str, key: str, eq: str, raw: str) -> _Term:
     """A registry technique's term ``key=v[:w…]`` (parameters in the technique's order)."""
     cls = techniques.get(key)
+    if not cls.params:  # a switch without a value (``residual``)
+        if eq:
+            raise ConfigError(message(who, key, "given without a value", f"{key}={raw}"))
+        config = TechniqueConfig(key, ())
+        return _Term(key, cls.order, True, {"techniques": (config,)}, "technique")
     if not eq and cls.defaults is not None:  # the bare key: the technique's defaults
         raw = ":".join(format_number(cls.defaults[q.name]) for q in cls.params)
     elif not eq:

@@ -13,7 +13,10 @@ switch (``KEY:on``), and its strengths are asked only when it is on (conditional
 Techniques that set the same :class:`~reglab.engine.spec.Strategy` field exclude each other:
 the later one in canonical order is not asked when an earlier one is on (``elasticnet`` is
 asked before ``l1`` and ``l2``, ``dropout`` before ``gaussian-dropout``; one technique that
-reparametrizes the weights at most: ``learned-dropout`` before ``sparse-vd``).
+reparametrizes the weights at most: ``learned-dropout`` before ``sparse-vd``). A technique that
+requires another (``shake-drop`` needs ``residual``) is asked only when that one is on, and one
+that acts on other model families than a technique already on is not asked (``sparse-vd``,
+MLP only, and ``residual``).
 
 A technique named with a schedule (``dropout@cosine``, :mod:`reglab.techniques.schedule`)
 trains on it with its strength searched; alternatives separated by ``|`` are searched as a
@@ -138,6 +141,7 @@ class SearchSpace:
         configs: list[TechniqueConfig] = []
         values: dict[str, float] = {}
         taken: set[str] = set()
+        allowed: set[str] | None = None  # the model families the trial's techniques allow
         for key in self.techniques:
             cls = get(key)
             fields = set(getattr(cls, "fields", ())) or {key}
@@ -148,9 +152,15 @@ class SearchSpace:
                     continue
                 if not cls.batch_norm and "batch_norm" in taken:  # swa: not with batch norm
                     continue
+                if any(f"technique:{r}" not in taken for r in cls.requires):  # shake-drop
+                    continue
+                if cls.families and allowed is not None and not set(cls.families) & allowed:
+                    continue  # residual blocks and sparse-vd exclude each other
                 if not trial.suggest_categorical(f"{key}:on", [False, True]):
                     continue
-            taken |= fields
+            taken |= fields | {f"technique:{key}"}
+            if cls.families:
+                allowed = set(cls.families) if allowed is None else allowed & set(cls.families)
             params: list[tuple[str, float]] = []
             for q in cls.params:
                 d = self.dim(key, q.name)
@@ -185,15 +195,18 @@ class SearchSpace:
 
     def for_task(self, task: str, family: str = "mlp") -> SearchSpace:
         """The cocktail without the techniques that do not act on ``task`` (label smoothing
-        on regression) or on the model ``family`` (spatial dropout on an MLP); a space named
+        on regression) or on the model ``family`` (spatial dropout on an MLP; an MLP keeps
+        ``residual`` and ``shake-drop``, which build its residual form); a space named
         technique by technique is kept as it is."""
         if not self.switches:
             return self
 
-        def fits(key: str) -> bool:
+        builds = (family, "residual-mlp") if family == "mlp" else (family,)
+
+        def fits(key: str) -> bool:  # an mlp study switches residual blocks on and off
             cls = get(key)
             return (not cls.tasks or task in cls.tasks) and (
-                not cls.families or family in cls.families
+                not cls.families or bool(set(builds) & set(cls.families))
             )
 
         techs = tuple(k for k in self.techniques if fits(k))
@@ -356,8 +369,11 @@ def parse_space(strategy: str, ranges: str | Mapping[str, Any] | None = None) ->
     """The search space of ``strategy`` (techniques joined by ``+``, or ``cocktail``), with
     ``ranges`` overriding the registry's.
 
+    A switch named beside techniques with strengths (``residual+shake-drop``) is on in every
+    trial.
+
     Raises:
-        ConfigError: An unknown technique, a technique without parameters outside cocktail,
+        ConfigError: An unknown technique, only techniques without parameters outside cocktail,
             a malformed, empty or inverted range, a range outside the parameter's valid
             values, or a range for a technique not searched (every problem in one message).
     """
@@ -371,13 +387,14 @@ def parse_space(strategy: str, ranges: str | Mapping[str, Any] | None = None) ->
                           "is constant)", f"{key}@"))  # fmt: skip
     dims: list[Dimension] = []
     names: set[str] = set()
+    if techs and not switches and not any(get(k).params for k in techs):
+        p.add(
+            message(WHO, "strategy", "techniques with a strength (a switch such as "
+                    f"{techs[0]!r} stays on beside them, and is searched in 'cocktail')",
+                    strategy)
+        )  # fmt: skip
     for key in techs:
         cls = get(key)
-        if not cls.params and not switches:
-            p.add(
-                message(WHO, "strategy", "techniques with a strength (a switch such as "
-                        f"{key!r} is searched in 'cocktail')", key)
-            )  # fmt: skip
         for i, q in enumerate(cls.params):
             name = key if i == 0 else f"{key}.{q.name}"
             names.add(name)

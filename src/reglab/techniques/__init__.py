@@ -27,6 +27,7 @@ from reglab.techniques.lookahead import Lookahead
 from reglab.techniques.mixup import Mixup
 from reglab.techniques.recurrent import GradClip, RecurrentDropout, WeightDrop
 from reglab.techniques.registry import build, get, keys, register, unregister
+from reglab.techniques.residual import Residual, ShakeDrop
 from reglab.techniques.snapshot import Snapshot
 from reglab.techniques.spatial import SpatialDropout
 from reglab.techniques.swa import Swa
@@ -52,6 +53,8 @@ __all__ = [
     "Param",
     "Pgd",
     "RecurrentDropout",
+    "Residual",
+    "ShakeDrop",
     "Snapshot",
     "SparseVD",
     "SpatialDropout",

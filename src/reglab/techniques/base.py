@@ -266,6 +266,8 @@ class Technique:
         batch_norm: Whether it works on members with batch norm (refused before training
             otherwise).
         in_cocktail: Whether ``reglab tune``'s ``cocktail`` space switches it on and off.
+        requires: Keys of techniques a strategy must also have (``shake-drop`` needs
+            ``residual``); refused otherwise, and a cocktail asks for it only when they are on.
         reads: Keys of ``"modifier"`` techniques whose parameters it also receives in
             ``values`` (at their "off" value when the strategy does not use them).
         defaults: The values a bare grammar key (``sparse-vd``) means; ``None``: the key
@@ -298,6 +300,7 @@ class Technique:
     in_cocktail: ClassVar[bool] = True
     batch_norm: ClassVar[bool] = True
     reads: ClassVar[tuple[str, ...]] = ()
+    requires: ClassVar[tuple[str, ...]] = ()
     defaults: ClassVar[Mapping[str, float] | None] = None
     trains_apart: ClassVar[bool] = False
     schedulable: ClassVar[bool | None] = None
@@ -310,6 +313,7 @@ class Technique:
             return cls.schedulable
         kinds = ("penalty", "hidden-noise", "input-noise", "batch", "loss")
         return bool(cls.params) and cls.acts_on in kinds
+
     trains_every_epoch: ClassVar[bool] = False
     attackable: ClassVar[bool] = True
 
@@ -404,7 +408,11 @@ class Technique:
     @classmethod
     def conflict(cls, keys: Sequence[str]) -> str | None:
         """Why this technique cannot be used with the strategy's technique ``keys`` (one
-        clause, e.g. "`fgsm` must be used without `pgd`"), or ``None`` (default)."""
+        clause, e.g. "`fgsm` must be used without `pgd`"), or ``None``. Default: the
+        :attr:`requires` missing from ``keys``."""
+        missing = [f"`{k}`" for k in cls.requires if k not in keys]
+        if missing:
+            return f"`{cls.key}` must be used with " + " and ".join(missing)
         return None
 
     @classmethod
