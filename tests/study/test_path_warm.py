@@ -207,3 +207,35 @@ def test_the_commands_take_warm_start(tmp_path: Path, frame: pd.DataFrame) -> No
                                  "--no-refit", "-o", str(out), *args])  # fmt: skip
     assert chosen.exit_code == 0, chosen.output
     assert 1 <= len(out.read_text().split()) <= 2
+
+
+def test_a_failed_point_fails_the_rest_of_its_chain_only(frame: pd.DataFrame) -> None:
+    _, _, (_, plan, _) = planned(frame)
+    specs = [spec for spec, _ in plan.members]
+    broken = next(s for s in specs if s.strategy.name == "none").key()  # one split's none
+
+    class Failing:
+        """The local executor, except that one member fails (as a NaN loss would)."""
+
+        def run(self, chunks: Any, data: Any, **kw: Any) -> None:
+            def report(result: Any) -> None:
+                if result.key == broken:
+                    result = dataclasses.replace(result, status="failed", error="NaN", weights={})
+                kw["on_result"](result)
+
+            reglab.study.executor.LocalExecutor().run(chunks, data, **{**kw, "on_result": report})
+
+    got: dict[str, Any] = {}
+    WarmExecutor(Failing(), specs).run(
+        [specs], plan.data, device="cpu", memory_budget_mb=64,
+        on_result=lambda r: got.setdefault(r.key, r),
+    )  # fmt: skip
+    assert len(got) == 6
+    split = next(s.split_id for s in specs if s.key() == broken)
+    for s in specs:
+        result = got[s.key()]
+        if s.split_id != split:
+            assert result.ok  # the other split's chain is untouched
+        elif s.key() != broken:
+            assert result.status == "failed"
+            assert result.error.startswith("warm start: its predecessor on the path failed")
