@@ -62,6 +62,7 @@ def test_a_warm_point_is_its_predecessor_trained_on(frame: pd.DataFrame) -> None
         result = runner.run(dataset, st, planned=made)
         stored = {m.key: m for m in st.load_members(plan.name)}
     assert [p.strategy for p in result.points] == ["none", "l2=1e-3", "l2=0.01"]
+    assert result.warm_start and result.to_dict()["warm_start"] is True
     split0 = [spec for spec, _ in plan.members if spec.split_id == plan.splits[0].split_id]
     assert [s.strategy.name for s in split0] == ["none", "l2=1e-3", "l2=0.01"]
     assert split0[0].warm_start is None and split0[0].train.epochs == 3
