@@ -17,7 +17,6 @@ and a per-member value is turned into a per-element coefficient once per stack b
 :meth:`StackLayout.expand`.
 
 >>> from reglab.engine.spec import Architecture
-from reglab.errors import ConfigError
 >>> layout = StackLayout(Architecture(3, 2, hidden=(4,)))
 >>> [(b.name, b.shape) for b in layout.blocks]
 [('dense0.weight', (4, 3)), ('output.weight', (2, 4)), ('dense0.bias', (4, 1)), ('output.bias', (2, 1)), ('', (38,))]
