@@ -116,7 +116,9 @@ def path(
         l1_ratio: Elastic net's mix (default 0.5). proximal: L1 by soft-thresholding.
         metric: The test score to choose by (default: accuracy, or RMSE for regression).
         **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs``,
-            ``model="cnn"`` or ``"rnn?cell=gru"`` …).
+            ``model="cnn"`` or ``"rnn?cell=gru"`` …), or ``warm_start=True`` (each strength
+            starts from the previous one's final weights, :mod:`reglab.study.path_warm`) and
+            ``warm_epochs`` (the warm strengths' epochs).
 
     Returns:
         The :class:`~reglab.study.path.PathResult`: ``.points`` (mean ± SE per strength),

@@ -137,3 +137,67 @@ def test_cli_prints_advice_and_writes_json(tmp_path: Path) -> None:
 
 def test_python_entry_point() -> None:
     assert reglab.advise is advise
+
+
+# -- the rules past the classic list: ample rows with a noisy target; a skewed target ----------
+
+
+def _regression(n: int, p: int, noise: float, seed: int, *, lognormal: bool = False) -> Advice:
+    """``y = x0 − x1 + 0.5·x2 + ε`` (the other inputs also matter a little, so none is
+    irrelevant), with ``ε ~ N(0, noise²)``; ``lognormal``: ``exp`` of a scaled target."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, p))
+    y = X[:, 0] - X[:, 1] + 0.5 * X[:, 2] + 0.3 * X[:, 3:].sum(axis=1)
+    y = y + noise * rng.normal(size=n)
+    if lognormal:
+        y = np.exp(0.6 * y / y.std())
+    return advise(frame(X, y, [f"x{i}" for i in range(p)]), target="y")
+
+
+@pytest.fixture(scope="module")
+def ample_noisy() -> Advice:
+    """3000 rows, 6 inputs (500 per input), about half the variance noise."""
+    return _regression(3000, 6, noise=1.6, seed=7)
+
+
+def test_ample_rows_and_a_noisy_target_call_for_weight_decay_and_light_dropout(
+    ample_noisy: Advice,
+) -> None:
+    m = ample_noisy.measurements
+    assert 0.35 <= m.noise_share <= 0.65 and m.rows_per_input == 500
+    assert {"weight-decay", "dropout"} <= families(ample_noisy)
+    assert "dropout=0.15+weight-decay=2e-2" in ample_noisy.strategies
+    rule = next(s.rule for s in ample_noisy.suggestions if s.strategy == "weight-decay=2e-2")
+    assert "ample rows" in rule and "noisy target" in rule
+    assert not any("skewed" in n for n in ample_noisy.notes)  # a normal target
+
+
+@pytest.mark.parametrize(
+    ("n", "p", "noise", "why"),
+    [
+        (3000, 6, 0.3, "little noise"),
+        (800, 6, 1.6, "few rows"),
+        (3000, 40, 3.0, "few rows per input"),
+    ],
+    ids=["quiet", "small", "wide"],
+)
+def test_the_ample_and_noisy_rule_holds_back(n: int, p: int, noise: float, why: str) -> None:
+    advice = _regression(n, p, noise, seed=8)
+    assert "weight-decay" not in families(advice), why
+    m = advice.measurements
+    assert m.noise_share < 0.3 or m.n_rows < 2000 or m.rows_per_input < 100
+
+
+def test_grouped_low_noise_data_get_no_damping(grouped: Advice) -> None:
+    assert grouped.measurements.noise_share < 0.3
+    assert "weight-decay" not in families(grouped)
+
+
+def test_a_skewed_target_gets_a_note_not_a_strategy() -> None:
+    skewed = _regression(600, 5, noise=0.5, seed=9, lognormal=True)
+    assert skewed.measurements.target_skew >= 1.0
+    assert any("skewed" in n and "MAE" in n for n in skewed.notes)
+    plain = _regression(600, 5, noise=0.5, seed=9)
+    assert abs(plain.measurements.target_skew) < 0.3
+    assert not any("skewed" in n for n in plain.notes)
+    assert families(skewed) == families(plain)  # the note adds no strategy

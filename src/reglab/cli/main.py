@@ -32,6 +32,15 @@ StoreOpt = Annotated[
     ),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks.")]
+WarmStartOpt = Annotated[
+    bool,
+    typer.Option(
+        "--warm-start", help="Start each strength from the previous one's weights (glmnet)."
+    ),
+]
+WarmEpochsOpt = Annotated[
+    int | None, typer.Option(help="Epochs of each warm-started strength (default: --epochs).")
+]
 ExecutorOpt = Annotated[
     str, typer.Option("--executor", help="Where members train: local, or ray (a Ray cluster).")
 ]
@@ -266,6 +275,8 @@ def path(
         str | None,
         typer.Option(help="Score to choose by (default: accuracy, or rmse for regression)."),
     ] = None,
+    warm_start: WarmStartOpt = False,
+    warm_epochs: WarmEpochsOpt = None,
     task: Annotated[
         str | None, typer.Option(help="multiclass, binary, regression (default: inferred).")
     ] = None,
@@ -326,6 +337,8 @@ def path(
             proximal=proximal,
             metric=metric,
             study_options={
+                **({"warm_start": True} if warm_start else {}),
+                **({"warm_epochs": warm_epochs} if warm_epochs is not None else {}),
                 "n_splits": cv,
                 "n_repeats": repeats,
                 "method": split,
@@ -562,6 +575,8 @@ def select(
     seed: Annotated[int, typer.Option(help="Root seed of every random choice.")] = 0,
     hidden: Annotated[str, typer.Option(help="Hidden layer sizes, e.g. 64,32.")] = "64,32",
     epochs: Annotated[int, typer.Option()] = 100,
+    warm_start: WarmStartOpt = False,
+    warm_epochs: WarmEpochsOpt = None,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     output: Annotated[
         Path, typer.Option("-o", "--output", help="File for the selected column names.")
@@ -591,6 +606,8 @@ def select(
             table_path=table,
             store=store,
             options={
+                **({"warm_start": True} if warm_start else {}),
+                **({"warm_epochs": warm_epochs} if warm_epochs is not None else {}),
                 "n_splits": cv,
                 "seed": seed,
                 "hidden": hidden,

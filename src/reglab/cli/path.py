@@ -116,6 +116,12 @@ def _run(
             f"{len(plan.feature_names)} inputs ({ds.task}); none + {strengths} strengths x "
             f"{len(plan.splits)} splits = {n} members"
         )
+        if described.get("warm_start"):
+            epochs = described.get("warm_epochs")
+            err.print(
+                "  warm start: each strength from the previous one's final weights on its fold"
+                + (f", {epochs} epochs each" if epochs else "")
+            )
         for notice in (*ds.notices, *plan.notices):
             err.print(f"  note: {notice}")
         err.print(f"  study {plan.name!r} in {store_name}")

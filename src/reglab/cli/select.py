@@ -59,6 +59,7 @@ def run_select(
     console = wide_console()
     err = wide_console(stderr=True)
     by = f", {seeds} seeds per fold" if seeds > 1 else ""
+    by += ", warm-started" if options.get("warm_start") else ""
     err.print(f"reglab select: at most {max_features} features by a {method} path ({grid}{by})")
     with Store(store) as st:
         selection = select_features(

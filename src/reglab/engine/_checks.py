@@ -158,6 +158,20 @@ def _validate_member(p: Problems, i: int, member: MemberSpec, pair: Any) -> None
                     member.strategy.name,
                 )
             )
+    warm = member.warm_start
+    if warm is not None:
+        if warm.weights is None:
+            p.add(message(WHO, f"members[{i}].warm_start.weights",
+                          "the source member's weights", None))  # fmt: skip
+        else:
+            from reglab.engine.parametrize import parametrized
+
+            try:
+                parametrized(family_of(member.arch).layout(member.arch), member.strategy).flatten(
+                    warm.weights
+                )
+            except ConfigError as e:
+                p.add(f"{WHO}: members[{i}].warm_start: {e}")
     nf = member.numeric_features
     if nf is not None:
         p.check(check_int, WHO, f"members[{i}].numeric_features", nf, minimum=0)

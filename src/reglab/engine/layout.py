@@ -36,6 +36,7 @@ import torch
 from torch import Tensor
 
 from reglab.engine.spec import Architecture
+from reglab.errors import ConfigError
 
 __all__ = ["PAD", "Block", "StackLayout", "layer_names"]
 
@@ -229,6 +230,24 @@ class StackLayout:
         per_member = np.stack(members)  # [M, P]
         parts = [per_member[:, b.start : b.start + b.size].reshape(-1) for b in self.blocks]
         return torch.from_numpy(np.concatenate(parts)).to(device)
+
+    def flatten(self, state: Mapping[str, np.ndarray]) -> np.ndarray:
+        """The inverse of :meth:`unstack`: one member's parameters from its ``state_dict``, in
+        :meth:`initial`'s flat form (other entries, such as batch-norm running statistics,
+        are ignored). A missing block or a wrong shape raises :class:`ConfigError`."""
+        out = np.zeros(self.size, dtype=np.float32)
+        for b in self.blocks:
+            if b.kind == "pad":
+                continue
+            value = state.get(b.name)
+            if value is None or np.asarray(value).size != b.size:
+                got = "missing" if value is None else f"shape {np.shape(value)}"
+                raise ConfigError(
+                    f"StackLayout.flatten: `state` must hold {b.name!r} with {b.size} values "
+                    f"{b.shape}; got {got}."
+                )
+            out[b.start : b.start + b.size] = np.asarray(value, dtype=np.float32).reshape(-1)
+        return out
 
     def unstack(self, flat: Tensor, m: int, index: int) -> dict[str, np.ndarray]:
         """Member ``index``'s parameters in :class:`~reglab.layers.MLP` ``state_dict`` layout.

@@ -27,7 +27,7 @@ from reglab._validation import (
 from reglab.errors import ConfigError
 from reglab.techniques.base import TechniqueConfig
 
-__all__ = ["Architecture", "MemberSpec", "Strategy", "TrainConfig"]
+__all__ = ["Architecture", "MemberSpec", "Strategy", "TrainConfig", "WarmStart"]
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "elu", "selu", "gelu", "leaky_relu", "identity")
 BLOCK_ORDERS = ("bn-act-drop", "act-bn-drop")
@@ -336,6 +336,22 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class WarmStart:
+    """Start a member from another member's final weights instead of its seed's draw.
+
+    ``source`` is the content key (:meth:`MemberSpec.key`) of the member whose weights these
+    are; it enters the warm member's own key, so a chain of warm starts is keyed by its whole
+    history. ``weights`` is that member's ``state_dict`` (:attr:`MemberResult.weights
+    <reglab.engine.result.MemberResult.weights>`); ``None`` while only planned. The optimizer
+    starts afresh and batch-norm running statistics restart; batches and noise still come from
+    the member's own seed.
+    """
+
+    source: str
+    weights: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
 class MemberSpec:
     """One model to train: architecture, strategy, set-up, row indices into the data, seed.
 
@@ -366,6 +382,7 @@ class MemberSpec:
     numeric_features: int | None = None
     robust_eps: float = 0.0
     robust_steps: int = 10
+    warm_start: WarmStart | None = None
 
     @property
     def lr(self) -> float:
@@ -411,6 +428,8 @@ class MemberSpec:
         }
         if self.robust_eps:
             payload["robust"] = [self.robust_eps, self.robust_steps]
+        if self.warm_start is not None:
+            payload["warm_start"] = self.warm_start.source
         h.update(json.dumps(payload, sort_keys=True, default=str).encode())
         for idx in (self.train_idx, self.val_idx, self.test_idx):
             h.update(np.ascontiguousarray(idx, dtype=np.int64).tobytes())

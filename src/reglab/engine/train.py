@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -264,15 +265,7 @@ def _train_chunk(
             std = float(y_train.std())
             stats.append((float(y_train.mean()), std if std > 0 and math.isfinite(std) else 1.0))
         y_stats = np.array(stats)
-    params = layout.stack(
-        [
-            parametrized(family.layout(arch), m.strategy).initial(
-                generator(stream_seeds(m.seed)["init"])
-            )
-            for m in members
-        ],
-        device,
-    )
+    params = layout.stack([_start(family, m) for m in members], device)
     streams = MemberStreams(members, [rows_of(m, "train_idx") for m in members], device)
     stack = family.stack_class(generic)(
         members,
@@ -308,6 +301,15 @@ def _train_chunk(
             list(range(len(members))) if ids is None else list(ids),
             hook,
         )
+
+
+def _start(family: Any, member: MemberSpec) -> np.ndarray:
+    """A member's flat initial parameters: its seed's draw, or the weights it warm-starts
+    from (:class:`~reglab.engine.spec.WarmStart`)."""
+    layout = parametrized(family.layout(member.arch), member.strategy)
+    if member.warm_start is not None and member.warm_start.weights is not None:
+        return layout.flatten(member.warm_start.weights)
+    return layout.initial(generator(stream_seeds(member.seed)["init"]))
 
 
 def _hooked(

@@ -190,6 +190,9 @@ class PathResult:
     n_inputs: int | None = None
     headline: str = ""
     result: StudyResult | None = field(default=None, repr=False, compare=False)
+    warm_start: bool = False
+    """Whether each point started from the previous point's final weights
+    (:mod:`reglab.study.path_warm`)."""
 
     def __repr__(self) -> str:
         best = self.best.strategy if self.best else "–"
@@ -260,6 +263,7 @@ class PathResult:
             "best": None if self.best is None else self.best.to_dict(),
             "one_se": None if self.one_se is None else self.one_se.to_dict(),
             "warnings": list(self.warnings),
+            "warm_start": self.warm_start,
             "answer": self.lines(),
         }
 
@@ -348,6 +352,7 @@ def analyze_path(
         inputs if isinstance(inputs, int) else None,
         result.headline,
         result,
+        bool(spec.get("warm_start")),
     )
 
 

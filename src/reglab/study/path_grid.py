@@ -37,7 +37,8 @@ MAX_GRID = 200
 """The most strengths a grid may hold (each is one strategy × every split)."""
 
 FLAGS = {"technique": "--technique", "grid": "--grid", "l1_ratio": "--l1-ratio",
-         "proximal": "--proximal", "metric": "--metric"}  # fmt: skip
+         "proximal": "--proximal", "metric": "--metric", "warm_start": "--warm-start",
+         "warm_epochs": "--warm-epochs"}  # fmt: skip
 """The command-line flag of each of a path's own parameters."""
 
 

@@ -48,6 +48,11 @@ class PathStudy:
         proximal: L1 by soft-thresholding (exact zeros), for ``l1`` and ``elasticnet`` only.
         metric: The test score to choose by (default: the study's primary metric, accuracy
             or RMSE).
+        warm_start: Train the path from weak to strong, each point starting from the previous
+            point's final weights on the same split (:mod:`reglab.study.path_warm`); the
+            splits of a point train together, the points one after another.
+        warm_epochs: Epochs of each warm-started point (default: the study's ``epochs``);
+            with ``warm_start`` only.
         name: The study's name (default: data name, technique and a hash of the settings).
         **study_options: Any other :class:`~reglab.study.run.Study` argument (``hidden``,
             ``epochs``, ``n_splits``, ``seed``, ``model`` …); a technique ``model``'s family
@@ -63,6 +68,8 @@ class PathStudy:
         l1_ratio: float | None = None,
         proximal: bool = False,
         metric: str | None = None,
+        warm_start: bool = False,
+        warm_epochs: int | None = None,
         name: str | None = None,
         **study_options: Any,
     ) -> None:
@@ -71,6 +78,8 @@ class PathStudy:
         self.l1_ratio = l1_ratio
         self.proximal = proximal
         self.metric = metric
+        self.warm_start = warm_start
+        self.warm_epochs = warm_epochs
         self.name = name
         self.study_options = study_options
 
@@ -92,6 +101,15 @@ class PathStudy:
             p.add(problem("proximal", "True or False", self.proximal))
         elif self.proximal and tech.key not in ("l1", "elasticnet"):
             p.add(problem("proximal", "given for l1 or elasticnet only", f"with {tech.key}"))
+        if not isinstance(self.warm_start, bool):
+            p.add(problem("warm_start", "True or False", self.warm_start))
+        if self.warm_epochs is not None:
+            if self.warm_start is not True:
+                p.add(problem("warm_epochs", "given with warm_start only", self.warm_epochs))
+            else:
+                we = self.warm_epochs
+                if isinstance(we, bool) or not isinstance(we, int) or we < 1:
+                    p.add(problem("warm_epochs", "an integer >= 1", we))
         known = [m for ms in METRICS.values() for m in ms]
         if self.metric is not None and self.metric not in known:
             p.add(problem("metric", "one of " + ", ".join(known), self.metric))
@@ -131,13 +149,19 @@ class PathStudy:
             **({"l1_ratio": 0.5 if self.l1_ratio is None else self.l1_ratio}
                if tech.key == "elasticnet" else {}),
             "proximal": bool(self.proximal),
+            **({"warm_start": True, "warm_epochs": self.warm_epochs} if self.warm_start else {}),
         }  # fmt: skip
         return Study(
             strategies, name=self.name, **{"reference": "none", **self.study_options}
         ), described
 
-    def plan(self, dataset: Dataset) -> tuple[Study, StudyPlan, dict[str, Any]]:
-        """Validate everything and lay out the members (no training, nothing stored)."""
+    def plan(
+        self, dataset: Dataset, *, chained: bool = True
+    ) -> tuple[Study, StudyPlan, dict[str, Any]]:
+        """Validate everything and lay out the members (no training, nothing stored).
+
+        With ``warm_start`` the members are chained (:meth:`chain`) unless ``chained`` is
+        false (to chain a plan changed afterwards)."""
         study, described = self.describe()
         if self.metric is not None:
             kind = "regression" if dataset.task == "regression" else "classification"
@@ -153,7 +177,17 @@ class PathStudy:
             text = json.dumps({**config, "path": described}, sort_keys=True, default=str)
             digest = hashlib.sha256(text.encode()).hexdigest()[:6]
             name = f"{dataset.name}-{described['technique']}-path-{digest}"
-        return study, dataclasses.replace(plan, name=name, config=config), described
+        plan = dataclasses.replace(plan, name=name, config=config)
+        if self.warm_start and chained:
+            plan = self.chain(plan, described)
+        return study, plan, described
+
+    def chain(self, plan: StudyPlan, described: dict[str, Any]) -> StudyPlan:
+        """``plan`` with each point warm-started from the previous one on its split
+        (:func:`~reglab.study.path_warm.chain`)."""
+        from reglab.study.path_warm import chain, path_order
+
+        return chain(plan, path_order(described), warm_epochs=self.warm_epochs)
 
     def run(
         self,
@@ -180,6 +214,19 @@ class PathStudy:
                 on_start(plan, already)
 
         self.study_ = study
+        if described.get("warm_start"):
+            from reglab.study.path_warm import WarmExecutor
+
+            inner = study.executor
+            study.executor = WarmExecutor(inner, [spec for spec, _ in plan.members])
+            try:
+                result = study.run(  # the chained plan, never one planned again
+                    plan.dataset, store, plan=plan, progress=progress, on_start=started,
+                    on_wait=on_wait, on_config_change=on_config_change,
+                )  # fmt: skip
+            finally:
+                study.executor = inner
+            return analyze_path(result)
         result = study.run(
             dataset,
             store,

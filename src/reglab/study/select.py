@@ -171,6 +171,8 @@ def select_features(
     cv: int = 5,
     refit: bool = True,
     seeds: int = 1,
+    warm_start: bool = False,
+    warm_epochs: int | None = None,
     store: str | os.PathLike[str] | Store | None = None,
     **options: Any,
 ) -> Selection:
@@ -186,6 +188,10 @@ def select_features(
         refit: Cross-validate a dense network on the selected columns.
         seeds: Member seeds per split (``K ≥ 1``): the selection frequency is over splits ×
             seeds (module docstring).
+        warm_start: Run the path from weak to strong, each strength starting from the
+            previous one's final weights on the same split and seed, as glmnet and LassoNet do
+            (:mod:`reglab.study.path_warm`).
+        warm_epochs: Epochs of each warm-started strength (default: ``epochs``).
         **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs`` …).
             Early stopping is off unless asked for: every member trains ``epochs`` epochs,
             so its zeros are those the path reached, not those of an early best epoch.
@@ -212,11 +218,16 @@ def select_features(
     own = not isinstance(store, Store)
     st: Store = store if isinstance(store, Store) else Store(store or "sqlite://")
     try:
-        runner = PathStudy(method, grid, **{"n_splits": cv, **options})
+        runner = PathStudy(
+            method, grid, warm_start=warm_start, warm_epochs=warm_epochs,
+            **{"n_splits": cv, **options},
+        )  # fmt: skip
         runner.check()
-        study_, plan, described = runner.plan(dataset)
+        study_, plan, described = runner.plan(dataset, chained=False)
         if seeds > 1:
             plan = _with_seeds(plan, seeds, study_.seed, rename=runner.name is None)
+        if warm_start:
+            plan = runner.chain(plan, described)
         result = runner.run(dataset, st, planned=(study_, plan, described))
         study = result.result
         assert study is not None
