@@ -16,7 +16,7 @@ import numpy as np
 from sklearn import metrics
 
 from reglab.engine.layout import layer_names
-from reglab.engine.spec import Architecture
+from reglab.engine.spec import Architecture, MemberSpec
 
 __all__ = [
     "HISTOGRAM_BINS",
@@ -26,6 +26,7 @@ __all__ = [
     "NEAR_ZERO",
     "MemberResult",
     "classification_scores",
+    "failed_result",
     "histogram_edges",
     "kernel_summary",
     "regression_scores",
@@ -107,6 +108,32 @@ class MemberResult:
     def ok(self) -> bool:
         """Whether the member trained without failure."""
         return self.status == "ok"
+
+
+def failed_result(member: MemberSpec, why: str) -> MemberResult:
+    """A failed :class:`MemberResult` for a member that could not be trained (its executor
+    gave up on it, or the member it starts from failed): no curves, an empty prediction of the
+    task's shape, ``why`` as the error."""
+    arch = member.arch
+    outputs = 2 if arch.task == "binary" else arch.out_features
+    empty = np.zeros(0) if arch.task == "regression" else np.zeros((0, outputs))
+    return MemberResult(
+        key=member.key(),
+        status="failed",
+        error=why,
+        curves={},
+        best_epoch=0,
+        stopped_epoch=0,
+        epochs_run=0,
+        test_pred=empty,
+        test_scores={},
+        train_scores={},
+        sparsity={},
+        near_zero={},
+        weight_hist={},
+        feature_norms=[],
+        wall_s=0.0,
+    )
 
 
 LOG_ALPHA = ".log_alpha"

@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from reglab.engine.result import MemberResult
+from reglab.engine.result import MemberResult, failed_result
 from reglab.engine.spec import MemberSpec, WarmStart
 from reglab.study.executor import Executor
 
@@ -153,7 +153,7 @@ class WarmExecutor:
                 if spec.warm_start is not None:
                     start = weights.get(spec.warm_start.source)
                     if start is None:
-                        collect(_failed(key, stage))
+                        collect(failed_result(spec, f"{PREDECESSOR_FAILED} (stage {stage - 1})"))
                         continue
                     spec = dataclasses.replace(
                         spec, warm_start=WarmStart(spec.warm_start.source, start)
@@ -164,23 +164,3 @@ class WarmExecutor:
                     [ready], data, device=device, memory_budget_mb=memory_budget_mb,
                     on_result=collect,
                 )  # fmt: skip
-
-
-def _failed(key: str, stage: int) -> MemberResult:
-    return MemberResult(
-        key=key,
-        status="failed",
-        error=f"{PREDECESSOR_FAILED} (stage {stage - 1})",
-        curves={},
-        best_epoch=0,
-        stopped_epoch=0,
-        epochs_run=0,
-        test_pred=np.zeros(0),
-        test_scores={},
-        train_scores={},
-        sparsity={},
-        near_zero={},
-        weight_hist={},
-        feature_norms=[],
-        wall_s=0.0,
-    )

@@ -40,8 +40,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from reglab._validation import Problems, message
 from reglab.errors import ConfigError
 
@@ -430,6 +428,8 @@ class RayExecutor:
 
     def _finished(self, job: _Job, on_result: Callable[[MemberResult], None]) -> None:
         """A task that ended without reporting all its members (it should not) fails them."""
+        from reglab.engine.result import failed_result
+
         left, _ = job.left()
         if left:
             why = f"its Ray task ended without its result ({len(left)} of {len(job.members)})"
@@ -449,6 +449,8 @@ class RayExecutor:
             self.reruns_ += 1
             submit(job)
             return
+        from reglab.engine.result import failed_result
+
         text = str(err).strip().splitlines()
         first = text[0] if text else ""
         why = (
@@ -567,32 +569,6 @@ def stream_batches(
     thread.join()
     if failure:
         raise failure[0]
-
-
-def failed_result(member: MemberSpec, why: str) -> MemberResult:
-    """A failed :class:`~reglab.engine.MemberResult` for a member that could not be trained."""
-    from reglab.engine import MemberResult
-
-    arch = member.arch
-    outputs = 2 if arch.task == "binary" else arch.out_features
-    empty = np.zeros(0) if arch.task == "regression" else np.zeros((0, outputs))
-    return MemberResult(
-        key=member.key(),
-        status="failed",
-        error=why,
-        curves={},
-        best_epoch=0,
-        stopped_epoch=0,
-        epochs_run=0,
-        test_pred=empty,
-        test_scores={},
-        train_scores={},
-        sparsity={},
-        near_zero={},
-        weight_hist={},
-        feature_norms=[],
-        wall_s=0.0,
-    )
 
 
 def executor_for(name: str, address: str | None, who: str) -> Any:
