@@ -123,6 +123,18 @@ class Stack:
         rows = [list(mb.strategy.kernel_values(name, n_layers)) for mb in self.members]
         return torch.tensor(rows, dtype=torch.float32, device=self.device)
 
+    @property
+    def lr(self) -> Tensor:
+        """Each member's learning rate ``[M, 1, 1]``."""
+        return self._lr
+
+    @lr.setter
+    def lr(self, value: Tensor) -> None:
+        # Rates set from outside (a schedule, step by step) may differ per member: the shared
+        # single update is off until set_members decides again.
+        self._lr = value
+        self.lr_shared: Tensor | None = None
+
     def set_members(self, members: Sequence[MemberSpec]) -> None:
         """Train on with ``members``' strategies (the same members, their strengths in effect
         this epoch: :mod:`reglab.engine.strengths`); rebuilds the per-member coefficients."""
@@ -167,6 +179,7 @@ class Stack:
         proximal = [s.l1_mode == "proximal" for s in strategies]
         lrs = [mb.lr for mb in self.members]
         self.lr = column(lrs)
+        # the members' one rate, for a single update over the flat buffer (None: they differ)
         self.lr_shared = self.lr.view(-1)[0] if len(set(lrs)) == 1 else None
         wd = [s.weight_decay for s in strategies]
         self.decay = column([1 - r * d for r, d in zip(lrs, wd, strict=True)]) if any(wd) else None

@@ -112,7 +112,6 @@ class Trajectory:
         on, cycle, base_lr = self.base["on"], self.base["cycle"], self.base["lr"]
         lr = snapshot_lr(torch.full_like(base_lr, float(stack.t + 1)), base_lr, cycle)
         stack.lr = torch.where(on, lr, base_lr)
-        stack.lr_shared = None  # the members' rates now differ step by step: one per member
         if self.base["decay"] is not None:
             stack.decay = torch.where(on, 1 - lr * self.base["wd"], self.base["decay"])
         stack.proximal = [
