@@ -102,6 +102,20 @@ def test_seeds_multiply_the_runs_and_one_seed_is_the_plain_path(frame: pd.DataFr
         freq = sel.table["frequency"].to_numpy() * runs
         assert np.allclose(freq, np.round(freq)), freq  # multiples of 1/(splits x seeds)
     assert set(two.table["frequency"] * 6) - {0.0, 3.0, 6.0}  # some land between the 3-fold steps
+    # the statistics count the 3 splits, each scored by the mean of its 2 seeds, not 6 splits
+    result = two.path.result
+    for point in two.path.points:
+        per_split: dict[int, list[float]] = {}
+        for m in result.members:
+            score = m.test_scores.get(result.primary) if m.strategy == point.strategy else None
+            if score is not None:  # done, or failed at chance level (a point of the path)
+                per_split.setdefault(m.split_id % 3, []).append(score)
+        means = np.array([np.mean(v) for _, v in sorted(per_split.items())])
+        assert point.n_splits == 3 and len(means) == 3
+        assert point.mean == pytest.approx(means.mean(), rel=1e-12)
+        assert point.se == pytest.approx(means.std(ddof=1) / np.sqrt(3), rel=1e-12)
+        scores = result.strategies[point.strategy].split_scores.get(result.primary)
+        assert scores is None or sorted(scores) == [0, 1, 2]
 
 
 def test_seeds_must_be_a_positive_integer(frame: pd.DataFrame) -> None:

@@ -47,6 +47,7 @@ from reglab._validation import message
 from reglab.errors import ConfigError
 from reglab.stats.metrics import METRIC_DIRECTIONS, format_score
 from reglab.study.path_grid import MAX_GRID, TECHNIQUES, PathTechnique, parse_grid, path_technique
+from reglab.study.results import by_resample, resample_ids
 
 if TYPE_CHECKING:
     from reglab.store.records import MemberRecord
@@ -321,10 +322,12 @@ def analyze_path(
     metric = metric or spec.get("metric") or result.primary
     higher = METRIC_DIRECTIONS.get(str(metric), True)
     points = []
+    resamples = resample_ids(result.members, result.config)
     for name, strength in _ordered(spec, tech.stronger):
         members, failed = _scored_members(result, name)
         chance = sum(m.status == "failed" for m in members)
-        scores = np.array(list(_split_scores(members, str(metric)).values()), dtype=float)
+        per_split = _split_scores(by_resample(members, result.config, resamples), str(metric))
+        scores = np.array(list(per_split.values()), dtype=float)
         mean = float(scores.mean()) if scores.size else math.nan
         se = float(scores.std(ddof=1) / math.sqrt(scores.size)) if scores.size > 1 else math.nan
         features = _features(members) if tech.features else None

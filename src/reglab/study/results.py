@@ -560,8 +560,10 @@ def analyze(
     """
     config = dict(config or {})
     ref_records = [r for r in records if is_reference(r.strategy_config)]
-    records = [r for r in records if not is_reference(r.strategy_config)]
-    records, learned_nothing = _learned_nothing(records, task, config)
+    stored = [r for r in records if not is_reference(r.strategy_config)]
+    stored, learned_nothing = _learned_nothing(stored, task, config)
+    # The statistics count resamples: seed copies of a split are averaged there first.
+    records = by_resample(stored, config)
     done = [r for r in records if r.status == "done" and r.test_scores]
     failures = [(r.strategy, r.split_id, r.error or "") for r in records if r.status == "failed"]
     names = list(dict.fromkeys([*(strategy_order or []), *(r.strategy for r in records)]))
@@ -634,7 +636,7 @@ def analyze(
         failures=failures,
         config=config,
         metadata=dict(metadata or {}),
-        members=tuple(records),
+        members=tuple(stored),
         answer=decision,
         unranked=unranked,
         vs_best=decision.vs_best,
@@ -776,6 +778,51 @@ def _epoch_limit(config: Mapping[str, Any]) -> int | None:
         return None
     epochs = train.get("epochs")
     return int(epochs) if isinstance(epochs, int | float) else None
+
+
+def resample_ids(records: Sequence[MemberRecord], config: Mapping[str, Any]) -> dict[int, int]:
+    """Split id → the resample it repeats, for a study whose splits were trained with several
+    member seeds (``config["member seeds"] = K``, :func:`reglab.study.select.select_features`):
+    seed ``k`` of split ``s`` is stored under split id ``s + k·J``, and all ``K`` train and test
+    on the same rows. Empty for every other study.
+
+    The ``K`` scores of a split share its rows, so they are one observation of the resampling
+    variance, not ``K``: the corrected t-test's ``1/J + n_test/n_train`` and every standard
+    error count ``J`` splits, each scored by the mean of its seeds.
+
+    >>> class R:  # the two fields read here
+    ...     def __init__(self, s): self.split_id = s
+    >>> resample_ids([R(s) for s in range(6)], {"member seeds": 2})
+    {0: 0, 1: 1, 2: 2, 3: 0, 4: 1, 5: 2}
+    >>> resample_ids([R(s) for s in range(6)], {})
+    {}
+    """
+    seeds = config.get("member seeds")
+    if not isinstance(seeds, int) or seeds < 2:
+        return {}
+    ids = sorted({int(r.split_id) for r in records})
+    n, left = divmod(len(ids), seeds)
+    if left or ids != list(range(n * seeds)):  # not the layout seed copies make
+        return {}
+    return {s: s % n for s in ids}
+
+
+def by_resample(
+    records: Sequence[MemberRecord],
+    config: Mapping[str, Any],
+    ids: Mapping[int, int] | None = None,
+) -> list[MemberRecord]:
+    """``records`` with every seed copy's split id replaced by its resample's (``ids``, by
+    default :func:`resample_ids` of ``records``); the same list for one seed per split."""
+    ids = resample_ids(records, config) if ids is None else ids
+    if not ids:
+        return list(records)
+    return [
+        r
+        if ids.get(r.split_id, r.split_id) == r.split_id
+        else dataclasses.replace(r, split_id=ids[r.split_id])
+        for r in records
+    ]
 
 
 def _mean(values: Iterable[float | None]) -> float | None:

@@ -23,9 +23,9 @@ features it dropped. Along the path:
 Seeds: seed ``k = 0`` of split ``s`` is the split's own member (``seeds=1`` is the plain path,
 to the bit); seed ``k ≥ 1`` trains on the same rows with the member seed
 ``derive(seed, "split", s, "seed", k)``, under the split id ``s + k·J``, in the same stacks.
-The path's scores are then means over the ``J·K`` members; their corrected standard errors
-count each as a split, which understates them somewhat (the ``K`` members of a split share its
-rows), so read the path's intervals with ``seeds=1``.
+A split's score is then the mean of its ``K`` members, and the path's standard errors and
+corrected tests count ``J`` splits, not ``J·K``: the ``K`` members of a split share its rows, so
+they are one draw of the resampling variance (:func:`reglab.study.results.resample_ids`).
 
 With ``refit`` a dense network (no regularization, the same model and training set-up) is
 cross-validated on the selected features only, beside the same network on every feature (the
@@ -145,7 +145,11 @@ class Selection:
         return out
 
     def _runs(self) -> str:
-        runs = max(p.n_splits + p.n_failed for p in self.path.points)
+        result = self.path.result
+        if result is not None:  # split ids count seed copies: s + k·J
+            runs = len({m.split_id for m in result.members})
+        else:
+            runs = self.seeds * max(p.n_splits + p.n_failed for p in self.path.points)
         if self.seeds == 1:
             return f"{runs} splits"
         return f"{runs // self.seeds} splits × {self.seeds} seeds"
