@@ -48,6 +48,8 @@ def test_sentence_follows_the_corrected_tests(
     assert best == "linear:l2"  # the best mean of the references
     assert got == outcomes
     assert text is not None and text.startswith(start)
+    holm = f"Holm-adjusted over the {len(nets)} network strategies." if len(nets) > 1 else ""
+    assert text.endswith(holm or "p: corrected resampled t-test."), text
 
 
 def test_nothing_to_say_without_two_splits() -> None:

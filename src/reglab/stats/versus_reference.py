@@ -10,7 +10,8 @@ The rule, on the primary metric's split scores:
 3. The sentence names the strategies significantly better than the best reference; when there
    are none it says so first — *"No network strategy beats the best reference, …"* — and
    then how the best network strategy compares (not significantly different, or significantly
-   worse). Nothing is claimed that the tests do not show.
+   worse). Nothing is claimed that the tests do not show, and the sentence ends by naming the
+   test and its adjustment, as every p-value it quotes is Holm-adjusted.
 """
 
 from __future__ import annotations
@@ -76,6 +77,12 @@ def against_references(
         alpha=alpha,
     )
     by_name = {c.strategy: c for c in comps}
+    k = len(comps)
+    tests = (
+        f" p: corrected resampled t-test, Holm-adjusted over the {k} network strategies."
+        if k > 1
+        else " p: corrected resampled t-test."
+    )
     best_net = max(nets, key=lambda n: sign * summaries[n].mean)
     ref_text = f"{best_ref} ({_score(metric, summaries[best_ref])})"
     better = [c.strategy for c in comps if c.outcome == "better"]
@@ -85,7 +92,7 @@ def against_references(
             f"{'beats' if len(better) == 1 else 'beat'} the best reference, {ref_text}, "
             f"significantly; {by_name[better[0]].sentence}."
         )
-        return text, comps, best_ref
+        return text + tests, comps, best_ref
     worse = [c.strategy for c in comps if c.outcome == "worse"]
     head = f"No network strategy beats the best reference, {ref_text}, significantly"
     best = by_name[best_net]
@@ -96,7 +103,7 @@ def against_references(
         )
     else:
         text = f"{head}: the best network strategy, {best_net}, {_relation(best)}."
-    return text, comps, best_ref
+    return text + tests, comps, best_ref
 
 
 def _values(scores: Scores) -> Sequence[float]:
