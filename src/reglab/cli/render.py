@@ -59,36 +59,33 @@ def _vs_none(result: StudyResult, name: str) -> tuple[str, str]:
     return diff_text, f"{comp.p_adjusted:.2f}" + (" *" if comp.significant else "")
 
 
-def results_table(result: StudyResult) -> Table:
+OPTIONAL = ("zeros", "third", "second", "gap")
+"""The columns a narrow terminal loses first, in this order (``second``/``third``: the
+secondary metrics); the strategy, its score, interval, difference and p always stay."""
+
+
+def results_table(result: StudyResult, *, leave_out: tuple[str, ...] = ()) -> Table:
     """The ranked table: primary metric with its 95% interval, difference and p vs none,
     secondary metrics, train–test gap, epochs and sparsity. Strategies that could not be
-    ranked (too few finished splits, or every member failed) follow, unnumbered."""
+    ranked (too few finished splits, or every member failed) follow, unnumbered.
+    ``leave_out`` names :data:`OPTIONAL` columns to leave out."""
     primary = result.primary
-    others = [
-        m
-        for m in (
-            ("accuracy", "balanced_accuracy", _third(result))  # ECE: --json, report, table()
-            if result.task != "regression"
-            else ("rmse", "mae", "r2")
-        )
-        if m != primary
-    ]
+    others = [m for m, place in _others(result) if place not in leave_out]
+    show_gap, show_zeros = "gap" not in leave_out, "zeros" not in leave_out
     pct = " %" if primary in PERCENT else ""
     title = f"Study {result.name!r}: {len(result.ranking)} strategies ranked by {primary}"
     if result.unranked:
         title += f", {len(result.unranked)} not ranked"
     table = Table(title=title, title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("strategy", no_wrap=True)
-    table.add_column(f"{LABELS.get(primary, primary)}{pct}", justify="right", no_wrap=True)
-    table.add_column("95% CI", justify="right", no_wrap=True)
-    table.add_column("vs none", justify="right", no_wrap=True)
-    table.add_column("p (Holm)", justify="right")
-    for m in others:
-        table.add_column(f"{LABELS[m]}{' %' if m in PERCENT else ''}", justify="right")
-    table.add_column("gap", justify="right")
-    table.add_column("epochs", justify="right", no_wrap=True)
-    table.add_column("zeros", justify="right")
+    table.add_column("#", justify="right", no_wrap=True)
+    names = [*result.strategies, *result.references]
+    shortest = min(max((len(n) for n in names), default=8), 16)
+    table.add_column("strategy", overflow="fold", min_width=shortest)  # may wrap, alone
+    numbers = [f"{LABELS.get(primary, primary)}{pct}", "95% CI", "vs none", "p (Holm)"]
+    numbers += [f"{LABELS[m]}{' %' if m in PERCENT else ''}" for m in others]
+    numbers += ["gap"] * show_gap + ["epochs"] + ["zeros"] * show_zeros
+    for header in numbers:
+        table.add_column(header, justify="right", no_wrap=True)
     rows = [(str(r.rank), r.strategy) for r in result.ranking]
     rows += [("–", name) for name in result.unranked]
     for place, name in rows:
@@ -111,15 +108,41 @@ def results_table(result: StudyResult) -> Table:
             diff_text,
             p_text,
             *[_value(m, s.metrics[m].mean) if m in s.metrics else "–" for m in others],
-            _value(primary, s.train_gap),
+            *[_value(primary, s.train_gap)] * show_gap,
             "–" if s.n_done == 0 else s.epochs_text(),
-            "–" if s.n_done == 0 else f"{100 * s.sparsity:.0f}%",
+            *["–" if s.n_done == 0 else f"{100 * s.sparsity:.0f}%"] * show_zeros,
         )
-    _reference_rows(result, table, others)
+    _reference_rows(result, table, others, show_gap=show_gap, show_zeros=show_zeros)
     return table
 
 
-def _reference_rows(result: StudyResult, table: Table, others: list[str]) -> None:
+def fitted_table(result: StudyResult, console: Console) -> tuple[Table, tuple[str, ...]]:
+    """The results table and the optional columns left out so that no number is cut.
+
+    Not on a terminal (a log, a pipe) the console widens to the whole table. On a terminal,
+    optional columns go in the order of :data:`OPTIONAL` until the table fits the width;
+    what is still too wide then wraps the strategy names, never a number."""
+    unbounded = console.options.update_width(10_000)
+
+    def width(table: Table) -> int:
+        return console.measure(table, options=unbounded).maximum
+
+    table = results_table(result)
+    if not console.is_terminal:
+        console.width = max(console.width, width(table))
+        return table, ()
+    left: tuple[str, ...] = ()
+    for column in OPTIONAL:
+        if width(table) <= console.width:
+            break
+        left = (*left, column)
+        table = results_table(result, leave_out=left)
+    return table, left
+
+
+def _reference_rows(
+    result: StudyResult, table: Table, others: list[str], *, show_gap: bool, show_zeros: bool
+) -> None:
     """The reference rows, in their own section after the strategies: labelled *reference*,
     unnumbered, their difference and p against the best reference left blank (the networks'
     own test against it is said in words)."""
@@ -143,11 +166,28 @@ def _reference_rows(result: StudyResult, table: Table, others: list[str]) -> Non
             "",
             "",
             *[_value(m, s.metrics[m].mean) if m in s.metrics else "–" for m in others],
-            _value(primary, s.train_gap),
+            *[_value(primary, s.train_gap)] * show_gap,
             "",
-            "",
+            *[""] * show_zeros,
             style="italic",
         )
+
+
+def _others(result: StudyResult) -> list[tuple[str, str]]:
+    """The secondary metrics the table shows, each with its place (``second``, ``third``)."""
+    metrics = (
+        ("accuracy", "balanced_accuracy", _third(result))  # ECE: --json, report, table()
+        if result.task != "regression"
+        else ("rmse", "mae", "r2")
+    )
+    others = [m for m in metrics if m != result.primary]
+    return list(zip(others, ("second", "third"), strict=False))
+
+
+def _names(result: StudyResult, columns: tuple[str, ...]) -> list[str]:
+    """The headers of left-out :data:`OPTIONAL` columns, as the table would show them."""
+    label = {place: LABELS.get(m, m) for m, place in _others(result)}
+    return [label.get(c, c) for c in columns if c in label or c in ("gap", "zeros")]
 
 
 def wide_console(*, stderr: bool = False) -> Console:
@@ -168,7 +208,14 @@ def print_result(result: StudyResult, console: Console | None = None) -> None:
     """Print the ranked table, then the answer (its first line first), the notices and the
     verdicts in words."""
     console = console or wide_console()
-    console.print(results_table(result))
+    table, left = fitted_table(result, console)
+    console.print(table)
+    if left:
+        console.print(
+            f"(left out at this terminal's width: {', '.join(_names(result, left))}; "
+            "a wider terminal, --json or the report shows them)",
+            highlight=False,
+        )
     console.print(
         "vs none: difference in mean; p: Nadeau–Bengio corrected t-test, Holm-adjusted "
         "(* significant at 0.05); gap: how much better on training than test data; epochs: "
