@@ -35,7 +35,15 @@ def test_all_tied_says_no_regularization_helped_and_recommends_none(tmp_path: Pa
     )
     shows("Statistically tied with none: l2, dropout.", terminal, data, page)
     assert result.winner == data["recommended"] == "none"
+    assert "winner" not in data  # a no-gain answer names no winner, only a recommendation
     assert data["decision"]["tied"] == ["l2", "dropout"]
+    # every comparison says what it is: test, interval, degrees of freedom, family
+    assert "Nadeau-Bengio" in data["tests"] and "Holm" in data["tests"]
+    for c, comp in zip(data["comparisons_vs_none"], result.comparisons, strict=True):
+        assert comp.test is not None
+        assert c["ci"] == list(comp.test.ci) and c["ci"][0] <= c["mean_diff"] <= c["ci"][1]
+        assert (c["df"], c["n_splits"], c["confidence"]) == (4, 5, 0.95)
+        assert c["p_holm"] == comp.p_adjusted >= c["p_value"]
     assert "Use " not in page.text and "Runner-up" not in terminal + page.text
 
 

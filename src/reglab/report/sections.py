@@ -82,10 +82,12 @@ def _tests(d: Digest) -> str:
         cls, words = _OUTCOME_WORDS.get(c.outcome, ("ns", c.outcome))
         if c.test is not None:
             t = c.test
-            diff = (
-                f"{num(t.mean_diff, 'test-diff', _signed(t.mean_diff, d))} "
-                f'<span class="ci">[{_signed(t.ci[0], d)}, {_signed(t.ci[1], d)}]</span>'
+            interval = (  # a zero-variance difference has no interval to show
+                f'<span class="ci">({esc(t.note.split(" (")[0])})</span>'
+                if t.note
+                else f'<span class="ci">[{_signed(t.ci[0], d)}, {_signed(t.ci[1], d)}]</span>'
             )
+            diff = f"{num(t.mean_diff, 'test-diff', _signed(t.mean_diff, d))} {interval}"
             p = num(c.p_adjusted, "test-p", format_p(c.p_adjusted))
         else:
             diff, p = "—", "—"
