@@ -148,7 +148,7 @@ def test_members_that_hit_the_epoch_limit_get_a_notice(tmp_path: Path) -> None:
     )
     shows(line, terminal, data, page)
     assert result.strategies["l1"].n_at_limit == 3
-    assert result.strategies["l1"].epochs_text() == "8/40 (2 of 5)"
+    assert result.strategies["l1"].epochs_text() == "8/76 (2 of 5)"
 
 
 def test_fixed_epochs_raise_no_epoch_limit_notice(tmp_path: Path) -> None:
@@ -159,8 +159,8 @@ def test_fixed_epochs_raise_no_epoch_limit_notice(tmp_path: Path) -> None:
     ]
     result, terminal, *_ = present(records, tmp_path, study=info(["none", "l2"], patience=None))
     assert result.notices == ()
-    assert result.strategies["none"].epochs_text() == "100/–"
-    assert "100/–" in terminal
+    assert result.strategies["none"].epochs_text() == "100/100"
+    assert "100/100" in terminal
 
 
 def test_perfect_scores_raise_a_leakage_notice(tmp_path: Path) -> None:

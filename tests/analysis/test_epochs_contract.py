@@ -1,5 +1,6 @@
 """Contract: a real study shows the same best and stopped epochs in the terminal table, the
-JSON and the HTML report, counted from 1, with "did not stop early" shown as none/–, never 0.
+JSON and the HTML report, counted from 1: the mean best and the mean last epoch trained, over
+the same members, and how many stopped early; never an epoch 0.
 
 The study runs through the command line (engine → store → terminal, ``--json``, ``--report``);
 the truth is what the engine stored for each member.
@@ -8,7 +9,6 @@ the truth is what the engine stored for each member.
 from __future__ import annotations
 
 import json
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -53,13 +53,13 @@ def terminal_epochs(output: str) -> dict[str, str]:
 
 
 def html_epochs(page: str) -> dict[str, tuple[float, float]]:
-    """strategy → (best, stopped) stated in the report's ranking table (NaN: not stopped)."""
+    """strategy → (best, last) stated in the report's ranking table."""
     table = page[page.index('<table class="rank">') :]
     table = table[: table.index("</table>")]
     rows = {}
     for name, row in re.findall(r'<tr data-strategy="([^"]+)">(.*?)</tr>', table):
         best = re.search(r'data-stat="best-epoch" data-value="([^"]+)"', row)
-        stopped = re.search(r'data-stat="stopped-epoch" data-value="([^"]+)"', row)
+        stopped = re.search(r'data-stat="last-epoch" data-value="([^"]+)"', row)
         assert best and stopped, row
         rows[name] = (float(best.group(1)), float(stopped.group(1)))
     return rows
@@ -71,9 +71,10 @@ def shown(value: float | None) -> str:
     return f"{value:.0f}" if value == round(value) else f"{value:.1f}"
 
 
-def expected(members: list[MemberRecord]) -> dict[str, tuple[float, float | None, int]]:
-    """strategy → (mean best epoch, mean stopped epoch or None, members stopped), from the
-    engine's stored numbers (epochs from 1; a stopped epoch of 0/None: did not stop)."""
+def expected(members: list[MemberRecord]) -> dict[str, tuple[float, float | None, int, float]]:
+    """strategy → (mean best epoch, mean stopped epoch or None, members stopped, mean last
+    epoch), from the engine's stored numbers (epochs from 1; a stopped epoch of 0/None: did
+    not stop)."""
     out = {}
     for name in STRATEGIES:
         ms = [m for m in members if m.strategy == name and m.status == "done"]
@@ -88,6 +89,7 @@ def expected(members: list[MemberRecord]) -> dict[str, tuple[float, float | None
             float(np.mean(best)),
             float(np.mean(stopped)) if stopped else None,
             len(stopped),
+            float(np.mean([m.epochs_run for m in ms])),
         )
     return out
 
@@ -106,14 +108,15 @@ def test_terminal_json_and_report_show_the_same_epochs(
     truth = expected(members)
     if not stops:
         # the issue's case: 5 fixed epochs are 5 everywhere, and nothing "stopped"
-        assert all(t == (5.0, None, 0) for t in truth.values())
+        assert all(t == (5.0, None, 0, 5.0) for t in truth.values())
     else:
         assert any(t[1] is not None for t in truth.values()), truth
     terminal = terminal_epochs(output)
     rows = {r["strategy"]: r for r in data["ranking"]}
     report = html_epochs(page)
-    for name, (best, stopped, n_stopped) in truth.items():
-        text = f"{shown(best)}/{shown(stopped)}"
+    for name, (best, stopped, n_stopped, last) in truth.items():
+        assert best <= last  # both over the same members
+        text = f"{shown(best)}/{shown(last)}"
         if 0 < n_stopped < 3:
             text += f" ({n_stopped} of 3)"
         assert terminal[name] == text, (name, terminal[name])
@@ -122,16 +125,14 @@ def test_terminal_json_and_report_show_the_same_epochs(
             None if stopped is None else pytest.approx(stopped)
         )
         assert rows[name]["members_stopped_early"] == n_stopped
+        assert rows[name]["mean_last_epoch"] == pytest.approx(last)
         split_epochs = rows[name]["split_epochs"]
         ms = {str(m.split_id): m for m in members if m.strategy == name}
         assert {s: (e["best"], e["stopped"]) for s, e in split_epochs.items()} == {
             s: (m.best_epoch, m.stopped_epoch or None) for s, m in ms.items()
         }
-        html_best, html_stopped = report[name]
-        assert html_best == pytest.approx(best)
-        assert (math.isnan(html_stopped) and stopped is None) or html_stopped == pytest.approx(
-            stopped
-        )
+        html_best, html_last = report[name]
+        assert (html_best, html_last) == (pytest.approx(best), pytest.approx(last))
     # no user-facing "epoch 0" anywhere
     assert "stopped epoch 0" not in page and "/0 " not in output
 

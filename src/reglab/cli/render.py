@@ -219,8 +219,9 @@ def print_result(result: StudyResult, console: Console | None = None) -> None:
     console.print(
         "vs none: difference in mean; p: Nadeau–Bengio corrected t-test, Holm-adjusted "
         "(* significant at 0.05); gap: how much better on training than test data; epochs: "
-        "mean best (restored) epoch / mean epoch early stopping fired, from 1 (–: it did not "
-        "fire; (k of n): it fired for k of n members); zeros: exact-zero weights"
+        "mean best (restored) epoch / mean last epoch trained, over the same members, from 1 "
+        "((k of n): early stopping fired for k of n members, the others ran to the limit); "
+        "zeros: exact-zero weights"
         + (
             "; ref: classical reference models on the same splits, never recommended"
             if result.references

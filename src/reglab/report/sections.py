@@ -195,11 +195,11 @@ def _signed(value: float, d: Digest) -> str:
 
 
 def _epochs(s: StrategyResult) -> str:
-    """``best/stopped`` as in the terminal, each number kept in ``data-value`` (NaN: none)."""
-    best, stopped = s.mean_best_epoch, s.mean_stopped_epoch
+    """``best/last`` as in the terminal, each number kept in ``data-value`` (NaN: none)."""
+    best, last = s.mean_best_epoch, s.mean_last_epoch
     text = (
         f"{num(math.nan if best is None else best, 'best-epoch', format_epoch(best))}/"
-        f"{num(math.nan if stopped is None else stopped, 'stopped-epoch', format_epoch(stopped))}"
+        f"{num(math.nan if last is None else last, 'last-epoch', format_epoch(last))}"
     )
     if 0 < s.n_stopped < s.n_done:
         text += f" ({s.n_stopped} of {s.n_done})"
@@ -221,7 +221,7 @@ def ranking(d: Digest) -> str:
     head = ["#", "strategy", f"{label} ± 95% CI"]
     if d.result.comparisons:
         head += [f"Δ {label} vs <code>none</code>", "p (Holm)"]
-    head += ["train–test gap", "epochs<br>best/stopped", "zeros", "splits"]
+    head += ["train–test gap", "epochs<br>best/last", "zeros", "splits"]
     ranks = {r.strategy: r.rank for r in d.ranking}
     vs = d.vs_baseline
     groups = []
@@ -269,12 +269,11 @@ def ranking(d: Digest) -> str:
         "<code>none</code> (corrected resampled t-test, Holm-adjusted, α = 0.05); · no significant "
         "difference; = identical: the same results as <code>none</code> on every split. Gap: how "
         "much better the model scores on its training data than on test (positive: "
-        "overfitting). Epochs: mean best (restored) epoch / mean epoch at which early stopping "
-        "fired, counted from 1; – : it did not fire (the members ran to the epoch limit); "
-        "(k of n): it fired for k of n members, and the stopped mean is over those k only (so "
-        "it can be below the best mean over all n). Zeros: mean share of exactly-zero weights over "
-        f"layers. {also}Unnumbered rows could not be ranked (fewer finished splits than the "
-        "others, or every member failed).</p>"
+        "overfitting). Epochs: mean best (restored) epoch / mean last epoch trained, both over "
+        "the same members and counted from 1; (k of n): early stopping fired for k of n "
+        "members, and the others ran to the epoch limit. Zeros: mean share of exactly-zero "
+        f"weights over layers. {also}Unnumbered rows could not be ranked (fewer finished splits "
+        "than the others, or every member failed).</p>"
     )
     groups += _reference_rows(d)
     if d.result.references:

@@ -148,6 +148,9 @@ class StrategyResult:
         mean_best_epoch: mean over finished members of the restored (best) epoch, from 1.
         mean_stopped_epoch: mean over the members where early stopping fired of the epoch it
             fired at, from 1; ``None`` when it fired for none of them.
+        mean_last_epoch: mean over finished members of the last epoch they trained, from 1
+            (where early stopping fired, or the limit): over the same members as
+            ``mean_best_epoch``, so never below it. The tables show ``best/last``.
         sparsity: mean fraction of exactly-zero kernel weights (over layers and members).
         n_done, n_failed: members finished and failed.
         config: the strategy's settings.
@@ -184,6 +187,7 @@ class StrategyResult:
     same_by: str | None = None
     errors: tuple[str, ...] = ()
     strengths: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    mean_last_epoch: float | None = None
 
     @property
     def n_members(self) -> int:
@@ -195,9 +199,10 @@ class StrategyResult:
         return self.n_done == 0 and self.n_failed > 0
 
     def epochs_text(self) -> str:
-        """``best/stopped`` as every table shows it: ``"12/22"``, ``"5/–"`` (never stopped),
-        ``"12/22 (3 of 5)"`` (only 3 of 5 members stopped)."""
-        text = f"{format_epoch(self.mean_best_epoch)}/{format_epoch(self.mean_stopped_epoch)}"
+        """``best/last`` as every table shows it, both means over the same members:
+        ``"12/22"``, ``"83/96 (2 of 5)"`` (early stopping fired for 2 of the 5; the others
+        trained to the limit)."""
+        text = f"{format_epoch(self.mean_best_epoch)}/{format_epoch(self.mean_last_epoch)}"
         if 0 < self.n_stopped < self.n_done:
             text += f" ({self.n_stopped} of {self.n_done})"
         return text
@@ -212,6 +217,7 @@ class StrategyResult:
             "train_gap": self.train_gap,
             "mean_best_epoch": self.mean_best_epoch,
             "mean_stopped_epoch": self.mean_stopped_epoch,
+            "mean_last_epoch": self.mean_last_epoch,
             "members_stopped_early": self.n_stopped,
             "members_at_epoch_limit": self.n_at_limit,
             "split_epochs": {
@@ -902,6 +908,7 @@ def _strategy(
         train_gap=float(np.mean(gaps)) if gaps else math.nan,
         mean_best_epoch=_mean(member_best_epoch(r) for r in done),
         mean_stopped_epoch=_mean(stopped),
+        mean_last_epoch=_mean(member_stopped_epoch(r) or r.epochs_run for r in done),
         sparsity=float(np.mean(per_member)) if per_member else 0.0,
         n_done=len(done),
         n_failed=len(failed),
@@ -935,7 +942,7 @@ def _no_variance(
     >>> round(s.ci_low, 4), s.ci_high
     (0.9965, 1.0)
     """
-    if metric not in PROPORTIONS or summary.n < 2 or not summary.std == 0:
+    if metric not in PROPORTIONS or summary.n < 2 or summary.std != 0:
         return summary
     tests = {r.split_id: (r.repeat, r.n_test) for r in done}
     repeats = len({rep for rep, _ in tests.values()}) or 1
