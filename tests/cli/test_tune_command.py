@@ -47,6 +47,12 @@ def test_tune_end_to_end_prints_the_best_and_writes_json_and_report(
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "resuming: 6 of 6 trials already finished" in again.output
     assert "trained 0 members" in again.output
+    # show says what the study is (a search whose best is optimistic), never "nested tuning"
+    shown = runner.invoke(app, ["show", data["study"], "--store", "runs.db"])
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.output.split())
+    assert "This study is a reglab tune search" in text and "optimistic" in text
+    assert "Nested tuning" not in text and "None trials" not in text
 
 
 BAD = {

@@ -546,6 +546,8 @@ def analyze_study(
     )
     if "tune" not in config:
         return result
+    if not isinstance(config["tune"].get("families"), Mapping):  # a reglab tune search
+        return dataclasses.replace(result, notices=(_search_notice(result), *result.notices))
     from reglab.study.nested_result import analyze_tuning, tuned_notices, tuning_notices
 
     tuned = analyze_tuning(metadata.get("tuning"))
@@ -920,6 +922,21 @@ def _strategy(
         wall_s=float(sum(r.wall_s for r in done)),
         errors=tuple(r.error or "unknown error" for r in failed),
         strengths=median_strengths(done),
+    )
+
+
+def _search_notice(result: StudyResult) -> Notice:
+    """What a ``reglab tune`` study's members are, said before anything is read into them."""
+    trials = len(result.strategies)
+    return Notice(
+        "tuning",
+        f"This study is a reglab tune search: each of its {trials} strategies is one trial, "
+        "and the search chose among them by their scores on these same test splits, so the "
+        "best's score is optimistic (the best of many) and its tests are not a fair "
+        "comparison. Re-run the reglab tune command that made it to print its own answer "
+        "(nothing is retrained); for an unbiased comparison of tuned strategies use reglab "
+        "bench --tune.",
+        tuple(result.strategies),
     )
 
 
