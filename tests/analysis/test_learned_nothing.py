@@ -40,8 +40,12 @@ def test_members_at_chance_fail_with_the_reason_while_others_learn(tmp_path: Pat
     records = with_balanced(scored(accuracy), balanced)
     result, terminal, data, page = present(records, tmp_path, study=three_classes(list(accuracy)))
     s = result.strategies["sgd-huge"]
-    assert (s.n_done, s.n_failed) == (0, 5)
-    assert "sgd-huge" in result.unranked
+    assert (s.n_done, s.n_failed, s.n_chance) == (0, 0, 5)
+    # learning nothing is the strategy's outcome: its scores count, and it is ranked last,
+    # significantly worse than none, rather than left out as if it had no score
+    assert "sgd-huge" not in result.unranked and result.ranking[-1].strategy == "sgd-huge"
+    assert {c.strategy: c.outcome for c in result.comparisons}["sgd-huge"] == "worse"
+    assert "sgd-huge (5 learned nothing)" in terminal
     reason = (
         "learned nothing: test balanced accuracy 33.3% is at chance level (chance for 3 classes, "
         "1/3) while none reaches 80.4%; try a smaller lr or penalty"

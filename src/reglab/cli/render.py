@@ -92,10 +92,10 @@ def results_table(result: StudyResult, *, leave_out: tuple[str, ...] = ()) -> Ta
         s = result.strategies[name]
         if s.all_failed:
             label = f"{name} (all {s.n_failed} failed)"
-        elif s.n_failed:
-            label = f"{name} ({s.n_failed} failed)"
         else:
-            label = name
+            lost = [f"{s.n_failed} failed"] * bool(s.n_failed)
+            lost += [f"{s.n_chance} learned nothing"] * bool(s.n_chance)
+            label = name + (f" ({', '.join(lost)})" if lost else "")
         summary = s.metrics.get(primary)
         diff_text, p_text = _vs_none(result, name)
         table.add_row(

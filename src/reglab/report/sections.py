@@ -244,7 +244,9 @@ def ranking(d: Digest) -> str:
             cells += ["—", "—", "—", f'<span class="bad">all {f.n_failed} failed</span>']
         else:
             n = len(f.split_scores.get(d.metric.name, {}))
-            failed = f' <span class="bad">({f.n_failed} failed)</span>' if f.n_failed else ""
+            lost = [f"{f.n_failed} failed"] * bool(f.n_failed)
+            lost += [f"{f.n_chance} learned nothing"] * bool(f.n_chance)
+            failed = f' <span class="bad">({", ".join(lost)})</span>' if lost else ""
             cells += [_signed(f.train_gap, d), _epochs(f), bar(f.sparsity), f"{n}{failed}"]
         tds = "".join(f"<td>{c}</td>" for c in cells)
         rows = f'<tr data-strategy="{esc(name)}">{tds}</tr>'

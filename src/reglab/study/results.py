@@ -152,7 +152,9 @@ class StrategyResult:
             (where early stopping fired, or the limit): over the same members as
             ``mean_best_epoch``, so never below it. The tables show ``best/last``.
         sparsity: mean fraction of exactly-zero kernel weights (over layers and members).
-        n_done, n_failed: members finished and failed.
+        n_done, n_failed: members finished and failed (a crash, a divergence).
+        n_chance: members that learned nothing (test score at chance level while other
+            strategies learn): not counted as finished, but their test scores count.
         config: the strategy's settings.
         n_stopped: finished members where early stopping fired.
         n_at_limit: finished members that ran into the epoch limit with early stopping on.
@@ -188,10 +190,11 @@ class StrategyResult:
     errors: tuple[str, ...] = ()
     strengths: dict[str, tuple[float, ...]] = field(default_factory=dict)
     mean_last_epoch: float | None = None
+    n_chance: int = 0
 
     @property
     def n_members(self) -> int:
-        return self.n_done + self.n_failed
+        return self.n_done + self.n_failed + self.n_chance
 
     @property
     def all_failed(self) -> bool:
@@ -227,6 +230,7 @@ class StrategyResult:
             "layer_sparsity": self.layer_sparsity,
             "members_done": self.n_done,
             "members_failed": self.n_failed,
+            "members_at_chance": self.n_chance,
             "all_failed": self.all_failed,
             "identical_to": self.same_as,
             "identical_by": self.same_by,
@@ -729,6 +733,10 @@ def _chance(task: str, config: Mapping[str, Any]) -> tuple[str, float, str] | No
     return "balanced_accuracy", 1.0 / k, f"chance for {k} classes, 1/{k}"
 
 
+LEARNED_NOTHING = "learned nothing"
+"""How the error of a member at chance level begins (:func:`_learned_nothing`)."""
+
+
 def _learned_nothing(
     records: Sequence[MemberRecord], task: str, config: Mapping[str, Any]
 ) -> tuple[list[MemberRecord], Answer | None]:
@@ -776,7 +784,7 @@ def _learned_nothing(
         if id(r) in at_chance:
             v = score(r)
             error = (
-                f"learned nothing: test {label} {show(v or 0.0)} is at chance level ({words}) "
+                f"{LEARNED_NOTHING}: test {label} {show(v or 0.0)} is at chance level ({words}) "
                 f"while {best_name} reaches {show(best)}; try a smaller lr or penalty"
             )
             r = dataclasses.replace(r, status="failed", error=error)
@@ -864,11 +872,15 @@ def _strategy(
 ) -> StrategyResult:
     done = [r for r in members if r.status == "done" and r.test_scores]
     failed = [r for r in members if r.status == "failed"]
-    metrics = sorted({m for r in done for m in r.test_scores})
+    # A member that learned nothing is an outcome of its strategy, not a missing one: its
+    # test scores count (leaving them out would rank the strategy by its lucky splits).
+    chance = [r for r in failed if r.test_scores and (r.error or "").startswith(LEARNED_NOTHING)]
+    scored = [*done, *chance]
+    metrics = sorted({m for r in scored for m in r.test_scores})
     split_scores: dict[str, dict[Hashable, float]] = {}
     for m in metrics:
         per: dict[Hashable, list[float]] = {}
-        for r in done:
+        for r in scored:
             v = r.test_scores.get(m)
             if v is not None and math.isfinite(v):
                 per.setdefault(r.split_id, []).append(float(v))
@@ -913,7 +925,8 @@ def _strategy(
         mean_last_epoch=_mean(member_stopped_epoch(r) or r.epochs_run for r in done),
         sparsity=float(np.mean(per_member)) if per_member else 0.0,
         n_done=len(done),
-        n_failed=len(failed),
+        n_failed=len(failed) - len(chance),
+        n_chance=len(chance),
         config=dict(members[0].strategy_config) if members else {},
         n_stopped=sum(1 for s in stopped if s is not None),
         n_at_limit=at_limit,
