@@ -158,11 +158,16 @@ def test_identical_scores_give_p_one() -> None:
 
 
 @pytest.mark.parametrize("delta,sign", [(0.05, 1.0), (-0.05, -1.0)], ids=["above", "below"])
-def test_constant_difference_gives_p_zero(delta: float, sign: float) -> None:
+def test_constant_difference_gives_the_sign_tests_p(delta: float, sign: float) -> None:
     b = [0.5, 0.25, 0.75, 0.125]
     a = [x + delta for x in b]
     r = corrected_resampled_ttest(a, b, 80, 20)
-    assert r.p_value == 0.0
+    assert r.p_value == 2 * 0.5**4  # four splits on one side: not significant, however constant
+    # one more correct row of 230 on each of 3 folds is not significant; so is 1, 1, 2 rows
+    one = corrected_resampled_ttest([0.8 + 1 / 230] * 3, [0.8] * 3, 460, 230)
+    uneven = corrected_resampled_ttest([0.8 + 1 / 230] * 2 + [0.8 + 2 / 230], [0.8] * 3, 460, 230)
+    assert one.p_value == 0.25 and uneven.p_value > 0.05
+    assert corrected_resampled_ttest([0.9] * 10, [0.8] * 10, 80, 20).p_value < 0.05
     assert r.t == sign * math.inf
     assert r.mean_diff == pytest.approx(delta)
     assert "zero variance" in r.note

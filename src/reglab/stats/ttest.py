@@ -232,7 +232,10 @@ def corrected_resampled_ttest(
     On the splits both score, ``d_j = a_j − b_j``, ``J`` pairs, mean ``d̄`` and sample variance
     ``σ̂²``: ``t = d̄ / √((1/J + n_test/n_train)·σ̂²)`` with ``J − 1`` degrees of freedom,
     ``p = 2·P(T_{J−1} > |t|)``. Zero variance is decided, not divided: identical scores give
-    ``t = 0, p = 1``; a constant non-zero difference gives ``t = ±inf, p = 0``, with a ``note``.
+    ``t = 0, p = 1``. A constant non-zero difference (one more correct test row on every
+    equal-sized fold, say) has ``t = ±inf`` and no t distribution to read; its p is then the
+    exact two-sided sign test's, ``min(1, 2·0.5^J)`` (all ``J`` differences on one side), with
+    a ``note``: 5 splits that agree give 0.0625, never 0.
 
     Args:
         a, b: per-split scores of two strategies, ``{split_id: score}``; paired by split id.
@@ -269,13 +272,13 @@ def corrected_resampled_ttest(
         return TTestResult(
             mean,
             math.copysign(math.inf, mean),
-            0.0,
+            min(1.0, 2.0 * 0.5**n),
             df,
             (mean, mean),
             0.0,
             n,
             confidence,
-            "constant difference on every split (zero variance)",
+            "constant difference on every split (zero variance): p of the exact sign test",
         )
     se = float(d.std(ddof=1)) * math.sqrt(1.0 / n + ratio)
     t = mean / se
