@@ -237,6 +237,25 @@ def _apart(metric: str, diff: float) -> str:
     return f"{format_diff(metric, diff)} {'above' if diff > 0 else 'below'}"
 
 
+def _undecided(metric: str, c: Comparison, higher_is_better: bool) -> str:
+    """Why "not significant" need not mean "no gain": the difference's own interval, and,
+    when that interval (not adjusted for the other comparisons) lies on the better side of 0,
+    that more splits may settle it. Not significant is not shown equal."""
+    t = c.test
+    if t is None or t.note or not all(math.isfinite(x) for x in t.ci):
+        return ""
+    low, high = t.ci
+    signed = lambda d: ("+" if d >= 0 else "−") + format_diff(metric, d)  # noqa: E731
+    text = f"; the difference's own 95% interval is {signed(low)} to {signed(high)}"
+    better_side = low > 0 if higher_is_better else high < 0
+    if better_side:
+        text += (
+            f", on the better side of 0 before the Holm adjustment: {t.n} splits cannot "
+            "settle it, and more (--repeats) may"
+        )
+    return text
+
+
 def _p(c: Comparison) -> str:
     p = format_p(c.p_adjusted)
     return f"Holm p{p if p.startswith('<') else '=' + p}"
@@ -368,7 +387,9 @@ def answer(
             details.append(
                 f"{'Highest' if higher_is_better else 'Lowest'} mean {metric}: {highest} "
                 f"({format_score(metric, summaries[highest].mean)}"
-                f"), {_apart(metric, diff)} {baseline}, not significant ({_p(c)})."
+                f"), {_apart(metric, diff)} {baseline}, not significant ({_p(c)})"
+                + _undecided(metric, c, higher_is_better)
+                + "."
             )
         if worse:
             details.append(f"Significantly worse than {baseline}: {_names(worse)}.")
