@@ -41,9 +41,9 @@ def test_verdict_sentences_better_worse_and_no_difference() -> None:
     ]
     assert [v.outcome for v in verdicts] == ["no difference", "better", "worse"]
     assert [v.sentence for v in verdicts] == [
-        "dropout+l2 shows no significant difference from dropout (p=0.47)",
-        "dropout+l2 beats l2 by 3.8 points (p=0.0021, significant)",
-        "dropout+l1 is worse than dropout by 7.94 points (p<0.001, significant)",
+        "dropout+l2 shows no significant difference from dropout (Holm p=0.47)",
+        "dropout+l2 beats l2 by 3.8 points (Holm p=0.0021, significant)",
+        "dropout+l1 is worse than dropout by 7.94 points (Holm p<0.001, significant)",
     ]
     assert all(isinstance(v, Verdict) for v in verdicts)
 
@@ -84,8 +84,8 @@ def test_lower_is_better_metric_flips_the_verdict() -> None:
         ("l2", "better"),
         ("dropout", "worse"),
     ]
-    assert comparisons[0].sentence == "l2 beats none by 0.196 (p<0.001, significant)"
-    assert comparisons[1].sentence.startswith("dropout is worse than none by 0.408 (p")
+    assert comparisons[0].sentence == "l2 beats none by 0.196 (Holm p<0.001, significant)"
+    assert comparisons[1].sentence.startswith("dropout is worse than none by 0.408 (Holm p")
     # the same numbers read as higher-is-better reverse both outcomes
     flipped = compare(RMSE, "none", higher_is_better=True, scale=1, unit="", **SIZES)
     assert [c.outcome for c in flipped] == ["worse", "better"]

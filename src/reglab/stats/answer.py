@@ -154,7 +154,7 @@ def compare_with(
     Strategies identical to ``reference`` (``same_as`` maps each strategy to the one whose
     results it repeats) get the outcome ``"identical"`` and stay out of the family.
 
-    >>> s = {"none": [0.8, 0.81, 0.79], "maxnorm": [0.8, 0.81, 0.79], "l2": [0.85, 0.86, 0.84]}
+    >>> s = {"none": [0.8, 0.81, 0.79], "maxnorm": [0.8, 0.81, 0.79], "l2": [0.85, 0.87, 0.84]}
     >>> cs = compare_with(s, "none", same_as={"maxnorm": "none"}, n_train=80, n_test=20,
     ...                   higher_is_better=True)
     >>> [(c.strategy, c.outcome) for c in cs]

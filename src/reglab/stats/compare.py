@@ -110,7 +110,7 @@ class Comparison:
         outcome: one of ``"better"``, ``"worse"``, ``"no difference"``, ``"untestable"``,
             from ``strategy``'s side and the metric's direction.
         sentence: the outcome in plain words, e.g.
-            ``"dropout+l2 beats dropout by 1.2 points (p=0.01, significant)"``.
+            ``"dropout+l2 beats dropout by 1.2 points (Holm p=0.01, significant)"``.
     """
 
     strategy: str
@@ -258,10 +258,10 @@ def _sentence(
     p = format_p(p_adjusted)
     p = p if p.startswith("<") else f"={p}"
     if outcome == "no difference":
-        return f"{strategy} shows no significant difference from {reference} (p{p})"
+        return f"{strategy} shows no significant difference from {reference} (Holm p{p})"
     by = f"{abs(test.mean_diff) * scale:.3g}" + (f" {unit}" if unit else "")
     verb = "beats" if outcome == "better" else "is worse than"
-    return f"{strategy} {verb} {reference} by {by} (p{p}, significant)"
+    return f"{strategy} {verb} {reference} by {by} (Holm p{p}, significant)"
 
 
 def _check_names(who: str, param: str, names: Sequence[str], known: Mapping[str, Any]) -> None:
@@ -342,7 +342,7 @@ def compare(
     ...     "l2": {0: 0.85, 1: 0.86, 2: 0.84, 3: 0.86, 4: 0.85},
     ... }
     >>> [c.sentence for c in compare(scores, "none", n_train=800, n_test=200)]
-    ['l2 beats none by 5.2 points (p<0.001, significant)']
+    ['l2 beats none by 5.2 points (Holm p<0.001, significant)']
     """
     _check_names("compare", "baseline", [baseline], scores)
     pairs = [(name, baseline) for name in scores if name != baseline]
@@ -387,8 +387,8 @@ def combination_verdicts(
     >>> for v in combination_verdicts(scores, {"dropout+l2": ("dropout", "l2")},
     ...                               n_train=800, n_test=200):
     ...     print(v.sentence)
-    dropout+l2 beats dropout by 3.8 points (p=0.005, significant)
-    dropout+l2 shows no significant difference from l2 (p=0.74)
+    dropout+l2 beats dropout by 3.8 points (Holm p=0.005, significant)
+    dropout+l2 shows no significant difference from l2 (Holm p=0.74)
     """
     who = "combination_verdicts"
     _check_names(who, "parts", list(parts), scores)
