@@ -33,12 +33,31 @@ def _third(result: StudyResult) -> str:
     return "robust_accuracy" if measured else "log_loss"
 
 
-def _value(metric: str, value: float) -> str:
+def _value(metric: str, value: float, decimals: int | None = None) -> str:
+    """A score as the table shows it: percent with one decimal for accuracies, else
+    ``decimals`` fixed decimals (three significant digits when not given)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if metric in PERCENT:
         return f"{100 * value:.1f}"
+    if decimals is not None:
+        return f"{value:.{decimals}f}"
     return f"{value:.3g}"
+
+
+def _decimals(result: StudyResult) -> int | None:
+    """Fixed decimals for the primary metric's column, interval, difference and gap: three
+    significant digits of its typical size (``2.11``, ``2.00–2.23``, ``+0.05``), so that
+    every number of a column has the same precision. ``None`` for accuracies (percent)."""
+    if result.primary in PERCENT:
+        return None
+    means = [s.metrics[result.primary].mean for s in result.strategies.values()
+             if result.primary in s.metrics]  # fmt: skip
+    sizes = [abs(m) for m in means if math.isfinite(m)]
+    typical = sorted(sizes)[len(sizes) // 2] if sizes else 0.0
+    if typical <= 0:
+        return 3
+    return min(6, max(0, 2 - math.floor(math.log10(typical))))
 
 
 def _vs_none(result: StudyResult, name: str) -> tuple[str, str]:
@@ -53,7 +72,8 @@ def _vs_none(result: StudyResult, name: str) -> tuple[str, str]:
     if comp.outcome == "identical":
         return "same", "–"
     diff = result.strategies[name].metrics[primary].mean - baseline.metrics[primary].mean
-    diff_text = f"{100 * diff:+.1f}" if primary in PERCENT else f"{diff:+.3g}"
+    places = _decimals(result)
+    diff_text = f"{100 * diff:+.1f}" if places is None else f"{diff:+.{places}f}"
     if diff_text.strip("+-0.") == "":
         diff_text = "±0"
     return diff_text, f"{comp.p_adjusted:.2f}" + (" *" if comp.significant else "")
@@ -73,7 +93,14 @@ def results_table(result: StudyResult, *, leave_out: tuple[str, ...] = ()) -> Ta
     others = [m for m, place in _others(result) if place not in leave_out]
     show_gap, show_zeros = "gap" not in leave_out, "zeros" not in leave_out
     pct = " %" if primary in PERCENT else ""
-    title = f"Study {result.name!r}: {len(result.ranking)} strategies ranked by {primary}"
+    places = _decimals(result)
+    from reglab.stats.metrics import METRIC_DIRECTIONS
+
+    direction = "higher" if METRIC_DIRECTIONS.get(primary, True) else "lower"
+    title = (
+        f"Study {result.name!r}: {len(result.ranking)} strategies ranked by {primary} "
+        f"({direction} is better)"
+    )
     if result.unranked:
         title += f", {len(result.unranked)} not ranked"
     table = Table(title=title, title_justify="left")
@@ -101,14 +128,15 @@ def results_table(result: StudyResult, *, leave_out: tuple[str, ...] = ()) -> Ta
         table.add_row(
             place,
             label,
-            "–" if summary is None else _value(primary, summary.mean),
+            "–" if summary is None else _value(primary, summary.mean, places),
             "–"
             if summary is None or math.isnan(summary.ci_low)
-            else f"{_value(primary, summary.ci_low)}–{_value(primary, summary.ci_high)}",
+            else f"{_value(primary, summary.ci_low, places)}–"
+            f"{_value(primary, summary.ci_high, places)}",
             diff_text,
             p_text,
             *[_value(m, s.metrics[m].mean) if m in s.metrics else "–" for m in others],
-            *[_value(primary, s.train_gap)] * show_gap,
+            *[_value(primary, s.train_gap, places)] * show_gap,
             "–" if s.n_done == 0 else s.epochs_text(),
             *["–" if s.n_done == 0 else f"{100 * s.sparsity:.0f}%"] * show_zeros,
         )
@@ -149,6 +177,7 @@ def _reference_rows(
     if not result.references:
         return
     primary = result.primary
+    places = _decimals(result)
     table.add_section()
     for name, s in result.references.items():
         summary = s.metrics.get(primary)
@@ -159,14 +188,15 @@ def _reference_rows(
         table.add_row(
             "ref",
             label,
-            "–" if summary is None else _value(primary, summary.mean),
+            "–" if summary is None else _value(primary, summary.mean, places),
             "–"
             if summary is None or math.isnan(summary.ci_low)
-            else f"{_value(primary, summary.ci_low)}–{_value(primary, summary.ci_high)}",
+            else f"{_value(primary, summary.ci_low, places)}–"
+            f"{_value(primary, summary.ci_high, places)}",
             "",
             "",
             *[_value(m, s.metrics[m].mean) if m in s.metrics else "–" for m in others],
-            *[_value(primary, s.train_gap)] * show_gap,
+            *[_value(primary, s.train_gap, places)] * show_gap,
             "",
             *[""] * show_zeros,
             style="italic",
