@@ -3,6 +3,7 @@ members (edges, directions, surviving features) and a small real path from Pytho
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from pathlib import Path
@@ -183,6 +184,16 @@ def test_edge_warning(best: str, warning: str) -> None:
     assert len(path.warnings) == 1
     assert any(line.startswith("warning: ") for line in path.lines())
     assert re.search(warning, path.warnings[0]), path.warnings[0]
+
+
+def test_members_that_ran_to_the_epoch_limit_are_warned_of() -> None:
+    stored = stored_path(SCORES, GRID)
+    records = [dataclasses.replace(m, epochs_run=20, best_epoch=20) for m in stored.members]
+    config = {"data": {"inputs": 3}, "train": {"epochs": 20, "patience": 5}}
+    limited = analyze("p", records, task="binary", metadata=stored.metadata, config=config)
+    path = analyze_path(limited)
+    (warning,) = [w for w in path.warnings if "epoch limit" in w]
+    assert "never fired before the 20-epoch limit" in warning and "--epochs" in warning
 
 
 def test_maxnorm_smaller_is_stronger() -> None:

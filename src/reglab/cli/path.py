@@ -166,7 +166,9 @@ def path_table(result: PathResult) -> Table:
     tech = result.technique
     table = Table(
         title=f"Strength path {result.study!r}: {tech.label} ({result.direction}), "
-        f"test {result.metric}, mean ± standard error over the splits",
+        f"test {result.metric}, mean ± standard error over the splits (sd/√splits, not "
+        "corrected for overlapping training sets, as cv.glmnet; the tests against none below "
+        "are corrected)",
         title_justify="left",
     )
     table.add_column(tech.key, justify="right", no_wrap=True)

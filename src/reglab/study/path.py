@@ -351,7 +351,8 @@ def analyze_path(
         tuple(points),
         best,
         choice,
-        _warnings(tech, points, best, choice, zero_on_grid=zero_on_grid),
+        _warnings(tech, points, best, choice, zero_on_grid=zero_on_grid)
+        + tuple(n.text for n in result.notices if n.kind == "epoch-limit"),
         inputs if isinstance(inputs, int) else None,
         result.headline,
         result,

@@ -156,10 +156,11 @@ class Selection:
 
 
 def _pm(value: tuple[float, float], metric: str) -> str:
+    """``mean ± standard error`` (the split scores' sd/√splits, uncorrected, as the path's)."""
     mean, se = value
     if metric in ("accuracy", "balanced_accuracy"):
-        return f"{100 * mean:.1f}% ± {100 * se:.1f}%"
-    return f"{mean:.4g} ± {se:.2g}"
+        return f"{100 * mean:.1f}% ± {100 * se:.1f}% (standard error over the splits)"
+    return f"{mean:.4g} ± {se:.2g} (standard error over the splits)"
 
 
 def select_features(
