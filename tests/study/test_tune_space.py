@@ -10,6 +10,7 @@ import pytest
 
 from reglab.errors import ConfigError
 from reglab.study.strategies import parse_strategy
+from reglab.study.tune_result import TrialRow, analyze_tune
 from reglab.study.tune_space import parse_space, round_strength
 from reglab.techniques import builtins, get
 
@@ -154,3 +155,26 @@ def test_a_bad_schedule_in_a_search_is_refused_in_one_line() -> None:
         parse_space("dropout+l2@warmup:0")
     with pytest.raises(ConfigError, match=r"`strategy` must be schedules of strengths that may "):
         parse_space("batchnorm@cosine+dropout")
+
+
+def _trials(best: dict[str, float], n: int) -> list[TrialRow]:
+    rows = [TrialRow(0, "complete", "best", best, 0.9, (0.88, 0.9, 0.92))]
+    for i in range(1, n):  # clearly worse, so no tie hides the warning
+        rows.append(TrialRow(i, "complete", f"t{i}", {"dropout": 0.5, "l2": 1e-3}, 0.5,
+                             (0.49, 0.5, 0.51)))  # fmt: skip
+    return rows
+
+
+def test_a_best_near_off_in_every_strength_is_said_to_favour_no_regularization() -> None:
+    space = parse_space("dropout+l2", "dropout=0.05:0.7,l2=1e-6:1e-2")
+    near_off = {"dropout": 0.0962, "l2": 2.23e-6}  # 7% and 9% of the ranges, from off
+    result = analyze_tune("s", space, _trials(near_off, 8), metric="accuracy", n_train=80,
+                          n_test=40, importances={"dropout": 0.49, "l2": 0.51})  # fmt: skip
+    (weak,) = [w for w in result.warnings if "weakest tenth" in w]
+    assert "dropout 0.0962, l2 2.23e-6" in weak and '--strategies "none,best"' in weak
+    assert "not shown with 8 complete trials" in " ".join(result.lines())
+    one_strong = analyze_tune("s", space, _trials({"dropout": 0.4, "l2": 2.23e-6}, 30),
+                              metric="accuracy", n_train=80, n_test=40,
+                              importances={"dropout": 0.6, "l2": 0.4})  # fmt: skip
+    assert not [w for w in one_strong.warnings if "weakest tenth" in w]
+    assert "Parameter importances (Optuna): dropout 0.60, l2 0.40." in one_strong.lines()

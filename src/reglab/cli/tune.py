@@ -126,7 +126,8 @@ def run_tune(
 def tune_table(result: TuneResult, top: int = 10) -> Table:
     """The best trials: number, each strength, the test score and the split count."""
     table = Table(
-        title=f"Tuning {result.study!r}: the best {top} trials by test {result.metric} (mean "
+        title=f"Tuning {result.study!r}: the best {min(top, len(result.trials))} trials by "
+        f"test {result.metric} (mean "
         "over the splits)",
         title_justify="left",
     )

@@ -139,7 +139,13 @@ class TuneResult:
         ]
         ranked = sorted(self.importances.items(), key=lambda kv: -kv[1])
         shown = [(k, v) for k, v in ranked if v >= 0.01][:6]
-        if shown:
+        complete = self.count("complete")
+        if shown and complete < MIN_IMPORTANCE_TRIALS:
+            out.append(
+                f"Parameter importances: not shown with {complete} complete trials (fewer than "
+                f"{MIN_IMPORTANCE_TRIALS}, they would be noise)."
+            )
+        elif shown:
             rest = len(ranked) - len(shown)
             out.append(
                 "Parameter importances (Optuna): "
@@ -200,6 +206,34 @@ class TuneResult:
         from reglab.report.tune import write_tune_report
 
         return write_tune_report(self, path)
+
+
+WEAK_END = 0.1
+"""The share of a range, at its weak end, in which a best strength is "close to off"."""
+
+
+def _weak_end(space: SearchSpace, params: Mapping[str, Any]) -> list[str]:
+    """``name value`` of each searched strength of ``params`` when every one of them lies in
+    the :data:`WEAK_END` of its range nearest the value that turns it off; else ``[]``."""
+    out = []
+    for d in space.dims:
+        value, spec = params.get(d.name), d.spec
+        if spec.epoch or not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        if spec.off <= d.low:
+            weak = "low"
+        elif spec.off >= d.high:
+            weak = "high"
+        else:
+            continue  # a share or a ratio: no weak end
+        if d.at_edge(float(value), WEAK_END) != weak:
+            return []
+        out.append(f"{d.name} {format_number(float(value))}")
+    return out
+
+
+MIN_IMPORTANCE_TRIALS = 20
+"""Complete trials below which parameter importances are not shown: they would be noise."""
 
 
 def _finite(value: float) -> float | None:
@@ -270,6 +304,14 @@ def analyze_tune(
             f"[{format_number(d.low)}, {format_number(d.high)}] ({'log' if d.log else 'linear'}"
             f" scale): the optimum may lie beyond {format_number(bound)}; widen it with "
             f"--range {d.name}=LO:HI."
+        )
+    weak = _weak_end(space, best.params)
+    if weak:
+        warnings.append(
+            f"every strength of the best ({', '.join(weak)}) lies in the weakest tenth of its "
+            "range: the search favours little or no regularization, and a strength close to off "
+            "is no evidence that the technique helps; compare it with none on the same data: "
+            f'reglab bench ... --strategies "none,{best.strategy}".'
         )
     if ties:
         spans = [_span([best, *ties], d.name) for d in space.dims if d.name in best.params]
