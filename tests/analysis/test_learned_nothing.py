@@ -82,3 +82,14 @@ def test_a_weak_but_learning_study_keeps_the_ordinary_rule(tmp_path: Path) -> No
     result, *_ = present(records, tmp_path, study=three_classes(list(accuracy)))
     assert result.n_failed == 0
     assert result.answer.case == "no-gain"
+
+
+def test_a_split_where_every_member_learned_nothing_still_counts(tmp_path: Path) -> None:
+    chance = 0.3333
+    accuracy = {"none": [chance, *BASE[1:]], "l2": [chance, *BASE[1:]]}
+    records = with_balanced(scored(accuracy), accuracy)
+    result, *_ = present(records, tmp_path, study=three_classes(list(accuracy)))
+    for name in accuracy:
+        s = result.strategies[name]
+        assert (s.n_done, s.n_chance) == (4, 1)
+        assert sorted(s.split_scores["balanced_accuracy"]) == [0, 1, 2, 3, 4]

@@ -597,8 +597,9 @@ def analyze(
     names = list(dict.fromkeys([*(strategy_order or []), *(r.strategy for r in records)]))
     names = [n for n in names if any(r.strategy == n for r in records)]
     primary = _primary(task, config, done)
-    n_train: dict[Hashable, int] = {r.split_id: max(1, r.n_train) for r in done}
-    n_test: dict[Hashable, int] = {r.split_id: max(1, r.n_test) for r in done}
+    sized = [r for r in records if r.test_scores]  # finished, or at chance level
+    n_train: dict[Hashable, int] = {r.split_id: max(1, r.n_train) for r in sized}
+    n_test: dict[Hashable, int] = {r.split_id: max(1, r.n_test) for r in sized}
     limit = _epoch_limit(config)
     by_strategy = {n: [r for r in records if r.strategy == n] for n in names}
     results = {
