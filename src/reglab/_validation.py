@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -146,6 +147,48 @@ class Problems:
         self.messages.append(text)
 
     def raise_if_any(self, error: type[ReglabError] = ConfigError) -> None:
-        """Raise every collected problem as one ``error`` (default :class:`ConfigError`)."""
+        """Raise every collected problem as one ``error`` (default :class:`ConfigError`); the
+        same problem of several members is said once, naming them all
+        (:func:`collapse_members`)."""
         if self.messages:
-            raise error(" ".join(self.messages))
+            raise error(" ".join(collapse_members(self.messages)))
+
+
+_MEMBER = re.compile(r"members\[(\d+)\]")
+_GOT = re.compile(r"; got (.*)\.$")
+
+
+def collapse_members(messages: list[str], shown: int = 3) -> list[str]:
+    """Messages that differ only in a member's index (and in the value it got), said once:
+    ``members[1, 2, 5]``, ``got 'a', 'b'`` (the first ``shown`` of each, then how many).
+
+    >>> collapse_members(["f: `members[1].lr` must be > 0; got 0.", "g.",
+    ...                   "f: `members[4].lr` must be > 0; got -1.", "g."])
+    ['f: `members[1, 4].lr` must be > 0; got 0, -1.', 'g.']
+    """
+    groups: dict[str, tuple[list[str], list[str]]] = {}
+    for text in messages:
+        indices = _MEMBER.findall(text)
+        if len(indices) != 1:
+            groups.setdefault(text, ([], []))
+            continue
+        got = _GOT.search(text)
+        key = _MEMBER.sub("members[*]", text)
+        key = _GOT.sub("; got *.", key) if got else key
+        seen, values = groups.setdefault(key, ([], []))
+        seen.append(indices[0])
+        if got and got.group(1) not in values:
+            values.append(got.group(1))
+
+    def listed(items: list[str], what: str) -> str:
+        more = f", … ({len(items)} {what})" if len(items) > shown else ""
+        return ", ".join(items[:shown]) + more
+
+    out = []
+    for key, (seen, values) in groups.items():
+        if seen:
+            key = key.replace("members[*]", f"members[{listed(seen, 'members')}]")
+        if values:
+            key = key.replace("; got *.", f"; got {listed(values, 'values')}.")
+        out.append(key)
+    return out

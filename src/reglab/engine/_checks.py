@@ -45,8 +45,7 @@ def validate(
             )
             continue
         _validate_member(p, i, member, data[member.split_id])
-    if p.messages:
-        raise ConfigError(" ".join(p.messages))
+    p.raise_if_any()
 
 
 def task_problem(strategy: Any, task: str, who: str) -> str | None:
