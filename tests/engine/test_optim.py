@@ -33,7 +33,7 @@ def _apply(
         flat.mul_(1 - lr * decay)
     if opt.adam:
         member_of = torch.arange(len(LRS)).repeat_interleave(SIZE)
-        opt.adam_step_(flat, g, t, torch.tensor(LRS, dtype=flat.dtype), member_of)
+        opt.adam_step_(flat, g, t, torch.tensor(LRS, dtype=flat.dtype), lambda: member_of)
     else:
         flat.addcmul_(g, lr, value=-1.0)
 
@@ -99,13 +99,13 @@ def test_members_at_other_rates_get_the_bits_of_their_rate_alone() -> None:
     lr = torch.tensor(rates, dtype=torch.float32)
     mixed, opt = start.clone(), FlatOptimizer("adam", start.numel(), "cpu")
     for t, g in enumerate(grads, start=1):
-        opt.adam_step_(mixed, g, t, lr, member_of)
+        opt.adam_step_(mixed, g, t, lr, lambda: member_of)
     for i in range(len(rates)):
         part = slice(i * size, (i + 1) * size)
         alone, single = start[part].clone(), FlatOptimizer("adam", size, "cpu")
         for t, g in enumerate(grads, start=1):
             single.adam_step_(
-                alone, g[part], t, lr[i : i + 1], torch.zeros(size, dtype=torch.long),
+                alone, g[part], t, lr[i : i + 1], lambda: torch.zeros(size, dtype=torch.long),
                 shared=float(lr[i]),
             )  # fmt: skip
         assert torch.equal(mixed[part], alone), f"member {i}"

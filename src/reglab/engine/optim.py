@@ -23,7 +23,7 @@ weights by ``1 − lr_i·wd_i`` (torch's order), also in the stack.
 >>> opt = FlatOptimizer("adam", size=2, device="cpu")
 >>> w = torch.zeros(2)
 >>> opt.adam_step_(w, torch.tensor([0.5, -2.0]), t=1, lr=torch.tensor([0.1]),
-...                member_of=torch.zeros(2, dtype=torch.long))
+...                member_of=lambda: torch.zeros(2, dtype=torch.long))
 >>> w.round(decimals=4)
 tensor([-0.1000,  0.1000])
 """
@@ -31,6 +31,7 @@ tensor([-0.1000,  0.1000])
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -86,7 +87,7 @@ class FlatOptimizer:
         g: Tensor,
         t: int,
         lr: Tensor,
-        member_of: Tensor,
+        member_of: Callable[[], Tensor],
         shared: float | None = None,
     ) -> None:
         """Adam's step ``t`` on ``w`` in place (the module's formula), each member at its rate.
@@ -96,7 +97,8 @@ class FlatOptimizer:
             g: Their gradient.
             t: The step, from 1.
             lr: Each member's learning rate ``[M]`` (float32).
-            member_of: For each element of ``w``, its member (rows of ``lr``).
+            member_of: Returns, for each element of ``w``, its member (rows of ``lr``);
+                called only when the rates differ.
             shared: The members' one rate when they share it (``float(lr[0])``), so that no
                 rate is read back from ``lr``.
         """
@@ -112,7 +114,7 @@ class FlatOptimizer:
         # member's pass. The moments do not depend on the rate: each pass starts from the
         # same m and v and leaves the same values.
         m0, v0, out = self.m.clone(), self.v.clone(), w.clone()
-        of_element = lr.view(-1)[member_of]
+        of_element = lr.view(-1)[member_of()]
         for j, rate in enumerate(rates):
             if j:
                 self.m.copy_(m0)

@@ -238,7 +238,16 @@ class Stack:
             std = torch.tensor(self.y_stats[:, 1], dtype=torch.float32, device=dev)
             self.y_scale = (1.0 / std).view(m, 1, 1)
             self.y_shift = (-mean / std).view(m, 1, 1)
-        self.member_of = layout.member_of(m, dev)
+        self._member_of: Tensor | None = None  # made when first needed (member_of)
+
+    @property
+    def member_of(self) -> Tensor:
+        """For each element of the flat buffers, its member's stack position (made when
+        first needed: a stack whose members share their rate and keep no best copy never
+        needs it)."""
+        if self._member_of is None:
+            self._member_of = self.layout.member_of(self.m, self.device)
+        return self._member_of
 
     def use_threads(self, m: int) -> None:
         """Set torch's CPU threads for operations on ``m`` members: ``min(threads, m)``.
@@ -417,7 +426,7 @@ class Stack:
                 w.mul_(self.decay)
         if self.opt.adam:
             self.opt.adam_step_(
-                self.theta, self.grad, self.t, self.lr, self.member_of, self.lr_shared_value
+                self.theta, self.grad, self.t, self.lr, lambda: self.member_of, self.lr_shared_value
             )
         elif self.lr_shared is not None:  # w − g·lr element by element, as per block
             self.flat_params.addcmul_(self.flat_direction, self.lr_shared, value=-1.0)
