@@ -28,11 +28,14 @@ def _grads(step: int) -> torch.Tensor:
 def _apply(
     opt: FlatOptimizer, flat: torch.Tensor, g: torch.Tensor, t: int, lr: torch.Tensor, decay: float
 ) -> None:
-    """What the stack does with the direction: decoupled decay, then ``w += lr·sign·u``."""
-    u, sign = opt.direction(g, t)
+    """What the stack does: decoupled decay, then Adam in place or ``w −= lr·g`` for SGD."""
     if decay:
         flat.mul_(1 - lr * decay)
-    flat.addcmul_(u, lr, value=sign)
+    if opt.adam:
+        member_of = torch.arange(len(LRS)).repeat_interleave(SIZE)
+        opt.adam_step_(flat, g, t, torch.tensor(LRS, dtype=flat.dtype), lambda: member_of)
+    else:
+        flat.addcmul_(g, lr, value=-1.0)
 
 
 @pytest.mark.parametrize(
@@ -83,7 +86,27 @@ def test_proximal_preconditioner_is_the_single_model_threshold() -> None:
     assert FlatOptimizer("sgd", 3, "cpu").preconditioner(0, 3) is None
 
 
-def test_sgd_direction_is_the_negative_gradient() -> None:
-    g = torch.tensor([1.0, -2.0])
-    u, sign = FlatOptimizer("sgd", 2, "cpu").direction(g, 1)
-    assert u is g and sign == -1.0
+def test_members_at_other_rates_get_the_bits_of_their_rate_alone() -> None:
+    # Three members of 64 elements (a multiple of the kernel's vector width, as the stack's
+    # padding makes every member's share), two at one rate and one at another: the pass per
+    # rate gives each member the bits of a stack that shares its rate, and of it alone.
+    rates = [1e-3, 3e-2, 1e-3]
+    size = 64
+    gen = torch.Generator().manual_seed(1)
+    start = torch.randn(len(rates) * size, generator=gen)
+    grads = [torch.randn(len(rates) * size, generator=gen) for _ in range(6)]
+    member_of = torch.arange(len(rates)).repeat_interleave(size)
+    lr = torch.tensor(rates, dtype=torch.float32)
+    mixed, opt = start.clone(), FlatOptimizer("adam", start.numel(), "cpu")
+    for t, g in enumerate(grads, start=1):
+        opt.adam_step_(mixed, g, t, lr, lambda: member_of)
+    for i in range(len(rates)):
+        part = slice(i * size, (i + 1) * size)
+        alone, single = start[part].clone(), FlatOptimizer("adam", size, "cpu")
+        for t, g in enumerate(grads, start=1):
+            single.adam_step_(
+                alone, g[part], t, lr[i : i + 1], lambda: torch.zeros(size, dtype=torch.long),
+                shared=float(lr[i]),
+            )  # fmt: skip
+        assert torch.equal(mixed[part], alone), f"member {i}"
+        assert torch.equal(opt.m[part], single.m) and torch.equal(opt.v[part], single.v)

@@ -97,6 +97,19 @@ def test_dropout_mask_into_a_strided_buffer_is_the_same_bits(p) -> None:
     assert torch.equal(buffer[:, 0::2], torch.ones(2, 2, 5, 7))  # nothing written elsewhere
 
 
+@pytest.mark.parametrize("p", [0.05, 0.3, 0.7], ids=str)
+def test_gaussian_multipliers_into_a_strided_buffer_are_the_same_bits(p) -> None:
+    # The engine writes each member's Gaussian multipliers straight into an epoch's buffer.
+    z = torch.randn(2, 5, 7, generator=torch.Generator().manual_seed(1))
+    buffer = torch.zeros(2, 3, 5, 7)
+    out = buffer[:, 1]
+    returned = lf.gaussian_dropout(torch.ones(()), p, z, out=out)
+    assert returned.data_ptr() == out.data_ptr()
+    assert torch.equal(out, lf.gaussian_dropout(torch.ones(()), p, z))
+    assert not torch.equal(out, torch.ones_like(out))
+    assert torch.equal(buffer[:, 0::2], torch.zeros(2, 2, 5, 7))
+
+
 @given(
     w=arrays(np.float64, (2, 3, 4), elements=st.floats(-10, 10)),
     p=st.floats(0.0, 0.95),

@@ -85,9 +85,9 @@ _SLOT_BYTES = 56
 """Per training-row slot of an epoch: the rows (int64) and row weights (float32) of up to
 three epoch plans (current, drawn ahead, and a selected copy), and their transposed host
 copies and float64 weights while one is drawn."""
-_DRAW_BYTES = 13
+_DRAW_BYTES = 5
 """Per noise element of one member's epoch, while that member's noise is drawn: the drawn
-float32 values and the multiplier's temporaries (a mask, its float32 copy, the quotient)."""
+float32 values (the multipliers are written straight into the epoch's buffer), and slack."""
 _NOISE_SETS = 4
 """Copies of a member's epoch of noise: two host buffers used in turn, a selected copy, and
 the allocator's slack (the next epoch is drawn on another thread, in its own heap)."""

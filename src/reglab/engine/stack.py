@@ -134,6 +134,7 @@ class Stack:
         # single update is off until set_members decides again.
         self._lr = value
         self.lr_shared: Tensor | None = None
+        self.lr_shared_value: float | None = None
 
     def set_members(self, members: Sequence[MemberSpec]) -> None:
         """Train on with ``members``' strategies (the same members, their strengths in effect
@@ -159,13 +160,12 @@ class Stack:
         self.gbeta = [grads[j] for j in by_kind.get("beta", [])]
         params = [j for j, b in enumerate(layout.blocks) if b.kind != "pad"]
         self.all_views = [views[j] for j in params]
-        direction = self.opt.delta if self.opt.adam else self.grad
-        directions = layout.views(direction, m)
-        self.direction_views = [directions[j] for j in params]
+        # SGD's direction is the gradient (Adam moves the weights in place: optim.py).
+        self.direction_views = [grads[j] for j in params]
         # Every block but the padding is the prefix of the flat buffers: one operation
         # moves all of them when the members share a learning rate (the same arithmetic).
         n = layout.n_params * m
-        self.flat_params, self.flat_direction = self.theta[:n], direction[:n]
+        self.flat_params, self.flat_direction = self.theta[:n], self.grad[:n]
 
         # Per-member coefficients as [M, 1, 1] columns, broadcast over each block: no
         # per-element coefficient arrays to stream through the caches every step.
@@ -180,7 +180,9 @@ class Stack:
         lrs = [mb.lr for mb in self.members]
         self.lr = column(lrs)
         # the members' one rate, for a single update over the flat buffer (None: they differ)
-        self.lr_shared = self.lr.view(-1)[0] if len(set(lrs)) == 1 else None
+        if len(set(lrs)) == 1:
+            self.lr_shared = self.lr.view(-1)[0]
+            self.lr_shared_value = float(self.lr_shared)  # the float32 rate, as a Python float
         wd = [s.weight_decay for s in strategies]
         self.decay = column([1 - r * d for r, d in zip(lrs, wd, strict=True)]) if any(wd) else None
         self.penalties: list[tuple[int, Tensor, Tensor]] = []
@@ -221,12 +223,31 @@ class Stack:
         self.has_max_norm = (self.max_norm > 0).view(m, 1, 1)
 
         self.place_of = {(p.kind, p.layer): i for i, p in enumerate(self.places)}
+        # Per noise place, the stack positions [lo, hi) from the first to the last member
+        # that draws noise there (its rate in effect > 0): the others' multipliers are 1
+        # (streams.py), and x·1 = x, so a hidden block's mask multiplies only that span.
+        self.noise_span: list[tuple[int, int]] = []
+        for place in self.places:
+            if place.kind != "hidden":  # (other kinds multiply every member)
+                self.noise_span.append((0, m))
+                continue
+            drawing = [i for i, mb in enumerate(self.members) if place.rate(mb) > 0]
+            self.noise_span.append((drawing[0], drawing[-1] + 1) if drawing else (0, 0))
         if self.y_stats is not None:
             mean = torch.tensor(self.y_stats[:, 0], dtype=torch.float32, device=dev)
             std = torch.tensor(self.y_stats[:, 1], dtype=torch.float32, device=dev)
             self.y_scale = (1.0 / std).view(m, 1, 1)
             self.y_shift = (-mean / std).view(m, 1, 1)
-        self.member_of = layout.member_of(m, dev)
+        self._member_of: Tensor | None = None  # made when first needed (member_of)
+
+    @property
+    def member_of(self) -> Tensor:
+        """For each element of the flat buffers, its member's stack position (made when
+        first needed: a stack whose members share their rate and keep no best copy never
+        needs it)."""
+        if self._member_of is None:
+            self._member_of = self.layout.member_of(self.m, self.device)
+        return self._member_of
 
     def use_threads(self, m: int) -> None:
         """Set torch's CPU threads for operations on ``m`` members: ``min(threads, m)``.
@@ -298,11 +319,15 @@ class Stack:
                 self._update_running(layer, mean, var, weight)
                 bn = (z_hat, rstd)
             idx = place_of.get(("hidden", layer))
-            mask = None
+            mask, lo, hi = None, 0, 0
             if idx is not None:
-                mask = noise[idx]
-                nxt = nxt * mask if nxt is post else nxt.mul_(mask)
-            cache.append((h, w, connect, pre, post, bn, mask))
+                lo, hi = self.noise_span[idx]
+                mask = noise[idx][lo:hi]
+                if nxt is post:  # kept for the backward pass: a new tensor
+                    nxt = nxt * noise[idx]
+                else:
+                    nxt[lo:hi].mul_(mask)
+            cache.append((h, w, connect, pre, post, bn, mask, lo, hi))
             h = nxt
         out_layer = self.n_hidden
         logits = torch.baddbmm(self.b[out_layer], self.W[out_layer], h)
@@ -311,10 +336,10 @@ class Stack:
         torch.sum(d, 2, keepdim=True, out=self.gb[out_layer])
         w_next = self.W[out_layer]
         for layer in reversed(range(self.n_hidden)):
-            h_in, w, connect, pre, post, bn, mask = cache[layer]
+            h_in, w, connect, pre, post, bn, mask, lo, hi = cache[layer]
             d = torch.bmm(w_next.transpose(1, 2), d)
             if mask is not None:
-                d.mul_(mask)
+                d[lo:hi].mul_(mask)
             if bn is not None and not bn_first:
                 d = bw.batch_norm_backward(
                     d,
@@ -396,15 +421,18 @@ class Stack:
             scratch = self.sign_scratch[layer]
             add_penalty_grad_(self.gW[layer], self.W[layer], l1, l2, scratch=scratch)
         self.t += 1
-        _, sign = self.opt.direction(self.grad, self.t)
         if self.decay is not None:  # kernels only, as reglab.fit (not biases, not batch norm)
             for w in self.W:
                 w.mul_(self.decay)
-        if self.lr_shared is not None:  # w + sign·u·lr element by element, as per block
-            self.flat_params.addcmul_(self.flat_direction, self.lr_shared, value=sign)
+        if self.opt.adam:
+            self.opt.adam_step_(
+                self.theta, self.grad, self.t, self.lr, lambda: self.member_of, self.lr_shared_value
+            )
+        elif self.lr_shared is not None:  # w − g·lr element by element, as per block
+            self.flat_params.addcmul_(self.flat_direction, self.lr_shared, value=-1.0)
         else:
             for view, direction in zip(self.all_views, self.direction_views, strict=True):
-                view.addcmul_(direction, self.lr, value=sign)
+                view.addcmul_(direction, self.lr, value=-1.0)
         for layer, prox in self.proximal:
             w = self.W[layer]
             pre = self.opt.preconditioner(*self.kernel_ranges[layer])

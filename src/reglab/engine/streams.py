@@ -270,7 +270,7 @@ class MemberStreams:
                 noise = torch.from_numpy(drawn)
                 if place.gaussian(member):
                     rng.standard_normal(out=drawn, dtype=np.float32)
-                    slot[: steps[i], i].copy_(gaussian_dropout(_ONE, rate, noise))
+                    gaussian_dropout(_ONE, rate, noise, out=slot[: steps[i], i])
                 else:
                     rng.random(out=drawn, dtype=np.float32)
                     dropout_mask(noise, rate, out=slot[: steps[i], i])

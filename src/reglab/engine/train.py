@@ -380,9 +380,10 @@ def _epochs(
         if strengths.scheduled:
             stack.set_members(strengths.at(epoch, curves()))
         stack.begin_epoch()
+        rows, noise = plan.rows.unbind(0), [n.unbind(0) for n in plan.noise]  # one call each
         for s in range(plan.steps):
             weight = None if plan.weights is None or plan.full[s] else plan.weights[s]
-            stack.train_step(plan.rows[s], [n[s] for n in plan.noise], weight)
+            stack.train_step(rows[s], [n[s] for n in noise], weight)
         stack.end_epoch(epoch)
         steps = np.array([streams.steps(i) for i in range(stack.m)])
         train_loss = stack.epoch_loss() / steps

@@ -58,6 +58,8 @@ def per_member(value: Strength, like: Tensor) -> Tensor:
     >>> per_member(torch.ones(2, 3), torch.zeros(2, 3)).shape
     torch.Size([2, 3])
     """
+    if isinstance(value, Tensor) and value.dim() == like.dim() and value.dtype == like.dtype:
+        return value  # already broadcasts (a per-member column [M, 1, …]): no conversion
     t = as_member_tensor(value, like)
     if t.dim() == 0 or t.shape == like.shape:
         return t
