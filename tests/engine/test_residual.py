@@ -316,6 +316,25 @@ def test_branch_norms_come_with_shake_drop_in_the_layer_and_the_key() -> None:
     assert shaken.key() != old_form.key() and shaken.stack_key != old_form.stack_key
 
 
+def test_a_final_model_keeps_its_branch_norms_through_save_and_load(tmp_path: Any) -> None:
+    from sklearn.datasets import load_iris
+
+    from reglab.final.model import _architecture
+
+    x, y = load_iris(return_X_y=True)
+    model = reglab.fit_final(x, y, strategy="residual+shake-drop", early_stopping=False,
+                             epochs=3, hidden=(8, 8), device="cpu")  # fmt: skip
+    assert isinstance(model.arch, ResidualArchitecture) and model.arch.branch_norm
+    loaded = reglab.load(model.save(tmp_path / "shake.reglab"))
+    assert loaded.arch == model.arch
+    np.testing.assert_array_equal(loaded.predict_proba(x), model.predict_proba(x))
+    # a file written before branch norms existed describes a network without them
+    fields = dataclasses.asdict(model.arch)
+    del fields["branch_norm"]
+    old = _architecture({"architecture": fields, "family": "residual-mlp"}, model.strategy)
+    assert isinstance(old, ResidualArchitecture) and old.branch_norm is False
+
+
 def test_the_exported_module_predicts_what_the_member_predicted() -> None:
     data = data_for("multiclass")
     spec = _member("residual+shake-drop+dropout=0.2+batchnorm", hidden=(8, 8, 8))
