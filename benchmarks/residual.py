@@ -3,8 +3,8 @@
 Part 1, accuracy. For each data set, reglab studies on the same splits and seeds train a plain
 MLP of four hidden layers (``none``) and the residual network of four blocks of the same width
 (``residual``: the inputs projected to the width, then ``h + W₂·relu(W₁·h)`` per block), alone,
-with ShakeDrop (``residual+shake-drop``, P = 0.5, ``p_l = P·l/4``) and with dropout 0.2 on each
-block's branch (``residual+dropout=0.2``). Each residual strategy is compared with ``none``, and
+with ShakeDrop (``residual+shake-drop``, P = 0.5, ``p_l = P·l/4``; its branches end in batch
+norm) and with dropout 0.2 on each block's branch (``residual+dropout=0.2``). Each residual strategy is compared with ``none``, and
 the two regularized ones with ``residual``, by reglab's Nadeau–Bengio corrected resampled
 t-test on the paired splits, Holm-adjusted over the data set's comparisons (five, and one
 for each ``--also`` strategy, compared with ``residual``). Each strategy is its own study (a
