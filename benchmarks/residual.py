@@ -3,14 +3,15 @@
 Part 1, accuracy. For each data set, reglab studies on the same splits and seeds train a plain
 MLP of four hidden layers (``none``) and the residual network of four blocks of the same width
 (``residual``: the inputs projected to the width, then ``h + W₂·relu(W₁·h)`` per block), alone,
-with ShakeDrop (``residual+shake-drop``, P = 0.5, ``p_l = P·l/4``) and with dropout 0.2 on each
-block's branch (``residual+dropout=0.2``). Each residual strategy is compared with ``none``, and
-the two regularized ones with ``residual``, by reglab's Nadeau–Bengio corrected resampled
-t-test on the paired splits, Holm-adjusted over the data set's comparisons (five, and one
-for each ``--also`` strategy, compared with ``residual``). Each strategy is its own study (a
-member's result depends on its spec only), so ``time x`` is that study's wall time over
-``none``'s: the plain MLP trains on the fused hand-written path, the residual
-network on the generic (autograd) backend, and the ratio includes that difference.
+with ShakeDrop (``residual+shake-drop``, P = 0.5, ``p_l = P·l/4``; its branches end in batch
+norm) and with dropout 0.2 on each block's branch (``residual+dropout=0.2``). Each residual
+strategy is compared with ``none``, and the two regularized ones with ``residual``, by
+reglab's Nadeau–Bengio corrected resampled t-test on the paired splits, Holm-adjusted over
+the data set's comparisons (five, and one for each ``--also`` strategy, compared with
+``residual``). Each strategy is its own study (a member's result depends on its spec only),
+so ``time x`` is that study's wall time over ``none``'s: the plain MLP trains on the fused
+hand-written path, the residual network on the generic (autograd) backend, and the ratio
+includes that difference.
 
 * W1 (``benchmarks/_w1.py``: 2,000 × 50 standardized features, 7 classes), 5 stratified folds,
   width 64, Adam 1e-3, batch 32, no early stopping.

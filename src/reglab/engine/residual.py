@@ -4,11 +4,13 @@ The network is :class:`~reglab.layers.residual.ResidualMLP` (Gorishniy et al. 20
 deep learning models for tabular data"): the inputs are projected to the width
 ``d = hidden[0]``, each entry ``h_l`` of ``hidden`` is one block
 
-    h ← h + g_l ⊙ D_l(W_l2 · act(W_l1 · N_l(h) + b_l1) + b_l2)      (W_l1: [h_l, d], W_l2: [d, h_l])
+    h ← h + g_l ⊙ D_l(E_l(W_l2 · act(W_l1 · N_l(h) + b_l1) + b_l2))      (W_l1: [h_l, d], W_l2: [d, h_l])
 
-and the output layer reads ``act(h)``. A study builds a strategy's members in this family when
-the strategy has the ``residual`` term (:func:`~reglab.engine.skip.dense_architecture`); the
-``hidden`` option then gives the blocks (``--hidden 64,64,64,64``: four blocks of width 64).
+and the output layer reads ``act(h)``; ``E_l`` is the branch's closing batch norm
+(``branch_norm``; the identity without it). A study builds a strategy's members in this
+family when the strategy has the ``residual`` term
+(:func:`~reglab.engine.skip.dense_architecture`); the ``hidden`` option then gives the blocks
+(``--hidden 64,64,64,64``: four blocks of width 64).
 
 What the strategy terms do on a residual member:
 
@@ -21,9 +23,14 @@ What the strategy terms do on a residual member:
   masks each block's ``W_l1``.
 * **Batch norm** is ``N_l``, the block's input normalization (``block_order`` must be
   ``bn-act-drop``: the block normalizes first).
-* **shake-drop=P** is ``g_l`` (:mod:`reglab.layers.shakedrop`), ``p_l = P·l/L``.
+* **shake-drop=P** is ``g_l`` (:mod:`reglab.layers.shakedrop`), ``p_l = P·l/L``, and it
+  builds the member's architecture with ``branch_norm``: each branch ends in batch norm
+  ``E_l`` (per member over its batch, running statistics for evaluation), the form
+  Yamada et al. (2018) train ShakeDrop in. Without it a branch that ShakeDrop reverses
+  (``α < 0``) grows without bound and training diverges
+  (:mod:`reglab.layers.residual`; ``benchmarks/shakedrop_scale.py`` measures it).
 * Registry techniques: penalties and hidden noise on activations act on each block's branch
-  output (after its activation and second kernel, before dropout); input noise, batch and
+  output (after its activation, second kernel and ``E_l``, before dropout); input noise, batch and
   loss techniques (mixup, adversarial training), projections and ``swa`` as on an MLP.
   Techniques that reparametrize every Dense kernel (``sparse-vd``, ``learned-dropout``) are
   refused in one line (they act on ``mlp`` members only), as is ``lassonet``, which needs the
@@ -59,6 +66,7 @@ __all__ = [
     "ResidualFamily",
     "ResidualLayout",
     "layer_names",
+    "norm_names",
     "shake_rate",
 ]
 
@@ -68,11 +76,19 @@ class ResidualArchitecture(Architecture):
     """A residual MLP (module docstring): width ``hidden[0]``, one block per ``hidden`` entry.
 
     Fields as :class:`~reglab.engine.spec.Architecture`; with batch norm ``block_order`` must
-    be ``"bn-act-drop"`` (each block normalizes its input first).
+    be ``"bn-act-drop"`` (each block normalizes its input first). ``branch_norm`` ends every
+    branch with batch norm ``E_l`` (a study sets it for strategies with ``shake-drop``:
+    :func:`~reglab.engine.skip.dense_architecture`).
     """
+
+    branch_norm: bool = False
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        if not isinstance(self.branch_norm, bool):
+            raise ConfigError(
+                message("ResidualArchitecture", "branch_norm", "a bool", self.branch_norm)
+            )
         if not self.hidden:
             raise ConfigError(
                 message("ResidualArchitecture", "hidden", "at least one block", self.hidden)
@@ -104,8 +120,11 @@ def layer_names(arch: ResidualArchitecture) -> tuple[str, ...]:
 
 class ResidualLayout(StackLayout):
     """Kernels and biases of every Dense layer in order (:func:`layer_names`), then with batch
-    norm each block's ``blocks.{l}.norm.weight``/``.bias`` ``[d, 1]``. Initialization is
-    ``nn.Linear``'s, layer by layer, as for an MLP (:meth:`StackLayout.initial`)."""
+    norm each block's ``blocks.{l}.norm.weight``/``.bias`` ``[d, 1]``, then with
+    ``branch_norm`` each block's ``blocks.{l}.out_norm.weight``/``.bias`` ``[d, 1]`` (scales 1,
+    shifts 0). Initialization is ``nn.Linear``'s, layer by layer, as for an MLP
+    (:meth:`StackLayout.initial`): the norms draw nothing, so a member's Dense layers start
+    the same with or without them."""
 
     def __init__(self, arch: Architecture) -> None:
         arch = cast(ResidualArchitecture, arch)
@@ -117,15 +136,21 @@ class ResidualLayout(StackLayout):
             (f"{names[i]}.weight", "kernel", i, (sizes[i + 1], sizes[i])) for i in range(n_layers)
         ]
         specs += [(f"{names[i]}.bias", "bias", i, (sizes[i + 1], 1)) for i in range(n_layers)]
-        if arch.batch_norm:
+        for module in norm_names(arch):
             for kind, name in (("gamma", "weight"), ("beta", "bias")):
                 specs += [
-                    (f"blocks.{i}.norm.{name}", kind, i, (arch.width, 1))
+                    (f"blocks.{i}.{module}.{name}", kind, i, (arch.width, 1))
                     for i in range(len(arch.hidden))
                 ]
         self.n_layers = n_layers
         self.constants: dict[str, float] = {}
         self._place(specs)
+
+
+def norm_names(arch: ResidualArchitecture) -> tuple[str, ...]:
+    """The batch norms every block has, in layout order: ``norm`` (its input, with
+    ``batch_norm``), then ``out_norm`` (its branch's end, with ``branch_norm``)."""
+    return ("norm",) * arch.batch_norm + ("out_norm",) * arch.branch_norm
 
 
 def shake_rate(strategy: Strategy) -> float:
@@ -166,10 +191,12 @@ class ResidualFamily(ModelFamily):
     def initial_weights(self, member: MemberSpec) -> dict[str, np.ndarray]:
         state = super().initial_weights(member)
         arch = cast(ResidualArchitecture, member.arch)
-        for i in range(len(arch.hidden) if arch.batch_norm else 0):
-            state[f"blocks.{i}.norm.running_mean"] = np.zeros(arch.width, dtype=np.float32)
-            state[f"blocks.{i}.norm.running_var"] = np.ones(arch.width, dtype=np.float32)
-            state[f"blocks.{i}.norm.num_batches_tracked"] = np.array(0, dtype=np.int64)
+        for module in norm_names(arch):
+            for i in range(len(arch.hidden)):
+                prefix = f"blocks.{i}.{module}"
+                state[f"{prefix}.running_mean"] = np.zeros(arch.width, dtype=np.float32)
+                state[f"{prefix}.running_var"] = np.ones(arch.width, dtype=np.float32)
+                state[f"{prefix}.num_batches_tracked"] = np.array(0, dtype=np.int64)
         return state
 
     def weight_summary(self, arch: Any, weights: dict[str, np.ndarray]) -> tuple[Any, ...]:
@@ -186,8 +213,8 @@ class ResidualFamily(ModelFamily):
     def export(self, arch: Any, strategy: Strategy) -> nn.Module:
         """The :class:`~reglab.layers.residual.ResidualMLP` equal to one member: the
         strategy's dropout, input dropout, dropout kind, DropConnect, max-norm, L1/L2 on the
-        kernels :meth:`Strategy.penalized <reglab.engine.spec.Strategy.penalized>` flags, and
-        ShakeDrop's ``P``."""
+        kernels :meth:`Strategy.penalized <reglab.engine.spec.Strategy.penalized>` flags,
+        ShakeDrop's ``P`` and the architecture's ``branch_norm``."""
         from reglab.layers.residual import ResidualMLP
         from reglab.regularizers import L1L2, MaxNorm
 
@@ -211,17 +238,21 @@ class ResidualFamily(ModelFamily):
             drop_connect=strategy.one("drop_connect"),
             batch_norm=arch.batch_norm,
             shake_drop=shake_rate(strategy),
+            branch_norm=arch.branch_norm,
             kernel_regularizer=[reg if on and f else None for f in strategy.penalized(n_layers)],
             kernel_constraint=MaxNorm(c) if (c := strategy.one("max_norm")) > 0 else None,
         )
 
     def member_bytes(self, member: MemberSpec) -> int:
         """The dense estimate over this layout, plus each block's extra activations: per row
-        of a training step ``4`` copies of the stream (``d``) and ``2`` of the inner layer."""
+        of a training step ``4`` copies of the stream (``d``) and ``2`` of the inner layer,
+        and ``2`` more of the stream with ``branch_norm`` (the norm's output and its
+        normalized input)."""
         from reglab.engine.plan import dense_member_bytes
 
         arch = cast(ResidualArchitecture, member.arch)
-        extra = sum(4 * arch.width + 2 * h for h in arch.hidden) * member.batch_size * 4
+        stream = 4 + 2 * arch.branch_norm
+        extra = sum(stream * arch.width + 2 * h for h in arch.hidden) * member.batch_size * 4
         return int(dense_member_bytes(member, self.layout(arch)) + extra)
 
 

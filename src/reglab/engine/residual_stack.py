@@ -2,7 +2,8 @@
 
 Every Dense layer is one ``torch.baddbmm`` over the member dimension, as in the MLP's generic
 stack, and autograd differentiates the forward pass of :mod:`reglab.engine.residual`. Batch
-norm runs per member over the batch (its running statistics are ``[2, M, d, 1]`` per block).
+norm runs per member over the batch (its running statistics are ``[2, M, d, 1]`` per norm:
+the blocks' input norms, then with ``branch_norm`` the norms that end their branches).
 
 ShakeDrop's uniforms come from each member's own technique stream,
 ``derive(member seed, "technique", "shake-drop")``: at every training step a member with
@@ -25,7 +26,7 @@ from reglab.engine import backward as bw
 from reglab.engine import pointwise as pw
 from reglab.engine.generic import GenericStack
 from reglab.engine.layout import StackLayout
-from reglab.engine.residual import ResidualArchitecture, shake_rate
+from reglab.engine.residual import ResidualArchitecture, norm_names, shake_rate
 from reglab.engine.spec import MemberSpec
 from reglab.engine.streams import NoisePlace
 from reglab.layers.shakedrop import depth_rates, shake_drop, shake_gates
@@ -55,9 +56,13 @@ class ResidualStack(GenericStack):
             members, layout, data, params, places, y_stats, keep_best=keep_best, threads=threads
         )
         arch: ResidualArchitecture = layout.arch  # type: ignore[assignment]
-        if self.batch_norm:  # each block normalizes the stream, of width d
+        self.branch_norm = arch.branch_norm
+        self.out_norm = self.n_hidden if self.batch_norm else 0
+        """Where the branch norms start among the norms (gammas, betas, running statistics)."""
+        norms = len(norm_names(arch)) * self.n_hidden  # each normalizes the stream, of width d
+        if norms:
             zeros, ones = torch.zeros(self.m, arch.width, 1), torch.ones(self.m, arch.width, 1)
-            self.running = [torch.stack([zeros, ones]).to(self.device) for _ in arch.hidden]
+            self.running = [torch.stack([zeros, ones]).to(self.device) for _ in range(norms)]
             self.best_running = [r.clone() for r in self.running] if keep_best else self.running
         self._gates: list[tuple[Tensor, Tensor]] | None = None
 
@@ -110,7 +115,8 @@ class ResidualStack(GenericStack):
         noise: Sequence[Tensor],
         weight: Tensor | None,
     ) -> tuple[Tensor, list[Tensor]]:
-        """Training outputs ``[M, out, B]`` and each block's branch output (before noise)."""
+        """Training outputs ``[M, out, B]`` and each block's branch output (after its closing
+        norm, before noise)."""
         w_all = params["kernel"]
         gammas, betas = params.get("gamma", []), params.get("beta", [])
         place_of = self.place_of
@@ -132,6 +138,10 @@ class ResidualStack(GenericStack):
                 w = w * noise[idx]
             r = pw.activation(self.activation, self._dense(params, first, w, r))
             r = self._dense(params, first + 1, w_all[first + 1], r)
+            if self.branch_norm:
+                at = self.out_norm + block
+                r, _, _, mean, var = bw.batch_norm_train(r, gammas[at], betas[at], weight)
+                self._update_running(at, mean.detach(), var.detach(), weight)
             hidden.append(r)
             r = self._perturb("hidden-noise", r)
             idx = place_of.get(("hidden", block))
@@ -163,6 +173,9 @@ class ResidualStack(GenericStack):
             first = 1 + 2 * block
             r = pw.activation(self.activation, torch.baddbmm(b_all[first], w_all[first], r))
             r = torch.baddbmm(b_all[first + 1], w_all[first + 1], r)
+            if self.branch_norm:
+                at = self.out_norm + block
+                r = self._bn_eval(r, running[at], gammas[at], betas[at])
             if any(self.shake_on):
                 r = r * keep[block]
             h = h + r
@@ -170,9 +183,13 @@ class ResidualStack(GenericStack):
 
     def export(self, index: int, *, best: bool) -> dict[str, np.ndarray]:
         """Member ``index``'s weights as a :class:`~reglab.layers.residual.ResidualMLP`
-        ``state_dict`` (batch norm's statistics under ``blocks.{l}.norm``)."""
+        ``state_dict`` (batch norms' statistics under ``blocks.{l}.norm`` and
+        ``blocks.{l}.out_norm``)."""
         state = super().export(index, best=best)
-        for block in range(self.n_hidden if self.batch_norm else 0):
-            for stat in ("running_mean", "running_var", "num_batches_tracked"):
-                state[f"blocks.{block}.norm.{stat}"] = state.pop(f"bn{block}.{stat}")
+        arch: ResidualArchitecture = self.layout.arch  # type: ignore[assignment]
+        for k, module in enumerate(norm_names(arch)):
+            for block in range(self.n_hidden):
+                for stat in ("running_mean", "running_var", "num_batches_tracked"):
+                    at = k * self.n_hidden + block
+                    state[f"blocks.{block}.{module}.{stat}"] = state.pop(f"bn{at}.{stat}")
         return state

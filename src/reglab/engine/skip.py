@@ -108,16 +108,17 @@ SKIP_FAMILY = register_family(SkipFamily())
 def dense_architecture(strategy: Strategy, **fields: Any) -> Architecture:
     """The dense network a strategy's members need: :class:`SkipArchitecture` when one of its
     techniques acts on ``skip-mlp`` members only, a
-    :class:`~reglab.engine.residual.ResidualArchitecture` for ``residual``, else an MLP's
-    :class:`~reglab.engine.spec.Architecture` (``fields`` are its arguments)."""
+    :class:`~reglab.engine.residual.ResidualArchitecture` for ``residual`` (whose branches
+    end in batch norm when the strategy has ``shake-drop``, unless ``fields`` say otherwise),
+    else an MLP's :class:`~reglab.engine.spec.Architecture` (``fields`` are its arguments)."""
     from reglab.techniques import get
 
     if any(get(c.key).families == (SKIP_FAMILY.name,) for c in strategy.techniques):
         return SkipArchitecture(**fields)
     if any(c.key == "residual" for c in strategy.techniques):
-        from reglab.engine.residual import ResidualArchitecture
+        from reglab.engine.residual import ResidualArchitecture, shake_rate
 
-        return ResidualArchitecture(**fields)
+        return ResidualArchitecture(**{"branch_norm": shake_rate(strategy) > 0, **fields})
     return Architecture(**fields)
 
 

@@ -419,8 +419,11 @@ class MemberSpec:
     def key(self) -> str:
         """A content hash: equal specs (same data indices included) give equal keys."""
         h = hashlib.sha256()
+        arch = dataclasses.asdict(self.arch)
+        if arch.get("branch_norm") is False:  # residual members without it keep earlier keys
+            del arch["branch_norm"]
         payload = {
-            "arch": dataclasses.asdict(self.arch),
+            "arch": arch,
             "strategy": self.strategy.to_dict(),
             "train": dataclasses.asdict(self.train),
             "seed": self.seed,

@@ -384,6 +384,8 @@ def _architecture(config: dict[str, Any], strategy: Strategy) -> Architecture:
         return RecurrentArchitecture(**{**fields, "units": tuple(fields["units"])})
     if family not in ("mlp", "skip-mlp", "residual-mlp"):
         raise ValueError(f"the network's family {family!r} is not one reglab reads")
+    if family == "residual-mlp":  # files written before branch norms have none
+        fields.setdefault("branch_norm", False)
     return dense_architecture(strategy, **fields)
 
 

@@ -4,16 +4,25 @@
 are first projected to the width ``d = hidden[0]``; block ``l`` (inner width ``h_l``; with
 ``hidden=(64,) * 4`` every width is 64) then computes
 
-    h ← h + g_l ⊙ D_l(W_l2 · act(W_l1 · N_l(h) + b_l1) + b_l2)
+    h ← h + g_l ⊙ D_l(E_l(W_l2 · act(W_l1 · N_l(h) + b_l1) + b_l2))
 
 and the output layer reads ``W_out · act(h) + b_out``. ``N_l`` is ``BatchNorm1d(d)`` with
-``batch_norm=True`` (else the identity), ``D_l`` the block's dropout (rate ``dropout`` or
-``dropout[l]``), ``g_l`` ShakeDrop's gate with ``p_l = P·l/L`` for ``shake_drop=P``
-(:mod:`reglab.layers.shakedrop`; 1 without it). DropConnect masks ``W_l1``. Input dropout acts
-on the inputs before the projection.
+``batch_norm=True`` (else the identity), ``E_l`` a ``BatchNorm1d(d)`` ending the branch with
+``branch_norm`` (on by default with ShakeDrop, else the identity), ``D_l`` the block's dropout
+(rate ``dropout`` or ``dropout[l]``), ``g_l`` ShakeDrop's gate with ``p_l = P·l/L`` for
+``shake_drop=P`` (:mod:`reglab.layers.shakedrop`; 1 without it). DropConnect masks ``W_l1``.
+Input dropout acts on the inputs before the projection.
+
+Why ShakeDrop brings ``E_l``: Yamada et al. (2018) train ShakeDrop only on branches that end in
+batch norm, and report that residual branches without it diverge. A dropped example's branch
+goes forward times ``α ∈ [−1, 1]`` but its gradient comes back times ``β ∈ [0, 1]``: for
+``α < 0`` the update moves the branch against the loss it produced, and nothing bounds the
+branch's scale, which grows until the loss explodes. ``E_l`` fixes each branch's scale to its
+learned ``γ`` per unit, so a reversed branch cannot run away.
 
 Module names (``state_dict`` keys): ``dropout_in``, ``project``, ``blocks.{l}.norm``,
-``blocks.{l}.dense0``, ``blocks.{l}.dense1``, ``blocks.{l}.dropout``, ``output``. The Dense
+``blocks.{l}.dense0``, ``blocks.{l}.dense1``, ``blocks.{l}.out_norm``, ``blocks.{l}.dropout``,
+``output``. The Dense
 layers in order, ``project, blocks.0.dense0, blocks.0.dense1, …, output``, are what
 ``kernel_regularizer`` names when it is a sequence; a single penalty goes on every kernel but
 the output's (and on that one with ``regularize_output``). ``kernel_constraint`` goes on every
@@ -26,7 +35,7 @@ kernel. It is the single model of an engine member of the ``residual-mlp`` famil
 >>> net(torch.randn(8, 5)).shape
 torch.Size([8, 3])
 >>> [name for name, _ in net.blocks[1].named_children()]
-['dense0', 'act', 'dense1', 'dropout']
+['dense0', 'act', 'dense1', 'out_norm', 'dropout']
 """  # noqa: E501
 
 from __future__ import annotations
@@ -50,7 +59,7 @@ __all__ = ["ResidualBlock", "ResidualMLP"]
 
 
 class ResidualBlock(nn.Module):
-    """``h + g ⊙ D(dense1(act(dense0(N(h)))))``, one block of :class:`ResidualMLP`."""
+    """``h + g ⊙ D(E(dense1(act(dense0(N(h))))))``, one block of :class:`ResidualMLP`."""
 
     def __init__(
         self,
@@ -59,6 +68,7 @@ class ResidualBlock(nn.Module):
         activation: str,
         *,
         batch_norm: bool,
+        branch_norm: bool,
         dropout: float,
         dropout_kind: str,
         drop_connect: float,
@@ -77,6 +87,8 @@ class ResidualBlock(nn.Module):
         self.act = Activation(activation)
         self.dense1 = Dense(units, width, kernel_regularizer=penalties[1],
                             kernel_constraint=constraint)  # fmt: skip
+        if branch_norm:
+            self.out_norm = nn.BatchNorm1d(width)
         if dropout > 0:
             self.dropout = _DROPOUT_CLASSES[dropout_kind](dropout, generator=generator)
         self.shake_rate = shake_rate
@@ -85,6 +97,8 @@ class ResidualBlock(nn.Module):
         """``gates``: this step's ShakeDrop gates ``[B, 1]`` (forward, backward) in training."""
         r = self.norm(h) if hasattr(self, "norm") else h
         r = self.dense1(self.act(self.dense0(r)))
+        if hasattr(self, "out_norm"):
+            r = self.out_norm(r)
         if hasattr(self, "dropout"):
             r = self.dropout(r)
         if self.shake_rate > 0:
@@ -114,6 +128,9 @@ class ResidualMLP(nn.Module, Configurable):
         drop_connect: DropConnect rate on each block's first kernel, a float in [0, 1).
         batch_norm: Normalize each block's input (``BatchNorm1d(d)``).
         shake_drop: ShakeDrop's ``P`` in [0, 1]: block ``l`` of ``L`` uses ``p_l = P·l/L``.
+        branch_norm: End each block's branch with ``BatchNorm1d(d)`` (before its dropout and
+            ShakeDrop's gate); ``None``, the default, turns it on exactly when ``shake_drop``
+            is above 0, the form ShakeDrop trains stably in (module docstring).
         kernel_regularizer: A penalty for every kernel but the output's, or one penalty or
             ``None`` per Dense layer (``project``, the blocks' two kernels in order, ``output``).
         kernel_constraint: A constraint for every kernel (e.g. ``MaxNorm``).
@@ -138,6 +155,7 @@ class ResidualMLP(nn.Module, Configurable):
         kernel_regularizer: Penalty | Sequence[Penalty | None] | None = None,
         kernel_constraint: Projection | None = None,
         regularize_output: bool = False,
+        branch_norm: bool | None = None,
         *,
         generator: torch.Generator | None = None,
         shake_generator: np.random.Generator | int | None = None,
@@ -146,7 +164,7 @@ class ResidualMLP(nn.Module, Configurable):
         rates, penalties = self._validate(
             in_features, out_features, hidden, activation, dropout, input_dropout,
             dropout_kind, drop_connect, batch_norm, shake_drop, kernel_regularizer,
-            regularize_output,
+            regularize_output, branch_norm,
         )  # fmt: skip
         width = hidden[0]
         if input_dropout > 0:
@@ -160,6 +178,7 @@ class ResidualMLP(nn.Module, Configurable):
                 units,
                 activation,
                 batch_norm=batch_norm,
+                branch_norm=shake_drop > 0 if branch_norm is None else branch_norm,
                 dropout=rates[i],
                 dropout_kind=dropout_kind,
                 drop_connect=drop_connect,
@@ -190,6 +209,7 @@ class ResidualMLP(nn.Module, Configurable):
         )
         self.kernel_constraint = kernel_constraint
         self.regularize_output = regularize_output
+        self.branch_norm = branch_norm
         self.generator = generator
         self.shake_generator = (
             shake_generator
@@ -201,7 +221,7 @@ class ResidualMLP(nn.Module, Configurable):
     def _validate(
         in_features: Any, out_features: Any, hidden: Any, activation: Any, dropout: Any,
         input_dropout: Any, dropout_kind: Any, drop_connect: Any, batch_norm: Any,
-        shake: Any, kernel_regularizer: Any, regularize_output: Any,
+        shake: Any, kernel_regularizer: Any, regularize_output: Any, branch_norm: Any,
     ) -> tuple[list[float], list[Any]]:  # fmt: skip
         who = "ResidualMLP"
         p = Problems()
@@ -229,6 +249,8 @@ class ResidualMLP(nn.Module, Configurable):
                 p.add(message(who, name, "a bool", flag))
         if isinstance(shake, bool) or not isinstance(shake, int | float) or not 0 <= shake <= 1:
             p.add(message(who, "shake_drop", "a float in [0, 1]", shake))
+        if branch_norm is not None and not isinstance(branch_norm, bool):
+            p.add(message(who, "branch_norm", "a bool or None", branch_norm))
         n_layers = 2 * n + 2
         penalties: list[Any] = [None] * n_layers
         if _is_sequence(kernel_regularizer):

@@ -86,7 +86,10 @@ def shake_drop(branch: Tensor, forward: Tensor, backward: Tensor) -> Tensor:
 
 class ShakeDrop(nn.Module):
     """ShakeDrop of one residual branch ``[B, …]``, for one's own residual blocks:
-    ``x + shake(F(x))`` (module docstring). Identity times ``1 − p`` in evaluation.
+    ``x + shake(F(x))`` (module docstring). Identity times ``1 − p`` in evaluation. End ``F``
+    in batch norm, as :class:`~reglab.layers.ResidualMLP` does and the paper prescribes: the
+    backward gate ``β ≥ 0`` differs from the forward ``α`` that may be negative, and a branch
+    whose scale nothing bounds grows under it until training diverges.
 
     Args:
         p: The block's drop probability ``p_l``, a float in [0, 1]

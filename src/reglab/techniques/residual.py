@@ -11,7 +11,8 @@
 by ShakeDrop's gate (Yamada et al. 2018, :mod:`reglab.layers.shakedrop`): forward
 ``b + α − bα``, backward ``b + β − bβ``, ``b ~ Bernoulli(1 − p_l)``, ``α ~ U(−1, 1)``,
 ``β ~ U(0, 1)`` per example, ``p_l = P·l/L`` rising linearly with depth; in evaluation
-``1 − p_l``. It needs residual blocks and does not imply them: a strategy with ``shake-drop``
+``1 − p_l``. Its members' branches end in batch norm (``branch_norm``, the paper's form: without
+it the branches ShakeDrop reverses grow until training diverges). It needs residual blocks and does not imply them: a strategy with ``shake-drop``
 but not ``residual`` is refused in one line, so ``residual+shake-drop`` and ``residual`` name
 the two networks a comparison needs. In ``reglab tune``'s cocktail, ``shake-drop`` is asked
 only when ``residual`` is on.
