@@ -9,8 +9,10 @@ the test scores are those of ``φ`` (the last synchronization's), while training
 the fast weights ``θ``. Members of one stack may have different ``k`` and ``α``; the step
 count ``t`` is the member's own (every member of a stack takes the same steps).
 
-Refused with batch norm (the running statistics follow the fast weights) and together with
-``swa`` or ``snapshot`` (each holds its own evaluated weights). Its single-model form is
+With batch norm, the slow weights are evaluated with running statistics recomputed for them
+by one pass over the member's training rows (:mod:`reglab.engine.bn_refresh`; the running
+statistics of training follow the fast weights). Refused together with ``swa`` or
+``snapshot`` (each holds its own evaluated weights). Its single-model form is
 :class:`reglab.optim.Lookahead` around ``torch.optim.Adam``.
 
 Search ranges: ``k`` in [2, 20] steps, ``α`` in [0.3, 0.9].
@@ -55,7 +57,6 @@ class Lookahead(Technique):
     acts_on = "trajectory"
     label = "Lookahead"
     order = 96
-    batch_norm = False
     defaults: ClassVar[Mapping[str, float]] = MappingProxyType({"k": 5.0, "alpha": 0.5})
     fields: ClassVar[tuple[str, ...]] = TRAJECTORY_KEYS  # one of them per cocktail
 
