@@ -219,6 +219,7 @@ def test_members_are_bit_identical_alone_and_stacked() -> None:
         _spec("snapshot=2", seed=2),
         _spec("swa=1+dropout=0.2", seed=3, epochs=5),
         _spec("dropout=0.1", seed=4),
+        _spec("lookahead=3:0.5+swa=2", seed=6),
     ]
     short = specs[0]  # fewer training rows: other batch counts in the recomputation pass
     specs.append(dataclasses.replace(short, train_idx=short.train_idx[:37], seed=5))

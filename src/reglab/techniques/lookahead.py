@@ -11,8 +11,9 @@ count ``t`` is the member's own (every member of a stack takes the same steps).
 
 With batch norm, the slow weights are evaluated with running statistics recomputed for them
 by one pass over the member's training rows (:mod:`reglab.engine.bn_refresh`; the running
-statistics of training follow the fast weights). Refused together with ``swa`` or
-``snapshot`` (each holds its own evaluated weights). Its single-model form is
+statistics of training follow the fast weights). With ``swa``, SWA averages the slow weights
+at each epoch's end (``lookahead+swa``); refused with ``snapshot`` (would its snapshots keep
+the fast or the slow weights?). Its single-model form is
 :class:`reglab.optim.Lookahead` around ``torch.optim.Adam``.
 
 Search ranges: ``k`` in [2, 20] steps, ``α`` in [0.3, 0.9].
@@ -35,15 +36,26 @@ from reglab.techniques.registry import register
 __all__ = ["Lookahead"]
 
 TRAJECTORY_KEYS = ("lookahead", "snapshot", "swa")
-"""Techniques that each evaluate a member with weights of their own: one per strategy."""
+"""Techniques that each evaluate a member with weights of their own. ``lookahead+swa`` is
+well defined (SWA averages the slow weights Lookahead evaluates); ``snapshot`` joins neither."""
+
+_WHY = {
+    "swa": "a snapshot ensemble predicts with its K snapshots, SWA with one average of the "
+    "weights: which the member is would be ill-defined",
+    "lookahead": "whether snapshots keep the fast or the slow weights would make two different "
+    "methods",
+}
 
 
 def trajectory_conflict(key: str, keys: Sequence[str]) -> str | None:
-    """Why ``key`` cannot join the strategy's ``keys`` (another of :data:`TRAJECTORY_KEYS`)."""
-    others = [k for k in TRAJECTORY_KEYS if k != key and k in keys]
-    if others:
-        return f"`{key}` must be used without `{others[0]}` (each evaluates its own weights)"
-    return None
+    """Why ``key`` cannot join the strategy's ``keys``: ``snapshot`` with ``swa`` or
+    ``lookahead`` (one line, with the reason)."""
+    if key != "snapshot":  # lookahead+swa is allowed; snapshot says why it joins neither
+        return None
+    other = next((k for k in ("swa", "lookahead") if k in keys), None)
+    if other is None:
+        return None
+    return f"`snapshot` must be used without `{other}` ({_WHY[other]})"
 
 
 class Lookahead(Technique):

@@ -11,7 +11,8 @@ optimizer's own iterate ``wₜ``. The learning rate stays the member's (SWA's co
 the cyclical one is not implemented). With batch norm, the average is evaluated with running
 statistics recomputed for it by one pass over the member's training rows
 (:mod:`reglab.engine.bn_refresh`, as ``torch.optim.swa_utils.update_bn``); training goes on
-with the iterate's own.
+with the iterate's own. With ``lookahead`` (``lookahead+swa``) the weights averaged are the
+slow ones Lookahead evaluates; ``snapshot`` is refused (an ensemble or an average?).
 
 Search range: ``START`` in [5, 50] epochs (Izmailov et al. start averaging after about 75% of
 a training budget; reglab's default budget is 100 epochs with early stopping).
