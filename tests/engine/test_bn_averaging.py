@@ -257,17 +257,24 @@ def _family_specs(kind: str) -> list[MemberSpec]:
     if kind == "residual":
         arch: Any = ResidualArchitecture(5, 3, hidden=(6, 6), batch_norm=True)
         texts = ["residual+batchnorm+swa=2", "residual+batchnorm+lookahead=3:0.5",
-                 "residual+batchnorm+snapshot=2", "residual+batchnorm"]  # fmt: skip
+                 "residual+batchnorm+snapshot=2", "residual+shake-drop=0.5+batchnorm+swa=2",
+                 "residual+batchnorm"]  # fmt: skip
     else:  # a 5-feature row as a 1×5 image: conv blocks with batch norm too
         arch = ConvArchitecture(25, 3, hidden=(6,), height=5, width=5, batch_norm=True,
                                 conv=(ConvBlock(2, 3, 1, 1),))  # fmt: skip
         texts = ["batchnorm+swa=2", "batchnorm+lookahead=3:0.5", "batchnorm+snapshot=2",
-                 "batchnorm"]  # fmt: skip
+                 "batchnorm+dropout=0.2+swa=3", "batchnorm"]  # fmt: skip
     base = member(seed=0, d=arch.in_features)
     cfg = TrainConfig(epochs=4, batch_size=16, patience=None)
     return [
         MemberSpec(
-            arch, parse_strategy(t), cfg, base.train_idx, base.val_idx, base.test_idx, seed=i % 3
+            arch,
+            parse_strategy(t),
+            cfg,
+            base.train_idx,
+            base.val_idx,
+            base.test_idx,
+            seed=i if i < len(texts) - 1 else 0,
         )
         for i, t in enumerate(texts)
     ]
@@ -285,6 +292,15 @@ def test_other_families_recompute_statistics_bit_identically_alone_and_stacked(k
         assert np.array_equal(alone.test_pred, together.test_pred), spec.strategy.name
         for k, v in alone.weights.items():
             assert np.array_equal(v, together.weights[k]), (spec.strategy.name, k)
+    for spec, result in zip(specs, stacked, strict=True):  # update_batchnorm on the export
+        if not any(c.key == "swa" for c in spec.strategy.techniques):
+            continue
+        module = member_module(spec.arch, spec.strategy)
+        module.load_state_dict({k: torch.as_tensor(v) for k, v in result.weights.items()})
+        update_batchnorm(module, data[0][0][spec.train_idx], batch_size=16)
+        for k, v in module.state_dict().items():
+            if ".running_" in k:
+                np.testing.assert_allclose(result.weights[k], v, rtol=1e-4, atol=1e-5, err_msg=k)
     swa = stacked[0]  # same seed as the plain member: same iterate, recomputed statistics
     stats = [k for k in swa.weights if k.endswith("running_mean")]
     assert len(stats) == 2  # residual: two blocks; cnn: one conv block and one dense layer

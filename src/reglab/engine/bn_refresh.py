@@ -16,7 +16,8 @@ training. A last batch of one row is skipped, as training skips it. So the stati
 the mean of the batches' statistics (PyTorch's ``momentum=None``), the first batch's exactly
 at ``b = 1``. Noise is off during the pass
 (dropout, Gaussian dropout, DropConnect and registry noise draw nothing, so no member's stream
-moves): the statistics are those of the network that evaluation runs, not of a noisy one
+moves; ShakeDrop's branches are scaled by ``1 − p_l`` as in evaluation): the statistics are
+those of the network that evaluation runs, not of a noisy one
 (dropout's inverted scaling keeps the mean but inflates the variance, the "variance shift" of
 Li et al. 2019). A parametrization's evaluation kernels are used.
 
@@ -59,10 +60,14 @@ def _noise_off(stack: Any) -> Iterator[dict[str, list[Tensor]]]:
     stack.place_of = {}
     stack.by_kind = {k: v for k, v in stack.by_kind.items() if not k.endswith("noise")}
     stack.parametrization = []
+    if any(getattr(stack, "shake_on", ())):  # ShakeDrop: its branch times 1 − p, as evaluated
+        stack._gates = [(keep, keep) for keep in stack.shake_keep]
     try:
         yield params
     finally:
         stack.place_of, stack.by_kind, stack.parametrization = saved
+        if hasattr(stack, "_gates"):
+            stack._gates = None
 
 
 def recompute_running(stack: Any, flags: np.ndarray, rows: Sequence[np.ndarray]) -> None:
