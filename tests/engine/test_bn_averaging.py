@@ -16,7 +16,7 @@ import reglab
 from reglab.engine import MemberSpec, initial_weights, stream_seeds, train_members
 from reglab.engine.export import member_module, single_model
 from reglab.errors import ConfigError
-from reglab.optim import Lookahead, SnapshotCycles, update_batchnorm
+from reglab.optim import Lookahead, SnapshotCycles, recomputed_batchnorm, update_batchnorm
 from reglab.study.strategies import parse_strategy
 
 from .conftest import data_for, member
@@ -305,3 +305,22 @@ def test_other_families_recompute_statistics_bit_identically_alone_and_stacked(k
     stats = [k for k in swa.weights if k.endswith("running_mean")]
     assert len(stats) == 2  # residual: two blocks; cnn: one conv block and one dense layer
     assert all(not np.allclose(swa.weights[k], plain.weights[k], atol=1e-4) for k in stats)
+
+
+def test_recomputed_batchnorm_restores_the_models_own_statistics() -> None:
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    net.train()(torch.randn(16, 3) * 3 + 1)  # some running statistics of its own
+    own = {k: v.clone() for k, v in net.state_dict().items()}
+    x = torch.randn(20, 3)
+    with recomputed_batchnorm(net, x, batch_size=10):
+        inside = {k: v.clone() for k, v in net.state_dict().items()}
+    update_batchnorm(net, x, batch_size=10)
+    for k, v in net.state_dict().items():
+        assert torch.equal(inside[k], v), k
+    net.load_state_dict(own)
+    with recomputed_batchnorm(net, x, batch_size=10):
+        pass
+    for k, v in net.state_dict().items():
+        assert torch.equal(own[k], v), k
+    assert not torch.equal(inside["1.running_mean"], own["1.running_mean"])

@@ -6,7 +6,7 @@ Both wrap any ``torch.optim`` optimizer, run the same maths as the engine's memb
 and can be given to :func:`reglab.fit` as its optimizer factory.
 """
 
-from reglab.optim.batchnorm import update_batchnorm
+from reglab.optim.batchnorm import recomputed_batchnorm, update_batchnorm
 from reglab.optim.lookahead import Lookahead, lookahead_sync_
 from reglab.optim.snapshot import SnapshotCycles, cycle_steps, snapshot_lr, snapshot_steps
 
@@ -15,6 +15,7 @@ __all__ = [
     "SnapshotCycles",
     "cycle_steps",
     "lookahead_sync_",
+    "recomputed_batchnorm",
     "snapshot_lr",
     "snapshot_steps",
     "update_batchnorm",

@@ -30,7 +30,8 @@ True
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ from torch import Tensor, nn
 from reglab._validation import message
 from reglab.errors import ConfigError
 
-__all__ = ["update_batchnorm"]
+__all__ = ["recomputed_batchnorm", "update_batchnorm"]
 
 _NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
 
@@ -106,3 +107,32 @@ def update_batchnorm(
             module.training = mode
         for norm, momentum in momenta.items():
             norm.momentum = momentum
+
+
+@contextmanager
+def recomputed_batchnorm(
+    model: nn.Module, batches: Any, *, batch_size: int | None = None, device: Any = None
+) -> Iterator[None]:
+    """Within it, ``model``'s batch-norm layers hold statistics recomputed by
+    :func:`update_batchnorm`; their own running statistics come back after. This is what the
+    engine does to evaluate Lookahead's slow weights in the middle of training::
+
+        with opt.slow_weights(), recomputed_batchnorm(model, x_train, batch_size=32):
+            val_loss = loss(model.eval()(x_val), y_val)
+
+    >>> import torch
+    >>> from torch import nn
+    >>> net = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
+    >>> with recomputed_batchnorm(net, torch.randn(8, 2), batch_size=4):
+    ...     inside = net[1].running_mean.abs().sum().item() > 0
+    >>> inside, net[1].running_mean.abs().sum().item()
+    (True, 0.0)
+    """
+    norms = [m for m in model.modules() if isinstance(m, _NORMS)]
+    kept = [{k: v.clone() for k, v in m.state_dict().items()} for m in norms]
+    update_batchnorm(model, batches, batch_size=batch_size, device=device)
+    try:
+        yield
+    finally:
+        for m, state in zip(norms, kept, strict=True):
+            m.load_state_dict(state)
