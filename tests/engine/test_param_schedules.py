@@ -144,3 +144,17 @@ def test_the_cli_refuses_a_bad_clause_with_exit_2_and_writes_nothing(tmp_path: P
     ])  # fmt: skip
     assert_one_line_error(result, r"`group-l1@PARAM=…` must name one of its parameters")
     assert not store.exists()
+
+
+def test_a_strategy_file_names_a_parameters_schedule_as_key_dot_param(tmp_path: Path) -> None:
+    from reglab.study.strategies import load_strategy_file
+
+    path = tmp_path / "strategies.yaml"
+    path.write_text(
+        "- name: gl\n  grammar: group-l1=0.5:1e-3\n"
+        "  schedules: {GROUP_L1.Within: 'warmup:5', group-l1: cosine}\n"
+    )
+    (s,) = load_strategy_file(path)
+    assert s.schedules == (("group-l1", "cosine"), ("group-l1.within", "warmup:5"))
+    assert s == dataclasses.replace(parse_strategy("group-l1=0.5:1e-3@cosine@within=warmup:5"),
+                                    name="gl")  # fmt: skip

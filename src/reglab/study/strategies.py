@@ -728,13 +728,18 @@ def _coerce(who: str, key: str, value: Any) -> Any:
 
 
 def _file_schedules(who: str, value: Any) -> tuple[tuple[str, str], ...]:
-    """A file's ``schedules:`` mapping (technique key → schedule text, ``{l2: warmup:10}``)."""
+    """A file's ``schedules:`` mapping (technique key → schedule text, ``{l2: warmup:10}``;
+    ``KEY.PARAM`` for another parameter of a registry technique, ``{group-l1.within: cosine}``)."""
     if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
         raise ConfigError(
             message(who, "schedules", "a mapping of technique to schedule, such as "
                     "{l2: 'warmup:10'}", value)
         )  # fmt: skip
-    return tuple((_normalize(str(k)), str(v)) for k, v in value.items())
+    pairs = []
+    for k, v in value.items():
+        key, dot, param = str(k).partition(".")
+        pairs.append((_normalize(key) + (dot + param.strip().lower().replace("-", "_")), str(v)))
+    return tuple(pairs)
 
 
 def _entry(who: str, entry: Mapping[str, Any], name: str | None) -> Strategy:
