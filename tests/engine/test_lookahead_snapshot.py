@@ -197,8 +197,12 @@ def test_the_engines_learning_rates_follow_the_snapshot_formula() -> None:
         ("lookahead=5:0", r"`alpha` must be a number in \(0, 1\]; got 0"),
         ("snapshot=-1", r"Snapshot \(snapshot\): `cycles` must be a whole number ≥ 1; got -1"),
         ("snapshot=2.5", r"`cycles` must be a whole number ≥ 1; got 2.5"),
-        ("lookahead+swa=3", r"`lookahead` must be used without `swa`"),
-        ("snapshot=3+lookahead", r"must be used without"),
+        (
+            "snapshot=3+swa=2",
+            r"`snapshot` must be used without `swa` \(a snapshot ensemble "
+            r"predicts with its K snapshots, SWA with one average",
+        ),
+        ("snapshot=3+lookahead", r"`snapshot` must be used without `lookahead` \(whether"),
     ],
 )
 def test_bad_strengths_are_refused_in_one_line(text: str, match: str) -> None:
@@ -280,3 +284,19 @@ def test_a_recurrent_family_trains_them_alone_and_stacked_alike_and_exports_the_
     with torch.no_grad():
         out = module(torch.as_tensor(x[150:])).numpy()[:, 0].astype(np.float64)
     np.testing.assert_allclose(snap.test_pred, out * train_y.std() + train_y.mean(), rtol=1e-4)
+
+
+def test_lookahead_with_swa_averages_the_slow_weights() -> None:
+    start, epochs = 2, 4
+    data = data_for("multiclass")
+    (both,) = train_members([_spec(f"lookahead=3:0.5+swa={start}", train={"epochs": epochs})],
+                            data, device="cpu")  # fmt: skip
+    assert both.status == "ok", both.error
+    slow = [  # a lookahead member's stored weights after t epochs are its slow weights then
+        train_members([_spec("lookahead=3:0.5", train={"epochs": t})], data, device="cpu")[0]
+        for t in range(start, epochs + 1)
+    ]
+    for k, v in both.weights.items():
+        hand = np.mean([r.weights[k] for r in slow], axis=0)
+        np.testing.assert_allclose(v, hand, rtol=1e-5, atol=1e-6, err_msg=k)
+    assert both.curves["train_loss"] == slow[-1].curves["train_loss"]  # training unchanged

@@ -42,6 +42,7 @@ from torch import Tensor
 
 from reglab.engine import backward as bw
 from reglab.engine import pointwise as pw
+from reglab.engine.bn_refresh import blend_running_
 from reglab.engine.conv import ConvShapes, conv_penalized
 from reglab.engine.generic import GenericStack
 from reglab.regularizers.functional import (
@@ -236,8 +237,12 @@ class ConvStack(GenericStack):
         n = rows * math.prod(y.shape[2:])
         stats = self.running[self.n_dense_running + i]
         with torch.no_grad():
-            stats[0, j].mul_(1 - bw.BN_MOMENTUM).add_(mean.view(-1, 1), alpha=bw.BN_MOMENTUM)
             unbiased = var.view(-1, 1) * (n / max(n - 1, 1))
+            factor = getattr(self, "_bn_factor", None)  # a recomputation pass (bn_refresh)
+            if factor is not None:
+                blend_running_(stats[:, j], mean.view(-1, 1), unbiased, factor[j])
+                return out
+            stats[0, j].mul_(1 - bw.BN_MOMENTUM).add_(mean.view(-1, 1), alpha=bw.BN_MOMENTUM)
             stats[1, j].mul_(1 - bw.BN_MOMENTUM).add_(unbiased, alpha=bw.BN_MOMENTUM)
         return out
 

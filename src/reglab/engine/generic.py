@@ -45,6 +45,7 @@ from torch import Tensor
 from reglab._seeding import derive, generator
 from reglab.engine import backward as bw
 from reglab.engine import pointwise as pw
+from reglab.engine.bn_refresh import blend_running_, recompute_running
 from reglab.engine.layout import StackLayout
 from reglab.engine.spec import MemberSpec
 from reglab.engine.stack import Stack
@@ -143,6 +144,14 @@ class GenericStack(Stack):
         self._trajectory = Trajectory(members, params, layout) if uses_trajectory(members) else None
         if self._trajectory is not None:
             self._trajectory.rebase(self)
+        self._bn_factor: Tensor | None = None  # set during a recomputation of BN statistics
+        self._train_rows: list[np.ndarray] | None = None
+        self._iterate_running: list[Tensor] | None = None  # while evaluation holds new stats
+
+    def keep_training_rows(self, rows: Sequence[np.ndarray]) -> None:
+        """Each member's training rows in the data table (stack order), for recomputing
+        batch norm's statistics of averaged weights (:mod:`reglab.engine.bn_refresh`)."""
+        self._train_rows = list(rows)
 
     def _refresh(self) -> None:
         super()._refresh()
@@ -178,13 +187,23 @@ class GenericStack(Stack):
             self._iterate = None
         if self._trajectory is not None:
             self._trajectory.begin_epoch(self)
+        if self._iterate_running is not None:  # the optimizer's own running statistics
+            for r, kept in zip(self.running, self._iterate_running, strict=True):
+                r.copy_(kept)
+            self._iterate_running = None
 
     def end_epoch(self, epoch: int) -> None:
         """``swa`` members from their start epoch on: fold this epoch's weights into their
         running mean, ``w̄ ← w̄ + (w − w̄)/n``, and hold the mean for evaluation
-        (:mod:`reglab.techniques.swa`); ``lookahead`` members hold their slow weights."""
+        (:mod:`reglab.techniques.swa`); ``lookahead`` members hold their slow weights. With
+        batch norm, both get running statistics recomputed for the weights they hold
+        (:mod:`reglab.engine.bn_refresh`); training goes on with the iterate's own."""
+        held = np.zeros(self.m, dtype=bool)
+        before = [r.clone() for r in self.running] if self.running else None
         if self._trajectory is not None:
             self._trajectory.end_epoch(self)
+            if self._trajectory.slow is not None:
+                held |= self._trajectory.look_on
         for a in self.by_kind.get("epoch", ()):
             start = a.values["start"]
             now = (start > 0) & (start <= epoch)
@@ -199,6 +218,18 @@ class GenericStack(Stack):
             self._avg = torch.where(first, self.theta, torch.where(flat, mean, self._avg))
             self._iterate = self.theta.clone()
             self.theta.copy_(torch.where(flat, self._avg, self.theta))
+            held |= now.cpu().numpy()
+        if before is not None and held.any() and self._train_rows is not None:
+            self._iterate_running = before
+            recompute_running(self, held, self._train_rows)
+
+    def _update_running(self, layer: int, mean: Tensor, var: Tensor, weight: Tensor | None) -> None:
+        if self._bn_factor is None:
+            super()._update_running(layer, mean, var, weight)
+            return
+        n = self._batch_n if weight is None else (weight > 0).sum(2, keepdim=True).to(var.dtype)
+        unbiased = var * (n / torch.clamp(n - 1, min=1.0))
+        blend_running_(self.running[layer], mean, unbiased, self._bn_factor)
 
     def _extra(self, a: _Active, params: dict[str, list[Tensor]], layer: int) -> dict[str, Tensor]:
         """The parametrization's extra tensors of Dense layer ``layer`` (the output last)."""
@@ -417,15 +448,18 @@ class GenericStack(Stack):
         """``(flat, positions, slots)`` → :meth:`Stack.outputs` of ``rows[positions]`` for the
         members at ``slots``, with the weights ``flat`` (a stored snapshot)."""
 
-        def evaluate(flat: Tensor, positions: list[int], slots: list[int]) -> Tensor:
+        def evaluate(
+            flat: Tensor, running: list[Tensor] | None, positions: list[int], slots: list[int]
+        ) -> Tensor:
             index = torch.tensor(positions, dtype=torch.long, device=rows.device)
             theta, self.theta = self.theta, flat
+            own, self.running = self.running, self.running if running is None else running
             try:
                 return super(GenericStack, self).outputs(
                     rows.index_select(0, index), best=False, slots=slots
                 )
             finally:
-                self.theta = theta
+                self.theta, self.running = theta, own
 
         return evaluate
 
@@ -434,15 +468,18 @@ class GenericStack(Stack):
         a ``snapshot`` member's stored snapshots as ``snapshots.{j}.…``."""
         state = self._export(index, best=best)
         if self._trajectory is not None:
-            state.update(self._trajectory.snapshot_weights(index, lambda f: self._at(f, index)))
+            state.update(
+                self._trajectory.snapshot_weights(index, lambda f, r: self._at(f, r, index))
+            )
         return state
 
-    def _at(self, flat: Tensor, index: int) -> dict[str, np.ndarray]:
+    def _at(self, flat: Tensor, running: list[Tensor] | None, index: int) -> dict[str, np.ndarray]:
         theta, self.theta = self.theta, flat
+        own, self.running = self.running, self.running if running is None else running
         try:
             return self._export(index, best=False)
         finally:
-            self.theta = theta
+            self.theta, self.running = theta, own
 
     def _export(self, index: int, *, best: bool) -> dict[str, np.ndarray]:
         state = super().export(index, best=best)
@@ -494,6 +531,10 @@ class GenericStack(Stack):
         if self._iterate is not None:
             self._iterate = self.layout.select(self._iterate, self.m, keep_t)
         self._count = self._count.index_select(0, keep_t)
+        if self._train_rows is not None:
+            self._train_rows = [self._train_rows[i] for i in keep]
+        if self._iterate_running is not None:
+            self._iterate_running = [r.index_select(1, keep_t) for r in self._iterate_running]
         self._tech_penalty = self._tech_penalty.index_select(0, keep_t)
         if self._trajectory is not None:
             self._trajectory.select(keep)

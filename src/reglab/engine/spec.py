@@ -89,7 +89,8 @@ class Strategy:
     ``l1``, ``l2``, ``drop_connect`` and ``max_norm`` may also be one value per layer
     (:meth:`layer_values`: the penalized kernels, the hidden kernels, every kernel).
     ``schedules`` are ``(technique key, schedule)`` pairs such as ``("l2", "warmup:10")``
-    (:mod:`reglab.techniques.schedule`): that technique's strength then changes per epoch
+    (:mod:`reglab.techniques.schedule`), or ``("KEY.PARAM", …)`` for a registry technique's
+    parameter other than the first: that strength then changes per epoch
     (:func:`reglab.engine.strengths.in_effect`). Like ``techniques``, they are in
     :meth:`to_dict` only when there are any.
     """
@@ -286,20 +287,28 @@ _FIELD_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Strategy)}
 
 
 def _canonical(key: Any, text: Any) -> tuple[str, str]:
-    """A schedule pair with the schedule's canonical text (as given when it is invalid)."""
+    """A schedule pair with the schedule's canonical text (as given when it is invalid) and
+    ``KEY`` for ``KEY.FIRST`` (:func:`~reglab.engine.strengths.canonical_key`)."""
+    from reglab.engine.strengths import canonical_key
     from reglab.techniques.schedule import Schedule
 
+    key = canonical_key(str(key))
     try:
-        return str(key), Schedule.parse(str(text)).text()
+        return key, Schedule.parse(str(text)).text()
     except ConfigError:
-        return str(key), str(text)
+        return key, str(text)
 
 
-def _term_order(pair: tuple[str, str]) -> tuple[int, str]:
-    """Schedules in the canonical order of their techniques' terms."""
+def _term_order(pair: tuple[str, str]) -> tuple[int, str, int]:
+    """Schedules in the canonical order of their techniques' terms, then of parameters."""
+    from reglab.engine.strengths import split_key
     from reglab.techniques import get, keys
 
-    return (get(pair[0]).order if pair[0] in set(keys()) else 10**6, pair[0])
+    key, param = split_key(pair[0])
+    if key not in set(keys()):
+        return (10**6, pair[0], -1)
+    names = [q.name for q in get(key).params]
+    return (get(key).order, key, names.index(param) if param in names else -1)
 
 
 def _values(value: Any) -> tuple[Any, ...]:

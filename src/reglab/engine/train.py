@@ -32,7 +32,7 @@ from reglab.engine._scoring import (
     validation,
 )
 from reglab.engine.family import family_of
-from reglab.engine.generic import needs_generic
+from reglab.engine.generic import GenericStack, needs_generic
 from reglab.engine.parametrize import parametrized
 from reglab.engine.plan import check_memory, plan_chunks
 from reglab.engine.result import MemberResult
@@ -277,6 +277,8 @@ def _train_chunk(
         keep_best=hook is not None or any(m.train.early_stopping for m in members),
         threads=threads if device.type == "cpu" else None,
     )
+    if isinstance(stack, GenericStack):  # batch norm's statistics of averaged weights
+        stack.keep_training_rows([rows_of(m, "train_idx") for m in members])
     positions = list(range(len(members)))  # stack slot -> position in members
     trackers = [Tracker(m) for m in members]
     val_rows, val_counts = padded([rows_of(m, "val_idx") for m in members], device)

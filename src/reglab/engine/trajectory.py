@@ -13,8 +13,13 @@ the same for every member of a stack and so each member's own):
   rate becomes ``α(t) = α₀/2·(cos(π·mod(t−1, Cᵢ)/Cᵢ)+1)`` with ``Cᵢ = ⌈Tᵢ/Kᵢ⌉`` and
   ``Tᵢ`` its epochs × steps per epoch (the decoupled decay ``1 − α(t)·wd`` and proximal
   thresholds ``α(t)·l1`` follow); after steps ``j·Cᵢ`` (``j < Kᵢ``) its weights are copied to
-  snapshot ``j``. Evaluation is :func:`~reglab.layers.snapshot.ensemble_mean` of the stored
-  snapshots and the current weights (left out when they are the snapshot just taken).
+  snapshot ``j``, with batch norm's running statistics of that moment (those it was trained
+  with). Evaluation is :func:`~reglab.layers.snapshot.ensemble_mean` of the stored snapshots,
+  each with its own statistics, and the current weights (left out when they are the snapshot
+  just taken).
+
+With batch norm, Lookahead's slow weights are evaluated with statistics recomputed for them
+(:mod:`reglab.engine.bn_refresh`, called by the stack's ``end_epoch``).
 
 Every operation is element-wise over the flat buffer with per-member values gathered by
 ``member_of``, or a per-member evaluation: a member's bits never depend on its neighbours.
@@ -87,6 +92,7 @@ class Trajectory:
         self.fast: Tensor | None = None
         n_snaps = int(self.cycles.max()) - 1 if self.snap_on.any() else 0
         self.snaps = [torch.zeros_like(theta) for _ in range(n_snaps)]
+        self.snap_running: list[list[Tensor]] | None = None  # batch norm's, per snapshot
         self.base: dict[str, Any] = {}
 
     # -- per step ----------------------------------------------------------------------------
@@ -131,10 +137,15 @@ class Trajectory:
                     lookahead_sync_(stack.theta, self.slow, self.alpha[member_of], flag)
             if self.snaps:
                 ends = self.snap_on & (t % self.cycle == 0) & (t // self.cycle < self.cycles)
+                if self.snap_running is None and stack.running and ends.any():
+                    self.snap_running = [[r.clone() for r in stack.running] for _ in self.snaps]
                 for i in np.flatnonzero(ends):
                     j = t // int(self.cycle[i]) - 1
                     flag = member_of == int(i)
                     self.snaps[j].copy_(torch.where(flag, stack.theta, self.snaps[j]))
+                    if self.snap_running is not None:  # the statistics trained with them
+                        for kept, now in zip(self.snap_running[j], stack.running, strict=True):
+                            kept[:, int(i)].copy_(now[:, int(i)])
                     self.taken[i] = j + 1
 
     # -- per epoch ---------------------------------------------------------------------------
@@ -168,12 +179,13 @@ class Trajectory:
         t: int,
         task: str,
         slots: Sequence[int] | None,
-        evaluate: Callable[[Tensor, list[int], list[int]], Tensor],
+        evaluate: Callable[[Tensor, list[Tensor] | None, list[int], list[int]], Tensor],
     ) -> Tensor:
         """Snapshot members' ensemble outputs in place of their plain ``out`` ``[m, R, out]``
-        (the current or best weights' outputs). ``evaluate(flat, positions, stack_slots)``
-        gives the outputs, with weights ``flat``, of the rows at ``positions`` of ``out`` for
-        the members at ``stack_slots``: only the snapshot members are evaluated again."""
+        (the current or best weights' outputs). ``evaluate(flat, running, positions,
+        stack_slots)`` gives the outputs, with weights ``flat`` and batch norm's statistics
+        ``running`` (``None``: the stack's), of the rows at ``positions`` of ``out`` for the
+        members at ``stack_slots``: only the snapshot members are evaluated again."""
         keep = list(range(self.m)) if slots is None else list(slots)
         on = self.snap_on[keep]
         if not on.any():
@@ -185,7 +197,8 @@ class Trajectory:
         for j, snap in enumerate(self.snaps):
             has = taken > j
             if has.any():
-                outs.append(evaluate(snap, where, members))
+                running = None if self.snap_running is None else self.snap_running[j]
+                outs.append(evaluate(snap, running, where, members))
                 include.append(has)
         index = torch.tensor(where, dtype=torch.long, device=out.device)
         outs.append(out.index_select(0, index))
@@ -196,15 +209,17 @@ class Trajectory:
         return result
 
     def snapshot_weights(
-        self, index: int, export: Callable[[Tensor], dict[str, np.ndarray]]
+        self, index: int, export: Callable[[Tensor, list[Tensor] | None], dict[str, np.ndarray]]
     ) -> dict[str, np.ndarray]:
         """Member ``index``'s stored snapshots as ``snapshots.{j}.{name}`` entries
-        (``export(flat)`` is its state with weights ``flat``)."""
+        (``export(flat, running)`` is its state with weights ``flat`` and batch norm's
+        statistics ``running``, ``None`` for the stack's)."""
         if not self.snap_on[index]:
             return {}
         out: dict[str, np.ndarray] = {}
         for j in range(int(self.taken[index])):
-            for name, value in export(self.snaps[j]).items():
+            running = None if self.snap_running is None else self.snap_running[j]
+            for name, value in export(self.snaps[j], running).items():
                 out[f"snapshots.{j}.{name}"] = value
         return out
 
@@ -217,6 +232,10 @@ class Trajectory:
         if self.fast is not None:
             self.fast = self.layout.select(self.fast, old, keep_t)
         self.snaps = [self.layout.select(s, old, keep_t) for s in self.snaps]
+        if self.snap_running is not None:
+            self.snap_running = [
+                [r.index_select(1, keep_t) for r in kept] for kept in self.snap_running
+            ]
         idx = np.asarray(list(keep), dtype=np.int64)
         for name in ("look_on", "k", "snap_on", "cycles", "cycle", "taken"):
             setattr(self, name, getattr(self, name)[idx])

@@ -88,6 +88,9 @@ class SnapshotCycles(torch.optim.Optimizer):
         optimizer: The inner optimizer; its groups' learning rates are the base rates ``α₀``.
         total_steps: ``T``, the run's optimizer steps (epochs × batches per epoch).
         cycles: ``K``.
+        model: The module being trained, when it has buffers that follow its weights (batch
+            norm's running statistics): each snapshot then keeps a copy of them too, so every
+            snapshot of :meth:`ensemble` predicts with the statistics it was trained with.
 
     Each :meth:`step` takes the inner step at ``α(t)`` (the groups' ``lr`` holds the rate of
     the next step between calls) and, at the end of a cycle, appends a copy of the
@@ -96,10 +99,19 @@ class SnapshotCycles(torch.optim.Optimizer):
     factory; the model itself ends with the last snapshot's weights.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, total_steps: int, cycles: int) -> None:
+    def __init__(
+        self,
+        optimizer: torch.optim.Optimizer,
+        total_steps: int,
+        cycles: int,
+        *,
+        model: nn.Module | None = None,
+    ) -> None:
         p = Problems()
         if not isinstance(optimizer, torch.optim.Optimizer):
             p.add(message("SnapshotCycles", "optimizer", "a torch.optim.Optimizer", optimizer))
+        if model is not None and not isinstance(model, nn.Module):
+            p.add(message("SnapshotCycles", "model", "a torch.nn.Module or None", model))
         if isinstance(total_steps, bool) or not isinstance(total_steps, int) or total_steps < 1:
             p.add(message("SnapshotCycles", "total_steps", "a whole number ≥ 1", total_steps))
         else:
@@ -118,6 +130,8 @@ class SnapshotCycles(torch.optim.Optimizer):
         self.steps = 0
         self._at = set(snapshot_steps(total_steps, self.cycles))
         self.snapshots: list[list[Tensor]] = []
+        self.model = model
+        self.buffers: list[list[Tensor]] = []  # each snapshot's buffers, with ``model``
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)
@@ -130,6 +144,8 @@ class SnapshotCycles(torch.optim.Optimizer):
             self.snapshots.append(
                 [q.detach().clone() for g in self.param_groups for q in g["params"]]
             )
+            if self.model is not None:
+                self.buffers.append([b.detach().clone() for b in self.model.buffers()])
         for group, lr0 in zip(self.param_groups, self.base_lrs, strict=True):
             group["lr"] = snapshot_lr(self.steps + 1, lr0, self.cycle)
         return loss
@@ -143,12 +159,15 @@ class SnapshotCycles(torch.optim.Optimizer):
 
         params = [q for g in self.param_groups for q in g["params"]]
         models = []
-        for snap in self.snapshots:
+        for i, snap in enumerate(self.snapshots):
             clone = copy.deepcopy(model)
             by_id = dict(zip(map(id, model.parameters()), clone.parameters(), strict=True))
             with torch.no_grad():
                 for q, value in zip(params, snap, strict=True):
                     by_id[id(q)].copy_(value)
+                if self.model is not None:
+                    for b, value in zip(clone.buffers(), self.buffers[i], strict=True):
+                        b.copy_(value)
             models.append(clone)
         return SnapshotEnsemble(models, task)
 
@@ -157,11 +176,13 @@ class SnapshotCycles(torch.optim.Optimizer):
             "optimizer": self.optimizer.state_dict(),
             "steps": self.steps,
             "snapshots": [[s.clone() for s in snap] for snap in self.snapshots],
+            "buffers": [[b.clone() for b in kept] for kept in self.buffers],
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.optimizer.load_state_dict(state_dict["optimizer"])
         self.steps = int(state_dict["steps"])
         self.snapshots = [[s.clone() for s in snap] for snap in state_dict["snapshots"]]
+        self.buffers = [[b.clone() for b in kept] for kept in state_dict.get("buffers", [])]
         for group, lr0 in zip(self.param_groups, self.base_lrs, strict=True):
             group["lr"] = snapshot_lr(self.steps + 1, lr0, self.cycle)

@@ -69,6 +69,7 @@ from reglab._validation import (
     suggest,
 )
 from reglab.engine.spec import L1_MODES, LAYER_FIELDS, PENALTY_LAYERS, Strategy
+from reglab.engine.strengths import schedule_suffixes
 from reglab.errors import ConfigError
 from reglab.techniques import TechniqueConfig
 from reglab.techniques.schedule import Schedule
@@ -350,29 +351,55 @@ def _technique_text(config: TechniqueConfig) -> str:
 
 
 def _scheduled(who: str, body: str, schedule_text: str) -> _Term:
-    """``TERM@SCHEDULE``: the term's technique strength(s) on a schedule."""
-    schedule = Schedule.parse(schedule_text, f"{who}: {body.strip() or 'term'}")
+    """``TERM@SCHEDULE[@PARAM=SCHEDULE…]``: the term's strength(s) on a schedule; a clause
+    ``PARAM=SCHEDULE`` schedules a registry technique's parameter by name."""
     term = _term(who, body)
     keys = _scheduled_keys(term)
     if not keys:
         raise ConfigError(
             message(who, "@", "after a technique's term (such as l2=1e-4@warmup:10)", body)
         )
-    bare = schedule_text.strip().lower() == "adaptive"
-    unbounded = [
-        k
-        for k in keys
-        if not techniques.get(k).inverse_strength
-        and any(q.maximum == math.inf for q in techniques.get(k).params[:1])
-    ]
-    if bare and unbounded:
-        raise ConfigError(
-            f"{who}: `{unbounded[0]}@adaptive` must state STEP:CAP for a strength that is not "
-            "a rate (such as @adaptive:1e-4:1e-3); got 'adaptive'."
-        )
-    pairs = tuple((k, schedule.text()) for k in keys)
-    fields = {**term.fields, "schedules": pairs}
-    return term._replace(text=f"{term.text}@{schedule.text()}", fields=fields, explicit=True)
+    cls = techniques.get(term.text.partition("=")[0]) if len(keys) == 1 else None
+    names = [q.name for q in cls.params] if cls is not None else []
+    pairs: list[tuple[str, str]] = []
+    for clause in schedule_text.split("@"):
+        name, eq, text = clause.partition("=")
+        param = _normalize(name).replace("-", "_") if eq else None
+        if param is not None and names and param == names[0]:
+            param = None  # the first parameter is what a bare clause schedules
+        if param is not None and param not in names:
+            key = term.text.partition("=")[0]
+            expected = (
+                f"name one of its parameters ({', '.join(names)})"
+                if names
+                else f"be a bare schedule (its one strength sets {' and '.join(keys)})"
+            )
+            raise ConfigError(f"{who}: `{key}@PARAM=…` must {expected}; got {name.strip()!r}.")
+        schedule = Schedule.parse(text if eq else clause, f"{who}: {body.strip() or 'term'}")
+        q = cls.params[names.index(param)] if cls is not None and param is not None else None
+        targets = keys if param is None else (f"{keys[0]}.{param}",)
+        bounds = [q] if q is not None else [p for k in keys for p in techniques.get(k).params[:1]]
+        bare = (text if eq else clause).strip().lower() == "adaptive"
+        inverse = (q.inverse if q is not None else any(
+            techniques.get(k).inverse_strength for k in keys))  # fmt: skip
+        if bare and not inverse and any(b.maximum == math.inf for b in bounds):
+            label = keys[0] if param is None else f"{keys[0]}@{param}="
+            raise ConfigError(
+                f"{who}: `{label}{'' if param else '@'}adaptive` must state STEP:CAP for a "
+                "strength that is not a rate (such as @adaptive:1e-4:1e-3); got 'adaptive'."
+            )
+        for target in targets:
+            if any(k == target for k, _ in pairs):
+                raise ConfigError(
+                    f"{who}: `{target}` must have one schedule; got two in {body.strip()!r}."
+                )
+            pairs.append((target, schedule.text()))
+    if cls is None:  # elasticnet: l1 and l2 carry its one schedule
+        text = f"{term.text}@{pairs[0][1]}"
+    else:
+        text = term.text + schedule_suffixes(pairs)[keys[0]]
+    fields = {**term.fields, "schedules": tuple(pairs)}
+    return term._replace(text=text, fields=fields, explicit=True)
 
 
 def _scheduled_keys(term: _Term) -> tuple[str, ...]:
@@ -559,7 +586,7 @@ def strategy_to_text(strategy: Strategy) -> str:
     'batchnorm+l1=1e-3+proximal+lr=3e-3'
     """
     s = strategy
-    at = {key: f"@{text}" for key, text in s.schedules}
+    at = schedule_suffixes(s.schedules)
     terms: list[tuple[int, str]] = []
     for cls in _BUILTIN.values():
         values = cls.values_of(s)
@@ -651,7 +678,7 @@ def describe(strategy: Strategy) -> str:
     'L1 1e-3 (proximal) on all layers, lr 3e-3'
     """
     s = strategy
-    at = {key: f" @{text}" for key, text in s.schedules}
+    at = schedule_suffixes(s.schedules, sep=" ")
     phrases: list[tuple[int, str]] = []
     penalty: list[str] = []
     for cls in _BUILTIN.values():
@@ -701,13 +728,18 @@ def _coerce(who: str, key: str, value: Any) -> Any:
 
 
 def _file_schedules(who: str, value: Any) -> tuple[tuple[str, str], ...]:
-    """A file's ``schedules:`` mapping (technique key → schedule text, ``{l2: warmup:10}``)."""
+    """A file's ``schedules:`` mapping (technique key → schedule text, ``{l2: warmup:10}``;
+    ``KEY.PARAM`` for another parameter of a registry technique, ``{group-l1.within: cosine}``)."""
     if not isinstance(value, Mapping) or not all(isinstance(v, str) for v in value.values()):
         raise ConfigError(
             message(who, "schedules", "a mapping of technique to schedule, such as "
                     "{l2: 'warmup:10'}", value)
         )  # fmt: skip
-    return tuple((_normalize(str(k)), str(v)) for k, v in value.items())
+    pairs = []
+    for k, v in value.items():
+        key, dot, param = str(k).partition(".")
+        pairs.append((_normalize(key) + (dot + param.strip().lower().replace("-", "_")), str(v)))
+    return tuple(pairs)
 
 
 def _entry(who: str, entry: Mapping[str, Any], name: str | None) -> Strategy:

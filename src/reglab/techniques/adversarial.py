@@ -105,7 +105,10 @@ class Pgd(_Attack):
     """``pgd=ε`` or ``pgd=ε:K``: ``K``-step PGD with a random start (default ``K = 10``)."""
 
     key = "pgd"
-    params = (_EPS, Param("steps", PGD_STEPS, PGD_STEPS, "linear", minimum=1, maximum=1000))
+    params = (
+        _EPS,
+        Param("steps", PGD_STEPS, PGD_STEPS, "linear", minimum=1, maximum=1000, schedulable=False),
+    )
     label = "adversarial training (PGD)"
     in_cocktail = False
 

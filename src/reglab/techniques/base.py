@@ -104,6 +104,11 @@ class Param:
         integer: Whether only whole numbers are valid (an epoch): searches suggest integers.
         epoch: Whether it is an epoch of training: a search keeps it below the study's
             ``epochs`` (a start after the last epoch would leave the technique inert).
+        schedulable: Whether it may follow a schedule when its technique can
+            (:meth:`Technique.scheduled_params`); ``None``: when it is neither ``integer``
+            nor an ``epoch`` (a count such as PGD's steps sets ``False``).
+        inverse: Whether a smaller value regularizes more (a bound): a schedule then scales
+            its inverse (for the first parameter, the technique's ``inverse_strength``).
     """
 
     name: str
@@ -115,6 +120,8 @@ class Param:
     maximum: float = math.inf
     integer: bool = False
     epoch: bool = False
+    schedulable: bool | None = None
+    inverse: bool = False
 
     def __post_init__(self) -> None:
         p = Problems()
@@ -276,9 +283,11 @@ class Technique:
             techniques' keys), because it adds whole passes to every step of its stack that
             the other members would otherwise pay for (adversarial attacks). Grouping never
             changes a member's result, only what it shares a stack with.
-        schedulable: Whether its first parameter may follow a schedule (``l2=1e-4@cosine``,
+        schedulable: Whether its parameters may follow schedules (``l2=1e-4@cosine``, the
+            first; ``group-l1=1:1e-3@within=warmup:5``, another;
             :mod:`reglab.techniques.schedule`); ``None``: when it acts as a penalty, noise,
-            a batch transform or a loss (:meth:`can_schedule`).
+            a batch transform, a loss or a projection (:meth:`can_schedule`). Which
+            parameters: :meth:`scheduled_params`.
         inverse_strength: Whether a smaller first parameter regularizes more (max-norm's
             bound): a schedule then scales its inverse.
         trains_every_epoch: Whether its members train all their epochs (early stopping
@@ -311,8 +320,33 @@ class Technique:
         """Whether the strength (first parameter) may follow a schedule."""
         if cls.schedulable is not None:
             return cls.schedulable
-        kinds = ("penalty", "hidden-noise", "input-noise", "batch", "loss")
+        kinds = ("penalty", "hidden-noise", "input-noise", "batch", "loss", "projection")
         return bool(cls.params) and cls.acts_on in kinds
+
+    @classmethod
+    def scheduled_params(cls) -> tuple[str, ...]:
+        """The parameters that may follow a schedule: none when :meth:`can_schedule` says
+        no; else the first and every other numeric strength (:attr:`Param.schedulable`).
+
+        >>> from reglab.techniques import get
+        >>> get("group-l1").scheduled_params(), get("pgd").scheduled_params()
+        (('strength', 'within'), ('eps',))
+        """
+        if not cls.can_schedule():
+            return ()
+        rest = [
+            q.name
+            for q in cls.params[1:]
+            if q.schedulable or (q.schedulable is None and not (q.integer or q.epoch))
+        ]
+        return (cls.params[0].name, *rest)
+
+    @classmethod
+    def inverse_param(cls, name: str) -> bool:
+        """Whether a schedule of parameter ``name`` scales its inverse (a bound)."""
+        if name == cls.params[0].name:
+            return cls.inverse_strength or cls.params[0].inverse
+        return next(q.inverse for q in cls.params if q.name == name)
 
     trains_every_epoch: ClassVar[bool] = False
     attackable: ClassVar[bool] = True

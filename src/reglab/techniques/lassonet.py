@@ -91,8 +91,9 @@ class LassoNet(Technique):
         # hold its skip weights up (w_m grows with M·Σ|W_j|): measured on breast cancer
         # (64 hidden units, lr 1e-3), strengths from 3 to 3000 run from dense to empty.
         Param("strength", 3.0, 3000.0, "log"),
-        # The paper's default is M = 10; its experiments use 1-100.
-        Param("hierarchy", 1.0, 100.0, "log", off=10.0, minimum=1e-3),
+        # The paper's default is M = 10; its experiments use 1-100. A bound: a smaller M
+        # regularizes more, so a schedule scales 1/M.
+        Param("hierarchy", 1.0, 100.0, "log", off=10.0, minimum=1e-3, inverse=True),
     )
     acts_on = "projection"
     layers = "skip"

@@ -9,8 +9,11 @@ the test scores are those of ``φ`` (the last synchronization's), while training
 the fast weights ``θ``. Members of one stack may have different ``k`` and ``α``; the step
 count ``t`` is the member's own (every member of a stack takes the same steps).
 
-Refused with batch norm (the running statistics follow the fast weights) and together with
-``swa`` or ``snapshot`` (each holds its own evaluated weights). Its single-model form is
+With batch norm, the slow weights are evaluated with running statistics recomputed for them
+by one pass over the member's training rows (:mod:`reglab.engine.bn_refresh`; the running
+statistics of training follow the fast weights). With ``swa``, SWA averages the slow weights
+at each epoch's end (``lookahead+swa``); refused with ``snapshot`` (would its snapshots keep
+the fast or the slow weights?). Its single-model form is
 :class:`reglab.optim.Lookahead` around ``torch.optim.Adam``.
 
 Search ranges: ``k`` in [2, 20] steps, ``α`` in [0.3, 0.9].
@@ -33,15 +36,26 @@ from reglab.techniques.registry import register
 __all__ = ["Lookahead"]
 
 TRAJECTORY_KEYS = ("lookahead", "snapshot", "swa")
-"""Techniques that each evaluate a member with weights of their own: one per strategy."""
+"""Techniques that each evaluate a member with weights of their own. ``lookahead+swa`` is
+well defined (SWA averages the slow weights Lookahead evaluates); ``snapshot`` joins neither."""
+
+_WHY = {
+    "swa": "a snapshot ensemble predicts with its K snapshots, SWA with one average of the "
+    "weights: which the member is would be ill-defined",
+    "lookahead": "whether snapshots keep the fast or the slow weights would make two different "
+    "methods",
+}
 
 
 def trajectory_conflict(key: str, keys: Sequence[str]) -> str | None:
-    """Why ``key`` cannot join the strategy's ``keys`` (another of :data:`TRAJECTORY_KEYS`)."""
-    others = [k for k in TRAJECTORY_KEYS if k != key and k in keys]
-    if others:
-        return f"`{key}` must be used without `{others[0]}` (each evaluates its own weights)"
-    return None
+    """Why ``key`` cannot join the strategy's ``keys``: ``snapshot`` with ``swa`` or
+    ``lookahead`` (one line, with the reason)."""
+    if key != "snapshot":  # lookahead+swa is allowed; snapshot says why it joins neither
+        return None
+    other = next((k for k in ("swa", "lookahead") if k in keys), None)
+    if other is None:
+        return None
+    return f"`snapshot` must be used without `{other}` ({_WHY[other]})"
 
 
 class Lookahead(Technique):
@@ -55,7 +69,6 @@ class Lookahead(Technique):
     acts_on = "trajectory"
     label = "Lookahead"
     order = 96
-    batch_norm = False
     defaults: ClassVar[Mapping[str, float]] = MappingProxyType({"k": 5.0, "alpha": 0.5})
     fields: ClassVar[tuple[str, ...]] = TRAJECTORY_KEYS  # one of them per cocktail
 

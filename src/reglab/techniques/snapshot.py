@@ -15,8 +15,9 @@ validation scores are the final ensemble's. Its stored weights hold every snapsh
 under the single model's names, the earlier ones as ``snapshots.{j}.…``) and export as a
 :class:`~reglab.layers.snapshot.SnapshotEnsemble`. ``K`` must lie in [1, epochs] (one cycle:
 cosine annealing over the run, no ensemble) and every cycle must start within the run;
-refused with batch norm, with ``swa`` or ``lookahead``, and with robust accuracy (its PGD attack
-runs on one set of weights).
+with batch norm each snapshot keeps the running statistics it was trained with
+(``snapshots.{j}.bn{i}.running_mean``, …); refused with ``swa`` or ``lookahead``, and with
+robust accuracy (its PGD attack runs on one set of weights).
 
 Search range: ``K`` in [2, 6], below the study's epochs.
 
@@ -50,7 +51,6 @@ class Snapshot(Technique):
     acts_on = "trajectory"
     label = "snapshot ensemble"
     order = 97
-    batch_norm = False
     trains_every_epoch = True
     attackable = False
     fields: ClassVar[tuple[str, ...]] = TRAJECTORY_KEYS  # one of them per cocktail

@@ -8,8 +8,11 @@ end of every epoch,
 and is evaluated with ``w̄``: its validation curve, early stopping's best epoch, the restored
 weights and the test scores are those of the average, while training goes on from the
 optimizer's own iterate ``wₜ``. The learning rate stays the member's (SWA's constant schedule;
-the cyclical one is not implemented). Batch norm is refused: the average's running statistics
-would need a pass over the training data, which reglab does not make.
+the cyclical one is not implemented). With batch norm, the average is evaluated with running
+statistics recomputed for it by one pass over the member's training rows
+(:mod:`reglab.engine.bn_refresh`, as ``torch.optim.swa_utils.update_bn``); training goes on
+with the iterate's own. With ``lookahead`` (``lookahead+swa``) the weights averaged are the
+slow ones Lookahead evaluates; ``snapshot`` is refused (an ensemble or an average?).
 
 Search range: ``START`` in [5, 50] epochs (Izmailov et al. start averaging after about 75% of
 a training budget; reglab's default budget is 100 epochs with early stopping).
@@ -39,7 +42,6 @@ class Swa(Technique):
     acts_on = "epoch"
     label = "stochastic weight averaging"
     order = 95
-    batch_norm = False
 
     def __init__(self, start: float) -> None:
         if isinstance(start, int | float) and start != int(start):
