@@ -56,6 +56,34 @@ CONFIGS: dict[str, dict[str, Any]] = {
         n=3000, f=20, c=3, hidden=(16,), m=400, batch=64, epochs=3, val=500,
         strategy={"l2": 1e-3},
     ),
+    # weight copies kept by trajectory and averaging techniques (generic backend)
+    "generic-512": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
+        terms="input-noise=0.01",
+    ),
+    "snapshot-5": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
+        terms="snapshot=5",
+    ),
+    "lookahead": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
+        terms="lookahead",
+    ),
+    "swa": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200, terms="swa=1",
+    ),
+    "sparse-vd": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
+        terms="sparse-vd",
+    ),
+    "learned-dropout": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
+        terms="learned-dropout",
+    ),
+    "pgd": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
+        terms="pgd=0.1",
+    ),
 }  # fmt: skip
 
 
@@ -72,6 +100,7 @@ def measure(name: str, budget_mb: float) -> dict[str, Any]:
 
     from reglab.engine import Architecture, MemberSpec, Strategy, TrainConfig, train_members
     from reglab.engine.plan import check_memory
+    from reglab.study.strategies import parse_strategy
 
     cfg = CONFIGS[name]
     rng = np.random.default_rng(0)
@@ -90,7 +119,7 @@ def measure(name: str, budget_mb: float) -> dict[str, Any]:
     specs = [
         MemberSpec(
             arch,
-            Strategy(**cfg.get("strategy", {})),
+            parse_strategy(cfg["terms"]) if "terms" in cfg else Strategy(**cfg.get("strategy", {})),
             train,
             idx[:n_train],
             idx[n_train : n_train + n_val],
