@@ -5,6 +5,8 @@ resident set is reset (``/proc/self/clear_refs``), ``train_members`` runs, and t
 (``VmHWM``) minus the resident set before training is what training used. The estimate is
 :func:`reglab.engine.plan.check_memory`'s ``total_bytes`` (largest chunk, results and the
 fixed overhead); it must be an upper bound, within about 2× of the measurement. Linux only.
+``copies_mib`` is the part of the estimate for the weight copies that the members' techniques
+keep (snapshots, Lookahead's slow weights, SWA's mean: :func:`reglab.engine.plan.weight_copies`).
 
     python benchmarks/engine_memory.py                       # every configuration
     python benchmarks/engine_memory.py w1 one-big --budget 64
@@ -65,6 +67,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
         n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
         terms="snapshot=5",
     ),
+    "snapshot-10": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=10, val=200,
+        terms="snapshot=10",
+    ),
     "lookahead": dict(
         n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
         terms="lookahead",
@@ -99,7 +105,9 @@ def measure(name: str, budget_mb: float) -> dict[str, Any]:
     import numpy as np
 
     from reglab.engine import Architecture, MemberSpec, Strategy, TrainConfig, train_members
-    from reglab.engine.plan import check_memory
+    from reglab.engine.family import family_of
+    from reglab.engine.parametrize import parametrized
+    from reglab.engine.plan import check_memory, plan_chunks, weight_copies
     from reglab.study.strategies import parse_strategy
 
     cfg = CONFIGS[name]
@@ -130,6 +138,9 @@ def measure(name: str, budget_mb: float) -> dict[str, Any]:
     ]
     data = {0: (x, y)}
     estimate = check_memory(specs, data, budget_mb)
+    size = parametrized(family_of(arch).layout(arch), specs[0].strategy).size
+    largest = max(len(c) for c in plan_chunks(specs, data, budget_mb))
+    copies = weight_copies(specs[0]) * 4 * size * largest  # part of the estimate
     gc.collect()
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
     before = _status("VmRSS:")
@@ -146,6 +157,7 @@ def measure(name: str, budget_mb: float) -> dict[str, Any]:
         "used_mib": round(used / 2**20, 1),
         "estimate_mib": round(estimate.total_bytes / 2**20, 1),
         "ratio": round(estimate.total_bytes / max(used, 1), 2),
+        "copies_mib": round(copies / 2**20, 1),
         "ok": all(r.ok for r in results),
     }
 

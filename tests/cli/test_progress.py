@@ -46,7 +46,9 @@ def test_the_first_epoch_projects_the_whole_run_and_says_how_to_shorten_it() -> 
     text = out.getvalue()
     assert "first epoch: 10.0 s for a stack of 50 members" in text
     assert "the run will take at most about 17 min on this machine" in text
+    assert "with --epochs 20: at most about 3 min 20 s" in text
     assert "fewer --epochs, --cv or --strategies shorten it" in text
+    assert progress.lines[0] == "  the first epoch is timed to estimate how long the run takes"
 
 
 def test_a_short_run_gets_no_hint() -> None:
@@ -72,7 +74,7 @@ def test_log_lines_come_after_30_s_and_10_percent_whichever_is_later() -> None:
                 times.append(epoch)
     # the projection after epoch 1, then a line each 10 epochs (100 s, later than 30 s)
     assert times == [1, 10, 20, 30, 40, 50, 60, 70, 80, 90]
-    line = progress.lines[2]  # after epoch 20 of 100: 200 s elapsed, 800 s left
+    line = progress.lines[3]  # after epoch 20 of 100: 200 s elapsed, 800 s left
     assert line == (
         "  epoch 20 of 100 in a stack of 50 members; 0 of 50 members done; "
         "3 min 20 s elapsed, about 13 min left"
@@ -88,7 +90,9 @@ def test_fast_progress_is_printed_every_30_s_only() -> None:
         for epoch in range(1, 21):
             clock.now += 5  # 5% of the run every 5 s
             progress.epoch(_epoch(epoch, last=20, seconds=5.0))
-    assert len(progress.lines) == 1 + 3  # the projection, then after 30, 60 and 90 s
+    assert (
+        len(progress.lines) == 2 + 3
+    )  # the timing note, the projection, then after 30, 60 and 90 s
 
 
 def test_without_a_known_total_each_stack_is_its_own_run() -> None:
@@ -112,7 +116,9 @@ def test_members_trained_elsewhere_move_the_run_as_they_come_back() -> None:
         clock.now += 60
         progress.members(10, 50)  # no epoch reports: members of 10 epochs each came back
     assert progress.done_work() == 100 and progress.fraction() == pytest.approx(0.2)
-    assert progress.lines == ["  10 of 50 members done; 1 min 0 s elapsed, about 4 min 0 s left"]
+    assert progress.lines[1:] == [
+        "  10 of 50 members done; 1 min 0 s elapsed, about 4 min 0 s left"
+    ]
 
 
 @pytest.mark.parametrize(

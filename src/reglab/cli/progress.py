@@ -38,6 +38,9 @@ __all__ = ["LONG_S", "TrainingProgress", "duration", "planned_work"]
 LONG_S = 120.0
 """A run projected to take at least this many seconds gets a hint on how to shorten it."""
 
+SHORT_EPOCHS = 20
+"""The ``--epochs`` the hint prices when a stack trains more."""
+
 
 def planned_work(plan: Any, already: int = 0) -> int:
     """The member-epochs ``Σᵢ Eᵢ`` of a study plan's members (``plan.members``: ``(spec,
@@ -142,6 +145,8 @@ class TrainingProgress:
         """The run will train ``members`` members, ``work`` member-epochs in all (at most)."""
         self.total_work = max(int(work), 0)
         self.total_members = members
+        if work:
+            self._print("  the first epoch is timed to estimate how long the run takes")
 
     # -- what the study and the engine report --------------------------------------------
 
@@ -212,10 +217,11 @@ class TrainingProgress:
             f"will take at most about {duration(projected)} on this machine"
         )
         if projected >= LONG_S:
-            text += (
-                f"\n  (less when early stopping ends members sooner; fewer {self.shorten} "
-                "shorten it)"
-            )
+            text += "\n  (less when early stopping ends members sooner"
+            if report.last > SHORT_EPOCHS and "--epochs" in self.shorten:
+                shorter = projected * SHORT_EPOCHS / report.last
+                text += f"; with --epochs {SHORT_EPOCHS}: at most about {duration(shorter)}"
+            text += f"; fewer {self.shorten} shorten it)"
         return text
 
     def _status(self) -> str:
@@ -228,15 +234,24 @@ class TrainingProgress:
             parts.append(f"{self.members_done} of {self.total_members} {self.unit} done")
         return "; ".join(parts)
 
+    def _short(self) -> str:
+        """The bar's label: ``training 3/50 members, epoch 12/100``."""
+        text = "training"
+        if self.total_members:
+            text += f" {self.members_done}/{self.total_members} {self.unit}"
+        last = self.last
+        if last is not None and last.training > 0:
+            text += f"{',' if self.total_members else ''} epoch {last.epoch}/{last.last}"
+        return text
+
     def _show(self) -> None:
         fraction = self.fraction()
         if self.terminal:
             total = self.total_work if self.total_work else (self.chunk_total or None)
             completed = self.done_work() if self.total_work else self.chunk_work
             self._bar.update(
-                self._task, description=f"training: {self._status()}", total=total,
-                completed=completed,
-            )  # fmt: skip
+                self._task, description=self._short(), total=total, completed=completed
+            )
             return
         if fraction is None or fraction >= 1:
             return
