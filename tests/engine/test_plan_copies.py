@@ -40,7 +40,7 @@ def test_snapshot_members_pay_for_their_snapshots_in_proportion() -> None:
 
 @pytest.mark.parametrize(
     ("text", "copies"),
-    [("none", 0), ("l2=1e-4", 0), ("lookahead", 4), ("swa=2", 6), ("sparse-vd", 5),
+    [("none", 0), ("l2=1e-4", 0), ("lookahead", 4), ("swa=2", 6), ("sparse-vd", 6),
      ("learned-dropout", 0), ("dropout=0.3+lookahead=5:0.5", 4)],
 )  # fmt: skip
 def test_techniques_declare_their_copies(text: str, copies: int) -> None:

@@ -9,7 +9,8 @@ once at the end.
 
 * After the first epoch of the first stack it prints the projected length of the run:
   ``s₁ / m₁ · W`` (the first epoch's seconds per member times the run's member-epochs ``W``),
-  an upper bound when early stopping ends members sooner, and how to shorten it.
+  an upper bound when early stopping ends members sooner, and how to shorten it (nothing
+  when the run would take less than :data:`SHOWN_S`).
 * In a terminal the bar shows the member-epochs done, the members finished and the time left.
 * In a log (stderr not a terminal) it prints a line once at least ``every_s`` seconds have
   passed *and* the run has moved on by at least ``step`` (a fraction) since the last line,
@@ -37,6 +38,9 @@ __all__ = ["LONG_S", "TrainingProgress", "duration", "planned_work"]
 
 LONG_S = 120.0
 """A run projected to take at least this many seconds gets a hint on how to shorten it."""
+
+SHOWN_S = 10.0
+"""A run projected to take less than this many seconds gets no projection."""
 
 SHORT_EPOCHS = 20
 """The ``--epochs`` the hint prices when a stack trains more."""
@@ -145,8 +149,6 @@ class TrainingProgress:
         """The run will train ``members`` members, ``work`` member-epochs in all (at most)."""
         self.total_work = max(int(work), 0)
         self.total_members = members
-        if work:
-            self._print("  the first epoch is timed to estimate how long the run takes")
 
     # -- what the study and the engine report --------------------------------------------
 
@@ -169,7 +171,9 @@ class TrainingProgress:
         self.chunk_work += report.work
         self.last = report
         if self.stacks == 1 and report.epoch == 1:
-            self._print(self._projection(report))
+            projection = self._projection(report)
+            if projection:
+                self._print(projection)
         self._show()
 
     # -- what is shown ---------------------------------------------------------------------
@@ -207,21 +211,26 @@ class TrainingProgress:
         return None
 
     def _projection(self, report: EpochDone) -> str:
+        """The first epoch's projection of the run's length (empty for a short run)."""
         per_member = report.seconds / max(report.members, 1)
         whole = self.total_work is not None
         work = self.total_work if self.total_work is not None else report.total
         projected = per_member * work
+        if projected < SHOWN_S:
+            return ""
         text = (
             f"  first epoch: {report.seconds:.1f} s for a stack of {report.members} "
             f"{_plural(report.members, 'member')}; {'the run' if whole else 'this stack'} "
             f"will take at most about {duration(projected)} on this machine"
         )
         if projected >= LONG_S:
-            text += "\n  (less when early stopping ends members sooner"
+            text += (
+                "\n  (less when early stopping ends members sooner); to shorten it, lower "
+                + self.shorten
+            )
             if report.last > SHORT_EPOCHS and "--epochs" in self.shorten:
                 shorter = projected * SHORT_EPOCHS / report.last
-                text += f"; with --epochs {SHORT_EPOCHS}: at most about {duration(shorter)}"
-            text += f"; fewer {self.shorten} shorten it)"
+                text += f"\n  e.g. --epochs {SHORT_EPOCHS}: at most about {duration(shorter)}"
         return text
 
     def _status(self) -> str:
@@ -268,7 +277,7 @@ class TrainingProgress:
 
     def _print(self, text: str) -> None:
         self.lines.append(text)
-        self._bar.console.print(text, highlight=False)
+        self._bar.console.print(text, highlight=False, soft_wrap=True)
 
 
 def _plural(n: int, word: str) -> str:
