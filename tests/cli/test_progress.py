@@ -46,9 +46,9 @@ def test_the_first_epoch_projects_the_whole_run_and_says_how_to_shorten_it() -> 
     # 10 s for 50 members: 0.2 s a member-epoch, 5000 member-epochs: 1000 s
     text = out.getvalue()
     assert "first epoch: 10.0 s for a stack of 50 members" in text
-    assert "the run will take at most about 17 min on this machine" in text
+    assert "the run, if no member stops early: about 17 min on this machine" in text
     assert "to shorten it, lower --epochs, --cv or --strategies" in text
-    assert "e.g. --epochs 20: at most about 3 min 20 s" in text
+    assert "e.g. --epochs 20: about 3 min 20 s" in text
 
 
 def test_a_short_run_gets_no_hint_and_a_very_short_one_no_projection() -> None:
@@ -106,7 +106,7 @@ def test_without_a_known_total_each_stack_is_its_own_run() -> None:
         for epoch in range(1, 11):
             clock.now += 20
             progress.epoch(_epoch(epoch, members=8, last=10, seconds=20.0))
-    assert "this stack will take at most about 3 min 20 s" in progress.lines[0]
+    assert "this stack, if no member stops early: about 3 min 20 s" in progress.lines[0]
     assert progress.lines[1].endswith("about 2 min 40 s left in this stack")  # after 40 s
 
 
@@ -144,4 +144,4 @@ def test_bench_prints_the_projection_in_a_log(
               "3", "--cv", "2", "--no-report", "--store", "runs.db"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "first epoch:" in result.output and "the run will take at most about" in result.output
+    assert "first epoch:" in result.output and "if no member stops early: about" in result.output

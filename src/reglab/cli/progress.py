@@ -9,7 +9,7 @@ once at the end.
 
 * After the first epoch of the first stack it prints the projected length of the run:
   ``s₁ / m₁ · W`` (the first epoch's seconds per member times the run's member-epochs ``W``),
-  an upper bound when early stopping ends members sooner, and how to shorten it (nothing
+  if no member stops early (early stopping makes it shorter), and how to shorten it (nothing
   when the run would take less than :data:`SHOWN_S`).
 * In a terminal the bar shows the member-epochs done, the members finished and the time left.
 * In a log (stderr not a terminal) it prints a line once at least ``every_s`` seconds have
@@ -220,17 +220,17 @@ class TrainingProgress:
             return ""
         text = (
             f"  first epoch: {report.seconds:.1f} s for a stack of {report.members} "
-            f"{_plural(report.members, 'member')}; {'the run' if whole else 'this stack'} "
-            f"will take at most about {duration(projected)} on this machine"
+            f"{_plural(report.members, 'member')}; {'the run' if whole else 'this stack'}, "
+            f"if no member stops early: about {duration(projected)} on this machine"
         )
         if projected >= LONG_S:
             text += (
-                "\n  (less when early stopping ends members sooner); to shorten it, lower "
+                "\n  (early stopping often ends members sooner); to shorten it, lower "
                 + self.shorten
             )
             if report.last > SHORT_EPOCHS and "--epochs" in self.shorten:
                 shorter = projected * SHORT_EPOCHS / report.last
-                text += f"\n  e.g. --epochs {SHORT_EPOCHS}: at most about {duration(shorter)}"
+                text += f"\n  e.g. --epochs {SHORT_EPOCHS}: about {duration(shorter)}"
         return text
 
     def _status(self) -> str:
