@@ -5,6 +5,8 @@ resident set is reset (``/proc/self/clear_refs``), ``train_members`` runs, and t
 (``VmHWM``) minus the resident set before training is what training used. The estimate is
 :func:`reglab.engine.plan.check_memory`'s ``total_bytes`` (largest chunk, results and the
 fixed overhead); it must be an upper bound, within about 2× of the measurement. Linux only.
+``copies_mib`` is the part of the estimate for the weight copies that the members' techniques
+keep (snapshots, Lookahead's slow weights, SWA's mean: :func:`reglab.engine.plan.weight_copies`).
 
     python benchmarks/engine_memory.py                       # every configuration
     python benchmarks/engine_memory.py w1 one-big --budget 64
@@ -56,6 +58,38 @@ CONFIGS: dict[str, dict[str, Any]] = {
         n=3000, f=20, c=3, hidden=(16,), m=400, batch=64, epochs=3, val=500,
         strategy={"l2": 1e-3},
     ),
+    # weight copies kept by trajectory and averaging techniques (generic backend)
+    "generic-512": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
+        terms="input-noise=0.01",
+    ),
+    "snapshot-5": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
+        terms="snapshot=5",
+    ),
+    "snapshot-10": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=10, val=200,
+        terms="snapshot=10",
+    ),
+    "lookahead": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
+        terms="lookahead",
+    ),
+    "swa": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200, terms="swa=1",
+    ),
+    "sparse-vd": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
+        terms="sparse-vd",
+    ),
+    "learned-dropout": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
+        terms="learned-dropout",
+    ),
+    "pgd": dict(
+        n=1000, f=50, c=7, hidden=(512, 512), m=8, batch=100, epochs=5, val=200,
+        terms="pgd=0.1",
+    ),
 }  # fmt: skip
 
 
@@ -71,7 +105,10 @@ def measure(name: str, budget_mb: float) -> dict[str, Any]:
     import numpy as np
 
     from reglab.engine import Architecture, MemberSpec, Strategy, TrainConfig, train_members
-    from reglab.engine.plan import check_memory
+    from reglab.engine.family import family_of
+    from reglab.engine.parametrize import parametrized
+    from reglab.engine.plan import check_memory, plan_chunks, weight_copies
+    from reglab.study.strategies import parse_strategy
 
     cfg = CONFIGS[name]
     rng = np.random.default_rng(0)
@@ -90,7 +127,7 @@ def measure(name: str, budget_mb: float) -> dict[str, Any]:
     specs = [
         MemberSpec(
             arch,
-            Strategy(**cfg.get("strategy", {})),
+            parse_strategy(cfg["terms"]) if "terms" in cfg else Strategy(**cfg.get("strategy", {})),
             train,
             idx[:n_train],
             idx[n_train : n_train + n_val],
@@ -101,6 +138,9 @@ def measure(name: str, budget_mb: float) -> dict[str, Any]:
     ]
     data = {0: (x, y)}
     estimate = check_memory(specs, data, budget_mb)
+    size = parametrized(family_of(arch).layout(arch), specs[0].strategy).size
+    largest = max(len(c) for c in plan_chunks(specs, data, budget_mb))
+    copies = weight_copies(specs[0]) * 4 * size * largest  # part of the estimate
     gc.collect()
     Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
     before = _status("VmRSS:")
@@ -117,6 +157,7 @@ def measure(name: str, budget_mb: float) -> dict[str, Any]:
         "used_mib": round(used / 2**20, 1),
         "estimate_mib": round(estimate.total_bytes / 2**20, 1),
         "ratio": round(estimate.total_bytes / max(used, 1), 2),
+        "copies_mib": round(copies / 2**20, 1),
         "ok": all(r.ok for r in results),
     }
 

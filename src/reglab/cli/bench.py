@@ -8,18 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from reglab._outputs import check_output, check_outputs_differ, safe_filename
 from reglab._validation import check_choice
 from reglab.api import load_data
+from reglab.cli.progress import TrainingProgress, planned_work
 from reglab.cli.render import print_result, wide_console
 from reglab.data.arrays import data_inputs
 from reglab.errors import ConfigError, TrainingError
@@ -157,34 +150,16 @@ def _run(
                 f"  resuming: {already} of {n} members already stored, training the other "
                 f"{n - already}"
             )
+        if study.tune is None:
+            progress.expect(planned_work(plan, already), n - already)
 
     tuning = study.tune is not None  # progress counts tuning trials, not members
-    progress = Progress(
-        TextColumn("tuning" if tuning else "training"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("trials" if tuning else "members"),
-        TimeElapsedColumn(),
-        TextColumn("left"),
-        TimeRemainingColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,  # in a log, a bar leaves only a stray blank line
-    )
-    task_id = progress.add_task("members", total=None)
+    progress = TrainingProgress(err, unit="trials" if tuning else "members")
 
     def on_wait(n: int) -> None:
         if not state.get("waiting"):
             err.print(f"  waiting for {n} members that another process is training")
             state["waiting"] = True
-
-    def on_progress(done: int, total: int) -> None:
-        progress.update(task_id, completed=done, total=total)
-        quarter = 4 * done // max(total, 1)
-        if not err.is_terminal and 0 < quarter < 4 and quarter > state.get("quarter", 0):
-            state["quarter"] = quarter  # no bar in a log: a line at each quarter instead
-            err.print(f"  {'finished' if tuning else 'trained'} {done} of {total} "
-                      f"{'tuning trials' if tuning else 'members'}")  # fmt: skip
 
     started = time.perf_counter()
     with progress:
@@ -192,7 +167,7 @@ def _run(
             plan.dataset,
             store,
             plan=plan,
-            progress=on_progress,
+            progress=progress.members,
             on_start=on_start,
             on_wait=on_wait,
             on_config_change=on_config_change,

@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from reglab._outputs import check_output, check_outputs_differ, safe_filename
 from reglab._validation import check_choice
 from reglab.api import load_data
 from reglab.cli.bench import parse_hidden
+from reglab.cli.progress import TrainingProgress, planned_work
 from reglab.cli.render import wide_console
 from reglab.data.arrays import data_inputs
 from reglab.errors import ConfigError, TrainingError
@@ -130,25 +130,16 @@ def _run(
             err.print(f"  {writes}")
         if already:
             err.print(f"  resuming: {already} of {n} members already stored")
+        progress.expect(planned_work(plan, already), n - already)
 
-    progress = Progress(
-        TextColumn("training"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("members"),
-        TimeElapsedColumn(),
-        console=err,
-        transient=True,
-        disable=not err.is_terminal,
-    )
-    task_id = progress.add_task("members", total=None)
+    progress = TrainingProgress(err, shorten="--epochs, --cv or --grid")
     started = time.perf_counter()
     with progress:
         result = runner.run(
             plan.dataset,
             store,
             planned=planned,
-            progress=lambda done, total: progress.update(task_id, completed=done, total=total),
+            progress=progress.members,
             on_start=on_start,
             on_wait=lambda n: None,
             on_config_change=on_config_change,

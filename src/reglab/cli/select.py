@@ -11,6 +11,7 @@ from rich.table import Table
 from reglab._outputs import check_output, check_outputs_differ, write_atomic
 from reglab._validation import check_choice, check_int
 from reglab.cli.bench import parse_hidden
+from reglab.cli.progress import TrainingProgress
 from reglab.cli.render import wide_console
 from reglab.data.arrays import data_inputs
 from reglab.store import Store
@@ -61,7 +62,7 @@ def run_select(
     by = f", {seeds} seeds per fold" if seeds > 1 else ""
     by += ", warm-started" if options.get("warm_start") else ""
     err.print(f"reglab select: at most {max_features} features by a {method} path ({grid}{by})")
-    with Store(store) as st:
+    with Store(store) as st, TrainingProgress(err, shorten="--epochs, --cv or --grid"):
         selection = select_features(
             data, target=target, task=task, drop=drop, max_features=max_features, grid=grid,
             method=method, refit=refit, seeds=seeds, store=st, **options,

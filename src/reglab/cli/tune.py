@@ -14,6 +14,7 @@ from reglab._outputs import check_output, check_outputs_differ, safe_filename
 from reglab._validation import check_choice
 from reglab.api import load_data
 from reglab.cli.bench import parse_hidden
+from reglab.cli.progress import TrainingProgress
 from reglab.cli.render import wide_console
 from reglab.data.arrays import data_inputs
 from reglab.errors import ConfigError, ReglabError, TrainingError
@@ -98,14 +99,19 @@ def run_tune(
         if done:
             err.print(f"  resuming: {done} of {runner.trials} trials already finished")
 
+    def on_round(done: int, total: int) -> None:
+        progress.console.print(f"  {done}/{total} trials")
+        progress.members(done, total)
+
     started = time.perf_counter()
-    with Store(store) as st:
+    progress = TrainingProgress(err, unit="trials", shorten="--epochs, --trials or --cv")
+    with Store(store) as st, progress:
         result = runner.run(
             dataset,
             st,
             planned=planned,
             on_start=on_start,
-            on_round=lambda done, total: err.print(f"  {done}/{total} trials"),
+            on_round=on_round,
             on_config_change=on_config_change,
         )
     err.print(

@@ -54,6 +54,7 @@ __all__ = [
     "draw_bytes",
     "member_bytes",
     "plan_chunks",
+    "weight_copies",
 ]
 
 Data = Mapping[int, tuple[np.ndarray, np.ndarray]]
@@ -138,7 +139,8 @@ def dense_member_bytes(member: MemberSpec, layout: StackLayout) -> int:
     width = arch.in_features + arch.out_features
     hidden = sum(arch.hidden)
     kernels = [a * c for a, c in zip(arch.layer_sizes[:-1], arch.layer_sizes[1:], strict=True)]
-    params = _PARAM_BYTES * layout.size + _KERNEL_TEMPS * max(kernels) * _FLOAT
+    params = (_PARAM_BYTES + weight_copies(member) * _FLOAT) * layout.size
+    params += _KERNEL_TEMPS * max(kernels) * _FLOAT
     step = b * (2 * width + _ACTIVATION_COPIES * hidden + _OUTPUT_COPIES * arch.out_features)
     step *= _FLOAT
     places = noise_places([member])
@@ -150,6 +152,26 @@ def dense_member_bytes(member: MemberSpec, layout: StackLayout) -> int:
     evaluation = EVAL_ROWS * (width + 3 * max(arch.layer_sizes[1:])) * _FLOAT
     evaluation += rows * (_EVAL_ROW_BYTES + _EVAL_OUTPUT_BYTES * max(arch.out_features, 2))
     return int(params + step + epoch + evaluation)
+
+
+def weight_copies(member: MemberSpec) -> int:
+    """Buffers the size of the member's flat weights that its techniques hold beside the
+    optimizer's own: the sum of :meth:`Technique.weight_copies
+    <reglab.techniques.Technique.weight_copies>` over its registry techniques (snapshots,
+    Lookahead's slow weights, SWA's running mean).
+
+    >>> import numpy as np
+    >>> from reglab.engine.spec import Architecture, MemberSpec, TrainConfig
+    >>> from reglab.study.strategies import parse_strategy
+    >>> idx = np.arange(100)
+    >>> def spec(text): return MemberSpec(Architecture(10, 3), parse_strategy(text),
+    ...                                   TrainConfig(), idx, idx[:0], idx)
+    >>> [weight_copies(spec(t)) for t in ("none", "snapshot=5", "lookahead", "swa=10")]
+    [0, 9, 4, 6]
+    """
+    from reglab.techniques import get
+
+    return sum(get(c.key).weight_copies(c.values) for c in member.strategy.techniques)
 
 
 def data_bytes(members: Sequence[MemberSpec], data: Data) -> int:

@@ -35,6 +35,7 @@ from reglab.engine.family import family_of
 from reglab.engine.generic import GenericStack, needs_generic
 from reglab.engine.parametrize import parametrized
 from reglab.engine.plan import check_memory, plan_chunks
+from reglab.engine.progress import EpochDone, EpochListener, listener
 from reglab.engine.result import MemberResult
 from reglab.engine.spec import MemberSpec
 from reglab.engine.stack import Stack
@@ -302,6 +303,7 @@ def _train_chunk(
             device,
             list(range(len(members))) if ids is None else list(ids),
             hook,
+            listener(),
         )
 
 
@@ -358,10 +360,14 @@ def _epochs(
     device: torch.device,
     ids: Sequence[int] = (),
     hook: EpochHook | None = None,
+    report: EpochListener | None = None,
 ) -> Iterator[tuple[int, MemberResult]]:
     """The epoch loop of one chunk; the next epoch's plan is drawn while this one trains
-    (or, when a member's strength adapts to its curves, at the start of each epoch)."""
+    (or, when a member's strength adapts to its curves, at the start of each epoch).
+    ``report`` hears of each finished epoch (:mod:`reglab.engine.progress`)."""
     strengths = Strengths(stack.members)
+    started = len(positions)
+    work = sum(trackers[pos].member.train.epochs for pos in positions)
 
     def submit(epoch: int) -> Future[EpochPlan] | None:
         if strengths.adaptive:
@@ -438,6 +444,10 @@ def _epochs(
         elapsed = time.perf_counter() - epoch_start
         for pos in positions:
             trackers[pos].wall += elapsed / len(positions)
+        if report is not None:
+            ends = sum(trackers[positions[s]].member.train.epochs - epoch for s in set(done))
+            left = len(positions) - len(set(done))
+            report(EpochDone(epoch, last, started, left, len(positions) + ends, work, elapsed))
         if done:
             yield from finish(stack, done, positions, trackers, targets, offsets, device)
             keep = [slot for slot in range(stack.m) if slot not in set(done)]

@@ -458,6 +458,14 @@ class Technique:
         return None
 
     @classmethod
+    def weight_copies(cls, values: Mapping[str, float]) -> int:
+        """How many buffers the size of a member's flat weights the engine holds for it
+        beside the optimizer's own (slow weights, running means, snapshots), at the most at
+        once: the memory planner adds ``copies × parameters × 4`` bytes per member
+        (:func:`reglab.engine.plan.dense_member_bytes`). Default: none."""
+        return 0
+
+    @classmethod
     def sample(
         cls,
         rng: np.random.Generator,

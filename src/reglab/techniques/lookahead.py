@@ -83,5 +83,11 @@ class Lookahead(Technique):
     def conflict(cls, keys: Sequence[str]) -> str | None:
         return trajectory_conflict(cls.key, keys)
 
+    @classmethod
+    def weight_copies(cls, values: Mapping[str, float]) -> int:
+        """The slow weights and, between an epoch's end and the next one's start, the fast
+        ones, each twice while the stack drops finished members: 4 (0 when off)."""
+        return 4 if values["k"] else 0
+
 
 register(Lookahead)

@@ -76,5 +76,13 @@ class Snapshot(Technique):
         problems = check_snapshot("snapshot", values["cycles"], epochs, steps_per_epoch)
         return problems[0] if problems else None
 
+    @classmethod
+    def weight_copies(cls, values: Mapping[str, float]) -> int:
+        """``K − 1`` stored snapshots, twice while the stack drops finished members (old and
+        new buffers side by side), and the ``torch.where`` that writes one: ``2(K − 1) + 1``
+        (0 when off)."""
+        k = int(values["cycles"])
+        return 2 * (k - 1) + 1 if k > 1 else 0
+
 
 register(Snapshot)

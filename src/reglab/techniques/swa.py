@@ -23,6 +23,8 @@ a training budget; reglab's default budget is 100 epochs with early stopping).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from reglab.errors import ConfigError
 from reglab.techniques.base import Param, Technique
 from reglab.techniques.registry import register
@@ -47,6 +49,13 @@ class Swa(Technique):
         if isinstance(start, int | float) and start != int(start):
             raise ConfigError(f"Swa (swa): `start` must be a whole epoch number; got {start!r}.")
         super().__init__(start=start)
+
+    @classmethod
+    def weight_copies(cls, values: Mapping[str, float]) -> int:
+        """The running mean and the optimizer's iterate, each twice while the stack drops
+        finished members, and the update's temporaries (the new mean, two selections): 6
+        (0 when off)."""
+        return 6 if values["start"] else 0
 
 
 register(Swa)

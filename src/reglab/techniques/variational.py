@@ -104,6 +104,14 @@ class SparseVD(Technique):
     ) -> Tensor:
         return vf.sparse_vd_kernel(kernel, extra["log_sigma2"], values["threshold"])
 
+    @classmethod
+    def weight_copies(cls, values: Mapping[str, float]) -> int:
+        """Kernel-sized tensors of each step's KL term and of the variance product (``θ²``,
+        ``σ²``, ``log α`` and their gradients) that autograd keeps for the backward pass,
+        and the pruned kernel of evaluation: 6 buffers the size of the member's weights with
+        their ``log σ²`` (measured: ``benchmarks/engine_memory.py sparse-vd``)."""
+        return 6
+
     def parametrize(
         self, model: nn.Module, n_train: int | None, generator: Any = None
     ) -> nn.Module:
