@@ -178,6 +178,11 @@ def _run(
             err.print(f"  waiting for {n} members that another process is training")
             state["waiting"] = True
 
+    def on_wait_units(n: int) -> None:
+        if not state.get("waiting units"):
+            err.print(f"  waiting for {n} units that another process is tuning")
+            state["waiting units"] = True
+
     def on_progress(done: int, total: int) -> None:
         progress.update(task_id, completed=done, total=total)
         quarter = 4 * done // max(total, 1)
@@ -195,6 +200,7 @@ def _run(
             progress=on_progress,
             on_start=on_start,
             on_wait=on_wait,
+            on_wait_units=on_wait_units,
             on_config_change=on_config_change,
         )
     err.print(
