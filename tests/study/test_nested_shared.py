@@ -46,6 +46,7 @@ STUDY: dict[str, Any] = {
     "batch_size": 32,
     "tune": 4,
     "tune_batch": 2,  # two rounds per search: a search can change hands between them
+    "tune_cv": 2,
     "reference": "none",
     "device": "cpu",
 }
@@ -171,14 +172,35 @@ def alone() -> dict[str, Any]:
         return outcome(st)
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_two_drivers_divide_a_nested_study_and_give_one_drivers_bits(
-    tmp_path: Path, alone: dict[str, Any]
+    backend: str,
+    tmp_path: Path,
+    alone: dict[str, Any],
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'shared.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
     other = driver(url)
     study = Study(**STUDY)
     dataset = _iris()
     plan = study.plan(dataset)
+    real, first = UnitClaims.balance, []
+
+    def balance(self: UnitClaims, held: Any) -> Any:
+        # this driver's first claim waits until the other one is there too, so that they
+        # share from the start, whichever process the machine runs first
+        deadline = time.monotonic() + 60
+        while not first and len(self.store.live_claims(self.study)) < 2:
+            assert time.monotonic() < deadline, "the other driver never started"
+            time.sleep(0.02)
+        first.append(1)
+        return real(self, held)
+
+    monkeypatch.setattr(UnitClaims, "balance", balance)
     go(other)
     with Store(url) as store:
         study.run(dataset, store, plan=plan, poll_s=0.1)
