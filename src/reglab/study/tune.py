@@ -19,7 +19,8 @@ Everything is kept in one database: the members in the reglab store (a re-run sk
 members already stored), the search as Optuna's journal in a table of it
 (:mod:`reglab.store.journal`). A run killed mid-round leaves its asked trials ``RUNNING``;
 the next run of the same command marks them failed and asks their parameters again first,
-so their members already stored are reused and the search goes on where it stopped.
+so their members already stored are reused and the search goes on where it stopped. One
+process runs a search at a time (:mod:`reglab.study.tune_lock`).
 """
 
 from __future__ import annotations
