@@ -302,3 +302,22 @@ def test_a_second_tune_on_a_held_search_stops_in_one_line_and_a_dead_holder_is_t
     assert "4/4 trials" in resumed.output
     with Store(db) as store:
         assert store.live_claims("t") == {} and store.get_study("t").counts["running"] == 0
+
+
+def test_show_calls_a_nested_study_running_while_a_process_holds_its_searches(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "s.db"
+    with Store(db) as store:
+        store.create_study("n", {"strategies": []}, {})
+        store.create_study("n/units", {"nested in": "n"}, {})
+        store.set_status("n", "running")
+        store.claim("n/units", [presence_key("elsewhere:3:feed")], "elsewhere:3:feed")
+    shown = CliRunner().invoke(app, ["show", "--store", str(db)])
+    assert shown.exit_code == 0, shown.output
+    assert "running" in shown.output and "interrupted" not in shown.output
+    assert "n/units" not in shown.output  # hidden, as the inner members' study
+    with Store(db) as store:
+        store.release("n/units", "elsewhere:3:feed")
+    shown = CliRunner().invoke(app, ["show", "--store", str(db)])
+    assert "interrupted (no live process)" in shown.output
