@@ -161,6 +161,11 @@ def _run(
             err.print(f"  waiting for {n} members that another process is training")
             state["waiting"] = True
 
+    def on_wait_units(n: int) -> None:
+        if not state.get("waiting units"):
+            err.print(f"  waiting for {n} units that another process is tuning")
+            state["waiting units"] = True
+
     started = time.perf_counter()
     with progress:
         result = study.run(
@@ -170,6 +175,7 @@ def _run(
             progress=progress.members,
             on_start=on_start,
             on_wait=on_wait,
+            on_wait_units=on_wait_units,
             on_config_change=on_config_change,
         )
     err.print(

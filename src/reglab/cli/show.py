@@ -69,9 +69,13 @@ def run_show(study: str | None, *, store: str) -> None:
 
 
 def _status(store: Store, info: StudyInfo) -> str:
-    """The study's status, with ``running`` told apart from a run whose process is gone."""
+    """The study's status, with ``running`` told apart from a run whose process is gone (a
+    nested study's processes hold claims on its searches, in ``<name>/units``, while they
+    tune)."""
     if info.status == "running" and not store.live_claims(info):
-        return "interrupted (no live process)"
+        units = f"{info.name}/units"
+        if not any(s.name == units for s in store.list_studies()) or not store.live_claims(units):
+            return "interrupted (no live process)"
     return info.status
 
 

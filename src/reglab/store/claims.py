@@ -35,6 +35,7 @@ from reglab.store import schema as s
 __all__ = [
     "DEFAULT_LEASE_S",
     "claim",
+    "drop_expired",
     "heartbeat",
     "is_expired",
     "live_claims",
@@ -148,13 +149,37 @@ def heartbeat(conn: Connection, study_id: int, owner: str, lease_s: float) -> in
     return int(result.rowcount or 0)
 
 
-def release(conn: Connection, study_id: int, owner: str) -> int:
-    """Give up ``owner``'s unfinished members: their rows go, so they are pending again."""
+def release(conn: Connection, study_id: int, owner: str, keys: Sequence[str] | None = None) -> int:
+    """Give up ``owner``'s unfinished members (only ``keys`` when given): their rows go, so
+    they are pending again."""
     m = s.members
-    result = conn.execute(
-        m.delete().where(m.c.study_id == study_id, m.c.owner == owner, m.c.status == "running")
+    where = [m.c.study_id == study_id, m.c.owner == owner, m.c.status == "running"]
+    if keys is None:
+        return int(conn.execute(m.delete().where(*where)).rowcount or 0)
+    keys = list(dict.fromkeys(keys))
+    gone = 0
+    for start in range(0, len(keys), _CHUNK):
+        chunk = keys[start : start + _CHUNK]
+        gone += int(conn.execute(m.delete().where(*where, m.c.key.in_(chunk))).rowcount or 0)
+    return gone
+
+
+def drop_expired(conn: Connection, study_id: int, prefix: str) -> int:
+    """Delete the ``running`` rows whose key starts with ``prefix`` and whose claim may be
+    taken over (:func:`is_expired`): rows no one will finish, such as a dead process's
+    presence. Returns how many went."""
+    now = backend.database_now(conn)
+    m = s.members
+    query = select(m.c.key, m.c.owner, m.c.lease_until).where(
+        m.c.study_id == study_id,
+        m.c.status == "running",
+        m.c.key.startswith(prefix, autoescape=True),
     )
-    return int(result.rowcount or 0)
+    stale = [r.key for r in conn.execute(query) if is_expired(r.owner, r.lease_until, now)]
+    for start in range(0, len(stale), _CHUNK):
+        chunk = stale[start : start + _CHUNK]
+        conn.execute(m.delete().where(m.c.study_id == study_id, m.c.key.in_(chunk)))
+    return len(stale)
 
 
 def live_claims(conn: Connection, study_id: int) -> dict[str, int]:

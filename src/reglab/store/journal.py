@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Integer, MetaData, Table, Text, select
 
+from reglab.store import backend
+
 if TYPE_CHECKING:
     from optuna.storages import JournalStorage
 
@@ -41,7 +43,9 @@ class StoreJournal:
     """Optuna's ``BaseJournalBackend`` on a :class:`~reglab.store.Store`'s database.
 
     ``read_logs(n)`` returns the entries from number ``n`` on; ``append_logs`` adds entries in
-    one transaction (the store's write lock serializes concurrent writers).
+    one transaction; appends run one after another (the store's write lock on SQLite, an
+    advisory lock on PostgreSQL), so several processes sharing one journal each read the same
+    sequence of entries.
     """
 
     def __init__(self, store: Store) -> None:
@@ -59,6 +63,9 @@ class StoreJournal:
         if not logs:
             return
         with self._store._tx("writing the tuning journal", write=True) as conn:
+            # Appends one after another, so entries commit in ``id`` order: a reader never
+            # sees entry n + 1 before entry n (PostgreSQL hands out ids before commit).
+            backend.serialize(conn, "tune_journal")
             conn.execute(JOURNAL_TABLE.insert(), [{"log": json.dumps(log)} for log in logs])
 
 

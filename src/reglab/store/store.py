@@ -378,6 +378,12 @@ class Store:
         with self._tx("claiming members", write=True) as conn:
             return claims.claim(conn, self._study_id(conn, study), keys, owner, lease_s)
 
+    def drop_expired(self, study: str | StudyInfo, prefix: str) -> int:
+        """Delete the lapsed claims whose keys start with ``prefix`` (see
+        :func:`reglab.store.claims.drop_expired`); returns how many went."""
+        with self._tx("dropping lapsed claims", write=True) as conn:
+            return claims.drop_expired(conn, self._study_id(conn, study), prefix)
+
     def heartbeat(
         self, study: str | StudyInfo, owner: str, *, lease_s: float = claims.DEFAULT_LEASE_S
     ) -> int:
@@ -385,10 +391,13 @@ class Store:
         with self._tx("renewing claims", write=True) as conn:
             return claims.heartbeat(conn, self._study_id(conn, study), owner, lease_s)
 
-    def release(self, study: str | StudyInfo, owner: str) -> int:
-        """Give up ``owner``'s unfinished members (they become pending again)."""
+    def release(
+        self, study: str | StudyInfo, owner: str, *, keys: Sequence[str] | None = None
+    ) -> int:
+        """Give up ``owner``'s unfinished members, or only those of ``keys`` (they become
+        pending again)."""
         with self._tx("releasing claims", write=True) as conn:
-            return claims.release(conn, self._study_id(conn, study), owner)
+            return claims.release(conn, self._study_id(conn, study), owner, keys)
 
     def save_member(self, study: str | StudyInfo, record: MemberRecord) -> bool:
         """Store a finished member in its own transaction; returns whether it was written.

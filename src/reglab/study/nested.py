@@ -28,7 +28,8 @@ Seeds: inner folds of split ``s`` from ``derive(seed, "inner", s)``, inner membe
 seeded ``derive(seed, "tune", f, s, d)`` after ``d`` finished trials, so the trials depend on the
 search's history only, never on how many runs it took.
 Every inner member is stored (in the study ``<name>/inner``) and every search in Optuna's
-journal in the same database, so a re-run after a kill resumes where it stopped. This module
+journal in the same database, so a re-run after a kill resumes where it stopped, and several
+processes on one store share the searches (:mod:`reglab.study.nested_claims`). This module
 defines the protocol (families, inner folds, configuration); :mod:`reglab.study.nested_run`
 runs it.
 """

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -24,10 +25,12 @@ from reglab.data.load import Dataset
 from reglab.engine.spec import MemberSpec, Strategy
 from reglab.stats.metrics import METRIC_DIRECTIONS
 from reglab.store import Store
+from reglab.store.claims import DEFAULT_LEASE_S, new_owner
 from reglab.store.records import MemberRecord
 from reglab.study.nested import SEED_BOUND, Family, families, inner_splits, strategy_parts_of
+from reglab.study.nested_claims import UnitClaims, claim_up_to, unit_key, units_config
 from reglab.study.splits import Split
-from reglab.study.tune_prune import MedianPruner
+from reglab.study.tune_prune import RUNNING_CURVE, MedianPruner
 from reglab.study.tune_result import TrialRow, analyze_tune
 from reglab.study.tune_space import SearchSpace
 
@@ -92,6 +95,10 @@ def run_nested(
     *,
     on_round: Callable[[int, int], None] | None = None,
     on_config_change: str = "error",
+    on_wait: Callable[[int], None] | None = None,
+    on_wait_units: Callable[[int], None] | None = None,
+    lease_s: float = DEFAULT_LEASE_S,
+    poll_s: float = 1.0,
 ) -> dict[str, Any]:
     """Tune every family on every outer split, then train the outer members (module docstring).
 
@@ -100,6 +107,13 @@ def run_nested(
     choices, which the study keeps in its metadata under ``tuning``. ``on_round`` gets the
     trials finished and the trials asked for over all searches after each round. Sets
     ``study.trained_`` and ``study.reused_`` (outer and inner members).
+
+    Several processes may run the same study on one store: they share the searches (claimed
+    whole, :mod:`reglab.study.nested_claims`) and then the outer members (claimed as a plain
+    study's), and each ends with the same choices and scores. ``on_wait_units(n)`` is called
+    while this process waits for ``n`` searches other processes hold, ``on_wait(n)`` while it
+    waits for ``n`` outer members; ``lease_s`` is the claims' lease, ``poll_s`` the wait
+    between two looks at the store.
     """
     from reglab.study.results import primary_metric
 
@@ -109,9 +123,15 @@ def run_nested(
     folds, data, base = _inner(study, dataset, plan, int(tune["inner_folds"]))
     searches = _open(study, store, plan, fams, base, metric, on_config_change)
     counts = {"trained": 0, "reused": 0}
-    _rounds(study, store, plan, searches, data, metric, counts, on_round)
-    chosen, tuning = _choose(searches, folds, metric)
-    _retrain(study, store, plan, fams, chosen, counts)
+    owner = new_owner()
+    units = UnitClaims(
+        store, f"{plan.name}/units", list(searches), owner, lease_s, studies=(plan.name,)
+    )
+    with units:
+        _rounds(study, store, plan, searches, data, metric, counts, on_round, units,
+                on_wait_units, poll_s)  # fmt: skip
+        chosen, tuning = _choose(list(searches.values()), folds, metric)
+        _retrain(study, store, plan, fams, chosen, counts, units, on_wait, poll_s)
     study.trained_, study.reused_ = counts["trained"], counts["reused"]
     return {
         "trials": int(tune["trials"]),
@@ -178,13 +198,13 @@ def _open(
     base: Mapping[int, list[tuple[MemberSpec, Split]]],
     metric: str,
     on_config_change: str,
-) -> list[_Search]:
-    """The inner members' study in the store and one Optuna search per tuned family and outer
-    split in its journal (found again on a re-run; a killed round's trials re-queued)."""
+) -> dict[str, _Search]:
+    """The inner members' study and the units' study in the store, and one Optuna search per
+    tuned family and outer split in its journal (found again on a re-run), by unit key."""
     import optuna
 
     from reglab.store.journal import journal_storage
-    from reglab.study.tune import make_sampler, requeue_stale
+    from reglab.study.tune import make_sampler
 
     tune = plan.config["tune"]
     inner_name = f"{plan.name}/inner"
@@ -194,18 +214,19 @@ def _open(
         **{k: plan.config[k] for k in ("data", "tune", "model", "train", "splits")},
     }
     replaced = stored is not None and dict(stored.config) != inner_config
-    store.create_study(
-        inner_name,
-        inner_config,
-        {"nested in": plan.name},
-        feature_names=plan.feature_names,
-        on_config_change=on_config_change,
-    )
+    for name, config in ((inner_name, inner_config),
+                         (f"{plan.name}/units", units_config(inner_config))):  # fmt: skip
+        store.create_study(
+            name,
+            config,
+            {"nested in": plan.name},
+            feature_names=plan.feature_names,
+            on_config_change=on_config_change,
+        )
     storage = journal_storage(store)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     existing = {s.study_name for s in optuna.get_all_study_summaries(storage)}
-    states = optuna.trial.TrialState
-    searches = []
+    searches: dict[str, _Search] = {}
     for split in plan.splits:
         for fam in fams:
             if fam.space is None:
@@ -227,41 +248,94 @@ def _open(
                 ),
                 direction="maximize" if METRIC_DIRECTIONS[metric] else "minimize",
             )
-            requeue_stale(search)
-            done = len(search.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED)))
-            searches.append(_Search(fam, split, base[split.split_id], search, done))
+            key = unit_key(fam.name, split.split_id)
+            searches[key] = _Search(fam, split, base[split.split_id], search, _finished(search))
     return searches
+
+
+def _finished(search: Any) -> int:
+    """The trials of ``search`` that count as finished (complete or pruned)."""
+    import optuna
+
+    states = optuna.trial.TrialState
+    return len(search.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED)))
+
+
+def _take(x: _Search) -> None:
+    """Make a search just claimed ready for its next round: the trials a dead process left
+    ``RUNNING`` re-queued, its finished trials counted, the pruner's history read back."""
+    import optuna
+
+    from reglab.study.tune import requeue_stale
+
+    requeue_stale(x.optuna)
+    x.done = _finished(x.optuna)
+    complete = x.optuna.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    x.history = [
+        np.asarray(t.user_attrs[RUNNING_CURVE], dtype=float)
+        for t in sorted(complete, key=lambda t: t.number)
+        if RUNNING_CURVE in t.user_attrs
+    ]
 
 
 def _rounds(
     study: Any,
     store: Store,
     plan: Any,
-    searches: Sequence[_Search],
+    searches: Mapping[str, _Search],
     data: Mapping[int, Any],
     metric: str,
     counts: dict[str, int],
     on_round: Callable[[int, int], None] | None,
+    units: UnitClaims,
+    on_wait: Callable[[int], None] | None,
+    poll_s: float,
 ) -> None:
-    """Ask, train (every search's trials × inner folds in one engine call) and tell, round
-    after round, until every search has its trials."""
+    """Ask, train (the trials × inner folds of every search this process holds, in one engine
+    call) and tell, round after round, until every search has its trials; before each round
+    the searches are shared out again (:meth:`UnitClaims.balance`)."""
     from reglab.study.run import to_record
     from reglab.study.tune import Outcome, collect_round, make_sampler, tell_trial
 
     tune = plan.config["tune"]
     trials, batch = int(tune["trials"]), int(tune["batch_trials"])
     inner_name = f"{plan.name}/inner"
-    known = {
-        r.key: Outcome(r.status, dict(r.test_scores), [])
-        for r in store.load_members(inner_name, with_curves=False, with_details=False)
-    }
+    known: dict[str, Outcome] = {}
+
+    def read_known() -> None:  # members stored by anyone (kept: curves of those trained here)
+        for r in store.load_members(inner_name, with_curves=False, with_details=False):
+            known.setdefault(r.key, Outcome(r.status, dict(r.test_scores), []))
+
     warmup = max(5, study.epochs // 10)
     device = resolve_device(study.device, "Study").type
-    while active := [x for x in searches if x.done < trials]:
+    held: list[str] = []
+    while True:
+        taken = set(held)
+        held, _ = units.balance(held)
+        if not held:
+            waiting = units.unfinished()
+            if not waiting:
+                break
+            if on_wait is not None:
+                on_wait(len(waiting))
+            time.sleep(poll_s)
+            continue
+        if any(k not in taken for k in held):
+            read_known()
+        for key in held:
+            if key not in taken:
+                _take(searches[key])
+        for key in [k for k in held if searches[k].done >= trials]:
+            x = searches[key]
+            units.finish(key, x.family.name, x.split.split_id, x.done)
+            held.remove(key)
+        active = {k: searches[k] for k in held}
+        if not active:
+            continue
         todo: dict[str, tuple[MemberSpec, Split]] = {}
         rounds = []
         groups = []
-        for x in active:
+        for key, x in active.items():
             # A sampler seeded by the trials finished so far: a round's trials depend on the
             # search's history only, so a run resumed after a kill asks what an unbroken run asks.
             x.optuna.sampler = make_sampler(
@@ -281,7 +355,7 @@ def _rounds(
             counts["reused"] += reused
             pruner = MedianPruner(owners, x.history, warmup=warmup)
             groups.append((range(start, len(todo)), pruner))
-            rounds.append((x, asked, keys, pruner))
+            rounds.append((key, x, asked, keys, pruner))
 
         def save(result: Any, todo: Mapping[str, tuple[MemberSpec, Split]] = todo) -> None:
             spec, split = todo[result.key]
@@ -297,13 +371,22 @@ def _rounds(
             if hook is not None and hook.groups is not groups:  # state back from a cluster
                 for (_, mine), (_, theirs) in zip(groups, hook.groups, strict=True):
                     vars(mine).update(vars(theirs))
-        for x, asked, keys, pruner in rounds:
+        still = set(units.keep(held))  # a search taken over meanwhile is told by its new holder
+        for key, x, asked, keys, pruner in rounds:
+            if key not in still:
+                continue
             for pos, (trial, strategy, values) in enumerate(asked):
                 outcomes = [known[k] for k in keys[pos]]
                 x.done += tell_trial(x.optuna, trial, strategy, values, outcomes,
                                      pruner.pruned.get(pos), metric, x.history)  # fmt: skip
+            if x.done >= trials:
+                units.finish(key, x.family.name, x.split.split_id, x.done)
+        held = [k for k in held if k in still and searches[k].done < trials]
         if on_round is not None:
-            on_round(sum(min(x.done, trials) for x in searches), trials * len(searches))
+            for key, x in searches.items():
+                if key not in still:
+                    x.done = _finished(x.optuna)
+            on_round(sum(min(x.done, trials) for x in searches.values()), trials * len(searches))
 
 
 def _choose(
@@ -343,9 +426,14 @@ def _retrain(
     fams: Sequence[Family],
     chosen: Mapping[tuple[str, int], Strategy | None],
     counts: dict[str, int],
+    units: UnitClaims,
+    on_wait: Callable[[int], None] | None,
+    poll_s: float,
 ) -> None:
     """Train every outer member not yet stored: a tuned family at its split's choice (a failed
-    record when every trial failed), an untuned strategy as it is."""
+    record when every trial failed), an untuned strategy as it is. The members are claimed as
+    a plain study's: each process takes its share (``⌈left / processes⌉``) of those no one
+    holds, and waits for those others hold."""
     from reglab.engine.skip import for_strategy
     from reglab.study.run import to_record
 
@@ -381,9 +469,17 @@ def _retrain(
         store.save_member(plan.name, to_record(result, spec, split))
         counts["trained"] += 1
 
-    if outer:
-        device = resolve_device(study.device, "Study").type
-        _train(study, [spec for spec, _ in outer.values()], plan.data, device, save)
+    device = resolve_device(study.device, "Study").type
+    owner = units.owner
+    while left := [k for k in outer if k not in store.done_keys(plan.name, include_failed=True)]:
+        share = math.ceil(len(left) / units.drivers())
+        mine = claim_up_to(store, plan.name, left, owner, share, units.lease_s)
+        if mine:
+            _train(study, [outer[k][0] for k in mine], plan.data, device, save)
+            continue
+        if on_wait is not None:
+            on_wait(len(left))
+        time.sleep(poll_s)
 
 
 def _train(
@@ -440,10 +536,15 @@ def run_tuned(
     progress: Callable[[int, int], None] | None = None,
     on_start: Callable[[Any, int], None] | None = None,
     on_config_change: str = "error",
+    on_wait: Callable[[int], None] | None = None,
+    on_wait_units: Callable[[int], None] | None = None,
+    lease_s: float = DEFAULT_LEASE_S,
+    poll_s: float = 1.0,
 ) -> Any:
     """:meth:`Study.run <reglab.study.run.Study.run>` for a tuned study: :func:`run_nested`,
     the reference rows, the timings; returns the analyzed :class:`StudyResult`. ``progress``
-    gets the trials finished over all searches and their target after each round."""
+    gets the trials finished over all searches and their target after each round; the waits,
+    the lease and the polling are :func:`run_nested`'s."""
     import time
 
     from reglab.study.reference import store_references
@@ -455,9 +556,10 @@ def run_tuned(
         on_start(plan, sum(r.strategy in names for r in stored))
     store.set_status(plan.name, "running")
     try:
-        tuning = run_nested(
-            study, plan.dataset, store, plan, on_round=progress, on_config_change=on_config_change
-        )
+        tuning = run_nested(study, plan.dataset, store, plan, on_round=progress,
+                            on_config_change=on_config_change, on_wait=on_wait,
+                            on_wait_units=on_wait_units, lease_s=lease_s,
+                            poll_s=poll_s)  # fmt: skip
         store_references(plan, store, study.seed)
     except BaseException:
         store.set_status(plan.name, "interrupted")

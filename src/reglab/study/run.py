@@ -455,6 +455,7 @@ class Study:
         plan: StudyPlan | None = None,
         lease_s: float = DEFAULT_LEASE_S,
         poll_s: float = 1.0,
+        on_wait_units: Callable[[int], None] | None = None,
     ) -> StudyResult:
         """Train every member not yet in ``store`` and return the study's results.
 
@@ -470,6 +471,9 @@ class Study:
         ``trained_`` (members this call trained) and ``reused_`` (already stored). On a Ray
         executor with a shared database (PostgreSQL), the Ray tasks claim and write their
         members themselves and this process only counts them (:mod:`reglab.study.ray_writes`).
+        A nested study (``tune``) is shared the same way, by whole searches
+        (:mod:`reglab.study.nested_claims`); ``on_wait_units`` gets the number of searches
+        other processes hold while this one waits for them.
         """
         from reglab.engine.plan import plan_chunks
 
@@ -502,7 +506,9 @@ class Study:
             from reglab.study.nested_run import run_tuned
 
             return run_tuned(self, plan, store, started, progress=progress, on_start=on_start,
-                             on_config_change=on_config_change)  # fmt: skip
+                             on_config_change=on_config_change, on_wait=on_wait,
+                             on_wait_units=on_wait_units, lease_s=lease_s,
+                             poll_s=poll_s)  # fmt: skip
         finished = store.done_keys(plan.name, include_failed=True)
         by_key = {
             key: (spec, split)

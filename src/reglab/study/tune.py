@@ -19,7 +19,8 @@ Everything is kept in one database: the members in the reglab store (a re-run sk
 members already stored), the search as Optuna's journal in a table of it
 (:mod:`reglab.store.journal`). A run killed mid-round leaves its asked trials ``RUNNING``;
 the next run of the same command marks them failed and asks their parameters again first,
-so their members already stored are reused and the search goes on where it stopped.
+so their members already stored are reused and the search goes on where it stopped. One
+process runs a search at a time (:mod:`reglab.study.tune_lock`).
 """
 
 from __future__ import annotations
@@ -42,13 +43,15 @@ from reglab.engine.spec import MemberSpec, Strategy
 from reglab.errors import ConfigError
 from reglab.stats.metrics import METRIC_DIRECTIONS
 from reglab.store import Store
+from reglab.store.claims import DEFAULT_LEASE_S, new_owner
 from reglab.store.rows import changed_keys, json_dict
 from reglab.study.executor import LocalExecutor
 from reglab.study.model_techniques import family_of_model, model_problem, space_for_model
 from reglab.study.path_study import METRICS
 from reglab.study.run import Study, StudyPlan, environment, to_record
 from reglab.study.splits import Split
-from reglab.study.tune_prune import MedianPruner, running_curve
+from reglab.study.tune_lock import SearchLock
+from reglab.study.tune_prune import RUNNING_CURVE, MedianPruner, running_curve
 from reglab.study.tune_result import TrialRow, TuneResult, analyze_tune
 from reglab.study.tune_space import SearchSpace, parse_space
 
@@ -246,18 +249,34 @@ class Tune:
         on_start: Callable[[TunePlan, int], None] | None = None,
         on_round: Callable[[int, int], None] | None = None,
         on_config_change: str = "error",
+        lease_s: float = DEFAULT_LEASE_S,
     ) -> TuneResult:
         """Run trials until ``trials`` are finished; return the analyzed search.
 
         ``on_start`` gets the plan and the number of trials already finished; ``on_round``
         the trials finished and the target after each round. Sets ``trained_`` and
-        ``reused_`` (members trained by this call, and found in the store).
+        ``reused_`` (members trained by this call, and found in the store). One process
+        runs a search at a time (:mod:`reglab.study.tune_lock`): another one already on it
+        raises a :class:`~reglab.errors.StoreError` naming it; its claim lapses ``lease_s``
+        seconds after it died.
         """
-        import optuna
-
         plan = planned if planned is not None and planned.base.dataset is dataset else None
         plan = plan or self.plan(dataset)
         search = self._open(plan, store, on_config_change)
+        with SearchLock(store, plan.name, new_owner(), lease_s):
+            return self._search(plan, store, search, on_start, on_round)
+
+    def _search(
+        self,
+        plan: TunePlan,
+        store: Store,
+        search: Any,
+        on_start: Callable[[TunePlan, int], None] | None,
+        on_round: Callable[[int, int], None] | None,
+    ) -> TuneResult:
+        """:meth:`run`'s rounds, while this process holds the search."""
+        import optuna
+
         states = optuna.trial.TrialState
         requeue_stale(search)
         known = {  # every member's outcome, stored before this run or trained in it
@@ -482,7 +501,11 @@ def tell_trial(
     metric: str,
     history: list[np.ndarray],
 ) -> int:
-    """Tell one trial's result; 1 when it counts as finished (complete or pruned)."""
+    """Tell one trial's result; 1 when it counts as finished (complete or pruned).
+
+    A complete trial whose members all have validation curves keeps its running curve in
+    the user attribute :data:`~reglab.study.tune_prune.RUNNING_CURVE` (and ``history``), so
+    that the process that continues its search reads the same pruning history back."""
     import optuna
 
     states = optuna.trial.TrialState
@@ -497,9 +520,13 @@ def tell_trial(
         trial.set_user_attr("pruned_epoch", pruned_epoch)
         search.tell(trial, state=states.PRUNED)
         return 1
-    search.tell(trial, float(np.mean(scores)))
+    curve = None
     if all(o.val_loss for o in outcomes):
-        history.append(running_curve([o.val_loss for o in outcomes]))
+        curve = running_curve([o.val_loss for o in outcomes])
+        trial.set_user_attr(RUNNING_CURVE, [float(v) for v in curve])
+    search.tell(trial, float(np.mean(scores)))
+    if curve is not None:
+        history.append(curve)
     return 1
 
 

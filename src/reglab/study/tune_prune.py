@@ -19,7 +19,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["MedianPruner", "running_curve"]
+__all__ = ["RUNNING_CURVE", "MedianPruner", "running_curve"]
+
+RUNNING_CURVE = "running_curve"
+"""The user attribute in which a complete trial keeps its :func:`running_curve`, so that a
+search's pruning history can be read back from its journal by any process."""
 
 
 class MedianPruner:
