@@ -72,6 +72,8 @@ CORRELATED = 0.7
 MANY_IRRELEVANT = 0.3
 """At least this share of irrelevant inputs calls for L1 (or elastic net)."""
 FEW_ROWS = 1000
+SIGNAL_FOLDS = 5
+"""Folds of the cross-validation that measures the signal (the most any measurement uses)."""
 """Fewer rows than this are few for a network."""
 FEW_PER_INPUT = 10
 """Fewer rows per input than this are few for a network."""
@@ -286,6 +288,7 @@ def measure(dataset: Any, *, seed: int = 0) -> Measurements:
         warnings.simplefilter("ignore")
         groups = _groups(X, names, _sources(names, dataset.categorical_columns))
         subjects = None if dataset.grouping is None else dataset.grouping.codes[rows]
+        _folds(y, task, SIGNAL_FOLDS, seed, subjects)  # too few groups: refused before measuring
         zero = _l1_zero(X, y, task, seed, subjects)
         null = _mi_null(X, y, task, seed)
         scores = _signal(X, y, task, seed, subjects)
@@ -445,7 +448,7 @@ def _signal(
 
     from reglab.stats.ttest import corrected_resampled_ttest
 
-    folds = _folds(y, task, 5, seed, subjects)
+    folds = _folds(y, task, SIGNAL_FOLDS, seed, subjects)
     if task == "regression":
         metric, chance = "r2", 0.0
         simple: Any = RidgeCV(alphas=np.logspace(-3, 3, 7))
