@@ -54,6 +54,13 @@ def test_a_grouped_study_stores_only_members_of_mouse_disjoint_splits(tmp_path: 
         assert info.config["splits"]["groups"]["groups"] == 72
         assert info.metadata["protocol"]["groups"] == "grouped by MouseID prefix (72 groups)"
         assert st.done_keys(plan.name) == {spec.key() for spec, _ in plan.members}
+    shown = runner.invoke(app, ["show", plan.name, "--store", str(tmp_path / "r.db")])
+    assert "Splits: grouped by MouseID prefix (72 groups)" in shown.output
+    page = tmp_path / "page.html"
+    made = runner.invoke(app, ["report", plan.name, "-o", str(page), "--store",
+                               str(tmp_path / "r.db")])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert "3 splits grouped by MouseID prefix (72 groups)" in page.read_text()
     # The same command resumes it; without --groups it is another study, not a resume.
     code, again = _bench(tmp_path, "--groups", GROUPS)
     assert code == 0 and f"study {plan.name!r}" in again and "6 members already stored" in again
