@@ -79,3 +79,29 @@ def test_advise_measures_on_grouped_folds_and_passes_the_groups_on() -> None:
     assert advice.command.endswith("--groups subject")
     with pytest.raises(DataError, match=r"at least 5 groups \(--groups\) .*; got 4\.$"):
         reglab.advise(_subjects(n_subjects=4, per=20), target="label", groups="subject")
+
+
+def test_nested_tuning_trains_on_grouped_inner_folds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import reglab.study.nested_run as nested_run
+
+    seen: list[list] = []
+    real = nested_run.inner_splits
+
+    def spy(*args: object, **kwargs: object) -> list:
+        folds = real(*args, **kwargs)  # type: ignore[arg-type]
+        seen.append(folds)
+        return folds
+
+    monkeypatch.setattr(nested_run, "inner_splits", spy)
+    frame = _subjects(n_subjects=15, per=4)
+    ds = load_data(frame, target="label", groups="subject")
+    assert ds.grouping is not None
+    codes = ds.grouping.codes
+    with Store("sqlite://") as st:
+        result = Study("dropout", n_splits=3, tune=2, tune_cv=2, tune_batch=2, **FAST).run(ds, st)
+    assert result.tuning and len(seen) == 3  # one call per outer split
+    for folds in seen:
+        assert len(folds) == 2
+        for f in folds:
+            parts = [set(codes[i].tolist()) for i in (f.train_idx, f.val_idx, f.test_idx)]
+            assert not (parts[0] & parts[1] or parts[0] & parts[2] or parts[1] & parts[2])
