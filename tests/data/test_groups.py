@@ -91,6 +91,10 @@ def test_a_kept_subject_column_is_flagged_and_unique_ids_are_not() -> None:
     assert group_hint("subject", pd.Series([f"s{i}" for i in range(40)]), dropped=False) is None
     distinct = pd.Series([f"{i}_{i}" for i in range(40)], dtype=object)  # no shared prefix
     assert group_hint("code", distinct, dropped=True) is None
+    days = pd.Series([f"2020-{m:02d}-{d:02d}" for m in range(1, 13) for d in range(1, 29)])
+    assert group_hint("date", days, dropped=True) is None  # months are no subjects
+    words = pd.Series([f"{w}_x{i}" for w in "abcdef" for i in range(10)], dtype=object)
+    assert group_hint("tag", words, dropped=True) is None  # no replicate number
 
 
 def test_array_groups_and_missing_target_rows() -> None:

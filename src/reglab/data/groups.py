@@ -163,7 +163,8 @@ def group_hint(name: str, series: pd.Series, dropped: bool) -> str | None:
     """A notice when column ``name`` looks like a subject id whose rows are repeated measures.
 
     Two strong patterns only. A dropped id-like text column whose values (at least 95% of
-    them) are ``PREFIX SEP SUFFIX`` with one separator, where the prefixes repeat (at least 3
+    them, and not dates) are ``PREFIX SEP NUMBER`` (a replicate number of at most 4 digits
+    after the last separator), where the prefixes repeat (at least 3
     rows per prefix on average and at least 4 prefixes): ``309_1 … 309_15``. A kept column
     named only like a subject (``subject``, ``patient_id``, ``MouseNo``; not ``patient_age``) with at least 4 distinct
     values and at least 3 rows per value on average.
@@ -180,8 +181,8 @@ def group_hint(name: str, series: pd.Series, dropped: bool) -> str | None:
         text = values.astype(str).str.strip()
         for sep in _SEPARATORS:
             parts = text.str.rpartition(sep)
-            has = (parts[1] == sep) & (parts[0] != "") & (parts[2] != "")
-            if has.sum() < 0.95 * len(text):
+            has = (parts[1] == sep) & (parts[0] != "") & parts[2].str.fullmatch(r"\d{1,4}")
+            if has.sum() < 0.95 * len(text) or _dates(text):
                 continue
             prefixes = parts[0][has]
             k = prefixes.nunique()
@@ -204,6 +205,17 @@ def group_hint(name: str, series: pd.Series, dropped: bool) -> str | None:
             f"--groups {shlex.quote(name)} (it is kept as a feature now)"
         )
     return None
+
+
+def _dates(text: pd.Series) -> bool:
+    """Whether most of the first 200 values read as dates (``2020-01-05`` shares prefixes
+    by month, which are no subjects)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        parsed = pd.to_datetime(text.iloc[:200], errors="coerce", format="mixed")
+    return bool(parsed.notna().mean() >= 0.5)
 
 
 def _named_like_subject(name: str) -> bool:
