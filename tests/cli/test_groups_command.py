@@ -80,10 +80,9 @@ def test_a_grouped_study_stores_only_members_of_mouse_disjoint_splits(tmp_path: 
         (["--groups", "class"], r"must not be the target"),
         (["--groups", "Genotype", "--cv", "3"], r"at most the number of groups \(2, --groups\); "
          r"got 3\.$"),
-        (["--groups", GROUPS, "--split", "bootstrap"], r"must be kfold, stratified-kfold or "
-         r"shuffle with groups"),
+        (["--groups", "MouseID:prefix=_", "--drop", "MouseID"], r"`--groups` must name a column"),
     ],
-    ids=["unknown-column", "empty-separator", "target", "fewer-groups-than-folds", "bootstrap"],
+    ids=["unknown-column", "empty-separator", "target", "fewer-groups-than-folds", "dropped"],
 )  # fmt: skip
 def test_bad_groups_are_one_line_and_write_nothing(
     tmp_path: Path, extra: list[str], pattern: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from reglab.errors import ConfigError, DataError
+from reglab.errors import DataError
 from reglab.study.nested import inner_splits
 from reglab.study.splits import SplitPlan, carve_groups, make_splits
 
@@ -99,9 +99,21 @@ def test_nested_inner_folds_are_grouped_and_never_touch_the_outer_test_part() ->
             assert not _owners(GROUPS, parts) & held
 
 
-def test_bootstrap_with_groups_is_refused_in_one_line() -> None:
-    with pytest.raises(ConfigError, match=r"`method` \(--split\) must be kfold.*'bootstrap'"):
-        make_splits(Y_CLASS, "multiclass", method="bootstrap", groups=GROUPS)
+def test_the_grouped_bootstrap_draws_whole_groups_and_tests_the_undrawn_ones() -> None:
+    splits = make_splits(Y_CLASS, "multiclass", method="bootstrap", n_splits=4, n_repeats=2,
+                         seed=9, groups=GROUPS)  # fmt: skip
+    _assert_disjoint(splits, GROUPS)
+    for s in splits:
+        inbag = np.concatenate([s.train_idx, s.val_idx])
+        # each drawn group comes whole, as often as it was drawn
+        for g in _owners(GROUPS, s.train_idx):
+            rows = np.flatnonzero(g == GROUPS)
+            copies = np.isin(s.train_idx, rows).sum()
+            assert copies % len(rows) == 0
+        tested = _owners(GROUPS, s.test_idx)
+        assert tested == set(range(40)) - _owners(GROUPS, inbag)
+        assert s.n_train == len(inbag)
+    assert not np.array_equal(splits[0].test_idx, splits[1].test_idx)
 
 
 def test_fewer_groups_than_folds_is_refused_in_one_line() -> None:

@@ -22,7 +22,9 @@ the groups, in a random order drawn from ``derive(seed, "outer", r)``, each to t
 fewest rows so far (``GroupKFold``'s balance, afresh in every repeat); stratified k-fold is
 scikit-learn's ``StratifiedGroupKFold`` (shuffled). Both need at least ``n_splits`` groups.
 ``"shuffle"`` is ``GroupShuffleSplit`` (``test_size`` is then a fraction of the groups, not
-stratified); ``"bootstrap"`` is refused.
+stratified); ``"bootstrap"`` is a cluster bootstrap: ``G`` draws of the ``G`` groups with
+replacement train (every row of a drawn group, once per draw) and the groups never drawn test
+(seeded as the row bootstrap, not stratified).
 The validation part is whole groups of the outer training part, drawn in a seeded random
 order until they hold at least ``ceil(val_fraction·m)`` rows (at least one group stays to
 train; not stratified). The corrected t-test still counts rows (``n_test/n_train``).
@@ -302,11 +304,10 @@ class SplitPlan(Configurable):
         k = self.n_splits
         if labels is not None:
             labels.require_two_classes()
-        if method == "bootstrap":
-            raise ConfigError(
-                "make_splits: `method` (--split) must be kfold, stratified-kfold or shuffle "
-                "with groups (--groups); got 'bootstrap', whose draws would put one group's "
-                "rows in training and test."
+        if method == "bootstrap" and n_groups < 2:
+            raise DataError(
+                f"make_splits: `groups` must hold at least 2 groups for 'bootstrap'; got "
+                f"{n_groups}."
             )
         if method in ("kfold", "stratified-kfold") and k > n_groups:
             raise DataError(
@@ -324,6 +325,11 @@ class SplitPlan(Configurable):
         for r in range(self.n_repeats):
             rs = derive(self.seed, "outer", r) % _SK_SEED
             splitter: Any
+            if method == "bootstrap":
+                for fold in range(k):
+                    train, test = _group_bootstrap(groups, self.seed, r * k + fold)
+                    yield r, fold, train, test
+                continue
             if method == "kfold":
                 fold_of = _deal_groups(groups, k, derive(self.seed, "outer", r))
                 for fold in range(k):
@@ -522,6 +528,25 @@ def _deal_groups(groups: np.ndarray, k: int, seed: int) -> np.ndarray:
         fold_of[g] = f
         load[f] += sizes[g]
     return fold_of
+
+
+def _group_bootstrap(groups: np.ndarray, seed: int, split_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """A cluster bootstrap: ``G`` groups drawn with replacement train (each drawn group's rows
+    once per draw), the rows of the groups never drawn test."""
+    n_groups = int(groups.max()) + 1
+    order = np.argsort(groups, kind="stable")
+    starts = np.searchsorted(groups[order], np.arange(n_groups + 1))
+    for attempt in range(100):
+        drawn = generator(derive(seed, "bootstrap", split_id, attempt)).integers(
+            0, n_groups, n_groups
+        )
+        if len(np.unique(drawn)) < n_groups:
+            train = np.concatenate([order[starts[g] : starts[g + 1]] for g in drawn])
+            return train.astype(np.int64), np.flatnonzero(~np.isin(groups, drawn))
+    raise DataError(
+        f"make_splits: `groups` must be many enough for out-of-bag groups in a bootstrap; got "
+        f"{n_groups} groups and no out-of-bag group in 100 draws."
+    )
 
 
 def _group_codes(groups: Any, n: int) -> np.ndarray:
