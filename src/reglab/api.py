@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from reglab.data.builtin import load_source
-from reglab.data.load import Dataset, from_arrays, load_table
+from reglab.data.load import Dataset, from_arrays, load_table, with_groups
 from reglab.store import Store
 from reglab.study.path import PathResult
 from reglab.study.path_study import PathStudy
@@ -30,16 +30,18 @@ def load_data(
     target: str | None = None,
     task: str | None = None,
     drop: Sequence[str] = (),
+    groups: Any = None,
 ) -> Dataset:
     """A :class:`~reglab.data.load.Dataset` from a path, ``"builtin:NAME"``, a frame or arrays,
-    without the feature columns named in ``drop``."""
+    without the feature columns named in ``drop``, with the rows' ``groups``
+    (:mod:`reglab.data.groups`: ``"COL"``, ``"COL:prefix=SEP"`` or one label per row)."""
     if isinstance(data, str | os.PathLike) and y is None:  # dropped before columns are checked
-        return load_source(os.fspath(data), target, task=task, drop=drop)
+        return load_source(os.fspath(data), target, task=task, drop=drop, groups=groups)
     if isinstance(data, pd.DataFrame) and y is None:
-        return load_table(data, target, task=task, drop=drop)
+        return load_table(data, target, task=task, drop=drop, groups=groups)
     if isinstance(data, Dataset):
-        return data.without(list(drop)) if drop else data
-    return from_arrays(data, y, task=task, drop=drop)
+        return with_groups(data.without(list(drop)) if drop else data, groups)
+    return from_arrays(data, y, task=task, drop=drop, groups=groups)
 
 
 def bench(
@@ -52,6 +54,7 @@ def bench(
     strategies: Any = None,
     cv: int = 5,
     store: str | os.PathLike[str] | Store | None = None,
+    groups: Any = None,
     **options: Any,
 ) -> StudyResult:
     """Cross-validate regularization strategies and compare them.
@@ -67,6 +70,10 @@ def bench(
         cv: Number of outer folds (``n_splits=`` is the same option under Study's name).
         store: Where results are kept: a path, an SQLAlchemy URL or a Store; ``None`` keeps
             them in memory.
+        groups: Rows that must stay together, e.g. repeated measures of one subject
+            (:mod:`reglab.data.groups`): ``"MouseID"``, ``"MouseID:prefix=_"`` (the part before
+            the last ``_``) or one label per row. Every split keeps each group whole in one of
+            train, validation and test.
         **options: Any :class:`~reglab.study.run.Study` argument (``hidden``, ``epochs``,
             ``early_stopping``, ``seed``, ``device`` ...); ``tune=N`` compares tuned families,
             each tuned by ``N`` trials on inner folds of every outer training part
@@ -76,7 +83,7 @@ def bench(
         The :class:`~reglab.study.results.StudyResult` (``.table()``, ``.compare()``,
         ``.report(path)``; ``.tuning`` with ``tune``).
     """
-    dataset = load_data(X, y, target=target, task=task, drop=drop)
+    dataset = load_data(X, y, target=target, task=task, drop=drop, groups=groups)
     options.setdefault("n_splits", cv)
     study = Study(strategies, **options)
     if isinstance(store, Store):
@@ -99,6 +106,7 @@ def path(
     proximal: bool = False,
     metric: str | None = None,
     store: str | os.PathLike[str] | Store | None = None,
+    groups: Any = None,
     **options: Any,
 ) -> PathResult:
     """Cross-validate one technique at every strength of a grid, and choose its strength.
@@ -106,7 +114,7 @@ def path(
     One study trains ``none`` and the technique at each strength on every split, as stacks.
 
     Args:
-        X, y, target, task, drop, cv, store: As in :func:`bench`.
+        X, y, target, task, drop, cv, store, groups: As in :func:`bench`.
         technique: ``l1``, ``l2``, ``elasticnet``, ``weight-decay``, ``dropout``,
             ``gaussian-dropout``, ``input-dropout``, ``dropconnect`` or ``maxnorm`` (or a
             registered one-parameter technique).
@@ -130,7 +138,7 @@ def path(
         technique, grid, l1_ratio=l1_ratio, proximal=proximal, metric=metric, **options
     )
     runner.check()  # the path's own options before the data are read
-    dataset = load_data(X, y, target=target, task=task, drop=drop)
+    dataset = load_data(X, y, target=target, task=task, drop=drop, groups=groups)
     if isinstance(store, Store):
         return runner.run(dataset, store)
     with Store("sqlite://" if store is None else store) as st:
@@ -153,13 +161,14 @@ def tune(
     cv: int = 5,
     metric: str | None = None,
     store: str | os.PathLike[str] | Store | None = None,
+    groups: Any = None,
     **options: Any,
 ) -> TuneResult:
     """Search the strengths of ``strategy``'s techniques with Optuna, trials × splits as stacks.
 
     Args:
-        X, y, target, task, drop, cv, store: As in :func:`bench` (a ``store`` keeps the search
-            for a resume: the same call continues it).
+        X, y, target, task, drop, cv, store, groups: As in :func:`bench` (a ``store`` keeps
+            the search for a resume: the same call continues it).
         strategy: Techniques joined by ``+`` (``"dropout+l2"``) or ``"cocktail"``.
         trials: Trials to finish. ranges: ``"dropout=0:0.6,l2=1e-6:1e-2"`` or a mapping.
         sampler: ``tpe``, ``random``, ``grid``, ``qmc`` or ``cmaes``. pruner: ``median`` or
@@ -187,7 +196,7 @@ def tune(
         **options,
     )
     runner.check()  # the search's own options before the data are read
-    dataset = load_data(X, y, target=target, task=task, drop=drop)
+    dataset = load_data(X, y, target=target, task=task, drop=drop, groups=groups)
     if isinstance(store, Store):
         return runner.run(dataset, store)
     with Store("sqlite://" if store is None else store) as st:

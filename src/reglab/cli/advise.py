@@ -21,6 +21,7 @@ def run_advise(
     target: str | None,
     task: str | None,
     drop: Sequence[str] = (),
+    groups: str | None = None,
     seed: int = 0,
     json_path: Path | None = None,
     console: Console | None = None,
@@ -29,7 +30,7 @@ def run_advise(
     console = console or wide_console()
     inputs = data_inputs(data)
     json_out = None if json_path is None else check_output("--json", json_path, inputs=inputs)
-    advice = advise(data, target=target, task=task, drop=drop, seed=seed)
+    advice = advise(data, target=target, task=task, drop=drop, seed=seed, groups=groups)
     for line in advice.lines():
         console.print(line, highlight=False)
     if json_out is not None:

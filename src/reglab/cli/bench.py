@@ -51,6 +51,7 @@ def run_bench(
     task: str | None,
     strategies: str | None,
     drop: Sequence[str] = (),
+    groups: str | None = None,
     strategy_file: Path | None,
     study_options: dict[str, Any],
     store: str,
@@ -89,7 +90,7 @@ def run_bench(
     if with_report and report is not None:
         report_out = check_output("--report", report, inputs=inputs)
     check_outputs_differ({"--json": json_out, "--report": report_out})
-    dataset = load_data(data, target=target, task=task, drop=drop)
+    dataset = load_data(data, target=target, task=task, drop=drop, groups=groups)
     spec: Any = strategy_file if strategy_file is not None else strategies
     study = Study(spec, **options)
     plan = study.plan(dataset)

@@ -48,6 +48,15 @@ AddressOpt = Annotated[
     str | None,
     typer.Option("--address", help="HOST:PORT of the Ray cluster's head (--executor ray)."),
 ]
+GroupsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--groups",
+        help="Rows that must stay together (repeated measures of one subject): COL, or "
+        "COL:prefix=SEP for the part of COL's values before the last SEP (MouseID:prefix=_). "
+        "No group is in two of train, validation and test; COL is not a feature.",
+    ),
+]
 ModelOpt = Annotated[
     str,
     typer.Option(
@@ -67,6 +76,7 @@ def bench(
     drop: Annotated[
         str | None, typer.Option(help="Comma-separated feature columns to leave out.")
     ] = None,
+    groups: GroupsOpt = None,
     strategies: Annotated[
         str | None,
         typer.Option(help="Comma-separated presets or terms, e.g. none,l2=1e-4,dropout=0.3+l2."),
@@ -168,6 +178,7 @@ def bench(
             target=target,
             task=task,
             drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
+            groups=groups,
             strategies=strategies,
             strategy_file=strategy_file,
             study_options={
@@ -224,6 +235,7 @@ def advise(
     drop: Annotated[
         str | None, typer.Option(help="Comma-separated feature columns to leave out.")
     ] = None,
+    groups: GroupsOpt = None,
     seed: Annotated[int, typer.Option(help="Seed of the samples, folds and permutations.")] = 0,
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the advice as JSON.")
@@ -240,6 +252,7 @@ def advise(
             target=target,
             task=task,
             drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
+            groups=groups,
             seed=seed,
             json_path=json_path,
         ),
@@ -283,6 +296,7 @@ def path(
     drop: Annotated[
         str | None, typer.Option(help="Comma-separated feature columns to leave out.")
     ] = None,
+    groups: GroupsOpt = None,
     cv: Annotated[int, typer.Option(help="Outer folds (or draws for shuffle/bootstrap).")] = 5,
     repeats: Annotated[int, typer.Option(help="Repetitions of the outer splits.")] = 1,
     split: Annotated[str, typer.Option(help="As for bench.")] = "auto",
@@ -331,6 +345,7 @@ def path(
             target=target,
             task=task,
             drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
+            groups=groups,
             technique=technique,
             grid=grid,
             l1_ratio=l1_ratio,
@@ -387,6 +402,7 @@ def tune(
     ] = None,
     task: Annotated[str | None, typer.Option(help="multiclass, binary, regression.")] = None,
     drop: Annotated[str | None, typer.Option(help="Comma-separated columns to leave out.")] = None,
+    groups: GroupsOpt = None,
     cv: Annotated[int, typer.Option(help="Outer folds.")] = 5,
     split: Annotated[str, typer.Option(help="As for bench.")] = "auto",
     val_fraction: Annotated[float, typer.Option(help="Inner validation fraction.")] = 0.2,
@@ -422,6 +438,7 @@ def tune(
             target=target,
             task=task,
             drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
+            groups=groups,
             tune_options={
                 "strategy": strategy,
                 "ranges": range_,
@@ -480,6 +497,7 @@ def fit(
     drop: Annotated[
         str | None, typer.Option(help="Comma-separated feature columns to leave out.")
     ] = None,
+    groups: GroupsOpt = None,
     hidden: Annotated[str | None, typer.Option(help="Hidden layer sizes [64,32].")] = None,
     model: Annotated[
         str | None,
@@ -516,6 +534,7 @@ def fit(
             target=target,
             task=task,
             drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
+            groups=groups,
             strategy=strategy,
             from_study=from_study,
             store=store,
@@ -554,6 +573,7 @@ def select(
     drop: Annotated[
         str | None, typer.Option(help="Comma-separated feature columns to leave out.")
     ] = None,
+    groups: GroupsOpt = None,
     grid: Annotated[
         str | None,
         typer.Option(
@@ -597,6 +617,7 @@ def select(
             target=target,
             task=task,
             drop=[c.strip() for c in drop.split(",") if c.strip()] if drop else [],
+            groups=groups,
             max_features=max_features,
             grid=grid,
             method=method,

@@ -34,6 +34,7 @@ def run_path(
     target: str | None,
     task: str | None,
     drop: Sequence[str] = (),
+    groups: str | None = None,
     technique: str,
     grid: str | None,
     l1_ratio: float | None,
@@ -75,7 +76,7 @@ def run_path(
     if with_report and report is not None:
         report_out = check_output("--report", report, inputs=inputs)
     check_outputs_differ({"--json": json_out, "--report": report_out})
-    dataset = load_data(data, target=target, task=task, drop=drop)
+    dataset = load_data(data, target=target, task=task, drop=drop, groups=groups)
     planned = runner.plan(dataset)
     if with_report and report_out is None:
         default = Path(f"{safe_filename(planned[1].name)}.html")

@@ -29,6 +29,7 @@ def run_select(
     target: str | None,
     task: str | None,
     drop: list[str],
+    groups: str | None = None,
     max_features: int,
     grid: str | None,
     method: str,
@@ -64,7 +65,8 @@ def run_select(
     err.print(f"reglab select: at most {max_features} features by a {method} path ({grid}{by})")
     with Store(store) as st, TrainingProgress(err, shorten="--epochs, --cv or --grid"):
         selection = select_features(
-            data, target=target, task=task, drop=drop, max_features=max_features, grid=grid,
+            data, target=target, task=task, drop=drop, groups=groups,
+            max_features=max_features, grid=grid,
             method=method, refit=refit, seeds=seeds, store=st, **options,
         )  # fmt: skip
     shown = Table(title=f"Inputs by stability (top {SHOWN})", title_justify="left")

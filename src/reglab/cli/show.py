@@ -65,6 +65,9 @@ def run_show(study: str | None, *, store: str) -> None:
                 f"Data: {data.get('data set')}: {data['shape']} ({data.get('task')})",
                 highlight=False,
             )
+        grouped = info.metadata.get("protocol", {}).get("groups")
+        if grouped:  # the splits kept each group whole (--groups)
+            console.print(f"Splits: {grouped}", highlight=False)
         print_result(result, console)
 
 

@@ -41,6 +41,7 @@ def run_tune(
     target: str | None,
     task: str | None,
     drop: Sequence[str] = (),
+    groups: str | None = None,
     tune_options: dict[str, Any],
     study_options: dict[str, Any],
     store: str,
@@ -75,7 +76,7 @@ def run_tune(
     if with_report and report is not None:
         report_out = check_output("--report", report, inputs=inputs)
     check_outputs_differ({"--json": json_out, "--report": report_out})
-    dataset = load_data(data, target=target, task=task, drop=drop)
+    dataset = load_data(data, target=target, task=task, drop=drop, groups=groups)
     planned = runner.plan(dataset)
     if with_report and report_out is None:
         report_out = check_output("--report", Path(f"{safe_filename(planned.name)}.html"),

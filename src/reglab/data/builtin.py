@@ -42,6 +42,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +50,7 @@ import pandas as pd
 from reglab._validation import suggest
 from reglab.data._layout import sequence_columns
 from reglab.data.arrays import build, is_array_source, load_array_source
-from reglab.data.load import Dataset, load_table
+from reglab.data.load import Dataset, load_table, with_groups
 from reglab.data.sequences import OVERLAP_NOTICE, windows
 from reglab.errors import ConfigError, DataError
 
@@ -135,6 +136,7 @@ def load_source(
     *,
     task: str | None = None,
     drop: Sequence[str] = (),
+    groups: Any = None,
 ) -> Dataset:
     """Load ``"builtin:NAME"``, a table file, or image or sequence data (``idx:``, ``npz:``,
     ``images:``, ``seq:``; :mod:`reglab.data.arrays`): what ``reglab bench DATA`` accepts.
@@ -143,7 +145,8 @@ def load_source(
     with it. For a file, ``target`` is required (its absence is refused with the file's
     columns listed) and ``task`` and ``drop`` are passed to
     :func:`~reglab.data.load.load_table`, which leaves the ``drop`` columns out before it
-    checks any column.
+    checks any column. ``groups`` (``--groups``) are the rows' groups
+    (:func:`~reglab.data.load.with_groups`).
 
     >>> load_source("builtin:wine").n_rows
     178
@@ -151,7 +154,7 @@ def load_source(
     text = str(spec)
     if is_array_source(text) and not Path(text).exists():
         ds = load_array_source(text, target, task=task)
-        return ds.without(list(drop)) if drop else ds
+        return with_groups(ds.without(list(drop)) if drop else ds, groups)
     if text.startswith(PREFIX):
         name = text[len(PREFIX) :]
         ds = load_builtin(name)
@@ -164,14 +167,14 @@ def load_source(
             raise ConfigError(
                 f"load_source: `task` must be omitted or {ds.task!r} for {text!r}; got {task!r}."
             )
-        return ds.without(list(drop)) if drop else ds
+        return with_groups(ds.without(list(drop)) if drop else ds, groups)
     path = Path(text)
     if not path.exists() and text in BUILTIN:
         raise DataError(
             f"load_source: `source` must be an existing file or 'builtin:NAME'; got {text!r} "
             f"(no such file). Did you mean {PREFIX + text!r}?"
         )
-    return load_table(path, target, task=task, drop=drop)
+    return load_table(path, target, task=task, drop=drop, groups=groups)
 
 
 # --- loaders ---------------------------------------------------------------------------------

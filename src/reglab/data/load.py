@@ -76,9 +76,18 @@ from reglab.data._schema import (
     many_levels,
     typed_column,
 )
+from reglab.data.groups import Grouping, GroupSpec, group_hint, parse_groups
 from reglab.errors import ConfigError, DataError
 
-__all__ = ["MIN_ROWS", "MISSING_TOKENS", "TASKS", "Dataset", "from_arrays", "load_table"]
+__all__ = [
+    "MIN_ROWS",
+    "MISSING_TOKENS",
+    "TASKS",
+    "Dataset",
+    "from_arrays",
+    "load_table",
+    "with_groups",
+]
 
 TASK_CHOICES = (*TASKS, "classification")
 
@@ -115,6 +124,9 @@ class Dataset:
         scaling: How :class:`~reglab.data.preprocess.Preprocessor` scales the numeric columns:
             ``"column"`` (standardize each), ``"range"`` (one min-max to [0, 1]) or
             ``"channel"`` (standardize each image channel / sequence feature).
+        grouping: The group of every row (:mod:`reglab.data.groups`, ``--groups``): splits
+            keep each group whole in one of train, validation and test; ``None``: rows are
+            independent.
 
     >>> ds = from_arrays([[1.0, 2.0], [3.0, 4.0]] * 5, ["a", "b"] * 5)
     >>> ds.task, ds.classes, ds.n_rows, ds.n_features, ds.y[:2].tolist()
@@ -139,9 +151,15 @@ class Dataset:
     kind: str = "table"
     shape: tuple[int, ...] = ()
     scaling: str = "column"
+    grouping: Grouping | None = None
 
     def __post_init__(self) -> None:
         check_choice("Dataset", "task", self.task, TASKS)
+        if self.grouping is not None and len(self.grouping.codes) != len(self.y):
+            raise DataError(
+                f"Dataset: `groups` must have one label per row ({len(self.y)}); got "
+                f"{len(self.grouping.codes)}."
+            )
         check_layout(self.kind, self.shape, self.scaling, len(self.feature_names))
         if len(self.y) != len(self.X):
             raise DataError(
@@ -247,6 +265,7 @@ def load_table(
     *,
     task: str | None = None,
     drop: Sequence[str] = (),
+    groups: Any = None,
 ) -> Dataset:
     """Load a ``.csv``/``.tsv``/``.txt`` (separator sniffed) or ``.parquet`` file, or a DataFrame.
 
@@ -257,6 +276,8 @@ def load_table(
             multiclass by class count) or ``None`` to infer it (see the module docstring).
         drop: Feature columns to leave out (``--drop``). They are removed before any column
             is checked, so a column refused for its content can be left out instead of fixed.
+        groups: The rows' groups (``--groups``, :mod:`reglab.data.groups`): ``"COL"``,
+            ``"COL:prefix=SEP"`` or one label per row; the group column is not a feature.
 
     Returns:
         The :class:`Dataset`.
@@ -274,12 +295,13 @@ def load_table(
         check_choice("load_table", "task", task, TASK_CHOICES)
     if isinstance(source, pd.DataFrame):
         return _build("load_table", source, target, task, where="the DataFrame",
-                      name="DataFrame", source="DataFrame", drop=drop)  # fmt: skip
+                      name="DataFrame", source="DataFrame", drop=drop,
+                      groups=groups)  # fmt: skip
     path = Path(source)
     raw = read_path(path)
     return _build("load_table", raw.frame, target, task, where=repr(path.name), name=path.stem,
                   source=str(path), notices=raw.notices, lines=raw.lines,
-                  drop=drop)  # fmt: skip
+                  drop=drop, groups=groups)  # fmt: skip
 
 
 def from_arrays(
@@ -290,12 +312,13 @@ def from_arrays(
     task: str | None = None,
     name: str = "arrays",
     drop: Sequence[str] = (),
+    groups: Any = None,
 ) -> Dataset:
     """Build a :class:`Dataset` from a 2-D array or DataFrame ``X`` and a 1-D target ``y``.
 
     Columns are named ``feature_names``, else the DataFrame's columns, else ``x0, x1, …``.
-    Missing values, column types, the task, id-like columns and ``drop`` follow the same rules
-    as :func:`load_table`.
+    Missing values, column types, the task, id-like columns, ``drop`` and ``groups`` follow the
+    same rules as :func:`load_table`.
 
     >>> ds = from_arrays(np.arange(20.0).reshape(10, 2), np.linspace(0, 1, 10))
     >>> ds.task, ds.feature_names, ds.y.dtype
@@ -332,8 +355,9 @@ def from_arrays(
     frame = frame.copy()
     frame[target] = yy.to_numpy()
     return _build(
-        who, frame, target, task, where="the arrays", name=name, source="arrays", drop=drop
-    )
+        who, frame, target, task, where="the arrays", name=name, source="arrays", drop=drop,
+        groups=groups,
+    )  # fmt: skip
 
 
 def _is_text_array(X: Any) -> bool:
@@ -359,6 +383,7 @@ def _build(
     notices: list[str] | None = None,
     lines: Callable[[], np.ndarray] | None = None,
     drop: Sequence[str] = (),
+    groups: Any = None,
 ) -> Dataset:
     notices = list(notices or [])
     columns = [str(c) for c in frame.columns]
@@ -382,9 +407,11 @@ def _build(
     asked = _check_drop(who, where, columns, target, drop)
     check_rows(who, where, len(frame), len(frame), target)
     frame = frame.set_axis(columns, axis=1)
-    if asked:
-        frame = frame.drop(columns=asked)
-        columns = [c for c in columns if c not in set(asked)]
+    grouping, group_column = _group_rows(where, frame, columns, target, asked, groups)
+    removed = [*asked, *([group_column] if group_column is not None else [])]
+    if removed:
+        frame = frame.drop(columns=removed)
+        columns = [c for c in columns if c not in set(removed)]
     checked = {c: typed_column(frame[c]) for c in columns}
     check_columns(who, where, checked, target, task, Locator(lines))
     typed = {c: series for c, (series, _) in checked.items()}
@@ -398,17 +425,24 @@ def _build(
             f"dropped {n_missing} of {len(keep)} rows whose target {target!r} is missing"
         )
     y_raw = y_raw[keep].reset_index(drop=True)
+    if grouping is not None and not keep.all():
+        grouping = grouping.subset(keep)
     task, y, classes, why = encode_target(who, where, target, y_raw, task)
     if why:
         notices.append(why)
 
     features = {c: s[keep].reset_index(drop=True) for c, s in typed.items() if c != target}
     dropped: list[tuple[str, str]] = [(c, "asked to drop") for c in asked]
+    if group_column is not None:
+        dropped.append((group_column, "the groups (--groups)"))
     for col, series in list(features.items()):
         reason = id_like(col, series)
         if reason:
             dropped.append((col, reason))
             notices.append(f"dropped id-like column {col!r} ({reason})")
+            hint = None if grouping is not None else group_hint(col, series, dropped=True)
+            if hint:
+                notices.append(hint)
             del features[col]
             continue
         reason = many_levels(series)
@@ -422,6 +456,9 @@ def _build(
         suspect = id_suspect(col, series)
         if suspect:
             notices.append(suspect)
+        hint = None if grouping is not None else group_hint(col, series, dropped=False)
+        if hint:
+            notices.append(hint)
     if not features:
         raise DataError(
             f"{who}: {where} must have at least one usable feature column besides the target "
@@ -441,8 +478,87 @@ def _build(
         name=name, X=X, y=y, task=task, classes=classes, feature_names=tuple(X.columns),
         numeric_columns=numeric, categorical_columns=categorical, dropped_columns=tuple(dropped),
         notices=tuple(notices), source=source, target=target,
-        strongest_column=scores[0] if scores else None,
+        strongest_column=scores[0] if scores else None, grouping=grouping,
     )  # fmt: skip
+
+
+def _group_rows(
+    where: str,
+    frame: pd.DataFrame,
+    columns: list[str],
+    target: str,
+    asked: Sequence[str],
+    groups: Any,
+) -> tuple[Grouping | None, str | None]:
+    """The grouping of every row of ``frame`` (before any row is dropped) and the column it
+    came from, which is then no feature; ``(None, None)`` without ``groups``."""
+    if groups is None:
+        return None, None
+    if isinstance(groups, str | GroupSpec):
+        spec = parse_groups(groups) if isinstance(groups, str) else groups
+        if spec.column == target:
+            raise DataError(
+                f"groups: column {spec.column!r} (--groups) of {where} must not be the target."
+            )
+        if spec.column not in columns or spec.column in asked:
+            features = [c for c in columns if c != target and c not in asked]
+            shown = ", ".join(features[:12]) + (", …" if len(features) > 12 else "")
+            raise DataError(
+                f"groups: `--groups` must name a column of {where} ({shown}); got "
+                f"{spec.column!r}." + suggest(spec.column, features)
+            )
+        labels = spec.labels(frame[spec.column], where)
+        return Grouping.of(labels, spec.text, spec.phrase), spec.column
+    arr = np.asarray(groups)
+    if arr.ndim != 1 or len(arr) != len(frame):
+        raise DataError(
+            f"groups: `groups` must be a column name or one label per row of {where} "
+            f"({len(frame)}); got an array of shape {arr.shape}."
+        )
+    return Grouping.of(arr, "array", "the given groups"), None
+
+
+def with_groups(dataset: Dataset, groups: Any) -> Dataset:
+    """``dataset`` with the rows' groups: a feature column (``"COL"``, ``"COL:prefix=SEP"``,
+    which then stops being a feature) or one label per row. For data already loaded (built-in
+    sets, arrays); files take ``groups`` in :func:`load_table`, before id-like columns go.
+
+    >>> ds = from_arrays([[0.0, 1.0], [0.0, 2.0], [1.0, 3.0], [1.0, 4.0]] * 3, [0, 1] * 6)
+    >>> g = with_groups(ds, "x0")
+    >>> g.feature_names, g.grouping.describe()
+    (('x1',), 'grouped by x0 (2 groups)')
+    """
+    if groups is None:
+        return dataset
+    if dataset.kind != "table" and isinstance(groups, str | GroupSpec):
+        raise DataError(
+            f"groups: `--groups` must name a table column; {dataset.name!r} is "
+            f"{dataset.kind} ({dataset.described_shape}): give one label per row instead."
+        )
+    where = f"data set {dataset.name!r}"
+    grouping, column = _group_rows(
+        where, dataset.X, list(dataset.feature_names), dataset.target, (), groups
+    )
+    if column is None:
+        return replace(dataset, grouping=grouping)
+    keep = tuple(c for c in dataset.feature_names if c != column)
+    if not keep:
+        raise DataError(
+            f"groups: {where} must keep at least one feature column besides the groups "
+            f"{column!r}; got none."
+        )
+    return replace(
+        dataset,
+        X=dataset.X[list(keep)],
+        feature_names=keep,
+        numeric_columns=tuple(c for c in dataset.numeric_columns if c != column),
+        categorical_columns=tuple(c for c in dataset.categorical_columns if c != column),
+        dropped_columns=(*dataset.dropped_columns, (column, "the groups (--groups)")),
+        strongest_column=None
+        if dataset.strongest_column is not None and dataset.strongest_column[0] == column
+        else dataset.strongest_column,
+        grouping=grouping,
+    )
 
 
 def _check_drop(

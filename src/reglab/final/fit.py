@@ -77,6 +77,7 @@ def fit_final(
     early_stopping: bool | None = None,
     patience: int | None = None,
     val_fraction: float | None = None,
+    groups: Any = None,
     seed: int = 0,
     device: str = "auto",
     memory_budget_mb: float = 1024.0,
@@ -99,6 +100,8 @@ def fit_final(
         epochs, batch_size, lr, optimizer: Training.
         early_stopping, patience, val_fraction: Early stopping on ``val_fraction`` of the
             rows, carved from the data.
+        groups: The rows' groups (:mod:`reglab.data.groups`): the validation part is then
+            whole groups. A study's grouping by a column is the default.
         seed: Root seed of the validation carve, initial weights, batches and noise.
         device: ``"auto"``, ``"cpu"`` or ``"cuda"`` (the model predicts on the CPU after).
         memory_budget_mb: Bound on the training stack's memory.
@@ -129,10 +132,12 @@ def fit_final(
         "patience": patience,
         "val_fraction": val_fraction,
     }
+    studied = settings.pop("groups", None)
     options = {**DEFAULTS, **settings, **{k: v for k, v in given.items() if v is not None}}
     _check(options, seed, memory_budget_mb)
     dev = resolve_device(device, WHO)
-    dataset = load_data(data, y, target=target, task=task, drop=drop)
+    groups = studied if groups is None else groups
+    dataset = load_data(data, y, target=target, task=task, drop=drop, groups=groups)
     return _train(dataset, chosen, options, seed, dev, memory_budget_mb, study)
 
 
@@ -178,6 +183,9 @@ def strategy_of_study(result: Any) -> tuple[Strategy, dict[str, Any]]:
         settings["early_stopping"] = train["patience"] is not None
         if train["patience"] is not None:
             settings["patience"] = train["patience"]
+    grouped = (config.get("splits", {}).get("groups") or {}).get("by")
+    if isinstance(grouped, str) and grouped != "array":  # the study's grouping, by a column
+        settings["groups"] = grouped
     fraction = config.get("splits", {}).get("val_fraction")
     if isinstance(fraction, int | float) and fraction > 0:
         settings["val_fraction"] = float(fraction)
@@ -237,10 +245,12 @@ def _check(options: dict[str, Any], seed: Any, memory_budget_mb: Any) -> None:
 
 
 def validation_rows(
-    y: np.ndarray, task: str, fraction: float, seed: int
+    y: np.ndarray, task: str, fraction: float, seed: int, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(train rows, validation rows)``: ``ceil(fraction · n)`` rows carved for early stopping,
     stratified for classification when every class has 2 rows and the part holds one of each.
+    With ``groups`` (one code per row) the validation part is whole groups
+    (:func:`~reglab.study.splits.carve_groups`).
 
     >>> train, val = validation_rows(np.array([0, 1] * 10), "binary", 0.2, seed=0)
     >>> len(train), len(val), int(np.bincount(np.array([0, 1] * 10)[val]).min())
@@ -257,6 +267,11 @@ def validation_rows(
             f"({n_val} validation rows)."
         )
     rs = derive(seed, "final", "val")
+    if groups is not None:
+        from reglab.study.splits import carve_groups
+
+        val = carve_groups(rows, groups, fraction, rs, "the data")
+        return np.setdiff1d(rows, val), val
     if task != "regression":
         counts = np.bincount(np.asarray(y, dtype=np.int64))
         counts = counts[counts > 0]
@@ -315,8 +330,9 @@ def _train(
     except ConfigError as exc:  # the family on data it does not read, named for fit
         raise ConfigError(str(exc).replace("Study:", f"{WHO}:", 1)) from None
     train_idx, val_idx = validation_rows(
-        dataset.y, dataset.task, float(options["val_fraction"]) if stopping else 0.0, seed
-    )
+        dataset.y, dataset.task, float(options["val_fraction"]) if stopping else 0.0, seed,
+        None if dataset.grouping is None else dataset.grouping.codes,
+    )  # fmt: skip
     spec = MemberSpec(
         arch, strategy, train, train_idx, val_idx, val_idx, seed=derive(seed, "final"),
         numeric_features=len(dataset.numeric_columns),  # written before the one-hot columns

@@ -128,7 +128,10 @@ def _subtitle(d: Digest) -> str:
         bits.append("no members stored")
         return " · ".join(bits)
     bits.append(f"{len(d.strategies)} strateg{'ies' if len(d.strategies) != 1 else 'y'}")
-    bits.append(f"{len(d.splits)} split{'s' if len(d.splits) != 1 else ''}")
+    protocol = d.info.metadata.get("protocol") if isinstance(d.info.metadata, Mapping) else None
+    grouped = protocol.get("groups") if isinstance(protocol, Mapping) else None
+    bits.append(f"{len(d.splits)} split{'s' if len(d.splits) != 1 else ''}"
+                + (f" {esc(str(grouped))}" if grouped else ""))  # fmt: skip
     bits.append(f"{n_done} members" + (f", {len(d.failed)} failed" if d.failed else ""))
     if d.result.tuning:
         t = d.result.tuning[0]

@@ -15,6 +15,12 @@ same corrected statistic, with ``J = k·r`` splits, behaves well for ``r``-times
 
 When split sizes differ slightly (k-fold with a remainder), ``n_test/n_train`` is the mean of
 the per-split ratios.
+
+Grouped splits (``--groups``, :mod:`reglab.data.groups`) count rows too: ``n_test/n_train`` is
+the ratio of the parts' rows, not of their groups. With groups of one size (Mice Protein: 15
+rows per mouse) the two ratios are equal. The correction does not model the correlation of
+rows within a group; grouped splits keep each group in one part so that the test scores do not
+rest on it.
 """
 
 from __future__ import annotations

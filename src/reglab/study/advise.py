@@ -63,6 +63,7 @@ import numpy as np
 
 from reglab._outputs import check_output, write_atomic
 from reglab._seeding import derive
+from reglab.errors import DataError
 
 __all__ = ["Advice", "Suggestion", "advise", "measure"]
 
@@ -71,6 +72,8 @@ CORRELATED = 0.7
 MANY_IRRELEVANT = 0.3
 """At least this share of irrelevant inputs calls for L1 (or elastic net)."""
 FEW_ROWS = 1000
+SIGNAL_FOLDS = 5
+"""Folds of the cross-validation that measures the signal (the most any measurement uses)."""
 """Fewer rows than this are few for a network."""
 FEW_PER_INPUT = 10
 """Fewer rows per input than this are few for a network."""
@@ -284,9 +287,11 @@ def measure(dataset: Any, *, seed: int = 0) -> Measurements:
     with threadpool_limits(limits=1), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         groups = _groups(X, names, _sources(names, dataset.categorical_columns))
-        zero = _l1_zero(X, y, task, seed)
+        subjects = None if dataset.grouping is None else dataset.grouping.codes[rows]
+        _folds(y, task, SIGNAL_FOLDS, seed, subjects)  # too few groups: refused before measuring
+        zero = _l1_zero(X, y, task, seed, subjects)
         null = _mi_null(X, y, task, seed)
-        scores = _signal(X, y, task, seed)
+        scores = _signal(X, y, task, seed, subjects)
     irrelevant = tuple(nm for nm, u in zip(names, null, strict=True) if u)
     return Measurements(
         task=task,
@@ -357,19 +362,40 @@ def _groups(
     return tuple(sorted((g for g in found if len(g) > 1), key=lambda g: (-len(g), g)))
 
 
-def _folds(y: np.ndarray, task: str, k: int, seed: int) -> Any:
+def _folds(y: np.ndarray, task: str, k: int, seed: int, subjects: Any = None) -> Any:
+    """The CV folds of a measurement; with ``subjects`` (group codes, ``--groups``) each group
+    is whole in one fold (``GroupKFold``, ``StratifiedGroupKFold`` for classification)."""
     from sklearn.model_selection import KFold, StratifiedKFold
+
+    if subjects is not None:
+        from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+        found = len(np.unique(subjects))
+        if found < k:
+            raise DataError(
+                f"advise: the data must have at least {k} groups (--groups) for its {k}-fold "
+                f"measurements; got {found}."
+            )
+        rs = derive(seed, "advise", k) % 2**31
+        grouped = (
+            GroupKFold(k)
+            if task == "regression"
+            else StratifiedGroupKFold(k, shuffle=True, random_state=rs)
+        )
+        return list(grouped.split(np.zeros((len(y), 1)), y, groups=subjects))
 
     cls = KFold if task == "regression" else StratifiedKFold
     return cls(n_splits=k, shuffle=True, random_state=derive(seed, "advise", k) % 2**31)
 
 
-def _l1_zero(X: np.ndarray, y: np.ndarray, task: str, seed: int) -> np.ndarray:
+def _l1_zero(
+    X: np.ndarray, y: np.ndarray, task: str, seed: int, subjects: Any = None
+) -> np.ndarray:
     """Per input: zero weight under L1 at the one-standard-error strength of a 3-fold path."""
     from sklearn.linear_model import Lasso, LassoCV, LogisticRegression
     from sklearn.model_selection import cross_val_score
 
-    folds = _folds(y, task, 3, seed)
+    folds = _folds(y, task, 3, seed, subjects)
     if task == "regression":
         path = LassoCV(alphas=30, cv=folds, max_iter=2000).fit(X, y)
         mse = path.mse_path_  # (alphas, folds); alphas from strong to weak
@@ -412,7 +438,9 @@ def _mi_null(X: np.ndarray, y: np.ndarray, task: str, seed: int, shuffles: int =
     return np.asarray(mi <= np.quantile(null, 0.95))
 
 
-def _signal(X: np.ndarray, y: np.ndarray, task: str, seed: int) -> dict[str, Any]:
+def _signal(
+    X: np.ndarray, y: np.ndarray, task: str, seed: int, subjects: Any = None
+) -> dict[str, Any]:
     """Linear and boosted models by 5-fold CV, tested against chance and each other."""
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
     from sklearn.linear_model import LogisticRegression, RidgeCV
@@ -420,7 +448,7 @@ def _signal(X: np.ndarray, y: np.ndarray, task: str, seed: int) -> dict[str, Any
 
     from reglab.stats.ttest import corrected_resampled_ttest
 
-    folds = _folds(y, task, 5, seed)
+    folds = _folds(y, task, SIGNAL_FOLDS, seed, subjects)
     if task == "regression":
         metric, chance = "r2", 0.0
         simple: Any = RidgeCV(alphas=np.logspace(-3, 3, 7))
@@ -628,6 +656,7 @@ def advise(
     task: str | None = None,
     drop: Sequence[str] = (),
     seed: int = 0,
+    groups: Any = None,
 ) -> Advice:
     """Measure ``data`` and short-list strategies to check with ``reglab bench``.
 
@@ -635,6 +664,8 @@ def advise(
         data, y, target, task, drop: As in :func:`reglab.bench` (a path, ``"builtin:NAME"``,
             a DataFrame with ``target``, or features with ``y``).
         seed: Seed of the samples, folds and permutations.
+        groups: The rows' groups (:mod:`reglab.data.groups`); the measurements' folds then
+            keep each group whole, and the command splits by them too.
 
     Returns:
         The :class:`Advice`: ``.measurements``, ``.suggestions`` (strategy and rule),
@@ -647,7 +678,7 @@ def advise(
     """
     from reglab.api import load_data
 
-    dataset = load_data(data, y, target=target, task=task, drop=drop)
+    dataset = load_data(data, y, target=target, task=task, drop=drop, groups=groups)
     m = measure(dataset, seed=seed)
     suggestions, notes = shortlist(m)
     if any("missing cells" in n for n in dataset.notices):  # already said by the loader
@@ -656,4 +687,6 @@ def advise(
     strategies = ",".join(s.strategy for s in suggestions)
     source = data if isinstance(data, str) else "data.csv"
     command = _command(str(source), dataset.target, list(drop), m, strategies)
+    if isinstance(groups, str):
+        command += f" --groups {shlex.quote(groups)}"
     return Advice(str(source), dataset.target, m, tuple(suggestions), command, tuple(notes))

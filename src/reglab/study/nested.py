@@ -196,11 +196,13 @@ def inner_splits(
     val_fraction: float,
     seed: int,
     class_names: Sequence[str] | None = None,
+    groups: np.ndarray | None = None,
 ) -> list[Split]:
     """The inner folds of ``split``'s outer training part, as row indices of the whole table.
 
     Only the outer training part's distinct rows (``train_idx ∪ val_idx``) are split; the
-    outer test rows are in none of the returned index sets.
+    outer test rows are in none of the returned index sets. With ``groups`` (one code per row
+    of the whole table) the inner folds are grouped too (:mod:`reglab.study.splits`).
 
     >>> s = Split(3, 0, 3, np.arange(0, 8), np.arange(8, 10), np.arange(10, 14))
     >>> inner = inner_splits(s, np.array([0, 1] * 7), "binary", cv=2, val_fraction=0.25, seed=0)
@@ -213,7 +215,10 @@ def inner_splits(
     method = "kfold" if task == "regression" else "stratified-kfold"
     plan = SplitPlan(method, cv, 1, 0.2, val_fraction, derive(seed, "inner", split.split_id))
     out = []
-    for j, inner in enumerate(plan.split(y[rows], task, class_names=class_names)):
+    inner_groups = None if groups is None else groups[rows]
+    for j, inner in enumerate(
+        plan.split(y[rows], task, class_names=class_names, groups=inner_groups)
+    ):
         out.append(
             Split(
                 (split.split_id + 1) * INNER_STRIDE + j,

@@ -165,6 +165,7 @@ def _inner(
             val_fraction=val_fraction,
             seed=study.seed,
             class_names=dataset.classes or None,
+            groups=None if dataset.grouping is None else dataset.grouping.codes,
         )
         for s in plan.splits
     }

@@ -202,9 +202,12 @@ def fit_reference(
     task: str,
     n_classes: int,
     seed: int,
+    groups: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, float], dict[str, float]]:
     """Fit ``model`` on ``train_rows`` and return its test predictions (class probabilities
-    ``[n, K]``, or values), test scores and training scores."""
+    ``[n, K]``, or values), test scores and training scores. With ``groups`` (one code per
+    row, ``--groups``) the inner cross-validation that picks a strength keeps each group whole
+    (``StratifiedGroupKFold``, ``GroupKFold`` for regression)."""
     from sklearn.exceptions import ConvergenceWarning
     from threadpoolctl import threadpool_limits
 
@@ -212,6 +215,8 @@ def fit_reference(
 
     est = model.build(seed)
     Xtr, ytr = X[train_rows], y[train_rows]
+    if groups is not None and "cv" in est.get_params():
+        est.set_params(cv=_group_folds(ytr, groups[train_rows], task, seed))
     # One thread: the result does not depend on the machine's thread count, and a loaded
     # machine is not slowed further by spinning OpenMP workers.
     with threadpool_limits(limits=1), warnings.catch_warnings():
@@ -242,6 +247,20 @@ def fit_reference(
         )
 
 
+def _group_folds(y: np.ndarray, groups: np.ndarray, task: str, seed: int) -> list[Any]:
+    """The inner folds of a reference's strength search when rows come in groups."""
+    from sklearn.model_selection import GroupKFold, StratifiedGroupKFold
+
+    splitter: Any = (
+        GroupKFold(INNER_CV)
+        if task == "regression"
+        else StratifiedGroupKFold(INNER_CV, shuffle=True, random_state=seed)
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+        return list(splitter.split(np.zeros((len(y), 1)), y, groups=groups))
+
+
 def reference_record(
     model: ReferenceModel,
     split: Any,
@@ -251,6 +270,7 @@ def reference_record(
     n_classes: int,
     root_seed: int,
     skip: Collection[str] = (),
+    groups: np.ndarray | None = None,
 ) -> MemberRecord | None:
     """Fit one reference member on ``split``'s outer training part and score it (``None``
     when its key is in ``skip``: already stored)."""
@@ -263,8 +283,9 @@ def reference_record(
     start = time.perf_counter()
     try:
         test_pred, test_scores, train_scores = fit_reference(
-            model, X, y, train_rows, split.test_idx, task=task, n_classes=n_classes, seed=seed
-        )
+            model, X, y, train_rows, split.test_idx, task=task, n_classes=n_classes, seed=seed,
+            groups=groups,
+        )  # fmt: skip
         status, error = "done", None
     except (ValueError, ArithmeticError) as exc:  # e.g. one class in a training part
         test_pred, test_scores, train_scores = np.zeros(0), {}, {}
@@ -306,6 +327,7 @@ def store_references(plan: Any, store: Any, root_seed: int) -> int:
                 n_classes=plan.dataset.n_classes or 0,
                 root_seed=root_seed,
                 skip=finished,
+                groups=None if plan.dataset.grouping is None else plan.dataset.grouping.codes,
             )
             if record is not None:
                 store.save_member(plan.name, record)

@@ -338,10 +338,23 @@ class Study:
                 f"splits); got {len(strategies)} x {n_splits:,} = "
                 f"{len(strategies) * n_splits:,}. Use fewer strategies, --cv or --repeats."
             )
-        splits = split_plan.split(dataset.y, dataset.task, class_names=dataset.classes or None)
-        notices = split_plan.small_class_notices(
-            dataset.y, dataset.task, class_names=dataset.classes or None
+        grouping = dataset.grouping
+        splits = split_plan.split(
+            dataset.y,
+            dataset.task,
+            class_names=dataset.classes or None,
+            groups=None if grouping is None else grouping.codes,
         )
+        notices = (
+            split_plan.small_class_notices(
+                dataset.y, dataset.task, class_names=dataset.classes or None
+            )
+            if grouping is None
+            else [f"splits {grouping.describe()}: no group is in two of train, validation "
+                  "and test"]
+        )  # fmt: skip
+        if self.tune is not None and grouping is not None:
+            _check_inner_groups(splits, grouping.codes, self.tune_cv)
         batch_size = self.batch_size
         largest = max(len(split.train_idx) for split in splits)
         if isinstance(batch_size, int) and batch_size > largest:
@@ -388,7 +401,7 @@ class Study:
 
             chosen = self.model is None or str(self.model).strip().lower() == AUTO
             notices.insert(0, describe_model(model, members[0][0].arch, chosen, dataset.kind))
-        config = {
+        config: dict[str, Any] = {
             "data": {
                 "name": dataset.name,
                 "source": dataset.source,
@@ -414,6 +427,8 @@ class Study:
             "train": dataclasses.asdict(train),
             "splits": split_plan.get_config(),
         }
+        if grouping is not None:  # another grouping is another study, never a resume
+            config["splits"]["groups"] = grouping.config()
         if references:
             config["references"] = [r.config() for r in references]
         if self.tune is not None:
@@ -491,6 +506,11 @@ class Study:
                 if self.early_stopping
                 else "none (fixed epochs)",
                 "root seed": self.seed,
+                **(
+                    {"groups": plan.dataset.grouping.describe()}
+                    if plan.dataset.grouping is not None
+                    else {}
+                ),
             },
             "device": device,
             "strategy_parts": {s.name: list(parts(s)) for s in plan.strategies},
@@ -729,6 +749,17 @@ def _check_sizes(p: Problems, epochs: Any, n_splits: Any, n_repeats: Any) -> Non
         p.add(
             f"Study: `n_splits` x `n_repeats` (--cv x --repeats) must be at most "
             f"{MAX_SPLITS:,} splits; got {n_splits:,} x {n_repeats:,} = {n_splits * n_repeats:,}."
+        )
+
+
+def _check_inner_groups(splits: Sequence[Split], codes: np.ndarray, tune_cv: int) -> None:
+    """Refuse grouped nested tuning whose inner folds would outnumber an outer training
+    part's groups, before anything is stored."""
+    fewest = min(len(np.unique(codes[np.concatenate([s.train_idx, s.val_idx])])) for s in splits)
+    if fewest < tune_cv:
+        raise ConfigError(
+            f"Study: `tune_cv` (--tune-cv) must be at most the groups of every outer training "
+            f"part (fewest {fewest}, --groups); got {tune_cv}."
         )
 
 

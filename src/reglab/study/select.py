@@ -179,13 +179,14 @@ def select_features(
     warm_start: bool = False,
     warm_epochs: int | None = None,
     store: str | os.PathLike[str] | Store | None = None,
+    groups: Any = None,
     **options: Any,
 ) -> Selection:
     """Select at most ``max_features`` input features with a group-L1 or LassoNet path
     (module docstring).
 
     Args:
-        X, y, target, task, drop, cv, store: As in :func:`reglab.bench`.
+        X, y, target, task, drop, cv, store, groups: As in :func:`reglab.bench`.
         max_features: The most features to keep (an integer ≥ 1).
         grid: The strengths (``"lo:hi:n"``, log-spaced, or a list; default: the method's,
             :data:`GRIDS`).
@@ -214,7 +215,7 @@ def select_features(
     # A fixed number of epochs: restoring each member's best epoch would bring back the dense
     # weights of its first epochs at strong strengths (counts measured non-monotone with it).
     options = {"early_stopping": False, **options}
-    dataset = load_data(X, y, target=target, task=task, drop=drop)
+    dataset = load_data(X, y, target=target, task=task, drop=drop, groups=groups)
     if max_features >= len(dataset.feature_names):
         raise ConfigError(
             f"select_features: `max_features` must be below the number of features "

@@ -16,6 +16,19 @@ used for early stopping only, never the test part). Methods:
   leaves ``train_idx``, which keeps its repeated rows (so ``train_idx`` may hold duplicates).
 * ``"auto"``: ``"stratified-kfold"`` for classification, ``"kfold"`` for regression.
 
+**Grouped splits** (``groups``: one code per row, ``--groups``; :mod:`reglab.data.groups`)
+keep every group whole: no group has rows in two of train, validation and test. k-fold deals
+the groups, in a random order drawn from ``derive(seed, "outer", r)``, each to the fold with the
+fewest rows so far (``GroupKFold``'s balance, afresh in every repeat); stratified k-fold is
+scikit-learn's ``StratifiedGroupKFold`` (shuffled). Both need at least ``n_splits`` groups.
+``"shuffle"`` is ``GroupShuffleSplit`` (``test_size`` is then a fraction of the groups, not
+stratified); ``"bootstrap"`` is a cluster bootstrap: ``G`` draws of the ``G`` groups with
+replacement train (every row of a drawn group, once per draw) and the groups never drawn test
+(seeded as the row bootstrap, not stratified).
+The validation part is whole groups of the outer training part, drawn in a seeded random
+order until they hold at least ``ceil(val_fraction·m)`` rows (at least one group stays to
+train; not stratified). The corrected t-test still counts rows (``n_test/n_train``).
+
 The k-fold names with and without ``repeated-`` are the same procedure; ``n_repeats`` decides.
 The inner validation part is ``ceil(val_fraction·m)`` of the ``m`` outer training rows,
 stratified for classification when every class there has at least 2 rows (else a plain random
@@ -47,7 +60,7 @@ from reglab._validation import (
 )
 from reglab.errors import ConfigError, DataError
 
-__all__ = ["METHODS", "Split", "SplitPlace", "SplitPlan", "make_splits"]
+__all__ = ["METHODS", "Split", "SplitPlace", "SplitPlan", "carve_groups", "make_splits"]
 
 METHODS = (
     "auto",
@@ -171,10 +184,18 @@ class SplitPlan(Configurable):
             )
         return method
 
-    def split(self, y: Any, task: str, *, class_names: Sequence[str] | None = None) -> list[Split]:
+    def split(
+        self,
+        y: Any,
+        task: str,
+        *,
+        class_names: Sequence[str] | None = None,
+        groups: Any = None,
+    ) -> list[Split]:
         """The splits of a data set with target ``y`` (class ids or labels; values for regression).
 
-        ``class_names[k]`` names class id ``k`` in error messages.
+        ``class_names[k]`` names class id ``k`` in error messages. ``groups`` (one int code per
+        row, or ``None``) keeps each group whole in one of train, validation and test.
         """
         method = self.resolved_method(task)
         yy = np.asarray(y)
@@ -184,11 +205,18 @@ class SplitPlan(Configurable):
             )
         classify = task != "regression"
         labels = _class_ids(yy, class_names) if classify else None
-        outer = self._outer(method, yy, labels)
+        codes = None if groups is None else _group_codes(groups, len(yy))
+        if codes is None:
+            outer = self._outer(method, yy, labels)
+        else:
+            outer = self._outer_grouped(method, labels, codes)
         splits = []
         for split_id, (repeat, fold, train, test) in enumerate(outer):
             fit_rows = np.unique(train)
-            val = self._carve(fit_rows, labels, split_id)
+            if codes is None:
+                val = self._carve(fit_rows, labels, split_id)
+            else:
+                val = self._carve_groups(fit_rows, codes, split_id)
             train = train[~np.isin(train, val)]
             splits.append(Split(split_id, repeat, fold, np.sort(train), val, np.sort(test)))
         return splits
@@ -265,6 +293,60 @@ class SplitPlan(Configurable):
             for fold, (train, test) in enumerate(folds):
                 yield r, fold, train.astype(np.int64), test.astype(np.int64)
 
+    def _outer_grouped(
+        self, method: str, labels: _Labels | None, groups: np.ndarray
+    ) -> Iterator[tuple[int, int, np.ndarray, np.ndarray]]:
+        """The outer splits when each group must be whole in the training or the test part."""
+        from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
+
+        n = len(groups)
+        n_groups = int(groups.max()) + 1
+        k = self.n_splits
+        if labels is not None:
+            labels.require_two_classes()
+        if method == "bootstrap" and n_groups < 2:
+            raise DataError(
+                f"make_splits: `groups` must hold at least 2 groups for 'bootstrap'; got "
+                f"{n_groups}."
+            )
+        if method in ("kfold", "stratified-kfold") and k > n_groups:
+            raise DataError(
+                f"make_splits: `n_splits` (--cv) must be at most the number of groups "
+                f"({n_groups}, --groups); got {k}."
+            )
+        if method == "shuffle":
+            n_test = math.ceil(self.test_size * n_groups)
+            if n_test >= n_groups:
+                raise DataError(
+                    f"make_splits: `test_size` must leave training groups out of {n_groups} "
+                    f"(--groups); got {self.test_size} ({n_test} test groups)."
+                )
+        x = np.zeros((n, 1))
+        for r in range(self.n_repeats):
+            rs = derive(self.seed, "outer", r) % _SK_SEED
+            splitter: Any
+            if method == "bootstrap":
+                for fold in range(k):
+                    train, test = _group_bootstrap(groups, self.seed, r * k + fold)
+                    yield r, fold, train, test
+                continue
+            if method == "kfold":
+                fold_of = _deal_groups(groups, k, derive(self.seed, "outer", r))
+                for fold in range(k):
+                    test = np.flatnonzero(fold_of[groups] == fold)
+                    yield r, fold, np.flatnonzero(fold_of[groups] != fold), test
+                continue
+            if method == "stratified-kfold":
+                splitter = StratifiedGroupKFold(k, shuffle=True, random_state=rs)
+            else:
+                splitter = GroupShuffleSplit(k, test_size=self.test_size, random_state=rs)
+            target = labels.ids if labels is not None else np.zeros(n)
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "The least populated class", UserWarning)
+                folds = list(splitter.split(x, target, groups=groups))
+            for fold, (train, test) in enumerate(folds):
+                yield r, fold, train.astype(np.int64), test.astype(np.int64)
+
     def small_class_notices(
         self, y: Any, task: str, *, class_names: Sequence[str] | None = None
     ) -> list[str]:
@@ -317,6 +399,44 @@ class SplitPlan(Configurable):
                 return np.sort(val)
         return np.sort(generator(rs).choice(rows, size=n_val, replace=False))
 
+    def _carve_groups(self, rows: np.ndarray, groups: np.ndarray, split_id: int) -> np.ndarray:
+        return carve_groups(
+            rows,
+            groups,
+            self.val_fraction,
+            derive(self.seed, "val", split_id),
+            f"the training part of split {split_id}",
+        )
+
+
+def carve_groups(
+    rows: np.ndarray, groups: np.ndarray, fraction: float, seed: int, where: str
+) -> np.ndarray:
+    """A validation part of whole groups: the groups of ``rows`` in a random order (seeded by
+    ``seed``) until they hold at least ``ceil(fraction·m)`` of the ``m`` rows, leaving at least
+    one group to train. Returns the chosen rows, sorted.
+
+    >>> groups = np.repeat(np.arange(5), 4)  # 5 groups of 4 rows
+    >>> val = carve_groups(np.arange(20), groups, 0.2, seed=0, where="the data")
+    >>> len(val), len(np.unique(groups[val]))
+    (4, 1)
+    """
+    m = len(rows)
+    n_val = math.ceil(fraction * m) if fraction > 0 else 0
+    if n_val == 0:
+        return np.zeros(0, dtype=np.int64)
+    owners = np.unique(groups[rows])
+    if len(owners) < 2:
+        raise DataError(
+            f"make_splits: {where} must hold at least 2 groups (--groups) to carve a "
+            f"validation part from; got {len(owners)}. Use fewer folds (--cv) or "
+            "--no-early-stopping."
+        )
+    order = generator(seed).permutation(owners)
+    sizes = np.bincount(groups[rows], minlength=int(groups.max()) + 1)[order]
+    take = min(int(np.searchsorted(np.cumsum(sizes), n_val)) + 1, len(order) - 1)
+    return np.sort(rows[np.isin(groups[rows], order[:take])])
+
 
 def make_splits(
     y: Any,
@@ -329,6 +449,7 @@ def make_splits(
     val_fraction: float = 0.2,
     seed: int = 0,
     class_names: Sequence[str] | None = None,
+    groups: Any = None,
 ) -> list[Split]:
     """The outer splits for target ``y``: ``SplitPlan(...).split(y, task)``.
 
@@ -337,6 +458,7 @@ def make_splits(
         task: ``"multiclass"``, ``"binary"`` or ``"regression"``.
         method, n_splits, n_repeats, test_size, val_fraction, seed: See :class:`SplitPlan`.
         class_names: ``class_names[k]`` names class id ``k`` in error messages.
+        groups: One label per row; each group is whole in one of train, validation and test.
 
     Returns:
         ``n_splits · n_repeats`` splits; ``split_id = repeat · n_splits + fold``.
@@ -349,7 +471,7 @@ def make_splits(
     [[3, 2], [3, 2]]
     """
     plan = SplitPlan(method, n_splits, n_repeats, test_size, val_fraction, seed)
-    return plan.split(y, task, class_names=class_names)
+    return plan.split(y, task, class_names=class_names, groups=groups)
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -388,6 +510,55 @@ def _class_ids(y: np.ndarray, class_names: Sequence[str] | None) -> _Labels:
     else:
         names = [str(u) for u in uniq]
     return _Labels(ids.reshape(-1).astype(np.int64), names)
+
+
+def _deal_groups(groups: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """The fold of every group: the groups in a random order, each dealt to the fold with the
+    fewest rows so far (the first ``k`` fill the ``k`` folds), as ``GroupKFold`` balances
+    sizes but afresh for every seed.
+
+    >>> _deal_groups(np.repeat(np.arange(6), 2), 3, seed=0).tolist()
+    [1, 2, 1, 0, 0, 2]
+    """
+    sizes = np.bincount(groups)
+    fold_of = np.empty(len(sizes), dtype=np.int64)
+    load = np.zeros(k, dtype=np.int64)
+    for g in generator(seed).permutation(len(sizes)):
+        f = int(np.argmin(load))
+        fold_of[g] = f
+        load[f] += sizes[g]
+    return fold_of
+
+
+def _group_bootstrap(groups: np.ndarray, seed: int, split_id: int) -> tuple[np.ndarray, np.ndarray]:
+    """A cluster bootstrap: ``G`` groups drawn with replacement train (each drawn group's rows
+    once per draw), the rows of the groups never drawn test."""
+    n_groups = int(groups.max()) + 1
+    order = np.argsort(groups, kind="stable")
+    starts = np.searchsorted(groups[order], np.arange(n_groups + 1))
+    for attempt in range(100):
+        drawn = generator(derive(seed, "bootstrap", split_id, attempt)).integers(
+            0, n_groups, n_groups
+        )
+        if len(np.unique(drawn)) < n_groups:
+            train = np.concatenate([order[starts[g] : starts[g + 1]] for g in drawn])
+            return train.astype(np.int64), np.flatnonzero(~np.isin(groups, drawn))
+    raise DataError(
+        f"make_splits: `groups` must be many enough for out-of-bag groups in a bootstrap; got "
+        f"{n_groups} groups and no out-of-bag group in 100 draws."
+    )
+
+
+def _group_codes(groups: Any, n: int) -> np.ndarray:
+    """Codes ``0..G-1`` for one group label per row (any labels; int codes stay in order)."""
+    arr = np.asarray(groups)
+    if arr.ndim != 1 or len(arr) != n:
+        raise DataError(
+            f"make_splits: `groups` must have one label per row of `y` ({n}); got shape "
+            f"{arr.shape}."
+        )
+    _, codes = np.unique(arr, return_inverse=True)
+    return codes.reshape(-1).astype(np.int64)
 
 
 def _bootstrap(
