@@ -25,7 +25,14 @@ from reglab.engine.spec import MemberSpec, Strategy
 from reglab.stats.metrics import METRIC_DIRECTIONS
 from reglab.store import Store
 from reglab.store.records import MemberRecord
-from reglab.study.nested import SEED_BOUND, Family, families, inner_splits, strategy_parts_of
+from reglab.study.nested import (
+    SEED_BOUND,
+    Family,
+    families,
+    inner_splits,
+    search_config,
+    strategy_parts_of,
+)
 from reglab.study.splits import Split
 from reglab.study.tune_prune import MedianPruner
 from reglab.study.tune_result import TrialRow, analyze_tune
@@ -110,12 +117,13 @@ def run_nested(
     searches = _open(study, store, plan, fams, base, metric, on_config_change)
     counts = {"trained": 0, "reused": 0}
     _rounds(study, store, plan, searches, data, metric, counts, on_round)
-    chosen, tuning = _choose(searches, folds, metric)
+    chosen, tuning = _choose(searches, folds, metric, study.tune_choose)
     _retrain(study, store, plan, fams, chosen, counts)
     study.trained_, study.reused_ = counts["trained"], counts["reused"]
     return {
         "trials": int(tune["trials"]),
         "inner_folds": int(tune["inner_folds"]),
+        "choose": study.tune_choose,
         "metric": metric,
         "families": {
             f.name: {
@@ -126,6 +134,18 @@ def run_nested(
             if f.space is not None
         },
     }
+
+
+def _search_base(study: Any, plan: Any) -> str:
+    """The name under which the inner members and searches are kept: the study's own, except
+    for a study named by default with a choice rule other than ``best``, whose searches are
+    those of the same study chosen by ``best`` (:func:`~reglab.study.nested.search_config`):
+    changing only the rule reuses every inner member and trial."""
+    from reglab.study.run import default_study_name
+
+    if study.name is not None or "choose" not in plan.config["tune"]:
+        return str(plan.name)
+    return default_study_name(plan.dataset, search_config(plan.config))
 
 
 def _inner(
@@ -180,18 +200,22 @@ def _open(
     on_config_change: str,
 ) -> list[_Search]:
     """The inner members' study in the store and one Optuna search per tuned family and outer
-    split in its journal (found again on a re-run; a killed round's trials re-queued)."""
+    split in its journal (found again on a re-run; a killed round's trials re-queued). A new
+    search gets the family's given strengths as its first trial."""
     import optuna
 
     from reglab.store.journal import journal_storage
     from reglab.study.tune import make_sampler, requeue_stale
+    from reglab.study.tune_choose import start_params
 
     tune = plan.config["tune"]
-    inner_name = f"{plan.name}/inner"
+    base_name = _search_base(study, plan)
+    inner_name = f"{base_name}/inner"
     stored = {s.name: s for s in store.list_studies()}.get(inner_name)
+    searched = search_config(plan.config)
     inner_config = {
-        "nested in": plan.name,
-        **{k: plan.config[k] for k in ("data", "tune", "model", "train", "splits")},
+        "nested in": base_name,
+        **{k: searched[k] for k in ("data", "tune", "model", "train", "splits")},
     }
     replaced = stored is not None and dict(stored.config) != inner_config
     store.create_study(
@@ -210,7 +234,7 @@ def _open(
         for fam in fams:
             if fam.space is None:
                 continue
-            name = f"{plan.name}/tune/{fam.name}/{split.split_id}"
+            name = f"{base_name}/tune/{fam.name}/{split.split_id}"
             if replaced and on_config_change == "replace" and name in existing:
                 optuna.delete_study(study_name=name, storage=storage)
             seed = derive(study.seed, "tune", fam.name, split.split_id) % SEED_BOUND
@@ -228,6 +252,9 @@ def _open(
                 direction="maximize" if METRIC_DIRECTIONS[metric] else "minimize",
             )
             requeue_stale(search)
+            start = start_params(fam.strategy, fam.space)
+            if start is not None and not search.get_trials(deepcopy=False):
+                search.enqueue_trial(start, user_attrs={"start": True})
             done = len(search.get_trials(deepcopy=False, states=(states.COMPLETE, states.PRUNED)))
             searches.append(_Search(fam, split, base[split.split_id], search, done))
     return searches
@@ -250,7 +277,7 @@ def _rounds(
 
     tune = plan.config["tune"]
     trials, batch = int(tune["trials"]), int(tune["batch_trials"])
-    inner_name = f"{plan.name}/inner"
+    inner_name = f"{_search_base(study, plan)}/inner"
     known = {
         r.key: Outcome(r.status, dict(r.test_scores), [])
         for r in store.load_members(inner_name, with_curves=False, with_details=False)
@@ -307,14 +334,16 @@ def _rounds(
 
 
 def _choose(
-    searches: Sequence[_Search], folds: Mapping[int, list[Split]], metric: str
+    searches: Sequence[_Search], folds: Mapping[int, list[Split]], metric: str, rule: str
 ) -> tuple[dict[tuple[str, int], Strategy | None], dict[str, dict[str, Any]]]:
-    """Each search's best trial (:func:`~reglab.study.tune_result.analyze_tune` on the inner
-    folds) as the family's strategy for that split (``None`` when every trial failed), and
-    what was chosen, for the metadata."""
+    """Each search's trial chosen by ``rule`` (:func:`~reglab.study.tune_choose.choose_trial`;
+    the ties and edges from :func:`~reglab.study.tune_result.analyze_tune` on the inner folds)
+    as the family's strategy for that split (``None`` when every trial failed), and what was
+    chosen, for the metadata."""
     import optuna
 
     from reglab.study.tune import trial_rows
+    from reglab.study.tune_choose import choose_trial
 
     chosen: dict[tuple[str, int], Strategy | None] = {}
     tuning: dict[str, dict[str, Any]] = {}
@@ -324,14 +353,15 @@ def _choose(
         found = analyze_tune(x.optuna.study_name, x.space, rows, metric=metric,
                              n_train=[i.n_train for i in inner],
                              n_test=[i.n_test for i in inner])  # fmt: skip
+        picked = choose_trial(rows, x.space, metric=metric, rule=rule)
         tuning.setdefault(x.family.name, {})[str(x.split.split_id)] = _choice(
-            rows, found.best, found.edges, len(found.ties)
+            rows, picked, found.edges, len(found.ties), found.best
         )
         key = (x.family.name, x.split.split_id)
-        if found.best is None:
+        if picked is None:
             chosen[key] = None
             continue
-        strategy, _ = x.suggest(optuna.trial.FixedTrial(dict(found.best.params)))
+        strategy, _ = x.suggest(optuna.trial.FixedTrial(dict(picked.params)))
         chosen[key] = x.family.with_values(strategy.configs(), x.family.name)
     return chosen, tuning
 
@@ -410,10 +440,18 @@ def _train(
 
 
 def _choice(
-    rows: Sequence[TrialRow], best: TrialRow | None, edges: Sequence[str], ties: int
+    rows: Sequence[TrialRow],
+    best: TrialRow | None,
+    edges: Sequence[str],
+    ties: int,
+    top: TrialRow | None = None,
 ) -> dict[str, Any]:
-    """What one search chose, as stored in the study's metadata."""
-    return {
+    """What one search chose (``best``: the trial retrained), as stored in the study's
+    metadata; ``top``, the trial with the best inner mean, is named too when it differs."""
+    other = {}
+    if top is not None and best is not None and top.number != best.number:
+        other = {"best_trial": top.number, "best_inner_score": top.value}
+    return other | {
         "values": {}
         if best is None
         else {
