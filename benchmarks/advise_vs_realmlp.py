@@ -10,7 +10,11 @@ For each shipped tabular set (``../shared/data``: crx, abalone, auto-mpg, Mice P
    outer split ``s`` is that of the family whose chosen trial has the best **inner** score on
    ``s`` (the choice among families is nested too; ``none``, which has nothing to tune, is
    the baseline and not chosen from). The best family by its outer mean is shown beside it,
-   marked optimistic (chosen on the test folds);
+   marked optimistic (chosen on the test folds). Every search starts at the strengths the
+   short-list gave (``weight-decay=2e-2`` is its family's first trial); ``--choose`` names the
+   rules that choose the trial a search retrains (``best``, ``1se`` or both, ``best,1se``:
+   one row each; the rules share the same searches in one store, so the second costs only
+   its retrained members);
 3. **realmlp**: a plain ``reglab.bench(..., strategies="none,realmlp")`` (RealMLP-TD's dropout
    0.15 and weight decay 2e-2, untuned: in the nested study it would be tuned) with the same
    seed, outer folds, model and epochs. ``none`` trains untuned in both studies on the same
@@ -24,6 +28,7 @@ significantly better, ``fails`` when significantly worse. The last line is one J
 
     python benchmarks/advise_vs_realmlp.py                          # 8 trials, 60 epochs
     python benchmarks/advise_vs_realmlp.py --sets crx,auto-mpg --trials 32 --epochs 200
+    python benchmarks/advise_vs_realmlp.py --sets abalone --trials 32 --epochs 200 --choose best,1se
 """
 
 from __future__ import annotations
@@ -93,7 +98,7 @@ def fmt(metric: str, value: float) -> str:
     return f"{value:.4g}"
 
 
-def run_set(name: str, args: argparse.Namespace) -> dict[str, Any]:
+def run_set(name: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     file, target, drop = SETS[name]
     source = str(DATA / file)
     common: dict[str, Any] = {
@@ -113,15 +118,27 @@ def run_set(name: str, args: argparse.Namespace) -> dict[str, Any]:
         short.insert(0, "none")
     with Store("sqlite://") as st:
         start = time.perf_counter()
-        tuned = reglab.bench(
-            source, strategies=",".join(short), store=st, tune=args.trials,
-            tune_cv=args.tune_cv, **common,
-        )  # fmt: skip
-        tuned_s = time.perf_counter() - start
-    with Store("sqlite://") as st:
-        start = time.perf_counter()
         plain = reglab.bench(source, strategies="none,realmlp", store=st, **common)
         plain_s = time.perf_counter() - start
+    rows = []
+    kept = "sqlite://" if args.store_dir is None else str(Path(args.store_dir) / f"{name}.db")
+    with Store(kept) as st:  # one store: the rules share their searches
+        for rule in args.choose:
+            start = time.perf_counter()
+            tuned = reglab.bench(
+                source, strategies=",".join(short), store=st, tune=args.trials,
+                tune_cv=args.tune_cv, tune_choose=rule, **common,
+            )  # fmt: skip
+            tuned_s = time.perf_counter() - start
+            seconds = {"advise": advise_s, "tuned": tuned_s, "realmlp": plain_s}
+            rows.append(compare(name, rule, short, tuned, plain, seconds))
+    return rows
+
+
+def compare(
+    name: str, rule: str, short: list[str], tuned: Any, plain: Any, seconds: dict[str, float]
+) -> dict[str, Any]:
+    """One row: the tuned short-list under ``rule`` against ``realmlp``."""
     if scores_of(tuned, "none") != scores_of(plain, "none"):
         raise SystemExit(f"{name}: `none` differs between the two studies: the splits differ")
     metric = plain.primary
@@ -141,8 +158,8 @@ def run_set(name: str, args: argparse.Namespace) -> dict[str, Any]:
     best_family = (max if higher else min)(tuned_means, key=lambda k: tuned_means[k])
     choices = {str(sid): picked[sid] for sid in sorted(picked)}
     print(
-        f"== {name} ({metric}): advice {advise_s:.1f} s, tuned short-list {tuned_s:.1f} s, "
-        f"realmlp {plain_s:.1f} s"
+        f"== {name} ({metric}), choose {rule}: tuned short-list {seconds['tuned']:.1f} s, "
+        f"advice {seconds['advise']:.1f} s, realmlp {seconds['realmlp']:.1f} s"
     )
     print(f"   short-list: {','.join(short)}")
     print("   tuned families (outer mean): "
@@ -154,12 +171,14 @@ def run_set(name: str, args: argparse.Namespace) -> dict[str, Any]:
             print(f"   {family.name} chose " + "; ".join(s.text for s in family.spread))
     return {
         "set": name,
+        "choose": rule,
         "metric": metric,
         "shortlist": ",".join(short),
         "advice": a_mean,
         "advice_se": a_se,
         "best_family": best_family,
         "best_family_mean": tuned_means[best_family],
+        "family_means": tuned_means,
         "realmlp": r_mean,
         "realmlp_se": r_se,
         "none": n_mean,
@@ -167,7 +186,7 @@ def run_set(name: str, args: argparse.Namespace) -> dict[str, Any]:
         "p": test.p_value,
         "verdict": verdict,
         "chosen": choices,
-        "seconds": {"advise": advise_s, "tuned": tuned_s, "realmlp": plain_s},
+        "seconds": seconds,
     }
 
 
@@ -179,30 +198,40 @@ def main() -> None:
     parser.add_argument("--cv", type=int, default=5, help="outer folds (5)")
     parser.add_argument("--epochs", type=int, default=60, help="epoch limit (60)")
     parser.add_argument("--seed", type=int, default=0, help="root seed (0)")
+    parser.add_argument("--choose", default="best", help="choice rules, comma list (best)")
+    parser.add_argument(
+        "--store-dir",
+        default=None,
+        help="keep each set's tuned studies in DIR/<set>.db (default: memory)",
+    )
     args = parser.parse_args()
+    args.choose = [c.strip() for c in args.choose.split(",") if c.strip()]
+    wrong = [c for c in args.choose if c not in ("best", "1se")]
+    if wrong or not args.choose:
+        parser.error(f"--choose: expected best, 1se or both; got {args.choose!r}")
     names = [s.strip() for s in args.sets.split(",") if s.strip()]
     unknown = [n for n in names if n not in SETS]
     if unknown:
         parser.error(f"--sets: expected names among {', '.join(SETS)}; got {', '.join(unknown)}")
     load = os.getloadavg()[0]
     start = time.perf_counter()
-    rows = [run_set(n, args) for n in names]
+    rows = [row for n in names for row in run_set(n, args)]
     total = time.perf_counter() - start
     print()
-    print("| data set | advice short-list | tuned advice ± se | realmlp ± se | difference | p "
-          "| verdict |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+    print("| data set | choose | advice short-list | tuned advice ± se | realmlp ± se "
+          "| difference | p | verdict |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         m = r["metric"]
         diff = 100 * r["diff"] if m in ("accuracy", "balanced_accuracy") else r["diff"]
         unit = " pts" if m in ("accuracy", "balanced_accuracy") else ""
         print(
-            f"| {r['set']} ({m}) | {r['shortlist']} | {fmt(m, r['advice'])} ± "
+            f"| {r['set']} ({m}) | {r['choose']} | {r['shortlist']} | {fmt(m, r['advice'])} ± "
             f"{fmt(m, r['advice_se'])} | {fmt(m, r['realmlp'])} ± {fmt(m, r['realmlp_se'])} | "
             f"{diff:+.3g}{unit} | {r['p']:.3g} | {r['verdict']} |"
         )
     cleared = sum(r["verdict"] != "fails" for r in rows)
-    print(f"advice clears the realmlp bar on {cleared} of {len(rows)} sets; {total:.0f} s, "
+    print(f"advice clears the realmlp bar on {cleared} of {len(rows)} rows; {total:.0f} s, "
           f"load average {load:.1f} at the start")  # fmt: skip
 
     def clean(v: Any) -> Any:
@@ -210,8 +239,10 @@ def main() -> None:
 
     print(json.dumps({
         "trials": args.trials, "tune_cv": args.tune_cv, "cv": args.cv, "epochs": args.epochs,
-        "seed": args.seed, "seconds": round(total, 1), "cleared": cleared, "sets": len(rows),
-        "rows": [{k: clean(v) for k, v in r.items() if k != "seconds"} for r in rows],
+        "seed": args.seed, "choose": args.choose, "seconds": round(total, 1),
+        "cleared": cleared, "rows_total": len(rows),
+        "rows": [{k: ({f: clean(x) for f, x in v.items()} if isinstance(v, dict) else clean(v))
+                  for k, v in r.items() if k != "seconds"} for r in rows],
     }))  # fmt: skip
 
 

@@ -136,6 +136,13 @@ def bench(
     tune_range: Annotated[
         str | None, typer.Option(help="Search ranges for --tune, e.g. dropout=0:0.6,l2=1e-6:1e-2.")
     ] = None,
+    tune_choose: Annotated[
+        str,
+        typer.Option(
+            help="Trial retrained by --tune: best (best inner mean) or 1se (the most "
+            "regularized within one standard error of it)."
+        ),
+    ] = "best",
     reference: Annotated[
         str,
         typer.Option(
@@ -209,6 +216,7 @@ def bench(
                         "tune_cv": tune_cv,
                         "tune_batch": tune_batch,
                         "tune_ranges": tune_range,
+                        "tune_choose": tune_choose,
                     }
                     if tune is not None
                     else {}

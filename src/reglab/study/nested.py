@@ -37,7 +37,7 @@ runs it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -58,6 +58,7 @@ __all__ = [
     "describe",
     "families",
     "inner_splits",
+    "search_config",
     "strategy_parts_of",
     "tune_config",
 ]
@@ -174,17 +175,36 @@ def families(
     return out
 
 
-def describe(fams: Sequence[Family], trials: int, cv: int, batch: int, metric: str) -> dict:
-    """The tuning settings, as they enter the study's configuration (and its name's hash)."""
-    return {
+def describe(
+    fams: Sequence[Family], trials: int, cv: int, batch: int, metric: str, choose: str = "best"
+) -> dict:
+    """The tuning settings, as they enter the study's configuration (and its name's hash).
+
+    ``start`` records that every search's first trial is the family's given strengths
+    (:func:`~reglab.study.tune_choose.start_params`); ``choose`` is written only when it is not
+    ``"best"``, so that :func:`search_config` (the settings without it) is the configuration of
+    the same searches chosen by ``"best"``: the searches do not depend on the rule.
+    """
+    out = {
         "trials": trials,
         "inner_folds": cv,
         "batch_trials": batch,
         "sampler": "tpe",
         "pruner": "median",
+        "start": "given",
         "metric": metric,
         "families": {f.name: f.space.to_dict() for f in fams if f.space is not None},
     }
+    if choose != "best":
+        out["choose"] = choose
+    return out
+
+
+def search_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A nested study's configuration without its choice rule: what its inner searches depend
+    on. Studies that differ only by ``tune_choose`` share their inner members and searches."""
+    tune = {k: v for k, v in config["tune"].items() if k != "choose"}
+    return {**config, "tune": tune}
 
 
 def inner_splits(
@@ -232,9 +252,13 @@ def inner_splits(
     return out
 
 
-def check_tune(trials: Any, cv: Any, batch: Any, who: str = "Study") -> list[str]:
-    """The problems with the tuning sizes (empty when they are fine)."""
+def check_tune(
+    trials: Any, cv: Any, batch: Any, who: str = "Study", choose: Any = "best"
+) -> list[str]:
+    """The problems with the tuning sizes and choice rule (empty when they are fine)."""
+    from reglab._validation import suggest
     from reglab.study.tune import MAX_TRIALS
+    from reglab.study.tune_choose import CHOICES
 
     out = []
     for param, value, low, high, flag in (
@@ -244,6 +268,9 @@ def check_tune(trials: Any, cv: Any, batch: Any, who: str = "Study") -> list[str
     ):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             out.append(message(who, param, f"a whole number in [{low}, {high:,}] ({flag})", value))
+    if choose not in CHOICES:
+        expected = "one of " + ", ".join(repr(c) for c in CHOICES) + " (--tune-choose)"
+        out.append(message(who, "tune_choose", expected, choose) + suggest(str(choose), CHOICES))
     return out
 
 
@@ -254,6 +281,7 @@ def tune_config(
     cv: int,
     batch: int,
     ranges: Any = None,
+    choose: str = "best",
 ) -> None:
     """Enter the tuning into a study's ``config``: a tuned family is listed by its name and
     search space (its given strengths are not what trains), and ``config["tune"]`` holds the
@@ -265,7 +293,8 @@ def tune_config(
         {"name": f.name, "tuned": f.space.to_dict()} if f.space is not None else s.to_dict()
         for f, s in zip(fams, strategies, strict=True)
     ]
-    config["tune"] = describe(fams, trials, cv, batch, primary_metric(config["data"]["task"]))
+    metric = primary_metric(config["data"]["task"])
+    config["tune"] = describe(fams, trials, cv, batch, metric, choose)
 
 
 def strategy_parts_of(strategies: Sequence[Strategy], ranges: Any) -> dict[str, list[str]]:

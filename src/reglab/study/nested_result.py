@@ -277,7 +277,14 @@ def tuning_notices(config: Mapping[str, Any], tuned: Sequence[TunedFamily]) -> l
     text = (
         f"Nested tuning: on every outer split, the strengths of {', '.join(names)} were chosen "
         f"by {tune.get('trials')} trials on {tune.get('inner_folds')} inner folds of that "
-        "split's training part and retrained on it; the outer test rows never chose a strength, "
+        "split's training part"
+        + (", starting at the strengths given" if tune.get("start") == "given" else "")
+        + (
+            " (retrained: the most regularized trial within one standard error of the best)"
+            if tune.get("choose") == "1se"
+            else ""
+        )
+        + " and retrained on it; the outer test rows never chose a strength, "
         "so the scores and verdicts compare tuned families"
         + (f" ({', '.join(as_given)} trained as given)" if as_given else "")
         + ". A family's score is that of tuning it, not of one strength; pick the final "

@@ -27,7 +27,14 @@ from reglab.stats.metrics import METRIC_DIRECTIONS
 from reglab.store import Store
 from reglab.store.claims import DEFAULT_LEASE_S, new_owner
 from reglab.store.records import MemberRecord
-from reglab.study.nested import SEED_BOUND, Family, families, inner_splits, strategy_parts_of
+from reglab.study.nested import (
+    SEED_BOUND,
+    Family,
+    families,
+    inner_splits,
+    search_config,
+    strategy_parts_of,
+)
 from reglab.study.nested_claims import UnitClaims, claim_up_to, unit_key, units_config
 from reglab.study.splits import Split
 from reglab.study.tune_prune import RUNNING_CURVE, MedianPruner
@@ -125,17 +132,23 @@ def run_nested(
     counts = {"trained": 0, "reused": 0}
     owner = new_owner()
     units = UnitClaims(
-        store, f"{plan.name}/units", list(searches), owner, lease_s, studies=(plan.name,)
+        store,
+        f"{_search_base(study, plan)}/units",
+        list(searches),
+        owner,
+        lease_s,
+        studies=(plan.name,),
     )
     with units:
         _rounds(study, store, plan, searches, data, metric, counts, on_round, units,
                 on_wait_units, poll_s)  # fmt: skip
-        chosen, tuning = _choose(list(searches.values()), folds, metric)
+        chosen, tuning = _choose(list(searches.values()), folds, metric, study.tune_choose)
         _retrain(study, store, plan, fams, chosen, counts, units, on_wait, poll_s)
     study.trained_, study.reused_ = counts["trained"], counts["reused"]
     return {
         "trials": int(tune["trials"]),
         "inner_folds": int(tune["inner_folds"]),
+        "choose": study.tune_choose,
         "metric": metric,
         "families": {
             f.name: {
@@ -146,6 +159,18 @@ def run_nested(
             if f.space is not None
         },
     }
+
+
+def _search_base(study: Any, plan: Any) -> str:
+    """The name under which the inner members and searches are kept: the study's own, except
+    for a study named by default with a choice rule other than ``best``, whose searches are
+    those of the same study chosen by ``best`` (:func:`~reglab.study.nested.search_config`):
+    changing only the rule reuses every inner member and trial."""
+    from reglab.study.run import default_study_name
+
+    if study.name is not None or "choose" not in plan.config["tune"]:
+        return str(plan.name)
+    return default_study_name(plan.dataset, search_config(plan.config))
 
 
 def _inner(
@@ -201,26 +226,30 @@ def _open(
     on_config_change: str,
 ) -> dict[str, _Search]:
     """The inner members' study and the units' study in the store, and one Optuna search per
-    tuned family and outer split in its journal (found again on a re-run), by unit key."""
+    tuned family and outer split in its journal (found again on a re-run), by unit key. A
+    search gets the family's given strengths as its first trial when it is first taken
+    (:func:`_take`)."""
     import optuna
 
     from reglab.store.journal import journal_storage
     from reglab.study.tune import make_sampler
 
     tune = plan.config["tune"]
-    inner_name = f"{plan.name}/inner"
+    base_name = _search_base(study, plan)
+    inner_name = f"{base_name}/inner"
+    searched = search_config(plan.config)
     stored = {s.name: s for s in store.list_studies()}.get(inner_name)
     inner_config = {
-        "nested in": plan.name,
-        **{k: plan.config[k] for k in ("data", "tune", "model", "train", "splits")},
+        "nested in": base_name,
+        **{k: searched[k] for k in ("data", "tune", "model", "train", "splits")},
     }
     replaced = stored is not None and dict(stored.config) != inner_config
     for name, config in ((inner_name, inner_config),
-                         (f"{plan.name}/units", units_config(inner_config))):  # fmt: skip
+                         (f"{base_name}/units", units_config(inner_config))):  # fmt: skip
         store.create_study(
             name,
             config,
-            {"nested in": plan.name},
+            {"nested in": base_name},
             feature_names=plan.feature_names,
             on_config_change=on_config_change,
         )
@@ -232,7 +261,7 @@ def _open(
         for fam in fams:
             if fam.space is None:
                 continue
-            name = f"{plan.name}/tune/{fam.name}/{split.split_id}"
+            name = f"{base_name}/tune/{fam.name}/{split.split_id}"
             if replaced and on_config_change == "replace" and name in existing:
                 optuna.delete_study(study_name=name, storage=storage)
             seed = derive(study.seed, "tune", fam.name, split.split_id) % SEED_BOUND
@@ -268,8 +297,12 @@ def _take(x: _Search) -> None:
     import optuna
 
     from reglab.study.tune import requeue_stale
+    from reglab.study.tune_choose import start_params
 
     requeue_stale(x.optuna)
+    start = start_params(x.family.strategy, x.space)
+    if start is not None and not x.optuna.get_trials(deepcopy=False):
+        x.optuna.enqueue_trial(start, user_attrs={"start": True})
     x.done = _finished(x.optuna)
     complete = x.optuna.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     x.history = [
@@ -300,7 +333,7 @@ def _rounds(
 
     tune = plan.config["tune"]
     trials, batch = int(tune["trials"]), int(tune["batch_trials"])
-    inner_name = f"{plan.name}/inner"
+    inner_name = f"{_search_base(study, plan)}/inner"
     known: dict[str, Outcome] = {}
 
     def read_known() -> None:  # members stored by anyone (kept: curves of those trained here)
@@ -391,14 +424,16 @@ def _rounds(
 
 
 def _choose(
-    searches: Sequence[_Search], folds: Mapping[int, list[Split]], metric: str
+    searches: Sequence[_Search], folds: Mapping[int, list[Split]], metric: str, rule: str
 ) -> tuple[dict[tuple[str, int], Strategy | None], dict[str, dict[str, Any]]]:
-    """Each search's best trial (:func:`~reglab.study.tune_result.analyze_tune` on the inner
-    folds) as the family's strategy for that split (``None`` when every trial failed), and
-    what was chosen, for the metadata."""
+    """Each search's trial chosen by ``rule`` (:func:`~reglab.study.tune_choose.choose_trial`;
+    the ties and edges from :func:`~reglab.study.tune_result.analyze_tune` on the inner folds)
+    as the family's strategy for that split (``None`` when every trial failed), and what was
+    chosen, for the metadata."""
     import optuna
 
     from reglab.study.tune import trial_rows
+    from reglab.study.tune_choose import choose_trial
 
     chosen: dict[tuple[str, int], Strategy | None] = {}
     tuning: dict[str, dict[str, Any]] = {}
@@ -408,14 +443,15 @@ def _choose(
         found = analyze_tune(x.optuna.study_name, x.space, rows, metric=metric,
                              n_train=[i.n_train for i in inner],
                              n_test=[i.n_test for i in inner])  # fmt: skip
+        picked = choose_trial(rows, x.space, metric=metric, rule=rule)
         tuning.setdefault(x.family.name, {})[str(x.split.split_id)] = _choice(
-            rows, found.best, found.edges, len(found.ties)
+            rows, picked, found.edges, len(found.ties), found.best
         )
         key = (x.family.name, x.split.split_id)
-        if found.best is None:
+        if picked is None:
             chosen[key] = None
             continue
-        strategy, _ = x.suggest(optuna.trial.FixedTrial(dict(found.best.params)))
+        strategy, _ = x.suggest(optuna.trial.FixedTrial(dict(picked.params)))
         chosen[key] = x.family.with_values(strategy.configs(), x.family.name)
     return chosen, tuning
 
@@ -507,10 +543,18 @@ def _train(
 
 
 def _choice(
-    rows: Sequence[TrialRow], best: TrialRow | None, edges: Sequence[str], ties: int
+    rows: Sequence[TrialRow],
+    best: TrialRow | None,
+    edges: Sequence[str],
+    ties: int,
+    top: TrialRow | None = None,
 ) -> dict[str, Any]:
-    """What one search chose, as stored in the study's metadata."""
-    return {
+    """What one search chose (``best``: the trial retrained), as stored in the study's
+    metadata; ``top``, the trial with the best inner mean, is named too when it differs."""
+    other = {}
+    if top is not None and best is not None and top.number != best.number:
+        other = {"best_trial": top.number, "best_inner_score": top.value}
+    return other | {
         "values": {}
         if best is None
         else {

@@ -130,6 +130,9 @@ class Study:
         tune_cv, tune_batch: The inner folds of each outer training part, and the trials of a
             search asked and trained together per round.
         tune_ranges: Ranges replacing the registry's (``"dropout=0:0.6,l2=1e-6:1e-2"``).
+        tune_choose: Which trial of a search is retrained: ``"best"`` (default, the best inner
+            mean) or ``"1se"`` (the most regularized within one standard error of it,
+            :mod:`reglab.study.tune_choose`).
         robust_eps: When > 0, every classification member is also scored for
             ``robust_accuracy``: its test accuracy under a ``robust_steps``-step PGD attack of
             that ε on the numeric inputs (:mod:`reglab.engine.robust`). Off by default (it
@@ -166,6 +169,7 @@ class Study:
         tune_cv: int = 3,
         tune_batch: int = 16,
         tune_ranges: Any = None,
+        tune_choose: str = "best",
         robust_eps: float = 0.0,
         robust_steps: int = 10,
     ) -> None:
@@ -196,6 +200,7 @@ class Study:
         self.tune_cv = tune_cv
         self.tune_batch = tune_batch
         self.tune_ranges = tune_ranges
+        self.tune_choose = tune_choose
         self.robust_eps = robust_eps
         self.robust_steps = robust_steps
 
@@ -229,7 +234,9 @@ class Study:
         if self.tune is not None:
             from reglab.study.nested import check_tune
 
-            for problem in check_tune(self.tune, self.tune_cv, self.tune_batch):
+            for problem in check_tune(
+                self.tune, self.tune_cv, self.tune_batch, choose=self.tune_choose
+            ):
                 p.add(problem)
         p.check(check_nonnegative, "Study", "robust_eps", self.robust_eps)
         p.check(check_int, "Study", "robust_steps", self.robust_steps, minimum=1)
@@ -434,9 +441,8 @@ class Study:
         if self.tune is not None:
             from reglab.study.nested import tune_config
 
-            tune_config(
-                config, strategies, self.tune, self.tune_cv, self.tune_batch, self.tune_ranges
-            )
+            tune_config(config, strategies, self.tune, self.tune_cv, self.tune_batch,
+                        self.tune_ranges, self.tune_choose)  # fmt: skip
         if self.robust_eps:
             config["robust"] = {"eps": float(self.robust_eps), "steps": int(self.robust_steps)}
         name = self.name or default_study_name(dataset, config)
