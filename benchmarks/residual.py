@@ -16,7 +16,8 @@ includes that difference.
 * W1 (``benchmarks/_w1.py``: 2,000 × 50 standardized features, 7 classes), 5 stratified folds,
   width 64, Adam 1e-3, batch 32, no early stopping.
 * MNIST-10k (``idx:`` of ``../shared/data/mnist-t10k``, pixels scaled to [0, 1] on each
-  training part), 5 shuffle splits of 8,000 / 2,000, width 128, batch 100.
+  training part), 5 shuffle splits of 8,000 / 2,000, width 128, batch 100, ``model="mlp"``
+  (image data default to a CNN).
 
 Part 2, the stack against a plain PyTorch loop: the W1 members of ``residual``,
 ``residual+shake-drop`` and ``residual+dropout=0.2`` (15 members) trained by one
@@ -65,9 +66,9 @@ SETTINGS = {  # (short, full)
     ),
     "MNIST-10k": (
         {"hidden": (128,) * 4, "epochs": 5, "batch_size": 100, "n_splits": 5,
-         "method": "shuffle", "test_size": 0.2},
+         "method": "shuffle", "test_size": 0.2, "model": "mlp"},
         {"hidden": (128,) * 4, "epochs": 20, "batch_size": 100, "n_splits": 5,
-         "method": "shuffle", "test_size": 0.2},
+         "method": "shuffle", "test_size": 0.2, "model": "mlp"},
     ),
 }  # fmt: skip
 
