@@ -295,7 +295,11 @@ def test_python_dropout_path_in_memory() -> None:
     )
     assert [p.strength for p in path.points] == [None, 0.2, 0.4]  # rate 0 is none itself
     assert path.technique.scale == "linear" and path.points[1].features is None
-    assert path.warnings == () or all("strongest" in w or "chance" in w for w in path.warnings)
+    # three epochs are too few for early stopping to fire: the path says so
+    assert any("never fired before the 3-epoch limit" in w for w in path.warnings)
+    assert all("strongest" in w or "chance" in w or "(--epochs)" in w for w in path.warnings), (
+        path.warnings
+    )
 
 
 def test_python_refuses_bad_options_before_reading_data() -> None:
