@@ -54,6 +54,11 @@ def test_members_at_chance_fail_with_the_reason_while_others_learn(tmp_path: Pat
     assert reason in terminal and reason in page.text
     assert reason in json.dumps(data)
     assert result.answer.case == "no-gain"
+    # at chance is not a failure: no "members failed" line, one line of its own instead
+    assert result.failure_summary is None and result.failures == []
+    (note,) = [n for n in result.notices if n.kind == "learned-nothing"]
+    assert note.text.startswith("5 members learned nothing") and "sgd-huge (5 of 5: " in note.text
+    assert "members failed" not in terminal
 
 
 def test_a_study_where_nothing_learned_names_no_strategy(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """``reglab bench`` runs ``lookahead`` and ``snapshot=K`` from the grammar, and refuses more
-cycles than epochs in one line, before the store is touched."""
+cycles than epochs, or an SWA start after the last epoch, in one line, before the store is
+touched."""
 
 from __future__ import annotations
 
@@ -79,3 +80,17 @@ def test_tune_searches_lookahead_and_snapshot_cycles_below_the_epochs(tmp_path: 
     for t in trials:  # k (the strength) a whole number of steps, α in its range
         k, alpha = t["params"]["lookahead"], t["params"]["lookahead.alpha"]
         assert k == int(k) and 2 <= k <= 20 and 0.3 <= alpha <= 0.9
+
+
+def test_an_swa_start_after_the_last_epoch_is_one_line_and_writes_nothing(
+    tmp_path: Path, store: Path
+) -> None:
+    data = _data(tmp_path)
+    before = digest(store)
+    result = runner.invoke(
+        app,
+        ["bench", str(data), "--target", "label", "--strategies", "none,swa=8",
+         "--epochs", "5", "--store", str(store)],
+    )  # fmt: skip
+    assert_one_line_error(result, r"`swa` starts averaging at epoch 8, after the last of 5")
+    assert digest(store) == before

@@ -272,8 +272,12 @@ def test_text_classes_round_trip(labels: list[str]) -> None:
 def test_numbers_written_as_text_are_read_back_exactly(values: list[float]) -> None:
     frame = pd.DataFrame({"x": [repr(v) for v in values], "y": ["a", "b"] * (len(values) // 2)
                           + ["a"] * (len(values) % 2)})  # fmt: skip
+    frame["k"] = range(len(values))  # a feature that is kept when x is constant
     ds = load_table(frame, "y")
-    assert ds.numeric_columns == ("x",)
+    if len(set(values)) == 1:  # one value in every row: dropped as constant
+        assert "x" in dict(ds.dropped_columns)
+        return
+    assert ds.numeric_columns[0] == "x"
     assert ds.X["x"].tolist() == values
 
 
@@ -608,3 +612,29 @@ def test_a_hospital_number_with_a_few_repeats_is_flagged_and_a_measurement_is_no
     ]
     cars = load_table(shared("auto-mpg.csv"), "mpg")
     assert not [n for n in cars.notices if "identifier" in n]
+
+
+# --- constant columns ----------------------------------------------------------------------------
+
+
+def test_constant_columns_are_dropped_with_their_value_named(tmp_path: Path) -> None:
+    text = "a,k,s,m,y\n" + "".join(
+        f"{i},3,x,{'' if i == 2 else 7},{'uv'[i % 2]}\n" for i in range(12)
+    )
+    ds = load_table(write(tmp_path, "c.csv", text), "y")
+    assert ds.feature_names == ("a", "m")  # m is constant where filled: missingness may inform
+    assert dict(ds.dropped_columns) == {
+        "k": "the same value, 3, in every row",
+        "s": "the same value, 'x', in every row",
+    }
+    assert (
+        "dropped constant column 'k' (the same value, 3, in every row: it carries no "
+        "information)" in ds.notices
+    )
+
+
+def test_positional_arrays_keep_a_constant_column_in_its_place() -> None:
+    x = np.column_stack([np.zeros(10), np.arange(10.0)])
+    assert from_arrays(x, [0, 1] * 5).feature_names == ("x0", "x1")
+    named = from_arrays(x, [0, 1] * 5, feature_names=["zero", "count"])
+    assert named.feature_names == ("count",)

@@ -234,6 +234,24 @@ def many_levels(series: pd.Series) -> str:
     )
 
 
+def constant(series: pd.Series) -> str:
+    """Why a column with one value in every row is left out ('' to keep it): no model can
+    learn from it, and an L1 study would report its weights, which only the penalty moves, as
+    a feature it keeps or drops by chance. A column with missing values is kept (whether a
+    value is missing may carry information).
+
+    >>> constant(pd.Series([3.0, 3.0, 3.0]))
+    'the same value, 3, in every row'
+    >>> constant(pd.Series([3.0, None, 3.0]))
+    ''
+    """
+    if series.isna().any() or series.nunique() != 1:
+        return ""
+    value = series.iloc[0]
+    shown = f"{value:g}" if isinstance(value, float | np.floating) else repr(str(value))
+    return f"the same value, {shown}, in every row"
+
+
 def id_suspect(name: str, series: pd.Series) -> str | None:
     """A notice for a kept numeric column whose content looks like an identifier.
 

@@ -44,6 +44,9 @@ Rules, applied in this order and reported in ``Dataset.notices``:
   are a permutation of a consecutive range.
 * **Too many levels.** A categorical column with more than ``MAX_LEVELS = 1000`` distinct
   values is dropped too: one-hot encoding would give it an input per value.
+* **Constant columns.** A column with one value in every row (and no missing value) is
+  dropped: no model can learn from it, and an L1 study would report its weights, which only
+  the penalty moves, as a feature kept or dropped by chance.
 * **Leakage hint.** When categorical columns, alone or together, determine the target exactly
   (each combination of their values occurs with one class only), a notice says so; they are kept.
 
@@ -69,6 +72,7 @@ from reglab.data._schema import (
     MISSING_TOKENS,
     TASKS,
     column_scores,
+    constant,
     encode_target,
     id_like,
     id_suspect,
@@ -318,7 +322,8 @@ def from_arrays(
 
     Columns are named ``feature_names``, else the DataFrame's columns, else ``x0, x1, …``.
     Missing values, column types, the task, id-like columns, ``drop`` and ``groups`` follow the
-    same rules as :func:`load_table`.
+    same rules as :func:`load_table`; constant columns are dropped only when named (columns
+    known by position keep their places, so that arrays of the same width predict).
 
     >>> ds = from_arrays(np.arange(20.0).reshape(10, 2), np.linspace(0, 1, 10))
     >>> ds.task, ds.feature_names, ds.y.dtype
@@ -354,9 +359,13 @@ def from_arrays(
         target = f"_{target}"
     frame = frame.copy()
     frame[target] = yy.to_numpy()
+    # Columns known only by position keep their places, so that a model fit on them predicts
+    # from arrays of the same width: a constant column is kept (its inputs are all 0 after
+    # scaling, so no model uses it).
+    positional = not isinstance(X, pd.DataFrame) and feature_names is None
     return _build(
         who, frame, target, task, where="the arrays", name=name, source="arrays", drop=drop,
-        groups=groups,
+        groups=groups, drop_constant=not positional,
     )  # fmt: skip
 
 
@@ -384,6 +393,7 @@ def _build(
     lines: Callable[[], np.ndarray] | None = None,
     drop: Sequence[str] = (),
     groups: Any = None,
+    drop_constant: bool = True,
 ) -> Dataset:
     notices = list(notices or [])
     columns = [str(c) for c in frame.columns]
@@ -451,6 +461,12 @@ def _build(
             notices.append(
                 f"dropped column {col!r} ({reason}); fold its rare values together to keep it"
             )
+            del features[col]
+            continue
+        reason = constant(series) if drop_constant else ""
+        if reason:
+            dropped.append((col, reason))
+            notices.append(f"dropped constant column {col!r} ({reason}: it carries no information)")
             del features[col]
             continue
         suspect = id_suspect(col, series)

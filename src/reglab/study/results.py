@@ -123,8 +123,8 @@ def member_stopped_epoch(r: MemberRecord) -> int | None:
 class Notice:
     """Something the answer must not hide, in one line.
 
-    ``kind`` is one of ``"failed"``, ``"few-splits"``, ``"identical"``, ``"weak-penalty"``,
-    ``"epoch-limit"``, ``"leakage"``; ``strategies`` are the ones it is about.
+    ``kind`` is one of ``"failed"``, ``"learned-nothing"``, ``"few-splits"``, ``"identical"``,
+    ``"weak-penalty"``, ``"epoch-limit"``, ``"leakage"``; ``strategies`` are the ones it is about.
     """
 
     kind: str
@@ -157,7 +157,8 @@ class StrategyResult:
             strategies learn): not counted as finished, but their test scores count.
         config: the strategy's settings.
         n_stopped: finished members where early stopping fired.
-        n_at_limit: finished members that ran into the epoch limit with early stopping on.
+        n_at_limit: finished members (and those at chance level) that ran into the epoch limit
+            with early stopping on.
         split_epochs: split_id → (best epoch, stopped epoch) of the split's member.
         layer_sparsity: layer → mean fraction of exact zeros.
         wall_s: the members' training time.
@@ -326,8 +327,7 @@ class StudyResult:
         for name, s in self.strategies.items():
             if not s.n_failed:
                 continue
-            reason = Counter(s.errors).most_common(1)[0][0] if s.errors else ""
-            reason = reason if len(reason) <= 120 else reason[:119] + "…"
+            reason = _common(e for e in s.errors if not e.startswith(LEARNED_NOTHING))
             per.append(
                 f"{name} ({s.n_failed} of {s.n_members}" + (f": {reason})" if reason else ")")
             )
@@ -593,7 +593,11 @@ def analyze(
     # The statistics count resamples: seed copies of a split are averaged there first.
     records = by_resample(stored, config)
     done = [r for r in records if r.status == "done" and r.test_scores]
-    failures = [(r.strategy, r.split_id, r.error or "") for r in records if r.status == "failed"]
+    failures = [
+        (r.strategy, r.split_id, r.error or "")
+        for r in records
+        if r.status == "failed" and not (r.error or "").startswith(LEARNED_NOTHING)
+    ]  # members at chance level are outcomes, counted in their strategies (_strategy)
     names = list(dict.fromkeys([*(strategy_order or []), *(r.strategy for r in records)]))
     names = [n for n in names if any(r.strategy == n for r in records)]
     primary = _primary(task, config, done)
@@ -912,7 +916,7 @@ def _strategy(
     per_member = [np.mean(list(r.sparsity.values())) for r in done if r.sparsity]
     stopped = [member_stopped_epoch(r) for r in done]
     at_limit = (
-        sum(1 for r in done if member_stopped_epoch(r) is None and r.epochs_run >= limit)
+        sum(1 for r in scored if member_stopped_epoch(r) is None and r.epochs_run >= limit)
         if limit is not None
         else 0
     )
@@ -1092,6 +1096,13 @@ def _penalized(config: Mapping[str, Any]) -> bool:
     return positive("l1") or positive("l2")
 
 
+def _common(errors: Iterable[str], cut_at: int = 120) -> str:
+    """The most common of ``errors``, cut to ``cut_at`` characters ('' when there is none)."""
+    counted = Counter(errors).most_common(1)
+    reason = counted[0][0] if counted else ""
+    return reason if len(reason) <= cut_at else reason[: cut_at - 1] + "…"
+
+
 def _notices(
     result: StudyResult,
     scored: Sequence[str],
@@ -1106,6 +1117,21 @@ def _notices(
     if summary is not None:
         failed = tuple(n for n, s in strategies.items() if s.n_failed)
         out.append(Notice("failed", summary, failed))
+    chance = {n: s for n, s in strategies.items() if s.n_chance}
+    if chance:
+        k = sum(s.n_chance for s in chance.values())
+        per = "; ".join(
+            f"{n} ({s.n_chance} of {s.n_members}: "
+            f"{_common((e for e in s.errors if e.startswith(LEARNED_NOTHING)), 240)})"
+            for n, s in chance.items()
+        )
+        out.append(Notice(
+            "learned-nothing",
+            f"{k} member{'s' if k != 1 else ''} learned nothing (test score at chance level "
+            f"while others learned): {per}. Their scores count in their strategies' means and "
+            "intervals.",
+            tuple(chance),
+        ))  # fmt: skip
     for n in result.unranked:
         s = strategies[n]
         if n in scored:
@@ -1141,12 +1167,14 @@ def _notices(
     hit = [n for n in scored if strategies[n].n_at_limit]
     if hit and limit is not None:
         n_hit = sum(strategies[n].n_at_limit for n in hit)
-        n_done = sum(strategies[n].n_done for n in scored)
+        n_done = sum(strategies[n].n_done + strategies[n].n_chance for n in scored)
         if n_hit == n_done:
             which = f"any of the {n_done} members"
         elif len(hit) <= 3:
             which = ", ".join(
-                f"{strategies[n].n_at_limit} of {strategies[n].n_done} {n} members" for n in hit
+                f"{strategies[n].n_at_limit} of {strategies[n].n_done + strategies[n].n_chance} "
+                f"{n} members"
+                for n in hit
             )
         else:
             which = f"{n_hit} of {n_done} members, in {', '.join(hit)}"

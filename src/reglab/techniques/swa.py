@@ -51,6 +51,20 @@ class Swa(Technique):
         super().__init__(start=start)
 
     @classmethod
+    def run_problem(
+        cls, values: Mapping[str, float], epochs: int, steps_per_epoch: int
+    ) -> str | None:
+        """A start after the last epoch would leave the average unused: the member would be
+        plain training presented as SWA."""
+        start = int(values["start"])
+        if start > epochs:
+            return (
+                f"`swa` starts averaging at epoch {start}, after the last of {epochs} epochs "
+                f"(--epochs): the average would never be used; give a start of at most {epochs}"
+            )
+        return None
+
+    @classmethod
     def weight_copies(cls, values: Mapping[str, float]) -> int:
         """The running mean and the optimizer's iterate, each twice while the stack drops
         finished members, and the update's temporaries (the new mean, two selections): 6
