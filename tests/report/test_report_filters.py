@@ -63,7 +63,13 @@ def test_a_cnn_studys_report_shows_each_strategys_first_filters(tmp_path: Path, 
     for m in members:  # LeNet's first conv block: 6 filters of 1×5×5
         assert m.filters is not None and m.filters.shape == (6, 1, 5, 5)
         assert m.filters.dtype == np.float32 and np.all(np.isfinite(m.filters))
+        # every kernel, conv ones first, has its histogram and sparsity; no feature norms
+        # (the head's inputs are conv features, not the images' pixels)
+        layers = ["conv0", "conv1", "dense0", "output"]
+        assert list(m.weight_hist) == layers and list(m.sparsity) == layers
+        assert sum(m.weight_hist["conv0"][1]) == 6 * 25 and not m.feature_norms
     weights = _section(report.read_text(), "weights")
+    assert "<th>conv0</th><th>conv1</th><th>dense0</th><th>output</th>" in weights
     assert HEADING in weights
     assert weights.index("weight densities per strategy") < weights.index(HEADING)
     assert "on split 0 (best weights)" in weights

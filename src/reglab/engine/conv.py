@@ -344,6 +344,28 @@ class CNNFamily(ModelFamily):
                 state[f"{name}.num_batches_tracked"] = np.array(0, dtype=np.int64)
         return state
 
+    def weight_summary(self, arch: Any, weights: dict[str, np.ndarray]) -> tuple[Any, ...]:
+        """Sparsity and histograms of every kernel: each conv block's ``conv{i}`` (fan-in
+        ``in_channels · k^dims``), then the dense head's ``dense{i}`` and ``output``. No feature
+        norms: the head's inputs are conv features, not the data's columns, and a conv kernel
+        is shared by every pixel (or time step)."""
+        from reglab.engine.layout import layer_names
+        from reglab.engine.result import kernel_summary
+
+        shapes = cast(ConvShapes, arch)
+        kernels = []
+        fan_in = shapes.channels_in
+        for i, b in enumerate(shapes.conv):
+            kernels.append(
+                (f"conv{i}", weights[f"conv{i}.weight"], fan_in * b.kernel_size**shapes.dims)
+            )
+            fan_in = b.filters
+        kernels += [
+            (name, weights[f"{name}.weight"], size)
+            for name, size in zip(layer_names(arch), arch.layer_sizes[:-1], strict=True)
+        ]
+        return kernel_summary(kernels, None)
+
     def first_filters(self, arch: Any, weights: dict[str, np.ndarray]) -> np.ndarray | None:
         """The first :data:`FIRST_FILTERS` filters of the first conv block's kernel ``conv0``,
         ``float32 [n, in_channels, k, k]`` (``n = min(FIRST_FILTERS, filters)``)."""

@@ -287,15 +287,22 @@ def _smooth(x: np.ndarray, window: int) -> np.ndarray:
 
 
 def overfitting_onset(
-    train_loss: npt.ArrayLike, val_loss: npt.ArrayLike, *, min_rise: float = 0.05
+    train_loss: npt.ArrayLike,
+    val_loss: npt.ArrayLike,
+    *,
+    min_rise: float = 0.05,
+    min_level_rise: float = 0.02,
 ) -> int | None:
     """The first epoch after which validation loss rises while training loss keeps falling.
 
     Both curves are smoothed with a centred moving average of ``w = max(3, n/10)`` epochs (odd,
     at most 15). The onset is the first epoch ``e`` at which the smoothed validation loss ``v``
     reaches its minimum, provided that afterwards it rises by more than ``min_rise`` of its
-    range (``v[-1] − v[e] > min_rise·(max v − min v)``) and the smoothed training loss still
-    falls (``t[-1] < t[e]``). Returns the 0-based epoch, or ``None`` when no such onset exists.
+    range (``v[-1] − v[e] > min_rise·(max v − min v)``) and by more than ``min_level_rise`` of
+    its level (``v[-1] − v[e] > min_level_rise·|v[e]|``: a curve flat after its first epochs has
+    a tiny range, and wiggles within it are not overfitting), and the smoothed training loss
+    still falls (``t[-1] < t[e]``). Returns the 0-based epoch, or ``None`` when no such onset
+    exists.
 
     >>> epochs = np.arange(60)
     >>> train = np.exp(-epochs / 20)
@@ -304,6 +311,9 @@ def overfitting_onset(
     25
     >>> overfitting_onset(train, 0.5 + np.exp(-epochs / 20)) is None
     True
+    >>> flat = 0.5 + 0.001 * ((epochs - 25) / 35) ** 2  # its lowest at 25, then 0.2 % higher
+    >>> overfitting_onset(train, flat, min_level_rise=0.0), overfitting_onset(train, flat)
+    (25, None)
     """
     t = np.asarray(train_loss, dtype=float)
     v = np.asarray(val_loss, dtype=float)
@@ -318,7 +328,10 @@ def overfitting_onset(
     spread = float(sv.max() - sv.min())
     if onset >= n - 1 or spread <= 0:
         return None
-    if sv[-1] - sv[onset] <= min_rise * spread or not st[-1] < st[onset]:
+    rise = float(sv[-1] - sv[onset])
+    if rise <= min_rise * spread or rise <= min_level_rise * abs(float(sv[onset])):
+        return None
+    if not st[-1] < st[onset]:
         return None
     return onset
 

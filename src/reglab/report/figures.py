@@ -55,7 +55,10 @@ _STYLE: Any = {
     "figure.facecolor": "white",
     "svg.fonttype": "path",
 }
-_LAYER_STYLES = ("-", "--", ":", "-.")
+_LAYER_STYLES: tuple[Any, ...] = (
+    "-", "--", ":", "-.", (0, (6, 1, 1, 1, 1, 1)), (0, (10, 3)), (0, (1, 4)), (0, (4, 1, 4, 4)),
+)  # fmt: skip
+"""Line styles of a strategy's layers (eight distinct ones: a CNN has conv and dense layers)."""
 
 
 def text(value: object, limit: int = 40) -> str:
@@ -327,7 +330,7 @@ def weight_panels(
         return figure_uri(fig)
 
 
-def _line(fig: Figure, *, style: str, label: str) -> Any:
+def _line(fig: Figure, *, style: Any, label: str) -> Any:
     from matplotlib.lines import Line2D
 
     return Line2D([], [], color="#374151", ls=style, label=label)

@@ -359,8 +359,9 @@ def curves(d: Digest) -> str:
             else:
                 words = (
                     '<p class="muted">No overfitting onset in the median curves of '
-                    "<code>none</code>: its validation loss does not rise while training loss "
-                    "falls (early stopping may have cut the runs first).</p>"
+                    "<code>none</code>: its smoothed validation loss does not rise, by more than "
+                    "2% of its lowest value, while the training loss falls (early stopping may "
+                    "have cut the runs first).</p>"
                 )
     uri = figures.curve_panels(d, bands, onset)
     plan = curve_axes([b for pair in bands.values() for b in pair if b is not None])
