@@ -17,11 +17,17 @@ Times are per outer fold, in this invocation. The last line is one JSON object w
 ``reglab_acc_20``, ``reglab_acc_10``, ``reglab_s`` and the same for ``lassonet_*`` and
 ``l1logreg_*`` (null when skipped).
 
-    python benchmarks/select_mice.py
+With ``--groups`` every split keeps each mouse whole (72 mice of 15 rows; ``MouseID`` before
+``_``): the outer folds are stratified group folds, and reglab's inner folds and its refit's
+validation rows are grouped too (``groups="MouseID:prefix=_"``). Row splits put a test mouse's
+other rows in training, so they measure recognising a mouse more than classifying a new one.
+
+    python benchmarks/select_mice.py [--groups]
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import time
 import warnings
@@ -30,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -42,34 +48,42 @@ DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mice-protein.c
 KS = (20, 10)
 EPOCHS = 60
 HIDDEN = (64, 32)
+GROUPS = "MouseID:prefix=_"
+"""Each mouse's rows: ``MouseID`` is ``<mouse>_<measurement>``."""
 
 
 def _frame() -> tuple[pd.DataFrame, np.ndarray]:
-    frame = pd.read_csv(DATA).drop(columns=["MouseID", "Genotype", "Treatment", "Behavior"])
+    """The table with ``MouseID`` kept (the methods leave it out of their features)."""
+    frame = pd.read_csv(DATA).drop(columns=["Genotype", "Treatment", "Behavior"])
     return frame, frame["class"].astype(str).to_numpy()
 
 
+def _mice(frame: pd.DataFrame) -> np.ndarray:
+    return frame["MouseID"].astype(str).str.split("_").str[0].to_numpy()
+
+
 def _reglab(
-    train: pd.DataFrame, test: pd.DataFrame, k: int, seed: int, store: Store
+    train: pd.DataFrame, test: pd.DataFrame, k: int, seed: int, store: Store, grouped: bool
 ) -> tuple[float, int]:
     # One path per outer fold: the second bound reads the first's stored members.
+    by: dict[str, object] = {"groups": GROUPS} if grouped else {"drop": ["MouseID"]}
     sel = select_features(
         train, target="class", max_features=k, refit=False, epochs=EPOCHS, hidden=HIDDEN,
-        seed=seed, device="cpu", grid="2:30:12", store=store, name=f"mice-select-{seed}",
+        seed=seed, device="cpu", grid="2:30:12", store=store, name=f"mice-select-{seed}", **by,
     )  # fmt: skip
-    columns = [*sel.features, "class"]
+    columns = [*sel.features, "class", *(["MouseID"] if grouped else [])]
     model = reglab.fit_final(
         train[columns], target="class", strategy="none", epochs=EPOCHS, hidden=HIDDEN,
-        seed=seed, device="cpu",
+        seed=seed, device="cpu", **({"groups": GROUPS} if grouped else {}),
     )  # fmt: skip
     accuracy = float(np.mean(model.predict(test[columns]) == test["class"].astype(str)))
     return accuracy, len(sel.features)
 
 
 def _imputed(train: pd.DataFrame, test: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    x_train = train.drop(columns="class")
+    x_train, x_test = (t.drop(columns=["class", "MouseID"]) for t in (train, test))
     medians = x_train.median()
-    return x_train.fillna(medians).to_numpy(), test.drop(columns="class").fillna(medians).to_numpy()
+    return x_train.fillna(medians).to_numpy(), x_test.fillna(medians).to_numpy()
 
 
 def _l1logreg(train: pd.DataFrame, test: pd.DataFrame, k: int) -> tuple[float, int]:
@@ -111,8 +125,16 @@ def _lassonet(train: pd.DataFrame, test: pd.DataFrame, k: int) -> tuple[float, i
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--groups", action="store_true", help="keep each mouse in one part")
+    grouped = parser.parse_args().groups
     frame, y = _frame()
-    folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(frame, y))
+    if grouped:
+        outer = StratifiedGroupKFold(5, shuffle=True, random_state=0)
+        folds = list(outer.split(frame, y, groups=_mice(frame)))
+    else:
+        folds = list(StratifiedKFold(5, shuffle=True, random_state=0).split(frame, y))
+    print(f"splits: {'mice (each whole in one part)' if grouped else 'rows'}", flush=True)
     scores: dict[str, dict[int, list[float]]] = {m: {k: [] for k in KS} for m in
                                                  ("reglab", "lassonet", "l1logreg")}  # fmt: skip
     kept: dict[str, dict[int, list[int]]] = {m: {k: [] for k in KS} for m in scores}
@@ -125,7 +147,7 @@ def main() -> None:
             for method in scores:
                 start = time.perf_counter()
                 if method == "reglab":
-                    got: tuple[float, int] | None = _reglab(train, test, k, i, store)
+                    got: tuple[float, int] | None = _reglab(train, test, k, i, store, grouped)
                 elif method == "lassonet":
                     got = _lassonet(train, test, k)
                 else:
@@ -154,7 +176,7 @@ def main() -> None:
         out[f"{method}_s"] = round(seconds[method] / len(folds), 1) if ran else None
         if ran:
             print(f"{method:9s} time per outer fold (both K): {seconds[method] / len(folds):.1f} s")
-    print(json.dumps(out))
+    print(json.dumps({"splits": "mice" if grouped else "rows", **out}))
 
 
 if __name__ == "__main__":

@@ -72,6 +72,20 @@ def test_one_clearly_better_is_named_with_its_computed_ties(tmp_path: Path) -> N
     assert result.answer.case == "gain" and result.winner == "l2"
 
 
+def test_a_significant_gain_below_one_test_row_is_said_to_be_that_small(tmp_path: Path) -> None:
+    # 2 points on 30 test rows is 0.6 of a row, on every split: consistent, so significant
+    records = scored({"none": BASE, "l2": shifted(0.02, 0.05)})
+    result, terminal, data, page = present(records, tmp_path)
+    assert result.answer.case == "gain" and result.winner == "l2"
+    said = "The gain is smaller than one test row per split: 2.00 points, 0.60 of 30 test rows."
+    assert said in " ".join(terminal.split()) and said in page.text
+    assert any(said in line for line in data["answer"])
+    # a gain of several rows per split says nothing of the kind
+    (tmp_path / "big").mkdir()
+    big, *_ = present(scored({"none": BASE, "l2": shifted(0.10, 0.2)}), tmp_path / "big")
+    assert not any("smaller than one test row" in d for d in big.answer.details)
+
+
 def test_identical_strategies_and_an_inert_max_norm_are_called_out(tmp_path: Path) -> None:
     records = []
     for split, acc in enumerate(BASE):

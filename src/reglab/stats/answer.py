@@ -256,6 +256,41 @@ def _undecided(metric: str, c: Comparison, higher_is_better: bool) -> str:
     return text
 
 
+ROW_METRICS = ("accuracy", "balanced_accuracy")
+"""Metrics that move in steps of about one test row, ``1/n_test``."""
+
+
+def _below_one_row(metric: str, diff: float, n_test: SplitSizes) -> str | None:
+    """The sentence for a significant gain smaller than one test row per split, or ``None``.
+
+    Members of one split share their seeds (initial weights, batch order), so paired
+    differences can be tiny yet consistent, and significant; a gain that changes less than
+    one prediction per split is said to be that small.
+
+    >>> _below_one_row("accuracy", 0.003, 200)[:62]
+    'The gain is smaller than one test row per split: 0.30 points, '
+    >>> _below_one_row("accuracy", 0.01, 200) is None
+    True
+    """
+    if metric not in ROW_METRICS:
+        return None
+    if isinstance(n_test, int):
+        sizes = [n_test]
+    elif isinstance(n_test, Mapping):
+        sizes = [int(v) for v in n_test.values()]
+    else:
+        sizes = [int(v) for v in n_test]
+    rows = sorted(sizes)[len(sizes) // 2] if sizes else 0
+    if rows <= 0 or abs(diff) * rows >= 1.0:
+        return None
+    return (
+        f"The gain is smaller than one test row per split: {100 * abs(diff):.2f} points, "
+        f"{abs(diff) * rows:.2f} of {rows} test rows. It is significant because it is "
+        "consistent across splits (the strategies share each split's seeds), but it changes "
+        "less than one prediction per split: weigh it against the strategy's cost."
+    )
+
+
 def _p(c: Comparison) -> str:
     p = format_p(c.p_adjusted)
     return f"Holm p{p if p.startswith('<') else '=' + p}"
@@ -421,6 +456,9 @@ def answer(
         )
     )
     details.append(f"{best}: {_score(metric, summaries[best])}.")
+    small = _below_one_row(metric, diff, n_test)
+    if small:
+        details.append(small)
     also = [s for s in better if s != best]
     if also:
         details.append(f"Also significantly better than {baseline}: {_names(also)}.")

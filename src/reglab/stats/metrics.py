@@ -92,7 +92,10 @@ def format_diff(metric: str, diff: float) -> str:
 
     >>> format_diff("accuracy", -0.0312), format_diff("rmse", 1.25)
     ('3.1 points', '1.25')
+    >>> format_diff("accuracy", 0.0004)  # below 0.1 points: two decimals, never "0.0"
+    '0.04 points'
     """
     if metric in PERCENT_METRICS:
-        return f"{100 * abs(diff):.1f} points"
+        points = 100 * abs(diff)
+        return f"{points:.2f} points" if 0 < points < 0.095 else f"{points:.1f} points"
     return f"{abs(diff):.3g}"
