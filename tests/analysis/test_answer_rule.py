@@ -189,6 +189,31 @@ def test_perfect_scores_raise_a_leakage_notice(tmp_path: Path) -> None:
     assert [n.kind for n in result.notices] == ["leakage"]
 
 
+def test_leakage_flagged_at_loading_is_said_again_beside_an_ordinary_answer(
+    tmp_path: Path,
+) -> None:
+    strongest = (
+        "'a' alone predicts the target almost perfectly (balanced accuracy 100.0% on held-out rows)"
+    )
+    data = {
+        "notices": f"{strongest} (possible target leakage); kept: leave it out (--drop a) if it "
+        "is unknown at prediction time",
+        "strongest column": strongest,
+    }
+    study = dataclasses.replace(info(["none", "l2"]), metadata={"data": data})
+    result, terminal, out, page = present(
+        scored({"none": BASE, "l2": shifted(0.0, 1.0)}), tmp_path, study=study
+    )
+    (note,) = [n for n in result.notices if n.kind == "leakage"]
+    assert note.text.startswith(f"Loading flagged possible target leakage ({strongest}): ")
+    assert note.text in " ".join(terminal.split()) and note.text in page.text
+    assert note.text in [n["text"] for n in out["notices"]]
+    # without the flag, ordinary scores raise nothing
+    (tmp_path / "plain").mkdir()
+    plain, *_ = present(scored({"none": BASE, "l2": shifted(0.0, 1.0)}), tmp_path / "plain")
+    assert not [n for n in plain.notices if n.kind == "leakage"]
+
+
 def test_a_negligible_penalty_is_said_to_barely_act(tmp_path: Path) -> None:
     curves = {"train_loss": [1.0, 0.6, 0.5], "penalty": [1e-6, 2e-6, 2e-6]}
     records = scored({"none": BASE})

@@ -1120,16 +1120,14 @@ def _notices(
     chance = {n: s for n, s in strategies.items() if s.n_chance}
     if chance:
         k = sum(s.n_chance for s in chance.values())
-        per = "; ".join(
-            f"{n} ({s.n_chance} of {s.n_members}: "
-            f"{_common((e for e in s.errors if e.startswith(LEARNED_NOTHING)), 240)})"
-            for n, s in chance.items()
-        )
+        per = ", ".join(f"{n} ({s.n_chance} of {s.n_members})" for n, s in chance.items())
+        first = next(iter(chance.values()))
+        reason = _common((e for e in first.errors if e.startswith(LEARNED_NOTHING)), 240)
+        reason = reason.removeprefix(f"{LEARNED_NOTHING}: ")
         out.append(Notice(
             "learned-nothing",
-            f"{k} member{'s' if k != 1 else ''} learned nothing (test score at chance level "
-            f"while others learned): {per}. Their scores count in their strategies' means and "
-            "intervals.",
+            f"{k} member{'s' if k != 1 else ''} learned nothing: {per}. For example, "
+            f"{reason}. Their scores count in their strategies' means and intervals.",
             tuple(chance),
         ))  # fmt: skip
     for n in result.unranked:
@@ -1205,11 +1203,21 @@ def _leakage(result: StudyResult, scored: Sequence[str]) -> list[Notice]:
             perfect.append(n)
         elif float(np.mean(values)) >= NEAR_PERFECT:
             near.append(n)
-    if not perfect and not near:
-        return []
     data = result.metadata.get("data")
     strongest = data.get("strongest column") if isinstance(data, Mapping) else None
     flagged = isinstance(data, Mapping) and "possible target leakage" in str(data.get("notices"))
+    if not perfect and not near:
+        if not flagged:
+            return []
+        alone = f" ({strongest})" if strongest and "almost perfectly" in strongest else ""
+        return [  # said again beside the answer: the loading notices are far above it
+            Notice(
+                "leakage",
+                f"Loading flagged possible target leakage{alone}: if a flagged column is not "
+                "known when predicting, every score here is optimistic; leave it out (--drop "
+                "COLUMN) and run again.",
+            )
+        ]
     what = []
     if perfect:
         what.append(f"perfect on every split for {', '.join(perfect)}")
