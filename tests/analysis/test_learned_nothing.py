@@ -60,6 +60,10 @@ def test_members_at_chance_fail_with_the_reason_while_others_learn(tmp_path: Pat
     (note,) = [n for n in result.notices if n.kind == "learned-nothing"]
     assert note.text.startswith("5 members learned nothing: sgd-huge (5 of 5). For example, ")
     assert "members failed" not in terminal
+    # the report counts them apart from failures, and says that their scores count
+    assert "15 members, 5 learned nothing" in page.text and "failed" not in page.headline
+    assert "Members that learned nothing" in page.text and "failures" in page.ids
+    assert "5 members learned nothing (test score at chance level while other" in page.text
 
 
 def test_a_study_where_nothing_learned_names_no_strategy(tmp_path: Path) -> None:

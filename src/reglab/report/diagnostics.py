@@ -23,6 +23,7 @@ from reglab.report.analysis import (
 )
 from reglab.report.digest import Digest
 from reglab.report.markup import bar, cut, esc, img, swatch, value_html
+from reglab.store import MemberRecord
 
 __all__ = ["FEATURE_THRESHOLD", "failures", "metadata", "sparsity", "weights"]
 
@@ -312,20 +313,38 @@ def _features(d: Digest) -> str:
 
 
 def failures(d: Digest) -> str:
-    """The failed members with their reasons."""
-    rows = "".join(
-        f"<tr><td>{swatch(d.colors, m.strategy)}</td><td>{m.split_id}</td><td>{m.repeat}</td>"
-        f"<td>{m.fold}</td><td>{m.seed}</td><td><code>{esc(m.key[:12])}</code></td>"
-        f'<td class="err">{esc(cut(m.error or "unknown error", 400))}</td></tr>'
-        for m in d.failed
-    )
-    return (
-        f"<p>{len(d.failed)} member{'s' if len(d.failed) != 1 else ''} failed; their splits are "
-        "left out of every figure and test above (comparisons use the splits both strategies "
-        'finished).</p><div class="scroll"><table><thead><tr><th>strategy</th><th>split</th>'
-        "<th>repeat</th><th>fold</th><th>seed</th><th>member</th><th>reason</th></tr></thead>"
-        f"<tbody>{rows}</tbody></table></div>"
-    )
+    """The failed members with their reasons, then those that learned nothing."""
+
+    def table(members: Sequence[MemberRecord]) -> str:
+        rows = "".join(
+            f"<tr><td>{swatch(d.colors, m.strategy)}</td><td>{m.split_id}</td><td>{m.repeat}</td>"
+            f"<td>{m.fold}</td><td>{m.seed}</td><td><code>{esc(m.key[:12])}</code></td>"
+            f'<td class="err">{esc(cut(m.error or "unknown error", 400))}</td></tr>'
+            for m in members
+        )
+        return (
+            '<div class="scroll"><table><thead><tr><th>strategy</th><th>split</th>'
+            "<th>repeat</th><th>fold</th><th>seed</th><th>member</th><th>reason</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table></div>"
+        )
+
+    parts = []
+    if d.failed:
+        n = len(d.failed)
+        parts.append(
+            f"<p>{n} member{'s' if n != 1 else ''} failed; their splits are left out of every "
+            "figure and test above (comparisons use the splits both strategies finished).</p>"
+            + table(d.failed)
+        )
+    if d.chance:
+        n = len(d.chance)
+        parts.append(
+            f"<p>{n} member{'s' if n != 1 else ''} learned nothing (test score at chance level "
+            "while other strategies learned). Their test scores count in their strategies' "
+            "means, intervals and tests, as outcomes of those strategies; their weights and "
+            "curves are left out of the figures.</p>" + table(d.chance)
+        )
+    return "".join(parts)
 
 
 def metadata(d: Digest) -> str:
@@ -341,6 +360,8 @@ def metadata(d: Digest) -> str:
             )
     facts["members finished"] = len(members)
     facts["members failed"] = len(d.failed)
+    if d.chance:
+        facts["members that learned nothing"] = len(d.chance)
     facts["outer splits"] = len(d.splits)
     if d.splits:
         n_train = int(np.median(list(d.n_train.values())))

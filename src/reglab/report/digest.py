@@ -15,7 +15,13 @@ from typing import Any
 from reglab.report.analysis import Metric, by_strategy, metric_names, strategy_colors
 from reglab.stats import Comparison, Ranked, StrategySummary
 from reglab.store import MemberRecord
-from reglab.study.results import BASELINE, StrategyResult, StudyLike, StudyResult
+from reglab.study.results import (
+    BASELINE,
+    LEARNED_NOTHING,
+    StrategyResult,
+    StudyLike,
+    StudyResult,
+)
 
 __all__ = ["BASELINE", "Digest", "StudyLike", "digest"]
 
@@ -26,7 +32,8 @@ class Digest:
 
     ``strategies`` lists the ranked strategies best first, then the unranked ones (too few
     finished splits, or every member failed). ``members`` holds the finished members by
-    strategy (for the figures), ``failed`` the failed ones.
+    strategy (for the figures), ``failed`` the failed ones, ``chance`` those that learned
+    nothing (their scores count; :data:`~reglab.study.results.LEARNED_NOTHING`).
     """
 
     result: StudyResult
@@ -40,6 +47,8 @@ class Digest:
     feature_names: tuple[str, ...] | None
     scale: float = 1.0
     unit: str = ""
+    chance: tuple[MemberRecord, ...] = ()
+    """Members that learned nothing (at chance level): their test scores count."""
 
     @property
     def name(self) -> str:
@@ -89,11 +98,13 @@ class Digest:
 
     @property
     def n_train(self) -> dict[Any, int]:
-        return {m.split_id: m.n_train for ms in self.members.values() for m in ms}
+        scored = [*(m for ms in self.members.values() for m in ms), *self.chance]
+        return {m.split_id: m.n_train for m in scored}
 
     @property
     def n_test(self) -> dict[Any, int]:
-        return {m.split_id: m.n_test for ms in self.members.values() for m in ms}
+        scored = [*(m for ms in self.members.values() for m in ms), *self.chance]
+        return {m.split_id: m.n_test for m in scored}
 
     @property
     def splits(self) -> list[Any]:
@@ -124,7 +135,11 @@ def digest(
     """
     members = list(result.members)
     done = [m for m in members if m.status == "done" and m.test_scores]
-    failed = tuple(m for m in members if m.status != "done")
+    chance = tuple(
+        m for m in members if m.status == "failed" and (m.error or "").startswith(LEARNED_NOTHING)
+    )
+    at_chance = {id(m) for m in chance}
+    failed = tuple(m for m in members if m.status != "done" and id(m) not in at_chance)
     metric = Metric.of(result.primary)
     metrics = (metric, *(Metric.of(n) for n in metric_names(done) if n != metric.name))
     ranked = [r.strategy for r in result.ranking]
@@ -142,6 +157,7 @@ def digest(
         strategies=names,
         members=by_strategy(done),
         failed=failed,
+        chance=chance,
         colors=strategy_colors(list(names), BASELINE),
         feature_names=tuple(feature_names) if feature_names else None,
         scale=scale,

@@ -118,9 +118,13 @@ def _subtitle(d: Digest) -> str:
         if name:
             bits.append(f"data set <b>{esc(name)}</b>")
         kind, shape = data.get("kind"), data.get("shape")
+        rows, columns = int(data.get("rows", 0) or 0), int(data.get("columns", 0) or 0)
         if kind in ("images", "sequences") and isinstance(shape, list):
-            rows, columns = int(data.get("rows", 0)), int(data.get("columns", 0))
             bits.append(esc(describe_shape(str(kind), [int(v) for v in shape], rows, columns)))
+        elif rows and columns:  # a table: as read, and the network's inputs after encoding
+            inputs = int(data.get("inputs", 0) or 0)
+            encoded = f" ({inputs} inputs after encoding)" if inputs and inputs != columns else ""
+            bits.append(f"{rows:,} rows × {columns} columns{encoded}")
         if task:
             bits.append(esc(task))
     n_done = sum(len(ms) for ms in d.members.values())
@@ -132,7 +136,11 @@ def _subtitle(d: Digest) -> str:
     grouped = protocol.get("groups") if isinstance(protocol, Mapping) else None
     bits.append(f"{len(d.splits)} split{'s' if len(d.splits) != 1 else ''}"
                 + (f" {esc(str(grouped))}" if grouped else ""))  # fmt: skip
-    bits.append(f"{n_done} members" + (f", {len(d.failed)} failed" if d.failed else ""))
+    bits.append(
+        f"{n_done + len(d.chance) + len(d.failed)} members"
+        + (f", {len(d.chance)} learned nothing" if d.chance else "")
+        + (f", {len(d.failed)} failed" if d.failed else "")
+    )
     if d.result.tuning:
         t = d.result.tuning[0]
         bits.append(f"nested: tuned by {t.trials} trials on {t.inner_folds} inner folds per split")
@@ -156,8 +164,13 @@ def _page(d: Digest) -> str:
         parts.insert(2, ("tuning", "Tuned strengths", tuning_section(d)))
     if is_path(d):  # a study made by `reglab path`: its curve and choice come first
         parts.insert(0, ("path", "Strength path", path_section(d)))
-    if d.failed:
-        parts.append(("failures", "Failed members", diag.failures(d)))
+    if d.failed or d.chance:
+        title = (
+            "Failed members" if not d.chance
+            else "Members that learned nothing" if not d.failed
+            else "Failed members, and those that learned nothing"
+        )  # fmt: skip
+        parts.append(("failures", title, diag.failures(d)))
     parts.append(("metadata", "Run metadata", diag.metadata(d)))
     nav = "".join(f'<a href="#{sid}">{title}</a>' for sid, title, _ in parts)
     body = "\n".join(
