@@ -92,5 +92,8 @@ def test_an_swa_start_after_the_last_epoch_is_one_line_and_writes_nothing(
         ["bench", str(data), "--target", "label", "--strategies", "none,swa=8",
          "--epochs", "5", "--store", str(store)],
     )  # fmt: skip
-    assert_one_line_error(result, r"`swa` starts averaging at epoch 8, after the last of 5")
+    assert_one_line_error(
+        result,
+        r"Study: strategy .swa=8. \(--strategies\): `swa` starts averaging at epoch 8, after",
+    )
     assert digest(store) == before

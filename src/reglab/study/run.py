@@ -447,6 +447,7 @@ class Study:
             config["robust"] = {"eps": float(self.robust_eps), "steps": int(self.robust_steps)}
         name = self.name or default_study_name(dataset, config)
         specs = [spec for spec, _ in members]
+        _check_runs(specs)
         validate_members(specs, data, self.memory_budget_mb, None)
         check_memory(specs, data, self.memory_budget_mb, device=self.device)
         return StudyPlan(
@@ -767,6 +768,28 @@ def _check_inner_groups(splits: Sequence[Split], codes: np.ndarray, tune_cv: int
             f"Study: `tune_cv` (--tune-cv) must be at most the groups of every outer training "
             f"part (fewest {fewest}, --groups); got {tune_cv}."
         )
+
+
+def _check_runs(specs: Sequence[MemberSpec]) -> None:
+    """A strategy that cannot run the study's epochs (an SWA start after the last epoch, more
+    snapshot cycles than epochs) is refused naming the strategy and the option, before the
+    engine's own check would name member indices."""
+    from reglab.engine.streams import batch_pattern
+    from reglab.techniques.registry import get
+
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.strategy.name in seen:
+            continue
+        seen.add(spec.strategy.name)
+        for config in spec.strategy.techniques:
+            run = get(config.key).run_problem(
+                config.values, spec.train.epochs, batch_pattern(spec)[0]
+            )
+            if run is not None:
+                raise ConfigError(
+                    f"Study: strategy {spec.strategy.name!r} (--strategies): {run.rstrip('.')}."
+                )
 
 
 def _preprocess(
