@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from reglab.cli.main import app
@@ -48,17 +49,27 @@ def test_bench_trains_lookahead_and_snapshot_members(tmp_path: Path) -> None:
     assert all(m.epochs_run == 4 for m in snaps)
 
 
-def test_more_cycles_than_epochs_is_one_line_and_writes_nothing(
-    tmp_path: Path, store: Path
+@pytest.mark.parametrize(
+    ("strategy", "epochs", "match"),
+    [
+        ("snapshot=5", "3", r"Study: strategy .snapshot=5. \(--strategies\): snapshot: "
+         r"`snapshot` must be a number of cycles in \[1, 3\]"),
+        ("swa=8", "5", r"Study: strategy .swa=8. \(--strategies\): `swa` starts averaging at "
+         r"epoch 8, after the last of 5 epochs"),
+    ],
+    ids=["more cycles than epochs", "swa start after the last epoch"],
+)  # fmt: skip
+def test_a_strategy_that_cannot_run_the_epochs_is_one_line_and_writes_nothing(
+    tmp_path: Path, store: Path, strategy: str, epochs: str, match: str
 ) -> None:
     data = _data(tmp_path)
     before = digest(store)
     result = runner.invoke(
         app,
-        ["bench", str(data), "--target", "label", "--strategies", "none,snapshot=5",
-         "--epochs", "3", "--store", str(store)],
+        ["bench", str(data), "--target", "label", "--strategies", f"none,{strategy}",
+         "--epochs", epochs, "--store", str(store)],
     )  # fmt: skip
-    assert_one_line_error(result, r"`snapshot` must be a number of cycles in \[1, 3\]")
+    assert_one_line_error(result, match)
     assert digest(store) == before
 
 
@@ -80,20 +91,3 @@ def test_tune_searches_lookahead_and_snapshot_cycles_below_the_epochs(tmp_path: 
     for t in trials:  # k (the strength) a whole number of steps, α in its range
         k, alpha = t["params"]["lookahead"], t["params"]["lookahead.alpha"]
         assert k == int(k) and 2 <= k <= 20 and 0.3 <= alpha <= 0.9
-
-
-def test_an_swa_start_after_the_last_epoch_is_one_line_and_writes_nothing(
-    tmp_path: Path, store: Path
-) -> None:
-    data = _data(tmp_path)
-    before = digest(store)
-    result = runner.invoke(
-        app,
-        ["bench", str(data), "--target", "label", "--strategies", "none,swa=8",
-         "--epochs", "5", "--store", str(store)],
-    )  # fmt: skip
-    assert_one_line_error(
-        result,
-        r"Study: strategy .swa=8. \(--strategies\): `swa` starts averaging at epoch 8, after",
-    )
-    assert digest(store) == before
