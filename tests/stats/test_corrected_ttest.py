@@ -173,6 +173,20 @@ def test_constant_difference_gives_the_sign_tests_p(delta: float, sign: float) -
     assert "zero variance" in r.note
 
 
+def test_the_same_rows_on_folds_of_unequal_size_are_a_constant_difference() -> None:
+    # W1's 2,000 rows in 3 folds: 667, 667, 666. Two more correct rows on each fold differ in
+    # the sixth digit as scores; that is no variance to divide by, and no evidence.
+    sizes = {0: 667, 1: 667, 2: 666}
+    train = {k: 2000 - v for k, v in sizes.items()}
+    b = {0: 376 / 667, 1: 356 / 667, 2: 339 / 666}
+    a = {0: 378 / 667, 1: 358 / 667, 2: 341 / 666}
+    r = corrected_resampled_ttest(a, b, train, sizes)
+    assert r.p_value == 0.25 and "zero variance" in r.note
+    # one fold with three rows: a real (if small) variance, the t-test as usual
+    c = {**a, 2: 342 / 666}
+    assert not corrected_resampled_ttest(c, b, train, sizes).note
+
+
 ERRORS = {
     "one-common-split": (
         ({0: 0.8, 1: 0.7}, {1: 0.6, 2: 0.5}, 80, 20, {}),

@@ -175,6 +175,24 @@ def correction_ratio(
     return float(np.mean(ratios))
 
 
+def _same_rows(
+    who: str, d: np.ndarray, splits: Sequence[Hashable], n_test: SplitSizes
+) -> bool:
+    """Whether differences of a score that counts test rows (an accuracy: ``d_j·n_test_j``
+    whole numbers) are the same number of rows on every split. On folds of unequal size
+    (667, 667, 666 rows) two more correct rows give differences that disagree in the sixth
+    digit: a variance of 1e-11 that is no evidence, and a constant difference all the same.
+
+    >>> _same_rows("demo", np.array([2 / 667, 2 / 667, 2 / 666]), [0, 1, 2], [667, 667, 666])
+    True
+    >>> _same_rows("demo", np.array([2 / 667, 3 / 667, 2 / 666]), [0, 1, 2], [667, 667, 666])
+    False
+    """
+    rows = np.array([d[i] * _size(who, "n_test", n_test, s, i) for i, s in enumerate(splits)])
+    whole = np.round(rows)
+    return bool(np.all(np.abs(rows - whole) < 1e-3) and np.ptp(whole) == 0 and whole[0] != 0)
+
+
 def _t_quantile(confidence: float, df: int) -> float:
     return t_ppf(0.5 + confidence / 2, df)
 
@@ -241,7 +259,8 @@ def corrected_resampled_ttest(
     ``t = 0, p = 1``. A constant non-zero difference (one more correct test row on every
     equal-sized fold, say) has ``t = ±inf`` and no t distribution to read; its p is then the
     exact two-sided sign test's, ``min(1, 2·0.5^J)`` (all ``J`` differences on one side), with
-    a ``note``: 5 splits that agree give 0.0625, never 0.
+    a ``note``: 5 splits that agree give 0.0625, never 0. The same number of test rows on every
+    split counts as constant when fold sizes differ (:func:`_same_rows`).
 
     Args:
         a, b: per-split scores of two strategies, ``{split_id: score}``; paired by split id.
@@ -274,7 +293,7 @@ def corrected_resampled_ttest(
         return TTestResult(
             0.0, 0.0, 1.0, df, (0.0, 0.0), 0.0, n, confidence, "identical scores on every split"
         )
-    if np.ptp(d) <= 1e-12 * float(np.max(np.abs(d))):
+    if np.ptp(d) <= 1e-12 * float(np.max(np.abs(d))) or _same_rows(who, d, splits, n_test):
         return TTestResult(
             mean,
             math.copysign(math.inf, mean),
