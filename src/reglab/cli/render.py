@@ -76,7 +76,9 @@ def _vs_none(result: StudyResult, name: str) -> tuple[str, str]:
     diff_text = f"{100 * diff:+.1f}" if places is None else f"{diff:+.{places}f}"
     if diff_text.strip("+-0.") == "":
         diff_text = "±0"
-    return diff_text, f"{comp.p_adjusted:.2f}" + (" *" if comp.significant else "")
+    from reglab.stats.compare import format_p_column
+
+    return diff_text, format_p_column(comp.p_adjusted) + (" *" if comp.significant else "")
 
 
 OPTIONAL = ("zeros", "third", "second", "gap")

@@ -34,11 +34,15 @@ __all__ = [
     "combination_verdicts",
     "compare",
     "format_p",
+    "format_p_column",
     "holm",
     "rank",
     "strategy_parts",
     "summarize_all",
 ]
+
+ALPHA = 0.05
+"""The significance level every test of a study uses (and p-values are shown against)."""
 
 OUTCOMES = ("better", "worse", "no difference", "identical", "untestable")
 """How a comparison came out, from the first strategy's side. ``"identical"`` is decided
@@ -92,10 +96,34 @@ def format_p(p: float) -> str:
 
     >>> format_p(0.0123), format_p(0.41), format_p(1.0), format_p(0.0004)
     ('0.012', '0.41', '1', '<0.001')
+
+    Next to the 0.05 level one more digit is kept, so that a significant p never reads
+    "0.05" (which the rule ``p < 0.05`` would call not significant):
+
+    >>> format_p(0.04994), format_p(0.0502)
+    ('0.0499', '0.0502')
     """
     if math.isnan(p):
         return "nan"
-    return "<0.001" if p < 0.001 else f"{p:.2g}"
+    if p < 0.001:
+        return "<0.001"
+    shown = f"{p:.2g}"
+    return f"{p:.3g}" if float(shown) == ALPHA and p != ALPHA else shown
+
+
+def format_p_column(p: float) -> str:
+    """A p-value in a table column: two decimals, three next to the 0.05 level (0.048, never
+    a significant "0.05"), ``<0.001`` below that.
+
+    >>> format_p_column(0.3), format_p_column(0.0478), format_p_column(0.0002)
+    ('0.30', '0.048', '<0.001')
+    """
+    if math.isnan(p):
+        return "nan"
+    if p < 0.001:
+        return "<0.001"
+    shown = f"{p:.2f}"
+    return f"{p:.3f}" if float(shown) == ALPHA and p != ALPHA else shown
 
 
 @dataclass(frozen=True)

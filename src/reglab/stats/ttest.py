@@ -175,9 +175,7 @@ def correction_ratio(
     return float(np.mean(ratios))
 
 
-def _same_rows(
-    who: str, d: np.ndarray, splits: Sequence[Hashable], n_test: SplitSizes
-) -> bool:
+def _same_rows(who: str, d: np.ndarray, splits: Sequence[Hashable], n_test: SplitSizes) -> bool:
     """Whether differences of a score that counts test rows (an accuracy: ``d_j·n_test_j``
     whole numbers) are the same number of rows on every split. On folds of unequal size
     (667, 667, 666 rows) two more correct rows give differences that disagree in the sixth
