@@ -96,14 +96,38 @@ def test_from_study_after_bench(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
                                   "--store", "runs.db", "-o", "runs.db"])  # fmt: skip
     assert_one_line_error(refused, "not the store")
     assert digest(tmp_path / "runs.db") == before
+    # other data than the study's: refused naming what differs, nothing written
+    other = runner.invoke(app, ["fit", "builtin:iris", "--from-study", "s1", "--store",
+                                "runs.db", "-o", "other.reglab"])  # fmt: skip
+    assert_one_line_error(
+        other,
+        r"fit_final: the data must be the study's \('s1', made on 'breast_cancer'\) to train its "
+        r"recommendation; got task 'multiclass' where the study had 'binary'",
+    )
+    assert not (tmp_path / "other.reglab").exists()
+
+
+def test_from_study_takes_the_studys_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    bench = runner.invoke(app, ["bench", str(CRX), "--target", "a16", "--strategies", "none",
+                                "--cv", "2", "--name", "c", "--store", "runs.db", "--no-report",
+                                *FAST])  # fmt: skip
+    assert bench.exit_code == 0, bench.output
+    result = runner.invoke(app, ["fit", str(CRX), "--from-study", "c", "--store", "runs.db"])
+    assert result.exit_code == 0, result.output
+    assert reglab.load(tmp_path / "model.reglab").target == "a16"
 
 
 def test_from_study_without_a_recommendation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A constant feature: every member predicts one class, so no strategy learned anything."""
+    """A feature constant but for one missing cell (kept: missingness may inform): every
+    member predicts one class, so no strategy learned anything."""
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "const.csv").write_text("x,y\n" + "".join(f"1,{i % 2}\n" for i in range(40)))
+    rows = "".join(f"{'' if i == 0 else 1},{i % 2}\n" for i in range(40))
+    (tmp_path / "const.csv").write_text("x,y\n" + rows)
     bench = runner.invoke(app, ["bench", "const.csv", "--target", "y", "--strategies", "none,l2",
                                 "--cv", "2", "--epochs", "2", "--name", "c", "--store", "c.db",
                                 "--no-report", "--device", "cpu"])  # fmt: skip

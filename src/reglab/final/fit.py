@@ -133,12 +133,42 @@ def fit_final(
         "val_fraction": val_fraction,
     }
     studied = settings.pop("groups", None)
+    studied_data = settings.pop("data", None)
     options = {**DEFAULTS, **settings, **{k: v for k, v in given.items() if v is not None}}
     _check(options, seed, memory_budget_mb)
     dev = resolve_device(device, WHO)
     groups = studied if groups is None else groups
+    if target is None and y is None and studied_data is not None:  # the study's target
+        target = studied_data.get("target")
     dataset = load_data(data, y, target=target, task=task, drop=drop, groups=groups)
+    if study is not None and studied_data is not None:
+        _check_studied_data(dataset, studied_data, study["name"])
     return _train(dataset, chosen, options, seed, dev, memory_budget_mb, study)
+
+
+def _check_studied_data(dataset: Dataset, studied: Mapping[str, Any], name: str) -> None:
+    """A study's recommendation fits the data it was made on: the same target, task,
+    classes and number of feature columns, or a one-line refusal naming what differs."""
+    differs = []
+    for what, have, had in (
+        ("target", dataset.target, studied.get("target")),
+        ("task", dataset.task, studied.get("task")),
+        ("feature columns", dataset.n_features, studied.get("columns")),
+    ):
+        if had is not None and have != had:
+            differs.append(f"{what} {have!r} where the study had {had!r}")
+    classes = studied.get("classes")
+    if classes and list(dataset.classes) != [str(c) for c in classes]:
+        differs.append(
+            f"classes {', '.join(dataset.classes)} where the study had "
+            f"{', '.join(str(c) for c in classes)}"
+        )
+    if differs:
+        raise ConfigError(
+            f"{WHO}: the data must be the study's ({name!r}, made on {studied.get('name')!r}) "
+            f"to train its recommendation; got {'; '.join(differs)}. Fit with --strategy "
+            "instead, or run a study on these data."
+        )
 
 
 def strategy_of_study(result: Any) -> tuple[Strategy, dict[str, Any]]:
@@ -189,6 +219,8 @@ def strategy_of_study(result: Any) -> tuple[Strategy, dict[str, Any]]:
     fraction = config.get("splits", {}).get("val_fraction")
     if isinstance(fraction, int | float) and fraction > 0:
         settings["val_fraction"] = float(fraction)
+    if isinstance(config.get("data"), Mapping):  # the target, and what the data must match
+        settings["data"] = dict(config["data"])
     return chosen, settings
 
 
