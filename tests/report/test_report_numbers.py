@@ -145,14 +145,14 @@ def test_regression_ranks_by_rmse_lower_is_better() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "phrase"),
     [
-        pytest.param({"strategies": ("l2",)}, "Only one strategy finished, l2", id="single"),
+        pytest.param({"strategies": ("l2",)}, "Only one strategy was run, l2", id="single"),
         pytest.param({"strategies": ("l1", "l2")}, "No strategy named none was", id="no-baseline"),
         pytest.param({"n_splits": 1}, "Too few splits to test any difference", id="one-split"),
         pytest.param({"curves": False}, "No per-epoch curves were stored", id="no-curves"),
         pytest.param({"details": False}, "No weight histograms were stored", id="no-details"),
         pytest.param({"feature_names": None}, "x2", id="default-feature-names"),
         pytest.param({"strategies": ("none", "l2")}, "No combined strategy", id="no-combos"),
-        pytest.param({"strategies": ("none",)}, "Only one strategy finished, none", id="only-none"),
+        pytest.param({"strategies": ("none",)}, "Only one strategy was run, none", id="only-none"),
     ],
 )
 def test_study_shapes_render(kwargs: dict[str, Any], phrase: str) -> None:

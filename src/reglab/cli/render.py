@@ -99,8 +99,9 @@ def results_table(result: StudyResult, *, leave_out: tuple[str, ...] = ()) -> Ta
     from reglab.stats.metrics import METRIC_DIRECTIONS
 
     direction = "higher" if METRIC_DIRECTIONS.get(primary, True) else "lower"
+    n = len(result.ranking)
     title = (
-        f"Study {result.name!r}: {len(result.ranking)} strategies ranked by {primary} "
+        f"Study {result.name!r}: {n} strateg{'y' if n == 1 else 'ies'} ranked by {primary} "
         f"({direction} is better)"
     )
     if result.unranked:

@@ -357,11 +357,16 @@ def curves(d: Digest) -> str:
                     "loss keeps falling.</p>"
                 )
             else:
+                base = d.facts[d.baseline]
+                why = (
+                    "early stopping may have cut the runs first"
+                    if base.n_stopped
+                    else "the runs ended at the epoch limit, maybe before any overfitting"
+                )
                 words = (
                     '<p class="muted">No overfitting onset in the median curves of '
                     "<code>none</code>: its smoothed validation loss does not rise, by more than "
-                    "2% of its lowest value, while the training loss falls (early stopping may "
-                    "have cut the runs first).</p>"
+                    f"2% of its lowest value, while the training loss falls ({why}).</p>"
                 )
     uri = figures.curve_panels(d, bands, onset)
     plan = curve_axes([b for pair in bands.values() for b in pair if b is not None])

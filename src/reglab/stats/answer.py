@@ -359,9 +359,10 @@ def answer(
         return Answer("empty", "No member finished, so there is nothing to compare.")
     if len(finished) == 1:
         only = finished[0]
+        what = "was run" if len(scores) == 1 else "finished"
         return Answer(
             "single",
-            f"Only one strategy finished, {only}, so there is nothing to compare it with: "
+            f"Only one strategy {what}, {only}, so there is nothing to compare it with: "
             f"{_score(metric, summaries[only])}.",
             recommended=only,
         )
