@@ -31,12 +31,15 @@ def test_tune_end_to_end_prints_the_best_and_writes_json_and_report(
     out = result.output
     assert "6 trials (6 complete" in out and "Best: dropout=" in out
     assert "95% interval [" in out and "Nadeau–Bengio corrected, 3 splits" in out
-    line = next(x for x in out.splitlines() if x.startswith("Train it on all the data: "))
+    line = next(x for x in out.splitlines() if x.startswith("Train the final model on all rows"))
+    assert "(early stopping holds a validation part of them out, as in the search): " in line
     data = json.loads((tmp_path / "tune.json").read_text())
     best = data["best"]["strategy"]
     assert line.endswith(data["fit_command"]) and f'--strategy "{best}"' in line
     assert len(data["trials"]) == 6 and data["space"]["dims"][0]["high"] == 0.6
     assert data["metric"] == "accuracy" and data["ci"][0] <= data["best"]["value"]
+    # 6 complete trials: importances are withheld in the JSON as in the words
+    assert data["importances"] is None and "6 complete trials" in data["importances_note"]
     page = (tmp_path / "tune.html").read_text()
     assert 'id="curves"' in page and "data:image/png;base64," in page and "<script" not in page
     # the printed command trains the best strategy exactly

@@ -135,12 +135,18 @@ class TuneResult:
             f"Best: {b.strategy} (trial {b.number}): test {self.metric} {self.score(b.value)}, "
             f"95% interval [{self.score(self.ci[0])}, {self.score(self.ci[1])}] "
             f"(Nadeau–Bengio corrected, {len(b.scores)} splits).",
-            f"Train it on all the data: {self.best_command}",
+            "Train the final model on all rows"
+            + (
+                ""
+                if "--no-early-stopping" in self.best_command
+                else " (early stopping holds a validation part of them out, as in the search)"
+            )
+            + f": {self.best_command}",
         ]
         ranked = sorted(self.importances.items(), key=lambda kv: -kv[1])
         shown = [(k, v) for k, v in ranked if v >= 0.01][:6]
         complete = self.count("complete")
-        if shown and complete < MIN_IMPORTANCE_TRIALS:
+        if shown and not self.importances_shown:
             out.append(
                 f"Parameter importances: not shown with {complete} complete trials (fewer than "
                 f"{MIN_IMPORTANCE_TRIALS}, they would be noise)."
@@ -154,6 +160,11 @@ class TuneResult:
                 + "."
             )
         return out + [f"warning: {w}" for w in self.warnings]
+
+    @property
+    def importances_shown(self) -> bool:
+        """Whether enough trials completed for the importances to mean something."""
+        return self.count("complete") >= MIN_IMPORTANCE_TRIALS
 
     @property
     def searched_schedules(self) -> tuple[str, ...]:
@@ -190,7 +201,14 @@ class TuneResult:
             "fit_command": self.best_command,
             "ties": [t.number for t in self.ties],
             "edges": list(self.edges),
-            "importances": dict(self.importances),
+            # hidden below MIN_IMPORTANCE_TRIALS complete trials, as in the words
+            "importances": dict(self.importances) if self.importances_shown else None,
+            "importances_note": None
+            if self.importances_shown
+            else (
+                f"not given with {self.count('complete')} complete trials (fewer than "
+                f"{MIN_IMPORTANCE_TRIALS}, they would be noise)"
+            ),
             "warnings": list(self.warnings),
             "trials": [t.to_dict() for t in self.trials],
         }
