@@ -61,15 +61,17 @@ AT_THE_END: list[tuple[str, dict[str, Any], str | None]] = [
     (
         "exploded-never-learned",
         {"losses": [7.6e3, 0.74, 0.78, 0.8], "best": 3},
-        "diverged: training loss rose from 0.69 (chance) to 7.6e+03 by epoch 1; the restored "
-        "epoch 3 is no better than chance (training loss 0.78); try a smaller lr or penalty",
+        "diverged: training loss rose from 0.69 (chance) to 7.6e+03 by epoch 1; even its best "
+        "epoch by validation loss, 3 (the one restored), is no better than chance (training "
+        "loss 0.78); try a smaller lr or penalty",
     ),
     ("exploded-then-learned", {"losses": [8.6e4, 1.3e4, 1.6, 0.25], "best": 4}, None),
     (
         "restored-to-the-explosion",
         {"losses": [1e9, 1e8], "best": 1},
-        "diverged: training loss rose from 0.69 (chance) to 1e+09 by epoch 1; the restored "
-        "epoch 1 is no better than chance (training loss 1e+09); try a smaller lr or penalty",
+        "diverged: training loss rose from 0.69 (chance) to 1e+09 by epoch 1; even its best "
+        "epoch by validation loss, 1 (the one restored), is no better than chance (training "
+        "loss 1e+09); try a smaller lr or penalty",
     ),
     (
         "penalty-never-came-down",
@@ -81,9 +83,9 @@ AT_THE_END: list[tuple[str, dict[str, Any], str | None]] = [
     (
         "penalty-exploded-nothing-learned",
         {"losses": [0.7, 0.69, 0.69], "penalties": [70, 3, 0.3], "best": 3},
-        "diverged: the penalty reached 70 by epoch 1, more than 10x the chance loss 0.69; the "
-        "restored epoch 3 is no better than chance (training loss 0.69); try a smaller lr or "
-        "penalty",
+        "diverged: the penalty reached 70 by epoch 1, more than 10x the chance loss 0.69; even "
+        "its best epoch by validation loss, 3 (the one restored), is no better than chance "
+        "(training loss 0.69); try a smaller lr or penalty",
     ),
     ("no-epoch-restored", {"losses": [1e9], "best": -1}, None),
 ]

@@ -175,8 +175,8 @@ def restored_problem(tracker: Tracker) -> str | None:
     best = tracker.best_epoch
     restored = losses[best - 1]
     nothing = (
-        f"the restored epoch {best} is no better than chance (training loss {restored:.2g}); "
-        f"{_ADVICE}"
+        f"even its best epoch by validation loss, {best} (the one restored), is no better than "
+        f"chance (training loss {restored:.2g}); {_ADVICE}"
     )
     if restored >= LEARNED_NOTHING * chance:
         worst = int(np.argmax(losses))

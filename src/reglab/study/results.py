@@ -1096,11 +1096,19 @@ def _penalized(config: Mapping[str, Any]) -> bool:
     return positive("l1") or positive("l2")
 
 
-def _common(errors: Iterable[str], cut_at: int = 120) -> str:
-    """The most common of ``errors``, cut to ``cut_at`` characters ('' when there is none)."""
+def _common(errors: Iterable[str], cut_at: int = 200) -> str:
+    """The most common of ``errors``, cut after a whole word to at most ``cut_at`` characters
+    ('' when there is none).
+
+    >>> _common(["a b c", "d", "a b c"]), _common(["one two three"], cut_at=10)
+    ('a b c', 'one two…')
+    """
     counted = Counter(errors).most_common(1)
     reason = counted[0][0] if counted else ""
-    return reason if len(reason) <= cut_at else reason[: cut_at - 1] + "…"
+    if len(reason) <= cut_at:
+        return reason
+    head = reason[: cut_at - 1]
+    return (head.rsplit(" ", 1)[0] if " " in head else head).rstrip(",;:(") + "…"
 
 
 def _notices(
