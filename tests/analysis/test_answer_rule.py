@@ -86,6 +86,20 @@ def test_a_significant_gain_below_one_test_row_is_said_to_be_that_small(tmp_path
     assert not any("smaller than one test row" in d for d in big.answer.details)
 
 
+def test_fewer_than_five_splits_say_the_tests_have_little_power(tmp_path: Path) -> None:
+    records = scored({"none": BASE[:3], "l2": shifted(0.01, 1.0)[:3]})
+    result, terminal, _, page = present(records, tmp_path)
+    (note,) = [n for n in result.notices if n.kind == "low-power"]
+    assert note.text.startswith(
+        "Only 3 splits: the tests have 2 degrees of freedom and wide intervals, and a "
+        "difference the same on every split reaches p = 0.25 at best;"
+    )
+    assert note.text in " ".join(terminal.split()) and note.text in page.text
+    (tmp_path / "five").mkdir()  # five splits: no such notice
+    five, *_ = present(scored({"none": BASE, "l2": shifted(0.01, 1.0)}), tmp_path / "five")
+    assert not [n for n in five.notices if n.kind == "low-power"]
+
+
 def test_identical_strategies_and_an_inert_max_norm_are_called_out(tmp_path: Path) -> None:
     records = []
     for split, acc in enumerate(BASE):

@@ -68,6 +68,9 @@ HIGHER_IS_BETTER = METRIC_DIRECTIONS
 BASELINE = "none"
 """The strategy without regularization that every other one is tested against."""
 
+FEW_SPLITS = 5
+"""Below this many splits (resamples) a study's tests have little power, and a notice says so."""
+
 NEAR_PERFECT = 0.995
 """A mean test accuracy (or R²) at or above this raises the leakage notice."""
 
@@ -123,8 +126,9 @@ def member_stopped_epoch(r: MemberRecord) -> int | None:
 class Notice:
     """Something the answer must not hide, in one line.
 
-    ``kind`` is one of ``"failed"``, ``"learned-nothing"``, ``"few-splits"``, ``"identical"``,
-    ``"weak-penalty"``, ``"epoch-limit"``, ``"leakage"``; ``strategies`` are the ones it is about.
+    ``kind`` is one of ``"failed"``, ``"learned-nothing"``, ``"low-power"``, ``"few-splits"``,
+    ``"identical"``, ``"weak-penalty"``, ``"epoch-limit"``, ``"leakage"``; ``strategies`` are
+    the ones it is about.
     """
 
     kind: str
@@ -1137,6 +1141,17 @@ def _notices(
             f"{k} member{'s' if k != 1 else ''} learned nothing: {per}. For example, "
             f"{reason}. Their scores count in their strategies' means and intervals.",
             tuple(chance),
+        ))  # fmt: skip
+    resamples = max((len(strategies[n].split_scores.get(result.primary, {})) for n in scored),
+                    default=0)  # fmt: skip
+    if 2 <= resamples < FEW_SPLITS and len(scored) >= 2:
+        out.append(Notice(
+            "low-power",
+            f"Only {resamples} splits: the tests have {resamples - 1} degree"
+            f"{'s' if resamples != 2 else ''} of freedom and wide intervals, and a difference "
+            f"the same on every split reaches p = {2 * 0.5**resamples:.2g} at best; "
+            "\"statistically tied\" here means undetermined, not equal. More splits (--cv, "
+            "--repeats) give the tests power.",
         ))  # fmt: skip
     for n in result.unranked:
         s = strategies[n]
