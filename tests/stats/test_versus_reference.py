@@ -59,3 +59,16 @@ def test_nothing_to_say_without_two_splits() -> None:
         {"none": [0.9, 0.8]}, {}, summaries, metric="accuracy", n_train=80, n_test=20,
         higher_is_better=True,
     ) == (None, [], None)  # fmt: skip
+
+
+def test_the_best_reference_is_one_scored_on_the_most_splits() -> None:
+    nets = {"none": {0: 0.90, 1: 0.93, 2: 0.91}}
+    refs = {"linear:l1": {0: 1.0, 1: 1.0}, "linear:l2": {0: 0.85, 1: 0.86, 2: 0.84}}
+    summaries = {k: summarize(v, 80, 20) for k, v in {**nets, **refs}.items()}
+    kw = {"metric": "accuracy", "n_train": 80, "n_test": 20, "higher_is_better": True}
+    text, _, best = against_references(nets, refs, summaries, **kw)
+    assert best == "linear:l2"  # linear:l1's 100% is over the 2 splits where it did not fail
+    only = {"linear:l1": refs["linear:l1"]}
+    text, _, best = against_references(nets, only, summaries, **kw)
+    assert best == "linear:l1" and "linear:l1 (accuracy 100.0%" in str(text)
+    assert ", on 2 of 3 splits)" in str(text)

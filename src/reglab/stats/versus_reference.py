@@ -65,7 +65,12 @@ def against_references(
     if not refs or not nets:
         return None, ComparisonList(), None
     sign = 1.0 if higher_is_better else -1.0
-    best_ref = max(refs, key=lambda n: sign * summaries[n].mean)
+    # the best of the references scored on the most splits: a mean over the splits where a
+    # reference did not fail is no match for the networks' over all of them
+    most = max(len(_values(references[n])) for n in refs)
+    best_ref = max((n for n in refs if len(_values(references[n])) == most),
+                   key=lambda n: sign * summaries[n].mean)  # fmt: skip
+    splits = max(len(_values(networks[n])) for n in nets)
     scores: dict[str, Scores] = {n: networks[n] for n in nets}
     scores[best_ref] = references[best_ref]
     comps = compare(
@@ -84,7 +89,8 @@ def against_references(
         else " p: corrected resampled t-test."
     )
     best_net = max(nets, key=lambda n: sign * summaries[n].mean)
-    ref_text = f"{best_ref} ({_score(metric, summaries[best_ref])})"
+    partial = f", on {most} of {splits} splits" if most < splits else ""
+    ref_text = f"{best_ref} ({_score(metric, summaries[best_ref])}{partial})"
     better = [c.strategy for c in comps if c.outcome == "better"]
     if better:
         text = (

@@ -715,12 +715,24 @@ def _with_references(
         higher_is_better=kw["higher_is_better"],
         alpha=kw["alpha"],
     )
+    broken = {n: s for n, s in refs.items() if s.n_failed}
+    failed = []
+    if broken:
+        first = next(iter(broken.values()))
+        failed.append(Notice(
+            "failed",
+            "Reference rows failed on some splits: "
+            + ", ".join(f"{n} ({s.n_failed} of {s.n_members})" for n, s in broken.items())
+            + f", for example {_common(first.errors)}; their results are over the other splits.",
+            tuple(broken),
+        ))  # fmt: skip
     return dataclasses.replace(
         result,
         references=refs,
         vs_reference=comps,
         reference_sentence=sentence,
         best_reference=best,
+        notices=(*result.notices, *failed),
     )
 
 

@@ -369,7 +369,13 @@ class SplitPlan(Configurable):
                 notes.append(
                     f"class {name!r} has {count} {rows}, fewer than the {self.n_splits} folds: "
                     f"stratified as far as possible, it is in the test part of {count} of the "
-                    f"{self.n_splits} folds (per repeat) and the other folds test without it."
+                    f"{self.n_splits} folds (per repeat) and the other folds test without it"
+                    + (
+                        "; the fold that tests its one row trains without it, so no model "
+                        "there can predict it."
+                        if count == 1
+                        else "."
+                    )
                 )
         return notes
 
