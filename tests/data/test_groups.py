@@ -62,7 +62,7 @@ def test_mice_protein_grouped_by_mouse() -> None:
     # a mouse has one class: grouping never splits a class label inside a group
     for g in range(72):
         assert len(np.unique(ds.y[ds.grouping.codes == g])) == 1
-    assert not any("--groups" in n for n in ds.notices)
+    assert not any("--groups" in n for n in ds.notices) and ds.groups_hint is None
 
 
 def test_mice_protein_without_groups_suggests_them() -> None:
@@ -73,6 +73,10 @@ def test_mice_protein_without_groups_suggests_them() -> None:
         "(15 rows each on average); to keep each subject's rows out of the test part while "
         "others train, split by them with --groups MouseID:prefix=_"
     ]
+    assert ds.groups_hint is not None and ds.groups_hint.spec == "MouseID:prefix=_"
+    assert ds.groups_hint.notice == hints[0]
+    assert ds.leakage is not None
+    assert ds.leakage.columns == ("Genotype", "Treatment", "Behavior")
 
 
 @pytest.mark.parametrize(
@@ -86,7 +90,7 @@ def test_no_repeated_measures_notice_on_the_other_shipped_tables(name: str, targ
 def test_a_kept_subject_column_is_flagged_and_unique_ids_are_not() -> None:
     subject = pd.Series(np.repeat([f"s{i}" for i in range(10)], 4), dtype=object)
     hint = group_hint("subject_id", subject, dropped=False)
-    assert hint is not None and "--groups subject_id" in hint
+    assert hint is not None and hint.spec == "subject_id" and "--groups subject_id" in hint.notice
     assert group_hint("patient_age", subject, dropped=False) is None  # not only a subject name
     assert group_hint("subject", pd.Series([f"s{i}" for i in range(40)]), dropped=False) is None
     distinct = pd.Series([f"{i}_{i}" for i in range(40)], dtype=object)  # no shared prefix

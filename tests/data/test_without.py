@@ -17,7 +17,10 @@ def test_dropping_the_leaking_columns_of_mice_protein() -> None:
     ds = load_data(MICE, target="class", drop=["Genotype", "Treatment", "Behavior"])
     assert ds.categorical_columns == ()
     assert ds.n_features == full.n_features - 3
-    assert not any("possible target leakage" in n for n in ds.notices)
+    assert not any("possible target leakage" in n for n in ds.notices) and ds.leakage is None
+    assert full.leakage is not None and full.leakage.notice in full.notices
+    assert full.without(["Genotype"]).leakage is None  # its notice goes with the column
+    assert full.without(["pCREB_N"]).leakage == full.leakage
     assert ("Behavior", "asked to drop") in ds.dropped_columns
     assert list(ds.X.columns) == list(ds.feature_names)
 

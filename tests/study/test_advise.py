@@ -3,18 +3,24 @@ target is noise instead of recommending a regularizer."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
+import shlex
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import typer
 from typer.testing import CliRunner
 
 import reglab
 from reglab.cli.main import app
-from reglab.study.advise import Advice, advise
+from reglab.study.advise import Advice, Measurements, advise
 from reglab.study.strategies import resolve_strategies
+
+DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
 
 
 def frame(X: np.ndarray, y: np.ndarray, names: list[str]) -> pd.DataFrame:
@@ -201,3 +207,163 @@ def test_a_skewed_target_gets_a_note_not_a_strategy() -> None:
     assert abs(plain.measurements.target_skew) < 0.3
     assert not any("skewed" in n for n in plain.notes)
     assert families(skewed) == families(plain)  # the note adds no strategy
+
+
+# -- the command follows the notes; every option named exists; lists say when they are cut -----
+
+
+def options(command: str) -> set[str]:
+    """The option names ``reglab COMMAND`` accepts."""
+    group = typer.main.get_command(app)
+    return {o for p in group.commands[command].params for o in p.opts}  # type: ignore[attr-defined]
+
+
+def flags(text: str) -> set[str]:
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", text))
+
+
+def value(command: str, option: str) -> str:
+    tokens = shlex.split(command)
+    return tokens[tokens.index(option) + 1]
+
+
+def check_options(advice: Advice) -> None:
+    """The command parses as ``reglab bench``; an option a note names belongs to bench, or to
+    the command the note names."""
+    bench = typer.main.get_command(app).commands["bench"]  # type: ignore[attr-defined]
+    bench.make_context("bench", shlex.split(advice.command)[2:])  # raises on an unknown option
+    for note in (*advice.notes, *advice.command_notes):
+        allowed = options("bench") | (options("tune") if "reglab tune" in note else set())
+        assert flags(note) <= allowed, note
+
+
+def _repeated(tmp_path: Path) -> Path:
+    """40 subjects of 6 rows each, named ``m07_3`` (subject 7, replicate 3), and a column
+    ``arm`` that is the label under another name."""
+    rng = np.random.default_rng(11)
+    subject = np.repeat(np.arange(40), 6)
+    label = subject % 2
+    x = rng.normal(size=(40, 3))[subject] + 1.5 * label[:, None] + rng.normal(size=(240, 3))
+    df = pd.DataFrame(x, columns=["x0", "x1", "x2"])
+    df.insert(0, "sample", [f"m{s:02d}_{r}" for s in range(40) for r in range(1, 7)])
+    df["arm"] = np.where(label == 1, "treated", "control")
+    df["label"] = label
+    path = tmp_path / "repeated.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_the_command_adds_the_groups_and_drops_the_leak_its_notes_name(tmp_path: Path) -> None:
+    data = _repeated(tmp_path)
+    advice = advise(str(data), target="label")
+    assert any("--groups sample:prefix=_" in n for n in advice.notes)
+    assert any("'arm' determines the target" in n for n in advice.notes)
+    assert value(advice.command, "--groups") == "sample:prefix=_"
+    assert value(advice.command, "--drop") == "arm"
+    assert advice.command_notes == (
+        "added --drop arm: it was flagged as possible target leakage in a note above; take it "
+        "out of --drop if known at prediction time",
+        "added --groups sample:prefix=_: the repeated-measures note above suggests it; take it "
+        "out if the rows are independent",
+    )
+    assert advice.lines()[-2:] == [f"  {n}" for n in advice.command_notes]
+    check_options(advice)
+
+
+def test_the_users_drop_and_groups_are_kept_and_the_command_runs(tmp_path: Path) -> None:
+    data = _repeated(tmp_path)
+    runner = CliRunner()
+    out = tmp_path / "a.json"
+    asked = ["--drop", "x2", "--groups", "sample:prefix=_", "--task", "binary"]
+    result = runner.invoke(
+        app, ["advise", str(data), "--target", "label", *asked, "--json", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    saved = json.loads(out.read_text())
+    command = saved["command"]
+    assert value(command, "--drop") == "x2,arm"  # the user's, then the flagged one
+    assert value(command, "--groups") == "sample:prefix=_"
+    assert value(command, "--task") == "binary"
+    assert [n.split(": ")[0] for n in saved["command_notes"]] == ["added --drop arm"]
+    fast = ["--epochs", "2", "--cv", "3", "--hidden", "8", "--device", "cpu", "--no-report"]
+    store = ["--store", str(tmp_path / "s.db")]
+    bench = runner.invoke(app, [*shlex.split(command)[1:], *fast, *store])
+    assert bench.exit_code == 0, bench.output
+    assert "grouped by sample prefix (40 groups)" in bench.output
+
+
+@pytest.fixture(scope="module")
+def mice() -> Advice:
+    path = DATA / "mice-protein.csv"
+    if not path.exists():
+        pytest.skip("mice-protein.csv is not in the shared data folder")
+    return advise(str(path), target="class")
+
+
+def test_mice_protein_command_splits_by_mouse_and_drops_the_leaking_columns(mice: Advice) -> None:
+    assert value(mice.command, "--groups") == "MouseID:prefix=_"
+    assert value(mice.command, "--drop") == "Genotype,Treatment,Behavior"
+    assert [n.split(": ")[0] for n in mice.command_notes] == [
+        "added --drop Genotype,Treatment,Behavior",
+        "added --groups MouseID:prefix=_",
+    ]
+    check_options(mice)
+
+
+def test_mice_protein_signal_line_reads_a_sign_test_as_one(mice: Advice) -> None:
+    m = mice.measurements
+    assert m.simple_exact and m.simple_p == pytest.approx(0.5**5)  # 100% on every split
+    assert not m.flexible_exact and m.flexible_p < 0.001
+    signal = next(line for line in mice.lines() if line.startswith("  signal:"))
+    assert "p=<" not in signal
+    assert (
+        "linear 100.0% (vs chance p=0.031, exact sign test: the same margin on every split, "
+        "the smallest p 5 splits allow), boosting 99.9% (p<0.001)"
+    ) in signal
+
+
+def _measured(**changes: object) -> Measurements:
+    base = Measurements(
+        task="multiclass", n_rows=600, n_columns=12, n_inputs=12, sampled=None,
+        class_counts={"a": 200, "b": 200, "c": 200}, missing_share=0.0, missing_columns={},
+        groups=(), irrelevant=(), irrelevant_l1=0.0, metric="balanced_accuracy",
+        chance=1 / 3, simple=0.9, flexible=0.9, simple_p=1e-4, flexible_p=1e-4, gap_p=0.5,
+    )  # fmt: skip
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def _lines(m: Measurements) -> list[str]:
+    return Advice("d.csv", "y", m, (), "reglab bench d.csv --target y").lines()
+
+
+def test_two_perfect_models_are_signal_although_each_sign_test_stops_at_0_031() -> None:
+    perfect = _measured(simple=1.0, flexible=1.0, simple_p=0.5**5, flexible_p=0.5**5,
+                        simple_exact=True, flexible_exact=True, gap_p=1.0)  # fmt: skip
+    assert perfect.signal == "linear"
+    assert _measured(simple_p=0.5**5, flexible_p=0.5**5).signal == "none"  # t-tests: doubled
+
+
+def test_cut_lists_say_how_much_is_left_out() -> None:
+    names = [f"x{i}" for i in range(12)]
+    groups = (tuple(names[:6]), *(tuple(names[i : i + 2]) for i in range(6, 12, 2)), ("a", "b"))
+    line = next(x for x in _lines(_measured(groups=groups)) if "correlated groups" in x)
+    assert line.endswith(": 5: x0, x1, x2, x3 and 2 more; x6, x7; x8, x9; and 2 more groups")
+    line = next(x for x in _lines(_measured(groups=groups[:2])) if "correlated groups" in x)
+    assert line.endswith(": 2: x0, x1, x2, x3 and 2 more; x6, x7")
+
+
+def test_crx_correlated_groups_line_says_it_is_cut() -> None:
+    path = DATA / "crx.csv"
+    if not path.exists():
+        pytest.skip("crx.csv is not in the shared data folder")
+    advice = advise(str(path), target="a16")
+    line = next(x for x in advice.lines() if "correlated groups" in x)
+    assert len(advice.measurements.groups) == 5 and line.endswith("; and 2 more groups")
+
+
+def test_the_skew_note_names_only_options_that_exist() -> None:
+    skewed = _regression(600, 5, noise=0.5, seed=9, lognormal=True)
+    note = next(n for n in skewed.notes if "skewed" in n)
+    assert "--metric" not in options("bench") and "--metric mae" in note
+    assert "reglab tune" in note and "--metric" in options("tune")
+    check_options(skewed)

@@ -76,7 +76,12 @@ def test_the_final_fit_validates_on_whole_groups_and_a_grouped_study_passes_its_
 def test_advise_measures_on_grouped_folds_and_passes_the_groups_on() -> None:
     frame = _subjects(n_subjects=20)
     advice = reglab.advise(frame, target="label", groups="subject")
-    assert advice.command.endswith("--groups subject")
+    assert "--groups subject --strategies" in advice.command
+    assert not any("--groups" in n for n in advice.command_notes)  # the user's own
+    labels = reglab.advise(frame.drop(columns="subject"), target="label",
+                           groups=frame["subject"].to_numpy())  # fmt: skip
+    assert "--groups" not in labels.command
+    assert any("given as labels" in n for n in labels.command_notes)
     with pytest.raises(DataError, match=r"at least 5 groups \(--groups\) .*; got 4\.$"):
         reglab.advise(_subjects(n_subjects=4, per=20), target="label", groups="subject")
 

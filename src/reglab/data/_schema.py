@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ __all__ = [
     "MISSING_TOKENS",
     "MOSTLY_NUMERIC",
     "TASKS",
+    "LeakageHint",
     "column_scores",
     "encode_target",
     "id_like",
@@ -340,16 +342,30 @@ def _majority(values: pd.Series) -> Any:
     return values.value_counts().idxmax()
 
 
+@dataclass(frozen=True)
+class LeakageHint:
+    """A possible-target-leakage notice and the columns it flags (kept, for ``--drop``)."""
+
+    columns: tuple[str, ...]
+    notice: str
+
+
 def leakage_hint(
     X: pd.DataFrame,
     categorical: Sequence[str],
     y: np.ndarray,
     scores: Sequence[tuple[str, float]] = (),
     task: str = "multiclass",
-) -> str | None:
+) -> LeakageHint | None:
     """A notice when categorical columns (alone, else all together) fix the target exactly,
-    or when one column alone predicts it almost perfectly on held-out rows (``scores``, from
-    :func:`column_scores`: at least :data:`ALONE_PREDICTS`)."""
+    or when columns alone predict it almost perfectly on held-out rows (``scores``, from
+    :func:`column_scores`: at least :data:`ALONE_PREDICTS`), with the columns it flags.
+
+    >>> x = pd.DataFrame({"g": list("ab") * 20, "n": np.arange(40.0)})
+    >>> hint = leakage_hint(x, ["g"], np.arange(40) % 2)
+    >>> hint.columns, hint.notice
+    (('g',), "'g' determines the target exactly (possible target leakage); kept: drop them (--drop) if they are unknown at prediction time")
+    """  # noqa: E501
     codes = pd.Series(y)
 
     def determines(cols: list[str]) -> bool:
@@ -362,12 +378,16 @@ def leakage_hint(
         if single:
             verb = "each determine" if len(single) > 1 else "determines"
             cols = ", ".join(repr(c) for c in single)
-            return f"{cols} {verb} the target exactly (possible target leakage); kept: {_ADVICE}"
+            return LeakageHint(
+                tuple(single),
+                f"{cols} {verb} the target exactly (possible target leakage); kept: {_ADVICE}",
+            )
         if len(categorical) > 1 and determines(list(categorical)):
             cols = ", ".join(repr(c) for c in categorical)
-            return (
+            return LeakageHint(
+                tuple(categorical),
                 f"columns {cols} together determine the target exactly (possible target "
-                f"leakage); kept: {_ADVICE}"
+                f"leakage); kept: {_ADVICE}",
             )
     strong = [(c, v) for c, v in scores if v >= ALONE_PREDICTS]
     if strong:
@@ -375,14 +395,15 @@ def leakage_hint(
         shown = ", ".join(
             f"{c!r} ({metric} {v:.2f})" if task == "regression" else f"{c!r} ({metric} {v:.1%})"
             for c, v in strong[:3]
-        )
-        names = ",".join(c for c, _ in strong[:3])
+        ) + (f" and {len(strong) - 3} more" if len(strong) > 3 else "")
+        names = ",".join(c for c, _ in strong)
         verb, them, they = (
             ("each predict", "them", "they are") if len(strong) > 1 else ("predicts", "it", "it is")
         )
-        return (
+        return LeakageHint(
+            tuple(c for c, _ in strong),
             f"{shown} alone {verb} the target almost perfectly on held-out rows (possible "
             f"target leakage); kept: leave {them} out (--drop {shlex.quote(names)}) if {they} "
-            "unknown at prediction time"
+            "unknown at prediction time",
         )
     return None

@@ -29,7 +29,7 @@ import pandas as pd
 from reglab.data._schema import MISSING_TOKENS
 from reglab.errors import ConfigError, DataError
 
-__all__ = ["GroupSpec", "Grouping", "group_hint", "parse_groups"]
+__all__ = ["GroupHint", "GroupSpec", "Grouping", "group_hint", "parse_groups"]
 
 _PREFIX = ":prefix="
 _SEPARATORS = ("_", "-", ".", ":", "/", " ")
@@ -159,8 +159,17 @@ class Grouping:
         return {"by": self.by, "groups": self.n_groups, "digest": digest}
 
 
-def group_hint(name: str, series: pd.Series, dropped: bool) -> str | None:
-    """A notice when column ``name`` looks like a subject id whose rows are repeated measures.
+@dataclass(frozen=True)
+class GroupHint:
+    """A repeated-measures notice and the ``--groups`` spec it suggests (``MouseID:prefix=_``)."""
+
+    spec: str
+    notice: str
+
+
+def group_hint(name: str, series: pd.Series, dropped: bool) -> GroupHint | None:
+    """A notice when column ``name`` looks like a subject id whose rows are repeated measures,
+    with the ``--groups`` spec it suggests.
 
     Two strong patterns only. A dropped id-like text column whose values (at least 95% of
     them, and not dates) are ``PREFIX SEP NUMBER`` (a replicate number of at most 4 digits
@@ -170,7 +179,10 @@ def group_hint(name: str, series: pd.Series, dropped: bool) -> str | None:
     values and at least 3 rows per value on average.
 
     >>> ids = pd.Series([f"{m}_{r}" for m in range(300, 310) for r in range(1, 6)])
-    >>> group_hint("MouseID", ids, dropped=True)
+    >>> hint = group_hint("MouseID", ids, dropped=True)
+    >>> hint.spec
+    'MouseID:prefix=_'
+    >>> hint.notice
     "column 'MouseID' holds repeated measures: its 50 values share 10 prefixes before '_' (5 rows each on average); to keep each subject's rows out of the test part while others train, split by them with --groups MouseID:prefix=_"
     """  # noqa: E501
     values = series.dropna()
@@ -187,22 +199,24 @@ def group_hint(name: str, series: pd.Series, dropped: bool) -> str | None:
             prefixes = parts[0][has]
             k = prefixes.nunique()
             if k >= 4 and 3 * k <= len(text):
-                spec = shlex.quote(f"{name}{_PREFIX}{sep}")
-                return (
+                spec = f"{name}{_PREFIX}{sep}"
+                return GroupHint(
+                    spec,
                     f"column {name!r} holds repeated measures: its {len(text)} values share {k} "
                     f"prefixes before {sep!r} ({len(text) / k:.0f} rows each on average); to "
                     "keep each subject's rows out of the test part while others train, split "
-                    f"by them with --groups {spec}"
+                    f"by them with --groups {shlex.quote(spec)}",
                 )
         return None
     if dropped or not _named_like_subject(name):
         return None
     k = values.nunique()
     if k >= 4 and 3 * k <= n:
-        return (
+        return GroupHint(
+            name,
             f"column {name!r} looks like a subject id ({k} values, {n / k:.0f} rows each on "
             "average): if its rows are repeated measures of one subject, split by it with "
-            f"--groups {shlex.quote(name)} (it is kept as a feature now)"
+            f"--groups {shlex.quote(name)} (it is kept as a feature now)",
         )
     return None
 

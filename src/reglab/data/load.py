@@ -71,6 +71,7 @@ from reglab.data._read import read_path
 from reglab.data._schema import (
     MISSING_TOKENS,
     TASKS,
+    LeakageHint,
     column_scores,
     constant,
     encode_target,
@@ -80,7 +81,7 @@ from reglab.data._schema import (
     many_levels,
     typed_column,
 )
-from reglab.data.groups import Grouping, GroupSpec, group_hint, parse_groups
+from reglab.data.groups import GroupHint, Grouping, GroupSpec, group_hint, parse_groups
 from reglab.errors import ConfigError, DataError
 
 __all__ = [
@@ -131,6 +132,10 @@ class Dataset:
         grouping: The group of every row (:mod:`reglab.data.groups`, ``--groups``): splits
             keep each group whole in one of train, validation and test; ``None``: rows are
             independent.
+        groups_hint: The first repeated-measures notice of ``notices`` with the ``--groups``
+            spec it suggests (:func:`~reglab.data.groups.group_hint`); ``None`` without one.
+        leakage: The possible-target-leakage notice of ``notices`` with the columns it flags
+            (:func:`~reglab.data._schema.leakage_hint`); ``None`` without one.
 
     >>> ds = from_arrays([[1.0, 2.0], [3.0, 4.0]] * 5, ["a", "b"] * 5)
     >>> ds.task, ds.classes, ds.n_rows, ds.n_features, ds.y[:2].tolist()
@@ -156,6 +161,8 @@ class Dataset:
     shape: tuple[int, ...] = ()
     scaling: str = "column"
     grouping: Grouping | None = None
+    groups_hint: GroupHint | None = None
+    leakage: LeakageHint | None = None
 
     def __post_init__(self) -> None:
         check_choice("Dataset", "task", self.task, TASKS)
@@ -244,6 +251,7 @@ class Dataset:
             )
         drop = set(columns)
         keep = tuple(c for c in self.feature_names if c not in drop)
+        notices = tuple(n for n in self.notices if not any(repr(c) in n for c in columns))
         if not keep:
             raise DataError(
                 f"Dataset {self.name!r}: at least one feature column must remain; got all "
@@ -256,10 +264,16 @@ class Dataset:
             numeric_columns=tuple(c for c in self.numeric_columns if c not in drop),
             categorical_columns=tuple(c for c in self.categorical_columns if c not in drop),
             dropped_columns=(*self.dropped_columns, *((c, "asked to drop") for c in columns)),
-            notices=tuple(n for n in self.notices if not any(repr(c) in n for c in columns)),
+            notices=notices,
             strongest_column=None
             if self.strongest_column is None or self.strongest_column[0] in drop
             else self.strongest_column,
+            groups_hint=self.groups_hint
+            if self.groups_hint is not None and self.groups_hint.notice in notices
+            else None,
+            leakage=self.leakage
+            if self.leakage is not None and self.leakage.notice in notices
+            else None,
         )
 
 
@@ -443,6 +457,7 @@ def _build(
 
     features = {c: s[keep].reset_index(drop=True) for c, s in typed.items() if c != target}
     dropped: list[tuple[str, str]] = [(c, "asked to drop") for c in asked]
+    hints: list[GroupHint] = []
     if group_column is not None:
         dropped.append((group_column, "the groups (--groups)"))
     for col, series in list(features.items()):
@@ -452,7 +467,8 @@ def _build(
             notices.append(f"dropped id-like column {col!r} ({reason})")
             hint = None if grouping is not None else group_hint(col, series, dropped=True)
             if hint:
-                notices.append(hint)
+                hints.append(hint)
+                notices.append(hint.notice)
             del features[col]
             continue
         reason = many_levels(series)
@@ -474,7 +490,8 @@ def _build(
             notices.append(suspect)
         hint = None if grouping is not None else group_hint(col, series, dropped=False)
         if hint:
-            notices.append(hint)
+            hints.append(hint)
+            notices.append(hint.notice)
     if not features:
         raise DataError(
             f"{who}: {where} must have at least one usable feature column besides the target "
@@ -487,14 +504,15 @@ def _build(
     numeric = tuple(c for c in X.columns if X[c].dtype.kind == "f")
     categorical = tuple(c for c in X.columns if X[c].dtype.kind != "f")
     scores = column_scores(X, categorical, y, task)
-    hint = leakage_hint(X, categorical, y, scores, task)
-    if hint:
-        notices.append(hint)
+    leakage = leakage_hint(X, categorical, y, scores, task)
+    if leakage:
+        notices.append(leakage.notice)
     return Dataset(
         name=name, X=X, y=y, task=task, classes=classes, feature_names=tuple(X.columns),
         numeric_columns=numeric, categorical_columns=categorical, dropped_columns=tuple(dropped),
         notices=tuple(notices), source=source, target=target,
         strongest_column=scores[0] if scores else None, grouping=grouping,
+        groups_hint=hints[0] if hints else None, leakage=leakage,
     )  # fmt: skip
 
 
@@ -556,7 +574,7 @@ def with_groups(dataset: Dataset, groups: Any) -> Dataset:
         where, dataset.X, list(dataset.feature_names), dataset.target, (), groups
     )
     if column is None:
-        return replace(dataset, grouping=grouping)
+        return replace(dataset, grouping=grouping, groups_hint=None)
     keep = tuple(c for c in dataset.feature_names if c != column)
     if not keep:
         raise DataError(
@@ -574,6 +592,7 @@ def with_groups(dataset: Dataset, groups: Any) -> Dataset:
         if dataset.strongest_column is not None and dataset.strongest_column[0] == column
         else dataset.strongest_column,
         grouping=grouping,
+        groups_hint=None,
     )
 
 

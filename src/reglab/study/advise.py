@@ -2,7 +2,10 @@
 
 :func:`advise` measures a table and turns the measurements into a short-list of strategies in
 reglab's grammar, each with the rule of the field that chose it, and the ``reglab bench``
-command that checks the short-list. It trains no network; it is a few seconds of
+command that checks the short-list. The command follows what loading the data found: it
+splits by the ``--groups`` a repeated-measures notice suggests and leaves out (``--drop``) the
+columns flagged as possible target leakage, each said under it, beside the user's own
+``--task``, ``--drop`` and ``--groups``. It trains no network; it is a few seconds of
 scikit-learn. What it measures, on the encoded inputs (imputed, one-hot, standardized):
 
 * **size**: rows ``n``, inputs ``p`` and ``n/p``; the class counts;
@@ -57,13 +60,18 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from reglab._outputs import check_output, write_atomic
 from reglab._seeding import derive
+from reglab.data.groups import GroupSpec, parse_groups
 from reglab.errors import DataError
+from reglab.stats.compare import format_p
+
+if TYPE_CHECKING:
+    from reglab.data.load import Dataset
 
 __all__ = ["Advice", "Suggestion", "advise", "measure"]
 
@@ -127,6 +135,12 @@ class Measurements:
     flexible_p: float
     gap_p: float
     target_skew: float = math.nan
+    simple_exact: bool = False
+    flexible_exact: bool = False
+    gap_exact: bool = False
+    """Whether the p of each test (simple and flexible vs chance, their gap) is the exact sign
+    test's: the scores differ by the same amount on every split (zero variance), so 5 splits
+    give at least 0.031 one-sided, 0.0625 two-sided, however large the difference."""
 
     @property
     def noise_share(self) -> float:
@@ -147,10 +161,15 @@ class Measurements:
     @property
     def signal(self) -> str:
         """``"none"`` (neither model beats chance), ``"nonlinear"`` (boosting significantly
-        beats the linear model) or ``"linear"``."""
+        beats the linear model) or ``"linear"``. A model above chance by the same amount on
+        every split (its sign test's p is the smallest the splits allow) counts as above
+        chance: its Bonferroni-doubled p could not reach :data:`ALPHA` with 5 splits."""
         best = max(self.simple, self.flexible)
         p = min(1.0, 2 * min(self.simple_p, self.flexible_p))  # Bonferroni over the two
-        if p >= ALPHA or best - self.chance < MARGIN:
+        unanimous = (self.simple_exact and self.simple > self.chance) or (
+            self.flexible_exact and self.flexible > self.chance
+        )
+        if (p >= ALPHA and not unanimous) or best - self.chance < MARGIN:
             return "none"
         if self.gap_p < ALPHA and self.flexible > self.simple:
             return "nonlinear"
@@ -167,6 +186,9 @@ class Advice:
     suggestions: tuple[Suggestion, ...]
     command: str
     notes: tuple[str, ...] = field(default=())
+    command_notes: tuple[str, ...] = field(default=())
+    """Why the command carries an option the user did not pass (``--drop``, ``--groups``), or
+    lacks one the user gave (groups as labels)."""
 
     @property
     def strategies(self) -> str:
@@ -188,7 +210,9 @@ class Advice:
             )
         out.append(f"  missing cells: {100 * m.missing_share:.1f}%")
         if m.groups:
-            shown = "; ".join(", ".join(g[:4]) + (" …" if len(g) > 4 else "") for g in m.groups[:3])
+            shown = "; ".join(_listed(g, 4) for g in m.groups[:3])
+            more = len(m.groups) - 3
+            shown += f"; and {more} more group{'s' * (more > 1)}" if more > 0 else ""
             out.append(f"  correlated groups (|ρ| ≥ {CORRELATED}): {len(m.groups)}: {shown}")
         else:
             out.append(f"  correlated groups (|ρ| ≥ {CORRELATED}): none")
@@ -198,10 +222,11 @@ class Advice:
             f"under L1 at the 1-SE strength: {100 * m.irrelevant_l1:.0f}%)"
         )
         out.append(
-            f"  signal: {_label(m.metric)} by 5-fold CV: linear {_fmt(m.metric, m.simple)} "
-            f"(vs chance p={_p(m.simple_p)}), boosting {_fmt(m.metric, m.flexible)} "
-            f"(p={_p(m.flexible_p)}), chance {_fmt(m.metric, m.chance)}; boosting vs linear "
-            f"p={_p(m.gap_p)}; noise share {100 * m.noise_share:.0f}%"
+            f"  signal: {_label(m.metric)} by {SIGNAL_FOLDS}-fold CV: linear "
+            f"{_fmt(m.metric, m.simple)} (vs chance {_p(m.simple_p, m.simple_exact)}), boosting "
+            f"{_fmt(m.metric, m.flexible)} ({_p(m.flexible_p, m.flexible_exact)}), chance "
+            f"{_fmt(m.metric, m.chance)}; boosting vs linear {_p(m.gap_p, m.gap_exact)}; noise "
+            f"share {100 * m.noise_share:.0f}%"
         )
         if math.isfinite(m.target_skew):
             out.append(f"  target skewness: {m.target_skew:.2f}")
@@ -210,6 +235,7 @@ class Advice:
         out += [f"note: {n}" for n in self.notes]
         out.append("Check it:")
         out.append(f"  {self.command}")
+        out += [f"  {n}" for n in self.command_notes]
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -229,6 +255,7 @@ class Advice:
             "suggestions": [asdict(s) for s in self.suggestions],
             "strategies": self.strategies,
             "command": self.command,
+            "command_notes": list(self.command_notes),
             "notes": list(self.notes),
         }
 
@@ -258,8 +285,33 @@ def _fmt(metric: str, value: float) -> str:
     return f"{100 * value:.1f}%" if metric == "balanced_accuracy" else f"{value:.3f}"
 
 
-def _p(p: float) -> str:
-    return "<0.001" if p < 0.001 else f"{p:.2g}"
+def _p(p: float, exact: bool = False) -> str:
+    """``p=0.031`` or ``p<0.001``; ``exact``: the sign test's p (zero variance), said so, since
+    it is the smallest the splits allow, not weaker evidence than a t-test's smaller p.
+
+    >>> _p(0.0004), _p(0.2)
+    ('p<0.001', 'p=0.2')
+    >>> _p(0.03125, exact=True)
+    'p=0.031, exact sign test: the same margin on every split, the smallest p 5 splits allow'
+    """
+    shown = format_p(p)
+    text = f"p{shown}" if shown.startswith("<") else f"p={shown}"
+    if not exact:
+        return text
+    return (
+        f"{text}, exact sign test: the same margin on every split, the smallest p "
+        f"{SIGNAL_FOLDS} splits allow"
+    )
+
+
+def _listed(items: Sequence[str], most: int) -> str:
+    """At most ``most`` of ``items``, saying how many more there are.
+
+    >>> _listed(["a", "b", "c"], 2), _listed(["a"], 2)
+    ('a, b and 1 more', 'a')
+    """
+    shown = ", ".join(items[:most])
+    return shown + (f" and {len(items) - most} more" if len(items) > most else "")
 
 
 # -- measuring ---------------------------------------------------------------------------------
@@ -464,18 +516,26 @@ def _signal(
     n_train = len(y) - n_test
     level = [chance] * len(a)
 
-    def one_sided(scores: np.ndarray) -> float:
+    def one_sided(scores: np.ndarray) -> tuple[float, bool]:
+        """The p of ``scores`` above chance, and whether it is the sign test's (``t = ±∞``)."""
         t = corrected_resampled_ttest(list(scores), level, n_train, n_test)
-        return t.p_value / 2 if t.mean_diff > 0 else 1.0 - t.p_value / 2
+        p = t.p_value / 2 if t.mean_diff > 0 else 1.0 - t.p_value / 2
+        return p, math.isinf(t.t)
 
+    simple_p, simple_exact = one_sided(a)
+    flexible_p, flexible_exact = one_sided(b)
+    gap = corrected_resampled_ttest(list(b), list(a), n_train, n_test)
     return {
         "metric": metric,
         "chance": chance,
         "simple": float(a.mean()),
         "flexible": float(b.mean()),
-        "simple_p": one_sided(a),
-        "flexible_p": one_sided(b),
-        "gap_p": corrected_resampled_ttest(list(b), list(a), n_train, n_test).p_value,
+        "simple_p": simple_p,
+        "flexible_p": flexible_p,
+        "gap_p": gap.p_value,
+        "simple_exact": simple_exact,
+        "flexible_exact": flexible_exact,
+        "gap_exact": math.isinf(gap.t),
     }
 
 
@@ -589,8 +649,9 @@ def shortlist(m: Measurements) -> tuple[list[Suggestion], list[str]]:
     if m.task == "regression" and abs(m.target_skew) >= SKEWED:
         notes.append(
             f"The target is skewed (skewness {m.target_skew:.2f}): squared error is dominated "
-            "by its tail, which no regularizer changes; a log-transformed target or MAE "
-            "(--metric mae) may be the better criterion."
+            "by its tail, which no regularizer changes; a log-transformed target or MAE may "
+            "be the better criterion: bench ranks by RMSE and shows MAE beside it, and reglab "
+            "tune optimizes MAE with --metric mae."
         )
     if len(out) == 1:
         out.append(Suggestion(
@@ -608,7 +669,8 @@ def shortlist(m: Measurements) -> tuple[list[Suggestion], list[str]]:
     if m.signal == "linear":
         notes.append(
             f"Boosting does not beat the linear model significantly ({_label(m.metric)} "
-            f"{_fmt(m.metric, m.flexible)} vs {_fmt(m.metric, m.simple)}, p={_p(m.gap_p)}): a "
+            f"{_fmt(m.metric, m.flexible)} vs {_fmt(m.metric, m.simple)}, "
+            f"{_p(m.gap_p, m.gap_exact)}): a "
             "network may not beat the linear reference either; the study's reference rows "
             "will tell."
         )
@@ -620,10 +682,12 @@ def shortlist(m: Measurements) -> tuple[list[Suggestion], list[str]]:
                 "read balanced accuracy beside accuracy."
             )
     if m.missing_share > 0:
-        worst = sorted(m.missing_columns.items(), key=lambda t: -t[1])[:3]
+        worst = sorted(m.missing_columns.items(), key=lambda t: -t[1])
+        many = len(worst) > 3
         notes.append(
-            f"{100 * m.missing_share:.1f}% of the cells are missing (most in "
-            + ", ".join(f"{c} {100 * v:.0f}%" for c, v in worst)
+            f"{100 * m.missing_share:.1f}% of the cells are missing ("
+            + (f"in {len(worst)} columns, most in " if many else "in ")
+            + ", ".join(f"{c} {100 * v:.0f}%" for c, v in worst[:3])
             + "); they are imputed on each training part (median, or most frequent value)."
         )
     if m.sampled:
@@ -637,15 +701,61 @@ def shortlist(m: Measurements) -> tuple[list[Suggestion], list[str]]:
     return list(merged.values()), notes
 
 
-def _command(data: str, target: str, drop: Sequence[str], m: Measurements, strategies: str) -> str:
-    parts = ["reglab", "bench", data, "--target", target]
-    if drop:
-        parts += ["--drop", ",".join(drop)]
+def _command(
+    data: str,
+    dataset: Dataset,
+    task: str | None,
+    drop: Sequence[str],
+    groups: Any,
+    m: Measurements,
+    strategies: str,
+) -> tuple[str, list[str]]:
+    """The ``reglab bench`` command that checks the short-list, and why it carries each option
+    the user did not pass. It keeps the user's ``task``, ``drop`` and ``groups``, splits by the
+    groups a repeated-measures notice suggests, and leaves out the columns flagged as possible
+    target leakage (unless they are all the features)."""
+    why: list[str] = []
+    split = groups.text if isinstance(groups, GroupSpec) else groups
+    if split is not None and not isinstance(split, str):
+        why.append(
+            "the rows' groups were given as labels, which a command cannot carry: add "
+            "--groups COL for a column that holds them"
+        )
+        split = None
+    hint = dataset.groups_hint
+    if split is None and hint is not None:
+        split = hint.spec
+        why.append(
+            f"added --groups {shlex.quote(split)}: the repeated-measures note above suggests "
+            "it; take it out if the rows are independent"
+        )
+    group_column = None if split is None else parse_groups(split).column
+    flagged = [] if dataset.leakage is None else list(dataset.leakage.columns)
+    added = [c for c in flagged if c not in drop and c != group_column]
+    if set(dataset.feature_names) <= {*added, group_column}:
+        added = []
+    if added:
+        shown = ",".join(added)
+        verb = "they were" if len(added) > 1 else "it was"
+        them = "any of them" if len(added) > 1 else "it"
+        why.insert(
+            0,
+            f"added --drop {shlex.quote(shown)}: {verb} flagged as possible target leakage in "
+            f"a note above; take {them} out of --drop if known at prediction time",
+        )
+    columns = [*drop, *added]
+    parts = ["reglab", "bench", data, "--target", dataset.target]
+    if task is not None:
+        parts += ["--task", task]
+    if columns:
+        parts += ["--drop", ",".join(columns)]
+    if split is not None:
+        parts += ["--groups", split]
     parts += ["--strategies", strategies]
     if m.n_rows < FEW_ROWS:
         parts += ["--repeats", "3"]
     parts += ["--reference", "linear,boosting" if m.signal == "nonlinear" else "linear"]
-    return " ".join(shlex.quote(p) for p in parts)
+    return " ".join(shlex.quote(p) for p in parts), why
 
 
 def advise(
@@ -669,7 +779,8 @@ def advise(
 
     Returns:
         The :class:`Advice`: ``.measurements``, ``.suggestions`` (strategy and rule),
-        ``.command`` (the ``reglab bench`` command), ``.notes``, ``.lines()``, ``.to_dict()``.
+        ``.command`` (the ``reglab bench`` command), ``.command_notes`` (why it carries an
+        option the user did not pass), ``.notes``, ``.lines()``, ``.to_dict()``.
 
     >>> import reglab
     >>> advice = reglab.advise("builtin:breast_cancer")
@@ -686,7 +797,7 @@ def advise(
     notes = [*dataset.notices, *notes]
     strategies = ",".join(s.strategy for s in suggestions)
     source = data if isinstance(data, str) else "data.csv"
-    command = _command(str(source), dataset.target, list(drop), m, strategies)
-    if isinstance(groups, str):
-        command += f" --groups {shlex.quote(groups)}"
-    return Advice(str(source), dataset.target, m, tuple(suggestions), command, tuple(notes))
+    command, why = _command(str(source), dataset, task, list(drop), groups, m, strategies)
+    return Advice(
+        str(source), dataset.target, m, tuple(suggestions), command, tuple(notes), tuple(why)
+    )
