@@ -265,8 +265,11 @@ def test_the_command_adds_the_groups_and_drops_the_leak_its_notes_name(tmp_path:
         "out of --drop if known at prediction time",
         "added --groups sample:prefix=_: the repeated-measures note above suggests it; take it "
         "out if the rows are independent",
+        "the measurements and the short-list above are of the data as given (flagged columns "
+        f"kept, rows split freely); to measure them as this command runs: reglab advise {data} "
+        "--target label --drop arm --groups sample:prefix=_",
     )
-    assert advice.lines()[-2:] == [f"  {n}" for n in advice.command_notes]
+    assert advice.lines()[-3:] == [f"  {n}" for n in advice.command_notes]
     check_options(advice)
 
 
@@ -284,7 +287,14 @@ def test_the_users_drop_and_groups_are_kept_and_the_command_runs(tmp_path: Path)
     assert value(command, "--drop") == "x2,arm"  # the user's, then the flagged one
     assert value(command, "--groups") == "sample:prefix=_"
     assert value(command, "--task") == "binary"
-    assert [n.split(": ")[0] for n in saved["command_notes"]] == ["added --drop arm"]
+    assert [n.split(": ")[0] for n in saved["command_notes"]] == [
+        "added --drop arm",
+        "the measurements and the short-list above are of the data as given (flagged columns "
+        "kept); to measure them as this command runs",
+    ]
+    assert saved["command_notes"][-1].endswith(
+        "--target label --task binary --drop x2,arm --groups sample:prefix=_"
+    )
     fast = ["--epochs", "2", "--cv", "3", "--hidden", "8", "--device", "cpu", "--no-report"]
     store = ["--store", str(tmp_path / "s.db")]
     bench = runner.invoke(app, [*shlex.split(command)[1:], *fast, *store])
@@ -306,7 +316,14 @@ def test_mice_protein_command_splits_by_mouse_and_drops_the_leaking_columns(mice
     assert [n.split(": ")[0] for n in mice.command_notes] == [
         "added --drop Genotype,Treatment,Behavior",
         "added --groups MouseID:prefix=_",
+        "the measurements and the short-list above are of the data as given (flagged columns "
+        "kept, rows split freely); to measure them as this command runs",
     ]
+    assert mice.command_notes[-1].endswith(
+        "to measure them as this command runs: reglab advise "
+        f"{DATA / 'mice-protein.csv'} --target class --drop Genotype,Treatment,Behavior "
+        "--groups MouseID:prefix=_"
+    )
     check_options(mice)
 
 

@@ -755,6 +755,21 @@ def _command(
     if m.n_rows < FEW_ROWS:
         parts += ["--repeats", "3"]
     parts += ["--reference", "linear,boosting" if m.signal == "nonlinear" else "linear"]
+    grouped = split is not None and split != (
+        groups.text if isinstance(groups, GroupSpec) else groups
+    )  # the command splits by groups the measurements did not
+    if added or grouped:
+        again = ["reglab", "advise", data, "--target", dataset.target]
+        again += ["--task", task] if task is not None else []
+        again += ["--drop", ",".join(columns)] if columns else []
+        again += ["--groups", split] if split is not None else []
+        given = [w for w, on in (("flagged columns kept", added), ("rows split freely", grouped))
+                 if on]  # fmt: skip
+        why.append(
+            f"the measurements and the short-list above are of the data as given "
+            f"({', '.join(given)}); to measure them as this command runs: "
+            + " ".join(shlex.quote(p) for p in again)
+        )
     return " ".join(shlex.quote(p) for p in parts), why
 
 
