@@ -33,13 +33,17 @@ TASKS = ("multiclass", "binary", "regression")
 accepts them."""
 
 
-def message(who: str, param: str, expected: str, got: Any) -> str:
-    """Format the standard error message.
+def message(who: str, param: str, expected: str, got: Any, *, flag: str | None = None) -> str:
+    """Format the standard error message; ``flag`` is the command-line option that sets
+    ``param``, named after it.
 
     >>> message("Dropout", "p", "a float in [0, 1)", 1.5)
     'Dropout: `p` must be a float in [0, 1); got 1.5.'
+    >>> message("SplitPlan", "n_splits", "an integer >= 2", 1, flag="--cv")
+    'SplitPlan: `n_splits` (--cv) must be an integer >= 2; got 1.'
     """
-    return f"{who}: `{param}` must be {expected}; got {got!r}."
+    named = f"`{param}`" if flag is None else f"`{param}` ({flag})"
+    return f"{who}: {named} must be {expected}; got {got!r}."
 
 
 def suggest(name: str, choices: Iterable[str]) -> str:
@@ -56,7 +60,7 @@ def _is_real(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def check_nonnegative(who: str, param: str, value: Any) -> float:
+def check_nonnegative(who: str, param: str, value: Any, *, flag: str | None = None) -> float:
     """A finite float >= 0 (a regularization strength).
 
     >>> check_nonnegative("L1", "l1", -1.0)
@@ -65,18 +69,20 @@ def check_nonnegative(who: str, param: str, value: Any) -> float:
     reglab.errors.ConfigError: L1: `l1` must be a finite float >= 0; got -1.0.
     """
     if not _is_real(value) or not math.isfinite(value) or value < 0:
-        raise ConfigError(message(who, param, "a finite float >= 0", value))
+        raise ConfigError(message(who, param, "a finite float >= 0", value, flag=flag))
     return float(value)
 
 
-def check_positive(who: str, param: str, value: Any) -> float:
+def check_positive(who: str, param: str, value: Any, *, flag: str | None = None) -> float:
     """A finite float > 0."""
     if not _is_real(value) or not math.isfinite(value) or value <= 0:
-        raise ConfigError(message(who, param, "a finite float > 0", value))
+        raise ConfigError(message(who, param, "a finite float > 0", value, flag=flag))
     return float(value)
 
 
-def check_fraction(who: str, param: str, value: Any, *, closed: bool = False) -> float:
+def check_fraction(
+    who: str, param: str, value: Any, *, closed: bool = False, flag: str | None = None
+) -> float:
     """A probability in [0, 1) (or [0, 1] with ``closed=True``).
 
     >>> check_fraction("Dropout", "p", 1.0)
@@ -87,7 +93,7 @@ def check_fraction(who: str, param: str, value: Any, *, closed: bool = False) ->
     upper_ok = _is_real(value) and (value <= 1 if closed else value < 1)
     if not _is_real(value) or not math.isfinite(value) or value < 0 or not upper_ok:
         expected = "a float in [0, 1]" if closed else "a float in [0, 1)"
-        raise ConfigError(message(who, param, expected, value))
+        raise ConfigError(message(who, param, expected, value, flag=flag))
     return float(value)
 
 
@@ -100,14 +106,18 @@ def check_in_range(
     return float(value)
 
 
-def check_int(who: str, param: str, value: Any, *, minimum: int = 0) -> int:
+def check_int(
+    who: str, param: str, value: Any, *, minimum: int = 0, flag: str | None = None
+) -> int:
     """An integer >= ``minimum`` (bools are rejected)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(message(who, param, f"an integer >= {minimum}", value))
+        raise ConfigError(message(who, param, f"an integer >= {minimum}", value, flag=flag))
     return int(value)
 
 
-def check_choice(who: str, param: str, value: Any, choices: Sequence[str]) -> str:
+def check_choice(
+    who: str, param: str, value: Any, choices: Sequence[str], *, flag: str | None = None
+) -> str:
     """One of ``choices``, with a did-you-mean for near misses.
 
     >>> check_choice("L1", "mode", "proximl", ["penalty", "proximal"])
@@ -117,7 +127,9 @@ def check_choice(who: str, param: str, value: Any, choices: Sequence[str]) -> st
     """  # noqa: E501
     if value not in choices:
         expected = "one of " + ", ".join(repr(c) for c in choices)
-        raise ConfigError(message(who, param, expected, value) + suggest(str(value), choices))
+        raise ConfigError(
+            message(who, param, expected, value, flag=flag) + suggest(str(value), choices)
+        )
     return str(value)
 
 

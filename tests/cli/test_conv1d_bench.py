@@ -147,18 +147,21 @@ def test_path_trains_1d_cnn_members(tmp_path: Path) -> None:
     [
         (
             ["--model", "cnn", "--strategies", "none,recurrent-dropout=0.2"],
-            r"free of `recurrent-dropout`, which acts on rnn members only \(this member is "
-            r"'cnn1d'\)",
+            r"^reglab: error: Study: `strategies` \(--strategies\) must name techniques that cnn "
+            r"models train \(model 'cnn'\); got `recurrent-dropout` \(acts on rnn models only: "
+            r"it needs --model rnn, the default for sequences, on sequence data\)\.$",
         ),
         (["--model", "cnn?filters=8"], r"`model` must be one of .*; got 'cnn\?filters=8'"),
         (
             ["--model", "mlp", "--strategies", "none,weight-drop=0.2"],
-            r"free of `weight-drop`, which acts on rnn members only",
+            r"`strategies` \(--strategies\) must name techniques that mlp models train "
+            r"\(model 'mlp'\); got `weight-drop` \(acts on rnn models only",
         ),
         (
             ["--strategies", "none,spatial-dropout=0.2"],
-            r"free of `spatial-dropout`, which acts on cnn or cnn1d members only \(this member is "
-            r"'rnn'\)",
+            r"`strategies` \(--strategies\) must name techniques that rnn models train \(model "
+            r"'rnn'\); got `spatial-dropout` \(acts on cnn or cnn1d models only: it needs "
+            r"--model cnn, the default for images, on image or sequence data\)",
         ),
     ],
     ids=["recurrent-term", "model-option", "mlp-weight-drop", "default-rnn"],
@@ -180,6 +183,7 @@ def test_tune_refuses_a_recurrent_technique_for_a_1d_cnn(tmp_path: Path) -> None
     assert_one_line_error(
         result,
         r"tune: `strategy` must name techniques that cnn models train "
-        r"\(model 'cnn'\); got `recurrent-dropout` \(acts on rnn models only\)",
+        r"\(model 'cnn'\); got `recurrent-dropout` \(acts on rnn models only: it needs --model "
+        r"rnn, the default for sequences, on sequence data\)",
     )
     assert not store.exists()

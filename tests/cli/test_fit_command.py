@@ -176,6 +176,16 @@ def test_missing_columns_are_one_line(crx_model: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "p.csv").exists()
 
 
+def test_a_missing_feature_is_never_taken_for_the_target(crx_model: Path, tmp_path: Path) -> None:
+    frame = pd.read_csv(CRX, dtype=str, keep_default_na=False).drop(columns="a1")
+    frame.to_csv(tmp_path / "no-a1.csv", index=False)  # a16, the target, is close to 'a1'
+    result = runner.invoke(app, ["predict", str(crx_model), str(tmp_path / "no-a1.csv"),
+                                 "-o", str(tmp_path / "p.csv")])  # fmt: skip
+    line = assert_one_line_error(result, r"got no 'a1' \(1 of 15 missing\)\.$")
+    assert "a16" not in line
+    assert not (tmp_path / "p.csv").exists()
+
+
 def test_outputs_never_replace_inputs(crx_model: Path, store: Path, tmp_path: Path) -> None:
     data = shutil.copy(CRX, tmp_path / "data.csv")
     kept = {p: digest(Path(p)) for p in (crx_model, data, store)}

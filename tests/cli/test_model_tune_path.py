@@ -129,16 +129,32 @@ def test_a_gru_cocktail_trains_every_trial(tmp_path: Path) -> None:
          r"got `dropconnect`"),
         (["tune", "builtin:iris", "--strategy", "dropout+spatial-dropout"],
          r"tune: `strategy` must .* mlp models .* `spatial-dropout` \(acts on cnn or cnn1d "
-         r"models only\)"),
+         r"models only: it needs --model cnn, the default for images, on "
+         r"image or sequence data\)"),
         (["path", "IMAGES", "--model", "cnn", "--technique", "recurrent-dropout"],
-         r"path: `technique` must .* cnn models .* `recurrent-dropout` \(acts on rnn models"),
+         r"path: `technique` \(--technique\) must .* cnn models .* `recurrent-dropout` \(acts "
+         r"on rnn models"),
         (["path", "builtin:sunspots", "--model", "rnn?cell=gru", "--technique", "l1",
-          "--proximal"], r"path: `technique` must .* rnn models .* got `proximal`"),
+          "--proximal"], r"path: `technique` \(--technique\) must .* rnn models .* got `proximal`"),
+        (["path", "builtin:iris", "--technique", "spatial-dropout"],
+         r"^reglab: error: path: `technique` \(--technique\) must name techniques that mlp "
+         r"models train \(model 'mlp'\); got `spatial-dropout` \(acts on cnn or cnn1d models "
+         r"only: it needs --model cnn, the default for images, on "
+         r"image or sequence data\)\.$"),
+        (["path", "builtin:sunspots", "--technique", "spatial-dropout"],
+         r"path: `technique` \(--technique\) must .* rnn models .* \(model 'rnn'\); got "
+         r"`spatial-dropout` .* --model cnn, .*\)\.$"),
+        (["bench", "builtin:iris", "--strategies", "none,spatial-dropout=0.1"],
+         r"^reglab: error: Study: `strategies` \(--strategies\) must name techniques that mlp "
+         r"models train \(model 'mlp'\); got `spatial-dropout` \(acts on cnn or cnn1d models "
+         r"only: it needs --model cnn, the default for images, on "
+         r"image or sequence data\)\.$"),
         (["tune", "builtin:sunspots", "--model", "rnn?cell=tcn"],
          r"`model option cell` must be lstm or gru; got 'tcn'"),
     ],
     ids=["tune-cnn-table", "path-rnn-table", "tune-rnn-dropconnect", "tune-mlp-spatial",
-         "path-cnn-recurrent", "path-gru-proximal", "tune-bad-cell"],
+         "path-cnn-recurrent", "path-gru-proximal", "path-auto-table-spatial",
+         "path-auto-sequences-spatial", "bench-table-spatial", "tune-bad-cell"],
 )  # fmt: skip
 def test_refused_in_one_line_before_anything_is_written(
     tmp_path: Path, images: Path, args: list[str], pattern: str

@@ -110,6 +110,15 @@ def test_report_command_refuses_the_store_as_output(workdir: Path) -> None:
     assert digest(workdir / "runs.db") == before
 
 
+def test_report_command_refuses_the_study_data_file_as_output(workdir: Path) -> None:
+    before = digest(workdir / "data.csv")
+    result = runner.invoke(app, ["report", "kept", "--store", "runs.db", "-o", "data.csv"])
+    assert_one_line_error(
+        result, r"^reglab: error: `-o` must .* not the data file; got 'data\.csv'"
+    )
+    assert digest(workdir / "data.csv") == before
+
+
 def test_a_gpu_that_is_not_there_is_refused_before_the_store_is_created(workdir: Path) -> None:
     import torch
 

@@ -68,7 +68,8 @@ def test_python_bench_with_a_gru_on_labelled_sequences(tmp_path: Path) -> None:
         (
             "builtin:sunspots",
             ["--model", "mlp", "--strategies", "none,weight-drop=0.2"],
-            r"free of `weight-drop`, which acts on rnn members only",
+            r"`strategies` \(--strategies\) must name techniques that mlp models train "
+            r"\(model 'mlp'\); got `weight-drop` \(acts on rnn models only",
         ),
     ],
     ids=["table", "cell", "dropconnect", "mlp-weight-drop"],

@@ -507,3 +507,21 @@ def test_an_unnamed_last_column_with_values_is_kept(tmp_path: Path) -> None:
     text = "a,y,\n1,u,5\n3,v,9\n5,u,1\n7,v,8\n"
     ds = load_table(write(tmp_path, "h.csv", text), "y")
     assert ds.feature_names == ("a", "Unnamed: 2")
+    assert (
+        "column 3 of 'h.csv' has no name in the header: named it 'Unnamed: 2' "
+        "(--drop 'Unnamed: 2' leaves it out)" in ds.notices
+    )
+
+
+def test_blank_header_names_are_named_with_a_notice(tmp_path: Path) -> None:
+    text = "a,,y, \n1,2,u,5\n3,4,v,9\n5,6,u,1\n7,8,v,8\n"
+    ds = load_table(write(tmp_path, "h.csv", text), "y")
+    assert ds.feature_names == ("a", "Unnamed: 1", "Unnamed: 3")
+    assert (
+        "columns 2, 4 of 'h.csv' have no name in the header: named them 'Unnamed: 1', "
+        "'Unnamed: 3' (--drop 'Unnamed: 1,Unnamed: 3' leaves them out)" in ds.notices
+    )
+    kept = load_table(write(tmp_path, "k.csv", "a,b,y\n1,2,u\n3,4,v\n5,6,u\n7,8,v\n"), "y")
+    assert not any("no name" in n for n in kept.notices)
+    dropped = load_table(tmp_path / "h.csv", "y", drop=["Unnamed: 1", "Unnamed: 3"])
+    assert dropped.feature_names == ("a",)

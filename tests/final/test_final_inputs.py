@@ -38,6 +38,16 @@ def test_missing_columns_are_named(model: FinalModel) -> None:
         model.predict(rows)
 
 
+def test_the_target_is_no_did_you_mean_for_a_missing_feature() -> None:
+    table = _table().rename(columns={"height": "a1", "colour": "a2", "label": "a16"})
+    model = reglab.fit_final(table, target="a16", strategy="none", epochs=2, hidden=(4,),
+                             device="cpu")  # fmt: skip
+    with pytest.raises(DataError, match=r"got no 'a1' \(1 of 2 missing\)\.$"):
+        model.predict(table.drop(columns="a1"))  # 'a16' is close to 'a1' but not a feature
+    with pytest.raises(DataError, match=r"got no 'a1' .* Did you mean 'a11'\?$"):
+        model.predict(table.drop(columns="a1").assign(a11=1.0))  # an extra column may be meant
+
+
 def test_extra_columns_and_the_target_are_ignored(model: FinalModel) -> None:
     table = _table()
     rows = model.read(table.assign(extra=1))

@@ -218,20 +218,23 @@ def test_split_direct_construction() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        pytest.param({"method": "stratifed-kfold"}, r"`method` must be one of 'auto', .*; got "
-                     r"'stratifed-kfold'\. Did you mean 'stratified-kfold'\?$",
+        pytest.param({"method": "stratifed-kfold"}, r"`method` \(--split\) must be one of 'auto', "
+                     r".*; got 'stratifed-kfold'\. Did you mean 'stratified-kfold'\?$",
                      id="unknown-method"),
-        pytest.param({"n_splits": 1}, r"`n_splits` must be an integer >= 2; got 1\.$",
+        pytest.param({"n_splits": 1}, r"`n_splits` \(--cv\) must be an integer >= 2; got 1\.$",
                      id="one-split"),
-        pytest.param({"n_repeats": 0}, r"`n_repeats` must be an integer >= 1; got 0\.$",
+        pytest.param({"n_repeats": 0},
+                     r"`n_repeats` \(--repeats\) must be an integer >= 1; got 0\.$",
                      id="zero-repeats"),
-        pytest.param({"val_fraction": 1.0}, r"`val_fraction` must be a float in \[0, 1\); got "
-                     r"1\.0\.$", id="val-fraction-one"),
-        pytest.param({"val_fraction": -0.1}, r"`val_fraction` must be a float in \[0, 1\)",
+        pytest.param({"val_fraction": 1.0}, r"`val_fraction` \(--val-fraction\) must be a float "
+                     r"in \[0, 1\); got 1\.0\.$", id="val-fraction-one"),
+        pytest.param({"val_fraction": -0.1},
+                     r"`val_fraction` \(--val-fraction\) must be a float in \[0, 1\)",
                      id="val-fraction-negative"),
-        pytest.param({"test_size": 0.0}, r"`test_size` must be a float in \(0, 1\); got 0\.0\.$",
-                     id="test-size-zero"),
-        pytest.param({"seed": -1}, r"`seed` must be an integer >= 0; got -1\.$", id="seed"),
+        pytest.param({"test_size": 0.0}, r"`test_size` \(--test-size\) must be a float in "
+                     r"\(0, 1\); got 0\.0\.$", id="test-size-zero"),
+        pytest.param({"seed": -1}, r"`seed` \(--seed\) must be an integer >= 0; got -1\.$",
+                     id="seed"),
     ],
 )  # fmt: skip
 def test_bad_plans(kwargs: dict[str, object], match: str) -> None:

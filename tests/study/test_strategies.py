@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from reglab import techniques
 from reglab.engine.spec import Strategy
 from reglab.errors import ConfigError
 from reglab.study.strategies import (
@@ -176,14 +177,24 @@ ERRORS = [
     ("trailing-plus", "dropout+",
      "Strategy 'dropout+': every term must be non-empty; got an empty term."),
     ("unknown-preset", "dropuot",
-     "Strategy 'dropuot': `term` must be a preset (none, l1, l2, elasticnet, dropout, maxnorm, "
+     "Strategy 'dropuot': `term` must be one of none, l1, l2, elasticnet, dropout, maxnorm, "
      "batchnorm, dropconnect, gaussian-dropout, weight-decay, realmlp, sparse-vd, "
-     "learned-dropout, auto-dropout), 'proximal' or NAME=VALUE; got 'dropuot'. "
-     "Did you mean 'dropout'?"),
+     "learned-dropout, auto-dropout, proximal, lookahead, residual, shake-drop, or NAME=VALUE; "
+     "got 'dropuot'. Did you mean 'dropout'?"),
     ("unknown-parameter", "dropuot=0.3",
-     "Strategy 'dropuot=0.3': `parameter` must be one of input-dropout, dropout, "
-     "gaussian-dropout, dropconnect, elasticnet, l1, l2, l1-mode, penalty-layers, maxnorm, "
-     "weight-decay, lr; got 'dropuot'. Did you mean 'dropout'?"),
+     "Strategy 'dropuot=0.3': `parameter` must be one of input-dropout, spatial-dropout, "
+     "recurrent-dropout, weight-drop, dropout, gaussian-dropout, shake-drop, learned-dropout, "
+     "dropconnect, elasticnet, l1, sparse-vd, l2, activity-l1, activity-l2, group-l1, lassonet, "
+     "l1-mode, penalty-layers, maxnorm, fgsm, pgd, adv-alpha, weight-decay, mixup, "
+     "label-smoothing, input-noise, grad-clip, swa, lookahead, snapshot, lr; got 'dropuot'. "
+     "Did you mean 'dropout'?"),
+    ("unknown-valued-technique", "mixp=0.2",
+     "Strategy 'mixp=0.2': `parameter` must be one of input-dropout, spatial-dropout, "
+     "recurrent-dropout, weight-drop, dropout, gaussian-dropout, shake-drop, learned-dropout, "
+     "dropconnect, elasticnet, l1, sparse-vd, l2, activity-l1, activity-l2, group-l1, lassonet, "
+     "l1-mode, penalty-layers, maxnorm, fgsm, pgd, adv-alpha, weight-decay, mixup, "
+     "label-smoothing, input-noise, grad-clip, swa, lookahead, snapshot, lr; got 'mixp'. "
+     "Did you mean 'mixup'?"),
     ("malformed-number", "l2=1e-4x",
      "Strategy 'l2=1e-4x': `l2` must be a number such as 1e-4; got '1e-4x'."),
     ("missing-value", "l2=", "Strategy 'l2=': `l2` must be a number such as 1e-4; got ''."),
@@ -236,6 +247,30 @@ ERRORS = [
 def test_grammar_errors(text: str, expected: str) -> None:
     with pytest.raises(ConfigError, match=_msg(expected)):
         parse_strategy(text)
+
+
+def _listed(text: str, after: str) -> list[str]:
+    """The names an unknown-term message lists after ``after`` (up to ``; got``)."""
+    with pytest.raises(ConfigError) as info:
+        parse_strategy(text)
+    listed = str(info.value).split(after, 1)[1].split("; got", 1)[0]
+    return [n.strip() for n in listed.removesuffix(", or NAME=VALUE").split(",")]
+
+
+def test_unknown_term_messages_list_what_the_parser_accepts() -> None:
+    bare = _listed("fooo", "must be one of ")
+    valued = _listed("fooo=1", "must be one of ")
+    for name in bare:  # each bare name is a term alone (shake-drop: with residual)
+        parse_strategy(name if name != "shake-drop" else "residual+shake-drop")
+    for name in valued:  # each NAME is known: a bad value is refused by its own check
+        with pytest.raises(ConfigError) as info:
+            parse_strategy(f"{name}=x")
+        assert "`parameter` must be" not in str(info.value), name
+    assert set(techniques.keys()) <= {*bare, *valued}  # every registered technique is listed
+    for name in ("residual", "lookahead", "shake-drop"):
+        assert name in bare
+    for name in ("mixup", "swa", "group-l1", "fgsm", "label-smoothing"):
+        assert name in valued
 
 
 def test_several_range_problems_are_reported_together() -> None:

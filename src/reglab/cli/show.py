@@ -83,11 +83,17 @@ def _status(store: Store, info: StudyInfo) -> str:
 
 
 def run_report(study: str, output: Path, *, store: str) -> None:
+    from reglab.data.arrays import data_inputs
     from reglab.report import write_report
 
-    out = check_output("-o", output, inputs={"the store": store_file(store)})
+    inputs = {"the store": store_file(store)}
+    check_output("-o", output, inputs=inputs)
     with _open_existing(store) as st:
-        st.get_study(study)  # an unknown study is refused before anything is written
+        info = st.get_study(study)  # an unknown study is refused before anything is written
+        source = str(info.config.get("data", {}).get("source") or "")
+        if source:  # nor may the report replace the data file the study read
+            inputs.update(data_inputs(source))
+        out = check_output("-o", output, inputs=inputs)
         write_report(st, study, out)
     print(f"Report written to {output}")
 

@@ -34,6 +34,7 @@ import csv
 import functools
 import io
 import re
+import shlex
 from collections.abc import Callable
 
 import numpy as np
@@ -253,7 +254,10 @@ def parse_delimited(
     else:
         trailing = False
     body = _fit_widths(body, len(names), lines, refuse, [] if trailing else notices)
+    blank = [i for i, n in enumerate(names) if not n]
     names = [n or f"Unnamed: {i}" for i, n in enumerate(names)]
+    if blank:
+        notices.append(_unnamed_notice(name, [names[i] for i in blank], blank))
     frame = pd.DataFrame(body, columns=pd.Index(names, dtype=object), dtype=object)
     if sep != ",":
         converted = [c for i, c in enumerate(names) if _decimal_commas(frame, i)]
@@ -262,6 +266,28 @@ def parse_delimited(
             more = f" and {len(converted) - 3} more" if len(converted) > 3 else ""
             notices.append(f"read decimal commas as decimal points in {shown}{more} of {name!r}")
     return frame, lambda: lines()[1:], notices
+
+
+def _unnamed_notice(name: str, given: list[str], positions: list[int], shown: int = 3) -> str:
+    """One line naming the header's blank names by column position (1-based) and the names
+    they were given, with the ``--drop`` that leaves them out.
+
+    >>> _unnamed_notice("a.csv", ["Unnamed: 1"], [1])
+    "column 2 of 'a.csv' has no name in the header: named it 'Unnamed: 1' (--drop 'Unnamed: 1' leaves it out)"
+    """  # noqa: E501
+    more = f" and {len(given) - shown} more" if len(given) > shown else ""
+    columns = ", ".join(str(i + 1) for i in positions[:shown]) + more
+    named = ", ".join(repr(g) for g in given[:shown]) + more
+    drop = shlex.quote(",".join(given))
+    if len(given) == 1:
+        return (
+            f"column {columns} of {name!r} has no name in the header: named it {named} "
+            f"(--drop {drop} leaves it out)"
+        )
+    return (
+        f"columns {columns} of {name!r} have no name in the header: named them {named} "
+        f"(--drop {drop} leaves them out)"
+    )
 
 
 def _fit_widths(

@@ -329,12 +329,13 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         p = Problems()
-        p.check(check_int, "TrainConfig", "epochs", self.epochs, minimum=1)
-        p.check(check_int, "TrainConfig", "batch_size", self.batch_size, minimum=1)
-        p.check(check_positive, "TrainConfig", "lr", self.lr)
-        p.check(check_choice, "TrainConfig", "optimizer", self.optimizer, OPTIMIZERS)
+        who = "TrainConfig"  # each setting named with the command-line option that sets it
+        p.check(check_int, who, "epochs", self.epochs, minimum=1, flag="--epochs")
+        p.check(check_int, who, "batch_size", self.batch_size, minimum=1, flag="--batch-size")
+        p.check(check_positive, who, "lr", self.lr, flag="--lr")
+        p.check(check_choice, who, "optimizer", self.optimizer, OPTIMIZERS, flag="--optimizer")
         if self.patience is not None:
-            p.check(check_int, "TrainConfig", "patience", self.patience, minimum=0)
+            p.check(check_int, who, "patience", self.patience, minimum=0, flag="--patience")
         p.check(check_nonnegative, "TrainConfig", "min_delta", self.min_delta)
         p.check(check_choice, "TrainConfig", "monitor", self.monitor, MONITORS)
         p.raise_if_any()

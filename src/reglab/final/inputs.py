@@ -87,7 +87,8 @@ def read_rows(
         shown = ", ".join(repr(c) for c in absent[:10]) + (", …" if len(absent) > 10 else "")
         raise DataError(
             f"{WHO}: {where} must have every feature column the model was trained on; got no "
-            f"{shown} ({len(absent)} of {len(columns)} missing)." + suggest(absent[0], extra)
+            f"{shown} ({len(absent)} of {len(columns)} missing)."
+            + suggest(absent[0], [c for c in extra if c != target])  # the target is no feature
         )
     notices: list[str] = []
     if target in extra:

@@ -27,6 +27,15 @@ _ACCEPTS = {"mlp": ("mlp", "skip-mlp", "residual-mlp"), "cnn": ("cnn", "cnn1d"),
 technique that needs it; a ``cnn`` study on sequences the 1-D conv family)."""
 
 
+_NEEDS = {
+    ("cnn", "cnn1d"): "--model cnn, the default for images, on image or sequence data",
+    ("cnn",): "--model cnn, the default for images, on image data",
+    ("rnn",): "--model rnn, the default for sequences, on sequence data",
+}
+"""What a technique of these families needs: the data and ``--model`` whose members train it
+(:func:`~reglab.study.models.default_model`: images get ``cnn``, sequences ``rnn``)."""
+
+
 def family_of_model(model: Any) -> str | None:
     """``"rnn?cell=gru"`` → ``"rnn"``; ``None`` for a model the study itself will refuse."""
     from reglab.study.run import _model_family
@@ -53,7 +62,8 @@ def _why(key: str, family: str, strategy: Strategy | None) -> str | None:
     if key in keys():
         families = get(key).families
         if families and not set(families) & set(_ACCEPTS[family]):
-            return f"`{key}` (acts on {' or '.join(families)} models only)"
+            needs = f": it needs {_NEEDS[families]}" if families in _NEEDS else ""
+            return f"`{key}` (acts on {' or '.join(families)} models only{needs})"
     if family == "rnn" and strategy is not None:
         from reglab.engine.rnn import strategy_problems
 
@@ -77,10 +87,18 @@ def refused_keys(techniques: Iterable[str], model: Any) -> dict[str, str]:
 
 
 def model_problem(
-    techniques: Iterable[str], strategy: Strategy | None, model: Any, who: str, param: str
+    techniques: Iterable[str],
+    strategy: Strategy | None,
+    model: Any,
+    who: str,
+    param: str,
+    *,
+    flag: str | None = None,
 ) -> str | None:
     """The one-line refusal of ``techniques`` (and the terms of ``strategy``, when given) for
-    ``model``'s family, or ``None`` when its members train them all."""
+    ``model``'s family, or ``None`` when its members train them all. ``flag`` is the
+    command-line option that named them; a refused technique is said with the data and
+    ``--model`` that train it."""
     family = family_of_model(model)
     if family is None:
         return None
@@ -91,9 +109,10 @@ def model_problem(
         bad = [why] if why is not None else []
     if not bad:
         return None
+    named = f"`{param}`" if flag is None else f"`{param}` ({flag})"
     return (
-        f"{who}: `{param}` must name techniques that {family} models train (model "
-        f"{model!r}); got " + "; ".join(bad) + "."
+        f"{who}: {named} must name techniques that {family} models train (model {model!r}); "
+        "got " + "; ".join(bad) + "."
     )
 
 

@@ -114,14 +114,23 @@ class PathStudy:
         if self.metric is not None and self.metric not in known:
             p.add(problem("metric", "one of " + ", ".join(known), self.metric))
         strongest = [v for v in grid if v != 0]
-        if strongest and not p.messages:  # a technique the model's family does not train
-            term = parse_strategy(self._term(tech, max(strongest)))
-            model = self.study_options.get("model", "auto")  # auto: the engine checks it
-            refused = model_problem([tech.key], term, model, "path", "technique")
+        if strongest and not p.messages:  # auto: checked in plan, once the data are read
+            refused = self._model_problem(tech, grid, self.study_options.get("model", "auto"))
             if refused is not None:
                 p.add(refused)
         p.raise_if_any()
         return tech, grid
+
+    def _model_problem(
+        self, tech: PathTechnique, grid: tuple[float, ...], model: Any
+    ) -> str | None:
+        """The refusal of a technique ``model``'s family does not train (at the grid's
+        strongest point), or ``None``."""
+        strongest = [v for v in grid if v != 0]
+        if not strongest:
+            return None
+        term = parse_strategy(self._term(tech, max(strongest)))
+        return model_problem([tech.key], term, model, "path", "technique", flag="--technique")
 
     def _term(self, tech: PathTechnique, value: float) -> str:
         text = format_number(value)
@@ -163,6 +172,13 @@ class PathStudy:
         With ``warm_start`` the members are chained (:meth:`chain`) unless ``chained`` is
         false (to chain a plan changed afterwards)."""
         study, described = self.describe()
+        from reglab.study.models import resolve_model
+
+        tech, grid = self.check()
+        model = resolve_model(self.study_options.get("model"), dataset)
+        refused = self._model_problem(tech, grid, model)  # the data's default model
+        if refused is not None:
+            raise ConfigError(refused)
         if self.metric is not None:
             kind = "regression" if dataset.task == "regression" else "classification"
             if self.metric not in METRICS[kind]:

@@ -287,6 +287,7 @@ class Study:
         """Validate everything and lay out the members (no training)."""
         self._validate()
         resolve_device(self.device, "Study")
+        from reglab.study.model_techniques import model_problem
         from reglab.study.models import resolve_model
 
         model = resolve_model(self.model, dataset)
@@ -305,6 +306,10 @@ class Study:
             strategy.dropout_rates(len(self.hidden))
             check_strategy(strategy, len(self.hidden), validation=self.early_stopping, who="Study")
             refused = task_problem(strategy, dataset.task, "Study")
+            if refused is not None:
+                raise ConfigError(refused)
+            keys = [c.key for c in strategy.techniques]
+            refused = model_problem(keys, None, model, "Study", "strategies", flag="--strategies")
             if refused is not None:
                 raise ConfigError(refused)
         if self.robust_eps and dataset.task == "regression":

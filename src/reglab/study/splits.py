@@ -162,13 +162,16 @@ class SplitPlan(Configurable):
 
     def __post_init__(self) -> None:
         p = Problems()
-        p.check(check_choice, "SplitPlan", "method", self.method, METHODS)
-        p.check(check_int, "SplitPlan", "n_splits", self.n_splits, minimum=2)
-        p.check(check_int, "SplitPlan", "n_repeats", self.n_repeats, minimum=1)
+        who = "SplitPlan"  # each setting named with the command-line option that sets it
+        p.check(check_choice, who, "method", self.method, METHODS, flag="--split")
+        p.check(check_int, who, "n_splits", self.n_splits, minimum=2, flag="--cv")
+        p.check(check_int, who, "n_repeats", self.n_repeats, minimum=1, flag="--repeats")
         if not (isinstance(self.test_size, float) and 0 < self.test_size < 1):
-            p.add(message("SplitPlan", "test_size", "a float in (0, 1)", self.test_size))
-        p.check(check_fraction, "SplitPlan", "val_fraction", self.val_fraction)
-        p.check(check_int, "SplitPlan", "seed", self.seed, minimum=0)
+            p.add(
+                message(who, "test_size", "a float in (0, 1)", self.test_size, flag="--test-size")
+            )
+        p.check(check_fraction, who, "val_fraction", self.val_fraction, flag="--val-fraction")
+        p.check(check_int, who, "seed", self.seed, minimum=0, flag="--seed")
         p.raise_if_any()
 
     def resolved_method(self, task: str) -> str:

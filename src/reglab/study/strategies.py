@@ -262,6 +262,30 @@ def _normalize(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 
 
+def _bare_terms() -> list[str]:
+    """Every term the grammar reads without a value, as :func:`_term` accepts them: the presets
+    (but combinations), ``proximal``, and the registered techniques that are switches or have
+    defaults (``residual``, ``lookahead``)."""
+    names = [n for n in PRESETS if "+" not in n]
+    for key in ("proximal", *techniques.keys()):
+        cls = techniques.get(key) if key != "proximal" else None
+        if cls is None or key in _BUILTIN:
+            bare = cls is None or getattr(cls, "flag", False)
+        else:
+            bare = not cls.params or cls.defaults is not None
+        if bare and key not in names:
+            names.append(key)
+    return names
+
+
+def _valued_terms() -> list[str]:
+    """Every NAME of a ``NAME=VALUE`` term, as :func:`_term` accepts them, in canonical order."""
+    registered = techniques.keys()
+    names = [*_VALUED, *(k for k in registered if k not in _PARAMS and techniques.get(k).params)]
+    order = {k: _PARAMS[k][0] if k in _PARAMS else techniques.get(k).order for k in names}
+    return sorted(names, key=order.__getitem__)
+
+
 def _builtin_values(who: str, cls: type[techniques.BuiltinTechnique], raw: str) -> dict[str, Any]:
     """A built-in technique's parameter values from ``v[:w…]`` (``v1/v2`` per layer)."""
     names = [q.name for q in cls.params]
@@ -439,18 +463,19 @@ def _term(who: str, raw: str) -> _Term:
             return _Term(key, 70, True, {"l1_mode": "proximal"}, "modifier")
         if key in _VALUED:
             raise ConfigError(message(who, key, f"given a value, as {key}=VALUE", text))
-        atomic = [n for n in PRESETS if "+" not in n]
-        expected = f"a preset ({', '.join(atomic)}), 'proximal' or NAME=VALUE"
-        known = [*atomic, *ALIASES, "proximal", *_VALUED, *techniques.keys()]
+        bare = _bare_terms()
+        expected = f"one of {', '.join(bare)}, or NAME=VALUE"
+        known = [*bare, *ALIASES, *_valued_terms()]
         raise ConfigError(message(who, "term", expected, text) + suggest(key, known))
     if key == "name":
         raise ConfigError(message(who, "name", "set in a strategy file, not in the grammar", text))
     if key not in _VALUED:
         if key in PRESETS or key == "proximal":
             raise ConfigError(message(who, key, "given without a value", text))
-        expected = "one of " + ", ".join(_VALUED)
+        valued = _valued_terms()
         raise ConfigError(
-            message(who, "parameter", expected, key) + suggest(key, [*_VALUED, *registered])
+            message(who, "parameter", "one of " + ", ".join(valued), key)
+            + suggest(key, [*valued, *registered])
         )
     fields, canonical = _value_term(who, key, value.strip())
     if key == "l1-mode" and canonical == "proximal":
