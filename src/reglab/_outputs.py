@@ -61,7 +61,11 @@ def _resolved(option: str, raw: str) -> Path:
 
 
 def check_output(
-    option: str, path: str | os.PathLike[str], *, inputs: Mapping[str, Path | None] | None = None
+    option: str,
+    path: str | os.PathLike[str],
+    *,
+    inputs: Mapping[str, Path | None] | None = None,
+    writes: str | None = None,
 ) -> Path:
     """The resolved destination ``path`` for the option ``option``, or a one-line error.
 
@@ -70,13 +74,27 @@ def check_output(
         path: the destination.
         inputs: what the run reads, by description (``{"the store": path, "the data file":
             path}``); the store's SQLite side files (``-wal``, ``-shm``, ``-journal``) count.
-    """
+        writes: ``"html"`` or ``"json"``: what the option writes. An existing file is then
+            replaced only when it holds the same kind (an earlier report or result), so that
+            a slip of the path never turns a data file, a store or a model into a report.
+
+    >>> import pathlib, tempfile
+    >>> data = pathlib.Path(tempfile.mkdtemp()) / "data.csv"
+    >>> _ = data.write_text("a,b\\n1,2\\n")
+    >>> check_output("--report", data, writes="html")
+    Traceback (most recent call last):
+    ...
+    reglab.errors.ConfigError: `--report` must be a new file or an earlier HTML report it may replace; got '...data.csv', which begins 'a,b'.
+    """  # noqa: E501
     raw = os.fspath(path)
     if not raw:
         raise ConfigError(f"`{option}` must be a file path; got ''.")
     target = _resolved(option, raw)
     try:
-        return _checked(option, raw, target, inputs or {})
+        checked = _checked(option, raw, target, inputs or {})
+        if writes is not None and checked.exists():
+            _same_kind(option, raw, checked, writes)
+        return checked
     except OSError as err:  # a name longer than the file system allows, a vanished folder
         raise ConfigError(
             f"`{option}` must be a usable file path; got {raw!r} ({err.strerror or err})."
@@ -124,6 +142,25 @@ def _checked(option: str, raw: str, target: Path, inputs: Mapping[str, Path | No
             f"({len(os.fsencode(target.name))} bytes)."
         )
     return target
+
+
+_KINDS = {"html": ("an earlier HTML report", ("<!doctype html", "<html")),
+          "json": ("an earlier JSON result", ("{", "["))}  # fmt: skip
+
+
+def _same_kind(option: str, raw: str, target: Path, writes: str) -> None:
+    """Refuse replacing ``target`` unless it is empty or begins as ``writes`` files do."""
+    what, starts = _KINDS[writes]
+    with target.open("rb") as handle:
+        head = handle.read(256)
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    if not text or text.lower().startswith(starts):
+        return
+    shown = text.splitlines()[0][:40] if text.strip() else repr(head[:16])
+    raise ConfigError(
+        f"`{option}` must be a new file or {what} it may replace; got {raw!r}, which begins "
+        f"{shown!r}."
+    )
 
 
 def check_outputs_differ(outputs: Mapping[str, Path | None]) -> None:

@@ -119,6 +119,26 @@ def test_report_command_refuses_the_study_data_file_as_output(workdir: Path) -> 
     assert digest(workdir / "data.csv") == before
 
 
+@pytest.mark.parametrize(
+    ("option", "kind"), [("--report", "an earlier HTML report"), ("--json", "an earlier JSON")]
+)
+def test_an_output_never_replaces_a_file_of_another_kind(
+    workdir: Path, option: str, kind: str
+) -> None:
+    other = workdir / "other.csv"  # another data set, not this study's
+    other.write_text("x,y\n1,2\n")
+    before = digest(other)
+    result = runner.invoke(
+        app, ["bench", "data.csv", "--target", "label", *FAST, "--store", "runs.db",
+              option, "other.csv"],
+    )  # fmt: skip
+    assert_one_line_error(result, rf"`{option}` must be a new file or {kind}.*begins 'x,y'")
+    assert digest(other) == before
+    report = runner.invoke(app, ["report", "kept", "--store", "runs.db", "-o", "other.csv"])
+    assert_one_line_error(report, r"`-o` must be a new file or an earlier HTML report")
+    assert digest(other) == before
+
+
 def test_a_gpu_that_is_not_there_is_refused_before_the_store_is_created(workdir: Path) -> None:
     import torch
 
@@ -144,7 +164,7 @@ def test_a_long_data_file_name_gives_a_short_default_report_name(workdir: Path) 
 
 
 def test_outputs_are_written_atomically_and_replace_an_old_file(workdir: Path) -> None:
-    (workdir / "r.json").write_text("old")
+    (workdir / "r.json").write_text('{"old": true}')  # an earlier result
     (workdir / "r.json").chmod(0o640)
     result = runner.invoke(
         app, ["bench", "data.csv", "--target", "label", *FAST, "--name", "kept", "--store",

@@ -29,7 +29,11 @@ def run_advise(
     """Validate the output path and the data, measure, print the advice, write the JSON."""
     console = console or wide_console()
     inputs = data_inputs(data)
-    json_out = None if json_path is None else check_output("--json", json_path, inputs=inputs)
+    json_out = (
+        None
+        if json_path is None
+        else check_output("--json", json_path, inputs=inputs, writes="json")
+    )
     advice = advise(data, target=target, task=task, drop=drop, seed=seed, groups=groups)
     for line in advice.lines():
         console.print(line, highlight=False)

@@ -85,10 +85,14 @@ def run_bench(
         **data_inputs(data),
         "the strategy file": strategy_file,
     }
-    json_out = None if json_path is None else check_output("--json", json_path, inputs=inputs)
+    json_out = (
+        None
+        if json_path is None
+        else check_output("--json", json_path, inputs=inputs, writes="json")
+    )
     report_out = None
     if with_report and report is not None:
-        report_out = check_output("--report", report, inputs=inputs)
+        report_out = check_output("--report", report, inputs=inputs, writes="html")
     check_outputs_differ({"--json": json_out, "--report": report_out})
     dataset = load_data(data, target=target, task=task, drop=drop, groups=groups)
     spec: Any = strategy_file if strategy_file is not None else strategies
@@ -96,7 +100,7 @@ def run_bench(
     plan = study.plan(dataset)
     if with_report and report_out is None:
         default = Path(f"{safe_filename(plan.name)}.html")
-        report_out = check_output("--report", default, inputs=inputs)
+        report_out = check_output("--report", default, inputs=inputs, writes="html")
         check_outputs_differ({"--json": json_out, "--report": report_out})
     with Store(store) as st:
         result = _run(study, plan, st, shown(store), console, on_config_change)

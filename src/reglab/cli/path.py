@@ -71,16 +71,20 @@ def run_path(
         "the store": store_file(store),
         **data_inputs(data),
     }
-    json_out = None if json_path is None else check_output("--json", json_path, inputs=inputs)
+    json_out = (
+        None
+        if json_path is None
+        else check_output("--json", json_path, inputs=inputs, writes="json")
+    )
     report_out = None
     if with_report and report is not None:
-        report_out = check_output("--report", report, inputs=inputs)
+        report_out = check_output("--report", report, inputs=inputs, writes="html")
     check_outputs_differ({"--json": json_out, "--report": report_out})
     dataset = load_data(data, target=target, task=task, drop=drop, groups=groups)
     planned = runner.plan(dataset)
     if with_report and report_out is None:
         default = Path(f"{safe_filename(planned[1].name)}.html")
-        report_out = check_output("--report", default, inputs=inputs)
+        report_out = check_output("--report", default, inputs=inputs, writes="html")
         check_outputs_differ({"--json": json_out, "--report": report_out})
     with Store(store) as st:
         result = _run(runner, planned, st, shown(store), on_config_change)

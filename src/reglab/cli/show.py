@@ -93,7 +93,7 @@ def run_report(study: str, output: Path, *, store: str) -> None:
         source = str(info.config.get("data", {}).get("source") or "")
         if source:  # nor may the report replace the data file the study read
             inputs.update(data_inputs(source))
-        out = check_output("-o", output, inputs=inputs)
+        out = check_output("-o", output, inputs=inputs, writes="html")
         write_report(st, study, out)
     print(f"Report written to {output}")
 

@@ -71,10 +71,14 @@ def run_tune(
         "the store": store_file(store),
         **data_inputs(data),
     }
-    json_out = None if json_path is None else check_output("--json", json_path, inputs=inputs)
+    json_out = (
+        None
+        if json_path is None
+        else check_output("--json", json_path, inputs=inputs, writes="json")
+    )
     report_out = None
     if with_report and report is not None:
-        report_out = check_output("--report", report, inputs=inputs)
+        report_out = check_output("--report", report, inputs=inputs, writes="html")
     check_outputs_differ({"--json": json_out, "--report": report_out})
     dataset = load_data(data, target=target, task=task, drop=drop, groups=groups)
     planned = runner.plan(dataset)

@@ -310,7 +310,7 @@ def write_report(store: Store, study_name: str, path: str | os.PathLike[str]) ->
     (True, 'demo.html')
     """
     result = load_result(store, study_name)
-    out = check_output("path", path, inputs=result.inputs())
+    out = check_output("path", path, inputs=result.inputs(), writes="html")
     info = store.get_study(study_name)
     page = _page(digest(result, info, feature_names=_feature_names("write_report", info, None)))
     return write_atomic(out, page)

@@ -157,6 +157,6 @@ intervals and tests are the Nadeau–Bengio corrected ones.</footer>
 
 def write_tune_report(result: TuneResult, path: str | os.PathLike[str]) -> Path:
     """Write :func:`render_tune_report` to ``path`` atomically; returns the path."""
-    out = check_output("path", Path(path))
+    out = check_output("path", Path(path), writes="html")
     write_atomic(out, render_tune_report(result))
     return out

@@ -263,7 +263,7 @@ class Advice:
         """Write :meth:`to_dict` as JSON, atomically (never over ``inputs``)."""
         import json
 
-        out = check_output("path", path, inputs=inputs or {})
+        out = check_output("path", path, inputs=inputs or {}, writes="json")
         return write_atomic(out, json.dumps(_finite(self.to_dict()), indent=2) + "\n")
 
 

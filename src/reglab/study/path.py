@@ -271,7 +271,7 @@ class PathResult:
     def to_json(self, path: str | Path) -> Path:
         """Write :meth:`to_dict` as JSON atomically (never over the store or the data)."""
         inputs = self.result.inputs() if self.result is not None else None
-        out = check_output("path", path, inputs=inputs)
+        out = check_output("path", path, inputs=inputs, writes="json")
         return write_atomic(out, json.dumps(self.to_dict(), indent=2) + "\n")
 
     def report(self, path: str | Path) -> Path:

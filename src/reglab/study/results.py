@@ -442,7 +442,7 @@ class StudyResult:
         Refused with :class:`~reglab.errors.ConfigError`, before anything is written, when
         ``path`` is the study's store or data file, a directory or a special file.
         """
-        out = check_output("path", path, inputs=self.inputs())
+        out = check_output("path", path, inputs=self.inputs(), writes="json")
         text = json.dumps(_clean(self.to_dict()), indent=2, default=str) + "\n"
         return write_atomic(out, text)
 
@@ -451,7 +451,7 @@ class StudyResult:
         as in :meth:`to_json`)."""
         from reglab.report import render_report
 
-        out = check_output("path", path, inputs=self.inputs())
+        out = check_output("path", path, inputs=self.inputs(), writes="html")
         return write_atomic(out, render_report(self))
 
 

@@ -214,7 +214,7 @@ class TuneResult:
         }
 
     def to_json(self, path: str | Path) -> Path:
-        out = check_output("path", Path(path))
+        out = check_output("path", Path(path), writes="json")
         text = json.dumps(self.to_dict(), indent=2, allow_nan=False, default=str)
         write_atomic(out, text)
         return out
