@@ -104,7 +104,11 @@ def test_shake_drop_without_residual_blocks_is_one_line_and_writes_nothing(
     assert not store.exists()
     result = runner.invoke(app, ["bench", "builtin:iris", "--strategies", "residual+sparse-vd",
                                  *TINY, "--store", str(store)])  # fmt: skip
-    assert_one_line_error(result, r"`sparse-vd`, which acts on mlp members only")
+    assert_one_line_error(
+        result,
+        r"^reglab: error: Study: strategy 'residual\+sparse-vd' \(--strategies\): `sparse-vd` "
+        r"acts on mlp networks only, and this strategy makes a 'residual-mlp' one\.$",
+    )
     assert not store.exists()
 
 

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 import reglab
 from reglab.cli.main import app
+from reglab.errors import DataError
 from reglab.study.advise import Advice, Measurements, advise
 from reglab.study.strategies import resolve_strategies
 
@@ -384,3 +385,11 @@ def test_the_skew_note_names_only_options_that_exist() -> None:
     assert "--metric" not in options("bench") and "--metric mae" in note
     assert "reglab tune" in note and "--metric" in options("tune")
     check_options(skewed)
+
+
+def test_too_few_rows_are_refused_in_one_line(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=8), "b": rng.normal(size=8), "y": [0, 1] * 4})
+    frame.to_csv(tmp_path / "t8.csv", index=False)
+    with pytest.raises(DataError, match=r"^advise: the data must have at least 20 rows .*got 8\.$"):
+        advise(str(tmp_path / "t8.csv"), target="y")

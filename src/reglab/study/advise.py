@@ -80,9 +80,12 @@ CORRELATED = 0.7
 MANY_IRRELEVANT = 0.3
 """At least this share of irrelevant inputs calls for L1 (or elastic net)."""
 FEW_ROWS = 1000
+"""Fewer rows than this are few for a network."""
 SIGNAL_FOLDS = 5
 """Folds of the cross-validation that measures the signal (the most any measurement uses)."""
-"""Fewer rows than this are few for a network."""
+MIN_ROWS = 20
+"""Rows below which nothing is measured: a fold's score on one or two test rows (an R² of
+one row is undefined) says nothing."""
 FEW_PER_INPUT = 10
 """Fewer rows per input than this are few for a network."""
 MAX_ROWS = 5000
@@ -323,8 +326,13 @@ def measure(dataset: Any, *, seed: int = 0) -> Measurements:
 
     from reglab.data.preprocess import Preprocessor
 
-    rng = np.random.default_rng(derive(seed, "advise", "rows"))
     n = dataset.n_rows
+    if n < MIN_ROWS:
+        raise DataError(
+            f"advise: the data must have at least {MIN_ROWS} rows to be measured ({SIGNAL_FOLDS} "
+            f"cross-validation folds of at least {MIN_ROWS // SIGNAL_FOLDS} test rows); got {n}."
+        )
+    rng = np.random.default_rng(derive(seed, "advise", "rows"))
     rows = np.sort(rng.choice(n, MAX_ROWS, replace=False)) if n > MAX_ROWS else np.arange(n)
     pre = Preprocessor.for_dataset(dataset, fixed_categories=True).fit(dataset.X, rows)
     X = np.asarray(pre.transform(dataset.X), dtype=np.float64)[rows]

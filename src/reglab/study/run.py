@@ -777,8 +777,10 @@ def _check_inner_groups(splits: Sequence[Split], codes: np.ndarray, tune_cv: int
 
 def _check_runs(specs: Sequence[MemberSpec]) -> None:
     """A strategy that cannot run the study's epochs (an SWA start after the last epoch, more
-    snapshot cycles than epochs) is refused naming the strategy and the option, before the
+    snapshot cycles than epochs) or whose technique does not act on its network
+    (``residual+sparse-vd``) is refused naming the strategy and the option, before the
     engine's own check would name member indices."""
+    from reglab.engine.family import family_of
     from reglab.engine.streams import batch_pattern
     from reglab.techniques.registry import get
 
@@ -787,7 +789,15 @@ def _check_runs(specs: Sequence[MemberSpec]) -> None:
         if spec.strategy.name in seen:
             continue
         seen.add(spec.strategy.name)
+        family = family_of(spec.arch).name
         for config in spec.strategy.techniques:
+            families = get(config.key).families
+            if families and family not in families:
+                raise ConfigError(
+                    f"Study: strategy {spec.strategy.name!r} (--strategies): `{config.key}` acts "
+                    f"on {' or '.join(families)} networks only, and this strategy makes a "
+                    f"{family!r} one."
+                )
             run = get(config.key).run_problem(
                 config.values, spec.train.epochs, batch_pattern(spec)[0]
             )
