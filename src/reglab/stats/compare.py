@@ -103,12 +103,7 @@ def format_p(p: float) -> str:
     >>> format_p(0.04994), format_p(0.0502)
     ('0.0499', '0.0502')
     """
-    if math.isnan(p):
-        return "nan"
-    if p < 0.001:
-        return "<0.001"
-    shown = f"{p:.2g}"
-    return f"{p:.3g}" if float(shown) == ALPHA and p != ALPHA else shown
+    return _p_text(p, "g")
 
 
 def format_p_column(p: float) -> str:
@@ -118,12 +113,18 @@ def format_p_column(p: float) -> str:
     >>> format_p_column(0.3), format_p_column(0.0478), format_p_column(0.0002)
     ('0.30', '0.048', '<0.001')
     """
+    return _p_text(p, "f")
+
+
+def _p_text(p: float, kind: str) -> str:
+    """``p`` with 2 digits (``kind``: ``"g"`` significant, ``"f"`` decimal), 3 where 2 would
+    read as the 0.05 level, ``<0.001`` below that."""
     if math.isnan(p):
         return "nan"
     if p < 0.001:
         return "<0.001"
-    shown = f"{p:.2f}"
-    return f"{p:.3f}" if float(shown) == ALPHA and p != ALPHA else shown
+    shown = f"{p:.2{kind}}"
+    return f"{p:.3{kind}}" if float(shown) == ALPHA and p != ALPHA else shown
 
 
 @dataclass(frozen=True)
