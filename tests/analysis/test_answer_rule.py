@@ -91,8 +91,9 @@ def test_fewer_than_five_splits_say_the_tests_have_little_power(tmp_path: Path) 
     result, terminal, _, page = present(records, tmp_path)
     (note,) = [n for n in result.notices if n.kind == "low-power"]
     assert note.text.startswith(
-        "Only 3 splits: the tests have 2 degrees of freedom and wide intervals, and a "
-        "difference the same on every split reaches p = 0.25 at best;"
+        "Only 3 splits: the tests have 2 degrees of freedom and wide intervals, and an "
+        "identical difference on every split cannot get below p = 0.25 (the exact sign test it "
+        "is judged by);"
     )
     assert note.text in " ".join(terminal.split()) and note.text in page.text
     (tmp_path / "five").mkdir()  # five splits: no such notice

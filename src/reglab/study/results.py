@@ -1160,10 +1160,10 @@ def _notices(
         out.append(Notice(
             "low-power",
             f"Only {resamples} splits: the tests have {resamples - 1} degree"
-            f"{'s' if resamples != 2 else ''} of freedom and wide intervals, and a difference "
-            f"the same on every split reaches p = {2 * 0.5**resamples:.2g} at best; "
-            "\"statistically tied\" here means undetermined, not equal. More splits (--cv, "
-            "--repeats) give the tests power.",
+            f"{'s' if resamples != 2 else ''} of freedom and wide intervals, and an identical "
+            f"difference on every split cannot get below p = {2 * 0.5**resamples:.2g} (the "
+            "exact sign test it is judged by); \"statistically tied\" here means undetermined, "
+            "not equal. More splits (--cv, --repeats) give the tests power.",
         ))  # fmt: skip
     for n in result.unranked:
         s = strategies[n]
