@@ -58,6 +58,27 @@ def test_tune_end_to_end_prints_the_best_and_writes_json_and_report(
     assert "Nested tuning" not in text and "None trials" not in text
 
 
+def test_the_printed_fit_command_reads_the_data_as_the_search_did(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=60), "b": rng.normal(size=60),
+                          "leak": np.arange(60) % 2, "subject": [f"s{i // 3}_{i % 3}"
+                                                                  for i in range(60)]})  # fmt: skip
+    frame["label"] = np.where(frame["a"] + frame["leak"] > 0.5, "y", "n")
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    out = tmp_path / "t.json"
+    args = ["tune", str(tmp_path / "d.csv"), "--target", "label", "--drop", "leak", "--groups",
+            "subject:prefix=_", "--seed", "7", "--strategy", "dropout", "--trials", "2", *SMALL,
+            "--store", str(tmp_path / "runs.db"), "--json", str(out), "--no-report"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    command = shlex.split(json.loads(out.read_text())["fit_command"])
+    for flag, value in (("--drop", "leak"), ("--groups", "subject:prefix=_"), ("--seed", "7")):
+        assert command[command.index(flag) + 1] == value, command
+
+
 BAD = {
     "inverted range": (["--range", "dropout=0.5:0.2"], r"`range dropout` must be LO < HI"),
     "empty range": (["--range", "l2=1e-3:1e-3"], r"empty"),

@@ -544,6 +544,12 @@ def fit_command(plan: TunePlan, options: Mapping[str, Any]) -> str:
     parts = ["reglab fit", _quote(source)]
     if ds.target and not source.startswith("builtin:"):
         parts.append(f"--target {_quote(ds.target)}")
+    # the data as the search read them: the columns left out, the groups
+    asked = [c for c, why in ds.dropped_columns if why == "asked to drop"]
+    if asked:
+        parts.append(f"--drop {_quote(','.join(asked))}")
+    if ds.grouping is not None and ds.grouping.by != "array":
+        parts.append(f"--groups {_quote(ds.grouping.by)}")
     parts.append('--strategy "{strategy}"')
     parts.append("--hidden " + ",".join(str(int(h)) for h in study.hidden))
     from reglab.study.models import resolve_model
@@ -555,7 +561,11 @@ def fit_command(plan: TunePlan, options: Mapping[str, Any]) -> str:
                                  ("--batch-size", study.batch_size, 32),
                                  ("--lr", study.lr, 1e-3),
                                  ("--optimizer", study.optimizer, "adam"),
-                                 ("--activation", study.activation, "relu")):  # fmt: skip
+                                 ("--activation", study.activation, "relu"),
+                                 ("--block-order", study.block_order, "bn-act-drop"),
+                                 ("--val-fraction", study.val_fraction if study.early_stopping
+                                  else 0.2, 0.2),
+                                 ("--seed", study.seed, 0)):  # fmt: skip
         if value != default:
             parts.append(f"{flag} {value}")
     if not study.early_stopping:
