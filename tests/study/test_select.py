@@ -64,6 +64,10 @@ def test_the_command_writes_the_list_and_refuses_bad_input(
     assert seeds.exit_code == 2 and "`--seeds` must be" in seeds.output and not out.exists()
     clash = runner.invoke(app, [*args, "--max-features", "5", "-o", str(data)])
     assert clash.exit_code == 2 and not out.exists()
+    # bad data or options are refused before the store is created
+    for more in (["--target", "nope"], ["--cv", "1"], ["--max-features", "99"]):
+        refused = runner.invoke(app, [*args, "--max-features", "5", *more, "-o", str(out)])
+        assert refused.exit_code == 2 and not store.exists(), refused.output
     assert pd.read_csv(data).shape == frame.shape  # the data file is untouched
     done = runner.invoke(app, [*args, "--max-features", "5", "-o", str(out)])
     assert done.exit_code == 0, done.output

@@ -14,7 +14,6 @@ from reglab.cli.bench import parse_hidden
 from reglab.cli.progress import TrainingProgress
 from reglab.cli.render import wide_console
 from reglab.data.arrays import data_inputs
-from reglab.store import Store
 from reglab.store.connection import store_file
 
 __all__ = ["run_select"]
@@ -63,11 +62,11 @@ def run_select(
     by = f", {seeds} seeds per fold" if seeds > 1 else ""
     by += ", warm-started" if options.get("warm_start") else ""
     err.print(f"reglab select: at most {max_features} features by a {method} path ({grid}{by})")
-    with Store(store) as st, TrainingProgress(err, shorten="--epochs, --cv or --grid"):
-        selection = select_features(
+    with TrainingProgress(err, shorten="--epochs, --cv or --grid"):  # opens the store once
+        selection = select_features(  # the data and options are validated
             data, target=target, task=task, drop=drop, groups=groups,
             max_features=max_features, grid=grid,
-            method=method, refit=refit, seeds=seeds, store=st, **options,
+            method=method, refit=refit, seeds=seeds, store=store, **options,
         )  # fmt: skip
     shown = Table(title=f"Inputs by stability (top {SHOWN})", title_justify="left")
     kept = "kept in splits" if seeds == 1 else "kept in splits x seeds"

@@ -218,22 +218,23 @@ def select_features(
     dataset = load_data(X, y, target=target, task=task, drop=drop, groups=groups)
     if max_features >= len(dataset.feature_names):
         raise ConfigError(
-            f"select_features: `max_features` must be below the number of features "
-            f"({len(dataset.feature_names)}); got {max_features}."
+            f"select_features: `max_features` (--max-features) must be below the number of "
+            f"features ({len(dataset.feature_names)}); got {max_features}."
         )
+    runner = PathStudy(
+        method, grid, warm_start=warm_start, warm_epochs=warm_epochs,
+        **{"n_splits": cv, **options},
+    )  # fmt: skip
+    runner.check()
+    study_, plan, described = runner.plan(dataset, chained=False)
+    if seeds > 1:
+        plan = _with_seeds(plan, seeds, study_.seed, rename=runner.name is None)
+    if warm_start:
+        plan = runner.chain(plan, described)
+    # everything is validated and planned: only now is the store opened (or created)
     own = not isinstance(store, Store)
     st: Store = store if isinstance(store, Store) else Store(store or "sqlite://")
     try:
-        runner = PathStudy(
-            method, grid, warm_start=warm_start, warm_epochs=warm_epochs,
-            **{"n_splits": cv, **options},
-        )  # fmt: skip
-        runner.check()
-        study_, plan, described = runner.plan(dataset, chained=False)
-        if seeds > 1:
-            plan = _with_seeds(plan, seeds, study_.seed, rename=runner.name is None)
-        if warm_start:
-            plan = runner.chain(plan, described)
         result = runner.run(dataset, st, planned=(study_, plan, described))
         study = result.result
         assert study is not None
