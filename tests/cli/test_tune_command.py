@@ -140,3 +140,14 @@ def test_a_searched_schedule_is_a_column_and_part_of_each_trials_strategy(
         assert choice in ("constant", "cosine")
         assert ("dropout=" in trial["strategy"]) and ("@warmup:2" in trial["strategy"])
         assert ("@cosine" in trial["strategy"]) == (choice == "cosine")
+
+
+def test_more_trials_on_a_stored_search_draw_new_points(tmp_path: Path) -> None:
+    out = tmp_path / "t.json"
+    base = ["tune", "builtin:breast_cancer", "--strategy", "dropout+l2", *SMALL,
+            "--store", str(tmp_path / "runs.db"), "--json", str(out), "--no-report"]  # fmt: skip
+    for n in ("3", "5"):
+        result = runner.invoke(app, [*base, "--trials", n])
+        assert result.exit_code == 0, result.output
+    strategies = [t["strategy"] for t in json.loads(out.read_text())["trials"]]
+    assert len(strategies) == 5 and len(set(strategies)) == 5, strategies
