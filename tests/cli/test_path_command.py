@@ -50,6 +50,7 @@ def test_regression_path_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     out = result.output
     assert "Strength path" in out and "test rmse" in out and "Best: " in out
     assert "1-SE choice: " in out and "smaller is better" not in out
+    assert "note: Only 3 splits: the tests have 2 degrees of freedom" in out  # the study's notes
     data = json.loads((tmp_path / "path.json").read_text())
     assert data["technique"] == "l2" and data["metric"] == "rmse"
     assert data["higher_is_better"] is False

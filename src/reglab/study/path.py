@@ -217,7 +217,8 @@ class PathResult:
         return f"{self.technique.stronger} {self.technique.key} is stronger"
 
     def lines(self) -> list[str]:
-        """The conclusion in words: best, 1-SE choice, warnings, the study's answer."""
+        """The conclusion in words: best, 1-SE choice, warnings, the study's answer and its
+        notices."""
         out = []
         if self.best is None or self.one_se is None:
             out.append("No strength of the path was scored: every member failed.")
@@ -237,6 +238,8 @@ class PathResult:
         out.extend(f"warning: {w}" for w in self.warnings)
         if self.headline:
             out.append(f"Against none (corrected t-test, Holm): {self.headline}")
+        if self.result is not None:  # what the answer must not hide (the epoch limit: above)
+            out.extend(f"note: {n.text}" for n in self.result.notices if n.kind != "epoch-limit")
         return out
 
     def table(self) -> Any:
