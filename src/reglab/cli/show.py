@@ -28,14 +28,14 @@ def run_show(study: str | None, *, store: str) -> None:
                 console.print(f"No studies in {shown(store)}.")
                 return
             table = Table(title=f"Studies in {shown(store)}", title_justify="left")
-            for col in ("study", "created", "status", "strategies", "done", "failed"):
+            for col in ("study", "created", "status", "strategies", "members done", "failed"):
                 table.add_column(col)
             for info in studies:
                 table.add_row(
                     info.name,
                     info.created_at.strftime("%Y-%m-%d %H:%M"),
                     _status(st, info),
-                    str(len(info.strategies)),
+                    _strategies(info),
                     str(info.counts.get("done", 0)),
                     str(info.counts.get("failed", 0)),
                 )
@@ -115,3 +115,13 @@ def run_datasets() -> None:
             info.description,
         )
     wide_console().print(table)
+
+
+def _strategies(info: StudyInfo) -> str:
+    """The study's network strategies as planned, and its reference rows apart (``3 (+2
+    ref)``); the stored names when the configuration lists none."""
+    config = info.config if isinstance(info.config, dict) else {}
+    planned = config.get("strategies")
+    refs = config.get("references") or []
+    n = len(planned) if isinstance(planned, list) and planned else len(info.strategies) - len(refs)
+    return f"{n}" + (f" (+{len(refs)} ref)" if refs else "")

@@ -340,16 +340,16 @@ class Tune:
             if plan.name in names:
                 optuna.delete_study(study_name=plan.name, storage=storage)
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-        stored = next((s.n_trials for s in optuna.get_all_study_summaries(storage)
-                       if s.study_name == plan.name), 0)  # fmt: skip
+        asked = next((s.n_trials for s in optuna.get_all_study_summaries(storage)
+                      if s.study_name == plan.name), 0)  # fmt: skip
         seed = study.seed
-        if stored and self.sampler not in ("grid", "qmc"):
+        if asked and self.sampler not in ("grid", "qmc"):
             # a search continued (more --trials): a sampler seeded as at the start would draw
             # its first points again; seeded by how many are stored, it draws new ones, and
             # the same continuation draws the same ones. Grid and QMC go on by trial number.
             from reglab._seeding import derive
 
-            seed = derive(study.seed, "tune", "continued", stored) % 2**31
+            seed = derive(study.seed, "tune", "continued", asked) % 2**31
         sampler = make_sampler(self.sampler, plan.space, seed=seed,
                                batch_trials=self.batch_trials, trials=self.trials)  # fmt: skip
         return optuna.create_study(
