@@ -47,6 +47,9 @@ def test_the_selection_finds_the_informative_features(frame: pd.DataFrame) -> No
     refit, dense = sel.score("selected"), sel.score("all")
     assert refit is not None and dense is not None and refit[0] > 0.8
     assert any("optimistic" in line for line in sel.lines())
+    # the refit study says so itself, wherever it is shown (show, report, --json)
+    assert sel.refit is not None
+    assert [n.kind for n in sel.refit.notices if n.kind == "optimistic"] == ["optimistic"]
 
 
 def test_the_command_writes_the_list_and_refuses_bad_input(

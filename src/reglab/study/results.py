@@ -127,8 +127,8 @@ class Notice:
     """Something the answer must not hide, in one line.
 
     ``kind`` is one of ``"failed"``, ``"learned-nothing"``, ``"low-power"``, ``"few-splits"``,
-    ``"identical"``, ``"weak-penalty"``, ``"epoch-limit"``, ``"leakage"``; ``strategies`` are
-    the ones it is about.
+    ``"identical"``, ``"weak-penalty"``, ``"epoch-limit"``, ``"leakage"``, ``"optimistic"``;
+    ``strategies`` are the ones it is about.
     """
 
     kind: str
@@ -754,6 +754,11 @@ def _chance(task: str, config: Mapping[str, Any]) -> tuple[str, float, str] | No
     return "balanced_accuracy", 1.0 / k, f"chance for {k} classes, 1/{k}"
 
 
+SELECTED_HERE = "the columns were selected on these same rows"
+"""How a refit study's data notices say its columns were chosen on its own splits
+(:func:`reglab.study.select.select_features`); its answer then says its scores are
+optimistic."""
+
 LEARNED_NOTHING = "learned nothing"
 """How the error of a member at chance level begins (:func:`_learned_nothing`)."""
 
@@ -1153,6 +1158,14 @@ def _notices(
             f"{k} member{'s' if k != 1 else ''} learned nothing: {per}. For example, "
             f"{reason}. Their scores count in their strategies' means and intervals.",
             tuple(chance),
+        ))  # fmt: skip
+    data = result.metadata.get("data")
+    if isinstance(data, Mapping) and SELECTED_HERE in str(data.get("notices")):
+        out.append(Notice(
+            "optimistic",
+            "The columns of this study were selected (reglab select) on these same rows, its "
+            "test folds included: its scores are optimistic, not an estimate for new data "
+            "(benchmarks/select_mice.py measures selection nested in the splits).",
         ))  # fmt: skip
     resamples = max((len(strategies[n].split_scores.get(result.primary, {})) for n in scored),
                     default=0)  # fmt: skip

@@ -288,9 +288,13 @@ def select_features(
         if refit:
             others = [c for c in dataset.feature_names if c not in set(features)]
             rest = {k: v for k, v in options.items() if k != "name"}
+            kept = dataset.without(others)
+            from reglab.study.results import SELECTED_HERE
+
+            said = f"{SELECTED_HERE} by the {method} path of study {study.name!r}"
             refitted = bench(
-                dataset.without(others), strategies="none", cv=cv, store=st,
-                name=f"{study.name}-refit-{len(features)}", **rest,
+                dataclasses.replace(kept, notices=(*kept.notices, said)), strategies="none",
+                cv=cv, store=st, name=f"{study.name}-refit-{len(features)}", **rest,
             )  # fmt: skip
         return Selection(
             features, inputs, chosen, max_features, table, result, refitted, at, counts, method,
