@@ -74,6 +74,8 @@ def test_the_command_writes_the_list_and_refuses_bad_input(
     assert pd.read_csv(data).shape == frame.shape  # the data file is untouched
     done = runner.invoke(app, [*args, "--max-features", "5", "-o", str(out)])
     assert done.exit_code == 0, done.output
+    assert "Inputs by stability (all 30)" in done.output
+    assert "drops at: the weakest strength at which the input leaves" in done.output
     names = out.read_text().split()
     assert 1 <= len(names) <= 5 and set(names) <= set(frame.columns)
     assert "selected columns written to" in done.output

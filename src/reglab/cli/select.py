@@ -68,7 +68,18 @@ def run_select(
             max_features=max_features, grid=grid,
             method=method, refit=refit, seeds=seeds, store=store, **options,
         )  # fmt: skip
-    shown = Table(title=f"Inputs by stability (top {SHOWN})", title_justify="left")
+    for notice in selection.notices:
+        err.print(f"  note: {notice}", highlight=False)
+    n_inputs = len(selection.table)
+    top = f"top {SHOWN} of {n_inputs}" if n_inputs > SHOWN else f"all {n_inputs}"
+    shown = Table(
+        title=f"Inputs by stability ({top})",
+        title_justify="left",
+        caption="drops at: the weakest strength at which the input leaves the selection "
+        "(never: kept along the whole path); kept in splits and relative norm (its mean "
+        "first-layer weight norm over the largest input's) at the chosen strength",
+        caption_justify="left",
+    )
     kept = "kept in splits" if seeds == 1 else "kept in splits x seeds"
     for column in ("feature", f"drops at {method}", kept, "relative norm", ""):
         shown.add_column(column, justify="left" if column == "feature" else "right")

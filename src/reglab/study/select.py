@@ -87,6 +87,7 @@ class Selection:
             strongest that kept more than ``max_features``).
         counts: Strength → number of features kept in at least half of the splits × seeds.
         seeds: Member seeds per split.
+        notices: What loading and planning decided (dropped columns, imputation, groups).
     """
 
     features: tuple[str, ...]
@@ -100,6 +101,7 @@ class Selection:
     counts: dict[float, int] = dataclasses.field(default_factory=dict)
     method: str = "group-l1"
     seeds: int = 1
+    notices: tuple[str, ...] = ()
 
     def score(self, which: str = "selected") -> tuple[float, float] | None:
         """Mean test score and its standard error of the dense network on the ``selected``
@@ -120,12 +122,18 @@ class Selection:
         metric = self.path.metric
         out = []
         if self.strength is None:
-            steps = ", ".join(f"{n} at {k:.3g}" for k, n in sorted(self.counts.items()))
+            ordered = sorted(self.counts.items())
+            steps = ", ".join(f"{n} at {k:.3g}" for k, n in ordered)
+            # every strength kept too many: the grid stops too weak; else it steps over the bound
+            weak = bool(ordered) and all(n > self.max_features for _, n in ordered)
+            hint = (
+                f"extend --grid above {ordered[-1][0]:.3g}" if weak else "refine --grid around it"
+            )
             out.append(
                 f"No {self.method} strength kept between 1 and {self.max_features} features in "
                 f"at least half of the {self._runs()} ({steps}): the {len(self.inputs)} most "
                 f"stable at "
-                f"{self.method}={self.listed_at:.3g} are listed; refine --grid around it."
+                f"{self.method}={self.listed_at:.3g} are listed; {hint}."
             )
         else:
             out.append(
@@ -296,9 +304,12 @@ def select_features(
                 dataclasses.replace(kept, notices=(*kept.notices, said)), strategies="none",
                 cv=cv, store=st, name=f"{study.name}-refit-{len(features)}", **rest,
             )  # fmt: skip
+        grouped = () if dataset.grouping is None else (
+            f"splits {dataset.grouping.describe()}: each group whole in one part",
+        )  # fmt: skip
         return Selection(
             features, inputs, chosen, max_features, table, result, refitted, at, counts, method,
-            seeds,
+            seeds, (*dataset.notices, *grouped),
         )  # fmt: skip
     finally:
         if own:
