@@ -5,6 +5,7 @@ settings are refused before anything is written."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -355,3 +356,10 @@ def test_cli_bench_tune_prints_and_writes_the_chosen_strengths(tmp_path: Path) -
     assert family["family"] == "dropout" and len(family["splits"]) == 3
     assert all(0.1 <= s["values"]["dropout"] <= 0.5 for s in family["splits"])
     assert family["spread"][0]["searched"] == [0.1, 0.5]
+    # a choice at the edge of its range is flagged in the terminal, as in the JSON
+    lines = result.output.splitlines()
+    after = next(i for i, line in enumerate(lines) if "strengths chosen per outer split" in line)
+    rows = [line for line in lines[after:] if re.match(r"^│\s+\d+\s+│", line)]
+    assert len(rows) == 3, result.output
+    for s, row in zip(family["splits"], rows, strict=True):
+        assert ("(edge)" in row) == bool(s["at_edge"]), row

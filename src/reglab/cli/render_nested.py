@@ -49,7 +49,10 @@ def tuning_table(result: StudyResult, family: Any) -> Table:
     outer = result.strategies.get(family.name)
     scores = outer.split_scores.get(metric, {}) if outer is not None else {}
     for s in family.splits:
-        cells = [_value(s.values[n]) if n in s.values else "–" for n in family.dims]
+        cells = [
+            (_value(s.values[n]) + (" (edge)" if n in s.edges else "")) if n in s.values else "–"
+            for n in family.dims
+        ]  # a choice at the edge of its range: the range may cut off a better one
         inner = format_score(metric, s.inner_score) if s.inner_score is not None else "–"
         table.add_row(
             str(s.split_id), *cells, inner, format_score(metric, scores.get(s.split_id)),
@@ -84,6 +87,7 @@ def print_tuning(result: StudyResult, console: Console) -> None:
         "The inner score is the best trial's mean over the inner folds: raised by choosing the "
         "best of the trials, lowered by the inner folds' smaller training parts; the outer test "
         "score is the unbiased one. tied: trials within noise of the chosen one on the inner "
-        "folds (corrected paired t-test, p ≥ 0.05; up to 10 compared).",
+        "folds (corrected paired t-test, p ≥ 0.05; up to 10 compared). (edge): the choice "
+        "lies at the edge of its search range, which may cut off a better one (--tune-range).",
         highlight=False,
     )
