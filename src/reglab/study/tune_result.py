@@ -335,7 +335,8 @@ def analyze_tune(
         spans = [_span([best, *ties], d.name) for d in space.dims if d.name in best.params]
         warnings.append(
             f"{len(ties)} of the next {min(COMPARED, len(ranked) - 1)} trials are within noise "
-            f"of the best (corrected paired t-test, p ≥ {TIE_P}): "
+            f"of the best (corrected paired t-test, p ≥ {TIE_P}, each on its own; reglab show "
+            "adjusts for every trial at once, Holm, and so ties more): "
             + (", ".join(spans) + " are " if spans else "they are ")
             + "as good on this evidence; the exact best strengths are not determined."
         )
