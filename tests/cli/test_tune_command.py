@@ -74,7 +74,10 @@ def test_the_printed_fit_command_reads_the_data_as_the_search_did(tmp_path: Path
             "--store", str(tmp_path / "runs.db"), "--json", str(out), "--no-report"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
-    command = shlex.split(json.loads(out.read_text())["fit_command"])
+    saved = json.loads(out.read_text())
+    assert saved["protocol"]["groups"].startswith("grouped by subject prefix")
+    assert saved["data"]["target"] == "label" and "leak (asked to drop)" in str(saved["data"])
+    command = shlex.split(saved["fit_command"])
     for flag, value in (("--drop", "leak"), ("--groups", "subject:prefix=_"), ("--seed", "7")):
         assert command[command.index(flag) + 1] == value, command
 

@@ -423,7 +423,7 @@ class Tune:
                     k: float(v) for k, v in optuna.importance.get_param_importances(search).items()
                 }
         splits = plan.base.splits
-        return analyze_tune(
+        result = analyze_tune(
             plan.name,
             plan.space,
             rows,
@@ -434,6 +434,18 @@ class Tune:
             fit_command=fit_command(plan, self.study_options),
             sampler=self.sampler,
         )
+        study = plan.study
+        protocol: dict[str, Any] = {
+            "splits": len(splits),
+            "method": plan.base.config["splits"]["method"],
+            "epochs": study.epochs,
+            "early stopping": study.early_stopping,
+            "root seed": study.seed,
+        }
+        if plan.base.dataset.grouping is not None:
+            protocol["groups"] = plan.base.dataset.grouping.describe()
+        described = {"data": plan.base.describe_data(), "protocol": protocol}
+        return dataclasses.replace(result, described=described)
 
 
 def requeue_stale(search: Any) -> None:

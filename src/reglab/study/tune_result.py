@@ -97,6 +97,9 @@ class TuneResult:
     fit_command: str = ""
     warnings: tuple[str, ...] = ()
     sampler: str = "tpe"
+    described: Mapping[str, Any] = field(default_factory=dict)
+    """The data and protocol searched on (``{"data": …, "protocol": …}``), as a study's
+    metadata says them."""
 
     def __str__(self) -> str:
         if self.best is None:
@@ -192,6 +195,7 @@ class TuneResult:
         best = None if self.best is None else self.best.to_dict()
         return {
             "study": self.study,
+            **{k: dict(v) for k, v in self.described.items()},
             "metric": self.metric,
             "higher_is_better": self.higher_is_better,
             "space": self.space.to_dict(),
