@@ -17,10 +17,10 @@ from reglab.stats import Comparison, Ranked, StrategySummary
 from reglab.store import MemberRecord
 from reglab.study.results import (
     BASELINE,
-    LEARNED_NOTHING,
     StrategyResult,
     StudyLike,
     StudyResult,
+    scored_at_chance,
 )
 
 __all__ = ["BASELINE", "Digest", "StudyLike", "digest"]
@@ -135,9 +135,7 @@ def digest(
     """
     members = list(result.members)
     done = [m for m in members if m.status == "done" and m.test_scores]
-    chance = tuple(
-        m for m in members if m.status == "failed" and (m.error or "").startswith(LEARNED_NOTHING)
-    )
+    chance = tuple(m for m in members if scored_at_chance(m))
     at_chance = {id(m) for m in chance}
     failed = tuple(m for m in members if m.status != "done" and id(m) not in at_chance)
     metric = Metric.of(result.primary)

@@ -202,6 +202,11 @@ class StrategyResult:
         return self.n_done + self.n_failed + self.n_chance
 
     @property
+    def n_scored(self) -> int:
+        """Members whose test scores count: finished, or at chance level."""
+        return self.n_done + self.n_chance
+
+    @property
     def all_failed(self) -> bool:
         """Every member of this strategy failed."""
         return self.n_done == 0 and self.n_failed > 0
@@ -600,7 +605,7 @@ def analyze(
     failures = [
         (r.strategy, r.split_id, r.error or "")
         for r in records
-        if r.status == "failed" and not (r.error or "").startswith(LEARNED_NOTHING)
+        if r.status == "failed" and not scored_at_chance(r)
     ]  # members at chance level are outcomes, counted in their strategies (_strategy)
     names = list(dict.fromkeys([*(strategy_order or []), *(r.strategy for r in records)]))
     names = [n for n in names if any(r.strategy == n for r in records)]
@@ -763,6 +768,12 @@ LEARNED_NOTHING = "learned nothing"
 """How the error of a member at chance level begins (:func:`_learned_nothing`)."""
 
 
+def scored_at_chance(record: MemberRecord) -> bool:
+    """Whether ``record`` is a member marked at chance level by :func:`analyze` (its test
+    scores count in its strategy's; it is no failure)."""
+    return record.status == "failed" and (record.error or "").startswith(LEARNED_NOTHING)
+
+
 def _learned_nothing(
     records: Sequence[MemberRecord], task: str, config: Mapping[str, Any]
 ) -> tuple[list[MemberRecord], Answer | None]:
@@ -900,7 +911,7 @@ def _strategy(
     failed = [r for r in members if r.status == "failed"]
     # A member that learned nothing is an outcome of its strategy, not a missing one: its
     # test scores count (leaving them out would rank the strategy by its lucky splits).
-    chance = [r for r in failed if r.test_scores and (r.error or "").startswith(LEARNED_NOTHING)]
+    chance = [r for r in failed if r.test_scores and scored_at_chance(r)]
     scored = [*done, *chance]
     metrics = sorted({m for r in scored for m in r.test_scores})
     split_scores: dict[str, dict[Hashable, float]] = {}
@@ -1213,14 +1224,12 @@ def _notices(
     hit = [n for n in scored if strategies[n].n_at_limit]
     if hit and limit is not None:
         n_hit = sum(strategies[n].n_at_limit for n in hit)
-        n_done = sum(strategies[n].n_done + strategies[n].n_chance for n in scored)
+        n_done = sum(strategies[n].n_scored for n in scored)
         if n_hit == n_done:
             which = f"any of the {n_done} members"
         elif len(hit) <= 3:
             which = ", ".join(
-                f"{strategies[n].n_at_limit} of {strategies[n].n_done + strategies[n].n_chance} "
-                f"{n} members"
-                for n in hit
+                f"{strategies[n].n_at_limit} of {strategies[n].n_scored} {n} members" for n in hit
             )
         else:
             which = f"{n_hit} of {n_done} members, in {', '.join(hit)}"
